@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# test.sh runs every Folio test on a fresh machine. It installs what is
+# missing (Chromium from Debian for the browser tests, the npm packages that
+# build the editor bundle), then checks formatting, vets, verifies that the
+# committed editor bundle is a fresh build, and runs `go test -race ./...`.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if ! command -v chromium >/dev/null 2>&1; then
+	log "installing Chromium (Debian package) for the browser tests"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+if [ -f web/ui/package.json ]; then
+	log "building the editor bundle (web/ui)"
+	(cd web/ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		if ! git diff --quiet -- web/ui/dist; then
+			git --no-pager diff --stat -- web/ui/dist
+			log "the committed editor bundle differs from a fresh build: run 'cd web/ui && npm run build' and commit"
+			exit 1
+		fi
+	fi
+fi
+
+log "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/ui/node_modules/*'))
+if [ -n "$unformatted" ]; then
+	printf 'not gofmt-formatted:\n%s\n' "$unformatted" >&2
+	exit 1
+fi
+
+log "go vet"
+go vet ./...
+
+log "go test -race"
+go test -race -count=1 -timeout 20m "$@" ./...
