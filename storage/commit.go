@@ -1,0 +1,128 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// writeReq is one caller's write, applied by the committer inside a shared
+// transaction.
+type writeReq struct {
+	ctx   context.Context
+	apply func(tx *bolt.Tx) error // Returns a rejection if it wrote nothing.
+	done  chan error              // Buffered(1); the committer sends exactly once.
+	err   error                   // Owned by the committer.
+}
+
+// rejection marks an error found by validation before a request wrote
+// anything: the request fails, the rest of its batch commits.
+type rejection struct{ err error }
+
+func (r rejection) Error() string { return r.err.Error() }
+func (r rejection) Unwrap() error { return r.err }
+
+func reject(err error) error { return rejection{err} }
+
+// errRetry aborts a batch transaction after a request failed part-way through
+// its writes; the batch is retried without it.
+var errRetry = errors.New("storage: retry batch")
+
+// write submits apply to the committer and waits until its batch is durable
+// (or failed). Once submitted it waits regardless of ctx, because the result
+// decides whether the write is committed.
+func (db *DB) write(ctx context.Context, apply func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &writeReq{ctx: ctx, apply: apply, done: make(chan error, 1)}
+	select {
+	case db.reqs <- r:
+	case <-db.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-r.done
+}
+
+// run is the committer goroutine: it takes one request, adds whatever else
+// is already waiting (up to MaxBatch), and commits them in one transaction.
+func (db *DB) run() {
+	defer db.wg.Done()
+	batch := make([]*writeReq, 0, db.opts.MaxBatch)
+	for {
+		select {
+		case r := <-db.reqs:
+			batch = append(batch[:0], r)
+		collect:
+			for len(batch) < db.opts.MaxBatch {
+				select {
+				case r := <-db.reqs:
+					batch = append(batch, r)
+				default:
+					break collect
+				}
+			}
+			db.commit(batch)
+			clear(batch)
+		case <-db.stop:
+			return
+		}
+	}
+}
+
+// commit applies batch in one read-write transaction and replies to every
+// request:
+//  1. Requests whose context is done are answered with its error, unwritten.
+//  2. Each request validates then writes; a rejected one is answered with its
+//     error and the others go on.
+//  3. A request that fails after writing aborts the transaction; it is
+//     answered with its error and the batch is retried without it.
+//  4. A failed commit (or commitHook) fails every remaining request.
+func (db *DB) commit(batch []*writeReq) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
+		}
+		live = append(live, r)
+	}
+	for len(live) > 0 {
+		failed := -1
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			for i, r := range live {
+				r.err = r.apply(tx)
+				if r.err != nil && !errors.As(r.err, new(rejection)) {
+					failed = i
+					return errRetry
+				}
+			}
+			if db.commitHook != nil {
+				return db.commitHook()
+			}
+			return nil
+		})
+		if failed >= 0 {
+			live[failed].done <- live[failed].err
+			live = append(live[:failed], live[failed+1:]...)
+			continue
+		}
+		for _, r := range live {
+			switch {
+			case r.err != nil:
+				var rej rejection
+				errors.As(r.err, &rej)
+				r.done <- rej.err
+			case err != nil:
+				r.done <- fmt.Errorf("storage: commit: %w", err)
+			default:
+				r.done <- nil
+			}
+		}
+		return
+	}
+}

@@ -1,0 +1,249 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/foliodocs/folio/ot"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Errors returned by DB methods, wrapped with the operation and key facts;
+// test them with errors.Is.
+var (
+	ErrNotFound        = errors.New("document not found")
+	ErrExists          = errors.New("document already exists")
+	ErrInvalidID       = errors.New("invalid document id")
+	ErrVersionConflict = errors.New("version conflict")
+	ErrVersionAhead    = errors.New("version is ahead of the document head")
+	ErrLocked          = errors.New("database file is held by another process")
+	ErrCorrupt         = errors.New("database is corrupt or not a Folio database")
+	ErrClosed          = errors.New("database is closed")
+	ErrInvalidArgument = errors.New("invalid argument")
+)
+
+// Defaults applied to zero-valued Options fields.
+const (
+	DefaultLockTimeout = time.Second
+	DefaultMaxBatch    = 512
+
+	// DefaultSnapshotEvery is the number of ops after which the caller (the
+	// collab room) should pass a snapshot to Append. Chosen by measurement
+	// (docs/performance.md, ## storage): at 1024 a load of the 259,778-op
+	// automerge-paper trace replays at most 1023 ops, while snapshots add
+	// about 50 bytes per op on disk for a 100 KB document.
+	DefaultSnapshotEvery = 1024
+)
+
+// Options configures Open. The zero value is a sensible production setting.
+type Options struct {
+	// LockTimeout bounds how long Open waits for the file lock held by another
+	// process before failing with ErrLocked. Zero means DefaultLockTimeout.
+	LockTimeout time.Duration
+
+	// NoSync skips fsync on commit. ONLY for tests and benchmarks: with it an
+	// acknowledged op may be lost on power failure or kernel crash.
+	NoSync bool
+
+	// MaxBatch bounds how many write requests (Append, Create, PutSnapshot,
+	// Delete calls) share one transaction and fsync. Zero means
+	// DefaultMaxBatch. A batch holds whatever queued while the previous commit
+	// ran; there is no artificial delay.
+	MaxBatch int
+
+	// Verify runs Check during Open and refuses to open a database that fails
+	// it. Costs a replay of every document's log.
+	Verify bool
+
+	// Now is the clock for Meta times and for OpRecords with a zero Time.
+	// Nil means time.Now.
+	Now func() time.Time
+}
+
+// DB is a Folio document store in one bbolt file. It is safe for concurrent
+// use; writes from many goroutines are group-committed by one committer
+// goroutine that DB owns and Close stops.
+type DB struct {
+	path string
+	opts Options
+	bolt *bolt.DB
+
+	reqs chan *writeReq // Unbuffered: the committer receives every request it replies to.
+	stop chan struct{}  // Closed by Close.
+	once sync.Once
+	wg   sync.WaitGroup
+
+	// commitHook, when set (by tests, before any write), runs inside every
+	// batch transaction just before commit; a non-nil error aborts the batch.
+	commitHook func() error
+}
+
+// Meta describes a document. Length counts Unicode code points.
+type Meta struct {
+	ID                   string
+	Version              uint64
+	Length               int
+	CreatedAt, UpdatedAt time.Time
+}
+
+// OpRecord is one logged op: the op that produced Version, who sent it
+// (Session and that session's sequence number Seq), the author's display
+// name, and when.
+type OpRecord struct {
+	Version uint64
+	Op      ot.Op
+	Session string
+	Seq     uint64
+	Author  string
+	Time    time.Time
+}
+
+// Snapshot is the full text of a document at Version.
+type Snapshot struct {
+	Version uint64
+	Text    string
+}
+
+// Loaded is what Load returns: the latest snapshot and every op after it up
+// to Meta.Version.
+type Loaded struct {
+	Meta     Meta
+	Snapshot Snapshot
+	Ops      []OpRecord
+}
+
+// ValidID reports whether id is a valid document id: 1 to 64 characters
+// from [A-Za-z0-9_-].
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func checkID(op, id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("storage: %s %q: %w", op, id, ErrInvalidID)
+	}
+	return nil
+}
+
+// Open opens or creates the database file at path, creating its parent
+// directory. A file held by another process fails after about
+// Options.LockTimeout with an error naming the file and wrapping ErrLocked; a
+// file that is not a Folio database fails with an error wrapping ErrCorrupt.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         opts.LockTimeout,
+		NoSync:          opts.NoSync,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 64 << 20,
+	})
+	if err != nil {
+		return nil, openError(path, opts.LockTimeout, err)
+	}
+	db := &DB{path: path, opts: opts, bolt: bdb, reqs: make(chan *writeReq), stop: make(chan struct{})}
+	if err := db.init(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	if opts.Verify {
+		if err := db.check(); err != nil {
+			bdb.Close()
+			return nil, fmt.Errorf("storage: open %s: verify: %w", path, err)
+		}
+	}
+	db.wg.Add(1)
+	go db.run()
+	return db, nil
+}
+
+func openError(path string, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("storage: open %s: still locked after %v, is another folio running on it? %w", path, timeout, ErrLocked)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
+		errors.Is(err, bolterrors.ErrChecksum):
+		return fmt.Errorf("storage: open %s: %w (%v)", path, ErrCorrupt, err)
+	}
+	return fmt.Errorf("storage: open %s: %w", path, err)
+}
+
+// init creates the top-level buckets of a new file, or checks the format
+// marker of an existing one.
+func (db *DB) init() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		if fb := tx.Bucket(bucketFolio); fb != nil {
+			if got := fb.Get(keyFormat); string(got) != formatV1 {
+				return fmt.Errorf("%w: unsupported format %q (want %q)", ErrCorrupt, got, formatV1)
+			}
+			if tx.Bucket(bucketDocs) == nil {
+				return fmt.Errorf("%w: missing bucket %q", ErrCorrupt, bucketDocs)
+			}
+			return nil
+		}
+		empty := true
+		tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+		if !empty {
+			return fmt.Errorf("%w: a bbolt file without the Folio format marker", ErrCorrupt)
+		}
+		fb, err := tx.CreateBucket(bucketFolio)
+		if err != nil {
+			return err
+		}
+		if err := fb.Put(keyFormat, []byte(formatV1)); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(bucketDocs)
+		return err
+	})
+}
+
+// Close stops the committer, waiting for the batch in flight, then closes
+// the file. Writes queued or started after Close fail with ErrClosed.
+func (db *DB) Close() error {
+	var err error
+	db.once.Do(func() {
+		close(db.stop)
+		db.wg.Wait()
+		err = db.bolt.Close()
+	})
+	return err
+}
+
+// Path returns the database file path.
+func (db *DB) Path() string { return db.path }
+
+// view runs fn in a read transaction, mapping a closed database to ErrClosed.
+func (db *DB) view(fn func(*bolt.Tx) error) error {
+	err := db.bolt.View(fn)
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}

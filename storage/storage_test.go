@@ -1,0 +1,305 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/foliodocs/folio/ot"
+)
+
+var ctx = context.Background()
+
+func TestValidID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"a": true, "Doc_1-x": true, string(make([]byte, 64)): false, "": false,
+		"a/b": false, "a b": false, "é": false, "..": false, "a\x00": false,
+		"0123456789012345678901234567890123456789012345678901234567890123":  true,
+		"01234567890123456789012345678901234567890123456789012345678901234": false,
+	} {
+		if got := ValidID(id); got != want {
+			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
+
+func TestInvalidIDEverywhere(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	const bad = "no/slash"
+	errs := map[string]error{}
+	_, errs["create"] = db.Create(ctx, bad, "")
+	_, errs["load"] = db.Load(ctx, bad)
+	_, errs["meta"] = db.Meta(ctx, bad)
+	errs["append"] = db.Append(ctx, bad, []OpRecord{{Version: 1}}, 0, nil)
+	errs["putsnapshot"] = db.PutSnapshot(ctx, bad, Snapshot{})
+	_, errs["ops"] = db.Ops(ctx, bad, 0, 0)
+	_, errs["textat"] = db.TextAt(ctx, bad, 0)
+	_, _, errs["list"] = db.List(ctx, bad, 1)
+	errs["delete"] = db.Delete(ctx, bad)
+	_, _, errs["sessionseq"] = db.SessionSeq(ctx, bad, "s")
+	for name, err := range errs {
+		if !errors.Is(err, ErrInvalidID) {
+			t.Errorf("%s: got %v, want ErrInvalidID", name, err)
+		}
+	}
+}
+
+func TestNotFoundEverywhere(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	const id = "missing"
+	errs := map[string]error{}
+	_, errs["load"] = db.Load(ctx, id)
+	_, errs["meta"] = db.Meta(ctx, id)
+	errs["append"] = db.Append(ctx, id, []OpRecord{{Version: 1, Op: ot.Op{{Insert: "x"}}}}, 1, nil)
+	errs["putsnapshot"] = db.PutSnapshot(ctx, id, Snapshot{})
+	_, errs["ops"] = db.Ops(ctx, id, 0, 0)
+	_, errs["textat"] = db.TextAt(ctx, id, 0)
+	errs["delete"] = db.Delete(ctx, id)
+	_, _, errs["sessionseq"] = db.SessionSeq(ctx, id, "s")
+	for name, err := range errs {
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: got %v, want ErrNotFound", name, err)
+		}
+	}
+}
+
+func TestCreateLoad(t *testing.T) {
+	db := openTest(t, Options{NoSync: true, Now: fakeClock()})
+	text := "héllo 🎉\r\ne\u0301 👨‍👩‍👧‍👦"
+	m := must(db.Create(ctx, "doc", text))(t)
+	if m.ID != "doc" || m.Version != 0 || m.Length != utf8.RuneCountInString(text) || m.CreatedAt.IsZero() || !m.CreatedAt.Equal(m.UpdatedAt) {
+		t.Fatalf("Create meta = %+v", m)
+	}
+	l := must(db.Load(ctx, "doc"))(t)
+	if l.Meta != m || l.Snapshot != (Snapshot{0, text}) || len(l.Ops) != 0 {
+		t.Fatalf("Load = %+v, want meta %+v", l, m)
+	}
+	if _, err := db.Create(ctx, "doc", "other"); !errors.Is(err, ErrExists) {
+		t.Fatalf("second Create: %v, want ErrExists", err)
+	}
+	if _, err := db.Create(ctx, "bad", "\xff"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("Create invalid UTF-8: %v, want ErrInvalidArgument", err)
+	}
+	empty := must(db.Create(ctx, "empty", ""))(t)
+	if got := must(db.TextAt(ctx, "empty", 0))(t); got != "" || empty.Length != 0 {
+		t.Fatalf("empty doc text %q meta %+v", got, empty)
+	}
+}
+
+// TestAppendAndRead appends random batches with snapshots and checks every
+// read method against the writer's own texts.
+func TestAppendAndRead(t *testing.T) {
+	db := openTest(t, Options{NoSync: true, Now: fakeClock()})
+	w := newWriter("doc", 1, "start 🎉")
+	must(db.Create(ctx, w.id, w.texts[0]))(t)
+	var all []OpRecord
+	for i := range 40 {
+		recs, snap := w.next(1+i%7, 16)
+		if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, recs...)
+	}
+	head := w.head()
+	m := must(db.Meta(ctx, w.id))(t)
+	if m.Version != head || m.Length != w.length() || !m.UpdatedAt.After(m.CreatedAt) {
+		t.Fatalf("Meta = %+v, want version %d length %d", m, head, w.length())
+	}
+	l := must(db.Load(ctx, w.id))(t)
+	if l.Snapshot.Version != head/16*16 || l.Snapshot.Text != w.texts[l.Snapshot.Version] {
+		t.Fatalf("Load snapshot at %d, want %d with matching text", l.Snapshot.Version, head/16*16)
+	}
+	if !recordsEqual(l.Ops, all[l.Snapshot.Version:]) {
+		t.Fatalf("Load ops differ")
+	}
+	for v := uint64(0); v <= head; v++ {
+		if got := must(db.TextAt(ctx, w.id, v))(t); got != w.texts[v] {
+			t.Fatalf("TextAt(%d) = %q, want %q", v, got, w.texts[v])
+		}
+	}
+	for _, r := range [][2]uint64{{0, head}, {5, 9}, {16, 17}, {head - 1, head}, {7, 7}, {9, 3}} {
+		got := must(db.Ops(ctx, w.id, r[0], r[1]))(t)
+		want := all[min(r[0], r[1]):r[1]]
+		if !recordsEqual(got, want) {
+			t.Errorf("Ops(%d, %d): got %d records, want %d", r[0], r[1], len(got), len(want))
+		}
+	}
+	if _, err := db.Ops(ctx, w.id, 0, head+1); !errors.Is(err, ErrVersionAhead) {
+		t.Errorf("Ops past head: %v, want ErrVersionAhead", err)
+	}
+	if _, err := db.TextAt(ctx, w.id, head+1); !errors.Is(err, ErrVersionAhead) {
+		t.Errorf("TextAt past head: %v, want ErrVersionAhead", err)
+	}
+	seq, v := must2(db.SessionSeq(ctx, w.id, "s-doc"))(t)
+	if seq != w.seq || v != head {
+		t.Errorf("SessionSeq = %d, %d; want %d, %d", seq, v, w.seq, head)
+	}
+}
+
+func recordsEqual(a, b []OpRecord) bool {
+	return slices.EqualFunc(a, b, func(x, y OpRecord) bool {
+		return x.Version == y.Version && slices.Equal(x.Op, y.Op) && x.Session == y.Session &&
+			x.Seq == y.Seq && x.Author == y.Author && x.Time.Equal(y.Time)
+	})
+}
+
+func TestAppendRejected(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	w := newWriter("doc", 2, "abc")
+	must(db.Create(ctx, w.id, w.texts[0]))(t)
+	recs, _ := w.next(3, 0)
+	before := must(db.Meta(ctx, w.id))(t)
+	shifted := slices.Clone(recs)
+	for i := range shifted {
+		shifted[i].Version++
+	}
+	gap := slices.Clone(recs)
+	gap[2].Version = 9
+	cases := []struct {
+		name   string
+		recs   []OpRecord
+		length int
+		snap   *Snapshot
+		want   error
+	}{
+		{"ahead", shifted, w.length(), nil, ErrVersionConflict},
+		{"gap", gap, w.length(), nil, ErrVersionConflict},
+		{"empty", nil, 0, nil, ErrInvalidArgument},
+		{"negative length", recs, -1, nil, ErrInvalidArgument},
+		{"snapshot outside", recs, w.length(), &Snapshot{Version: 9}, ErrInvalidArgument},
+		{"snapshot length", recs, w.length(), &Snapshot{Version: 3, Text: strings.Repeat("x", w.length()+1)}, ErrInvalidArgument},
+		{"bad component", []OpRecord{{Version: 1, Op: ot.Op{{Skip: 1, Insert: "x"}}}}, 1, nil, ErrInvalidArgument},
+		{"version 0", []OpRecord{{Version: 0, Op: ot.Op{{Insert: "x"}}}}, 1, nil, ErrVersionConflict},
+	}
+	for _, c := range cases {
+		if err := db.Append(ctx, w.id, c.recs, c.length, c.snap); !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
+	}
+	if m := must(db.Meta(ctx, w.id))(t); m != before {
+		t.Fatalf("rejected appends moved meta: %+v -> %+v", before, m)
+	}
+	if err := db.Append(ctx, w.id, recs, w.length(), &Snapshot{Version: 3, Text: w.texts[3]}); err != nil {
+		t.Fatal(err)
+	}
+	// The same records again are a conflict: head moved.
+	if err := db.Append(ctx, w.id, recs, w.length(), nil); !errors.Is(err, ErrVersionConflict) {
+		t.Fatalf("replayed append: %v, want ErrVersionConflict", err)
+	}
+}
+
+func TestSessions(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	must(db.Create(ctx, "doc", ""))(t)
+	recs := []OpRecord{
+		{Version: 1, Op: ot.Op{{Insert: "a"}}, Session: "A", Seq: 7},
+		{Version: 2, Op: ot.Op{{Insert: "b"}}, Session: "B", Seq: 1},
+		{Version: 3, Op: ot.Op{{Insert: "c"}}, Session: "A", Seq: 8},
+		{Version: 4, Op: ot.Op{{Insert: "d"}}}, // No session: e.g. a REST edit.
+	}
+	if err := db.Append(ctx, "doc", recs, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		session      string
+		seq, version uint64
+	}{{"A", 8, 3}, {"B", 1, 2}, {"unknown", 0, 0}, {"", 0, 0}} {
+		seq, v := must2(db.SessionSeq(ctx, "doc", c.session))(t)
+		if seq != c.seq || v != c.version {
+			t.Errorf("SessionSeq(%q) = %d, %d; want %d, %d", c.session, seq, v, c.seq, c.version)
+		}
+	}
+	if got := must(db.TextAt(ctx, "doc", 4))(t); got != "dcba" {
+		t.Fatalf("text %q", got)
+	}
+}
+
+func TestPutSnapshot(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	w := newWriter("doc", 3, "")
+	must(db.Create(ctx, w.id, ""))(t)
+	recs, _ := w.next(10, 0)
+	if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutSnapshot(ctx, w.id, Snapshot{Version: 11, Text: "x"}); !errors.Is(err, ErrVersionAhead) {
+		t.Fatalf("snapshot ahead: %v, want ErrVersionAhead", err)
+	}
+	if err := db.PutSnapshot(ctx, w.id, Snapshot{Version: 10, Text: w.texts[10]}); err != nil {
+		t.Fatal(err)
+	}
+	l := must(db.Load(ctx, w.id))(t)
+	if l.Snapshot.Version != 10 || l.Snapshot.Text != w.texts[10] || len(l.Ops) != 0 {
+		t.Fatalf("Load after PutSnapshot: snapshot %d, %d ops", l.Snapshot.Version, len(l.Ops))
+	}
+}
+
+func TestListPages(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	var ids []string
+	for i := range 25 {
+		id := fmt.Sprintf("doc-%02d", i)
+		ids = append(ids, id)
+		must(db.Create(ctx, id, id))(t)
+	}
+	var got []string
+	after := ""
+	for pages := 0; ; pages++ {
+		metas, next, err := db.List(ctx, after, 10)
+		if err != nil || pages > 3 {
+			t.Fatal(err, pages)
+		}
+		for _, m := range metas {
+			got = append(got, m.ID)
+			if m.Length != len(m.ID) {
+				t.Errorf("%s length %d", m.ID, m.Length)
+			}
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("listed %v, want %v", got, ids)
+	}
+	metas, next := must2(db.List(ctx, "doc-23", 0))(t)
+	if len(metas) != 1 || metas[0].ID != "doc-24" || next != "" {
+		t.Fatalf("List after doc-23: %v %q", metas, next)
+	}
+	metas, next = must2(db.List(ctx, "doc-24", 5))(t)
+	if len(metas) != 0 || next != "" {
+		t.Fatalf("List at end: %v %q", metas, next)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	w := newWriter("doc", 4, "abc")
+	must(db.Create(ctx, w.id, w.texts[0]))(t)
+	recs, snap := w.next(5, 2)
+	if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete(ctx, w.id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Load(ctx, w.id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Load after Delete: %v", err)
+	}
+	if err := db.Delete(ctx, w.id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second Delete: %v", err)
+	}
+	// A new document under the same id starts from nothing.
+	must(db.Create(ctx, w.id, "new"))(t)
+	if _, _, err := db.SessionSeq(ctx, w.id, "s-doc"); err != nil {
+		t.Fatal(err)
+	}
+	if l := must(db.Load(ctx, w.id))(t); l.Meta.Version != 0 || l.Snapshot.Text != "new" {
+		t.Fatalf("recreated: %+v", l)
+	}
+}
