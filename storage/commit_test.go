@@ -1,0 +1,294 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/foliodocs/folio/ot"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestConcurrentWriters runs many goroutines appending to their own
+// documents and to one shared document at once; every acknowledged op must be
+// there, in order, and conflicts on the shared document must write nothing.
+func TestConcurrentWriters(t *testing.T) {
+	db := openTest(t, Options{NoSync: true, MaxBatch: 8})
+	const writers, rounds = 16, 25
+	ws := make([]*writer, writers)
+	for i := range ws {
+		ws[i] = newWriter(fmt.Sprintf("w%d", i), uint64(i), "")
+		must(db.Create(ctx, ws[i].id, ""))(t)
+	}
+	must(db.Create(ctx, "shared", ""))(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sharedOK, sharedConflicts := 0, 0
+	for _, w := range ws {
+		wg.Go(func() {
+			for i := range rounds {
+				recs, snap := w.next(1+i%3, 10)
+				if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+					t.Error(err)
+					return
+				}
+				// Everyone races for the shared doc's next version.
+				head := must(db.Meta(ctx, "shared"))(t).Version
+				rec := OpRecord{Version: head + 1, Op: ot.Op{{Insert: "x"}}, Session: w.id, Seq: uint64(i + 1)}
+				err := db.Append(ctx, "shared", []OpRecord{rec}, int(head+1), nil)
+				mu.Lock()
+				switch {
+				case err == nil:
+					sharedOK++
+				case errors.Is(err, ErrVersionConflict):
+					sharedConflicts++
+				default:
+					t.Error(err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, w := range ws {
+		if got := must(db.TextAt(ctx, w.id, w.head()))(t); got != w.texts[w.head()] {
+			t.Fatalf("%s: text at head differs", w.id)
+		}
+	}
+	m := must(db.Meta(ctx, "shared"))(t)
+	if int(m.Version) != sharedOK || sharedOK+sharedConflicts != writers*rounds {
+		t.Fatalf("shared head %d, %d ok, %d conflicts", m.Version, sharedOK, sharedConflicts)
+	}
+}
+
+// TestBatchIsolation commits one batch holding valid requests, a rejected one
+// and one that fails after writing; only the two bad ones fail.
+func TestBatchIsolation(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	for _, id := range []string{"a", "b"} {
+		must(db.Create(ctx, id, ""))(t)
+	}
+	appendReq := func(id string, v uint64, text string) *writeReq {
+		recs := []OpRecord{{Version: v, Op: ot.Op{{Insert: text}}}}
+		enc, err := db.encodeAppend(id, recs, int(v), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &writeReq{ctx: ctx, done: make(chan error, 1), apply: func(tx *bolt.Tx) error {
+			b, m, err := docBucket(tx, "append", id)
+			if err != nil {
+				return reject(err)
+			}
+			if v != m.Version+1 {
+				return reject(ErrVersionConflict)
+			}
+			m.Version, m.Length = v, int(v)
+			if err := b.Put(versionKey(v), enc[0]); err != nil {
+				return err
+			}
+			return b.Put(keyMeta, encodeMeta(m))
+		}}
+	}
+	partial := &writeReq{ctx: ctx, done: make(chan error, 1), apply: func(tx *bolt.Tx) error {
+		b, _, _ := docBucket(tx, "append", "b")
+		b.Put(versionKey(1), []byte("half-written"))
+		return errors.New("disk said no")
+	}}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	late := appendReq("b", 2, "z")
+	late.ctx = cancelled
+	batch := []*writeReq{
+		appendReq("a", 1, "x"), appendReq("a", 5, "bad"), partial,
+		appendReq("a", 2, "y"), appendReq("b", 1, "w"), late,
+	}
+	db.commit(batch)
+	want := []string{"", "conflict", "disk said no", "", "", "canceled"}
+	for i, r := range batch {
+		err := <-r.done
+		if (err == nil) != (want[i] == "") || err != nil && !bytes.Contains([]byte(err.Error()), []byte(want[i])) {
+			t.Errorf("request %d: %v, want %q", i, err, want[i])
+		}
+	}
+	if got := must(db.TextAt(ctx, "a", 2))(t); got != "yx" {
+		t.Fatalf("a = %q", got)
+	}
+	if got := must(db.TextAt(ctx, "b", 1))(t); got != "w" {
+		t.Fatalf("b = %q", got)
+	}
+}
+
+// TestCommitFailure injects a failing commit: the Append reports an error,
+// nothing of it is visible, the store stays consistent, and the next commit
+// succeeds.
+func TestCommitFailure(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	w := newWriter("doc", 5, "abc")
+	must(db.Create(ctx, w.id, w.texts[0]))(t)
+	recs, _ := w.next(3, 0)
+	if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
+		t.Fatal(err)
+	}
+	injected := errors.New("injected: no space left on device")
+	db.commitHook = func() error { return injected }
+	recs, snap := w.next(4, 2)
+	err := db.Append(ctx, w.id, recs, w.length(), snap)
+	if !errors.Is(err, injected) {
+		t.Fatalf("Append with failing commit: %v", err)
+	}
+	_, errCreate := db.Create(ctx, "other", "")
+	if !errors.Is(errCreate, injected) {
+		t.Fatalf("Create with failing commit: %v", errCreate)
+	}
+	w.rollback(4)
+	m := must(db.Meta(ctx, w.id))(t)
+	if m.Version != 3 || m.Length != w.length() {
+		t.Fatalf("meta moved after failed commit: %+v", m)
+	}
+	if _, err := db.Ops(ctx, w.id, 3, 4); !errors.Is(err, ErrVersionAhead) {
+		t.Fatalf("op 4 visible after failed commit: %v", err)
+	}
+	if seq, _ := must2(db.SessionSeq(ctx, w.id, "s-doc"))(t); seq != 3 {
+		t.Fatalf("session seq %d after failed commit, want 3", seq)
+	}
+	if err := db.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.commitHook = nil
+	recs, snap = w.next(4, 2)
+	if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(db.TextAt(ctx, w.id, 7))(t); got != w.texts[7] {
+		t.Fatalf("text after recovery %q, want %q", got, w.texts[7])
+	}
+}
+
+func TestContextCancelled(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	must(db.Create(ctx, "doc", ""))(t)
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := db.Append(c, "doc", []OpRecord{{Version: 1, Op: ot.Op{{Insert: "x"}}}}, 1, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Append: %v", err)
+	}
+	if _, err := db.Load(c, "doc"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load: %v", err)
+	}
+	if m := must(db.Meta(ctx, "doc"))(t); m.Version != 0 {
+		t.Fatalf("cancelled append committed: %+v", m)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(db.Create(ctx, "doc", ""))(t)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := db.Append(ctx, "doc", []OpRecord{{Version: 1, Op: ot.Op{{Insert: "x"}}}}, 1, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Append after Close: %v", err)
+	}
+	if _, err := db.Load(ctx, "doc"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Load after Close: %v", err)
+	}
+}
+
+func TestReopenAndBackup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "dir", "folio.db") // Open creates the parents.
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter("doc", 6, "ab")
+	must(db.Create(ctx, w.id, w.texts[0]))(t)
+	recs, snap := w.next(20, 8)
+	if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	n := must(db.Backup(ctx, &buf))(t)
+	if n != int64(buf.Len()) || db.Path() != path {
+		t.Fatalf("backup wrote %d, buffer has %d", n, buf.Len())
+	}
+	db.Close()
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(backup, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, backup} {
+		db := openAt(t, p, Options{Verify: true})
+		if got := must(db.TextAt(ctx, w.id, 20))(t); got != w.texts[20] {
+			t.Fatalf("%s: text %q, want %q", p, got, w.texts[20])
+		}
+	}
+}
+
+func TestOpenForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage")
+	os.WriteFile(garbage, bytes.Repeat([]byte("not a database "), 2000), 0o600)
+	foreign := filepath.Join(dir, "foreign")
+	bdb, err := bolt.Open(foreign, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other-app")); return err })
+	bdb.Close()
+	for _, p := range []string{garbage, foreign} {
+		db, err := Open(p, Options{})
+		if !errors.Is(err, ErrCorrupt) || !bytes.Contains([]byte(err.Error()), []byte(p)) {
+			t.Errorf("Open(%s) = %v, want ErrCorrupt naming the file", p, err)
+		}
+		if db != nil {
+			db.Close()
+		}
+	}
+}
+
+// TestCheckFindsDamage damages a database behind the API and expects Check
+// (and Open with Verify) to report each problem.
+func TestCheckFindsDamage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter("doc", 7, "ab")
+	must(db.Create(ctx, w.id, w.texts[0]))(t)
+	recs, snap := w.next(10, 5)
+	if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+		t.Fatal(err)
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDocs).Bucket([]byte(w.id))
+		b.Bucket(bucketSnap).Put(versionKey(5), []byte("wrong text"))
+		b.Delete(versionKey(7))
+		b.Bucket(bucketSess).Put([]byte("ghost"), encodeSession(1, 3))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Check(ctx)
+	for _, want := range []string{"snapshot 5 differs", "op 8 found where 7 expected", `session "ghost"`} {
+		if !errors.Is(err, ErrCorrupt) || !bytes.Contains([]byte(fmt.Sprint(err)), []byte(want)) {
+			t.Errorf("Check: %v; want ErrCorrupt mentioning %q", err, want)
+		}
+	}
+	db.Close()
+	if _, err := Open(path, Options{Verify: true}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open with Verify: %v, want ErrCorrupt", err)
+	}
+}
