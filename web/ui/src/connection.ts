@@ -1,0 +1,131 @@
+// A WebSocket that reconnects: exponential backoff with full jitter, an
+// application-level ping (browsers cannot send WebSocket pings), and a
+// watchdog that drops a connection on which nothing arrives.
+
+export type ConnState = "connecting" | "open" | "waiting";
+
+export interface ConnHandlers {
+  open(): void;
+  message(msg: any): void;
+  close(code: number, reason: string): void;
+  state(s: ConnState, retryAt?: number): void;
+}
+
+export interface ConnOptions {
+  baseDelay?: number; // ms, first retry delay
+  maxDelay?: number; // ms
+  pingEvery?: number; // ms
+  deadAfter?: number; // ms without any message
+  random?: () => number;
+}
+
+export class Connection {
+  private ws: WebSocket | null = null;
+  private attempt = 0;
+  private timer: number | undefined;
+  private pinger: number | undefined;
+  private lastHeard = 0;
+  private stopped = false;
+  private o: Required<ConnOptions>;
+
+  constructor(private url: string, private h: ConnHandlers, opts: ConnOptions = {}) {
+    this.o = { baseDelay: 300, maxDelay: 10000, pingEvery: 15000, deadAfter: 40000, random: Math.random, ...opts };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.dial();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.ws?.close(1000, "bye");
+  }
+
+  /** The current socket was good (welcome received): reset the backoff. */
+  healthy(): void {
+    this.attempt = 0;
+  }
+
+  /** Reconnects now (after going back online) unless already connected. */
+  retryNow(): void {
+    if (this.ws || this.stopped) return;
+    clearTimeout(this.timer);
+    this.dial();
+  }
+
+  /** Closes the socket; the usual reconnect follows. */
+  drop(): void {
+    this.abandon(4000, "client resync");
+  }
+
+  send(msg: object): boolean {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  /** The delay before retry number n (0-based): full jitter over an exponential cap. */
+  delay(n: number): number {
+    const cap = Math.min(this.o.maxDelay, this.o.baseDelay * 2 ** n);
+    return cap / 2 + this.o.random() * (cap / 2);
+  }
+
+  private dial(): void {
+    this.h.state("connecting");
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url, "folio.v1");
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.lastHeard = Date.now();
+      this.h.state("open");
+      this.h.open();
+      this.pinger = setInterval(() => this.ping(), this.o.pingEvery) as unknown as number;
+    };
+    ws.onmessage = (ev) => {
+      this.lastHeard = Date.now();
+      let msg: any;
+      try { msg = JSON.parse(ev.data as string); } catch { return; }
+      this.h.message(msg);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws === ws) this.closed(ev.code, ev.reason);
+    };
+  }
+
+  private closed(code: number, reason: string): void {
+    this.ws = null;
+    clearInterval(this.pinger);
+    this.h.close(code, reason);
+    if (!this.stopped) this.scheduleRetry();
+  }
+
+  // abandon forgets the socket at once: a close handshake on a dead network
+  // can take a long time, and the client must go on (offline) meanwhile.
+  private abandon(code: number, reason: string): void {
+    const ws = this.ws;
+    if (!ws) return;
+    this.closed(code, reason);
+    ws.close(code, reason);
+  }
+
+  private ping(): void {
+    if (Date.now() - this.lastHeard > this.o.deadAfter) {
+      this.abandon(4001, "no answer");
+      return;
+    }
+    this.send({ type: "ping" });
+  }
+
+  private scheduleRetry(): void {
+    const d = this.delay(this.attempt++);
+    this.h.state("waiting", Date.now() + d);
+    this.timer = setTimeout(() => this.dial(), d) as unknown as number;
+  }
+}

@@ -1,0 +1,104 @@
+// Remote carets and selections as CodeMirror decorations.
+//
+// Each peer's selection is kept in local UTF-16 offsets and mapped through
+// every transaction (local or remote), so it never jumps while others type.
+// The peer's name is always set with textContent, never parsed as HTML.
+
+import { EditorState, StateEffect, StateField, Transaction, Annotation } from "@codemirror/state";
+import { Decoration, DecorationSet, EditorView, WidgetType } from "@codemirror/view";
+
+export interface Peer {
+  session: string;
+  name: string;
+  color: string;
+  anchor: number; // UTF-16 offsets in the local text
+  head: number;
+}
+
+/** Marks a transaction that applies a remote op; the value is its author's session. */
+export const remoteAuthor = Annotation.define<string>();
+
+/** Sets or replaces one peer (cursor null: the peer has no cursor). */
+export const setPeer = StateEffect.define<Peer>();
+/** Removes one peer by session. */
+export const removePeer = StateEffect.define<string>();
+/** Removes every peer (after a reconnect the welcome sends them again). */
+export const clearPeers = StateEffect.define<null>();
+
+const colorRe = /^#[0-9a-fA-F]{6}$/;
+
+/** Returns c when it is a valid #rrggbb colour, otherwise fallback. */
+export function safeColor(c: unknown, fallback = "#888888"): string {
+  return typeof c === "string" && colorRe.test(c) ? c : fallback;
+}
+
+class CaretWidget extends WidgetType {
+  constructor(readonly name: string, readonly color: string) { super(); }
+  eq(o: CaretWidget) { return o.name === this.name && o.color === this.color; }
+  toDOM() {
+    const caret = document.createElement("span");
+    caret.className = "cm-remote-caret";
+    caret.style.borderLeftColor = this.color;
+    const label = document.createElement("span");
+    label.className = "cm-remote-label";
+    label.style.backgroundColor = this.color;
+    label.textContent = this.name;
+    caret.appendChild(label);
+    return caret;
+  }
+  ignoreEvent() { return true; }
+}
+
+function clamp(p: number, len: number) { return Math.max(0, Math.min(p, len)); }
+
+function mapPeers(peers: Map<string, Peer>, tr: Transaction): Map<string, Peer> {
+  let out = peers;
+  if (tr.docChanged) {
+    const author = tr.annotation(remoteAuthor);
+    out = new Map();
+    for (const [k, p] of peers) {
+      // The author's caret follows its own insert; everyone else's stays put
+      // before text inserted at their position (ot-text-unicode's rule).
+      const assoc = k === author ? 1 : -1;
+      out.set(k, { ...p, anchor: tr.changes.mapPos(p.anchor, assoc), head: tr.changes.mapPos(p.head, assoc) });
+    }
+  }
+  for (const e of tr.effects) {
+    if (out === peers) out = new Map(peers);
+    if (e.is(setPeer)) {
+      const len = tr.state.doc.length;
+      out.set(e.value.session, { ...e.value, anchor: clamp(e.value.anchor, len), head: clamp(e.value.head, len) });
+    } else if (e.is(removePeer)) out.delete(e.value);
+    else if (e.is(clearPeers)) out.clear();
+  }
+  return out;
+}
+
+function decorate(peers: Map<string, Peer>): DecorationSet {
+  const ranges = [];
+  for (const p of peers.values()) {
+    if (p.head < 0) continue; // no cursor
+    const color = safeColor(p.color);
+    const from = Math.min(p.anchor, p.head), to = Math.max(p.anchor, p.head);
+    if (from < to) {
+      ranges.push(Decoration.mark({ class: "cm-remote-selection", attributes: { style: `background-color: ${color}40` } }).range(from, to));
+    }
+    ranges.push(Decoration.widget({ widget: new CaretWidget(p.name, color), side: 1 }).range(p.head));
+  }
+  return Decoration.set(ranges, true);
+}
+
+/** The peers and their decorations. */
+export const peersField = StateField.define<{ peers: Map<string, Peer>; deco: DecorationSet }>({
+  create: () => ({ peers: new Map(), deco: Decoration.none }),
+  update(value, tr) {
+    const peers = mapPeers(value.peers, tr);
+    return peers === value.peers ? value : { peers, deco: decorate(peers) };
+  },
+  provide: (f) => EditorView.decorations.from(f, (v) => v.deco),
+});
+
+/** The peers currently known to the editor state. */
+export function peersOf(state: EditorState): Peer[] {
+  return [...state.field(peersField).peers.values()];
+}

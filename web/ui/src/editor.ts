@@ -1,0 +1,74 @@
+// The CodeMirror 6 editor with Folio's extensions.
+
+import { Compartment, EditorState, Extension } from "@codemirror/state";
+import { EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine } from "@codemirror/view";
+import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { markdown } from "@codemirror/lang-markdown";
+import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
+import { tags as t } from "@lezer/highlight";
+import { peersField } from "./cursors";
+import { pairSafe } from "./changes";
+
+// Colours come from CSS variables so one style serves the light and dark themes.
+const highlight = HighlightStyle.define([
+  { tag: t.heading, color: "var(--hl-heading)", fontWeight: "700" },
+  { tag: t.heading1, fontSize: "1.3em" },
+  { tag: t.heading2, fontSize: "1.15em" },
+  { tag: t.strong, fontWeight: "700" },
+  { tag: t.emphasis, fontStyle: "italic" },
+  { tag: t.strikethrough, textDecoration: "line-through" },
+  { tag: [t.link, t.url], color: "var(--hl-link)" },
+  { tag: t.monospace, color: "var(--hl-code)", fontFamily: "var(--mono)" },
+  { tag: [t.quote], color: "var(--hl-quote)", fontStyle: "italic" },
+  { tag: [t.processingInstruction, t.meta, t.contentSeparator], color: "var(--hl-mark)" },
+  { tag: t.list, color: "var(--hl-mark)" },
+]);
+
+export interface EditorOptions {
+  parent: HTMLElement;
+  lineNumbers: boolean;
+  dark: boolean;
+  onUpdate: Extension; // an EditorView.updateListener
+}
+
+/** Editor wraps the view and the settings that change at run time. */
+export class Editor {
+  readonly view: EditorView;
+  private editable = new Compartment();
+  private numbers = new Compartment();
+
+  constructor(o: EditorOptions) {
+    const state = EditorState.create({
+      doc: "",
+      extensions: [
+        history(),
+        drawSelection(),
+        highlightActiveLine(),
+        keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
+        markdown(),
+        syntaxHighlighting(highlight),
+        EditorView.lineWrapping,
+        EditorView.contentAttributes.of({ "aria-label": "Document text" }),
+        EditorView.theme({}, { dark: o.dark }),
+        this.numbers.of(o.lineNumbers ? lineNumbers() : []),
+        this.editable.of(readonlyExt(true)),
+        peersField,
+        pairSafe,
+        o.onUpdate,
+      ],
+    });
+    this.view = new EditorView({ state, parent: o.parent });
+  }
+
+  setReadonly(ro: boolean): void {
+    this.view.dispatch({ effects: this.editable.reconfigure(readonlyExt(ro)) });
+  }
+
+  setLineNumbers(on: boolean): void {
+    this.view.dispatch({ effects: this.numbers.reconfigure(on ? lineNumbers() : []) });
+  }
+}
+
+function readonlyExt(ro: boolean): Extension {
+  return [EditorState.readOnly.of(ro), EditorView.editable.of(!ro)];
+}

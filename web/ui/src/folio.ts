@@ -1,0 +1,170 @@
+// Entry point: reads the page's configuration (a JSON block written by the
+// server, since the CSP allows no inline script) and starts the landing page,
+// the full editor or the embed.
+
+import { FolioSession, Participant, Status } from "./session";
+import { safeColor } from "./cursors";
+
+interface PageConfig {
+  page: "landing" | "editor" | "embed";
+  id?: string;
+  api: string; // e.g. "/api/v1"
+  embedOrigins?: string[]; // "*" alone means any
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T | null;
+const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#0fa3a3", "#d6338a", "#6b8e23"];
+
+function config(): PageConfig {
+  const el = $("folio-config");
+  return JSON.parse(el?.textContent ?? "{}") as PageConfig;
+}
+
+function wsURL(api: string, id: string): string {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${proto}//${location.host}${api}/docs/${encodeURIComponent(id)}/ws`;
+}
+
+function stored(key: string): string | null {
+  try { return localStorage.getItem(key); } catch { return null; }
+}
+function store(key: string, v: string): void {
+  try { localStorage.setItem(key, v); } catch { /* private mode */ }
+}
+
+function identity(params: URLSearchParams): { name: string; color: string } {
+  let name = (params.get("name") ?? stored("folio.name") ?? "").trim().slice(0, 64);
+  if (!name) name = "Guest " + Math.floor(100 + Math.random() * 900);
+  const fallback = PALETTE[Math.floor(Math.random() * PALETTE.length)];
+  const color = safeColor(params.get("color"), safeColor(stored("folio.color"), fallback));
+  return { name, color };
+}
+
+export function statusText(s: Status): string {
+  const n = s.unsynced === 1 ? "1 unsynced edit" : `${s.unsynced} unsynced edits`;
+  switch (s.state) {
+    case "saved": return "Saved";
+    case "connected": return `Connected · ${n}`;
+    case "connecting": return "Connecting…";
+    case "reconnecting": return s.unsynced ? `Reconnecting · ${n}` : "Reconnecting…";
+    case "offline": return `Offline · ${n}`;
+  }
+}
+
+function showStatus(s: Status): void {
+  const el = $("status");
+  if (!el) return;
+  el.textContent = statusText(s);
+  el.dataset.state = s.state;
+  el.dataset.unsynced = String(s.unsynced);
+}
+
+function showPeers(list: Participant[]): void {
+  const ul = $("participants");
+  if (!ul) return;
+  ul.replaceChildren(...list.map((p) => {
+    const li = document.createElement("li");
+    const dot = document.createElement("span");
+    dot.className = "dot";
+    dot.style.backgroundColor = p.color;
+    const name = document.createElement("span");
+    name.textContent = p.self ? `${p.name} (you)` : p.name;
+    li.append(dot, name);
+    return li;
+  }));
+}
+
+function landing(cfg: PageConfig): void {
+  const err = $("error");
+  $("new-doc")?.addEventListener("click", async () => {
+    try {
+      const res = await fetch(`${cfg.api}/docs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+      if (!res.ok) throw new Error(`the server answered ${res.status}`);
+      const body = await res.json();
+      location.href = body.url ?? `/d/${encodeURIComponent(body.id)}`;
+    } catch (e) {
+      if (err) err.textContent = `Could not create a document: ${(e as Error).message}`;
+    }
+  });
+  $("open-form")?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const id = ($<HTMLInputElement>("open-id")?.value ?? "").trim();
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+      if (err) err.textContent = "A document id is 1 to 64 letters, digits, '-' or '_'.";
+      return;
+    }
+    location.href = `/d/${encodeURIComponent(id)}`;
+  });
+}
+
+function editorPage(cfg: PageConfig, params: URLSearchParams): FolioSession {
+  const id = cfg.id!;
+  const me = identity(params);
+  const nameIn = $<HTMLInputElement>("user-name"), colorIn = $<HTMLInputElement>("user-color");
+  const session = new FolioSession({
+    parent: $("editor")!, wsURL: wsURL(cfg.api, id), ...me,
+    readonly: params.get("readonly") === "1",
+    lineNumbers: params.get("lineNumbers") === "1",
+    dark: params.get("theme") === "dark",
+    onStatus: showStatus, onPeers: showPeers,
+  });
+  const base = `${location.origin}/d/${encodeURIComponent(id)}`;
+  const share = $<HTMLInputElement>("share-link"), ro = $<HTMLInputElement>("readonly-link");
+  if (share) share.value = base;
+  if (ro) ro.value = `${base}?readonly=1`;
+  document.querySelectorAll<HTMLButtonElement>("button[data-copy]").forEach((b) =>
+    b.addEventListener("click", () => {
+      const input = $<HTMLInputElement>(b.dataset.copy!);
+      if (input) navigator.clipboard?.writeText(input.value).then(() => { b.textContent = "Copied"; }, () => input.select());
+    }));
+  if (nameIn && colorIn) {
+    nameIn.value = me.name;
+    colorIn.value = me.color;
+    const save = () => {
+      const name = nameIn.value.trim().slice(0, 64) || me.name;
+      const color = safeColor(colorIn.value, me.color);
+      store("folio.name", name);
+      store("folio.color", color);
+      session.setUser(name, color);
+    };
+    nameIn.addEventListener("change", save);
+    colorIn.addEventListener("change", save);
+  }
+  return session;
+}
+
+function embedPage(cfg: PageConfig, params: URLSearchParams): FolioSession {
+  const origins = cfg.embedOrigins?.length ? cfg.embedOrigins : ["*"];
+  const post = (msg: object) => {
+    if (window.parent === window) return;
+    // The parent's origin is not readable across origins: post once per
+    // allowed origin; the browser delivers only to the one that matches.
+    for (const o of origins) window.parent.postMessage({ ...msg, id: cfg.id }, o);
+  };
+  const me = identity(params);
+  if (params.get("theme") === "dark") document.documentElement.dataset.theme = "dark";
+  return new FolioSession({
+    parent: $("editor")!, wsURL: wsURL(cfg.api, cfg.id!), ...me,
+    readonly: params.get("readonly") === "1",
+    lineNumbers: params.get("lineNumbers") === "1",
+    dark: params.get("theme") === "dark",
+    onStatus: (s) => { showStatus(s); post({ type: "folio:status", state: s.state, unsynced: s.unsynced }); },
+    onChange: (version) => post({ type: "folio:change", version }),
+    onPeers: (p) => post({ type: "folio:presence", count: p.length }),
+    onReady: () => post({ type: "folio:ready" }),
+  });
+}
+
+function main(): void {
+  const cfg = config();
+  const params = new URLSearchParams(location.search);
+  if (params.get("theme") === "dark") document.documentElement.dataset.theme = "dark";
+  let session: FolioSession | undefined;
+  if (cfg.page === "landing") landing(cfg);
+  else if (cfg.page === "editor") session = editorPage(cfg, params);
+  else if (cfg.page === "embed") session = embedPage(cfg, params);
+  // Exposed for tests and for debugging from the console.
+  (window as any).folio = session;
+}
+
+main();

@@ -1,0 +1,312 @@
+// The client side of Folio's OT protocol (docs/protocol.md), without any DOM
+// or socket: the editor glue feeds it local ops and server messages, and it
+// tells the glue what to send and which transformed ops to apply.
+//
+// Invariants (the same as the server and the Go client expect):
+//   - local text = apply(server text at `version`, inflight ∘ buffer);
+//   - at most one op is in flight; whatever is typed meanwhile is composed
+//     into `buffer` (ot-text-unicode's compose);
+//   - an incoming op is transformed with side "right" against inflight and
+//     then buffer, which are themselves transformed with side "left";
+//   - a resent op keeps its seq, so the server acknowledges a duplicate
+//     instead of applying it twice.
+// Local ops keep their deleted text ({"d":"text"}) so that the pending
+// edits can be rebased onto a full snapshot when the server sends one; they
+// are stripped to the plain {"d":N} form on the wire.
+
+import { type as declared, TextOp } from "ot-text-unicode";
+import { cpLength } from "./unicode";
+
+// The package's typings omit the invertibility helpers it has at run time.
+const type = declared as typeof declared & {
+  stripInvertible(op: TextOp): TextOp;
+  isInvertible(op: TextOp): boolean;
+  invert(op: TextOp): TextOp;
+};
+
+export type Op = TextOp;
+export interface Selection { anchor: number; head: number }
+
+export interface OpMsg { version: number; op: Op; session: string; seq: number }
+export interface PeerMsg {
+  session: string; name: string; color: string;
+  cursor: Selection | null; version: number;
+}
+export interface WelcomeMsg {
+  session: string; version: number; role: "edit" | "view";
+  peers: PeerMsg[] | null; text?: string; ops?: OpMsg[] | null;
+}
+
+/** What the client needs from its surroundings. */
+export interface Host {
+  /** Sends a protocol message; only called while the socket is open. */
+  send(msg: object): void;
+  /** Applies an op that is already transformed to the local text. */
+  applyRemote(op: Op, author: string): void;
+  /** Current local text (used only to rebase onto a snapshot). */
+  text(): string;
+}
+
+interface Pending { op: Op; edits: number }
+interface InFlight extends Pending { seq: number }
+
+const HISTORY = 256;
+
+export class OTClient {
+  session = "";
+  version = 0;
+  /** True once a welcome was processed on the current connection. */
+  live = false;
+  inflight: InFlight | null = null;
+  buffer: Pending | null = null;
+  private nextSeq = 1;
+  private started = false;
+  // Set while waiting to learn whether the op in flight is in a snapshot.
+  private limbo: { text: string; version: number; queue: OpMsg[] } | null = null;
+  // The last HISTORY server ops, to bring older presence up to `version`.
+  private recent: { version: number; op: Op }[] = [];
+
+  constructor(private host: Host) {}
+
+  /** Local edits not yet acknowledged by the server. */
+  get unsynced(): number {
+    return (this.inflight?.edits ?? 0) + (this.buffer?.edits ?? 0);
+  }
+
+  /** The hello fields that resume this client's session. */
+  hello(): { session?: string; version?: number } {
+    return this.started ? { session: this.session, version: this.version } : {};
+  }
+
+  /** Records a local edit (an op on the local text, invertible form). */
+  local(op: Op): void {
+    if (op.length === 0) return;
+    if (this.buffer) this.buffer = { op: type.compose(this.buffer.op, op), edits: this.buffer.edits + 1 };
+    else this.buffer = { op, edits: 1 };
+    this.flush();
+  }
+
+  /** The socket closed: nothing is sent until the next welcome. */
+  disconnected(): void {
+    this.live = false;
+  }
+
+  /**
+   * Handles welcome: catch up with the missed ops (learning on the way
+   * whether the op in flight was committed), or rebase onto a snapshot, then
+   * resend the op in flight with its seq.
+   */
+  welcome(w: WelcomeMsg): void {
+    const resumed = this.started && w.session === this.session;
+    this.limbo = null;
+    this.session = w.session;
+    this.started = true;
+    this.live = true;
+    if (w.text == null) {
+      for (const o of w.ops ?? []) this.remote(o);
+      this.version = w.version;
+    } else if (resumed && this.inflight) {
+      // The snapshot may or may not contain the op in flight. Resending it
+      // as it was tells: a duplicate is acknowledged with its old version.
+      this.limbo = { text: w.text, version: w.version, queue: [] };
+      this.sendInflight();
+      return;
+    } else {
+      if (this.inflight) this.requeueInflight(); // a new session: the server cannot dedupe it
+      this.rebase(w.text, w.version);
+    }
+    this.flush();
+  }
+
+  /** Handles ack of the op in flight. */
+  ack(seq: number, version: number): void {
+    if (!this.inflight || seq !== this.inflight.seq) return;
+    if (this.limbo) return this.leaveLimbo(version <= this.limbo.version ? "in-snapshot" : "after", version);
+    this.acked(version, this.inflight.op);
+    this.flush();
+  }
+
+  /** Handles an op committed by someone else (or a REST edit). */
+  remote(o: OpMsg): void {
+    if (this.limbo) {
+      this.limbo.queue.push(o);
+      return;
+    }
+    if (o.session === this.session && this.inflight && o.seq === this.inflight.seq) {
+      this.acked(o.version, o.op);
+      this.flush();
+      return;
+    }
+    if (o.version <= this.version) return; // already seen (catch-up overlap)
+    this.remember(o.version, o.op);
+    this.incoming(o.op, o.session);
+    this.version = o.version;
+  }
+
+  /**
+   * Handles an error about op seq. "retry": resend it later (rate limited);
+   * "resync": reconnect for a fresh snapshot (the pending edits are kept
+   * when the op was only too old, dropped when it was refused for good);
+   * "handled" or "ignored": nothing to do.
+   */
+  refused(seq: number, code: string): "retry" | "resync" | "handled" | "ignored" {
+    if (!this.inflight || this.inflight.seq !== seq) return "ignored";
+    if (this.limbo) {
+      this.leaveLimbo("not-committed", 0);
+      return "handled";
+    }
+    if (code === "rate_limited" || code === "unavailable") return "retry";
+    // Too old to rebase: reconnecting brings a snapshot, and the edits are
+    // rebased onto it. Anything else means the op can never be accepted.
+    if (code !== "version_too_old") this.reset();
+    return "resync";
+  }
+
+  /** Forgets pending edits and the session: the next hello asks for a snapshot. */
+  reset(): void {
+    this.inflight = null;
+    this.buffer = null;
+    this.limbo = null;
+    this.started = false;
+  }
+
+  /** Resends the op in flight (after rate limiting) without changing its seq. */
+  resend(): void {
+    if (this.live && this.inflight && !this.limbo) this.sendInflight();
+  }
+
+  /** Moves a selection given at server version v to local coordinates. */
+  toLocal(sel: Selection, v: number): Selection | null {
+    let s: Selection = { anchor: sel.anchor, head: sel.head };
+    if (v < this.version) {
+      const i = this.recent.findIndex((r) => r.version === v + 1);
+      if (i < 0) return null;
+      for (const r of this.recent.slice(i)) s = moveSel(s, r.op);
+    } else if (v > this.version) {
+      return null;
+    }
+    if (this.inflight) s = moveSel(s, this.inflight.op);
+    if (this.buffer) s = moveSel(s, this.buffer.op);
+    return s;
+  }
+
+  /** Whether local coordinates equal the server's at `version` (nothing pending). */
+  get synced(): boolean {
+    return this.live && !this.inflight && !this.buffer;
+  }
+
+  private acked(version: number, op: Op): void {
+    this.remember(version, op);
+    this.inflight = null;
+    this.version = version;
+  }
+
+  // incoming transforms an op on the server text against what is pending
+  // (ours "left", theirs "right") and applies it to the local text.
+  private incoming(op: Op, author: string): void {
+    if (this.inflight) {
+      const mine = type.transform(this.inflight.op, op, "left");
+      op = type.transform(op, this.inflight.op, "right");
+      this.inflight.op = mine;
+    }
+    if (this.buffer) {
+      const mine = type.transform(this.buffer.op, op, "left");
+      op = type.transform(op, this.buffer.op, "right");
+      this.buffer.op = mine;
+    }
+    if (op.length > 0) this.host.applyRemote(op, author);
+  }
+
+  private flush(): void {
+    if (!this.live || this.limbo) return;
+    if (this.inflight) {
+      this.sendInflight();
+      return;
+    }
+    if (!this.buffer) return;
+    this.inflight = { ...this.buffer, seq: this.nextSeq++ };
+    this.buffer = null;
+    this.sendInflight();
+  }
+
+  private sendInflight(): void {
+    const f = this.inflight!;
+    this.host.send({ type: "op", seq: f.seq, version: this.version, op: type.stripInvertible(f.op) });
+  }
+
+  private remember(version: number, op: Op): void {
+    this.recent.push({ version, op });
+    if (this.recent.length > HISTORY) this.recent.splice(0, this.recent.length - HISTORY);
+  }
+
+  // requeueInflight turns the op in flight back into buffered edits, to be
+  // sent again under a new seq.
+  private requeueInflight(): void {
+    const f = this.inflight!;
+    this.buffer = { op: this.buffer ? type.compose(f.op, this.buffer.op) : f.op, edits: this.unsynced };
+    this.inflight = null;
+  }
+
+  // rebase moves the client onto a snapshot: the change from our last known
+  // server text (the local text without what is pending, recovered through
+  // the pending ops' deleted text) to the snapshot is applied as one remote op.
+  private rebase(text: string, version: number): void {
+    let pending: Op = [];
+    if (this.inflight) pending = this.inflight.op;
+    if (this.buffer) pending = type.compose(pending, this.buffer.op);
+    const local = this.host.text();
+    const base = pending.length > 0 ? type.apply(local, type.invert(pending)) : local;
+    this.incoming(diff(base, text), "");
+    this.version = version;
+    this.recent = [];
+  }
+
+  // leaveLimbo ends the wait for the answer about the op in flight after a
+  // snapshot: it was in the snapshot, committed after it, or not at all.
+  private leaveLimbo(outcome: "in-snapshot" | "after" | "not-committed", ackVersion: number): void {
+    const { text, version, queue } = this.limbo!;
+    this.limbo = null;
+    const seq = this.inflight!.seq;
+    if (outcome === "in-snapshot") {
+      // The local text without the buffer is the committed op's result.
+      const local = this.host.text();
+      const base = this.buffer ? type.apply(local, type.invert(this.buffer.op)) : local;
+      this.inflight = null;
+      this.incoming(diff(base, text), "");
+      this.version = version;
+      this.recent = [];
+    } else {
+      if (outcome === "not-committed") this.requeueInflight();
+      this.rebase(text, version);
+    }
+    for (const o of queue) this.remote(o);
+    if (outcome === "after") this.ack(seq, ackVersion);
+    else this.flush();
+  }
+}
+
+function moveSel(s: Selection, op: Op): Selection {
+  return { anchor: type.transformPosition(s.anchor, op), head: type.transformPosition(s.head, op) };
+}
+
+/** The op turning a into b: common prefix and suffix kept, the middle replaced. */
+export function diff(a: string, b: string): Op {
+  if (a === b) return [];
+  let p = 0;
+  const max = Math.min(a.length, b.length);
+  while (p < max && a.charCodeAt(p) === b.charCodeAt(p)) p++;
+  if (p > 0 && isHighAt(a, p - 1)) p--;
+  let s = 0;
+  while (s < max - p && a.charCodeAt(a.length - 1 - s) === b.charCodeAt(b.length - 1 - s)) s++;
+  if (s > 0 && isLowAt(a, a.length - s)) s--;
+  const del = a.slice(p, a.length - s);
+  const ins = b.slice(p, b.length - s);
+  const op: Op = [];
+  if (p > 0) op.push(cpLength(a.slice(0, p)));
+  if (del.length > 0) op.push({ d: del });
+  if (ins.length > 0) op.push(ins);
+  return type.normalize(op);
+}
+
+const isHighAt = (s: string, i: number) => { const c = s.charCodeAt(i); return c >= 0xd800 && c <= 0xdbff; };
+const isLowAt = (s: string, i: number) => { const c = s.charCodeAt(i); return c >= 0xdc00 && c <= 0xdfff; };

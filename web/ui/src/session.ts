@@ -1,0 +1,218 @@
+// FolioSession joins the editor, the OT client and the connection: it is the
+// whole client of one document, used by the full page and the embed alike.
+
+import { EditorView, ViewUpdate } from "@codemirror/view";
+import { Transaction } from "@codemirror/state";
+import { Connection, ConnState } from "./connection";
+import { OTClient, PeerMsg, WelcomeMsg, Op } from "./otclient";
+import { changesToOp, opToChanges, DesyncError } from "./changes";
+import { clearPeers, removePeer, remoteAuthor, safeColor, setPeer } from "./cursors";
+import { cpToUtf16, utf16ToCp } from "./unicode";
+import { Editor } from "./editor";
+
+export type StatusState = "connecting" | "connected" | "reconnecting" | "offline" | "saved";
+export interface Status { state: StatusState; unsynced: number }
+export interface Participant { session: string; name: string; color: string; self: boolean }
+
+export interface SessionOptions {
+  parent: HTMLElement;
+  wsURL: string;
+  name: string;
+  color: string;
+  readonly: boolean;
+  lineNumbers: boolean;
+  dark: boolean;
+  onStatus?(s: Status): void;
+  onChange?(version: number): void;
+  onPeers?(p: Participant[]): void;
+  onReady?(): void;
+}
+
+const PRESENCE_EVERY = 50; // ms between two presence messages
+
+export class FolioSession {
+  readonly editor: Editor;
+  readonly client: OTClient;
+  private conn: Connection;
+  private connState: ConnState = "connecting";
+  private everLive = false;
+  private role: "edit" | "view" = "edit";
+  private peers = new Map<string, { name: string; color: string }>();
+  private presenceDirty = true;
+  private presenceTimer: number | undefined;
+  private lastStatus = "";
+  private lastVersion = -1;
+
+  constructor(private o: SessionOptions) {
+    this.editor = new Editor({
+      parent: o.parent, lineNumbers: o.lineNumbers, dark: o.dark,
+      onUpdate: EditorView.updateListener.of((u) => this.onUpdate(u)),
+    });
+    this.client = new OTClient({
+      send: (m) => { this.conn.send(m); },
+      applyRemote: (op, author) => this.applyRemote(op, author),
+      text: () => this.view.state.doc.toString(),
+    });
+    this.conn = new Connection(o.wsURL, {
+      open: () => this.sendHello(),
+      message: (m) => this.onMessage(m),
+      close: () => this.onClose(),
+      state: (s) => { this.connState = s; this.emitStatus(); },
+    });
+    window.addEventListener("beforeunload", (e) => {
+      if (this.client.unsynced > 0) { e.preventDefault(); e.returnValue = ""; }
+    });
+    window.addEventListener("online", () => this.conn.retryNow());
+    this.conn.start();
+  }
+
+  get view(): EditorView { return this.editor.view; }
+
+  /** Changes the name or colour shown to others. */
+  setUser(name: string, color: string): void {
+    this.o.name = name;
+    this.o.color = safeColor(color, this.o.color);
+    if (this.client.live) this.conn.send({ type: "presence", name: this.o.name, color: this.o.color });
+    this.emitPeers();
+  }
+
+  status(): Status {
+    const unsynced = this.client.unsynced;
+    let state: StatusState;
+    if (this.client.live) state = unsynced > 0 ? "connected" : "saved";
+    else if (this.connState === "waiting") state = "offline";
+    else state = this.everLive ? "reconnecting" : "connecting";
+    return { state, unsynced };
+  }
+
+  private sendHello(): void {
+    this.conn.send({ type: "hello", ...this.client.hello(), user: { name: this.o.name, color: this.o.color } });
+  }
+
+  private onMessage(m: any): void {
+    switch (m.type) {
+      case "welcome": return this.onWelcome(m as WelcomeMsg);
+      case "ack": this.client.ack(m.seq, m.version); break;
+      case "op": this.guard(() => this.client.remote(m)); break;
+      case "presence": this.onPresence(m as PeerMsg); break;
+      case "leave": this.onLeave(m.session); break;
+      case "error": this.onError(m); break;
+    }
+    this.afterChange();
+  }
+
+  private onWelcome(w: WelcomeMsg): void {
+    const first = !this.everLive;
+    this.view.dispatch({ effects: clearPeers.of(null) });
+    this.peers.clear();
+    this.guard(() => this.client.welcome(w));
+    this.everLive = true;
+    this.conn.healthy();
+    this.role = w.role;
+    this.editor.setReadonly(this.o.readonly || w.role === "view");
+    for (const p of w.peers ?? []) this.onPresence(p);
+    this.presenceDirty = true;
+    this.afterChange();
+    if (first) this.o.onReady?.();
+  }
+
+  private onPresence(p: PeerMsg): void {
+    if (p.session === this.client.session) return;
+    this.peers.set(p.session, { name: String(p.name ?? ""), color: safeColor(p.color) });
+    const sel = p.cursor ? this.client.toLocal(p.cursor, p.version) : null;
+    const doc = this.view.state.doc;
+    const effect = sel
+      ? setPeer.of({ session: p.session, name: String(p.name ?? ""), color: safeColor(p.color),
+          anchor: cpToUtf16(doc, sel.anchor), head: cpToUtf16(doc, sel.head) })
+      : removePeer.of(p.session);
+    this.view.dispatch({ effects: effect });
+    this.emitPeers();
+  }
+
+  private onLeave(session: string): void {
+    this.peers.delete(session);
+    this.view.dispatch({ effects: removePeer.of(session) });
+    this.emitPeers();
+  }
+
+  private onError(m: { code: string; message: string; seq?: number }): void {
+    console.warn("folio: server error", m.code, m.message);
+    if (!m.seq) return;
+    const r = this.client.refused(m.seq, m.code);
+    if (r === "retry") setTimeout(() => this.client.resend(), 1000);
+    else if (r === "resync") this.conn.drop(); // reconnect for a fresh snapshot
+  }
+
+  private onClose(): void {
+    this.client.disconnected();
+    this.emitStatus();
+  }
+
+  // guard runs a step that applies remote ops; an op that does not fit the
+  // local text means the two have diverged, and the only cure is a snapshot.
+  private guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof DesyncError)) throw e;
+      console.error("folio: resync after", e);
+      this.client.reset();
+      this.conn.drop();
+    }
+  }
+
+  private applyRemote(op: Op, author: string): void {
+    const changes = opToChanges(op, this.view.state.doc);
+    this.view.dispatch({
+      changes,
+      annotations: [Transaction.addToHistory.of(false), remoteAuthor.of(author), Transaction.remote.of(true)],
+    });
+  }
+
+  private onUpdate(u: ViewUpdate): void {
+    for (const tr of u.transactions) {
+      if (!tr.docChanged || tr.annotation(remoteAuthor) !== undefined) continue;
+      this.client.local(changesToOp(tr.changes, tr.startState.doc));
+    }
+    if (u.docChanged || u.selectionSet || u.focusChanged) this.presenceDirty = true;
+    if (u.docChanged && u.transactions.some((tr) => tr.annotation(remoteAuthor) === undefined)) this.afterChange();
+    this.schedulePresence();
+  }
+
+  private afterChange(): void {
+    this.emitStatus();
+    if (this.client.version !== this.lastVersion && this.client.live) {
+      this.lastVersion = this.client.version;
+      this.o.onChange?.(this.client.version);
+    }
+    this.schedulePresence();
+  }
+
+  // Presence is sent only while nothing is pending, because only then do
+  // local offsets equal the server's at our version.
+  private schedulePresence(): void {
+    if (!this.presenceDirty || this.presenceTimer !== undefined) return;
+    this.presenceTimer = setTimeout(() => {
+      this.presenceTimer = undefined;
+      if (!this.presenceDirty || !this.client.synced) return;
+      this.presenceDirty = false;
+      const s = this.view.state.selection.main, doc = this.view.state.doc;
+      this.conn.send({ type: "presence", version: this.client.version,
+        cursor: { anchor: utf16ToCp(doc, s.anchor), head: utf16ToCp(doc, s.head) } });
+    }, PRESENCE_EVERY) as unknown as number;
+  }
+
+  private emitStatus(): void {
+    const s = this.status();
+    const key = s.state + ":" + s.unsynced;
+    if (key === this.lastStatus) return;
+    this.lastStatus = key;
+    this.o.onStatus?.(s);
+  }
+
+  private emitPeers(): void {
+    const list: Participant[] = [{ session: this.client.session, name: this.o.name, color: this.o.color, self: true }];
+    for (const [session, p] of this.peers) list.push({ session, ...p, self: false });
+    this.o.onPeers?.(list);
+  }
+}

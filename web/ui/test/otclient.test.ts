@@ -1,0 +1,196 @@
+// The OT client against a model server that follows docs/protocol.md
+// (transform over committed ops with side "left", exactly-once by
+// (session, seq), catch-up ops or a snapshot in welcome), with random
+// delivery order and dropped connections.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { type } from "ot-text-unicode";
+import { OTClient, Op, OpMsg, WelcomeMsg, diff } from "../src/otclient";
+
+interface Logged extends OpMsg {}
+
+class Server {
+  text = "";
+  log: Logged[] = [];
+  sessions = 0;
+  window = Infinity; // ops kept for catch-up and for rebasing a submitted op
+
+  hello(h: { session?: string; version?: number }): WelcomeMsg {
+    const session = h.session ?? `s${++this.sessions}`;
+    const version = this.log.length;
+    if (h.session && h.version !== undefined && version - h.version <= this.window) {
+      return { session, version, role: "edit", peers: [], ops: this.log.slice(h.version) };
+    }
+    return { session, version, role: "edit", peers: [], text: this.text };
+  }
+
+  submit(session: string, seq: number, base: number, op: Op): { ack: number; fresh: boolean } | null {
+    const dup = this.log.find((o) => o.session === session && o.seq === seq);
+    if (dup) return { ack: dup.version, fresh: false };
+    assert.ok(base <= this.log.length, "base version in the future");
+    if (this.log.length - base > this.window) return null; // error: version too old
+    for (const o of this.log.slice(base)) op = type.transform(op, o.op, "left");
+    this.text = type.apply(this.text, op);
+    const version = this.log.length + 1;
+    this.log.push({ version, op, session, seq });
+    return { ack: version, fresh: true };
+  }
+}
+
+class Peer {
+  text = "";
+  client: OTClient;
+  up: any[] = []; // to the server
+  down: any[] = []; // to the client
+  online = false;
+
+  constructor(private server: Server, private rnd: () => number) {
+    this.client = new OTClient({
+      send: (m) => this.up.push(m),
+      applyRemote: (op) => { this.text = type.apply(this.text, op); },
+      text: () => this.text,
+    });
+  }
+
+  connect(): void {
+    this.online = true;
+    this.client.welcome(this.server.hello(this.client.hello()));
+  }
+
+  drop(): void {
+    this.online = false;
+    this.up = [];
+    this.down = [];
+    this.client.disconnected();
+  }
+
+  edit(): void {
+    const chars = [...this.text];
+    const pos = Math.floor(this.rnd() * (chars.length + 1));
+    let op: Op;
+    if (chars.length > 0 && this.rnd() < 0.35) {
+      const n = 1 + Math.floor(this.rnd() * Math.min(3, chars.length - pos));
+      op = pos < chars.length ? [pos, { d: chars.slice(pos, pos + n).join("") }] : [];
+    } else {
+      const pool = ["a", "b", "🎉", "\n", "é", "👨‍👩‍👧"];
+      op = [pos, pool[Math.floor(this.rnd() * pool.length)]];
+    }
+    op = type.normalize(op);
+    if (op.length === 0) return;
+    this.text = type.apply(this.text, op);
+    this.client.local(op);
+  }
+}
+
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+}
+
+function run(seed: number, window: number): void {
+  const rnd = rng(seed);
+  const server = new Server();
+  server.window = window;
+  const peers = [0, 1, 2, 3].map(() => new Peer(server, rnd));
+  for (const p of peers) p.connect();
+  const deliverUp = (p: Peer) => {
+    const m = p.up.shift();
+    if (m.type !== "op") return;
+    const r = server.submit(p.client.session, m.seq, m.version, m.op);
+    if (!r) {
+      p.down.push({ type: "error", code: "version_too_old", seq: m.seq });
+      return;
+    }
+    p.down.push({ type: "ack", seq: m.seq, version: r.ack });
+    if (!r.fresh) return;
+    const o = server.log[r.ack - 1];
+    for (const q of peers) if (q !== p && q.online) q.down.push({ type: "op", ...o });
+  };
+  const deliverDown = (p: Peer) => {
+    const m = p.down.shift();
+    if (m.type === "ack") p.client.ack(m.seq, m.version);
+    else if (m.type === "error") {
+      const r = p.client.refused(m.seq, m.code);
+      assert.notEqual(r, "ignored");
+      if (r === "resync") p.drop();
+    }
+    else p.client.remote(m);
+  };
+  for (let step = 0; step < 3000; step++) {
+    const p = peers[Math.floor(rnd() * peers.length)];
+    const r = rnd();
+    if (r < 0.3) p.edit();
+    else if (r < 0.55 && p.up.length) deliverUp(p);
+    else if (r < 0.85 && p.down.length) deliverDown(p);
+    else if (r < 0.87 && p.online) p.drop();
+    else if (r < 0.92 && !p.online) p.connect();
+    if (r > 0.99) assert.equal(type.apply(server.text, []), server.text);
+  }
+  for (let busy = true, rounds = 0; busy; rounds++) {
+    assert.ok(rounds < 1000, "no quiescence");
+    busy = false;
+    for (const p of peers) {
+      if (!p.online) { p.connect(); busy = true; }
+      while (p.up.length) { deliverUp(p); busy = true; }
+      while (p.down.length) { deliverDown(p); busy = true; }
+    }
+  }
+  const seen = new Set<string>();
+  for (const o of server.log) {
+    const k = `${o.session}/${o.seq}`;
+    assert.ok(!seen.has(k), `${k} committed twice`);
+    seen.add(k);
+  }
+  for (const p of peers) {
+    assert.equal(p.client.unsynced, 0);
+    assert.equal(p.text, server.text, `seed ${seed}: peer text differs from the server`);
+    assert.equal(p.client.version, server.log.length);
+  }
+}
+
+test("clients converge under random delivery and dropped connections", () => {
+  for (let seed = 1; seed <= 40; seed++) run(seed, Infinity);
+});
+
+test("clients converge when the server answers reconnects with snapshots", () => {
+  for (let seed = 100; seed <= 130; seed++) run(seed, seed % 3);
+});
+
+test("a resent op is acknowledged once, not applied twice", () => {
+  const server = new Server();
+  const p = new Peer(server, rng(7));
+  p.connect();
+  p.text = "hi";
+  p.client.local(["hi"]);
+  const sent = p.up.shift();
+  server.submit(p.client.session, sent.seq, sent.version, sent.op); // committed, ack lost
+  p.drop();
+  p.connect(); // the catch-up shows our op: it is our ack
+  assert.equal(p.client.inflight, null);
+  assert.equal(p.up.length, 0);
+  assert.equal(p.text, "hi");
+  assert.equal(server.log.length, 1);
+});
+
+test("presence at an older version is moved through later ops and pending edits", () => {
+  const server = new Server();
+  const p = new Peer(server, rng(1));
+  p.connect();
+  p.client.remote({ version: 1, op: ["hello"], session: "x", seq: 1 });
+  p.client.remote({ version: 2, op: [">> "], session: "x", seq: 2 });
+  p.text = ">> hello";
+  p.client.local([3, "¡"]);
+  // A cursor after "hello" at version 1 is after ">> ¡hello" locally.
+  assert.deepEqual(p.client.toLocal({ anchor: 5, head: 5 }, 1), { anchor: 9, head: 9 });
+  assert.equal(p.client.toLocal({ anchor: 0, head: 0 }, 5), null);
+});
+
+test("diff keeps surrogate pairs whole", () => {
+  for (const [a, b] of [["a🎉b", "a🎊b"], ["🎉", "🎉🎉"], ["x👍y", "xy"], ["", "é"], ["same", "same"]]) {
+    const op = diff(a, b);
+    assert.equal(type.apply(a, op), b);
+    for (const c of op) if (typeof c === "string") assert.doesNotMatch(c, /^[\udc00-\udfff]|[\ud800-\udbff]$/);
+  }
+});
