@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // crashDocs is how many documents (and writer goroutines) the crash child
@@ -200,4 +199,3 @@ func TestSecondProcessFailsFast(t *testing.T) {
 	}
 	openAt(t, path, Options{}) // Free again once the holder exits.
 }
-
