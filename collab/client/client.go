@@ -1,0 +1,342 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/ot"
+)
+
+// Errors returned by the client.
+var (
+	ErrClosed   = errors.New("client: closed")
+	ErrReadOnly = errors.New("client: document is read-only for this session")
+)
+
+// Status is the connection state reported to Options.OnStatus.
+type Status int
+
+const (
+	StatusOffline Status = iota // Connection lost; reconnecting with backoff.
+	StatusOnline                // Welcomed; edits flow.
+	StatusClosed                // Close was called.
+)
+
+// Options configure a Client. Zero values are the documented defaults.
+//
+// The callbacks are optional. They are all called from the client's single
+// run goroutine, in the order the server's messages arrived, never with a
+// lock held, so they may call the Client's methods. They must be cheap: the
+// client reads no further message until a callback returns.
+type Options struct {
+	Name, Color string // Display identity sent in hello.
+	Token       string // Sent in hello.
+	Session     string // A session id from an earlier welcome, to resume it.
+
+	HTTPClient *http.Client // Defaults to http.DefaultClient.
+	Header     http.Header  // Extra handshake headers (e.g. Origin, Cookie).
+
+	BackoffMin time.Duration // First reconnect delay; default 100ms.
+	BackoffMax time.Duration // Cap of the exponential backoff; default 5s.
+	RetryDelay time.Duration // Resend delay after rate_limited; default 250ms.
+	// PingInterval is how often the client pings the server to detect a dead
+	// connection; default 15s. WriteTimeout bounds every write and ping;
+	// default 10s. ReadLimit is the largest message accepted; default 64 MiB.
+	PingInterval time.Duration
+	WriteTimeout time.Duration
+	ReadLimit    int64
+
+	Logger zerolog.Logger // Zero value: no logging.
+	Rand   func() float64 // Jitter source in [0,1); default math/rand/v2.
+
+	OnAck      func(seq, version uint64) // An own op was committed.
+	OnRemoteOp func(m collab.OpMsg)      // Someone else's op (as committed).
+	OnPresence func(p collab.Presence)   // A peer joined or moved (server coordinates).
+	OnLeave    func(session string)      // A peer left.
+	OnStatus   func(s Status, err error) // Online/offline changes; err is why it went offline.
+	OnError    func(e collab.ErrorMsg)   // Every error message from the server.
+}
+
+func (o *Options) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.BackoffMin, 100*time.Millisecond)
+	def(&o.BackoffMax, 5*time.Second)
+	def(&o.RetryDelay, 250*time.Millisecond)
+	def(&o.PingInterval, 15*time.Second)
+	def(&o.WriteTimeout, 10*time.Second)
+	if o.BackoffMax < o.BackoffMin {
+		o.BackoffMax = o.BackoffMin
+	}
+	if o.ReadLimit <= 0 {
+		o.ReadLimit = 64 << 20
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+}
+
+// Client is one editor of one document. It is safe for concurrent use.
+type Client struct {
+	url  string
+	opts Options
+	log  zerolog.Logger
+
+	ctx    context.Context // Cancelled by Close.
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // The run goroutine and the current writer.
+
+	reconnects atomic.Int64
+
+	mu      sync.Mutex
+	st      *state          // Guarded by mu.
+	cur     *conn           // Welcomed connection; guarded by mu.
+	dialing *websocket.Conn // Connection in its handshake; guarded by mu.
+	syncCh  chan struct{}   // Closed when synced; guarded by mu.
+	closed  bool            // Guarded by mu.
+}
+
+// Dial connects to a document's WebSocket URL (ws:// or http://…/api/v1/docs/{id}/ws),
+// says hello and waits for the welcome, so that Text and Version are valid on
+// return. ctx bounds only this first connection; afterwards the client
+// reconnects by itself until Close.
+func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
+	opts.setDefaults()
+	c := &Client{url: url, opts: opts, log: opts.Logger, st: newState()}
+	c.st.session = opts.Session
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	cn, err := c.connect(ctx)
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	c.wg.Add(1)
+	go c.run(cn)
+	return c, nil
+}
+
+// Text returns the local text: the server's plus this client's pending edits.
+func (c *Client) Text() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.local.String()
+}
+
+// Version returns the last server version this client has applied.
+func (c *Client) Version() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.version
+}
+
+// Session returns the session id the server assigned (stable across reconnects).
+func (c *Client) Session() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.session
+}
+
+// Peers returns the other sessions' presence, cursors in local-text coordinates.
+func (c *Client) Peers() []collab.Presence {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.peerList()
+}
+
+// Cursor returns this client's cursor in local coordinates, nil if none. It
+// moves through every edit, local and remote, as the server moves it (an
+// insert exactly at the cursor leaves the cursor in front of the new text,
+// so an editor calls SetCursor after typing).
+func (c *Client) Cursor() *ot.Selection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.cursor == nil {
+		return nil
+	}
+	s := *c.st.cursor
+	return &s
+}
+
+// Submit applies op to the local text now and sends it: at once when no op is
+// in flight, otherwise composed into the buffer sent after the next ack. Edits
+// made while offline are kept and sent after the resync.
+func (c *Client) Submit(op ot.Op) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if err := c.st.submit(op); err != nil {
+		return err
+	}
+	c.pumpLocked()
+	return nil
+}
+
+// Insert inserts s at code point pos.
+func (c *Client) Insert(pos int, s string) error {
+	if pos < 0 {
+		return fmt.Errorf("client: insert at negative position %d", pos)
+	}
+	return c.Submit(at(pos, ot.Component{Insert: s}))
+}
+
+// Delete deletes n code points at pos.
+func (c *Client) Delete(pos, n int) error {
+	if pos < 0 || n < 0 {
+		return fmt.Errorf("client: delete %d at %d", n, pos)
+	}
+	return c.Submit(at(pos, ot.Component{Delete: n}))
+}
+
+// at is the op applying c at pos. Zero-length components are left out
+// because ot.Check refuses them.
+func at(pos int, c ot.Component) ot.Op {
+	if c.Insert == "" && c.Delete == 0 {
+		return nil
+	}
+	if pos == 0 {
+		return ot.Op{c}
+	}
+	return ot.Op{{Skip: pos}, c}
+}
+
+// SetCursor sets this client's cursor (local coordinates; nil hides it). It
+// is sent to the server once no own op is pending.
+func (c *Client) SetCursor(sel *ot.Selection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.setCursor(sel)
+	c.pumpLocked()
+}
+
+// Synced reports that nothing is in flight or buffered.
+func (c *Client) Synced() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.synced()
+}
+
+// WaitSynced waits until every local edit is acknowledged.
+func (c *Client) WaitSynced(ctx context.Context) error {
+	c.mu.Lock()
+	if c.st.synced() {
+		c.mu.Unlock()
+		return nil
+	}
+	if c.syncCh == nil {
+		c.syncCh = make(chan struct{})
+	}
+	ch := c.syncCh
+	c.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// Reconnects counts the successful reconnections since Dial.
+func (c *Client) Reconnects() int { return int(c.reconnects.Load()) }
+
+// Online reports whether the client currently has a welcomed connection.
+func (c *Client) Online() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur != nil
+}
+
+// DropConnection cuts the current connection abruptly, as a network failure
+// would; the client reconnects and resyncs. For tests and chaos tools.
+func (c *Client) DropConnection() {
+	c.mu.Lock()
+	var ws *websocket.Conn
+	if c.cur != nil {
+		ws = c.cur.ws
+	} else {
+		ws = c.dialing
+	}
+	c.mu.Unlock()
+	if ws != nil {
+		ws.CloseNow()
+	}
+}
+
+// Close closes the connection (normal closure, so peers see leave at once),
+// stops every goroutine and waits for them. Unacknowledged edits are dropped.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	cur := c.cur
+	c.mu.Unlock()
+	if cur != nil {
+		cur.ws.Close(websocket.StatusNormalClosure, "client closed")
+	}
+	c.cancel()
+	c.wg.Wait()
+	return nil
+}
+
+// pumpLocked hands the state's outgoing messages to the current connection
+// and wakes WaitSynced callers. Called with mu held.
+func (c *Client) pumpLocked() {
+	if len(c.st.out) > 0 {
+		if c.cur != nil {
+			c.cur.enqueue(c.st.out)
+		}
+		c.st.out = c.st.out[:0]
+	}
+	if c.syncCh != nil && c.st.synced() {
+		close(c.syncCh)
+		c.syncCh = nil
+	}
+}
+
+// takeEvents removes the pending callback events. Called with mu held.
+func (c *Client) takeEvents() []event {
+	ev := c.st.events
+	c.st.events = nil
+	return ev
+}
+
+// dispatch calls the callbacks; only the run goroutine calls it.
+func (c *Client) dispatch(evs []event) {
+	o := &c.opts
+	for _, e := range evs {
+		switch {
+		case e.kind == evAck && o.OnAck != nil:
+			o.OnAck(e.seq, e.ver)
+		case e.kind == evRemoteOp && o.OnRemoteOp != nil:
+			o.OnRemoteOp(e.op)
+		case e.kind == evPresence && o.OnPresence != nil:
+			o.OnPresence(e.presence)
+		case e.kind == evLeave && o.OnLeave != nil:
+			o.OnLeave(e.session)
+		case e.kind == evError && o.OnError != nil:
+			o.OnError(e.err)
+		}
+	}
+}

@@ -1,0 +1,369 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/foliodocs/folio/collab"
+)
+
+// Log keys.
+const (
+	logURL     = "url"
+	logSession = "session"
+	logAttempt = "attempt"
+	logCode    = "code"
+	logSeq     = "seq"
+)
+
+// conn is one WebSocket connection after its welcome. The run goroutine reads
+// it; one writer goroutine writes it, draining queue in order.
+type conn struct {
+	ws     *websocket.Conn
+	ctx    context.Context // Cancelled at teardown; stops the writer.
+	cancel context.CancelFunc
+	done   chan struct{} // Closed when the writer has returned.
+	wake   chan struct{} // Capacity 1: queue has messages.
+	retry  chan retryReq // Capacity 1: resend the in-flight op later.
+
+	queue []collab.ClientMsg // Guarded by Client.mu.
+}
+
+type retryReq struct {
+	seq   uint64
+	delay time.Duration
+}
+
+func newConn(ws *websocket.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{ws: ws, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		wake: make(chan struct{}, 1), retry: make(chan retryReq, 1)}
+}
+
+// enqueue appends messages for the writer. Called with Client.mu held.
+func (cn *conn) enqueue(ms []collab.ClientMsg) {
+	cn.queue = append(cn.queue, ms...)
+	select {
+	case cn.wake <- struct{}{}:
+	default:
+	}
+}
+
+// connect dials, says hello and applies the welcome. On success the
+// connection is current and its writer is running.
+func (c *Client) connect(ctx context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.WriteTimeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
+		HTTPClient:   c.opts.HTTPClient,
+		HTTPHeader:   c.opts.Header,
+		Subprotocols: []string{collab.Subprotocol},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(c.opts.ReadLimit)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		ws.CloseNow()
+		return nil, ErrClosed
+	}
+	c.dialing = ws
+	hello := c.st.hello(collab.User{Name: c.opts.Name, Color: c.opts.Color}, c.opts.Token)
+	c.mu.Unlock()
+
+	w, err := handshake(ctx, ws, hello)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dialing = nil
+	if err == nil && c.closed {
+		err = ErrClosed
+	}
+	if err == nil {
+		err = c.st.welcome(w)
+	}
+	if err != nil {
+		c.st.offline()
+		ws.CloseNow()
+		return nil, err
+	}
+	cn := newConn(ws)
+	c.cur = cn
+	c.pumpLocked()
+	c.wg.Add(1)
+	go c.write(cn)
+	return cn, nil
+}
+
+// handshake sends hello and reads until the welcome (or an error message).
+func handshake(ctx context.Context, ws *websocket.Conn, hello collab.ClientMsg) (collab.Welcome, error) {
+	var w collab.Welcome
+	b, err := json.Marshal(hello)
+	if err != nil {
+		return w, err
+	}
+	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+		return w, err
+	}
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			return w, err
+		}
+		var h struct{ Type string }
+		if err := json.Unmarshal(b, &h); err != nil {
+			return w, fmt.Errorf("client: bad message before welcome: %w", err)
+		}
+		switch h.Type {
+		case collab.TypeWelcome:
+			err := json.Unmarshal(b, &w)
+			return w, err
+		case collab.TypeError:
+			var e collab.ErrorMsg
+			_ = json.Unmarshal(b, &e)
+			return w, fmt.Errorf("client: refused: %s: %s", e.Code, e.Message)
+		}
+	}
+}
+
+// run owns the connection life cycle: it reads the current connection, and
+// when it fails reconnects with backoff, until Close. It is the only
+// goroutine that calls the Options callbacks.
+func (c *Client) run(cn *conn) {
+	defer c.wg.Done()
+	c.flushEvents()
+	c.status(StatusOnline, nil)
+	for {
+		err := c.serve(cn)
+		c.teardown(cn)
+		if c.isClosed() {
+			c.status(StatusClosed, nil)
+			return
+		}
+		c.log.Debug().Err(err).Str(logURL, c.url).Msg("connection lost")
+		c.status(StatusOffline, err)
+		if cn = c.reconnect(); cn == nil {
+			c.status(StatusClosed, nil)
+			return
+		}
+		c.reconnects.Add(1)
+		c.flushEvents()
+		c.status(StatusOnline, nil)
+	}
+}
+
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+func (c *Client) status(s Status, err error) {
+	if c.opts.OnStatus != nil {
+		c.opts.OnStatus(s, err)
+	}
+}
+
+func (c *Client) flushEvents() {
+	c.mu.Lock()
+	evs := c.takeEvents()
+	c.mu.Unlock()
+	c.dispatch(evs)
+}
+
+// reconnect retries with exponential backoff and jitter until a welcome or
+// Close; it returns nil after Close.
+func (c *Client) reconnect() *conn {
+	for attempt := 0; ; attempt++ {
+		d := c.opts.BackoffMin << min(attempt, 16)
+		if d > c.opts.BackoffMax || d <= 0 {
+			d = c.opts.BackoffMax
+		}
+		d = d/2 + time.Duration(c.opts.Rand()*float64(d/2))
+		t := time.NewTimer(d)
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		cn, err := c.connect(c.ctx)
+		if err == nil {
+			return cn
+		}
+		if c.isClosed() {
+			return nil
+		}
+		c.log.Debug().Err(err).Int(logAttempt, attempt).Str(logURL, c.url).Msg("reconnect failed")
+	}
+}
+
+// teardown detaches a failed connection and waits for its writer.
+func (c *Client) teardown(cn *conn) {
+	c.mu.Lock()
+	if c.cur == cn {
+		c.cur = nil
+	}
+	c.st.offline()
+	c.mu.Unlock()
+	cn.cancel()
+	<-cn.done
+	cn.ws.CloseNow()
+}
+
+// serve reads messages until the connection fails or the state needs a resync.
+func (c *Client) serve(cn *conn) error {
+	for {
+		typ, b, err := cn.ws.Read(c.ctx)
+		if err != nil {
+			return err
+		}
+		if typ != websocket.MessageText {
+			continue
+		}
+		if err := c.handle(cn, b); err != nil {
+			c.log.Warn().Err(err).Str(logURL, c.url).Msg("resyncing")
+			return err
+		}
+	}
+}
+
+// handle decodes one server message and feeds it to the state.
+func (c *Client) handle(cn *conn, b []byte) error {
+	var h struct{ Type string }
+	if err := json.Unmarshal(b, &h); err != nil {
+		return fmt.Errorf("client: bad server message: %w", err)
+	}
+	var apply func(*state) error
+	switch h.Type {
+	case collab.TypeOp:
+		var m collab.OpMsg
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("client: bad op message: %w", err)
+		}
+		apply = func(s *state) error { return s.applyOp(m) }
+	case collab.TypeAck:
+		var a collab.Ack
+		if err := json.Unmarshal(b, &a); err != nil {
+			return fmt.Errorf("client: bad ack: %w", err)
+		}
+		apply = func(s *state) error { return s.ack(a) }
+	case collab.TypePresence:
+		var p collab.Presence
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil // Presence is advisory.
+		}
+		apply = func(s *state) error { s.presence(p); return nil }
+	case collab.TypeLeave:
+		var l collab.Leave
+		if err := json.Unmarshal(b, &l); err != nil {
+			return nil
+		}
+		apply = func(s *state) error { s.leave(l.Session); return nil }
+	case collab.TypeError:
+		var e collab.ErrorMsg
+		if err := json.Unmarshal(b, &e); err != nil {
+			return nil
+		}
+		apply = func(s *state) error { c.onError(cn, s, e); return nil }
+	default:
+		return nil // pong, or a type added later.
+	}
+	c.mu.Lock()
+	err := apply(c.st)
+	c.pumpLocked()
+	evs := c.takeEvents()
+	c.mu.Unlock()
+	c.dispatch(evs)
+	return err
+}
+
+// onError logs an error message and schedules a resend when rate limited.
+// Called with mu held.
+func (c *Client) onError(cn *conn, s *state, e collab.ErrorMsg) {
+	if !s.fail(e) {
+		c.log.Warn().Str(logCode, string(e.Code)).Uint64(logSeq, e.Seq).Str(logSession, s.session).
+			Msg(e.Message)
+		return
+	}
+	d := c.opts.RetryDelay/2 + time.Duration(c.opts.Rand()*float64(c.opts.RetryDelay))
+	select {
+	case cn.retry <- retryReq{seq: e.Seq, delay: d}:
+	default:
+	}
+}
+
+// write is the connection's writer goroutine: it sends queued messages in
+// order, resends after rate limiting, and pings to detect a dead peer.
+func (c *Client) write(cn *conn) {
+	defer c.wg.Done()
+	defer close(cn.done)
+	ping := time.NewTicker(c.opts.PingInterval)
+	defer ping.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	var retrySeq uint64
+	for {
+		select {
+		case <-cn.ctx.Done():
+			return
+		case <-cn.wake:
+		case r := <-cn.retry:
+			retrySeq = r.seq
+			retry.Reset(r.delay)
+			continue
+		case <-retry.C:
+			c.mu.Lock()
+			c.st.retry(retrySeq)
+			c.pumpLocked()
+			c.mu.Unlock()
+		case <-ping.C:
+			if err := c.ping(cn); err != nil {
+				cn.ws.CloseNow()
+				return
+			}
+			continue
+		}
+		if err := c.drain(cn); err != nil {
+			cn.ws.CloseNow()
+			return
+		}
+	}
+}
+
+func (c *Client) ping(cn *conn) error {
+	ctx, cancel := context.WithTimeout(cn.ctx, c.opts.WriteTimeout)
+	defer cancel()
+	return cn.ws.Ping(ctx)
+}
+
+// drain writes every queued message, each with its own deadline.
+func (c *Client) drain(cn *conn) error {
+	c.mu.Lock()
+	q := cn.queue
+	cn.queue = nil
+	c.mu.Unlock()
+	for _, m := range q {
+		b, err := json.Marshal(m)
+		if err != nil {
+			c.log.Error().Err(err).Str(logURL, c.url).Msg("encode message")
+			continue
+		}
+		ctx, cancel := context.WithTimeout(cn.ctx, c.opts.WriteTimeout)
+		err = cn.ws.Write(ctx, websocket.MessageText, b)
+		cancel()
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				c.log.Debug().Err(err).Str(logURL, c.url).Msg("write failed")
+			}
+			return err
+		}
+	}
+	return nil
+}

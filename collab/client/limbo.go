@@ -1,0 +1,134 @@
+package client
+
+import (
+	"fmt"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/ot"
+)
+
+// limbo holds an in-flight op whose fate became unknown because the server
+// answered a reconnect with a full text instead of the ops we missed: the op
+// may or may not be inside that text. The op is resent with its seq, rebased
+// onto the text (sent). The server's exactly-once rule settles it: an ack at a
+// version <= textVersion means it was already committed (and is inside the
+// text); a later version means this resend was committed in the form sent.
+// Meanwhile the local text keeps showing the user's own edits and remote ops
+// only update the server text; both are merged once the answer is known.
+type limbo struct {
+	oldText     string // Server text the op was based on.
+	orig        ot.Op  // The op against oldText; the buffer follows it.
+	seq         uint64
+	sent        ot.Op  // orig rebased onto the server text at state.version.
+	textVersion uint64 // Version of the last welcome text.
+}
+
+// takeText replaces the server text by a welcome's full text.
+func (s *state) takeText(text string, version uint64) {
+	if !s.hasInflight && s.limbo == nil {
+		// Nothing unacknowledged is in doubt: rebase the buffer (never sent)
+		// over the difference between the old and the new server text.
+		base := s.server.String()
+		s.server, s.version = ot.NewDocument(text), version
+		s.rebase(base, s.buffer)
+		return
+	}
+	if s.limbo == nil {
+		s.limbo = &limbo{oldText: s.server.String(), orig: s.inflight, seq: s.inflightSeq}
+		s.hasInflight, s.inflight = false, nil
+	}
+	s.limbo.textVersion = version
+	s.limbo.sent = ot.Transform(s.limbo.orig, ot.Diff(s.limbo.oldText, text), ot.Left)
+	s.server, s.version = ot.NewDocument(text), version
+}
+
+// rebase makes pending, an op against base, apply to the current server text
+// by transforming it over Diff(base, server text), and rebuilds the local
+// text from it. pending becomes the buffer.
+func (s *state) rebase(base string, pending ot.Op) {
+	srv := s.server.String()
+	if pending != nil {
+		pending = ot.Transform(pending, ot.Diff(base, srv), ot.Left)
+		if pending.IsNoop() {
+			pending = nil
+		}
+	}
+	next := srv
+	if pending != nil {
+		if t, err := ot.Apply(srv, pending); err == nil {
+			next = t
+		} else {
+			pending = nil // Cannot happen for a transformed op; keep the server's text.
+		}
+	}
+	old := s.local.String()
+	if s.cursor != nil {
+		c := ot.TransformSelection(*s.cursor, ot.Diff(old, next))
+		s.cursor = &c
+	}
+	s.local, s.buffer = ot.NewDocument(next), pending
+}
+
+// limboOp handles a committed op while in limbo.
+func (s *state) limboOp(m collab.OpMsg) error {
+	if err := s.server.Apply(m.Op); err != nil {
+		return fmt.Errorf("client: remote op %d does not fit: %w", m.Version, err)
+	}
+	s.committed(m)
+	if m.Session == s.session && m.Seq == s.limbo.seq {
+		s.limboResolved(m.Version)
+		return nil
+	}
+	s.limbo.sent = ot.Transform(s.limbo.sent, m.Op, ot.Left)
+	s.events = append(s.events, event{kind: evRemoteOp, op: m})
+	return nil
+}
+
+// limboAck settles the limbo from the ack of the resent op.
+func (s *state) limboAck(a collab.Ack) error {
+	switch {
+	case a.Seq != s.limbo.seq:
+		return nil
+	case a.Version <= s.limbo.textVersion:
+		// Committed before the text was taken: it is inside the text.
+	case a.Version == s.version+1:
+		if err := s.server.Apply(s.limbo.sent); err != nil {
+			return fmt.Errorf("client: acked op %d does not fit: %w", a.Version, err)
+		}
+		s.committed(collab.OpMsg{Version: a.Version, Op: s.limbo.sent})
+	case a.Version <= s.version:
+		return nil // Stale; the op itself was seen in the stream.
+	default:
+		return fmt.Errorf("%w: ack %d after %d", errGap, a.Version, s.version)
+	}
+	s.limboResolved(a.Version)
+	return nil
+}
+
+// limboResolved merges the buffer (against orig's result) onto the server
+// text, which now contains the op.
+func (s *state) limboResolved(version uint64) {
+	l := s.limbo
+	s.limbo = nil
+	base, err := ot.Apply(l.oldText, l.orig)
+	if err != nil {
+		base = l.oldText
+	}
+	s.rebase(base, s.buffer)
+	s.events = append(s.events, event{kind: evAck, seq: l.seq, ver: version})
+	s.flush()
+}
+
+// limboRefused handles a refusal of the resent op: it is not committed, so
+// orig and the buffer are merged onto the server text as unsent edits.
+func (s *state) limboRefused() {
+	l := s.limbo
+	s.limbo = nil
+	pending := l.orig
+	if s.buffer != nil {
+		if c, err := ot.Compose(l.orig, s.buffer); err == nil {
+			pending = c
+		}
+	}
+	s.rebase(l.oldText, pending)
+}

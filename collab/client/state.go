@@ -1,0 +1,386 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/ot"
+)
+
+// recentWindow is how many committed ops the state keeps to move a peer's
+// cursor that was reported at an older version up to the current one.
+const recentWindow = 64
+
+// codeRateLimited is the error code the server sends for an op refused by its
+// per-connection token bucket; the op is resent after a short delay.
+const codeRateLimited collab.Code = "rate_limited"
+
+// errGap means the server skipped a version or acknowledged out of order: the
+// connection is dropped and the resync on reconnect repairs the state.
+var errGap = errors.New("client: version gap in server stream")
+
+// state is the client side of OT, free of I/O: the server text at version,
+// the local text (server text + inflight + buffer), the single in-flight op
+// and the composed buffer, and the peers' presence. All methods are called
+// with Client.mu held. Outgoing messages are appended to out (the transport
+// sends them in order on the current connection); callback events to events
+// (the transport dispatches them from its run goroutine).
+type state struct {
+	session    string
+	role       string
+	hasVersion bool   // Set by the first welcome.
+	version    uint64 // Server version the server text is at.
+	server     *ot.Document
+	local      *ot.Document
+
+	hasInflight bool
+	inflight    ot.Op // Relative to server; Left side against remote ops.
+	inflightSeq uint64
+	buffer      ot.Op // Relative to server+inflight; nil when empty.
+	lastSeq     uint64
+	limbo       *limbo // Non-nil while an in-flight op's fate is unknown.
+
+	online      bool
+	cursor      *ot.Selection // Local coordinates.
+	cursorDirty bool          // Cursor changed since last sent.
+
+	peers  map[string]collab.Presence // Cursors in server coordinates at version.
+	recent []collab.OpMsg             // Last committed ops, oldest first.
+
+	out    []collab.ClientMsg
+	events []event
+}
+
+// eventKind says which callback an event is for.
+type eventKind int
+
+const (
+	evAck eventKind = iota
+	evRemoteOp
+	evPresence
+	evLeave
+	evError
+)
+
+type event struct {
+	kind     eventKind
+	seq, ver uint64
+	op       collab.OpMsg
+	presence collab.Presence
+	session  string
+	err      collab.ErrorMsg
+}
+
+func newState() *state {
+	return &state{
+		server: ot.NewDocument(""),
+		local:  ot.NewDocument(""),
+		peers:  map[string]collab.Presence{},
+	}
+}
+
+// synced reports that every local change is acknowledged.
+func (s *state) synced() bool {
+	return !s.hasInflight && s.buffer == nil && s.limbo == nil
+}
+
+// submit applies op to the local text and queues it for the server.
+func (s *state) submit(op ot.Op) error {
+	if s.role == "view" {
+		return ErrReadOnly
+	}
+	if err := ot.Check(op, s.local.Len()); err != nil {
+		return fmt.Errorf("client: submit: %w", err)
+	}
+	op = ot.Normalize(op)
+	if op.IsNoop() {
+		return nil
+	}
+	next := op
+	if s.buffer != nil {
+		c, err := ot.Compose(s.buffer, op)
+		if err != nil {
+			return fmt.Errorf("client: compose: %w", err)
+		}
+		next = c
+	}
+	if err := s.local.Apply(op); err != nil {
+		return fmt.Errorf("client: apply: %w", err)
+	}
+	s.buffer = next
+	if s.cursor != nil {
+		// The server moves stored cursors through every op the same way.
+		c := ot.TransformSelection(*s.cursor, op)
+		s.cursor = &c
+	}
+	s.flush()
+	return nil
+}
+
+// setCursor records the local cursor; it is sent once nothing is pending, so
+// that its version names a text the server knows (ShareDB does the same).
+func (s *state) setCursor(sel *ot.Selection) {
+	if sel != nil {
+		c := *sel
+		sel = &c
+	}
+	s.cursor = sel
+	s.cursorDirty = true
+	s.flush()
+}
+
+// flush sends what can be sent now: the buffer becomes the in-flight op when
+// none is in flight, and a changed cursor goes out when nothing is pending.
+func (s *state) flush() {
+	if !s.online || s.limbo != nil {
+		return
+	}
+	if !s.hasInflight && s.buffer != nil {
+		s.lastSeq++
+		s.hasInflight, s.inflight, s.inflightSeq, s.buffer = true, s.buffer, s.lastSeq, nil
+		s.sendOp(s.inflightSeq, s.inflight)
+	}
+	if s.synced() && s.cursorDirty {
+		s.cursorDirty = false
+		v := s.version
+		s.out = append(s.out, collab.ClientMsg{Type: collab.TypePresence, Version: &v,
+			Cursor: collab.CursorField{Set: true, Sel: s.cursor}})
+	}
+}
+
+func (s *state) sendOp(seq uint64, op ot.Op) {
+	v := s.version
+	s.out = append(s.out, collab.ClientMsg{Type: collab.TypeOp, Seq: seq, Version: &v, Op: op})
+}
+
+// hello is the first message on every connection.
+func (s *state) hello(user collab.User, token string) collab.ClientMsg {
+	m := collab.ClientMsg{Type: collab.TypeHello, Session: s.session, Token: token, User: &user}
+	if s.hasVersion {
+		v := s.version
+		m.Version = &v
+	}
+	return m
+}
+
+// offline marks the connection gone; nothing is sent until the next welcome.
+func (s *state) offline() {
+	s.online = false
+	s.out = s.out[:0]
+}
+
+// welcome applies the server's answer to hello: catch up through its ops (or
+// take its text), then resend the in-flight op with the same seq.
+func (s *state) welcome(w collab.Welcome) error {
+	s.session, s.role = w.Session, w.Role
+	if w.Text != nil {
+		s.takeText(*w.Text, w.Version)
+	} else {
+		for _, m := range w.Ops {
+			if err := s.applyOp(m); err != nil {
+				return err
+			}
+		}
+		if s.version != w.Version {
+			return fmt.Errorf("%w: welcome at %d, caught up to %d", errGap, w.Version, s.version)
+		}
+	}
+	s.hasVersion = true
+	s.peers = map[string]collab.Presence{}
+	for _, p := range w.Peers {
+		s.presence(p)
+	}
+	s.online = true
+	switch {
+	case s.limbo != nil:
+		s.sendOp(s.limbo.seq, s.limbo.sent)
+	case s.hasInflight:
+		s.sendOp(s.inflightSeq, s.inflight)
+	}
+	s.cursorDirty = s.cursorDirty || s.cursor != nil // The server forgot us on disconnect.
+	s.flush()
+	return nil
+}
+
+// applyOp handles a committed op from a broadcast or a welcome catch-up.
+func (s *state) applyOp(m collab.OpMsg) error {
+	if m.Version <= s.version && s.hasVersion {
+		return nil // Already have it.
+	}
+	if m.Version != s.version+1 {
+		return fmt.Errorf("%w: op %d after %d", errGap, m.Version, s.version)
+	}
+	if s.limbo != nil {
+		return s.limboOp(m)
+	}
+	if s.hasInflight && m.Session == s.session && m.Seq == s.inflightSeq {
+		return s.ackInflight(m.Version)
+	}
+	if err := s.server.Apply(m.Op); err != nil {
+		return fmt.Errorf("client: remote op %d does not fit: %w", m.Version, err)
+	}
+	op := m.Op
+	if s.hasInflight {
+		s.inflight, op = ot.Transform(s.inflight, op, ot.Left), ot.Transform(op, s.inflight, ot.Right)
+	}
+	if s.buffer != nil {
+		s.buffer, op = ot.Transform(s.buffer, op, ot.Left), ot.Transform(op, s.buffer, ot.Right)
+	}
+	if err := s.local.Apply(op); err != nil {
+		return fmt.Errorf("client: transformed remote op %d does not fit: %w", m.Version, err)
+	}
+	if s.cursor != nil {
+		c := ot.TransformSelection(*s.cursor, op)
+		s.cursor = &c
+	}
+	s.committed(m)
+	s.events = append(s.events, event{kind: evRemoteOp, op: m})
+	return nil
+}
+
+// committed advances the version and moves peers' cursors through op.
+func (s *state) committed(m collab.OpMsg) {
+	s.version = m.Version
+	for id, p := range s.peers {
+		if p.Cursor != nil {
+			c := ot.TransformSelection(*p.Cursor, m.Op)
+			p.Cursor = &c
+		}
+		p.Version = m.Version
+		s.peers[id] = p
+	}
+	if len(s.recent) == recentWindow {
+		copy(s.recent, s.recent[1:])
+		s.recent = s.recent[:recentWindow-1]
+	}
+	s.recent = append(s.recent, collab.OpMsg{Version: m.Version, Op: m.Op})
+}
+
+// ack handles the server's acknowledgement of an op.
+func (s *state) ack(a collab.Ack) error {
+	if s.limbo != nil {
+		return s.limboAck(a)
+	}
+	if !s.hasInflight || a.Seq != s.inflightSeq || a.Version <= s.version {
+		return nil // Stale: already learnt from a catch-up.
+	}
+	if a.Version != s.version+1 {
+		return fmt.Errorf("%w: ack %d after %d", errGap, a.Version, s.version)
+	}
+	return s.ackInflight(a.Version)
+}
+
+func (s *state) ackInflight(version uint64) error {
+	if err := s.server.Apply(s.inflight); err != nil {
+		return fmt.Errorf("client: acked op %d does not fit: %w", version, err)
+	}
+	seq := s.inflightSeq
+	s.committed(collab.OpMsg{Version: version, Op: s.inflight})
+	s.hasInflight, s.inflight = false, nil
+	s.events = append(s.events, event{kind: evAck, seq: seq, ver: version})
+	s.flush()
+	return nil
+}
+
+// fail handles an error message. It reports whether the in-flight op should
+// be resent after a delay (rate limited). Any other refusal of the in-flight
+// op drops it: the local text is rebuilt as server text + buffer.
+func (s *state) fail(e collab.ErrorMsg) (retry bool) {
+	s.events = append(s.events, event{kind: evError, err: e})
+	switch {
+	case e.Seq == 0:
+		return false
+	case s.limbo != nil && e.Seq == s.limbo.seq:
+		if e.Code == codeRateLimited {
+			return true
+		}
+		s.limboRefused()
+	case s.hasInflight && e.Seq == s.inflightSeq:
+		if e.Code == codeRateLimited {
+			return true
+		}
+		base, _ := ot.Apply(s.server.String(), s.inflight)
+		s.hasInflight, s.inflight = false, nil
+		s.rebase(base, s.buffer)
+	}
+	s.flush()
+	return false
+}
+
+// retry resends the in-flight op (transformed since) with its seq.
+func (s *state) retry(seq uint64) {
+	if !s.online {
+		return
+	}
+	switch {
+	case s.limbo != nil && s.limbo.seq == seq:
+		s.sendOp(seq, s.limbo.sent)
+	case s.hasInflight && s.inflightSeq == seq:
+		s.sendOp(seq, s.inflight)
+	}
+}
+
+// pendingSeq is the seq of the op whose ack is awaited, 0 if none.
+func (s *state) pendingSeq() uint64 {
+	if s.limbo != nil {
+		return s.limbo.seq
+	}
+	if s.hasInflight {
+		return s.inflightSeq
+	}
+	return 0
+}
+
+// presence stores a peer's presence, moved up to the current version through
+// the recent ops when it was reported at an older one.
+func (s *state) presence(p collab.Presence) {
+	if p.Session == s.session {
+		return
+	}
+	if p.Cursor != nil && p.Version < s.version {
+		c := *p.Cursor
+		for _, m := range s.recent {
+			if m.Version > p.Version {
+				c = ot.TransformSelection(c, m.Op)
+			}
+		}
+		p.Cursor = &c
+	}
+	p.Type, p.Version = "", s.version
+	s.peers[p.Session] = p
+	s.events = append(s.events, event{kind: evPresence, presence: p})
+}
+
+func (s *state) leave(session string) {
+	if _, ok := s.peers[session]; !ok {
+		return
+	}
+	delete(s.peers, session)
+	s.events = append(s.events, event{kind: evLeave, session: session})
+}
+
+// peerList returns the peers sorted by session, cursors in local coordinates.
+func (s *state) peerList() []collab.Presence {
+	ps := make([]collab.Presence, 0, len(s.peers))
+	n := s.local.Len()
+	for _, p := range s.peers {
+		if p.Cursor != nil {
+			c := *p.Cursor
+			if s.limbo == nil {
+				if s.hasInflight {
+					c = ot.TransformSelection(c, s.inflight)
+				}
+				if s.buffer != nil {
+					c = ot.TransformSelection(c, s.buffer)
+				}
+			}
+			c.Anchor, c.Head = min(c.Anchor, n), min(c.Head, n)
+			p.Cursor = &c
+		}
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Session < ps[j].Session })
+	return ps
+}

@@ -1,0 +1,207 @@
+package client
+
+import (
+	"testing"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/ot"
+)
+
+func ins(pos int, s string) ot.Op { return at(pos, ot.Component{Insert: s}) }
+func del(pos, n int) ot.Op        { return at(pos, ot.Component{Delete: n}) }
+
+func mustSubmit(t *testing.T, st *state, op ot.Op) {
+	t.Helper()
+	if err := st.submit(op); err != nil {
+		t.Fatalf("submit %v: %v", op, err)
+	}
+}
+
+// deliver hands the single queued op of from to the server and returns the
+// committed op and ack.
+func deliver(t *testing.T, f *fakeServer, from *state) (*collab.OpMsg, collab.Ack) {
+	t.Helper()
+	ops := onlyOps(takeOut(from))
+	if len(ops) != 1 {
+		t.Fatalf("want exactly one op in flight, got %d", len(ops))
+	}
+	return f.submit(from.session, ops[0])
+}
+
+func wantText(t *testing.T, st *state, want string) {
+	t.Helper()
+	if got := st.local.String(); got != want {
+		t.Fatalf("%s local text %q, want %q", st.session, got, want)
+	}
+}
+
+// TestTieBreak pins the sides: the server puts a later op's insert Left of an
+// already committed insert at the same place; the client transforms its
+// in-flight op Left and the incoming op Right, so both agree.
+func TestTieBreak(t *testing.T) {
+	f := newFakeServer(t, "xy")
+	a, b := newState(), newState()
+	connect(t, f, a, false)
+	connect(t, f, b, false)
+	mustSubmit(t, a, ins(1, "a"))
+	mustSubmit(t, b, ins(1, "b🎉"))
+	mustSubmit(t, b, ins(3, "c")) // Buffered behind b's in-flight op.
+	if len(onlyOps(b.out)) != 1 {
+		t.Fatalf("b must have one op in flight, got %v", b.out)
+	}
+	ca, acka := deliver(t, f, a) // a's op commits first (version 1).
+	cb, ackb := deliver(t, f, b) // b's op is rebased with Left: "b🎉" goes before "a".
+	if f.text != "xb🎉ay" {
+		t.Fatalf("server text %q", f.text)
+	}
+	// a has nothing in flight: takes b's committed op as is.
+	if err := a.ack(acka); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.applyOp(*cb); err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, a, "xb🎉ay")
+	// b receives a's op while its own is in flight and "c" is buffered.
+	if err := b.applyOp(*ca); err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, b, "xb🎉cay")
+	if err := b.ack(ackb); err != nil {
+		t.Fatal(err)
+	}
+	c2, ack2 := deliver(t, f, b) // The buffer goes out after the ack.
+	if err := b.ack(ack2); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.applyOp(*c2); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []*state{a, b} {
+		wantText(t, st, f.text)
+		if !st.synced() || st.version != 3 || st.server.String() != f.text {
+			t.Fatalf("%s: synced %v version %d server %q", st.session, st.synced(), st.version, st.server.String())
+		}
+	}
+	if f.text != "xb🎉cay" {
+		t.Fatalf("final %q", f.text)
+	}
+}
+
+// TestResendAfterReconnect: the in-flight op is resent with the same seq and
+// a base rebased over the catch-up ops.
+func TestResendAfterReconnect(t *testing.T) {
+	f := newFakeServer(t, "hello")
+	a, b := newState(), newState()
+	connect(t, f, a, false)
+	connect(t, f, b, false)
+	mustSubmit(t, a, ins(5, "!"))
+	sent := onlyOps(takeOut(a))[0]
+	a.offline() // The op was lost with the connection.
+	mustSubmit(t, b, ins(0, ">"))
+	if _, ackb := deliver(t, f, b); b.ack(ackb) != nil {
+		t.Fatal("ack b")
+	}
+	mustSubmit(t, a, ins(6, "?")) // Typed while offline: buffered.
+	connect(t, f, a, false)
+	ops := onlyOps(takeOut(a))
+	if len(ops) != 1 || ops[0].Seq != sent.Seq || *ops[0].Version != 1 {
+		t.Fatalf("resend %+v, want seq %d at version 1", ops, sent.Seq)
+	}
+	wantText(t, a, ">hello!?")
+	c, ack := f.submit(a.session, ops[0])
+	if err := a.ack(ack); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.applyOp(*c); err != nil {
+		t.Fatal(err)
+	}
+	c, ack = deliver(t, f, a)
+	if err := a.ack(ack); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.applyOp(*c); err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, a, ">hello!?")
+	wantText(t, b, ">hello!?")
+	if f.text != ">hello!?" {
+		t.Fatalf("server %q", f.text)
+	}
+}
+
+// TestCatchUpContainsOwnOp: an op committed just before the drop shows up in
+// the welcome's catch-up with our session and seq; it counts as the ack and
+// is never resent.
+func TestCatchUpContainsOwnOp(t *testing.T) {
+	f := newFakeServer(t, "ab")
+	a := newState()
+	connect(t, f, a, false)
+	mustSubmit(t, a, ins(1, "X"))
+	deliver(t, f, a) // Committed, but the ack is lost with the connection.
+	a.offline()
+	mustSubmit(t, a, ins(0, "Y"))
+	connect(t, f, a, false)
+	if !containsEvent(a.events, evAck) {
+		t.Fatalf("no ack event from catch-up: %+v", a.events)
+	}
+	ops := onlyOps(takeOut(a))
+	if len(ops) != 1 || ops[0].Seq != 2 {
+		t.Fatalf("want only the buffer sent as seq 2, got %+v", ops)
+	}
+	if _, ack := f.submit(a.session, ops[0]); a.ack(ack) != nil {
+		t.Fatal("ack")
+	}
+	wantText(t, a, "YaXb")
+	if f.text != "YaXb" || len(f.log) != 2 {
+		t.Fatalf("server %q with %d ops", f.text, len(f.log))
+	}
+}
+
+func containsEvent(evs []event, k eventKind) bool {
+	for _, e := range evs {
+		if e.kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTieBreakBuffer: buffered ops are also on the Left of an incoming op, so
+// the outcome does not depend on whether "1" and "2" went out as one op or as
+// an in-flight op plus a buffer.
+func TestTieBreakBuffer(t *testing.T) {
+	f := newFakeServer(t, "")
+	a, b := newState(), newState()
+	connect(t, f, a, false)
+	connect(t, f, b, false)
+	mustSubmit(t, a, ins(0, "a"))
+	mustSubmit(t, b, ins(0, "1"))
+	mustSubmit(t, b, ins(1, "2"))
+	ca, acka := deliver(t, f, a)
+	if err := a.ack(acka); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.applyOp(*ca); err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, b, "12a")
+	cb, ackb := deliver(t, f, b)
+	if err := b.ack(ackb); err != nil {
+		t.Fatal(err)
+	}
+	cb2, ackb2 := deliver(t, f, b)
+	if err := b.ack(ackb2); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*collab.OpMsg{cb, cb2} {
+		if err := a.applyOp(*m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.text != "12a" {
+		t.Fatalf("server %q", f.text)
+	}
+	wantText(t, a, "12a")
+	wantText(t, b, "12a")
+}
