@@ -1,0 +1,226 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// The editor bundle, built by `npm run build` in web/ui and committed, so that
+// `go run ./cmd/folio` needs no Node.
+//
+//go:embed ui/dist/folio.js ui/dist/folio.css ui/templates/pages.html
+var uiDist embed.FS
+
+// Parsed once; both are read-only afterwards.
+var (
+	pageTemplates = template.Must(template.ParseFS(uiDist, "ui/templates/pages.html"))
+	pageIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// routePages registers the HTML pages and their assets:
+//
+//	GET /           landing page (create a document, open one by id)
+//	GET /d/{id}     the full editor
+//	GET /embed/{id} the editor alone, for iframes
+//	GET /assets/... the embedded bundle
+//
+// Every page gets a strict CSP (scripts only from 'self', no inline script:
+// the page's configuration is a JSON block), nosniff and no referrer. Only
+// /embed/ may be framed, by Options.EmbedOrigins; other pages by 'self'.
+func (s *Server) routePages(mux *http.ServeMux) {
+	p := newPages(s.opts.EmbedOrigins)
+	mux.HandleFunc("GET /{$}", p.landing)
+	mux.HandleFunc("GET /d/{id}", p.editor)
+	mux.HandleFunc("GET /embed/{id}", p.embed)
+	mux.HandleFunc("GET /assets/{name}", p.asset)
+}
+
+// pages holds what the page handlers need; it is immutable after newPages.
+type pages struct {
+	frameAncestors string   // CSP source list for /embed/
+	embedOrigins   []string // origins the embed posts events to; ["*"] for any
+	assets         map[string]asset
+	version        string // content hash of the bundle, busts caches
+}
+
+type asset struct {
+	body, gz    []byte
+	contentType string
+	etag        string
+}
+
+func newPages(embedOrigins []string) *pages {
+	p := &pages{assets: map[string]asset{}}
+	p.embedOrigins, p.frameAncestors = embedPolicy(embedOrigins)
+	sum := sha256.New()
+	for name, ct := range map[string]string{
+		"folio.js":  "text/javascript; charset=utf-8",
+		"folio.css": "text/css; charset=utf-8",
+	} {
+		body, err := uiDist.ReadFile("ui/dist/" + name)
+		if err != nil {
+			panic("web: embedded asset missing: " + name) // a build error, caught by every test
+		}
+		h := sha256.Sum256(body)
+		sum.Write(h[:])
+		p.assets[name] = asset{body: body, gz: gzipBytes(body), contentType: ct,
+			etag: `"` + hex.EncodeToString(h[:8]) + `"`}
+	}
+	p.version = hex.EncodeToString(sum.Sum(nil)[:6])
+	return p
+}
+
+// embedPolicy turns the configured origins into the list given to the page
+// for postMessage and the CSP frame-ancestors source list. Empty or "*"
+// means any. Entries that could break out of the header are dropped.
+func embedPolicy(origins []string) ([]string, string) {
+	var list []string
+	for _, o := range origins {
+		o = strings.TrimSpace(o)
+		if o == "*" {
+			return []string{"*"}, "*"
+		}
+		if o == "" || strings.ContainsAny(o, " \t\r\n;,'\"") {
+			continue
+		}
+		list = append(list, strings.TrimSuffix(o, "/"))
+	}
+	if len(list) == 0 {
+		return []string{"*"}, "*"
+	}
+	return list, strings.Join(list, " ")
+}
+
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// pageConfig is the JSON block the bundle reads (no inline script is allowed).
+type pageConfig struct {
+	Page         string   `json:"page"`
+	ID           string   `json:"id,omitempty"`
+	API          string   `json:"api"`
+	EmbedOrigins []string `json:"embedOrigins,omitempty"`
+}
+
+type pageData struct {
+	Title   string
+	ID      string
+	Version string // asset cache buster
+	Config  pageConfig
+	Status  int
+	Message string
+}
+
+func (p *pages) landing(w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, "landing", http.StatusOK, pageData{Title: "Folio", Config: pageConfig{Page: "landing"}})
+}
+
+func (p *pages) editor(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !pageIDPattern.MatchString(id) {
+		p.badID(w, r)
+		return
+	}
+	p.render(w, r, "editor", http.StatusOK, pageData{Title: id + " · Folio", ID: id,
+		Config: pageConfig{Page: "editor", ID: id}})
+}
+
+func (p *pages) embed(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !pageIDPattern.MatchString(id) {
+		p.badID(w, r)
+		return
+	}
+	p.render(w, r, "embed", http.StatusOK, pageData{Title: id + " · Folio", ID: id,
+		Config: pageConfig{Page: "embed", ID: id, EmbedOrigins: p.embedOrigins}})
+}
+
+func (p *pages) badID(w http.ResponseWriter, r *http.Request) {
+	p.render(w, r, "error", http.StatusBadRequest, pageData{Title: "Bad document id · Folio",
+		Config: pageConfig{Page: "error"}, Status: http.StatusBadRequest,
+		Message: "A document id is 1 to 64 letters, digits, '-' or '_'."})
+}
+
+func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, status int, d pageData) {
+	d.Version = p.version
+	d.Config.API = "/api/v1"
+	var buf bytes.Buffer
+	if err := pageTemplates.ExecuteTemplate(&buf, name, d); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	ancestors := "'self'"
+	if name == "embed" {
+		ancestors = p.frameAncestors
+	} else {
+		w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", pageCSP(r.Host, ancestors))
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// pageCSP allows scripts and styles from this origin only (styles also
+// inline: CodeMirror sets style attributes), WebSockets to this host, and
+// framing by ancestors.
+func pageCSP(host, ancestors string) string {
+	connect := "'self'"
+	if host != "" && !strings.ContainsAny(host, " ;,'\"") {
+		connect += " ws://" + host + " wss://" + host
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+		"font-src 'self'; connect-src " + connect + "; base-uri 'none'; form-action 'self'; frame-ancestors " + ancestors
+}
+
+func (p *pages) asset(w http.ResponseWriter, r *http.Request) {
+	a, ok := p.assets[r.PathValue("name")]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("ETag", a.etag)
+	h.Set("Vary", "Accept-Encoding")
+	if r.URL.Query().Get("v") == p.version {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	body := a.body
+	if acceptsGzip(r) {
+		body = a.gz
+		h.Set("Content-Encoding", "gzip")
+	}
+	// ServeContent answers If-None-Match with 304 from the ETag above.
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(enc) == "gzip" && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}
