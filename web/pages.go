@@ -61,10 +61,12 @@ func newPages(embedOrigins []string) *pages {
 	p := &pages{assets: map[string]asset{}}
 	p.embedOrigins, p.frameAncestors = embedPolicy(embedOrigins)
 	sum := sha256.New()
-	for name, ct := range map[string]string{
-		"folio.js":  "text/javascript; charset=utf-8",
-		"folio.css": "text/css; charset=utf-8",
+	// A fixed order: the version hash must not depend on map iteration.
+	for _, f := range []struct{ name, ct string }{
+		{"folio.css", "text/css; charset=utf-8"},
+		{"folio.js", "text/javascript; charset=utf-8"},
 	} {
+		name, ct := f.name, f.ct
 		body, err := uiDist.ReadFile("ui/dist/" + name)
 		if err != nil {
 			panic("web: embedded asset missing: " + name) // a build error, caught by every test
