@@ -56,7 +56,9 @@ func (f *fakeServer) submit(session string, m collab.ClientMsg) (*collab.OpMsg, 
 	}
 	text, err := ot.Apply(f.text, op)
 	if err != nil {
-		f.t.Fatalf("server: op %v from %s seq %d at %d does not fit %q: %v", m.Op, session, m.Seq, *m.Version, f.text, err)
+		// Errorf, not Fatalf: the WebSocket fake calls this off the test goroutine.
+		f.t.Errorf("server: op %v from %s seq %d at %d does not fit %q: %v", m.Op, session, m.Seq, *m.Version, f.text, err)
+		return nil, collab.Ack{}
 	}
 	f.text = text
 	c := collab.OpMsg{Type: collab.TypeOp, Version: f.version() + 1, Op: op, Session: session, Seq: m.Seq}

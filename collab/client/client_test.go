@@ -1,0 +1,203 @@
+package client
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/ot"
+)
+
+func testOptions(t *testing.T) Options {
+	return Options{Name: "t", Color: "#3366ff", BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+		RetryDelay: 5 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+}
+
+func dial(t *testing.T, url string, o Options) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, url, o)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func waitSynced(t *testing.T, c *Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitSynced(ctx); err != nil {
+		t.Fatalf("%s: wait synced: %v", c.Session(), err)
+	}
+}
+
+// TestTransportConverges: clients edit concurrently over real sockets while
+// connections are cut from both sides and every 7th op is rate limited.
+func TestTransportConverges(t *testing.T) {
+	s := newWSFake(t, "hi🎉", 7)
+	var acks, statuses atomic.Int64
+	var cs []*Client
+	for range 4 {
+		o := testOptions(t)
+		o.OnAck = func(seq, version uint64) { acks.Add(1) }
+		o.OnStatus = func(Status, error) { statuses.Add(1) }
+		cs = append(cs, dial(t, s.url(), o))
+	}
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 1))
+			for range 150 {
+				n := len([]rune(c.Text())) // Racy by design: a remote op may shorten it.
+				if err := c.Submit(randOp(r, n)); err != nil {
+					continue
+				}
+				switch r.IntN(40) {
+				case 0:
+					c.DropConnection()
+				case 1:
+					s.dropAll()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range cs {
+		waitSynced(t, c)
+	}
+	text, version := s.text()
+	for _, c := range cs {
+		eventually(t, "every client at the server's version", func() bool { return c.Version() == version })
+		if got := c.Text(); got != text {
+			t.Fatalf("%s: %q, server %q", c.Session(), got, text)
+		}
+	}
+	if got := s.f.replay("hi🎉"); got != text {
+		t.Fatalf("replay %q != %q", got, text)
+	}
+	if acks.Load() == 0 || statuses.Load() == 0 {
+		t.Fatalf("callbacks not called: %d acks, %d statuses", acks.Load(), statuses.Load())
+	}
+	total := 0
+	for _, c := range cs {
+		total += c.Reconnects()
+	}
+	if total == 0 {
+		t.Fatal("no reconnects happened")
+	}
+}
+
+// TestPresenceAndLeave: a cursor moves through another client's edit and a
+// closing client's leave reaches the others.
+func TestPresenceAndLeave(t *testing.T) {
+	s := newWSFake(t, "hello world", 0)
+	left := make(chan string, 1)
+	oa := testOptions(t)
+	oa.OnLeave = func(session string) { left <- session }
+	a := dial(t, s.url(), oa)
+	b := dial(t, s.url(), testOptions(t))
+	b.SetCursor(&ot.Selection{Anchor: 6, Head: 11}) // "world"
+	eventually(t, "a sees b's cursor", func() bool { return len(a.Peers()) == 1 && a.Peers()[0].Cursor != nil })
+	if err := a.Insert(0, "👋 "); err != nil {
+		t.Fatal(err)
+	}
+	waitSynced(t, a)
+	eventually(t, "b has a's edit", func() bool { return b.Text() == "👋 hello world" })
+	want := ot.Selection{Anchor: 8, Head: 13}
+	if got := b.Cursor(); got == nil || *got != want {
+		t.Fatalf("b's own cursor %v, want %v", got, want)
+	}
+	if got := a.Peers()[0]; *got.Cursor != want || got.Session != b.Session() {
+		t.Fatalf("a sees %+v, want cursor %v", got, want)
+	}
+	// A local edit shifts the peer cursor (in local coordinates while it is
+	// pending, in server coordinates once acknowledged: the same place).
+	if err := a.Insert(0, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := *a.Peers()[0].Cursor; got != (ot.Selection{Anchor: 9, Head: 14}) {
+		t.Fatalf("peer cursor with a pending insert: %v", got)
+	}
+	session := b.Session()
+	b.Close()
+	select {
+	case got := <-left:
+		if got != session {
+			t.Fatalf("leave for %q, want %q", got, session)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no leave")
+	}
+	if len(a.Peers()) != 0 {
+		t.Fatalf("peers after leave: %+v", a.Peers())
+	}
+}
+
+func TestDialFails(t *testing.T) {
+	s := newWSFake(t, "", 0)
+	url := s.url()
+	s.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if c, err := Dial(ctx, url, testOptions(t)); err == nil {
+		c.Close()
+		t.Fatal("dial to a closed server succeeded")
+	}
+}
+
+// TestOfflineEditsKept: edits made while the server is unreachable are sent
+// after the reconnect and nothing is lost.
+func TestOfflineEditsKept(t *testing.T) {
+	s := newWSFake(t, "", 0)
+	var online atomic.Int64
+	o := testOptions(t)
+	o.OnStatus = func(st Status, _ error) {
+		if st == StatusOnline {
+			online.Add(1)
+		}
+	}
+	c := dial(t, s.url(), o)
+	eventually(t, "online", func() bool { return online.Load() == 1 })
+	for i := range 20 {
+		if err := c.Insert(i, "ab"[i%2:i%2+1]); err != nil {
+			t.Fatal(err)
+		}
+		if i == 5 {
+			c.DropConnection()
+		}
+	}
+	waitSynced(t, c)
+	text, _ := s.text()
+	if text != "abababababababababab" || c.Text() != text {
+		t.Fatalf("server %q, client %q", text, c.Text())
+	}
+	eventually(t, "reconnected", func() bool { return c.Reconnects() >= 1 && online.Load() >= 2 })
+}
+
+func TestSubmitErrorsAndClose(t *testing.T) {
+	s := newWSFake(t, "x", 0)
+	c := dial(t, s.url(), testOptions(t))
+	if err := c.Submit(ot.Op{{Skip: 5}, {Insert: "y"}}); err == nil {
+		t.Fatal("op past the end accepted")
+	}
+	if c.Text() != "x" {
+		t.Fatalf("text changed to %q", c.Text())
+	}
+	c.Close()
+	if err := c.Insert(0, "y"); err != ErrClosed {
+		t.Fatalf("submit after close: %v", err)
+	}
+	if err := c.WaitSynced(context.Background()); err != nil {
+		t.Fatalf("synced client after close: %v", err)
+	}
+}

@@ -1,0 +1,201 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/ot"
+)
+
+// wsFake serves the fakeServer over real WebSockets so that the transport
+// (dial, handshake, writer, reconnect, close) is tested without the collab
+// package's hub. Every rateLimit-th op is refused with rate_limited.
+type wsFake struct {
+	t         *testing.T
+	srv       *httptest.Server
+	rateLimit int
+	wg        sync.WaitGroup // Handlers and their writers.
+
+	mu       sync.Mutex
+	f        *fakeServer
+	conns    map[*fakeConn]bool
+	presence map[string]collab.Presence
+	ops      int
+}
+
+type fakeConn struct {
+	ws      *websocket.Conn
+	session string
+	out     chan any
+}
+
+func newWSFake(t *testing.T, text string, rateLimit int) *wsFake {
+	s := &wsFake{t: t, f: newFakeServer(t, text), rateLimit: rateLimit,
+		conns: map[*fakeConn]bool{}, presence: map[string]collab.Presence{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *wsFake) url() string { return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/api/v1/docs/d/ws" }
+
+func (s *wsFake) close() {
+	s.srv.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.ws.CloseNow()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// dropAll cuts every connection from the server side.
+func (s *wsFake) dropAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.ws.CloseNow()
+	}
+}
+
+func (s *wsFake) text() (string, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.text, s.f.version()
+}
+
+func (s *wsFake) serve(w http.ResponseWriter, r *http.Request) {
+	s.wg.Add(1)
+	defer s.wg.Done()
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{collab.Subprotocol}})
+	if err != nil {
+		return
+	}
+	defer ws.CloseNow()
+	ctx := context.Background()
+	var hello collab.ClientMsg
+	if _, b, err := ws.Read(ctx); err != nil || json.Unmarshal(b, &hello) != nil {
+		return
+	}
+	c := &fakeConn{ws: ws, out: make(chan any, 4096)}
+	s.mu.Lock()
+	w0 := s.f.welcome(hello, false)
+	c.session = w0.Session
+	for id, p := range s.presence {
+		if id != c.session {
+			w0.Peers = append(w0.Peers, p)
+		}
+	}
+	s.conns[c] = true
+	c.out <- w0
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go s.write(c)
+	defer s.gone(c)
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		var m collab.ClientMsg
+		if err := json.Unmarshal(b, &m); err != nil {
+			s.t.Errorf("fake server: bad message %s: %v", b, err)
+			return
+		}
+		s.recv(c, m)
+	}
+}
+
+func (s *wsFake) write(c *fakeConn) {
+	defer s.wg.Done()
+	for m := range c.out {
+		b, _ := json.Marshal(m)
+		if c.ws.Write(context.Background(), websocket.MessageText, b) != nil {
+			c.ws.CloseNow()
+			for range c.out {
+			}
+			return
+		}
+	}
+}
+
+func (s *wsFake) gone(c *fakeConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	delete(s.presence, c.session)
+	s.broadcastLocked(c, collab.Leave{Type: collab.TypeLeave, Session: c.session})
+	close(c.out)
+	s.mu.Unlock()
+}
+
+func (s *wsFake) broadcastLocked(from *fakeConn, m any) {
+	for o := range s.conns {
+		if o != from {
+			o.out <- m
+		}
+	}
+}
+
+func (s *wsFake) recv(c *fakeConn, m collab.ClientMsg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch m.Type {
+	case collab.TypeOp:
+		s.ops++
+		if s.rateLimit > 0 && s.ops%s.rateLimit == 0 {
+			c.out <- collab.ErrorMsg{Type: collab.TypeError, Code: codeRateLimited, Message: "slow down", Seq: m.Seq}
+			return
+		}
+		committed, ack := s.f.submit(c.session, m)
+		c.out <- ack
+		if committed != nil {
+			s.movePresenceLocked(committed.Op)
+			s.broadcastLocked(c, *committed)
+		}
+	case collab.TypePresence:
+		p := collab.Presence{Type: collab.TypePresence, Session: c.session, Version: s.f.version()}
+		if m.Cursor.Sel != nil {
+			sel := *m.Cursor.Sel
+			for _, op := range s.f.log[*m.Version:] {
+				sel = ot.TransformSelection(sel, op.Op)
+			}
+			p.Cursor = &sel
+		}
+		s.presence[c.session] = p
+		s.broadcastLocked(c, p)
+	case collab.TypePing:
+		c.out <- collab.Pong{Type: collab.TypePong}
+	}
+}
+
+func (s *wsFake) movePresenceLocked(op ot.Op) {
+	for id, p := range s.presence {
+		if p.Cursor != nil {
+			sel := ot.TransformSelection(*p.Cursor, op)
+			p.Cursor = &sel
+		}
+		p.Version = s.f.version()
+		s.presence[id] = p
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
