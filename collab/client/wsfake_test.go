@@ -46,7 +46,9 @@ func newWSFake(t *testing.T, text string, rateLimit int) *wsFake {
 	return s
 }
 
-func (s *wsFake) url() string { return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/api/v1/docs/d/ws" }
+func (s *wsFake) url() string {
+	return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/api/v1/docs/d/ws"
+}
 
 func (s *wsFake) close() {
 	s.srv.Close()
