@@ -50,7 +50,10 @@
 //
 // # Document
 //
-// Document is a mutable text for servers, a gap buffer of code points: an op
-// costs about its own size (plus the distance from the previous edit), not
-// the document's. It holds exactly the text Apply produces, byte for byte.
+// Document is a mutable text for servers, a rope (a B-tree of runs of code
+// points): an op costs O(components × log n) plus the inserted text, wherever
+// the edits are, not the document's length. It holds exactly the text Apply
+// produces, byte for byte. A gap buffer was measured against it (see the
+// benchmarks and docs/performance.md): as fast on single-typist traces, but
+// O(n) per keystroke for two people editing far apart.
 package ot

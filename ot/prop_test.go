@@ -223,6 +223,9 @@ func TestPropDocument(t *testing.T) {
 			if err == nil {
 				s = want
 			}
+			if err := d.checkTree(); err != nil {
+				t.Fatal(err)
+			}
 			if d.String() != s || d.Len() != s2len(s) {
 				t.Fatalf("Document %q (len %d), want %q", d.String(), d.Len(), s)
 			}

@@ -138,6 +138,11 @@ func TestSequentialTraces(t *testing.T) {
 				if err := d.Apply(txnOp(t, tx)); err != nil {
 					t.Fatalf("txn %d: %v", i, err)
 				}
+				if i%1000 == 0 || i == len(tr.Txns)-1 {
+					if err := d.checkTree(); err != nil {
+						t.Fatalf("after txn %d: %v", i, err)
+					}
+				}
 			}
 			if got := d.String(); got != tr.EndContent {
 				t.Fatalf("final text differs from endContent (len %d, want %d)", d.Len(), len([]rune(tr.EndContent)))
@@ -146,9 +151,25 @@ func TestSequentialTraces(t *testing.T) {
 	}
 }
 
+// textBuffer is what the benchmarks need from Document and its alternatives.
+type textBuffer interface {
+	Apply(Op) error
+	String() string
+}
+
 // BenchmarkTraces measures applying every txn of each sequential trace to a
 // fresh Document. The ops are built once, outside the timer.
 func BenchmarkTraces(b *testing.B) {
+	benchTraces(b, func() textBuffer { return NewDocument("") })
+}
+
+// BenchmarkTracesGapBuffer is the same for the gap buffer that Document was
+// measured against.
+func BenchmarkTracesGapBuffer(b *testing.B) {
+	benchTraces(b, func() textBuffer { return newGapBuffer("") })
+}
+
+func benchTraces(b *testing.B, newBuffer func() textBuffer) {
 	for _, path := range sequentialTraces(b) {
 		tr := loadTrace(b, path)
 		ops := make([]Op, len(tr.Txns))
@@ -157,12 +178,12 @@ func BenchmarkTraces(b *testing.B) {
 		}
 		b.Run(traceName(path), func(b *testing.B) {
 			b.ReportAllocs()
-			var d *Document
+			var d textBuffer
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
 			for b.Loop() {
-				d = NewDocument("")
+				d = newBuffer()
 				for _, op := range ops {
 					if err := d.Apply(op); err != nil {
 						b.Fatal(err)
@@ -176,6 +197,37 @@ func BenchmarkTraces(b *testing.B) {
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/edits, "allocs/edit")
 			if d.String() != tr.EndContent {
 				b.Fatal("final text differs from endContent")
+			}
+		})
+	}
+}
+
+// BenchmarkFarApart models two people typing at opposite ends of a document
+// of one million code points: the case where a gap buffer moves the whole
+// text on every keystroke.
+func BenchmarkFarApart(b *testing.B) {
+	const size = 1_000_000
+	text := strings.Repeat("abcdefghi\n", size/10)
+	for _, kind := range []struct {
+		name string
+		new  func(string) textBuffer
+	}{
+		{"rope", func(s string) textBuffer { return NewDocument(s) }},
+		{"gapbuffer", func(s string) textBuffer { return newGapBuffer(s) }},
+	} {
+		b.Run(kind.name, func(b *testing.B) {
+			d := kind.new(text)
+			n := size
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				pos := 10
+				if i%2 == 1 {
+					pos = n - 10
+				}
+				if err := d.Apply(Op{sk(pos), ins("x")}); err != nil {
+					b.Fatal(err)
+				}
+				n++
 			}
 		})
 	}

@@ -1,0 +1,113 @@
+package ot
+
+import (
+	"fmt"
+	"testing"
+)
+
+// checkTree verifies the rope's invariants: sizes add up, leaves hold their
+// size in runes within capacity, all leaves sit at one depth, no node below
+// the root is empty, and the leaf count is right.
+func (d *Document) checkTree() error {
+	leaves := 0
+	depth := -1
+	var visit func(nd *node, level int, root bool) (int, error)
+	visit = func(nd *node, level int, root bool) (int, error) {
+		if nd.size == 0 && !root {
+			return 0, fmt.Errorf("empty node below the root at level %d", level)
+		}
+		if nd.children == nil {
+			leaves++
+			if depth >= 0 && depth != level {
+				return 0, fmt.Errorf("leaves at depths %d and %d", depth, level)
+			}
+			depth = level
+			if len(nd.runes) != nd.size || len(nd.runes) > leafMax {
+				return 0, fmt.Errorf("leaf holds %d runes, size %d", len(nd.runes), nd.size)
+			}
+			return nd.size, nil
+		}
+		if len(nd.children) > nodeMax {
+			return 0, fmt.Errorf("node has %d children", len(nd.children))
+		}
+		sum := 0
+		for _, c := range nd.children {
+			n, err := visit(c, level+1, false)
+			if err != nil {
+				return 0, err
+			}
+			sum += n
+		}
+		if sum != nd.size {
+			return 0, fmt.Errorf("node size %d, children hold %d", nd.size, sum)
+		}
+		return sum, nil
+	}
+	if _, err := visit(d.root, 0, true); err != nil {
+		return err
+	}
+	if leaves != d.leaves {
+		return fmt.Errorf("leaf count %d, tracked %d", leaves, d.leaves)
+	}
+	return nil
+}
+
+// TestDocumentLarge drives the rope through leaf and node splits, merges,
+// root growth and collapse, and compaction, checking it against a rune slice.
+func TestDocumentLarge(t *testing.T) {
+	seed := uint64(1)
+	rnd := func(n int) int { // xorshift, deterministic
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		return int(seed % uint64(n))
+	}
+	var want []rune
+	d := NewDocument("")
+	pieces := []string{"a", "🎉", family, "e\u0301", "\r\n", "日本語"}
+	for step := 0; step < 3000; step++ {
+		pos := rnd(len(want) + 1)
+		var op Op
+		switch k := rnd(10); {
+		case k < 6: // insert, sometimes huge
+			var text []rune
+			for n := 1 + rnd(1+rnd(3)*1000); len(text) < n; {
+				text = append(text, []rune(pieces[rnd(len(pieces))])...)
+			}
+			op = Normalize(Op{sk(pos), ins(string(text))})
+			want = append(want[:pos], append(text, want[pos:]...)...)
+		default: // delete, sometimes huge
+			n := min(len(want)-pos, 1+rnd(1+rnd(4)*2000))
+			if n == 0 {
+				continue
+			}
+			op = Normalize(Op{sk(pos), delText(string(want[pos : pos+n]))})
+			want = append(want[:pos], want[pos+n:]...)
+		}
+		if err := d.Apply(op); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if err := d.checkTree(); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if d.Len() != len(want) || (step%50 == 0 && d.String() != string(want)) {
+			t.Fatalf("step %d: document differs (len %d, want %d)", step, d.Len(), len(want))
+		}
+	}
+	if d.String() != string(want) {
+		t.Fatal("final document differs")
+	}
+	d.compact()
+	if err := d.checkTree(); err != nil || d.String() != string(want) {
+		t.Fatalf("after compact: %v", err)
+	}
+	if err := d.Apply(Op{del(len(want))}); err != nil || d.Len() != 0 || d.String() != "" {
+		t.Fatalf("delete all: %v, %q", err, d.String())
+	}
+	if err := d.checkTree(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(Op{ins(family)}); err != nil || d.String() != family {
+		t.Fatalf("insert after delete all: %v, %q", err, d.String())
+	}
+}
