@@ -1,0 +1,31 @@
+// Command folio-bench is Folio's load generator (issue 7).
+//
+// It drives a Folio server through the real protocol: simulated editors use
+// the Go client (collab/client) over real WebSockets, one op in flight and a
+// composed buffer, as browsers do. By default it starts the server itself on
+// 127.0.0.1 with a temporary data directory and durable storage (fsync on),
+// either in this process (--server inproc: CPU and RSS then include the
+// generator) or in a child process (--server child: the server is measured
+// alone); --url points it at a running server instead, and --server-pid lets
+// it sample that server's CPU and RSS from /proc.
+//
+// Modes:
+//   - a load run: --docs D documents × --editors E editors typing --rate R
+//     edits/s each (single characters at a wandering caret, backspaces, emoji,
+//     occasional multi-line pastes), --presence cursor moves/s, --viewers SSE
+//     viewers per document, --warmup not counted, then --duration measured;
+//   - --find-max: the same, stepping the rate up until a step fails;
+//   - --replay: one editor types a sequential editing trace.
+//
+// What it promises:
+//   - Exact percentiles: every latency sample is kept (a reservoir only past
+//     4 M samples, flagged in the output).
+//   - Ack latency is from the moment an op is sent (the seq leaves the client)
+//     to its ack; broadcast latency from the same moment to its arrival at each
+//     other editor of the document, matched by (session, seq).
+//   - A run ends with a convergence check: every editor synced and equal to
+//     the server's committed text (GET /api/v1/docs/{id}/text) at the same
+//     version. A run that does not converge exits with status 1.
+//   - Bounded: at most 20,000 connections, 30 minutes per phase; it connects
+//     only to the server it started on loopback or to --url.
+package main

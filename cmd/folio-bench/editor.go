@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/collab/client"
+	"github.com/foliodocs/folio/ot"
+)
+
+// window is the measured interval of a phase; samples outside it (warm-up,
+// drain) are not counted. Times are UnixNano; zero end means still open.
+type window struct {
+	start, end atomic.Int64
+}
+
+func (w *window) contains(t time.Time) bool {
+	s, e, n := w.start.Load(), w.end.Load(), t.UnixNano()
+	return s != 0 && n >= s && (e == 0 || n < e)
+}
+
+// opKey names a committed op across the run: its author's session and seq.
+type opKey struct {
+	session string
+	seq     uint64
+}
+
+// flight is an op on its way to the other editors of its document.
+type flight struct {
+	sent      time.Time   // Zero until the author records it.
+	remaining int         // Editors that have not received it yet.
+	early     []time.Time // Arrivals seen before the author recorded sent.
+}
+
+// docRun is one document of a run and the ops in flight on it.
+type docRun struct {
+	id      string
+	editors []*editor // Static once every editor has dialled.
+
+	mu      sync.Mutex
+	flights map[opKey]*flight
+}
+
+// sent records that the author sent op k at t and returns the arrivals that
+// raced ahead of this record.
+func (d *docRun) sent(k opKey, t time.Time) []time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.flights[k]
+	if f == nil {
+		if len(d.editors) > 1 {
+			d.flights[k] = &flight{sent: t, remaining: len(d.editors) - 1}
+		}
+		return nil
+	}
+	f.sent = t
+	early := f.early
+	f.early = nil
+	if f.remaining <= 0 {
+		delete(d.flights, k)
+	}
+	return early
+}
+
+// arrived records that another editor received op k at t and returns when it
+// was sent (zero when the author has not recorded it yet).
+func (d *docRun) arrived(k opKey, t time.Time) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.flights[k]
+	if f == nil {
+		f = &flight{remaining: len(d.editors) - 1}
+		d.flights[k] = f
+	}
+	f.remaining--
+	sent := f.sent
+	if sent.IsZero() {
+		f.early = append(f.early, t)
+	} else if f.remaining <= 0 {
+		delete(d.flights, k)
+	}
+	return sent
+}
+
+// editor is one simulated person typing into one document through the real
+// Go client. It mirrors the client's one-op-in-flight rule to learn when each
+// seq was sent: an edit made with nothing in flight is sent at once with the
+// next seq; edits made meanwhile are composed and sent when the ack arrives.
+type editor struct {
+	doc    *docRun
+	c      *client.Client
+	typist *typist
+	rng    *rand.Rand
+	win    *window
+
+	errors atomic.Int64
+	codes  *codeCounts // Shared by the run's editors.
+
+	mu          sync.Mutex // Held across Submit so the mirror follows the client's order.
+	session     string
+	inflight    bool
+	inflightSeq uint64
+	sentAt      time.Time
+	buffered    bool
+	lastSeq     uint64
+	stats       editorStats
+}
+
+// editorStats are an editor's counts within the window.
+type editorStats struct {
+	edits, acks, deliveries, mismatches int64
+	ack, bcast                          histogram
+}
+
+func (s *editorStats) merge(o *editorStats) {
+	s.edits += o.edits
+	s.acks += o.acks
+	s.deliveries += o.deliveries
+	s.mismatches += o.mismatches
+	s.ack.merge(&o.ack)
+	s.bcast.merge(&o.bcast)
+}
+
+// takeStats returns the editor's stats so far and starts new ones.
+func (e *editor) takeStats() editorStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stats
+	e.stats = editorStats{}
+	return s
+}
+
+func (e *editor) options(name string, hc *http.Client) client.Options {
+	return client.Options{
+		Name:       name,
+		HTTPClient: hc,
+		Color:      "#3366ff",
+		OnAck:      e.onAck,
+		OnRemoteOp: e.onRemoteOp,
+		OnError: func(m collab.ErrorMsg) {
+			e.errors.Add(1)
+			e.codes.add(string(m.Code))
+		},
+	}
+}
+
+// edit makes one simulated edit. A Submit that no longer fits because a
+// remote op shrank the text in between is retried with the new text.
+func (e *editor) edit() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var err error
+	for try := 0; try < 3; try++ {
+		ed := e.typist.next(utf8.RuneCountInString(e.c.Text()))
+		if err = e.c.Submit(patchOp(patch{Pos: ed.pos, Del: ed.del, Ins: ed.ins})); err == nil {
+			e.submitted(time.Now())
+			return nil
+		}
+		if errors.Is(err, client.ErrClosed) {
+			return err
+		}
+	}
+	return err
+}
+
+// submitted updates the mirror after a successful Submit; e.mu is held.
+func (e *editor) submitted(now time.Time) {
+	if e.win.contains(now) {
+		e.stats.edits++
+	}
+	if e.inflight {
+		e.buffered = true
+		return
+	}
+	e.send(now)
+}
+
+// send records that the next seq left at now; e.mu is held.
+func (e *editor) send(now time.Time) {
+	e.lastSeq++
+	e.inflight, e.inflightSeq, e.sentAt = true, e.lastSeq, now
+	// An arrival that raced ahead of this record (the client sends a
+	// buffered op before calling OnAck) took at most ~0 after our clock.
+	for range e.doc.sent(opKey{e.session, e.lastSeq}, now) {
+		if e.win.contains(now) {
+			e.stats.bcast.add(0)
+		}
+	}
+}
+
+func (e *editor) onAck(seq, version uint64) {
+	now := time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.inflight || seq != e.inflightSeq {
+		// The mirror lost track (e.g. a resync resolved an op differently):
+		// count it, skip the sample, and follow the client's numbering.
+		e.stats.mismatches++
+		e.lastSeq = max(e.lastSeq, seq)
+	} else if e.win.contains(e.sentAt) {
+		e.stats.ack.add(now.Sub(e.sentAt))
+	}
+	if e.win.contains(now) {
+		e.stats.acks++
+	}
+	e.inflight = false
+	if e.buffered {
+		e.buffered = false
+		e.send(now)
+	}
+}
+
+func (e *editor) onRemoteOp(m collab.OpMsg) {
+	now := time.Now()
+	sent := e.doc.arrived(opKey{m.Session, m.Seq}, now)
+	e.recordBroadcast(sent, now)
+}
+
+// recordBroadcast counts a delivery at arrival of an op sent at sent (zero
+// sent: not known yet, the author will record it).
+func (e *editor) recordBroadcast(sent, arrival time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.win.contains(arrival) {
+		e.stats.deliveries++
+	}
+	if !sent.IsZero() && e.win.contains(sent) {
+		e.stats.bcast.add(arrival.Sub(sent))
+	}
+}
+
+// moveCursor sets a random cursor or selection.
+func (e *editor) moveCursor() {
+	n := utf8.RuneCountInString(e.c.Text())
+	a := e.rng.IntN(n + 1)
+	h := a
+	if e.rng.IntN(4) == 0 {
+		h = e.rng.IntN(n + 1)
+	}
+	e.c.SetCursor(&ot.Selection{Anchor: a, Head: h})
+}
+
+// typeLoop edits at rate edits/s and moves the cursor at presence moves/s
+// until ctx ends. rate is read on every step, so --find-max can change it.
+// A loop that falls behind does not catch up in a burst: it skips ahead.
+func (e *editor) typeLoop(ctx context.Context, rate *atomicFloat, presence float64) {
+	now := time.Now()
+	nextEdit := now.Add(e.jitter(rate.load()))
+	nextCursor := now.Add(e.jitter(presence))
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		at := nextEdit
+		if presence > 0 && nextCursor.Before(at) {
+			at = nextCursor
+		}
+		timer.Reset(time.Until(at))
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		now := time.Now()
+		if !nextEdit.After(now) {
+			if r := rate.load(); r > 0 {
+				if err := e.edit(); err != nil && !errors.Is(err, client.ErrClosed) {
+					e.errors.Add(1)
+					e.codes.add("submit: " + err.Error())
+				}
+			}
+			nextEdit = later(nextEdit, now, rate.load(), e.rng)
+		}
+		if presence > 0 && !nextCursor.After(now) {
+			e.moveCursor()
+			nextCursor = later(nextCursor, now, presence, e.rng)
+		}
+	}
+}
+
+// jitter is a random first delay within one period, so editors do not type
+// in lockstep. A zero rate gives an hour (the loop only rechecks the rate).
+func (e *editor) jitter(rate float64) time.Duration {
+	if rate <= 0 {
+		return time.Hour
+	}
+	return time.Duration(e.rng.Float64() * float64(time.Second) / rate)
+}
+
+// later schedules the next event one period (±20 %) after prev, or after now
+// when the loop has fallen more than a period behind.
+func later(prev, now time.Time, rate float64, rng *rand.Rand) time.Time {
+	if rate <= 0 {
+		return now.Add(200 * time.Millisecond)
+	}
+	period := time.Duration(float64(time.Second) / rate * (0.8 + 0.4*rng.Float64()))
+	next := prev.Add(period)
+	if next.Before(now.Add(-period)) {
+		next = now
+	}
+	return next
+}
+
+// atomicFloat is a float64 that goroutines may read while another sets it.
+type atomicFloat struct{ bits atomic.Uint64 }
+
+func (f *atomicFloat) load() float64   { return math.Float64frombits(f.bits.Load()) }
+func (f *atomicFloat) store(v float64) { f.bits.Store(math.Float64bits(v)) }
+
+// codeCounts counts errors by code (or message) for the report.
+type codeCounts struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (c *codeCounts) add(code string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]int64{}
+	}
+	if len(c.m) < 20 {
+		c.m[code]++
+	} else if _, ok := c.m[code]; ok {
+		c.m[code]++
+	}
+}
+
+// take returns the counts so far and starts again.
+func (c *codeCounts) take() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.m
+	c.m = nil
+	return m
+}

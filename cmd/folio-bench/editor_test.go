@@ -1,0 +1,65 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestFlightsBothOrders(t *testing.T) {
+	d := &docRun{flights: map[opKey]*flight{}, editors: make([]*editor, 3)}
+	t0 := time.Unix(100, 0)
+	k := opKey{"s1", 1}
+
+	// The author records first; both others arrive later.
+	if early := d.sent(k, t0); early != nil {
+		t.Fatalf("early = %v", early)
+	}
+	if got := d.arrived(k, t0.Add(time.Millisecond)); !got.Equal(t0) {
+		t.Fatalf("arrived returned %v, want %v", got, t0)
+	}
+	d.arrived(k, t0.Add(2*time.Millisecond))
+	if len(d.flights) != 0 {
+		t.Fatalf("flight kept after every editor received it: %v", d.flights)
+	}
+
+	// An arrival races ahead of the author's record.
+	k2 := opKey{"s1", 2}
+	if got := d.arrived(k2, t0); !got.IsZero() {
+		t.Fatalf("arrived before send returned %v", got)
+	}
+	if early := d.sent(k2, t0.Add(time.Millisecond)); len(early) != 1 {
+		t.Fatalf("early = %v, want one arrival", early)
+	}
+	d.arrived(k2, t0.Add(2*time.Millisecond))
+	if len(d.flights) != 0 {
+		t.Fatalf("flights left: %v", d.flights)
+	}
+}
+
+func TestWindowContains(t *testing.T) {
+	var w window
+	now := time.Now()
+	if w.contains(now) {
+		t.Fatal("an unstarted window contains nothing")
+	}
+	w.start.Store(now.UnixNano())
+	if !w.contains(now.Add(time.Second)) || w.contains(now.Add(-time.Nanosecond)) {
+		t.Fatal("open window bounds wrong")
+	}
+	w.end.Store(now.Add(time.Second).UnixNano())
+	if w.contains(now.Add(time.Second)) || !w.contains(now.Add(time.Second-1)) {
+		t.Fatal("closed window bounds wrong")
+	}
+}
+
+func TestLaterSkipsAheadWhenBehind(t *testing.T) {
+	rng := newTypist(1, 10).rng
+	now := time.Now()
+	if n := later(now.Add(-time.Hour), now, 10, rng); n.Before(now) {
+		t.Fatalf("next %v is in the past: a late loop must not burst", n)
+	}
+	n := later(now, now, 10, rng)
+	if d := n.Sub(now); d < 80*time.Millisecond || d > 120*time.Millisecond {
+		t.Fatalf("period %v, want 100 ms ± 20 %%", d)
+	}
+}

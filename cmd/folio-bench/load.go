@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/foliodocs/folio/collab/client"
+)
+
+// loadRun is a set of connected editors (and viewers) over a set of
+// documents. Phases of it are measured one after another: one for a plain
+// run, one per step for --find-max.
+type loadRun struct {
+	cfg     Config
+	tgt     *target
+	docs    []*docRun
+	editors []*editor
+	viewers *viewerSet
+	win     window
+	rate    atomicFloat
+	codes   codeCounts
+
+	cancelTyping context.CancelFunc
+	typing       sync.WaitGroup
+	reconnects0  int64 // Sum of client reconnects when the current phase began.
+}
+
+// dialRun opens every editor's connection, DialParallel at a time.
+func dialRun(ctx context.Context, cfg Config, tgt *target) (*loadRun, error) {
+	r := &loadRun{cfg: cfg, tgt: tgt}
+	r.rate.store(cfg.Rate)
+	prefix := runPrefix()
+	for d := 0; d < cfg.Docs; d++ {
+		doc := &docRun{id: fmt.Sprintf("%s-%d", prefix, d), flights: map[opKey]*flight{}}
+		r.docs = append(r.docs, doc)
+		for i := 0; i < cfg.EditorsPerDoc; i++ {
+			seed := cfg.Seed*1_000_003 + uint64(len(r.editors))
+			e := &editor{doc: doc, typist: newTypist(seed, cfg.MaxDocLen), rng: rand.New(rand.NewPCG(seed, 7)), win: &r.win, codes: &r.codes}
+			doc.editors = append(doc.editors, e)
+			r.editors = append(r.editors, e)
+		}
+	}
+	sem := make(chan struct{}, cfg.DialParallel)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for i, e := range r.editors {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c, err := client.Dial(ctx, tgt.wsURL(e.doc.id), e.options(fmt.Sprintf("bench %d", i), tgt.http))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("dial editor %d of %s: %w", i, e.doc.id, err)
+				}
+				return
+			}
+			e.c, e.session = c, c.Session()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		r.close()
+		return nil, firstErr
+	}
+	if cfg.ViewersPerDoc > 0 {
+		r.viewers = startViewers(tgt, r.docs, cfg.ViewersPerDoc, &r.win)
+	}
+	return r, nil
+}
+
+// runPrefix names this run's documents so runs against one server never share one.
+func runPrefix() string {
+	b := make([]byte, 4)
+	crand.Read(b)
+	return "bench-" + hex.EncodeToString(b)
+}
+
+func (t *target) wsURL(doc string) string { return t.baseURL + "/api/v1/docs/" + doc + "/ws" }
+
+// startTyping starts every editor's typing loop.
+func (r *loadRun) startTyping() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancelTyping = cancel
+	for _, e := range r.editors {
+		r.typing.Add(1)
+		go func() {
+			defer r.typing.Done()
+			e.typeLoop(ctx, &r.rate, r.cfg.Presence)
+		}()
+	}
+}
+
+// stopTyping stops the typing loops and waits for them.
+func (r *loadRun) stopTyping() {
+	if r.cancelTyping != nil {
+		r.cancelTyping()
+		r.typing.Wait()
+		r.cancelTyping = nil
+	}
+}
+
+// close stops everything and closes every connection.
+func (r *loadRun) close() {
+	r.stopTyping()
+	if r.viewers != nil {
+		r.viewers.close()
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 256)
+	for _, e := range r.editors {
+		if e.c == nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			e.c.Close()
+		}()
+	}
+	wg.Wait()
+}
+
+func (r *loadRun) reconnects() int64 {
+	var n int64
+	for _, e := range r.editors {
+		n += int64(e.c.Reconnects())
+	}
+	return n
+}
+
+func (r *loadRun) errorCount() int64 {
+	var n int64
+	for _, e := range r.editors {
+		n += e.errors.Load()
+	}
+	return n
+}
+
+// measure runs one phase: warm-up (not counted), the measured window, and a
+// grace period in which acks and deliveries of ops sent inside the window
+// still count. The typing loops must be running.
+func (r *loadRun) measure(ctx context.Context, name string) (Report, error) {
+	if err := sleepCtx(ctx, r.cfg.Warmup); err != nil {
+		return Report{}, err
+	}
+	rep := r.newReport(name)
+	errs0, rec0 := r.errorCount(), r.reconnects()
+	r.codes.take()
+	sampler := startSampler(r.tgt)
+	start := time.Now()
+	r.win.end.Store(0)
+	r.win.start.Store(start.UnixNano())
+	err := sleepCtx(ctx, r.cfg.Duration)
+	end := time.Now()
+	r.win.end.Store(end.UnixNano())
+	res := sampler.stop()
+	if err != nil {
+		return Report{}, err
+	}
+	// Ops sent just before the end may still be acked: give them a moment.
+	sleepCtx(ctx, min(time.Second, r.cfg.Threshold*4+200*time.Millisecond))
+	var st editorStats
+	for _, e := range r.editors {
+		s := e.takeStats()
+		st.merge(&s)
+	}
+	r.win.start.Store(0)
+	secs := end.Sub(start).Seconds()
+	rep.DurationS = secs
+	rep.EditsPerS = float64(st.edits) / secs
+	rep.CommittedPerS = float64(st.acks) / secs
+	rep.DeliveriesPerS = float64(st.deliveries) / secs
+	rep.Ack, rep.Broadcast = st.ack.summary(), st.bcast.summary()
+	rep.Errors = r.errorCount() - errs0
+	rep.ErrorCodes = r.codes.take()
+	rep.Reconnects = r.reconnects() - rec0
+	if r.viewers != nil {
+		rep.ViewerEvents = float64(r.viewers.take()) / secs
+	}
+	rep.LoadAvgEnd = loadAvg()
+	res.fill(&rep, st.acks)
+	if st.mismatches > 0 {
+		rep.Convergence = fmt.Sprintf("%d acks did not match the expected seq (samples skipped)", st.mismatches)
+	}
+	return rep, nil
+}
+
+func (r *loadRun) newReport(name string) Report {
+	return Report{
+		Scenario: name, Date: time.Now().UTC(), Server: r.tgt.desc,
+		Docs: len(r.docs), EditorsPerDoc: r.cfg.EditorsPerDoc, Rate: r.rate.load(),
+		Presence: r.cfg.Presence, ViewersPerDoc: r.cfg.ViewersPerDoc,
+		Connections: len(r.editors) + len(r.docs)*r.cfg.ViewersPerDoc,
+		WarmupS:     r.cfg.Warmup.Seconds(), LoadAvgStart: loadAvg(),
+	}
+}
+
+// converge waits until every editor has no pending op and every editor's
+// text equals the server's committed text at the same version. It returns
+// "" when all documents converged, else what differed.
+func (r *loadRun) converge(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Settle)
+	defer cancel()
+	for i, e := range r.editors {
+		if err := e.c.WaitSynced(ctx); err != nil {
+			return fmt.Sprintf("editor %d of %s never synced: %v", i, e.doc.id, err)
+		}
+	}
+	for _, d := range r.docs {
+		if msg := r.convergeDoc(ctx, d); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+// convergeDoc polls the server's text of d until every editor of d matches it.
+func (r *loadRun) convergeDoc(ctx context.Context, d *docRun) string {
+	var last string
+	for {
+		text, version, err := r.tgt.text(ctx, d.id)
+		if err != nil {
+			last = err.Error()
+		} else if last = docDiffers(d, text, version); last == "" {
+			return ""
+		}
+		if sleepCtx(ctx, 50*time.Millisecond) != nil {
+			return fmt.Sprintf("%s: %s", d.id, last)
+		}
+	}
+}
+
+func docDiffers(d *docRun, text string, version uint64) string {
+	for i, e := range d.editors {
+		if v := e.c.Version(); v != version {
+			return fmt.Sprintf("editor %d at version %d, server at %d", i, v, version)
+		}
+		if t := e.c.Text(); t != text {
+			return fmt.Sprintf("editor %d text (%d bytes) differs from the server's (%d bytes) at version %d",
+				i, len(t), len(text), version)
+		}
+	}
+	return ""
+}
+
+// text fetches a document's committed text and its version.
+func (t *target) text(ctx context.Context, doc string) (string, uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.baseURL+"/api/v1/docs/"+doc+"/text", nil)
+	if err != nil {
+		return "", 0, err
+	}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return "", 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", 0, fmt.Errorf("GET text of %s: %s: %.200s", doc, resp.Status, b)
+	}
+	v, err := strconv.ParseUint(resp.Header.Get("X-Folio-Version"), 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("GET text of %s: bad X-Folio-Version: %w", doc, err)
+	}
+	return string(b), v, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

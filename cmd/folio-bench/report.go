@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the result of one measured phase of a run. The JSON form is the
+// machine-readable output of --json; field names are stable.
+type Report struct {
+	Scenario string    `json:"scenario"`
+	Date     time.Time `json:"date"`
+	Server   string    `json:"server"` // How the server ran; says whether CPU includes the generator.
+
+	Docs          int     `json:"docs"`
+	EditorsPerDoc int     `json:"editors_per_doc"`
+	Rate          float64 `json:"rate_per_editor"` // Offered edits/s per editor.
+	Presence      float64 `json:"presence_per_editor"`
+	ViewersPerDoc int     `json:"viewers_per_doc"`
+	Connections   int     `json:"connections"`
+	WarmupS       float64 `json:"warmup_s"`
+	DurationS     float64 `json:"duration_s"` // The measured window, warm-up excluded.
+
+	EditsPerS      float64          `json:"edits_per_s"`      // Local edits actually made.
+	CommittedPerS  float64          `json:"committed_per_s"`  // Acks received (committed server ops; composed edits count once).
+	DeliveriesPerS float64          `json:"deliveries_per_s"` // Remote ops received by editors.
+	ViewerEvents   float64          `json:"viewer_events_per_s,omitempty"`
+	Ack            Summary          `json:"ack"`
+	Broadcast      Summary          `json:"broadcast"`
+	Errors         int64            `json:"errors"`
+	ErrorCodes     map[string]int64 `json:"error_codes,omitempty"`
+	Reconnects     int64            `json:"reconnects"`
+
+	CPUSeconds   float64 `json:"server_cpu_s"`
+	CPUPercent   float64 `json:"server_cpu_percent"` // Of one core.
+	CPUPerOpUS   float64 `json:"server_cpu_us_per_op"`
+	RSSMB        float64 `json:"server_rss_mb"`
+	PeakRSSMB    float64 `json:"server_peak_rss_mb"`
+	CPUMeasured  bool    `json:"cpu_measured"`
+	LoadAvgStart string  `json:"loadavg_start"`
+	LoadAvgEnd   string  `json:"loadavg_end"`
+
+	Converged   bool   `json:"converged"`
+	Convergence string `json:"convergence,omitempty"` // What differed, when it did not converge.
+
+	Replay *ReplayResult `json:"replay,omitempty"`
+}
+
+// ReplayResult describes a trace replay.
+type ReplayResult struct {
+	Trace     string  `json:"trace"`
+	Mode      string  `json:"mode"`
+	Patches   int     `json:"patches"`
+	Committed int64   `json:"committed_ops"`
+	TotalS    float64 `json:"total_s"`
+	PatchesPS float64 `json:"patches_per_s"`
+	Matches   bool    `json:"matches_end_content"`
+}
+
+// writeTable prints reports as an aligned human-readable table, one column
+// per report (find-max prints one column per step).
+func writeTable(w io.Writer, reports []Report) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row := func(name string, f func(r Report) string) {
+		cells := []string{name}
+		for _, r := range reports {
+			cells = append(cells, f(r))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	fl := func(v float64) string { return fmt.Sprintf("%.0f", v) }
+	lat := func(s Summary) string {
+		return fmt.Sprintf("%.2f / %.2f / %.2f / %.2f", s.P50, s.P90, s.P99, s.Max)
+	}
+	row("scenario", func(r Report) string { return r.Scenario })
+	row("docs × editors", func(r Report) string { return fmt.Sprintf("%d × %d", r.Docs, r.EditorsPerDoc) })
+	row("rate/editor (edits/s)", func(r Report) string { return fmt.Sprintf("%g", r.Rate) })
+	row("connections", func(r Report) string { return fmt.Sprint(r.Connections) })
+	row("window (s)", func(r Report) string { return fmt.Sprintf("%.1f", r.DurationS) })
+	row("edits/s", func(r Report) string { return fl(r.EditsPerS) })
+	row("committed ops/s", func(r Report) string { return fl(r.CommittedPerS) })
+	row("deliveries/s", func(r Report) string { return fl(r.DeliveriesPerS) })
+	row("SSE viewer events/s", func(r Report) string { return fl(r.ViewerEvents) })
+	row("ack ms p50/p90/p99/max", func(r Report) string { return lat(r.Ack) })
+	row("broadcast ms p50/p90/p99/max", func(r Report) string { return lat(r.Broadcast) })
+	row("errors / reconnects", func(r Report) string { return fmt.Sprintf("%d / %d", r.Errors, r.Reconnects) })
+	row("server CPU % of a core", func(r Report) string { return cpuCell(r, fmt.Sprintf("%.1f", r.CPUPercent)) })
+	row("server CPU µs/committed op", func(r Report) string { return cpuCell(r, fmt.Sprintf("%.1f", r.CPUPerOpUS)) })
+	row("server RSS / peak (MB)", func(r Report) string {
+		return cpuCell(r, fmt.Sprintf("%.0f / %.0f", r.RSSMB, r.PeakRSSMB))
+	})
+	row("loadavg start → end", func(r Report) string { return r.LoadAvgStart + " → " + r.LoadAvgEnd })
+	row("converged", func(r Report) string { return fmt.Sprint(r.Converged) })
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range reports {
+		if r.Server != "" {
+			fmt.Fprintf(w, "server: %s\n", r.Server)
+			break
+		}
+	}
+	for _, r := range reports {
+		if rp := r.Replay; rp != nil {
+			fmt.Fprintf(w, "replay %s (%s): %d patches, %d committed ops in %.2f s = %.0f patches/s, matches endContent: %v\n",
+				rp.Trace, rp.Mode, rp.Patches, rp.Committed, rp.TotalS, rp.PatchesPS, rp.Matches)
+		}
+		if len(r.ErrorCodes) > 0 {
+			fmt.Fprintf(w, "errors (%s): %v\n", r.Scenario, r.ErrorCodes)
+		}
+		if !r.Converged && r.Convergence != "" {
+			fmt.Fprintf(w, "NOT CONVERGED (%s): %s\n", r.Scenario, r.Convergence)
+		}
+	}
+	return nil
+}
+
+func cpuCell(r Report, s string) string {
+	if !r.CPUMeasured {
+		return "n/a"
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

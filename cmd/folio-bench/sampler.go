@@ -1,0 +1,86 @@
+package main
+
+import (
+	"time"
+)
+
+// sampler measures the server process over a window: CPU time used (the
+// difference of two readings) and RSS, sampled every 200 ms for the peak.
+type sampler struct {
+	tgt    *target
+	start  procStat
+	t0     time.Time
+	done   chan struct{}
+	result chan sample
+}
+
+// sample is what a sampler measured.
+type sample struct {
+	ok       bool
+	cpu      time.Duration
+	wall     time.Duration
+	rss, max int64
+}
+
+func startSampler(tgt *target) *sampler {
+	s := &sampler{tgt: tgt, done: make(chan struct{}), result: make(chan sample, 1)}
+	if !tgt.measured {
+		close(s.result)
+		return s
+	}
+	st, err := readProc(tgt.pid)
+	if err != nil {
+		close(s.result)
+		return s
+	}
+	s.start, s.t0 = st, time.Now()
+	go s.loop()
+	return s
+}
+
+func (s *sampler) loop() {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	peak := s.start.RSS
+	for {
+		select {
+		case <-tick.C:
+			if st, err := readProc(s.tgt.pid); err == nil {
+				peak = max(peak, st.RSS)
+			}
+		case <-s.done:
+			st, err := readProc(s.tgt.pid)
+			if err != nil {
+				s.result <- sample{}
+				return
+			}
+			s.result <- sample{ok: true, cpu: st.CPU - s.start.CPU, wall: time.Since(s.t0), rss: st.RSS, max: max(peak, st.RSS)}
+			return
+		}
+	}
+}
+
+// stop ends the window and returns the measurement.
+func (s *sampler) stop() sample {
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	return <-s.result
+}
+
+// fill writes the measurement into rep; committed is the window's op count.
+func (m sample) fill(rep *Report, committed int64) {
+	if !m.ok {
+		return
+	}
+	rep.CPUMeasured = true
+	rep.CPUSeconds = m.cpu.Seconds()
+	rep.CPUPercent = 100 * m.cpu.Seconds() / m.wall.Seconds()
+	if committed > 0 {
+		rep.CPUPerOpUS = float64(m.cpu.Microseconds()) / float64(committed)
+	}
+	rep.RSSMB = float64(m.rss) / (1 << 20)
+	rep.PeakRSSMB = float64(m.max) / (1 << 20)
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/storage"
+	"github.com/foliodocs/folio/web"
+)
+
+// target is the server under test: where to connect, which process to
+// measure, and how to stop it.
+type target struct {
+	baseURL  string
+	pid      int  // Process to sample; 0 means this process.
+	measured bool // False for a URL without --server-pid: CPU and RSS unknown.
+	desc     string
+	http     *http.Client // Its own transport, so stop can close idle connections.
+	stop     func(ctx context.Context) error
+}
+
+// newTarget wraps stop so that it also closes the target's idle HTTP connections.
+func newTarget(t target) *target {
+	t.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	stop := t.stop
+	t.stop = func(ctx context.Context) error {
+		defer t.http.CloseIdleConnections()
+		return stop(ctx)
+	}
+	return &t
+}
+
+// startTarget connects to cfg.URL or starts a server as cfg.Server says.
+func startTarget(ctx context.Context, cfg Config, stderr io.Writer) (*target, error) {
+	if cfg.URL != "" {
+		t := target{baseURL: strings.TrimSuffix(cfg.URL, "/"), pid: cfg.ServerPID, stop: func(context.Context) error { return nil }}
+		t.measured = cfg.ServerPID != 0
+		t.desc = "remote " + t.baseURL
+		if t.measured {
+			t.desc += fmt.Sprintf(" (pid %d sampled from /proc)", cfg.ServerPID)
+		} else {
+			t.desc += " (no --server-pid: CPU and RSS not measured)"
+		}
+		return newTarget(t), nil
+	}
+	if cfg.Server == "child" {
+		return startChild(ctx, cfg, stderr)
+	}
+	s, err := startLocal(cfg.DataDir, cfg.Pprof, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return newTarget(target{
+		baseURL: s.url, measured: true, stop: s.close,
+		desc: "in-process on " + s.url + ", durable storage (fsync on); generator and server SHARE this process: CPU and RSS include the generator",
+	}), nil
+}
+
+// localServer is a Folio server in this process on a loopback port.
+type localServer struct {
+	url   string
+	close func(ctx context.Context) error
+}
+
+// startLocal opens storage in dataDir (a new temporary directory when empty,
+// removed on close), builds the hub and the web handler, and serves them on
+// 127.0.0.1. It is wired like cmd/folio, minus configuration.
+func startLocal(dataDir, pprofAddr string, stderr io.Writer) (*localServer, error) {
+	tmp := dataDir == ""
+	if tmp {
+		d, err := os.MkdirTemp("", "folio-bench-")
+		if err != nil {
+			return nil, err
+		}
+		dataDir = d
+	}
+	cleanup := func() {
+		if tmp {
+			os.RemoveAll(dataDir)
+		}
+	}
+	db, err := storage.Open(filepath.Join(dataDir, "folio.db"), storage.Options{})
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	logger := zerolog.New(stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	hub := collab.NewHub(db, benchHubOptions(logger))
+	handler := web.New(web.Options{Hub: hub, Store: db, Logger: logger}).Handler()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		hub.Close(context.Background())
+		db.Close()
+		cleanup()
+		return nil, err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.Serve(ln)
+	}()
+	stopPprof, err := servePprof(pprofAddr)
+	if err != nil {
+		fmt.Fprintln(stderr, "folio-bench: pprof:", err)
+	}
+	return &localServer{url: "http://" + ln.Addr().String(), close: func(ctx context.Context) error {
+		// The order of cmd/folio: stop accepting, close the hub (its sessions
+		// are waited for), then close the store.
+		stopPprof()
+		err := srv.Shutdown(ctx)
+		<-served
+		err = errors.Join(err, hub.Close(ctx), db.Close())
+		cleanup()
+		return err
+	}}, nil
+}
+
+// servePprof serves net/http/pprof on a loopback address when addr is set.
+func servePprof(addr string) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return func() {}, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return func() {}, fmt.Errorf("%s: pprof listens on loopback only", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return func() {}, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	return func() { srv.Close(); <-done }, nil
+}
+
+// childServeArg makes folio-bench run only the server, in a child process, so
+// that its CPU and RSS are measured apart from the generator's.
+const childServeArg = "__serve"
+
+// startChild re-executes this binary as a server and waits for its address.
+func startChild(ctx context.Context, cfg Config, stderr io.Writer) (*target, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, childServeArg, "-data", cfg.DataDir, "-pprof", cfg.Pprof)
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe() // Closing it (or our death) stops the child.
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := readListenLine(ctx, out)
+	if err != nil {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("child server: %w", err)
+	}
+	go io.Copy(io.Discard, out)
+	pid := cmd.Process.Pid
+	return newTarget(target{
+		baseURL: line, pid: pid, measured: true,
+		desc: fmt.Sprintf("child process pid %d on %s, durable storage (fsync on); CPU and RSS are the server's alone", pid, line),
+		stop: func(ctx context.Context) error {
+			stdin.Close()
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				return err
+			case <-ctx.Done():
+				cmd.Process.Kill()
+				return errors.Join(ctx.Err(), <-done)
+			}
+		},
+	}), nil
+}
+
+func readListenLine(ctx context.Context, r io.Reader) (string, error) {
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		got <- strings.TrimSpace(line)
+	}()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	select {
+	case line := <-got:
+		url, ok := strings.CutPrefix(line, "LISTEN ")
+		if !ok {
+			return "", fmt.Errorf("unexpected first line %q", line)
+		}
+		return url, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// serveChild is the child's main: serve until stdin closes or a signal.
+func serveChild(args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("folio-bench "+childServeArg, stderr)
+	dataDir := fs.String("data", "", "data directory")
+	pprofAddr := fs.String("pprof", "", "pprof address")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	raiseFileLimit(65536)
+	s, err := startLocal(*dataDir, *pprofAddr, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "folio-bench server:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "LISTEN %s\n", s.url)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.close(sctx); err != nil {
+		fmt.Fprintln(stderr, "folio-bench server: close:", err)
+		return 1
+	}
+	return 0
+}
+
+// benchHubOptions are collab's defaults except two abuse limits that a load
+// test must lift: ops per second per connection (default 30/s would cap
+// --find-max at 30 × connections) and sessions per document (default 250,
+// below the 2,000-editor scenario). A --url server must be configured alike.
+func benchHubOptions(logger zerolog.Logger) collab.Options {
+	return collab.Options{
+		Logger:         logger,
+		OpsPerSecond:   10_000,
+		OpBurst:        10_000,
+		MaxConnsPerDoc: maxConnections,
+	}
+}

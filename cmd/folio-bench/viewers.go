@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// viewerSet is the read-only SSE viewers of a run. Each counts the events
+// (data lines) it receives inside the window.
+type viewerSet struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	events atomic.Int64
+	errors atomic.Int64
+}
+
+func startViewers(tgt *target, docs []*docRun, perDoc int, win *window) *viewerSet {
+	ctx, cancel := context.WithCancel(context.Background())
+	v := &viewerSet{cancel: cancel}
+	for _, d := range docs {
+		for i := 0; i < perDoc; i++ {
+			v.wg.Add(1)
+			go func() {
+				defer v.wg.Done()
+				v.watch(ctx, tgt.http, tgt.baseURL+"/api/v1/docs/"+d.id+"/events", win)
+			}()
+		}
+	}
+	return v
+}
+
+// watch follows one event stream until ctx ends, reopening it if it drops.
+func (v *viewerSet) watch(ctx context.Context, hc *http.Client, url string, win *window) {
+	for ctx.Err() == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := hc.Do(req)
+		if err == nil {
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(make([]byte, 64<<10), 64<<20)
+			for sc.Scan() {
+				if bytes.HasPrefix(sc.Bytes(), []byte("data:")) && win.contains(time.Now()) {
+					v.events.Add(1)
+				}
+			}
+			resp.Body.Close()
+		}
+		if ctx.Err() == nil {
+			v.errors.Add(1)
+			sleepCtx(ctx, 200*time.Millisecond)
+		}
+	}
+}
+
+// take returns the events counted since the last take.
+func (v *viewerSet) take() int64 { return v.events.Swap(0) }
+
+func (v *viewerSet) close() {
+	v.cancel()
+	v.wg.Wait()
+}
