@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -49,29 +50,44 @@ func (db *DB) write(ctx context.Context, apply func(*bolt.Tx) error) error {
 }
 
 // run is the committer goroutine: it takes one request, adds whatever else
-// is already waiting (up to MaxBatch), and commits them in one transaction.
+// is waiting (up to MaxBatch), and commits them in one transaction.
 func (db *DB) run() {
 	defer db.wg.Done()
 	batch := make([]*writeReq, 0, db.opts.MaxBatch)
 	for {
 		select {
 		case r := <-db.reqs:
-			batch = append(batch[:0], r)
-		collect:
-			for len(batch) < db.opts.MaxBatch {
-				select {
-				case r := <-db.reqs:
-					batch = append(batch, r)
-				default:
-					break collect
-				}
-			}
+			batch = db.collect(append(batch[:0], r))
 			db.commit(batch)
+			db.batches.Add(1)
+			db.batched.Add(int64(len(batch)))
 			clear(batch)
 		case <-db.stop:
 			return
 		}
 	}
+}
+
+// collect adds waiting requests to batch without blocking. Writers answered
+// by the previous commit are typically runnable but not yet resubmitted, so
+// it yields the processor and looks again while that keeps finding more:
+// no timer, just letting ready goroutines queue.
+func (db *DB) collect(batch []*writeReq) []*writeReq {
+	seen := -1
+	for len(batch) < db.opts.MaxBatch {
+		select {
+		case r := <-db.reqs:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		if len(batch) == seen { // The last yield brought nobody.
+			return batch
+		}
+		seen = len(batch)
+		runtime.Gosched()
+	}
+	return batch
 }
 
 // commit applies batch in one read-write transaction and replies to every

@@ -24,7 +24,12 @@ func TestMain(m *testing.M) {
 		lockChild(os.Getenv(childPathEnv))
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if benchDir != "" {
+			os.RemoveAll(benchDir)
+		}
+		os.Exit(code)
+	}))
 }
 
 const (

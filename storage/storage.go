@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/foliodocs/folio/ot"
@@ -77,6 +78,8 @@ type DB struct {
 	stop chan struct{}  // Closed by Close.
 	once sync.Once
 	wg   sync.WaitGroup
+
+	batches, batched atomic.Int64 // Transactions committed by the committer, and requests in them.
 
 	// commitHook, when set (by tests, before any write), runs inside every
 	// batch transaction just before commit; a non-nil error aborts the batch.

@@ -1,0 +1,212 @@
+package storage
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/foliodocs/folio/ot"
+	bolt "go.etcd.io/bbolt"
+)
+
+// BenchmarkAppendWriters measures durable (fsync'd) one-op appends per second
+// with N concurrent writers, each on its own document.
+func BenchmarkAppendWriters(b *testing.B) {
+	for _, writers := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			db := openTest(b, Options{})
+			for i := range writers {
+				must(db.Create(ctx, fmt.Sprintf("w%d", i), ""))(b)
+			}
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for i := range writers {
+				n := b.N / writers
+				if i < b.N%writers {
+					n++
+				}
+				wg.Go(func() { appendOnes(b, db, fmt.Sprintf("w%d", i), n) })
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "appends/s")
+			b.ReportMetric(float64(db.batched.Load())/float64(db.batches.Load()), "reqs/commit")
+		})
+	}
+}
+
+// appendOnes appends n one-character inserts to id, one op per Append.
+func appendOnes(b *testing.B, db *DB, id string, n int) {
+	for v := 1; v <= n; v++ {
+		rec := []OpRecord{{Version: uint64(v), Op: typeAt(v - 1),
+			Session: "session-" + id, Seq: uint64(v), Author: "Ada"}}
+		if err := db.Append(ctx, id, rec, v, nil); err != nil {
+			b.Error(err)
+			return
+		}
+	}
+}
+
+// typeAt is the op that types "x" at position pos.
+func typeAt(pos int) ot.Op {
+	if pos == 0 {
+		return ot.Op{{Insert: "x"}}
+	}
+	return ot.Op{{Skip: pos}, {Insert: "x"}}
+}
+
+// BenchmarkAppendStream measures one writer streaming into one document,
+// 100 ops per Append, as a busy room batches them.
+func BenchmarkAppendStream(b *testing.B) {
+	db := openTest(b, Options{})
+	must(db.Create(ctx, "doc", ""))(b)
+	const batch = 100
+	recs := make([]OpRecord, 0, batch)
+	b.ResetTimer()
+	start := time.Now()
+	for v := 1; v <= b.N; v++ {
+		recs = append(recs, OpRecord{Version: uint64(v), Op: typeAt(v - 1),
+			Session: "session-1", Seq: uint64(v), Author: "Ada"})
+		if len(recs) == batch || v == b.N {
+			if err := db.Append(ctx, "doc", recs, v, nil); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "appends/s")
+}
+
+// BenchmarkRawOnePutPerTx is the disk's fsync ceiling: one small put per
+// bbolt transaction, the rate a store without group commit would get.
+func BenchmarkRawOnePutPerTx(b *testing.B) {
+	bdb, err := bolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, &bolt.Options{NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bdb.Close()
+	val := make([]byte, 48)
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		err := bdb.Update(func(tx *bolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("ops"))
+			if err != nil {
+				return err
+			}
+			return bk.Put(versionKey(uint64(i)), val)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tx/s")
+}
+
+// traceDB is a closed database file holding the automerge-paper trace as
+// document "paper", built once per snapshot interval.
+type traceDB struct {
+	path  string
+	ops   int
+	bytes int64
+}
+
+var (
+	traceDBsMu sync.Mutex
+	traceDBs   = map[uint64]traceDB{}
+	benchDir   string // Guarded by traceDBsMu.
+)
+
+func buildTraceDB(b *testing.B, snapEvery uint64) traceDB {
+	traceDBsMu.Lock()
+	defer traceDBsMu.Unlock()
+	if t, ok := traceDBs[snapEvery]; ok {
+		return t
+	}
+	tr := loadTrace(b, "automerge-paper")
+	// Not b.TempDir: the file is shared by every run of the benchmark;
+	// TestMain removes benchDir.
+	if benchDir == "" {
+		dir, err := os.MkdirTemp("", "folio-storage-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchDir = dir
+	}
+	path := filepath.Join(benchDir, fmt.Sprintf("paper-%d.db", snapEvery))
+	db, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	appendTrace(b, db, "paper", tr, 100, snapEvery)
+	if got, err := db.TextAt(ctx, "paper", uint64(len(tr.ops))); err != nil || got != tr.end {
+		b.Fatalf("trace text at head differs: %v", err)
+	}
+	db.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := traceDB{path: path, ops: len(tr.ops), bytes: fi.Size()}
+	traceDBs[snapEvery] = t
+	return t
+}
+
+// BenchmarkTraceLoad measures a cold Load of the automerge-paper document
+// (open the file, Load, rebuild the text at head) and reports bytes on disk
+// per op, for several snapshot intervals K.
+func BenchmarkTraceLoad(b *testing.B) {
+	for _, k := range []uint64{256, DefaultSnapshotEvery, 4096} {
+		b.Run(fmt.Sprintf("K=%d", k), func(b *testing.B) {
+			t := buildTraceDB(b, k)
+			b.ResetTimer()
+			for range b.N {
+				db, err := Open(t.path, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				l, err := db.Load(ctx, "paper")
+				if err != nil {
+					b.Fatal(err)
+				}
+				doc := ot.NewDocument(l.Snapshot.Text)
+				for _, r := range l.Ops {
+					if err := doc.Apply(r.Op); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if doc.Len() != l.Meta.Length {
+					b.Fatalf("length %d, meta %d", doc.Len(), l.Meta.Length)
+				}
+				db.Close()
+			}
+			b.ReportMetric(float64(t.bytes)/float64(t.ops), "disk-bytes/op")
+		})
+	}
+}
+
+// BenchmarkTraceTextAt measures TextAt at random past versions of the
+// automerge-paper document.
+func BenchmarkTraceTextAt(b *testing.B) {
+	for _, k := range []uint64{256, DefaultSnapshotEvery, 4096} {
+		b.Run(fmt.Sprintf("K=%d", k), func(b *testing.B) {
+			t := buildTraceDB(b, k)
+			db, err := Open(t.path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			rng := rand.New(rand.NewPCG(1, 2))
+			b.ResetTimer()
+			for range b.N {
+				if _, err := db.TextAt(ctx, "paper", rng.Uint64N(uint64(t.ops)+1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
