@@ -37,9 +37,13 @@
 // Compose and TransformPosition give exactly the results of ot-text-unicode's
 // transform, compose and transformPosition; testdata/conformance.json holds
 // cases produced by that implementation and a test reproduces each one.
-// A server that orders ops and transforms each incoming op over the ops it
-// missed (with the incoming op on the Right of ops already in history) keeps
-// every client converged.
+// A server that orders ops and transforms each incoming op over the ops its
+// author had not seen keeps every client converged. Use ShareDB's sides: the
+// incoming (client) op is Left of ops already in the server's history
+// (Transform(op, applied, Left)), and a client transforms its pending ops
+// Left and the server's op Right. The concurrent-trace replay in this
+// package's tests uses them and reproduces the traces' final texts; the other
+// choice also converges, to a different text.
 //
 // # Errors and panics
 //
