@@ -147,12 +147,12 @@ func (d *Document) compact() {
 
 // check verifies that op fits the document, including deleted text.
 func (d *Document) check(op Op) error {
-	if err := checkShape(op); err != nil {
-		return err
-	}
 	n := d.Len()
 	pos := 0
-	for _, c := range op {
+	for i, c := range op {
+		if err := checkComponent(c); err != nil {
+			return malformed(i, err)
+		}
 		switch c.kind() {
 		case kindSkip:
 			if c.Skip > n-pos {

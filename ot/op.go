@@ -139,10 +139,14 @@ func checkComponent(c Component) error {
 func checkShape(op Op) error {
 	for i, c := range op {
 		if err := checkComponent(c); err != nil {
-			return fmt.Errorf("%w: component %d: %v", ErrMalformed, i, err)
+			return malformed(i, err)
 		}
 	}
 	return nil
+}
+
+func malformed(i int, err error) error {
+	return fmt.Errorf("%w: component %d: %v", ErrMalformed, i, err)
 }
 
 // Validate reports whether op is well formed and in normal form: every
