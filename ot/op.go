@@ -3,6 +3,7 @@ package ot
 import (
 	"errors"
 	"fmt"
+	"math"
 	"unicode/utf8"
 )
 
@@ -174,10 +175,19 @@ func (op Op) BaseLen() int {
 	n := 0
 	for _, c := range op {
 		if k := c.kind(); k == kindSkip || k == kindDelete {
-			n += c.Len()
+			n = addSat(n, c.Len())
 		}
 	}
 	return n
+}
+
+// addSat adds non-negative lengths, saturating instead of overflowing so that
+// absurd ops cannot wrap around into fitting.
+func addSat(a, b int) int {
+	if b > math.MaxInt-a {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // TargetLen is the length of the document that op produces from a document of

@@ -234,3 +234,53 @@ func TestPropDocument(t *testing.T) {
 }
 
 func s2len(s string) int { return utf8.RuneCountInString(s) }
+
+// genAnyOp draws an arbitrary op, possibly malformed and of any length.
+func genAnyOp(label string) *rapid.Generator[Op] {
+	return rapid.Custom(func(t *rapid.T) Op {
+		n := rapid.IntRange(0, 6).Draw(t, label+"-len")
+		op := make(Op, n)
+		for i := range op {
+			op[i] = Component{
+				Skip:    rapid.SampledFrom([]int{0, 0, 1, 3, -1, 1 << 53}).Draw(t, label+"-skip"),
+				Insert:  rapid.SampledFrom([]string{"", "", "a", "🎉", "\xff"}).Draw(t, label+"-ins"),
+				Delete:  rapid.SampledFrom([]int{0, 0, 1, 2, -2, 1 << 53}).Draw(t, label+"-del"),
+				DelText: rapid.SampledFrom([]string{"", "", "b", family}).Draw(t, label+"-deltext"),
+			}
+		}
+		return op
+	})
+}
+
+// TestPropNoPanic feeds arbitrary, possibly malformed ops that need not fit
+// each other to every function: none may panic, and the error-free ones keep
+// their contracts (normalized results, errors that say which kind they are).
+func TestPropNoPanic(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		a, b := genAnyOp("a").Draw(t, "a"), genAnyOp("b").Draw(t, "b")
+		doc := genText(8).Draw(t, "doc")
+		wellFormed := checkShape(a) == nil && checkShape(b) == nil
+		for _, op := range []Op{Transform(a, b, Left), Transform(a, b, Right)} {
+			if err := Validate(op); err != nil && wellFormed {
+				t.Fatalf("Transform result: %v", err)
+			}
+		}
+		if ab, err := Compose(a, b); err == nil {
+			if err := Validate(ab); err != nil {
+				t.Fatalf("Compose result: %v", err)
+			}
+		} else if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrDoesNotFit) {
+			t.Fatalf("Compose error of unknown kind: %v", err)
+		}
+		_, err := Apply(doc, a)
+		derr := NewDocument(doc).Apply(a)
+		if (err == nil) != (derr == nil) {
+			t.Fatalf("Apply error %v, Document.Apply error %v", err, derr)
+		}
+		_, _ = Invert(a)
+		_ = Check(a, 5)
+		_, _ = a.MarshalJSON()
+		TransformSelection(Selection{Anchor: 2, Head: -1}, a)
+		_ = Normalize(a).IsNoop()
+	})
+}
