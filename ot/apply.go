@@ -70,7 +70,7 @@ func prefixBytes(s string, n int) (int, bool) {
 }
 
 func errPastEnd(what string, pos, n, docLen int) error {
-	return fmt.Errorf("%w: %s of %d past end of document (pos %d, length %d)", ErrDoesNotFit, what, n, pos, docLen)
+	return fmt.Errorf("%w: %s of %d at pos %d runs past the end of the document (length %d)", ErrDoesNotFit, what, n, pos, docLen)
 }
 
 func errMismatch(pos int, want, got string) error {

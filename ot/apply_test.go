@@ -65,9 +65,9 @@ func TestApplyErrors(t *testing.T) {
 		msg  string
 	}{
 		{"skip past end", "🎉bc", Op{sk(4), ins("x")}, ErrDoesNotFit,
-			"ot: op does not fit document: skip of 4 past end of document (pos 0, length 3)"},
+			"ot: op does not fit document: skip of 4 at pos 0 runs past the end of the document (length 3)"},
 		{"delete past end", "ab", Op{sk(1), del(2)}, ErrDoesNotFit,
-			"ot: op does not fit document: delete of 2 past end of document (pos 1, length 2)"},
+			"ot: op does not fit document: delete of 2 at pos 1 runs past the end of the document (length 2)"},
 		{"skip on empty", "", Op{sk(1)}, ErrDoesNotFit, ""},
 		{"delete text mismatch", "abc", Op{sk(1), delText("c")}, ErrDoesNotFit,
 			`ot: op does not fit document: deleted text "c" does not match document text "b" at pos 1`},
