@@ -16,6 +16,7 @@ type Config struct {
 	Server    string // "inproc" (default) or "child" when URL is empty.
 	DataDir   string // For a started server; empty: a temporary directory.
 	Pprof     string // Address of an opt-in pprof listener in the started server.
+	NoSync    bool   // Diagnosis only: the started server skips fsync (not durable).
 
 	Docs          int
 	EditorsPerDoc int
@@ -56,6 +57,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Server, "server", c.Server, "without --url: inproc (server shares this process: CPU and RSS include the generator) or child (a separate process, measured alone)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory of the started server (default: a temporary directory, removed after)")
 	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof of the started server on this loopback address, e.g. 127.0.0.1:6060")
+	fs.BoolVar(&c.NoSync, "nosync", c.NoSync, "DIAGNOSIS ONLY: the started server skips fsync (not durable), to see what fsync costs")
 	fs.IntVar(&c.Docs, "docs", c.Docs, "number of documents")
 	fs.IntVar(&c.EditorsPerDoc, "editors", c.EditorsPerDoc, "editors per document")
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "edits per second per editor (0: idle editors)")

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,11 @@ func dialRun(ctx context.Context, cfg Config, tgt *target) (*loadRun, error) {
 			e := &editor{doc: doc, typist: newTypist(seed, cfg.MaxDocLen), rng: rand.New(rand.NewPCG(seed, 7)), win: &r.win, codes: &r.codes}
 			doc.editors = append(doc.editors, e)
 			r.editors = append(r.editors, e)
+		}
+	}
+	for _, d := range r.docs {
+		if err := tgt.create(ctx, d.id); err != nil {
+			return nil, err
 		}
 	}
 	sem := make(chan struct{}, cfg.DialParallel)
@@ -159,6 +165,7 @@ func (r *loadRun) measure(ctx context.Context, name string) (Report, error) {
 	rep := r.newReport(name)
 	errs0, rec0 := r.errorCount(), r.reconnects()
 	r.codes.take()
+	m0 := r.tgt.metrics(ctx)
 	sampler := startSampler(r.tgt)
 	start := time.Now()
 	r.win.end.Store(0)
@@ -170,6 +177,7 @@ func (r *loadRun) measure(ctx context.Context, name string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	m1 := r.tgt.metrics(ctx)
 	// Ops sent just before the end may still be acked: give them a moment.
 	sleepCtx(ctx, min(time.Second, r.cfg.Threshold*4+200*time.Millisecond))
 	var st editorStats
@@ -192,6 +200,7 @@ func (r *loadRun) measure(ctx context.Context, name string) (Report, error) {
 	}
 	rep.LoadAvgEnd = loadAvg()
 	res.fill(&rep, st.acks)
+	m1.fill(&rep, m0)
 	if st.mismatches > 0 {
 		rep.Convergence = fmt.Sprintf("%d acks did not match the expected seq (samples skipped)", st.mismatches)
 	}
@@ -254,6 +263,27 @@ func docDiffers(d *docRun, text string, version uint64) string {
 		}
 	}
 	return ""
+}
+
+// create makes an empty document with the given id (POST /api/v1/docs), so
+// that the editors join an existing document rather than racing to create it.
+func (t *target) create(ctx context.Context, doc string) error {
+	body := strings.NewReader(`{"id":"` + doc + `"}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+"/api/v1/docs", body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", doc, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("create %s: %s: %.200s", doc, resp.Status, b)
+	}
+	return nil
 }
 
 // text fetches a document's committed text and its version.

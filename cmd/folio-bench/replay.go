@@ -35,6 +35,9 @@ func runReplay(ctx context.Context, cfg Config, tgt *target) (Report, error) {
 	var acks atomic.Int64
 	var errs atomic.Int64
 	doc := runPrefix() + "-replay"
+	if err := tgt.create(ctx, doc); err != nil {
+		return Report{}, err
+	}
 	c, err := client.Dial(ctx, tgt.wsURL(doc), client.Options{
 		Name: "replay", HTTPClient: tgt.http, OnAck: func(uint64, uint64) { acks.Add(1) },
 		OnError: func(e collab.ErrorMsg) { errs.Add(1) },

@@ -44,6 +44,13 @@ type Report struct {
 	LoadAvgStart string  `json:"loadavg_start"`
 	LoadAvgEnd   string  `json:"loadavg_end"`
 
+	// From the server's /metrics (absent when it has none).
+	Commits       int64   `json:"server_commits,omitempty"`
+	CommitMeanMS  float64 `json:"server_commit_mean_ms,omitempty"`
+	OpsPerCommit  float64 `json:"server_ops_per_commit,omitempty"`
+	SubmitMeanMS  float64 `json:"server_submit_mean_ms,omitempty"`
+	SlowConsumers int64   `json:"server_slow_consumer_disconnects,omitempty"`
+
 	Converged   bool   `json:"converged"`
 	Convergence string `json:"convergence,omitempty"` // What differed, when it did not converge.
 
@@ -93,6 +100,13 @@ func writeTable(w io.Writer, reports []Report) error {
 	row("server RSS / peak (MB)", func(r Report) string {
 		return cpuCell(r, fmt.Sprintf("%.0f / %.0f", r.RSSMB, r.PeakRSSMB))
 	})
+	row("server commits: mean ms, ops/commit", func(r Report) string {
+		if r.Commits == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f, %.1f", r.CommitMeanMS, r.OpsPerCommit)
+	})
+	row("server submit→apply mean ms", func(r Report) string { return fmt.Sprintf("%.2f", r.SubmitMeanMS) })
 	row("loadavg start → end", func(r Report) string { return r.LoadAvgStart + " → " + r.LoadAvgEnd })
 	row("converged", func(r Report) string { return fmt.Sprint(r.Converged) })
 	if err := tw.Flush(); err != nil {

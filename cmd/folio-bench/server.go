@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/foliodocs/folio/collab"
@@ -62,13 +63,13 @@ func startTarget(ctx context.Context, cfg Config, stderr io.Writer) (*target, er
 	if cfg.Server == "child" {
 		return startChild(ctx, cfg, stderr)
 	}
-	s, err := startLocal(cfg.DataDir, cfg.Pprof, stderr)
+	s, err := startLocal(cfg.DataDir, cfg.Pprof, cfg.NoSync, stderr)
 	if err != nil {
 		return nil, err
 	}
 	return newTarget(target{
 		baseURL: s.url, measured: true, stop: s.close,
-		desc: "in-process on " + s.url + ", durable storage (fsync on); generator and server SHARE this process: CPU and RSS include the generator",
+		desc: "in-process on " + s.url + ", " + durability(cfg.NoSync) + "; generator and server SHARE this process: CPU and RSS include the generator",
 	}), nil
 }
 
@@ -81,7 +82,7 @@ type localServer struct {
 // startLocal opens storage in dataDir (a new temporary directory when empty,
 // removed on close), builds the hub and the web handler, and serves them on
 // 127.0.0.1. It is wired like cmd/folio, minus configuration.
-func startLocal(dataDir, pprofAddr string, stderr io.Writer) (*localServer, error) {
+func startLocal(dataDir, pprofAddr string, noSync bool, stderr io.Writer) (*localServer, error) {
 	tmp := dataDir == ""
 	if tmp {
 		d, err := os.MkdirTemp("", "folio-bench-")
@@ -95,14 +96,18 @@ func startLocal(dataDir, pprofAddr string, stderr io.Writer) (*localServer, erro
 			os.RemoveAll(dataDir)
 		}
 	}
-	db, err := storage.Open(filepath.Join(dataDir, "folio.db"), storage.Options{})
+	db, err := storage.Open(filepath.Join(dataDir, "folio.db"), storage.Options{NoSync: noSync})
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
 	logger := zerolog.New(stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
-	hub := collab.NewHub(db, benchHubOptions(logger))
-	handler := web.New(web.Options{Hub: hub, Store: db, Logger: logger}).Handler()
+	// Metrics on, as in production; they also tell the bench how long commits took.
+	reg := prometheus.NewRegistry()
+	hubOpts := benchHubOptions(logger)
+	hubOpts.Metrics = collab.NewMetrics(reg)
+	hub := collab.NewHub(db, hubOpts)
+	handler := web.New(web.Options{Hub: hub, Store: db, Logger: logger, Registry: reg}).Handler()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		hub.Close(context.Background())
@@ -173,7 +178,7 @@ func startChild(ctx context.Context, cfg Config, stderr io.Writer) (*target, err
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, childServeArg, "-data", cfg.DataDir, "-pprof", cfg.Pprof)
+	cmd := exec.Command(exe, childServeArg, "-data", cfg.DataDir, "-pprof", cfg.Pprof, fmt.Sprintf("-nosync=%v", cfg.NoSync))
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe() // Closing it (or our death) stops the child.
 	if err != nil {
@@ -197,7 +202,7 @@ func startChild(ctx context.Context, cfg Config, stderr io.Writer) (*target, err
 	pid := cmd.Process.Pid
 	return newTarget(target{
 		baseURL: line, pid: pid, measured: true,
-		desc: fmt.Sprintf("child process pid %d on %s, durable storage (fsync on); CPU and RSS are the server's alone", pid, line),
+		desc: fmt.Sprintf("child process pid %d on %s, %s; CPU and RSS are the server's alone", pid, line, durability(cfg.NoSync)),
 		stop: func(ctx context.Context) error {
 			stdin.Close()
 			done := make(chan error, 1)
@@ -238,11 +243,12 @@ func serveChild(args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("folio-bench "+childServeArg, stderr)
 	dataDir := fs.String("data", "", "data directory")
 	pprofAddr := fs.String("pprof", "", "pprof address")
+	noSync := fs.Bool("nosync", false, "skip fsync")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	raiseFileLimit(65536)
-	s, err := startLocal(*dataDir, *pprofAddr, stderr)
+	s, err := startLocal(*dataDir, *pprofAddr, *noSync, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "folio-bench server:", err)
 		return 1
@@ -275,4 +281,11 @@ func benchHubOptions(logger zerolog.Logger) collab.Options {
 		OpBurst:        10_000,
 		MaxConnsPerDoc: maxConnections,
 	}
+}
+
+func durability(noSync bool) string {
+	if noSync {
+		return "NOT DURABLE (--nosync: fsync off, diagnosis only)"
+	}
+	return "durable storage (fsync on)"
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// serverMetrics are the counters folio-bench reads from the server's
+// /metrics (Prometheus text format) around a window.
+type serverMetrics struct {
+	ok                     bool
+	commitSum, commitCount float64 // folio_commit_seconds: one durable commit of a batch.
+	submitSum, submitCount float64 // folio_submit_seconds: op received → applied after commit.
+	applied                float64 // folio_ops_applied_total.
+	slow                   float64 // folio_slow_consumer_disconnects_total.
+}
+
+func (t *target) metrics(ctx context.Context) serverMetrics {
+	var m serverMetrics
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.baseURL+"/metrics", nil)
+	if err != nil {
+		return m
+	}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return m
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return m
+	}
+	fields := map[string]*float64{
+		"folio_commit_seconds_sum": &m.commitSum, "folio_commit_seconds_count": &m.commitCount,
+		"folio_submit_seconds_sum": &m.submitSum, "folio_submit_seconds_count": &m.submitCount,
+		"folio_ops_applied_total": &m.applied, "folio_slow_consumer_disconnects_total": &m.slow,
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if p := fields[name]; ok && p != nil {
+			if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+				*p = v
+				m.ok = true
+			}
+		}
+	}
+	return m
+}
+
+// fill writes what happened between m0 and m into rep.
+func (m serverMetrics) fill(rep *Report, m0 serverMetrics) {
+	if !m.ok || !m0.ok {
+		return
+	}
+	if n := m.commitCount - m0.commitCount; n > 0 {
+		rep.Commits = int64(n)
+		rep.CommitMeanMS = 1000 * (m.commitSum - m0.commitSum) / n
+		rep.OpsPerCommit = (m.applied - m0.applied) / n
+	}
+	if n := m.submitCount - m0.submitCount; n > 0 {
+		rep.SubmitMeanMS = 1000 * (m.submitSum - m0.submitSum) / n
+	}
+	rep.SlowConsumers = int64(m.slow - m0.slow)
+}
