@@ -12,7 +12,7 @@ const path = require('path');
 const { type } = require('ot-text-unicode');
 
 const SEED = 20261127;
-const PER_KIND = 600; // apply, transform, compose, transformPosition
+const PER_KIND = 600; // per kind; transformUnrelated and normalize get half
 
 // mulberry32: small deterministic PRNG.
 function rng(seed) {
@@ -77,7 +77,7 @@ function randOpOnce(doc, withText) {
 }
 
 const clone = (x) => JSON.parse(JSON.stringify(x));
-const cases = { apply: [], transform: [], compose: [], transformPosition: [] };
+const cases = { apply: [], transform: [], compose: [], transformPosition: [], transformUnrelated: [], normalize: [] };
 
 for (let i = 0; i < PER_KIND; i++) {
   const doc = randText(8);
@@ -107,6 +107,31 @@ for (let i = 0; i < PER_KIND; i++) {
   const op = randOp(doc, false);
   const pos = int(0, cps(doc).length + 1);
   cases.transformPosition.push({ pos, op, result: type.transformPosition(pos, clone(op)) });
+}
+
+// Ops written against different documents: text past the end of an op counts
+// as retained.
+for (let i = 0; i < PER_KIND / 2; i++) {
+  const op = randOp(randText(8), rand() < 0.5);
+  const other = randOp(randText(8), rand() < 0.5);
+  cases.transformUnrelated.push({
+    op, other,
+    left: type.transform(clone(op), clone(other), 'left'),
+    right: type.transform(clone(op), clone(other), 'right'),
+  });
+}
+// Raw component lists: unmerged, with empty components and trailing skips.
+for (let i = 0; i < PER_KIND / 2; i++) {
+  const raw = [];
+  for (let j = int(0, 7); j > 0; j--) {
+    raw.push(pick([
+      () => int(0, 3),
+      () => pick(['', 'a', '🎉', 'e\u0301']),
+      () => ({ d: int(0, 3) }),
+      () => ({ d: pick(['', 'x', '👨‍👩‍👧‍👦', '\r\n']) }),
+    ])());
+  }
+  cases.normalize.push({ raw, result: type.normalize(clone(raw)) });
 }
 
 const out = {
