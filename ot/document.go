@@ -1,6 +1,9 @@
 package ot
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Document is a mutable text that applies ops in place. It is a rope: a
 // B-tree whose leaves hold runs of code points and whose nodes know how many
@@ -163,15 +166,32 @@ func (d *Document) check(op Op) error {
 			if c.Delete > n-pos {
 				return errPastEnd("delete", pos, c.Delete, n)
 			}
-			if c.DelText != "" {
-				if got := d.slice(pos, pos+c.Delete); got != c.DelText {
-					return errMismatch(pos, c.DelText, got)
-				}
+			if c.DelText != "" && !d.matches(pos, c.DelText) {
+				return errMismatch(pos, c.DelText, d.slice(pos, pos+c.Delete))
 			}
 			pos += c.Delete
 		}
 	}
 	return nil
+}
+
+// matches reports whether text (valid UTF-8, fitting the document) is the
+// document's text at pos, without allocating.
+func (d *Document) matches(pos int, text string) bool {
+	i := 0 // byte offset in text
+	ok := true
+	d.walk(pos, pos+utf8.RuneCountInString(text), func(rs []rune) bool {
+		for _, r := range rs {
+			got, size := utf8.DecodeRuneInString(text[i:])
+			if got != r {
+				ok = false
+				return false
+			}
+			i += size
+		}
+		return true
+	})
+	return ok
 }
 
 // slice returns the text between code point positions start and end.
