@@ -10,11 +10,13 @@ import (
 )
 
 // Check verifies the whole database: bbolt's own page checks, the format
-// marker, and for every document that its ops are exactly 1..head, that a
-// snapshot exists at version 0 and none beyond the head, that replaying the
-// log from version 0 reproduces every snapshot and the head length, and that
-// every session record points at an op of that session. It returns
-// errors.Join of every problem found, each wrapping ErrCorrupt.
+// marker, and for every document that its ops are exactly 1..head (in its
+// bucket and then in its log chain), that a snapshot exists at version 0 and
+// none beyond the head, that replaying the log from version 0 reproduces
+// every snapshot and the head length, and that every session record points
+// at an op of that session; and that no bucket or log entry belongs to no
+// document. It returns errors.Join of every problem found, each wrapping
+// ErrCorrupt.
 func (db *DB) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -28,25 +30,20 @@ func (db *DB) checkCtx(ctx context.Context) error {
 	var errs []error
 	err := db.view(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
-			errs = append(errs, fmt.Errorf("%w: bbolt: %v", ErrCorrupt, err))
+			errs = append(errs, corrupt("bbolt: %v", err))
 		}
 		if fb := tx.Bucket(bucketFolio); fb == nil || string(fb.Get(keyFormat)) != formatV1 {
-			errs = append(errs, fmt.Errorf("%w: missing or wrong format marker", ErrCorrupt))
+			errs = append(errs, corrupt("missing or wrong format marker"))
 		}
-		docs := tx.Bucket(bucketDocs)
-		if docs == nil {
-			errs = append(errs, fmt.Errorf("%w: missing bucket %q", ErrCorrupt, bucketDocs))
-			return nil
+		for _, name := range [][]byte{bucketDocs, bucketMeta, bucketLog} {
+			if tx.Bucket(name) == nil {
+				errs = append(errs, corrupt("missing bucket %q", name))
+				return nil
+			}
 		}
-		return docs.ForEach(func(k, v []byte) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := checkDoc(docs, k, v); err != nil {
-				errs = append(errs, fmt.Errorf("document %q: %w", k, err))
-			}
-			return nil
-		})
+		var err error
+		errs, err = checkDocs(ctx, tx, errs)
+		return err
 	})
 	if err != nil {
 		return err
@@ -57,21 +54,80 @@ func (db *DB) checkCtx(ctx context.Context) error {
 	return nil
 }
 
+// checkDocs checks every document, then that every document bucket has a
+// meta and every log entry is in some document's chain.
+func checkDocs(ctx context.Context, tx *bolt.Tx, errs []error) ([]error, error) {
+	owner := map[uint64]string{} // Log key -> document whose chain holds it.
+	err := tx.Bucket(bucketMeta).ForEach(func(k, v []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := checkDoc(ctx, tx, k, v, owner); err != nil {
+			errs = append(errs, fmt.Errorf("document %q: %w", k, err))
+		}
+		return nil
+	})
+	if err != nil {
+		return errs, err
+	}
+	meta := tx.Bucket(bucketMeta)
+	tx.Bucket(bucketDocs).ForEach(func(k, _ []byte) error {
+		if meta.Get(k) == nil {
+			errs = append(errs, corrupt("document bucket %q without meta", k))
+		}
+		return nil
+	})
+	tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
+		if err := checkLogEntry(tx, k, v, owner); err != nil {
+			errs = append(errs, fmt.Errorf("log entry %x: %w", k, err))
+		}
+		return nil
+	})
+	return errs, nil
+}
+
+// checkLogEntry verifies that a log entry is pending in its document's chain
+// or already flushed (awaiting trimLog).
+func checkLogEntry(tx *bolt.Tx, k, v []byte, owner map[uint64]string) error {
+	if !isVersionKey(k) {
+		return corrupt("bad key")
+	}
+	if _, ok := owner[keyVersion(k)]; ok {
+		return nil
+	}
+	e, err := decodeEntry(v)
+	if err != nil {
+		return err
+	}
+	mv := tx.Bucket(bucketMeta).Get([]byte(e.id))
+	if mv == nil {
+		return corrupt("belongs to no document (%q)", e.id)
+	}
+	m, err := decodeMeta(e.id, mv)
+	if err != nil {
+		return err
+	}
+	if e.last() > m.flushed {
+		return corrupt("holds %s@%d..%d, neither pending nor flushed (flushed to %d)", e.id, e.first, e.last(), m.flushed)
+	}
+	return nil
+}
+
 func corrupt(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, a...))
 }
 
-// checkDoc verifies one document's bucket; k and v are its entry in docs.
-func checkDoc(docs *bolt.Bucket, k, v []byte) error {
+// checkDoc verifies one document; k and v are its meta entry.
+func checkDoc(ctx context.Context, tx *bolt.Tx, k, v []byte, owner map[uint64]string) error {
 	id := string(k)
-	b := docs.Bucket(k)
-	if v != nil || b == nil {
-		return corrupt("not a bucket")
-	}
 	if !ValidID(id) {
 		return corrupt("invalid id")
 	}
-	m, err := decodeMeta(id, b.Get(keyMeta))
+	m, err := decodeMeta(id, v)
+	if err != nil {
+		return err
+	}
+	b, err := docBucket(tx, id)
 	if err != nil {
 		return err
 	}
@@ -79,29 +135,29 @@ func checkDoc(docs *bolt.Bucket, k, v []byte) error {
 	if snaps == nil || sess == nil {
 		return corrupt("missing snapshot or session bucket")
 	}
-	var errs []error
-	if err := checkKeys(b); err != nil {
-		errs = append(errs, err)
+	keys, _, err := pendingEntries(tx, m)
+	if err != nil {
+		return err
 	}
-	if err := checkReplay(b, snaps, m); err != nil {
-		errs = append(errs, err)
+	for _, k := range keys {
+		if other, ok := owner[k]; ok {
+			return corrupt("log entry %d also in the chain of %q", k, other)
+		}
+		owner[k] = id
 	}
-	if err := checkSessions(b, sess, m); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return errors.Join(checkKeys(b, m), checkReplay(ctx, tx, snaps, m), checkSessions(b, sess, m))
 }
 
-// checkKeys verifies that the document bucket holds only ops, the meta and
-// the two sub-buckets.
-func checkKeys(b *bolt.Bucket) error {
-	return b.ForEach(func(k, v []byte) error {
+// checkKeys verifies that the document bucket holds ops 1..flushed and the
+// two sub-buckets, nothing else.
+func checkKeys(b *bolt.Bucket, m metaRec) error {
+	var n uint64
+	err := b.ForEach(func(k, v []byte) error {
 		switch {
 		case isVersionKey(k):
-			if v == nil {
-				return corrupt("bucket at an op key")
+			if n++; v == nil || keyVersion(k) != n {
+				return corrupt("op key %d where %d expected", keyVersion(k), n)
 			}
-		case string(k) == string(keyMeta):
 		case string(k) == string(bucketSnap), string(k) == string(bucketSess):
 			if v != nil {
 				return corrupt("%s is not a bucket", k)
@@ -111,11 +167,15 @@ func checkKeys(b *bolt.Bucket) error {
 		}
 		return nil
 	})
+	if err == nil && n != m.flushed {
+		err = corrupt("bucket holds ops 1..%d, meta says flushed to %d", n, m.flushed)
+	}
+	return err
 }
 
 // checkReplay replays ops 1..head from snapshot 0, comparing every snapshot
 // on the way and the head length.
-func checkReplay(b, snaps *bolt.Bucket, m Meta) error {
+func checkReplay(ctx context.Context, tx *bolt.Tx, snaps *bolt.Bucket, m metaRec) error {
 	sc := snaps.Cursor()
 	sk, sv := sc.First()
 	if sk == nil || !isVersionKey(sk) || keyVersion(sk) != 0 {
@@ -124,32 +184,22 @@ func checkReplay(b, snaps *bolt.Bucket, m Meta) error {
 	doc := ot.NewDocument(string(sv))
 	var errs []error
 	sk, sv = sc.Next()
-	next := uint64(1)
-	c := b.Cursor()
-	for k, v := c.First(); k != nil && isVersionKey(k); k, v = c.Next() {
-		if keyVersion(k) != next {
-			return errors.Join(append(errs, corrupt("op %d found where %d expected", keyVersion(k), next))...)
-		}
-		r, err := decodeRecord(next, v)
-		if err != nil {
-			return errors.Join(append(errs, err)...)
-		}
+	err := eachOp(ctx, tx, m, 0, m.Version, func(r OpRecord) error {
 		if err := doc.Apply(r.Op); err != nil {
-			return errors.Join(append(errs, corrupt("replay op %d: %v", next, err))...)
+			return corrupt("replay op %d: %v", r.Version, err)
 		}
-		for sk != nil && keyVersion(sk) <= next {
-			if keyVersion(sk) == next && doc.String() != string(sv) {
-				errs = append(errs, corrupt("snapshot %d differs from the replayed log", next))
+		for ; sk != nil && keyVersion(sk) <= r.Version; sk, sv = sc.Next() {
+			if keyVersion(sk) == r.Version && doc.String() != string(sv) {
+				errs = append(errs, corrupt("snapshot %d differs from the replayed log", r.Version))
 			}
-			sk, sv = sc.Next()
 		}
-		next++
-	}
-	if next-1 != m.Version {
-		errs = append(errs, corrupt("log ends at %d, head is %d", next-1, m.Version))
+		return nil
+	})
+	if err != nil {
+		return errors.Join(append(errs, err)...)
 	}
 	if sk != nil {
-		errs = append(errs, corrupt("snapshot %d beyond the log", keyVersion(sk)))
+		errs = append(errs, corrupt("snapshot %d beyond the head %d", keyVersion(sk), m.Version))
 	}
 	if doc.Len() != m.Length {
 		errs = append(errs, corrupt("head length is %d code points, meta says %d", doc.Len(), m.Length))
@@ -157,9 +207,9 @@ func checkReplay(b, snaps *bolt.Bucket, m Meta) error {
 	return errors.Join(errs...)
 }
 
-// checkSessions verifies that each session record names an op of that
-// session with that seq.
-func checkSessions(b, sess *bolt.Bucket, m Meta) error {
+// checkSessions verifies that each session record names a flushed op of
+// that session with that seq.
+func checkSessions(b, sess *bolt.Bucket, m metaRec) error {
 	var errs []error
 	sess.ForEach(func(k, v []byte) error {
 		seq, version, err := decodeSession(v)
@@ -167,8 +217,8 @@ func checkSessions(b, sess *bolt.Bucket, m Meta) error {
 			errs = append(errs, fmt.Errorf("session %q: %w", k, err))
 			return nil
 		}
-		if version == 0 || version > m.Version {
-			errs = append(errs, corrupt("session %q at version %d, head is %d", k, version, m.Version))
+		if version == 0 || version > m.flushed {
+			errs = append(errs, corrupt("session %q at version %d, flushed to %d", k, version, m.flushed))
 			return nil
 		}
 		r, err := decodeRecord(version, b.Get(versionKey(version)))

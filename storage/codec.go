@@ -13,8 +13,9 @@ import (
 var (
 	bucketFolio = []byte("folio")
 	bucketDocs  = []byte("docs")
+	bucketMeta  = []byte("meta")
+	bucketLog   = []byte("log")
 	keyFormat   = []byte("format")
-	keyMeta     = []byte("meta")
 	bucketSnap  = []byte("snap")
 	bucketSess  = []byte("sess")
 )
@@ -22,8 +23,9 @@ var (
 const (
 	formatV1 = "folio-storage/1"
 
-	recV1  = 1 // first byte of an encoded op record
-	metaV1 = 1 // first byte of an encoded meta
+	recV1   = 1 // first byte of an encoded op record
+	metaV1  = 1 // first byte of an encoded meta
+	entryV1 = 1 // first byte of an encoded log entry
 
 	compSkip    = 0
 	compInsert  = 1
@@ -207,33 +209,115 @@ func decodeRecord(version uint64, b []byte) (OpRecord, error) {
 	return r, nil
 }
 
-func encodeMeta(m Meta) []byte {
-	buf := make([]byte, 0, 32)
+// metaRec is a document's stored meta: the public Meta plus where its ops
+// are. Ops 1..flushed are keys of the document's bucket; ops flushed+1..
+// Version are in the log, in the chain of entries that ends at tail.
+type metaRec struct {
+	Meta
+	flushed uint64
+	tail    uint64 // Log key of the newest pending entry; 0 when none.
+}
+
+func (m *metaRec) pending() uint64 { return m.Version - m.flushed }
+
+// decodeSession0 reads only the session and seq of an encoded record.
+func decodeSession0(version uint64, b []byte) (session string, seq uint64, err error) {
+	d := decoder{b: b}
+	if d.byte() != recV1 {
+		d.fail("record (unknown format byte)")
+	}
+	seq = d.uvarint()
+	session = d.string()
+	if d.err != nil {
+		return "", 0, fmt.Errorf("op %d: %w", version, d.err)
+	}
+	return session, seq, nil
+}
+
+func encodeMeta(m metaRec) []byte {
+	buf := make([]byte, 0, 48)
 	buf = append(buf, metaV1)
 	buf = binary.AppendUvarint(buf, m.Version)
 	buf = binary.AppendUvarint(buf, uint64(m.Length))
 	buf = binary.AppendVarint(buf, m.CreatedAt.UnixNano())
 	buf = binary.AppendVarint(buf, m.UpdatedAt.UnixNano())
-	return buf
+	buf = binary.AppendUvarint(buf, m.flushed)
+	return binary.AppendUvarint(buf, m.tail)
 }
 
-func decodeMeta(id string, b []byte) (Meta, error) {
+func decodeMeta(id string, b []byte) (metaRec, error) {
 	d := decoder{b: b}
 	if d.byte() != metaV1 {
 		d.fail("meta (unknown format byte)")
 	}
-	m := Meta{ID: id, Version: d.uvarint()}
+	m := metaRec{Meta: Meta{ID: id, Version: d.uvarint()}}
 	l := d.uvarint()
 	m.CreatedAt = time.Unix(0, d.varint()).UTC()
 	m.UpdatedAt = time.Unix(0, d.varint()).UTC()
-	if d.err == nil && (len(d.b) != 0 || l > 1<<40) {
+	m.flushed, m.tail = d.uvarint(), d.uvarint()
+	if d.err == nil && (len(d.b) != 0 || l > 1<<40 || m.flushed > m.Version || (m.tail == 0) != (m.flushed == m.Version)) {
 		d.fail("meta")
 	}
 	if d.err != nil {
-		return Meta{}, fmt.Errorf("meta of %s: %w", id, d.err)
+		return metaRec{}, fmt.Errorf("meta of %s: %w", id, d.err)
 	}
 	m.Length = int(l)
 	return m, nil
+}
+
+// logEntry is one Append's ops waiting in the log: document id, the log key
+// of the document's previous pending entry (0 if none), the first version,
+// and the encoded records (views into the page, valid during the tx).
+type logEntry struct {
+	id    string
+	prev  uint64
+	first uint64
+	recs  [][]byte
+}
+
+func (e *logEntry) last() uint64 { return e.first + uint64(len(e.recs)) - 1 }
+
+func encodeEntry(id string, prev, first uint64, recs [][]byte) []byte {
+	n := 32 + len(id)
+	for _, r := range recs {
+		n += len(r) + 3
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, entryV1)
+	buf = appendString(buf, id)
+	buf = binary.AppendUvarint(buf, prev)
+	buf = binary.AppendUvarint(buf, first)
+	buf = binary.AppendUvarint(buf, uint64(len(recs)))
+	for _, r := range recs {
+		buf = binary.AppendUvarint(buf, uint64(len(r)))
+		buf = append(buf, r...)
+	}
+	return buf
+}
+
+func decodeEntry(b []byte) (logEntry, error) {
+	d := decoder{b: b}
+	if d.byte() != entryV1 {
+		d.fail("log entry (unknown format byte)")
+	}
+	e := logEntry{id: d.string(), prev: d.uvarint(), first: d.uvarint()}
+	n := d.count()
+	if d.err == nil && uint64(n) > uint64(len(d.b)) {
+		d.fail("log entry count")
+	}
+	for i := 0; i < n && d.err == nil; i++ {
+		l := d.uvarint()
+		if d.err != nil || l > uint64(len(d.b)) {
+			d.fail("log entry record")
+			break
+		}
+		e.recs = append(e.recs, d.b[:l:l])
+		d.b = d.b[l:]
+	}
+	if d.err == nil && (len(d.b) != 0 || e.first == 0) {
+		d.fail("log entry")
+	}
+	return e, d.err
 }
 
 // encodeSession is a session's record: uvarint seq, uvarint version.

@@ -97,7 +97,8 @@ func (db *DB) collect(batch []*writeReq) []*writeReq {
 //     error and the others go on.
 //  3. A request that fails after writing aborts the transaction; it is
 //     answered with its error and the batch is retried without it.
-//  4. A failed commit (or commitHook) fails every remaining request.
+//  4. The log's front is trimmed in the same transaction.
+//  5. A failed commit (or trim, or commitHook) fails every remaining request.
 func (db *DB) commit(batch []*writeReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
@@ -116,6 +117,9 @@ func (db *DB) commit(batch []*writeReq) {
 					failed = i
 					return errRetry
 				}
+			}
+			if err := trimLog(tx, db.maxLogLag); err != nil {
+				return err
 			}
 			if db.commitHook != nil {
 				return db.commitHook()

@@ -75,28 +75,14 @@ func TestBatchIsolation(t *testing.T) {
 	}
 	appendReq := func(id string, v uint64, text string) *writeReq {
 		recs := []OpRecord{{Version: v, Op: ot.Op{{Insert: text}}}}
-		enc, err := db.encodeAppend(id, recs, int(v), nil)
+		apply, err := db.appendTx(id, recs, int(v), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &writeReq{ctx: ctx, done: make(chan error, 1), apply: func(tx *bolt.Tx) error {
-			b, m, err := docBucket(tx, "append", id)
-			if err != nil {
-				return reject(err)
-			}
-			if v != m.Version+1 {
-				return reject(ErrVersionConflict)
-			}
-			m.Version, m.Length = v, int(v)
-			if err := b.Put(versionKey(v), enc[0]); err != nil {
-				return err
-			}
-			return b.Put(keyMeta, encodeMeta(m))
-		}}
+		return &writeReq{ctx: ctx, done: make(chan error, 1), apply: apply}
 	}
 	partial := &writeReq{ctx: ctx, done: make(chan error, 1), apply: func(tx *bolt.Tx) error {
-		b, _, _ := docBucket(tx, "append", "b")
-		b.Put(versionKey(1), []byte("half-written"))
+		tx.Bucket(bucketMeta).Put([]byte("b"), []byte("half-written"))
 		return errors.New("disk said no")
 	}}
 	cancelled, cancel := context.WithCancel(ctx)
@@ -276,13 +262,15 @@ func TestCheckFindsDamage(t *testing.T) {
 		b.Bucket(bucketSnap).Put(versionKey(5), []byte("wrong text"))
 		b.Delete(versionKey(7))
 		b.Bucket(bucketSess).Put([]byte("ghost"), encodeSession(1, 3))
+		tx.Bucket(bucketLog).Put(versionKey(99), encodeEntry("nobody", 0, 1, [][]byte{{recV1}}))
+		tx.Bucket(bucketLog).Put(versionKey(98), encodeEntry("doc", 0, 99, [][]byte{{recV1}}))
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = db.Check(ctx)
-	for _, want := range []string{"snapshot 5 differs", "op 8 found where 7 expected", `session "ghost"`} {
+	for _, want := range []string{"snapshot 5 differs", "op 7 missing", `session "ghost"`, "belongs to no document", "neither pending nor flushed"} {
 		if !errors.Is(err, ErrCorrupt) || !bytes.Contains([]byte(fmt.Sprint(err)), []byte(want)) {
 			t.Errorf("Check: %v; want ErrCorrupt mentioning %q", err, want)
 		}

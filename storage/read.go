@@ -10,24 +10,24 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Meta returns a document's metadata.
-func (db *DB) Meta(ctx context.Context, id string) (Meta, error) {
-	if err := readPrologue(ctx, "meta", id); err != nil {
-		return Meta{}, err
-	}
-	var m Meta
-	err := db.view(func(tx *bolt.Tx) (err error) {
-		_, m, err = docBucket(tx, "meta", id)
-		return err
-	})
-	return m, err
-}
-
 func readPrologue(ctx context.Context, op, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return checkID(op, id)
+}
+
+// Meta returns a document's metadata.
+func (db *DB) Meta(ctx context.Context, id string) (Meta, error) {
+	if err := readPrologue(ctx, "meta", id); err != nil {
+		return Meta{}, err
+	}
+	var m metaRec
+	err := db.view(func(tx *bolt.Tx) (err error) {
+		m, err = getMeta(tx, "meta", id)
+		return err
+	})
+	return m.Meta, err
 }
 
 // Load returns a document's metadata, its latest snapshot and every op after
@@ -38,17 +38,19 @@ func (db *DB) Load(ctx context.Context, id string) (Loaded, error) {
 	}
 	var l Loaded
 	err := db.view(func(tx *bolt.Tx) error {
-		b, m, err := docBucket(tx, "load", id)
+		m, err := getMeta(tx, "load", id)
 		if err != nil {
 			return err
 		}
-		l.Meta = m
-		l.Snapshot, err = snapshotAtOrBelow(b, id, m.Version)
-		if err != nil {
+		l.Meta = m.Meta
+		if l.Snapshot, err = snapshotAtOrBelow(tx, id, m.Version); err != nil {
 			return err
 		}
-		l.Ops, err = readOps(ctx, b, id, l.Snapshot.Version, m.Version)
-		return err
+		l.Ops = make([]OpRecord, 0, m.Version-l.Snapshot.Version)
+		return eachOp(ctx, tx, m, l.Snapshot.Version, m.Version, func(r OpRecord) error {
+			l.Ops = append(l.Ops, r)
+			return nil
+		})
 	})
 	if err != nil {
 		return Loaded{}, err
@@ -57,7 +59,11 @@ func (db *DB) Load(ctx context.Context, id string) (Loaded, error) {
 }
 
 // snapshotAtOrBelow returns the snapshot with the highest version <= v.
-func snapshotAtOrBelow(b *bolt.Bucket, id string, v uint64) (Snapshot, error) {
+func snapshotAtOrBelow(tx *bolt.Tx, id string, v uint64) (Snapshot, error) {
+	b, err := docBucket(tx, id)
+	if err != nil {
+		return Snapshot{}, err
+	}
 	c := b.Bucket(bucketSnap).Cursor()
 	k, text := c.Seek(versionKey(v))
 	if k == nil || keyVersion(k) > v {
@@ -69,33 +75,6 @@ func snapshotAtOrBelow(b *bolt.Bucket, id string, v uint64) (Snapshot, error) {
 	return Snapshot{Version: keyVersion(k), Text: string(text)}, nil
 }
 
-// readOps decodes ops from+1..to, which must all exist.
-func readOps(ctx context.Context, b *bolt.Bucket, id string, from, to uint64) ([]OpRecord, error) {
-	if from >= to {
-		return nil, nil
-	}
-	ops := make([]OpRecord, 0, to-from)
-	c := b.Cursor()
-	want := from + 1
-	for k, v := c.Seek(versionKey(want)); want <= to; k, v = c.Next() {
-		if k == nil || !isVersionKey(k) || keyVersion(k) != want {
-			return nil, fmt.Errorf("storage: %s: op %d missing: %w", id, want, ErrCorrupt)
-		}
-		if want%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		r, err := decodeRecord(want, v)
-		if err != nil {
-			return nil, fmt.Errorf("storage: %s: %w", id, err)
-		}
-		ops = append(ops, r)
-		want++
-	}
-	return ops, nil
-}
-
 // Ops returns the ops that produced versions from+1..to inclusive; empty
 // when from >= to. to beyond the head is ErrVersionAhead.
 func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, error) {
@@ -104,15 +83,20 @@ func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, 
 	}
 	var ops []OpRecord
 	err := db.view(func(tx *bolt.Tx) error {
-		b, m, err := docBucket(tx, "ops", id)
+		m, err := getMeta(tx, "ops", id)
 		if err != nil {
 			return err
 		}
 		if to > m.Version {
 			return fmt.Errorf("storage: ops %s %d..%d: head is %d: %w", id, from, to, m.Version, ErrVersionAhead)
 		}
-		ops, err = readOps(ctx, b, id, from, to)
-		return err
+		if from < to {
+			ops = make([]OpRecord, 0, to-from)
+		}
+		return eachOp(ctx, tx, m, from, to, func(r OpRecord) error {
+			ops = append(ops, r)
+			return nil
+		})
 	})
 	return ops, err
 }
@@ -126,50 +110,32 @@ func (db *DB) TextAt(ctx context.Context, id string, version uint64) (string, er
 	}
 	var text string
 	err := db.view(func(tx *bolt.Tx) error {
-		b, m, err := docBucket(tx, "text at", id)
+		m, err := getMeta(tx, "text at", id)
 		if err != nil {
 			return err
 		}
 		if version > m.Version {
 			return fmt.Errorf("storage: text at %s@%d: head is %d: %w", id, version, m.Version, ErrVersionAhead)
 		}
-		snap, err := snapshotAtOrBelow(b, id, version)
-		if err != nil {
+		snap, err := snapshotAtOrBelow(tx, id, version)
+		if err != nil || snap.Version == version {
+			text = snap.Text
 			return err
 		}
-		text, err = replay(ctx, b, id, snap, version)
+		doc := ot.NewDocument(snap.Text)
+		err = eachOp(ctx, tx, m, snap.Version, version, func(r OpRecord) error {
+			if err := doc.Apply(r.Op); err != nil {
+				return fmt.Errorf("storage: %s: replay op %d: %v: %w", id, r.Version, err, ErrCorrupt)
+			}
+			return nil
+		})
+		text = doc.String()
 		return err
 	})
-	return text, err
-}
-
-// replay applies ops snap.Version+1..to to snap.Text, decoding one at a time.
-func replay(ctx context.Context, b *bolt.Bucket, id string, snap Snapshot, to uint64) (string, error) {
-	if snap.Version == to {
-		return snap.Text, nil
+	if err != nil {
+		return "", err
 	}
-	doc := ot.NewDocument(snap.Text)
-	c := b.Cursor()
-	want := snap.Version + 1
-	for k, v := c.Seek(versionKey(want)); want <= to; k, v = c.Next() {
-		if k == nil || !isVersionKey(k) || keyVersion(k) != want {
-			return "", fmt.Errorf("storage: %s: op %d missing: %w", id, want, ErrCorrupt)
-		}
-		if want%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return "", err
-			}
-		}
-		r, err := decodeRecord(want, v)
-		if err != nil {
-			return "", fmt.Errorf("storage: %s: %w", id, err)
-		}
-		if err := doc.Apply(r.Op); err != nil {
-			return "", fmt.Errorf("storage: %s: replay op %d: %v: %w", id, want, err, ErrCorrupt)
-		}
-		want++
-	}
-	return doc.String(), nil
+	return text, nil
 }
 
 // DefaultListLimit and MaxListLimit bound List's page size.
@@ -195,22 +161,21 @@ func (db *DB) List(ctx context.Context, after string, limit int) ([]Meta, string
 	var metas []Meta
 	var next string
 	err := db.view(func(tx *bolt.Tx) error {
-		docs := tx.Bucket(bucketDocs)
-		c := docs.Cursor()
-		k, _ := c.Seek([]byte(after))
+		c := tx.Bucket(bucketMeta).Cursor()
+		k, v := c.Seek([]byte(after))
 		if k != nil && bytes.Equal(k, []byte(after)) {
-			k, _ = c.Next()
+			k, v = c.Next()
 		}
-		for ; k != nil; k, _ = c.Next() {
+		for ; k != nil; k, v = c.Next() {
 			if len(metas) == limit {
 				next = metas[len(metas)-1].ID
 				return nil
 			}
-			m, err := decodeMeta(string(k), docs.Bucket(k).Get(keyMeta))
+			m, err := decodeMeta(string(k), v)
 			if err != nil {
 				return fmt.Errorf("storage: list: %w", err)
 			}
-			metas = append(metas, m)
+			metas = append(metas, m.Meta)
 		}
 		return nil
 	})
@@ -227,8 +192,16 @@ func (db *DB) SessionSeq(ctx context.Context, id, session string) (seq, version 
 		return 0, 0, err
 	}
 	err = db.view(func(tx *bolt.Tx) error {
-		b, _, err := docBucket(tx, "session seq", id)
+		m, err := getMeta(tx, "session seq", id)
 		if err != nil || session == "" {
+			return err
+		}
+		var found bool
+		if seq, version, found, err = pendingSession(tx, m, session); err != nil || found {
+			return err
+		}
+		b, err := docBucket(tx, id)
+		if err != nil {
 			return err
 		}
 		v := b.Bucket(bucketSess).Get([]byte(session))

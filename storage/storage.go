@@ -79,6 +79,8 @@ type DB struct {
 	once sync.Once
 	wg   sync.WaitGroup
 
+	maxLogLag uint64 // maxLogLag, or smaller in tests; set before any write.
+
 	batches, batched atomic.Int64 // Transactions committed by the committer, and requests in them.
 
 	// commitHook, when set (by tests, before any write), runs inside every
@@ -170,7 +172,8 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, openError(path, opts.LockTimeout, err)
 	}
-	db := &DB{path: path, opts: opts, bolt: bdb, reqs: make(chan *writeReq), stop: make(chan struct{})}
+	db := &DB{path: path, opts: opts, bolt: bdb, reqs: make(chan *writeReq), stop: make(chan struct{}),
+		maxLogLag: maxLogLag}
 	if err := db.init(); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
@@ -205,8 +208,10 @@ func (db *DB) init() error {
 			if got := fb.Get(keyFormat); string(got) != formatV1 {
 				return fmt.Errorf("%w: unsupported format %q (want %q)", ErrCorrupt, got, formatV1)
 			}
-			if tx.Bucket(bucketDocs) == nil {
-				return fmt.Errorf("%w: missing bucket %q", ErrCorrupt, bucketDocs)
+			for _, name := range [][]byte{bucketDocs, bucketMeta, bucketLog} {
+				if tx.Bucket(name) == nil {
+					return fmt.Errorf("%w: missing bucket %q", ErrCorrupt, name)
+				}
 			}
 			return nil
 		}
@@ -222,8 +227,12 @@ func (db *DB) init() error {
 		if err := fb.Put(keyFormat, []byte(formatV1)); err != nil {
 			return err
 		}
-		_, err = tx.CreateBucket(bucketDocs)
-		return err
+		for _, name := range [][]byte{bucketDocs, bucketMeta, bucketLog} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/foliodocs/folio/ot"
+	bolt "go.etcd.io/bbolt"
 )
 
 var ctx = context.Background()
@@ -285,6 +286,10 @@ func TestDelete(t *testing.T) {
 	if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
 		t.Fatal(err)
 	}
+	recs, _ = w.next(3, 0) // Pending in the log: Delete removes them too.
+	if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Delete(ctx, w.id); err != nil {
 		t.Fatal(err)
 	}
@@ -301,5 +306,113 @@ func TestDelete(t *testing.T) {
 	}
 	if l := must(db.Load(ctx, w.id))(t); l.Meta.Version != 0 || l.Snapshot.Text != "new" {
 		t.Fatalf("recreated: %+v", l)
+	}
+}
+
+// TestLogFlush appends single ops from two sessions with no snapshots, so
+// ops move from the log to the document's bucket every flushAfter ops, and
+// checks reads and session records on both sides of each move.
+func TestLogFlush(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	w := newWriter("doc", 9, "")
+	must(db.Create(ctx, w.id, ""))(t)
+	must(db.Create(ctx, "other", ""))(t) // Interleaves its entries in the log.
+	last := map[string][2]uint64{}
+	for v := uint64(1); v <= 3*flushAfter+10; v++ {
+		recs, _ := w.next(1, 0)
+		recs[0].Session = []string{"A", "B"}[v%3/2] // Mostly A.
+		last[recs[0].Session] = [2]uint64{recs[0].Seq, v}
+		if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
+			t.Fatal(err)
+		}
+		other := []OpRecord{{Version: v, Op: ot.Op{{Insert: "o"}}, Session: "O", Seq: v}}
+		if err := db.Append(ctx, "other", other, int(v), nil); err != nil {
+			t.Fatal(err)
+		}
+		if v%41 != 0 && v != flushAfter && v != flushAfter+1 {
+			continue
+		}
+		for s, want := range last {
+			if seq, ver := must2(db.SessionSeq(ctx, w.id, s))(t); seq != want[0] || ver != want[1] {
+				t.Fatalf("at %d: SessionSeq(%s) = %d@%d, want %d@%d", v, s, seq, ver, want[0], want[1])
+			}
+		}
+		for _, at := range []uint64{v, v - 1, v / 2, flushAfter - 1, flushAfter, flushAfter + 1} {
+			if at > v {
+				continue
+			}
+			if got := must(db.TextAt(ctx, w.id, at))(t); got != w.texts[at] {
+				t.Fatalf("at %d: TextAt(%d) differs", v, at)
+			}
+		}
+		if err := db.Check(ctx); err != nil {
+			t.Fatalf("at %d: %v", v, err)
+		}
+	}
+	l := must(db.Load(ctx, w.id))(t)
+	if l.Snapshot.Version != 0 || len(l.Ops) != int(w.head()) {
+		t.Fatalf("Load: snapshot %d and %d ops, want 0 and %d", l.Snapshot.Version, len(l.Ops), w.head())
+	}
+	ops := must(db.Ops(ctx, w.id, flushAfter-3, flushAfter+3))(t)
+	if len(ops) != 6 || ops[0].Version != flushAfter-2 || ops[5].Version != flushAfter+3 {
+		t.Fatalf("Ops across a flush boundary: %v", ops)
+	}
+}
+
+func logLen(t *testing.T, db *DB) int {
+	n := 0
+	db.view(func(tx *bolt.Tx) error { n = tx.Bucket(bucketLog).Stats().KeyN; return nil })
+	return n
+}
+
+// TestLogTrim checks that a document with a few pending ops does not pin
+// the log (it is flushed once it lags), and that Delete removes a document's
+// flushed-but-untrimmed entries so that a new document of the same id does
+// not inherit them.
+func TestLogTrim(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	db.maxLogLag = 3 * flushAfter
+	for _, id := range []string{"idle", "busy"} {
+		must(db.Create(ctx, id, ""))(t)
+	}
+	if err := db.Append(ctx, "idle", []OpRecord{{Version: 1, Op: ot.Op{{Insert: "i"}}, Session: "I", Seq: 1}}, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter("busy", 10, "")
+	for range 2 * flushAfter {
+		recs, _ := w.next(1, 0)
+		if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// idle's entry pins the log: busy's flushed entries are still there.
+	if n := logLen(t, db); n <= flushAfter {
+		t.Fatalf("log has %d entries, want more than %d behind the idle document", n, flushAfter)
+	}
+	if err := db.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete(ctx, "busy"); err != nil {
+		t.Fatal(err)
+	}
+	must(db.Create(ctx, "busy", "again"))(t)
+	if err := db.Check(ctx); err != nil {
+		t.Fatalf("after delete and re-create: %v", err)
+	}
+	w = newWriter("busy", 11, "again")
+	for range 3*flushAfter + 10 {
+		recs, _ := w.next(1, 0)
+		if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := logLen(t, db); n > 3*flushAfter {
+		t.Fatalf("log has %d entries after the idle document lagged %d", n, db.maxLogLag)
+	}
+	if seq, v := must2(db.SessionSeq(ctx, "idle", "I"))(t); seq != 1 || v != 1 {
+		t.Fatalf("idle session after its flush: %d@%d", seq, v)
+	}
+	if got := must(db.TextAt(ctx, "busy", w.head()))(t); got != w.texts[w.head()] {
+		t.Fatal("busy text differs")
 	}
 }

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -24,17 +23,16 @@ func (db *DB) Create(ctx context.Context, id, text string) (Meta, error) {
 	}
 	var meta Meta
 	err := db.write(ctx, func(tx *bolt.Tx) error {
-		docs := tx.Bucket(bucketDocs)
-		if docs.Bucket([]byte(id)) != nil {
+		if tx.Bucket(bucketMeta).Get([]byte(id)) != nil {
 			return reject(fmt.Errorf("storage: create %s: %w", id, ErrExists))
 		}
 		now := db.now()
 		meta = Meta{ID: id, Length: utf8.RuneCountInString(text), CreatedAt: now, UpdatedAt: now}
-		b, err := docs.CreateBucket([]byte(id))
-		if err != nil {
+		if err := putMeta(tx, metaRec{Meta: meta}); err != nil {
 			return err
 		}
-		if err := b.Put(keyMeta, encodeMeta(meta)); err != nil {
+		b, err := tx.Bucket(bucketDocs).CreateBucket([]byte(id))
+		if err != nil {
 			return err
 		}
 		if _, err := b.CreateBucket(bucketSess); err != nil {
@@ -52,20 +50,6 @@ func (db *DB) Create(ctx context.Context, id, text string) (Meta, error) {
 	return meta, nil
 }
 
-// docBucket returns id's bucket and decoded meta, or an error wrapping
-// ErrNotFound.
-func docBucket(tx *bolt.Tx, op, id string) (*bolt.Bucket, Meta, error) {
-	b := tx.Bucket(bucketDocs).Bucket([]byte(id))
-	if b == nil {
-		return nil, Meta{}, fmt.Errorf("storage: %s %s: %w", op, id, ErrNotFound)
-	}
-	m, err := decodeMeta(id, b.Get(keyMeta))
-	if err != nil {
-		return nil, Meta{}, fmt.Errorf("storage: %s %s: %w", op, id, err)
-	}
-	return b, m, nil
-}
-
 // Append durably logs recs after the document's head, in one transaction
 // shared with other concurrent writes (group commit), together with each
 // session's (Seq, Version) record, the updated Meta (Version, Length,
@@ -79,37 +63,62 @@ func (db *DB) Append(ctx context.Context, id string, recs []OpRecord, length int
 	if err := checkID("append", id); err != nil {
 		return err
 	}
-	enc, err := db.encodeAppend(id, recs, length, snap)
+	apply, err := db.appendTx(id, recs, length, snap)
 	if err != nil {
 		return err
 	}
+	return db.write(ctx, apply)
+}
+
+// appendTx checks and encodes Append's arguments, returning the function
+// that validates them against the stored head and writes them.
+func (db *DB) appendTx(id string, recs []OpRecord, length int, snap *Snapshot) (func(*bolt.Tx) error, error) {
+	enc, err := db.encodeAppend(id, recs, length, snap)
+	if err != nil {
+		return nil, err
+	}
 	first, last := recs[0].Version, recs[len(recs)-1].Version
-	return db.write(ctx, func(tx *bolt.Tx) error {
-		b, m, err := docBucket(tx, "append", id)
+	return func(tx *bolt.Tx) error {
+		m, err := getMeta(tx, "append", id)
 		if err != nil {
 			return reject(err)
 		}
-		b.FillPercent = 1 // Ops are appended in key order; pack their pages.
 		if first != m.Version+1 {
 			return reject(fmt.Errorf("storage: append %s@%d..%d: head is %d: %w", id, first, last, m.Version, ErrVersionConflict))
 		}
-		for i, v := range enc {
-			if err := b.Put(versionKey(first+uint64(i)), v); err != nil {
-				return err
-			}
+		if snap != nil || m.pending()+uint64(len(recs)) >= flushAfter {
+			err = flush(tx, &m, enc, recs)
+		} else {
+			err = logAppend(tx, &m, first, enc)
 		}
-		if err := putSessions(b, recs); err != nil {
+		if err != nil {
 			return err
 		}
 		m.Version, m.Length, m.UpdatedAt = last, length, db.now()
-		if err := b.Put(keyMeta, encodeMeta(m)); err != nil {
+		if err := putMeta(tx, m); err != nil {
 			return err
 		}
 		if snap == nil {
 			return nil
 		}
+		b, err := docBucket(tx, id)
+		if err != nil {
+			return err
+		}
 		return b.Bucket(bucketSnap).Put(versionKey(snap.Version), []byte(snap.Text))
-	})
+	}, nil
+}
+
+// logAppend adds enc to the log as m's newest pending entry.
+func logAppend(tx *bolt.Tx, m *metaRec, first uint64, enc [][]byte) error {
+	log := tx.Bucket(bucketLog)
+	log.FillPercent = 1 // Keys only grow.
+	k := nextLogKey(log)
+	if err := log.Put(versionKey(k), encodeEntry(m.ID, m.tail, first, enc)); err != nil {
+		return err
+	}
+	m.tail = k
+	return nil
 }
 
 // encodeAppend checks Append's arguments that do not depend on stored state
@@ -165,24 +174,6 @@ func (db *DB) encodeAppend(id string, recs []OpRecord, length int, snap *Snapsho
 	return enc, nil
 }
 
-// putSessions records, for each session in recs, its last Seq and the
-// version that op got.
-func putSessions(b *bolt.Bucket, recs []OpRecord) error {
-	sess := b.Bucket(bucketSess)
-	var done []string // Sessions already written; usually one.
-	for i := len(recs) - 1; i >= 0; i-- {
-		r := &recs[i]
-		if r.Session == "" || slices.Contains(done, r.Session) {
-			continue
-		}
-		done = append(done, r.Session)
-		if err := sess.Put([]byte(r.Session), encodeSession(r.Seq, r.Version)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // PutSnapshot stores the text at snap.Version (at most the head), e.g. when
 // a room unloads. The text is trusted; Check verifies it against the log.
 func (db *DB) PutSnapshot(ctx context.Context, id string, snap Snapshot) error {
@@ -193,27 +184,38 @@ func (db *DB) PutSnapshot(ctx context.Context, id string, snap Snapshot) error {
 		return fmt.Errorf("storage: put snapshot %s@%d: not valid UTF-8: %w", id, snap.Version, ErrInvalidArgument)
 	}
 	return db.write(ctx, func(tx *bolt.Tx) error {
-		b, m, err := docBucket(tx, "put snapshot", id)
+		m, err := getMeta(tx, "put snapshot", id)
 		if err != nil {
 			return reject(err)
 		}
 		if snap.Version > m.Version {
 			return reject(fmt.Errorf("storage: put snapshot %s@%d: head is %d: %w", id, snap.Version, m.Version, ErrVersionAhead))
 		}
+		b, err := docBucket(tx, id)
+		if err != nil {
+			return err
+		}
 		return b.Bucket(bucketSnap).Put(versionKey(snap.Version), []byte(snap.Text))
 	})
 }
 
-// Delete removes a document and all its data (ops, snapshots, sessions).
+// Delete removes a document and all its data (meta, ops in its bucket and
+// in the log, snapshots, sessions).
 func (db *DB) Delete(ctx context.Context, id string) error {
 	if err := checkID("delete", id); err != nil {
 		return err
 	}
 	return db.write(ctx, func(tx *bolt.Tx) error {
-		docs := tx.Bucket(bucketDocs)
-		if docs.Bucket([]byte(id)) == nil {
-			return reject(fmt.Errorf("storage: delete %s: %w", id, ErrNotFound))
+		m, err := getMeta(tx, "delete", id)
+		if err != nil {
+			return reject(err)
 		}
-		return docs.DeleteBucket([]byte(id))
+		if err := purgeLog(tx, m.ID); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMeta).Delete([]byte(id)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketDocs).DeleteBucket([]byte(id))
 	})
 }

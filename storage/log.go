@@ -1,0 +1,286 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// flushAfter is how many pending ops a document may have in the log before
+// an Append moves them (and its own) into the document's bucket. The log
+// makes a commit of many documents' appends dirty a few shared pages instead
+// of a few pages per document; flushing writes a document's pages once per
+// flushAfter ops. Reads walk at most this many pending ops.
+const flushAfter = 128
+
+// getMeta returns id's stored meta, or an error wrapping ErrNotFound.
+func getMeta(tx *bolt.Tx, op, id string) (metaRec, error) {
+	v := tx.Bucket(bucketMeta).Get([]byte(id))
+	if v == nil {
+		return metaRec{}, fmt.Errorf("storage: %s %s: %w", op, id, ErrNotFound)
+	}
+	m, err := decodeMeta(id, v)
+	if err != nil {
+		return metaRec{}, fmt.Errorf("storage: %s %s: %w", op, id, err)
+	}
+	return m, nil
+}
+
+func putMeta(tx *bolt.Tx, m metaRec) error {
+	return tx.Bucket(bucketMeta).Put([]byte(m.ID), encodeMeta(m))
+}
+
+// docBucket returns the bucket of a document whose meta exists.
+func docBucket(tx *bolt.Tx, id string) (*bolt.Bucket, error) {
+	b := tx.Bucket(bucketDocs).Bucket([]byte(id))
+	if b == nil {
+		return nil, fmt.Errorf("storage: %s: meta without a bucket: %w", id, ErrCorrupt)
+	}
+	return b, nil
+}
+
+// pendingEntries returns the keys and entries of m's pending ops, oldest
+// first, checking that they cover m.flushed+1..m.Version exactly.
+func pendingEntries(tx *bolt.Tx, m metaRec) ([]uint64, []logEntry, error) {
+	var keys []uint64
+	var entries []logEntry
+	log := tx.Bucket(bucketLog)
+	want := m.Version // Last version of the next (older) entry.
+	for k := m.tail; k != 0; {
+		if len(keys) > int(m.pending()) {
+			return nil, nil, fmt.Errorf("storage: %s: log chain loops: %w", m.ID, ErrCorrupt)
+		}
+		e, err := decodeEntry(log.Get(versionKey(k)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("storage: %s: log entry %d: %w", m.ID, k, err)
+		}
+		if e.id != m.ID || e.last() != want {
+			return nil, nil, fmt.Errorf("storage: %s: log entry %d holds %s@%d..%d, want ..%d: %w",
+				m.ID, k, e.id, e.first, e.last(), want, ErrCorrupt)
+		}
+		keys, entries = append(keys, k), append(entries, e)
+		want = e.first - 1
+		k = e.prev
+	}
+	if want != m.flushed {
+		return nil, nil, fmt.Errorf("storage: %s: log chain ends at %d, flushed is %d: %w", m.ID, want+1, m.flushed, ErrCorrupt)
+	}
+	slices.Reverse(keys)
+	slices.Reverse(entries)
+	return keys, entries, nil
+}
+
+// nextLogKey returns the key after the log's last one.
+func nextLogKey(log *bolt.Bucket) uint64 {
+	k, _ := log.Cursor().Last()
+	if k == nil {
+		return 1
+	}
+	return keyVersion(k) + 1
+}
+
+// flush copies m's pending ops from the log into the document's bucket,
+// followed by enc (the records of the Append in progress, versions after
+// m.flushed's pending ones), and updates the session records. The log
+// entries stay until trimLog reaches them.
+func flush(tx *bolt.Tx, m *metaRec, enc [][]byte, recs []OpRecord) error {
+	_, entries, err := pendingEntries(tx, *m)
+	if err != nil {
+		return err
+	}
+	b, err := docBucket(tx, m.ID)
+	if err != nil {
+		return err
+	}
+	b.FillPercent = 1 // Ops arrive in key order; pack their pages.
+	sessions := map[string][2]uint64{}
+	v := m.flushed
+	for _, e := range entries {
+		for _, raw := range e.recs {
+			v++
+			session, seq, err := decodeSession0(v, raw)
+			if err != nil {
+				return err
+			}
+			if session != "" {
+				sessions[session] = [2]uint64{seq, v}
+			}
+			if err := b.Put(versionKey(v), bytes.Clone(raw)); err != nil {
+				return err
+			}
+		}
+	}
+	for i, raw := range enc {
+		v++
+		if s := recs[i].Session; s != "" {
+			sessions[s] = [2]uint64{recs[i].Seq, v}
+		}
+		if err := b.Put(versionKey(v), raw); err != nil {
+			return err
+		}
+	}
+	sess := b.Bucket(bucketSess)
+	for s, sv := range sessions {
+		if err := sess.Put([]byte(s), encodeSession(sv[0], sv[1])); err != nil {
+			return err
+		}
+	}
+	m.flushed, m.tail = v, 0
+	return nil
+}
+
+// Log trimming bounds.
+const (
+	// maxLogLag is how far (in log keys) the oldest pending entry may lag
+	// behind the newest before trimLog flushes its document, so that an idle
+	// document's few pending ops do not pin the log.
+	maxLogLag = 8192
+	// maxTrim bounds the entries one commit trims.
+	maxTrim = 1024
+)
+
+// trimLog deletes entries from the front of the log whose ops are already
+// in their document's bucket, flushing the front entry's document first
+// when it lags more than maxLogLag behind. Entries are deleted only in key
+// order, so each log page is freed once instead of being rewritten by every
+// document flushed out of it.
+func trimLog(tx *bolt.Tx, maxLag uint64) error {
+	log := tx.Bucket(bucketLog)
+	c := log.Cursor()
+	k, v := c.First()
+	if k == nil {
+		return nil
+	}
+	next := nextLogKey(log)
+	for n := 0; k != nil && n < maxTrim; n++ {
+		e, err := decodeEntry(v)
+		if err != nil {
+			return fmt.Errorf("storage: log entry %d: %w", keyVersion(k), err)
+		}
+		// An entry of a deleted document is garbage (Delete removes them; this
+		// only happens after damage, which Check reports).
+		if mv := tx.Bucket(bucketMeta).Get([]byte(e.id)); mv != nil {
+			m, err := decodeMeta(e.id, mv)
+			if err != nil {
+				return err
+			}
+			switch {
+			case e.last() <= m.flushed:
+			case keyVersion(k)+maxLag < next:
+				if err := flush(tx, &m, nil, nil); err != nil {
+					return err
+				}
+				if err := putMeta(tx, m); err != nil {
+					return err
+				}
+			default:
+				return nil
+			}
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		k, v = c.First()
+	}
+	return nil
+}
+
+// purgeLog deletes every log entry of document id.
+func purgeLog(tx *bolt.Tx, id string) error {
+	c := tx.Bucket(bucketLog).Cursor()
+	for k, v := c.First(); k != nil; {
+		e, err := decodeEntry(v)
+		if err != nil {
+			return fmt.Errorf("storage: log entry %d: %w", keyVersion(k), err)
+		}
+		if e.id != id {
+			k, v = c.Next()
+			continue
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		k, v = c.Seek(k)
+	}
+	return nil
+}
+
+// eachOp calls fn with the ops from+1..to (to <= m.Version) in order,
+// wherever they are stored.
+func eachOp(ctx context.Context, tx *bolt.Tx, m metaRec, from, to uint64, fn func(OpRecord) error) error {
+	if from >= to {
+		return nil
+	}
+	b, err := docBucket(tx, m.ID)
+	if err != nil {
+		return err
+	}
+	want := from + 1
+	c := b.Cursor()
+	for k, v := c.Seek(versionKey(want)); want <= min(to, m.flushed); k, v = c.Next() {
+		if k == nil || !isVersionKey(k) || keyVersion(k) != want {
+			return fmt.Errorf("storage: %s: op %d missing: %w", m.ID, want, ErrCorrupt)
+		}
+		if err := visit(ctx, m.ID, want, v, fn); err != nil {
+			return err
+		}
+		want++
+	}
+	if to <= m.flushed {
+		return nil
+	}
+	_, entries, err := pendingEntries(tx, m)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		for i, raw := range e.recs {
+			if v := e.first + uint64(i); v >= want && v <= to {
+				if err := visit(ctx, m.ID, v, raw, fn); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func visit(ctx context.Context, id string, v uint64, raw []byte, fn func(OpRecord) error) error {
+	if v%4096 == 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	r, err := decodeRecord(v, raw)
+	if err != nil {
+		return fmt.Errorf("storage: %s: %w", id, err)
+	}
+	return fn(r)
+}
+
+// pendingSession finds the newest pending op of session, newest entry first.
+func pendingSession(tx *bolt.Tx, m metaRec, session string) (seq, version uint64, found bool, err error) {
+	if m.tail == 0 {
+		return 0, 0, false, nil
+	}
+	_, entries, err := pendingEntries(tx, m)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		for j := len(e.recs) - 1; j >= 0; j-- {
+			r, err := decodeRecord(e.first+uint64(j), e.recs[j])
+			if err != nil {
+				return 0, 0, false, err
+			}
+			if r.Session == session {
+				return r.Seq, r.Version, true, nil
+			}
+		}
+	}
+	return 0, 0, false, nil
+}
