@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -209,9 +210,16 @@ func TestPropDiff(t *testing.T) {
 func TestPropDocument(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := genText(20).Draw(t, "doc")
+		// Sometimes start large enough for several leaves.
+		s = strings.Repeat(s, rapid.SampledFrom([]int{1, 1, 200}).Draw(t, "repeat"))
 		d := NewDocument(s)
 		for i := rapid.IntRange(1, 30).Draw(t, "n"); i > 0; i-- {
 			op := genOp(t, s, rapid.Bool().Draw(t, "withText"), "op")
+			if rapid.IntRange(0, 9).Draw(t, "big") == 0 {
+				// A paste big enough to split leaves.
+				pos := rapid.IntRange(0, s2len(s)).Draw(t, "pastePos")
+				op = Normalize(Op{sk(pos), ins(strings.Repeat("🎉ab", rapid.IntRange(1, 800).Draw(t, "paste")))})
+			}
 			if rapid.IntRange(0, 9).Draw(t, "misfit") == 0 {
 				op = append(op, Component{Skip: s2len(s) + 1}, Component{Insert: "x"})
 			}
