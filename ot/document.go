@@ -221,6 +221,9 @@ func (d *Document) insert(pos int, text string) int {
 		}
 		d.root = level[0]
 	}
+	if cap(rs) > 1<<16 {
+		d.scratch = nil // do not keep a big paste's buffer alive
+	}
 	return len(rs)
 }
 

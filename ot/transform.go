@@ -8,7 +8,8 @@ import (
 // Transform rewrites op, written against the same document as other, so that
 // it applies after other and keeps its intent: the semantics of
 // ot-text-unicode's transform(op, other, side). When both insert at the same
-// position, the insert of the Left side goes first. Text that other deleted
+// position, the insert of the Left side goes first (any side other than Left
+// counts as Right). Text that other deleted
 // is not deleted again; text that op inserts inside a range other deleted
 // survives. The result is normalized. Transform never panics, also not on
 // malformed ops or ops that do not fit the same document (text past the end
