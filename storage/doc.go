@@ -11,40 +11,52 @@
 //
 // # Bucket layout
 //
-//	folio/                    top-level bucket
-//	  format  -> "folio-storage/1"       marker; a bbolt file without it is foreign
-//	docs/                     top-level bucket; one nested bucket per document
-//	  <id>/                   id passes ValidID before any key is built
-//	    <version>  -> op record           8-byte big-endian version, 1..head
-//	    meta       -> Meta                 head version, length, times
-//	    snap/                 nested bucket
-//	      <version> -> text               UTF-8 text at that version; 0 always present
-//	    sess/                 nested bucket
-//	      <session> -> uvarint seq, uvarint version   last committed op of that session
+//	folio/                    format -> "folio-storage/1"; a bbolt file without it is foreign
+//	meta/                     <id> -> meta: head version, length, times, flushed, tail
+//	log/                      <8-byte big-endian commit key> -> log entry
+//	docs/                     one nested bucket per document
+//	  <id>/
+//	    <8-byte big-endian version> -> op record      ops 1..flushed
+//	    snap/  <8-byte big-endian version> -> text    version 0 always present
+//	    sess/  <session> -> uvarint seq, uvarint version   as of the flushed ops
 //
-// Op keys are 8 bytes whose first byte is 0 (versions stay below 2^56), so
-// they sort by version and before the names "meta", "sess" and "snap": a
-// document's newest ops, its meta and its small inline session bucket share
-// the bucket's last page, and an append usually dirties one page per
-// document. The op bucket pages are packed full (FillPercent 1) because ops
-// only ever arrive in key order.
+// Every id passes ValidID before any key is built. Versions are 8-byte
+// big-endian keys so they sort numerically.
+//
+// Appends are staged: an Append writes one log entry (document id, the key
+// of that document's previous pending entry, the first version, the encoded
+// records) and updates the document's meta (Version, Length, UpdatedAt and
+// tail, the key of its newest entry). A commit of many documents' appends
+// therefore dirties a few shared log and meta pages, not a few pages per
+// document, which is what makes group commit pay off with many writers.
+// When a document has flushAfter (128) pending ops, or an Append carries a
+// snapshot, the same transaction copies its pending ops into its own bucket
+// under their versions and updates its session records; meta.flushed says
+// up to where. Readers take ops 1..flushed from the document's bucket and the
+// rest by walking the tail chain, so a document's data is always complete in
+// every committed transaction. Each commit then trims the log from its front
+// only (entries already flushed), so each log page is freed once; a document
+// whose oldest pending entry lags maxLogLag (8192) entries behind the newest
+// is flushed so that an idle document cannot pin the log. Delete removes the
+// document's meta, bucket and all its log entries.
 //
 // An op record is compact binary: a format byte (1), uvarint Seq,
 // length-prefixed Session and Author, varint Unix-nanosecond Time, then the
 // op's components, each a tag byte (0 skip, 1 insert, 2 delete count,
 // 3 delete text) followed by a uvarint count or a length-prefixed UTF-8
 // string. Meta is a format byte (1), uvarint Version and Length, varint
-// CreatedAt and UpdatedAt nanoseconds. Decoding checks every field and
-// reports ErrCorrupt.
+// CreatedAt and UpdatedAt nanoseconds, uvarint flushed and tail. Decoding
+// checks every field and reports ErrCorrupt.
 //
 // # Durability promises
 //
 //   - Append returns nil only after the transaction holding the ops is
 //     fsync'd (unless Options.NoSync, which is for tests and benchmarks only).
-//   - The ops of one Append, each of their sessions' (Seq, Version) records,
-//     the new Meta and the optional snapshot are written in one transaction:
-//     a crash never leaves a gap in versions, a session record without its op,
-//     or a snapshot the log does not reach.
+//   - The ops of one Append (with their sessions' Seq), the new Meta and the
+//     optional snapshot are written in one transaction: a crash never leaves
+//     a gap in versions, a session whose op is lost, or a snapshot the log
+//     does not reach. SessionSeq reads the pending ops first, then the
+//     flushed session records.
 //   - An Append whose first version is not head+1, or whose records are not
 //     contiguous, is rejected with ErrVersionConflict and writes nothing.
 //   - Writes from many goroutines (Append, Create, PutSnapshot, Delete) are

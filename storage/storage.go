@@ -165,7 +165,7 @@ func Open(path string, opts Options) (*DB, error) {
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         opts.LockTimeout,
 		NoSync:          opts.NoSync,
-		NoFreelistSync:  true,
+		NoFreelistSync:  false,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: 64 << 20,
 	})
@@ -200,10 +200,11 @@ func openError(path string, timeout time.Duration, err error) error {
 	return fmt.Errorf("storage: open %s: %w", path, err)
 }
 
-// init creates the top-level buckets of a new file, or checks the format
-// marker of an existing one.
+// init checks the format marker of an existing file, or creates the
+// top-level buckets of an empty one. Opening an existing file writes nothing.
 func (db *DB) init() error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	empty := false
+	err := db.bolt.View(func(tx *bolt.Tx) error {
 		if fb := tx.Bucket(bucketFolio); fb != nil {
 			if got := fb.Get(keyFormat); string(got) != formatV1 {
 				return fmt.Errorf("%w: unsupported format %q (want %q)", ErrCorrupt, got, formatV1)
@@ -215,11 +216,15 @@ func (db *DB) init() error {
 			}
 			return nil
 		}
-		empty := true
-		tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
-		if !empty {
+		empty = true
+		return tx.ForEach(func([]byte, *bolt.Bucket) error {
 			return fmt.Errorf("%w: a bbolt file without the Folio format marker", ErrCorrupt)
-		}
+		})
+	})
+	if err != nil || !empty {
+		return err
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error {
 		fb, err := tx.CreateBucket(bucketFolio)
 		if err != nil {
 			return err
