@@ -166,6 +166,7 @@ func (r *loadRun) measure(ctx context.Context, name string) (Report, error) {
 	errs0, rec0 := r.errorCount(), r.reconnects()
 	r.codes.take()
 	m0 := r.tgt.metrics(ctx)
+	self0, _ := readProc(0)
 	sampler := startSampler(r.tgt)
 	start := time.Now()
 	r.win.end.Store(0)
@@ -178,6 +179,9 @@ func (r *loadRun) measure(ctx context.Context, name string) (Report, error) {
 		return Report{}, err
 	}
 	m1 := r.tgt.metrics(ctx)
+	if self1, err := readProc(0); err == nil && r.tgt.pid != 0 {
+		rep.GeneratorCPUPercent = 100 * (self1.CPU - self0.CPU).Seconds() / end.Sub(start).Seconds()
+	}
 	// Ops sent just before the end may still be acked: give them a moment.
 	sleepCtx(ctx, min(time.Second, r.cfg.Threshold*4+200*time.Millisecond))
 	var st editorStats

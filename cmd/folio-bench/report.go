@@ -35,14 +35,18 @@ type Report struct {
 	ErrorCodes     map[string]int64 `json:"error_codes,omitempty"`
 	Reconnects     int64            `json:"reconnects"`
 
-	CPUSeconds   float64 `json:"server_cpu_s"`
-	CPUPercent   float64 `json:"server_cpu_percent"` // Of one core.
-	CPUPerOpUS   float64 `json:"server_cpu_us_per_op"`
-	RSSMB        float64 `json:"server_rss_mb"`
-	PeakRSSMB    float64 `json:"server_peak_rss_mb"`
-	CPUMeasured  bool    `json:"cpu_measured"`
-	LoadAvgStart string  `json:"loadavg_start"`
-	LoadAvgEnd   string  `json:"loadavg_end"`
+	CPUSeconds  float64 `json:"server_cpu_s"`
+	CPUPercent  float64 `json:"server_cpu_percent"` // Of one core.
+	CPUPerOpUS  float64 `json:"server_cpu_us_per_op"`
+	RSSMB       float64 `json:"server_rss_mb"`
+	PeakRSSMB   float64 `json:"server_peak_rss_mb"`
+	CPUMeasured bool    `json:"cpu_measured"`
+	// GeneratorCPUPercent is this process's CPU (% of a core) when the
+	// server runs elsewhere; 0 in-process.
+	GeneratorCPUPercent float64 `json:"generator_cpu_percent,omitempty"`
+	DiskWriteMBps       float64 `json:"server_disk_write_mb_per_s"`
+	LoadAvgStart        string  `json:"loadavg_start"`
+	LoadAvgEnd          string  `json:"loadavg_end"`
 
 	// From the server's /metrics (absent when it has none).
 	Commits       int64   `json:"server_commits,omitempty"`
@@ -96,6 +100,7 @@ func writeTable(w io.Writer, reports []Report) error {
 	row("broadcast ms p50/p90/p99/max", func(r Report) string { return lat(r.Broadcast) })
 	row("errors / reconnects", func(r Report) string { return fmt.Sprintf("%d / %d", r.Errors, r.Reconnects) })
 	row("server CPU % of a core", func(r Report) string { return cpuCell(r, fmt.Sprintf("%.1f", r.CPUPercent)) })
+	row("generator CPU % of a core", func(r Report) string { return fmt.Sprintf("%.1f", r.GeneratorCPUPercent) })
 	row("server CPU µs/committed op", func(r Report) string { return cpuCell(r, fmt.Sprintf("%.1f", r.CPUPerOpUS)) })
 	row("server RSS / peak (MB)", func(r Report) string {
 		return cpuCell(r, fmt.Sprintf("%.0f / %.0f", r.RSSMB, r.PeakRSSMB))
@@ -105,6 +110,12 @@ func writeTable(w io.Writer, reports []Report) error {
 			return "n/a"
 		}
 		return fmt.Sprintf("%.2f, %.1f", r.CommitMeanMS, r.OpsPerCommit)
+	})
+	row("server disk writes MB/s, KB/commit", func(r Report) string {
+		if !r.CPUMeasured || r.Commits == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.1f, %.1f", r.DiskWriteMBps, r.DiskWriteMBps*1024*r.DurationS/float64(r.Commits))
 	})
 	row("server submit→apply mean ms", func(r Report) string { return fmt.Sprintf("%.2f", r.SubmitMeanMS) })
 	row("loadavg start → end", func(r Report) string { return r.LoadAvgStart + " → " + r.LoadAvgEnd })

@@ -20,6 +20,7 @@ type sample struct {
 	cpu      time.Duration
 	wall     time.Duration
 	rss, max int64
+	written  int64 // Bytes written to storage in the window; -1 unknown.
 }
 
 func startSampler(tgt *target) *sampler {
@@ -54,7 +55,11 @@ func (s *sampler) loop() {
 				s.result <- sample{}
 				return
 			}
-			s.result <- sample{ok: true, cpu: st.CPU - s.start.CPU, wall: time.Since(s.t0), rss: st.RSS, max: max(peak, st.RSS)}
+			written := int64(-1)
+			if st.Written >= 0 && s.start.Written >= 0 {
+				written = st.Written - s.start.Written
+			}
+			s.result <- sample{ok: true, cpu: st.CPU - s.start.CPU, wall: time.Since(s.t0), rss: st.RSS, max: max(peak, st.RSS), written: written}
 			return
 		}
 	}
@@ -82,5 +87,8 @@ func (m sample) fill(rep *Report, committed int64) {
 		rep.CPUPerOpUS = float64(m.cpu.Microseconds()) / float64(committed)
 	}
 	rep.RSSMB = float64(m.rss) / (1 << 20)
+	if m.written >= 0 {
+		rep.DiskWriteMBps = float64(m.written) / (1 << 20) / m.wall.Seconds()
+	}
 	rep.PeakRSSMB = float64(m.max) / (1 << 20)
 }

@@ -19,6 +19,9 @@ type procStat struct {
 	CPU time.Duration // User + system time since the process started.
 	RSS int64         // Resident set size in bytes.
 	HWM int64         // Peak resident set size in bytes.
+	// Written is what the process caused to be written to storage
+	// (write_bytes of /proc/<pid>/io); -1 when unknown.
+	Written int64
 }
 
 // readProc reads CPU time and memory of pid, or of this process when pid is 0.
@@ -48,6 +51,10 @@ func readProc(pid int) (procStat, error) {
 	}
 	st.RSS = statusKB(b, "VmRSS:")
 	st.HWM = statusKB(b, "VmHWM:")
+	st.Written = -1
+	if b, err := os.ReadFile(strings.TrimSuffix(path, "status") + "io"); err == nil {
+		st.Written = statusKB(b, "write_bytes:") / 1024 // The value is in bytes, not kB.
+	}
 	return st, nil
 }
 
