@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// modelDoc is what a document should hold.
+type modelDoc struct {
+	w        *writer
+	sessions map[string][2]uint64 // session -> seq, version
+}
+
+// TestRandomModel drives random creates, appends (from several sessions,
+// some with snapshots, some conflicting), snapshots and deletes over a few
+// documents, with a small log lag so that every flush and trim path runs,
+// and compares every read with a model.
+func TestRandomModel(t *testing.T) {
+	steps := 1500
+	if testing.Short() {
+		steps = 300
+	}
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			db := openTest(t, Options{NoSync: true})
+			db.maxLogLag = 40
+			rng := rand.New(rand.NewPCG(seed, 99))
+			docs := map[string]*modelDoc{}
+			for step := range steps {
+				id := fmt.Sprintf("d%d", rng.IntN(4))
+				modelStep(t, db, rng, docs, id)
+				checkModelDoc(t, db, rng, docs[id], id)
+				if step%250 == 0 {
+					if err := db.Check(ctx); err != nil {
+						t.Fatalf("step %d: %v", step, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+func modelStep(t *testing.T, db *DB, rng *rand.Rand, docs map[string]*modelDoc, id string) {
+	d := docs[id]
+	switch r := rng.IntN(100); {
+	case d == nil || r < 3:
+		_, err := db.Create(ctx, id, "x🎉")
+		if d == nil && err != nil || d != nil && !errors.Is(err, ErrExists) {
+			t.Fatalf("create %s: %v", id, err)
+		}
+		if d == nil {
+			docs[id] = &modelDoc{w: newWriter(id, rng.Uint64(), "x🎉"), sessions: map[string][2]uint64{}}
+		}
+	case r < 6:
+		if err := db.Delete(ctx, id); err != nil {
+			t.Fatalf("delete %s: %v", id, err)
+		}
+		delete(docs, id)
+	case r < 10:
+		v := rng.Uint64N(d.w.head() + 1)
+		if err := db.PutSnapshot(ctx, id, Snapshot{Version: v, Text: d.w.texts[v]}); err != nil {
+			t.Fatal(err)
+		}
+	case r < 15:
+		rec := OpRecord{Version: d.w.head() + 1 + rng.Uint64N(3)*2 - 2} // head-1, head+1 or head+3 ...
+		if rec.Version == d.w.head()+1 {                                // ... but head+1 would fit: make it head+2.
+			rec.Version++
+		}
+		rec.Op = randomOp(rng, d.w.doc.Len())
+		if err := db.Append(ctx, id, []OpRecord{rec}, 0, nil); !errors.Is(err, ErrVersionConflict) {
+			t.Fatalf("append %s@%d at head %d: %v", id, rec.Version, d.w.head(), err)
+		}
+	default:
+		modelAppend(t, db, rng, d, id)
+	}
+}
+
+func modelAppend(t *testing.T, db *DB, rng *rand.Rand, d *modelDoc, id string) {
+	n := 1 + rng.IntN(12)
+	if rng.IntN(20) == 0 {
+		n = 150 + rng.IntN(100) // More than flushAfter in one call.
+	}
+	recs, _ := d.w.next(n, 0)
+	var snap *Snapshot
+	if rng.IntN(8) == 0 {
+		v := recs[rng.IntN(n)].Version
+		snap = &Snapshot{Version: v, Text: d.w.texts[v]}
+	}
+	session := fmt.Sprintf("s%d", rng.IntN(3))
+	seq := d.sessions[session][0]
+	for i := range recs {
+		if rng.IntN(4) == 0 {
+			session = fmt.Sprintf("s%d", rng.IntN(3))
+			seq = d.sessions[session][0]
+		}
+		seq++
+		recs[i].Session, recs[i].Seq = session, seq
+		d.sessions[session] = [2]uint64{seq, recs[i].Version}
+	}
+	if err := db.Append(ctx, id, recs, d.w.length(), snap); err != nil {
+		t.Fatalf("append %s: %v", id, err)
+	}
+}
+
+func checkModelDoc(t *testing.T, db *DB, rng *rand.Rand, d *modelDoc, id string) {
+	t.Helper()
+	if d == nil {
+		if _, err := db.Meta(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("%s deleted, Meta: %v", id, err)
+		}
+		return
+	}
+	head := d.w.head()
+	m := must(db.Meta(ctx, id))(t)
+	if m.Version != head || m.Length != d.w.length() {
+		t.Fatalf("%s meta %+v, want version %d length %d", id, m, head, d.w.length())
+	}
+	v := rng.Uint64N(head + 1)
+	if got := must(db.TextAt(ctx, id, v))(t); got != d.w.texts[v] {
+		t.Fatalf("%s TextAt(%d) differs", id, v)
+	}
+	from := rng.Uint64N(head + 1)
+	to := from + rng.Uint64N(head-from+1)
+	ops := must(db.Ops(ctx, id, from, to))(t)
+	if uint64(len(ops)) != to-from || len(ops) > 0 && (ops[0].Version != from+1 || ops[len(ops)-1].Version != to) {
+		t.Fatalf("%s Ops(%d, %d) returned %d ops", id, from, to, len(ops))
+	}
+	for s, want := range d.sessions {
+		if seq, ver := must2(db.SessionSeq(ctx, id, s))(t); seq != want[0] || ver != want[1] {
+			t.Fatalf("%s SessionSeq(%s) = %d@%d, want %d@%d", id, s, seq, ver, want[0], want[1])
+		}
+	}
+	if rng.IntN(10) == 0 {
+		l := must(db.Load(ctx, id))(t)
+		if l.Snapshot.Text != d.w.texts[l.Snapshot.Version] || uint64(len(l.Ops)) != head-l.Snapshot.Version {
+			t.Fatalf("%s Load: snapshot %d, %d ops", id, l.Snapshot.Version, len(l.Ops))
+		}
+	}
+}
