@@ -1,7 +1,167 @@
 package collab
 
-// TEMPORARY: the collab-server owner replaces this with the real error type,
-// its code table and the one function mapping codes to HTTP and close codes.
+import (
+	"context"
+	"errors"
+	"net/http"
 
-// Code is a stable, machine-readable error code.
+	"github.com/coder/websocket"
+
+	"github.com/foliodocs/folio/storage"
+)
+
+// Code is a stable, machine-readable error code. Clients switch on it; the
+// message next to it is for people.
 type Code string
+
+// The error codes. docs/protocol.md keeps the same table.
+const (
+	CodeInvalidMessage     Code = "invalid_message"      // malformed JSON, bad UTF-8, lone surrogate, unknown type, bad field
+	CodeInvalidOp          Code = "invalid_op"           // the op does not fit the text at its base version
+	CodeVersionAhead       Code = "version_ahead"        // a base version after the head
+	CodeVersionTooOld      Code = "version_too_old"      // a base version older than the server can rebase from
+	CodeNotFound           Code = "not_found"            // no such document
+	CodeExists             Code = "exists"               // the document already exists
+	CodeInvalidID          Code = "invalid_id"           // a document or session id of the wrong shape
+	CodeForbidden          Code = "forbidden"            // not allowed (view role, refused token)
+	CodeRateLimited        Code = "rate_limited"         // too many ops; retry later
+	CodeTooLarge           Code = "too_large"            // a message over the size limit
+	CodeDocTooLarge        Code = "doc_too_large"        // the result would exceed the document size limit
+	CodeConflict           Code = "conflict"             // a concurrent change to storage won
+	CodePreconditionFailed Code = "precondition_failed"  // If-Match version is not the head
+	CodeSeqNotIncreasing   Code = "seq_not_increasing"   // an op seq at or below one already used and not known
+	CodeHelloRequired      Code = "hello_required"       // a message before hello
+	CodeTooManyConnections Code = "too_many_connections" // the document has too many sessions
+	CodeUnavailable        Code = "unavailable"          // shutting down or storage unavailable; retry later
+	CodeInternal           Code = "internal"             // a bug or an unexpected storage error
+	CodeHelloTimeout       Code = "hello_timeout"        // no hello within the hello timeout
+	CodeSlowConsumer       Code = "slow_consumer"        // the send queue overflowed
+	CodeSessionReplaced    Code = "session_replaced"     // a newer connection took over the session id
+	CodeDeleted            Code = "deleted"              // the document was deleted
+	CodeTooManyErrors      Code = "too_many_errors"      // repeated protocol errors
+	CodePingTimeout        Code = "ping_timeout"         // no pong within the pong timeout
+)
+
+// Error is the one error type collab returns. Message is safe to show to a
+// client; details stay in the server log.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+func errorf(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+// Errors with a fixed message, shared to avoid allocating on hot paths.
+var (
+	errUnavailable    = errorf(CodeUnavailable, "server is shutting down")
+	errDeleted        = errorf(CodeDeleted, "document deleted")
+	errSlowConsumer   = errorf(CodeSlowConsumer, "send queue full")
+	errHelloTimeout   = errorf(CodeHelloTimeout, "no hello in time")
+	errTooManyErrors  = errorf(CodeTooManyErrors, "too many protocol errors")
+	errReplaced       = errorf(CodeSessionReplaced, "session opened elsewhere")
+	errPingTimeout    = errorf(CodePingTimeout, "no pong in time")
+	errInternal       = errorf(CodeInternal, "internal error")
+	errRateLimited    = errorf(CodeRateLimited, "too many ops, slow down")
+	errHelloRequired  = errorf(CodeHelloRequired, "send hello first")
+	errSeqNotIncrease = errorf(CodeSeqNotIncreasing, "seq must increase")
+	errInvalidID      = errorf(CodeInvalidID, "invalid document id")
+	errNotFound       = errorf(CodeNotFound, "document not found")
+)
+
+// mapping is the single table from codes to HTTP statuses and WebSocket close
+// codes. A close code is used when the error ends a connection; errors about
+// one message (invalid_op, rate_limited, ...) end it only when they persist
+// (too_many_errors).
+var mapping = map[Code]struct {
+	http  int
+	close websocket.StatusCode
+}{
+	CodeInvalidMessage:     {http.StatusBadRequest, CloseProtocol},
+	CodeInvalidOp:          {http.StatusBadRequest, CloseProtocol},
+	CodeVersionAhead:       {http.StatusBadRequest, CloseProtocol},
+	CodeVersionTooOld:      {http.StatusConflict, CloseProtocol},
+	CodeNotFound:           {http.StatusNotFound, CloseNotFound},
+	CodeExists:             {http.StatusConflict, CloseProtocol},
+	CodeInvalidID:          {http.StatusBadRequest, CloseInvalidID},
+	CodeForbidden:          {http.StatusForbidden, websocket.StatusPolicyViolation},
+	CodeRateLimited:        {http.StatusTooManyRequests, CloseProtocol},
+	CodeTooLarge:           {http.StatusRequestEntityTooLarge, websocket.StatusMessageTooBig},
+	CodeDocTooLarge:        {http.StatusRequestEntityTooLarge, CloseProtocol},
+	CodeConflict:           {http.StatusConflict, CloseProtocol},
+	CodePreconditionFailed: {http.StatusPreconditionFailed, CloseProtocol},
+	CodeSeqNotIncreasing:   {http.StatusConflict, CloseProtocol},
+	CodeHelloRequired:      {http.StatusBadRequest, CloseProtocol},
+	CodeTooManyConnections: {http.StatusServiceUnavailable, websocket.StatusTryAgainLater},
+	CodeUnavailable:        {http.StatusServiceUnavailable, websocket.StatusGoingAway},
+	CodeInternal:           {http.StatusInternalServerError, websocket.StatusInternalError},
+	CodeHelloTimeout:       {http.StatusRequestTimeout, CloseHelloTimeout},
+	CodeSlowConsumer:       {http.StatusServiceUnavailable, CloseSlowConsumer},
+	CodeSessionReplaced:    {http.StatusConflict, CloseReplaced},
+	CodeDeleted:            {http.StatusGone, CloseDeleted},
+	CodeTooManyErrors:      {http.StatusBadRequest, CloseProtocol},
+	CodePingTimeout:        {http.StatusRequestTimeout, ClosePingTimeout},
+}
+
+// Custom WebSocket close codes (4000-4999 is the application range).
+const (
+	CloseProtocol     websocket.StatusCode = 4000 // repeated protocol errors, or a refused hello
+	CloseHelloTimeout websocket.StatusCode = 4001 // no hello within HelloTimeout
+	CloseSlowConsumer websocket.StatusCode = 4002 // send queue overflowed; reconnect and resync
+	CloseReplaced     websocket.StatusCode = 4003 // the session id connected again elsewhere
+	CloseDeleted      websocket.StatusCode = 4004 // the document was deleted; do not reconnect
+	ClosePingTimeout  websocket.StatusCode = 4005 // no pong within PongTimeout
+	CloseInvalidID    websocket.StatusCode = 4400 // malformed document id
+	CloseNotFound     websocket.StatusCode = 4404 // no such document (auto-create off)
+)
+
+// AsError returns err as an *Error: an *Error in err's chain as is, storage's
+// sentinel errors as their codes, context ends as unavailable, and anything
+// else as internal with the message "internal error". nil gives nil.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, storage.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, storage.ErrExists):
+		return errorf(CodeExists, "document already exists")
+	case errors.Is(err, storage.ErrInvalidID):
+		return errInvalidID
+	case errors.Is(err, storage.ErrVersionConflict):
+		return errorf(CodeConflict, "concurrent change, retry")
+	case errors.Is(err, storage.ErrLocked):
+		return errorf(CodeUnavailable, "storage unavailable")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errorf(CodeUnavailable, "request cancelled or timed out")
+	}
+	return errInternal
+}
+
+// HTTPStatus is the HTTP status for err (see AsError); 200 for nil.
+func HTTPStatus(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
+	if m, ok := mapping[AsError(err).Code]; ok {
+		return m.http
+	}
+	return http.StatusInternalServerError
+}
+
+// CloseStatus is the WebSocket close code for a connection ended by err (see
+// AsError); 1000 for nil.
+func CloseStatus(err error) websocket.StatusCode {
+	if err == nil {
+		return websocket.StatusNormalClosure
+	}
+	if m, ok := mapping[AsError(err).Code]; ok {
+		return m.close
+	}
+	return websocket.StatusInternalError
+}

@@ -1,0 +1,55 @@
+// Package collab runs Folio's real-time editing: one room per open document,
+// WebSocket sessions speaking protocol v1 (docs/protocol.md), presence, and
+// the same op pipeline for REST submissions and SSE/long-poll subscriptions.
+//
+// # Ownership
+//
+// A Hub owns a mutex-protected registry of rooms and a WaitGroup of room
+// goroutines and sessions; Close stops and waits for all of them. A room's
+// goroutine owns the document text (ot.Document), the head version, the
+// window of recent ops, the queued and in-flight ops, the sessions and their
+// presence; other goroutines only send it closures (room.do) that run there.
+// A room loads its document itself, so however many sessions join at the
+// same moment it is read once; joiners wait in the inbox. A room with nobody
+// attached for Options.IdleUnload writes a snapshot, unregisters and ends; a
+// request racing with that sees the room gone and opens the document again,
+// so no join is lost.
+//
+// Each session has three goroutines: the reader (ServeConn's caller), one
+// writer that alone writes data frames from a bounded queue of pre-encoded
+// messages, each write with its own deadline, and a pinger. The room never
+// blocks on a session: when a queue is full the session is cut with close
+// code 4002 (slow consumer) and resyncs when it reconnects.
+//
+// # Ordering
+//
+// Versions are assigned on the room goroutine in arrival order. An op based
+// on version b is transformed (side Left) over every op after b, committed or
+// still queued, so it applies to the text just before its own version. The
+// ops queued while a commit runs form the next commit (one Append, one
+// fsync). After a commit returns, its ops are applied in version order, and
+// for each: stored cursors move, the author gets its ack, everyone else gets
+// the op (encoded once, the same bytes for all). Acks and broadcasts
+// therefore follow version order on every connection.
+//
+// # Durability and exactly-once
+//
+// Nothing is acknowledged, broadcast or applied to the room's text before
+// Store.Append returned nil, which storage promises means durable (fsync'd);
+// the session's (seq, version) record is committed in the same transaction.
+// If Append fails nothing was stored: the room's text has not moved, the
+// batch and every op queued after it (rebased over it) get an error, and later
+// commits work normally. An op whose (session, seq) was already committed —
+// resent after a reconnect or a server restart — is acknowledged with its
+// original version and not applied again; the room remembers the last seq of
+// each session it saw and asks Store.SessionSeq for sessions it has not (on
+// hello and on a first REST submission). A resend of an op still being
+// committed is answered by that commit's ack.
+//
+// # Errors
+//
+// Every error leaving the package is an *Error with a stable Code; AsError,
+// HTTPStatus and CloseStatus are the one mapping to HTTP and WebSocket close
+// codes. Bad input never changes a document: each refused message gets an
+// error frame, and repeated protocol errors close the connection (4000).
+package collab

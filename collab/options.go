@@ -1,0 +1,81 @@
+package collab
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/storage"
+)
+
+// Options configures a Hub. Every zero value means the documented default.
+type Options struct {
+	Logger  zerolog.Logger   // default: zerolog.Nop()
+	Metrics *Metrics         // nil: no metrics
+	Now     func() time.Time // default: time.Now; stamps op records
+
+	IdleUnload    time.Duration // a room with no sessions or subscribers unloads after this; default 1 min
+	SnapshotEvery int           // ops between snapshots written with a commit; default storage.DefaultSnapshotEvery
+	OpWindow      int           // recent ops kept in memory for rebasing and catch-up; default 1000
+	CatchUpLimit  int           // how far behind (in ops) a base or a resuming client may be; default 10000
+
+	MaxMessageBytes int64   // largest WebSocket message; default 2 MiB, at least 1 MiB
+	MaxDocLen       int     // largest document in code points; default 2,000,000
+	OpsPerSecond    float64 // ops per second per connection (token bucket rate); default 30
+	OpBurst         int     // token bucket size; default 60
+	MaxConnsPerDoc  int     // sessions per document; default 250
+	SendQueue       int     // messages queued per session (and events per subscription); default 256
+
+	HelloTimeout time.Duration // hello must arrive within; default 10 s
+	PingInterval time.Duration // server pings this often; default 15 s
+	PongTimeout  time.Duration // a ping without pong this long drops the peer; default 10 s
+	WriteTimeout time.Duration // every write's deadline; default 10 s
+
+	NoAutoCreate bool // when set, joining an unknown document fails with not_found instead of creating it
+}
+
+const (
+	minMessageBytes = 1 << 20
+	maxNameRunes    = 64
+)
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	setInt := func(n *int, def int) {
+		if *n <= 0 {
+			*n = def
+		}
+	}
+	setDur(&o.IdleUnload, time.Minute)
+	setDur(&o.HelloTimeout, 10*time.Second)
+	setDur(&o.PingInterval, 15*time.Second)
+	setDur(&o.PongTimeout, 10*time.Second)
+	setDur(&o.WriteTimeout, 10*time.Second)
+	setInt(&o.SnapshotEvery, storage.DefaultSnapshotEvery)
+	setInt(&o.OpWindow, 1000)
+	setInt(&o.CatchUpLimit, 10000)
+	setInt(&o.MaxDocLen, 2_000_000)
+	setInt(&o.OpBurst, 60)
+	setInt(&o.MaxConnsPerDoc, 250)
+	setInt(&o.SendQueue, 256)
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 2 << 20
+	}
+	if o.MaxMessageBytes < minMessageBytes {
+		o.MaxMessageBytes = minMessageBytes
+	}
+	if o.OpsPerSecond <= 0 {
+		o.OpsPerSecond = 30
+	}
+	if o.CatchUpLimit < o.OpWindow {
+		o.CatchUpLimit = o.OpWindow
+	}
+	return o
+}

@@ -1,0 +1,229 @@
+package collab
+
+import (
+	"hash/fnv"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/foliodocs/folio/ot"
+)
+
+// presenceInterval coalesces presence broadcasts to at most 20 a second per session.
+const presenceInterval = 50 * time.Millisecond
+
+var colorPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// palette is where the server picks a colour for a session that gave none.
+var palette = []string{"#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
+	"#42d4f4", "#f032e6", "#469990", "#9a6324", "#800000", "#808000", "#000075"}
+
+type presenceUpdate struct {
+	version *uint64
+	cursor  CursorField
+	name    *string
+	color   *string
+}
+
+// join runs on the room goroutine: it admits s, queues its welcome (before
+// any later broadcast) and announces it.
+func (r *room) join(s *session) *Error {
+	if r.stopErr != nil {
+		return r.stopErr
+	}
+	if len(r.sessions) >= r.hub.opts.MaxConnsPerDoc {
+		return errorf(CodeTooManyConnections, "too many connections to this document")
+	}
+	if _, e := r.lastSeq(s.id); e != nil { // Warms the exactly-once record.
+		return e
+	}
+	if old := r.byID[s.id]; old != nil {
+		delete(r.sessions, old)
+		old.closeAfterQueued(errReplaced)
+	}
+	w := Welcome{Type: TypeWelcome, Session: s.id, Version: r.head, Role: string(s.role), Peers: r.peers(nil)}
+	if s.since != nil && *s.since <= r.head {
+		if ops, e := r.opsAfter(*s.since); e == nil {
+			w.Ops = opMsgs(ops)
+		}
+	}
+	if w.Ops == nil {
+		text := r.doc.String()
+		w.Text = &text
+	}
+	r.sessions[s] = struct{}{}
+	r.byID[s.id] = s
+	s.pres = Presence{Session: s.id, Name: s.name, Color: s.color, Version: r.head}
+	s.send(encode(w))
+	r.sendPresence(s, time.Now())
+	return nil
+}
+
+// leave removes s (if it is still attached) and tells everyone at once.
+func (r *room) leave(s *session) {
+	if _, ok := r.sessions[s]; !ok {
+		return
+	}
+	delete(r.sessions, s)
+	if r.byID[s.id] == s {
+		delete(r.byID, s.id)
+	}
+	msg := Leave{Type: TypeLeave, Session: s.id}
+	b := encode(msg)
+	for o := range r.sessions {
+		o.send(b)
+	}
+	r.publish(Event{Kind: EventLeave, Leave: &msg})
+}
+
+// peers is everyone's presence but except's, ordered by session id.
+func (r *room) peers(except *session) []Presence {
+	out := make([]Presence, 0, len(r.sessions))
+	for s := range r.sessions {
+		if s != except {
+			out = append(out, s.pres)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Session < out[j].Session })
+	return out
+}
+
+// updatePresence applies a presence message; the broadcast is coalesced.
+func (r *room) updatePresence(s *session, u presenceUpdate) {
+	if _, ok := r.sessions[s]; !ok {
+		return
+	}
+	if u.cursor.Set && u.cursor.Sel != nil {
+		sel, e := r.cursorAtHead(*u.cursor.Sel, u.version)
+		if e != nil {
+			s.sendError(e, 0)
+			return
+		}
+		s.pres.Cursor = &sel
+	} else if u.cursor.Set {
+		s.pres.Cursor = nil
+	}
+	if u.name != nil && !s.nameFixed {
+		s.pres.Name = cleanName(*u.name)
+	}
+	if u.color != nil {
+		s.pres.Color = cleanColor(*u.color, s.id)
+	}
+	s.pres.Version = r.head
+	r.schedulePresence(s)
+}
+
+// cursorAtHead checks sel against the text at version v and moves it through
+// the ops committed since.
+func (r *room) cursorAtHead(sel ot.Selection, v *uint64) (ot.Selection, *Error) {
+	if v == nil {
+		return sel, errorf(CodeInvalidMessage, "presence with a cursor needs a version")
+	}
+	if *v > r.head {
+		return sel, errorf(CodeVersionAhead, "presence version is ahead of the document")
+	}
+	ops, e := r.opsAfter(*v)
+	if e != nil {
+		return sel, e
+	}
+	n := r.doc.Len()
+	for _, rec := range ops {
+		n -= lenDelta(rec.Op)
+	}
+	if sel.Anchor < 0 || sel.Head < 0 || sel.Anchor > n || sel.Head > n {
+		return sel, errorf(CodeInvalidMessage, "cursor outside the document")
+	}
+	for _, rec := range ops {
+		sel = ot.TransformSelection(sel, rec.Op)
+	}
+	return sel, nil
+}
+
+// moveCursors transforms every stored cursor through op (just applied).
+func (r *room) moveCursors(op ot.Op) {
+	for s := range r.sessions {
+		if c := s.pres.Cursor; c != nil {
+			sel := ot.TransformSelection(*c, op)
+			s.pres.Cursor = &sel
+		}
+		s.pres.Version = r.head
+	}
+}
+
+func (r *room) schedulePresence(s *session) {
+	now := time.Now()
+	due := s.presSent.Add(presenceInterval)
+	if !now.Before(due) {
+		r.sendPresence(s, now)
+		return
+	}
+	s.presDirty = true
+	if r.presTimer == nil {
+		r.presTimer = time.NewTimer(due.Sub(now))
+	}
+}
+
+// flushPresence sends the coalesced presence that is due and re-arms the timer.
+func (r *room) flushPresence() {
+	now := time.Now()
+	var next time.Time
+	for s := range r.sessions {
+		if !s.presDirty {
+			continue
+		}
+		due := s.presSent.Add(presenceInterval)
+		if !now.Before(due) {
+			r.sendPresence(s, now)
+		} else if next.IsZero() || due.Before(next) {
+			next = due
+		}
+	}
+	if !next.IsZero() {
+		r.presTimer = time.NewTimer(next.Sub(now))
+	}
+}
+
+func (r *room) sendPresence(s *session, now time.Time) {
+	s.presDirty, s.presSent = false, now
+	p := s.pres
+	p.Type = TypePresence
+	b := encode(p)
+	for o := range r.sessions {
+		if o != s {
+			o.send(b)
+		}
+	}
+	r.publish(Event{Kind: EventPresence, Version: p.Version, Presence: &p})
+}
+
+// cleanName trims, drops control characters and caps the length.
+func cleanName(name string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range strings.TrimSpace(name) {
+		if unicode.IsControl(c) || c == '\uFFFD' {
+			continue
+		}
+		if n == maxNameRunes {
+			break
+		}
+		b.WriteRune(c)
+		n++
+	}
+	if b.Len() == 0 {
+		return "Anonymous"
+	}
+	return b.String()
+}
+
+// cleanColor keeps a valid #rrggbb colour, else picks one from the session id.
+func cleanColor(color, session string) string {
+	if colorPattern.MatchString(color) {
+		return strings.ToLower(color)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(session))
+	return palette[h.Sum32()%uint32(len(palette))]
+}

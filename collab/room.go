@@ -1,0 +1,260 @@
+package collab
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
+)
+
+// errRoomGone means the room ended before taking a request; the caller opens
+// the document again (or reports loadErr).
+var errRoomGone = errors.New("collab: room ended")
+
+// room is one open document. Its goroutine (run) owns everything below inbox.
+type room struct {
+	hub       *Hub              // Static.
+	id        string            // Static.
+	log       zerolog.Logger    // Static.
+	forDelete bool              // Static: the room only deletes the document and ends.
+	inbox     chan func()       // Any goroutine may send (see do).
+	done      chan struct{}     // Closed when run has returned.
+	loadErr   error             // Set before done closes: callers must not retry.
+	deleteErr error             // Set before done closes in delete mode.
+	commitRes chan commitResult // The room's commit goroutine reports here (buffered 1).
+
+	// Owned by run.
+	doc         *ot.Document       // Text at head (committed ops only).
+	head        uint64             // Committed version.
+	snapVersion uint64             // Version of the newest stored snapshot.
+	window      []storage.OpRecord // The last OpWindow committed ops, in order.
+	inflight    []*pendingOp       // Being committed by the commit goroutine.
+	queued      []*pendingOp       // Waiting for the next commit.
+	pendLen     int                // Length after inflight and queued ops.
+	seqs        map[string]seqRec  // Last committed (seq, version) per session id seen.
+	sessions    map[*session]struct{}
+	byID        map[string]*session // The current connection of each session id.
+	subs        map[*Subscription]struct{}
+	stopErr     *Error       // Set when draining: shutdown (unavailable) or deleted.
+	stopReplies []chan error // Delete callers waiting for the end.
+	idle        *time.Timer  // Armed while nobody is attached.
+	presTimer   *time.Timer  // Armed while some presence waits for coalescing.
+}
+
+type seqRec struct{ seq, version uint64 }
+
+func newRoom(h *Hub, id string, forDelete bool) *room {
+	return &room{
+		hub:       h,
+		id:        id,
+		log:       h.log.With().Str(logDoc, id).Logger(),
+		forDelete: forDelete,
+		inbox:     make(chan func()),
+		done:      make(chan struct{}),
+		commitRes: make(chan commitResult, 1),
+		seqs:      make(map[string]seqRec),
+		sessions:  make(map[*session]struct{}),
+		byID:      make(map[string]*session),
+		subs:      make(map[*Subscription]struct{}),
+	}
+}
+
+// do runs fn on the room goroutine and returns after it ran, or errRoomGone
+// when the room ended without taking it.
+func (r *room) do(ctx context.Context, fn func()) error {
+	ran := make(chan struct{})
+	select {
+	case r.inbox <- func() { defer close(ran); fn() }:
+		<-ran
+		return nil
+	case <-r.done:
+		return errRoomGone
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *room) run() {
+	defer r.hub.roomWG.Done()
+	defer close(r.done)
+	defer r.hub.removeRoom(r) // Before done closes, so retries find a new room.
+	if r.forDelete {
+		r.deleteErr = r.deleteStored()
+		return
+	}
+	if err := r.load(); err != nil {
+		r.loadErr = err
+		return
+	}
+	r.hub.opts.Metrics.docOpened()
+	defer r.hub.opts.Metrics.docClosed()
+	r.loop()
+}
+
+func (r *room) loop() {
+	closing := r.hub.closing
+	for {
+		select {
+		case fn := <-r.inbox:
+			fn()
+		case res := <-r.commitRes:
+			r.finishCommit(res)
+		case <-timerC(r.presTimer):
+			r.presTimer = nil
+			r.flushPresence()
+		case <-timerC(r.idle):
+			r.idle = nil
+			if r.isIdle() {
+				r.unload()
+				return
+			}
+		case <-closing:
+			closing = nil
+			if r.stopErr == nil {
+				r.stopErr = errUnavailable
+			}
+		}
+		if r.stopErr != nil && len(r.inflight) == 0 && len(r.queued) == 0 {
+			r.shutdown()
+			return
+		}
+		r.startCommit()
+		r.armIdle()
+	}
+}
+
+func timerC(t *time.Timer) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C
+}
+
+// load reads the snapshot and the ops after it.
+func (r *room) load() error {
+	ctx := r.hub.ctx
+	ld, err := r.hub.store.Load(ctx, r.id)
+	if err != nil {
+		return r.hub.fail("load", r.id, err)
+	}
+	doc := ot.NewDocument(ld.Snapshot.Text)
+	for _, rec := range ld.Ops {
+		if err := doc.Apply(rec.Op); err != nil {
+			r.log.Error().Err(err).Uint64("version", rec.Version).Msg("replay stored op")
+			return errInternal
+		}
+	}
+	r.doc = doc
+	r.head = ld.Meta.Version
+	r.snapVersion = ld.Snapshot.Version
+	r.pendLen = doc.Len()
+	r.window = append(r.window[:0], ld.Ops...)
+	r.trimWindow()
+	return nil
+}
+
+func (r *room) trimWindow() {
+	if n := len(r.window) - r.hub.opts.OpWindow; n > 0 {
+		r.window = append(r.window[:0:0], r.window[n:]...)
+	}
+}
+
+func (r *room) isIdle() bool {
+	return len(r.sessions) == 0 && len(r.subs) == 0 && len(r.inflight) == 0 &&
+		len(r.queued) == 0 && r.stopErr == nil
+}
+
+// armIdle starts the idle timer when nobody is attached and stops it otherwise.
+func (r *room) armIdle() {
+	if !r.isIdle() {
+		if r.idle != nil {
+			r.idle.Stop()
+			r.idle = nil
+		}
+		return
+	}
+	if r.idle == nil {
+		r.idle = time.NewTimer(r.hub.opts.IdleUnload)
+	}
+}
+
+// unload writes a final snapshot; run then unregisters the room. Joiners
+// blocked on the inbox see done and open the document again.
+func (r *room) unload() {
+	r.writeSnapshot()
+	r.stopTimers()
+	r.log.Debug().Msg("unloaded")
+}
+
+func (r *room) stopTimers() {
+	if r.idle != nil {
+		r.idle.Stop()
+	}
+	if r.presTimer != nil {
+		r.presTimer.Stop()
+	}
+}
+
+func (r *room) writeSnapshot() {
+	if r.head == r.snapVersion {
+		return
+	}
+	snap := storage.Snapshot{Version: r.head, Text: r.doc.String()}
+	if err := r.hub.store.PutSnapshot(context.Background(), r.id, snap); err != nil {
+		r.log.Error().Err(err).Msg("final snapshot")
+		return
+	}
+	r.snapVersion = r.head
+}
+
+// startDelete drains the room like a shutdown, then deletes the document.
+func (r *room) startDelete(reply chan error) {
+	r.stopErr = errDeleted
+	r.stopReplies = append(r.stopReplies, reply)
+	for _, p := range r.queued {
+		p.fail(r, errDeleted)
+	}
+	r.queued = nil
+	r.pendLen = r.lenAfter(r.inflight)
+}
+
+// shutdown runs when draining is over: every session is closed after its
+// queued messages, subscriptions end, then the snapshot or the deletion.
+func (r *room) shutdown() {
+	for s := range r.sessions {
+		s.closeAfterQueued(r.stopErr)
+	}
+	for sub := range r.subs {
+		sub.end(r.stopErr)
+	}
+	r.sessions, r.byID, r.subs = nil, nil, nil
+	r.stopTimers()
+	if r.stopErr.Code != CodeDeleted {
+		r.writeSnapshot()
+		return
+	}
+	err := r.deleteStored()
+	for _, c := range r.stopReplies {
+		c <- err
+	}
+}
+
+func (r *room) deleteStored() error {
+	if err := r.hub.store.Delete(context.Background(), r.id); err != nil {
+		return r.hub.fail("delete", r.id, err)
+	}
+	return nil
+}
+
+// lenAfter is the document length after the committed text and ops.
+func (r *room) lenAfter(ops []*pendingOp) int {
+	n := r.doc.Len()
+	for _, p := range ops {
+		n += lenDelta(p.rec.Op)
+	}
+	return n
+}

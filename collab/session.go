@@ -1,0 +1,381 @@
+package collab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+)
+
+// Role is what a session may do: RoleView reads and shows presence, RoleEdit
+// also submits ops.
+type Role string
+
+const (
+	RoleView Role = "view"
+	RoleEdit Role = "edit"
+)
+
+// Peer describes the other end of a WebSocket connection.
+type Peer struct {
+	Addr string
+	// Authorize checks hello's token. nil means open access with RoleEdit.
+	Authorize func(token string) (Grant, error)
+}
+
+// Grant is what a token allows.
+type Grant struct {
+	Role Role
+	Name string // Non-empty: the name others see, overriding hello's.
+}
+
+// outMsg is one entry of a session's send queue: encoded bytes, or a close
+// that takes effect after everything queued before it was written.
+type outMsg struct {
+	data  []byte
+	close *Error
+}
+
+// session is one WebSocket connection. Its reader is the ServeConn goroutine;
+// it starts a writer (the only goroutine writing data frames) and a pinger,
+// and waits for both.
+type session struct {
+	hub       *Hub
+	conn      *websocket.Conn
+	ctx       context.Context // From the hub; cancelled when ServeConn returns.
+	cancel    context.CancelFunc
+	out       chan outMsg   // Bounded; anyone sends without blocking (send).
+	kicked    chan struct{} // Closed once by kick.
+	kickOnce  sync.Once
+	closeErr  *Error        // Why the connection closes (nil: normal); set before kicked closes.
+	ops       *rate.Limiter // Ops per second.
+	errBudget *rate.Limiter // Protocol errors tolerated before closing.
+	wg        sync.WaitGroup
+
+	// Set by the reader before joining a room, read-only afterwards.
+	log       zerolog.Logger
+	id        string
+	role      Role
+	author    string
+	nameFixed bool
+	name      string
+	color     string
+	since     *uint64
+	room      *room
+
+	// Owned by the room goroutine.
+	pres      Presence
+	presSent  time.Time
+	presDirty bool
+}
+
+// ServeConn runs one WebSocket session on conn (accepted with Subprotocol)
+// for document docID until it ends. The session's context comes from the
+// hub, not from the HTTP request.
+func (h *Hub) ServeConn(conn *websocket.Conn, docID string, peer Peer) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		_ = conn.Close(websocket.StatusGoingAway, errUnavailable.Message)
+		return
+	}
+	h.sessWG.Add(1)
+	h.mu.Unlock()
+	defer h.sessWG.Done()
+
+	ctx, cancel := context.WithCancel(h.ctx)
+	s := &session{
+		hub: h, conn: conn, ctx: ctx, cancel: cancel,
+		out:       make(chan outMsg, h.opts.SendQueue),
+		kicked:    make(chan struct{}),
+		ops:       rate.NewLimiter(rate.Limit(h.opts.OpsPerSecond), h.opts.OpBurst),
+		errBudget: rate.NewLimiter(rate.Every(time.Second), 10),
+		log:       h.log.With().Str(logDoc, docID).Str(logPeer, peer.Addr).Logger(),
+	}
+	s.serve(docID, peer)
+}
+
+func (s *session) serve(docID string, peer Peer) {
+	m := s.hub.opts.Metrics
+	m.connOpened()
+	defer m.connClosed()
+	defer s.cancel()
+	s.conn.SetReadLimit(s.hub.opts.MaxMessageBytes)
+	s.wg.Add(2)
+	go s.writeLoop()
+	go s.pingLoop()
+
+	switch {
+	case s.conn.Subprotocol() != Subprotocol:
+		s.closeAfterQueued(errorf(CodeInvalidMessage, "subprotocol "+Subprotocol+" required"))
+	case !ValidID(docID):
+		s.closeAfterQueued(errInvalidID)
+	}
+	s.kick(s.readLoop(docID, peer))
+	if r := s.room; r != nil {
+		_ = r.do(context.Background(), func() { r.leave(s) })
+	}
+	s.wg.Wait()
+	ev := s.log.Info()
+	if s.closeErr != nil {
+		ev = ev.Str(logCode, string(s.closeErr.Code))
+	}
+	code, _ := closeCode(s.closeErr)
+	ev.Int("close", int(code)).Msg("connection closed")
+}
+
+// readLoop reads messages until the connection fails or closes. It returns
+// why the session ends when that is the reader's finding.
+func (s *session) readLoop(docID string, peer Peer) *Error {
+	timer := time.AfterFunc(s.hub.opts.HelloTimeout, func() { s.kick(errHelloTimeout) })
+	defer timer.Stop()
+	for {
+		typ, data, err := s.conn.Read(s.ctx)
+		if err != nil {
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				return errorf(CodeTooLarge, "message too large")
+			}
+			return nil
+		}
+		msg, e := decodeClient(typ, data)
+		switch {
+		case e != nil:
+			s.sendError(e, 0)
+		case msg.Type == TypePing:
+			s.send(pongBytes)
+		case s.room == nil && msg.Type == TypeHello:
+			if s.hello(msg, docID, peer) {
+				timer.Stop()
+			}
+		case s.room == nil:
+			s.sendError(errHelloRequired, msg.Seq)
+		default:
+			s.handle(msg)
+		}
+	}
+}
+
+// hello authorizes the session and joins the document; true when joined.
+func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
+	if msg.Session != "" && !ValidID(msg.Session) {
+		s.sendError(errorf(CodeInvalidMessage, "invalid session id"), 0)
+		return false
+	}
+	grant := Grant{Role: RoleEdit}
+	if peer.Authorize != nil {
+		g, err := peer.Authorize(msg.Token)
+		if err != nil {
+			e := AsError(err)
+			if e.Code == CodeInternal {
+				e = errorf(CodeForbidden, "not authorized")
+			}
+			s.refuse(e)
+			return false
+		}
+		grant = g
+	}
+	if grant.Role != RoleView && grant.Role != RoleEdit {
+		s.refuse(errorf(CodeForbidden, "not authorized"))
+		return false
+	}
+	s.role, s.since = grant.Role, msg.Version
+	if s.id = msg.Session; s.id == "" {
+		s.id = s.hub.newID()
+	}
+	if msg.User != nil {
+		s.name, s.color = msg.User.Name, msg.User.Color
+	}
+	if grant.Name != "" {
+		s.name, s.nameFixed = grant.Name, true
+	}
+	s.name, s.color = cleanName(s.name), cleanColor(s.color, s.id)
+	s.author = s.name
+	s.log = s.log.With().Str(logSession, s.id).Logger()
+	r, e := s.hub.join(s.ctx, docID, s)
+	if e != nil {
+		s.refuse(e)
+		return false
+	}
+	s.room = r
+	s.log.Info().Str("role", string(s.role)).Msg("connection joined")
+	return true
+}
+
+// refuse reports e and closes the connection after it.
+func (s *session) refuse(e *Error) {
+	s.send(encode(ErrorMsg{Type: TypeError, Code: e.Code, Message: e.Message}))
+	s.closeAfterQueued(e)
+}
+
+// handle dispatches a message of a joined session.
+func (s *session) handle(msg *ClientMsg) {
+	r := s.room
+	switch msg.Type {
+	case TypeHello:
+		s.sendError(errorf(CodeInvalidMessage, "hello already received"), 0)
+	case TypeOp:
+		switch {
+		case s.role != RoleEdit:
+			s.sendError(errorf(CodeForbidden, "read-only access"), msg.Seq)
+		case msg.Seq == 0 || msg.Version == nil:
+			s.sendError(errorf(CodeInvalidMessage, "op needs seq > 0 and version"), msg.Seq)
+		case !s.ops.Allow():
+			s.hub.opts.Metrics.opRejected(CodeRateLimited)
+			s.sendError(errRateLimited, msg.Seq)
+		default:
+			sub := &submission{base: *msg.Version, op: msg.Op, session: s.id, seq: msg.Seq,
+				author: s.author, from: s, start: time.Now()}
+			_ = r.do(s.ctx, func() { r.submit(sub) })
+		}
+	case TypePresence:
+		u := presenceUpdate{version: msg.Version, cursor: msg.Cursor, name: msg.Name, color: msg.Color}
+		_ = r.do(s.ctx, func() { r.updatePresence(s, u) })
+	}
+}
+
+// join attaches s to docID's room, creating the document when it does not
+// exist (unless NoAutoCreate).
+func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error) {
+	for attempt := 0; ; attempt++ {
+		var joined *room
+		var e *Error
+		err := h.withRoom(ctx, docID, func(r *room) {
+			if e = r.join(s); e == nil {
+				joined = r
+			}
+		})
+		if err == nil {
+			return joined, e
+		}
+		ae := AsError(err)
+		if ae.Code != CodeNotFound || h.opts.NoAutoCreate || attempt > 0 {
+			return nil, ae
+		}
+		if _, err := h.store.Create(ctx, docID, ""); err != nil && AsError(err).Code != CodeExists {
+			return nil, h.fail("create", docID, err)
+		}
+	}
+}
+
+// send queues b without blocking; a full queue cuts the session.
+func (s *session) send(b []byte) {
+	select {
+	case s.out <- outMsg{data: b}:
+	default:
+		s.kick(errSlowConsumer)
+	}
+}
+
+// sendError reports e; too many protocol errors close the connection.
+func (s *session) sendError(e *Error, seq uint64) {
+	s.send(encode(ErrorMsg{Type: TypeError, Code: e.Code, Message: e.Message, Seq: seq}))
+	switch e.Code {
+	case CodeRateLimited, CodeVersionTooOld, CodeInternal, CodeUnavailable, CodeConflict, CodeDeleted:
+		return
+	}
+	if !s.errBudget.Allow() {
+		s.closeAfterQueued(errTooManyErrors)
+	}
+}
+
+// closeAfterQueued closes the connection with e once the queue is written.
+func (s *session) closeAfterQueued(e *Error) {
+	select {
+	case s.out <- outMsg{close: e}:
+	default:
+		s.kick(e)
+	}
+}
+
+// kick closes the connection with e (nil: normal closure) without waiting
+// for the queue. The first reason wins.
+func (s *session) kick(e *Error) {
+	s.kickOnce.Do(func() {
+		s.closeErr = e
+		if e == errSlowConsumer {
+			s.hub.opts.Metrics.slowConsumer()
+		}
+		close(s.kicked)
+	})
+}
+
+func (s *session) writeLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.kicked:
+			s.closeConn()
+			return
+		default:
+		}
+		select {
+		case <-s.kicked:
+			s.closeConn()
+			return
+		case m := <-s.out:
+			if m.close != nil {
+				s.kick(m.close)
+				s.closeConn()
+				return
+			}
+			if err := s.write(m.data); err != nil {
+				s.kick(nil)
+				_ = s.conn.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+func (s *session) write(b []byte) error {
+	ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.WriteTimeout)
+	defer cancel()
+	return s.conn.Write(ctx, websocket.MessageText, b)
+}
+
+func (s *session) closeConn() {
+	code, reason := closeCode(s.closeErr)
+	_ = s.conn.Close(code, reason)
+}
+
+// closeCode is the close code and reason for e (nil: normal closure).
+func closeCode(e *Error) (websocket.StatusCode, string) {
+	if e == nil {
+		return websocket.StatusNormalClosure, ""
+	}
+	return CloseStatus(e), e.Message
+}
+
+// pingLoop drops a peer that stops answering pings.
+func (s *session) pingLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.hub.opts.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.kicked:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PongTimeout)
+			err := s.conn.Ping(ctx)
+			cancel()
+			if err != nil {
+				s.kick(errPingTimeout)
+				return
+			}
+		}
+	}
+}
+
+// randomID returns a new 128-bit session id, URL-safe.
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

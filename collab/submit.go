@@ -1,0 +1,369 @@
+package collab
+
+import (
+	"context"
+	"time"
+	"unicode/utf8"
+
+	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
+)
+
+// submission is an op on its way into a room, from a session or from Submit.
+type submission struct {
+	base    uint64
+	op      ot.Op
+	session string // "" when the caller wants no exactly-once check
+	seq     uint64
+	author  string
+	from    *session          // The WebSocket session that sent it; nil for Submit.
+	reply   chan submitResult // Submit's answer; nil for WebSocket ops.
+	start   time.Time
+}
+
+type submitResult struct {
+	version uint64
+	err     *Error
+}
+
+// pendingOp is a rebased op with its version, waiting to be durable.
+type pendingOp struct {
+	rec     storage.OpRecord
+	ws      bool // Came from a WebSocket session: ack the session holding rec.Session.
+	replies []chan submitResult
+	start   time.Time
+}
+
+type commitResult struct {
+	err  error
+	took time.Duration
+	snap *storage.Snapshot
+}
+
+// submit runs on the room goroutine.
+//  1. Refuse while draining.
+//  2. Duplicate? A (session, seq) already committed is acknowledged again with
+//     its original version, never re-applied; one still pending is answered
+//     when its commit ends.
+//  3. Check it fits the text at its base version, then rebase it over
+//     everything committed or queued after that base (side Left).
+//  4. Check the size limit.
+//  5. Queue it with the next version for the next durable commit; nobody sees
+//     it before that commit returns (finishCommit does the rest).
+func (r *room) submit(sub *submission) {
+	if r.stopErr != nil {
+		r.reject(sub, r.stopErr)
+		return
+	}
+	if sub.session != "" && r.dedupe(sub) {
+		return
+	}
+	op, e := r.rebase(sub.base, sub.op)
+	if e != nil {
+		r.reject(sub, e)
+		return
+	}
+	if r.pendLen+lenDelta(op) > r.hub.opts.MaxDocLen {
+		r.reject(sub, errorf(CodeDocTooLarge, "document size limit reached"))
+		return
+	}
+	p := &pendingOp{
+		rec: storage.OpRecord{Version: r.pendingHead() + 1, Op: op, Session: sub.session,
+			Seq: sub.seq, Author: sub.author, Time: r.hub.opts.Now()},
+		ws:    sub.from != nil,
+		start: sub.start,
+	}
+	if sub.reply != nil {
+		p.replies = append(p.replies, sub.reply)
+	}
+	r.queued = append(r.queued, p)
+	r.pendLen += lenDelta(op)
+}
+
+func (r *room) pendingHead() uint64 {
+	return r.head + uint64(len(r.inflight)+len(r.queued))
+}
+
+// dedupe answers a (session, seq) seen before and reports whether it did.
+func (r *room) dedupe(sub *submission) bool {
+	var newest uint64
+	for _, list := range [][]*pendingOp{r.inflight, r.queued} {
+		for _, p := range list {
+			if p.rec.Session != sub.session {
+				continue
+			}
+			newest = p.rec.Seq
+			if p.rec.Seq == sub.seq {
+				if sub.reply != nil {
+					p.replies = append(p.replies, sub.reply)
+				}
+				return true
+			}
+		}
+	}
+	last, e := r.lastSeq(sub.session)
+	if e != nil {
+		r.reject(sub, e)
+		return true
+	}
+	switch {
+	case sub.seq == last.seq:
+		r.ackAgain(sub, last.version)
+		return true
+	case sub.seq > last.seq && sub.seq > newest:
+		return false
+	}
+	for _, rec := range r.window {
+		if rec.Session == sub.session && rec.Seq == sub.seq {
+			r.ackAgain(sub, rec.Version)
+			return true
+		}
+	}
+	r.reject(sub, errSeqNotIncrease)
+	return true
+}
+
+// lastSeq is the last committed seq of a session, from memory or storage.
+func (r *room) lastSeq(session string) (seqRec, *Error) {
+	if rec, ok := r.seqs[session]; ok {
+		return rec, nil
+	}
+	seq, version, err := r.hub.store.SessionSeq(r.hub.ctx, r.id, session)
+	if err != nil {
+		return seqRec{}, r.hub.fail("session seq", r.id, err)
+	}
+	rec := seqRec{seq: seq, version: version}
+	r.seqs[session] = rec
+	return rec, nil
+}
+
+func (r *room) ackAgain(sub *submission, version uint64) {
+	if sub.reply != nil {
+		sub.reply <- submitResult{version: version}
+	}
+	if sub.from != nil {
+		sub.from.send(encode(Ack{Type: TypeAck, Seq: sub.seq, Version: version}))
+	}
+}
+
+func (r *room) reject(sub *submission, e *Error) {
+	r.hub.opts.Metrics.opRejected(e.Code)
+	if sub.reply != nil {
+		sub.reply <- submitResult{err: e}
+	}
+	if sub.from != nil {
+		sub.from.sendError(e, sub.seq)
+	}
+}
+
+// rebase checks op against the text at base and transforms it over every op
+// after base, committed or pending.
+func (r *room) rebase(base uint64, op ot.Op) (ot.Op, *Error) {
+	if base > r.pendingHead() {
+		return nil, errorf(CodeVersionAhead, "base version is ahead of the document")
+	}
+	committed, e := r.opsAfter(base)
+	if e != nil {
+		return nil, e
+	}
+	var pending []*pendingOp
+	for _, list := range [][]*pendingOp{r.inflight, r.queued} {
+		for _, p := range list {
+			if p.rec.Version > base {
+				pending = append(pending, p)
+			}
+		}
+	}
+	baseLen := r.pendLen
+	for _, rec := range committed {
+		baseLen -= lenDelta(rec.Op)
+	}
+	for _, p := range pending {
+		baseLen -= lenDelta(p.rec.Op)
+	}
+	if op.BaseLen() > baseLen {
+		return nil, errorf(CodeInvalidOp, "op does not fit the document at its base version")
+	}
+	op = ot.Normalize(op)
+	for _, rec := range committed {
+		op = ot.Transform(op, rec.Op, ot.Left)
+	}
+	for _, p := range pending {
+		op = ot.Transform(op, p.rec.Op, ot.Left)
+	}
+	if op.BaseLen() > r.pendLen {
+		r.log.Error().Msg("rebased op does not fit")
+		return nil, errInternal
+	}
+	if hasDelText(op) {
+		if _, err := ot.Apply(r.textAfter(r.allPending()), op); err != nil {
+			return nil, errorf(CodeInvalidOp, "deleted text does not match the document")
+		}
+	}
+	return op, nil
+}
+
+// opsAfter returns the committed ops after version v, from the window or storage.
+func (r *room) opsAfter(v uint64) ([]storage.OpRecord, *Error) {
+	if v >= r.head {
+		return nil, nil
+	}
+	if r.head-v > uint64(r.hub.opts.CatchUpLimit) {
+		return nil, errorf(CodeVersionTooOld, "version too old, reload the document")
+	}
+	start := r.head - uint64(len(r.window))
+	if v >= start {
+		return r.window[v-start:], nil
+	}
+	older, err := r.hub.store.Ops(r.hub.ctx, r.id, v, start)
+	if err != nil {
+		return nil, r.hub.fail("read ops", r.id, err)
+	}
+	if uint64(len(older)) != start-v {
+		r.log.Error().Int("got", len(older)).Msg("storage returned a short op range")
+		return nil, errInternal
+	}
+	return append(older, r.window...), nil
+}
+
+func (r *room) allPending() []*pendingOp {
+	return append(append([]*pendingOp(nil), r.inflight...), r.queued...)
+}
+
+// textAfter is the committed text with ops applied (O(document length)).
+func (r *room) textAfter(ops []*pendingOp) string {
+	text := r.doc.String()
+	for _, p := range ops {
+		var err error
+		if text, err = ot.Apply(text, p.rec.Op); err != nil {
+			r.log.Error().Err(err).Msg("pending op does not apply")
+		}
+	}
+	return text
+}
+
+// startCommit hands the queued ops to a commit goroutine unless one is running.
+func (r *room) startCommit() {
+	if len(r.inflight) > 0 || len(r.queued) == 0 {
+		return
+	}
+	r.inflight, r.queued = r.queued, nil
+	recs := make([]storage.OpRecord, len(r.inflight))
+	for i, p := range r.inflight {
+		recs[i] = p.rec
+	}
+	length := r.lenAfter(r.inflight)
+	var snap *storage.Snapshot
+	if last := recs[len(recs)-1].Version; last-r.snapVersion >= uint64(r.hub.opts.SnapshotEvery) {
+		snap = &storage.Snapshot{Version: last, Text: r.textAfter(r.inflight)}
+	}
+	store, id, res := r.hub.store, r.id, r.commitRes
+	r.hub.roomWG.Add(1) // The commit goroutine counts as part of the room.
+	go func() {
+		defer r.hub.roomWG.Done()
+		start := time.Now()
+		// In-flight commits finish even during shutdown: no cancellation.
+		err := store.Append(context.Background(), id, recs, length, snap)
+		res <- commitResult{err: err, took: time.Since(start), snap: snap}
+	}()
+}
+
+// finishCommit runs on the room goroutine when a commit ends.
+// On success each op is applied in version order: cursors move, the author is
+// acknowledged, everyone else gets the same encoded bytes. On failure nothing
+// changed: the batch and everything queued after it (rebased over it) fail.
+func (r *room) finishCommit(res commitResult) {
+	batch := r.inflight
+	r.inflight = nil
+	r.hub.opts.Metrics.commitTook(res.took)
+	if res.err != nil {
+		e := r.hub.fail("commit", r.id, res.err)
+		for _, p := range append(batch, r.queued...) {
+			p.fail(r, e)
+		}
+		r.queued = nil
+		r.pendLen = r.doc.Len()
+		return
+	}
+	if res.snap != nil {
+		r.snapVersion = res.snap.Version
+	}
+	for i, p := range batch {
+		if !r.apply(p) {
+			for _, q := range append(batch[i+1:], r.queued...) {
+				q.fail(r, errInternal)
+			}
+			r.queued = nil
+			return
+		}
+	}
+}
+
+func (r *room) apply(p *pendingOp) bool {
+	rec := p.rec
+	if err := r.doc.Apply(rec.Op); err != nil {
+		r.log.Error().Err(err).Uint64("version", rec.Version).Msg("committed op does not apply")
+		r.stopErr = errInternal
+		return false
+	}
+	r.head = rec.Version
+	r.window = append(r.window, rec)
+	if len(r.window) >= 2*r.hub.opts.OpWindow {
+		r.trimWindow()
+	}
+	if rec.Session != "" {
+		r.seqs[rec.Session] = seqRec{seq: rec.Seq, version: rec.Version}
+	}
+	r.moveCursors(rec.Op)
+	msg := OpMsg{Type: TypeOp, Version: rec.Version, Op: rec.Op, Session: rec.Session, Seq: rec.Seq}
+	b := encode(msg)
+	var author *session
+	if p.ws {
+		author = r.byID[rec.Session]
+	}
+	for s := range r.sessions {
+		if s != author {
+			s.send(b)
+		}
+	}
+	if author != nil {
+		author.send(encode(Ack{Type: TypeAck, Seq: rec.Seq, Version: rec.Version}))
+	}
+	r.publish(Event{Kind: EventOp, Version: rec.Version, Op: &msg})
+	for _, c := range p.replies {
+		c <- submitResult{version: rec.Version}
+	}
+	r.hub.opts.Metrics.opApplied(time.Since(p.start))
+	return true
+}
+
+// fail reports a failed pending op to whoever waits for it.
+func (p *pendingOp) fail(r *room, e *Error) {
+	r.hub.opts.Metrics.opRejected(e.Code)
+	for _, c := range p.replies {
+		c <- submitResult{err: e}
+	}
+	if s := r.byID[p.rec.Session]; s != nil && p.ws {
+		s.sendError(e, p.rec.Seq)
+	}
+}
+
+// lenDelta is how much op changes a text's length, in code points.
+func lenDelta(op ot.Op) int {
+	n := 0
+	for _, c := range op {
+		n += utf8.RuneCountInString(c.Insert) - c.Delete
+	}
+	return n
+}
+
+func hasDelText(op ot.Op) bool {
+	for _, c := range op {
+		if c.DelText != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func runeCount(s string) int { return utf8.RuneCountInString(s) }

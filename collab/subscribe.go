@@ -1,0 +1,139 @@
+package collab
+
+import (
+	"context"
+	"sync"
+)
+
+// EventKind names a Subscription event; the values double as SSE event names.
+type EventKind string
+
+const (
+	EventSnapshot EventKind = "snapshot" // Text at Version.
+	EventOp       EventKind = "op"       // Op produced Version.
+	EventPresence EventKind = "presence" // A session's presence changed.
+	EventLeave    EventKind = "leave"    // A session left.
+)
+
+// Event is one item of a Subscription. Which pointer is set follows Kind.
+type Event struct {
+	Kind     EventKind
+	Version  uint64
+	Text     string
+	Op       *OpMsg
+	Presence *Presence
+	Leave    *Leave
+}
+
+// Subscription follows a document without a WebSocket (SSE, long-polling).
+// Its live queue is bounded: a subscriber that falls behind is dropped (Next
+// returns slow_consumer) and resumes by version with a new Subscribe.
+type Subscription struct {
+	room    *room         // Set by the room in subscribe; static afterwards.
+	backlog []Event       // Catch-up, consumed by Next first; owned by the caller of Next.
+	ch      chan Event    // The room sends without blocking.
+	done    chan struct{} // Closed by end.
+	endOnce sync.Once
+	err     *Error // Why it ended; set before done closes.
+}
+
+var errSubClosed = errorf(CodeUnavailable, "subscription closed")
+
+// Subscribe follows document id. With since nil the first event is a
+// snapshot; with a version the server can replay from, the first events are
+// the ops after it; with an older version, a snapshot. Current presence
+// follows the catch-up.
+func (h *Hub) Subscribe(ctx context.Context, id string, since *uint64) (*Subscription, error) {
+	sub := &Subscription{ch: make(chan Event, h.opts.SendQueue), done: make(chan struct{})}
+	var e *Error
+	if err := h.withRoom(ctx, id, func(r *room) { e = r.subscribe(sub, since) }); err != nil {
+		return nil, AsError(err)
+	}
+	if e != nil {
+		return nil, e
+	}
+	return sub, nil
+}
+
+func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
+	if r.stopErr != nil {
+		return r.stopErr
+	}
+	if since != nil && *since > r.head {
+		return errorf(CodeVersionAhead, "version is ahead of the document")
+	}
+	if since != nil {
+		ops, e := r.opsAfter(*since)
+		switch {
+		case e == nil:
+			for _, m := range opMsgs(ops) {
+				m.Type = TypeOp
+				sub.backlog = append(sub.backlog, Event{Kind: EventOp, Version: m.Version, Op: &m})
+			}
+		case e.Code != CodeVersionTooOld:
+			return e
+		default:
+			since = nil
+		}
+	}
+	if since == nil {
+		sub.backlog = append(sub.backlog, Event{Kind: EventSnapshot, Version: r.head, Text: r.doc.String()})
+	}
+	for _, p := range r.peers(nil) {
+		p.Type = TypePresence
+		sub.backlog = append(sub.backlog, Event{Kind: EventPresence, Version: p.Version, Presence: &p})
+	}
+	sub.room = r
+	r.subs[sub] = struct{}{}
+	return nil
+}
+
+// publish hands ev to every subscription, dropping those that are full.
+func (r *room) publish(ev Event) {
+	for sub := range r.subs {
+		select {
+		case sub.ch <- ev:
+		default:
+			delete(r.subs, sub)
+			sub.end(errorf(CodeSlowConsumer, "subscriber fell behind; resume from the last version"))
+		}
+	}
+}
+
+func (s *Subscription) end(e *Error) {
+	s.endOnce.Do(func() {
+		s.err = e
+		close(s.done)
+	})
+}
+
+// Next blocks for the next event. It returns an *Error when the subscription
+// ended: slow_consumer (fell behind), deleted, unavailable (shutdown or Close).
+func (s *Subscription) Next(ctx context.Context) (Event, error) {
+	if len(s.backlog) > 0 {
+		ev := s.backlog[0]
+		s.backlog = s.backlog[1:]
+		return ev, nil
+	}
+	select {
+	case ev := <-s.ch:
+		return ev, nil
+	case <-s.done:
+		select {
+		case ev := <-s.ch:
+			return ev, nil
+		default:
+			return Event{}, s.err
+		}
+	case <-ctx.Done():
+		return Event{}, AsError(ctx.Err())
+	}
+}
+
+// Close ends the subscription and detaches it from its document.
+func (s *Subscription) Close() {
+	s.end(errSubClosed)
+	if r := s.room; r != nil {
+		_ = r.do(context.Background(), func() { delete(r.subs, s) })
+	}
+}
