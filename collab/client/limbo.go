@@ -30,6 +30,7 @@ func (s *state) takeText(text string, version uint64) {
 		// over the difference between the old and the new server text.
 		base := s.server.String()
 		s.server, s.version = ot.NewDocument(text), version
+		s.recent = s.recent[:0]
 		s.rebase(base, s.buffer)
 		return
 	}
@@ -40,6 +41,7 @@ func (s *state) takeText(text string, version uint64) {
 	s.limbo.textVersion = version
 	s.limbo.sent = ot.Transform(s.limbo.orig, ot.Diff(s.limbo.oldText, text), ot.Left)
 	s.server, s.version = ot.NewDocument(text), version
+	s.recent = s.recent[:0] // They led to the old text, not to this one.
 }
 
 // rebase makes pending, an op against base, apply to the current server text
