@@ -113,9 +113,9 @@ func (s *session) serve(docID string, peer Peer) {
 
 	switch {
 	case s.conn.Subprotocol() != Subprotocol:
-		s.closeAfterQueued(errorf(CodeInvalidMessage, "subprotocol "+Subprotocol+" required"))
+		s.refuse(errorf(CodeInvalidMessage, "subprotocol "+Subprotocol+" required"))
 	case !ValidID(docID):
-		s.closeAfterQueued(errInvalidID)
+		s.refuse(errInvalidID)
 	}
 	s.kick(s.readLoop(docID, peer))
 	if r := s.room; r != nil {

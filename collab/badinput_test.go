@@ -1,0 +1,230 @@
+package collab
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// TestBadInput sends each kind of bad message to a joined session and checks
+// the error code, that the document did not change and that the connection
+// still works.
+func TestBadInput(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	cases := []struct {
+		name  string
+		setup []string // Sent first; each must be acknowledged.
+		raw   string
+		code  Code
+	}{
+		{name: "invalid JSON", raw: `{"type":"op",`, code: CodeInvalidMessage},
+		{name: "not an object", raw: `[1,2]`, code: CodeInvalidMessage},
+		{name: "invalid UTF-8", raw: "{\"type\":\"presence\",\"name\":\"a\xff\"}", code: CodeInvalidMessage},
+		{name: "lone high surrogate", raw: `{"type":"op","seq":1,"version":0,"op":["\ud83c"]}`, code: CodeInvalidMessage},
+		{name: "lone low surrogate", raw: `{"type":"presence","name":"x\udf89"}`, code: CodeInvalidMessage},
+		{name: "reversed pair", raw: `{"type":"presence","name":"\udf89\ud83c"}`, code: CodeInvalidMessage},
+		{name: "unknown type", raw: `{"type":"bogus"}`, code: CodeInvalidMessage},
+		{name: "missing type", raw: `{"seq":1}`, code: CodeInvalidMessage},
+		{name: "op past the end", raw: opJSON(1, 0, `[5,"x"]`), code: CodeInvalidOp},
+		{name: "delete past the end", raw: opJSON(1, 0, `[{"d":1}]`), code: CodeInvalidOp},
+		{name: "zero component", raw: opJSON(1, 0, `[0,"x"]`), code: CodeInvalidOp},
+		{name: "negative component", raw: opJSON(1, 0, `[-1,"x"]`), code: CodeInvalidOp},
+		{name: "fractional component", raw: opJSON(1, 0, `[1.5,"x"]`), code: CodeInvalidOp},
+		{name: "unknown component", raw: opJSON(1, 0, `[{"x":1}]`), code: CodeInvalidOp},
+		{name: "empty insert", raw: opJSON(1, 0, `[""]`), code: CodeInvalidOp},
+		{name: "mismatched deleted text", setup: []string{`["abc"]`}, raw: opJSON(3, 1, `[{"d":"abd"}]`), code: CodeInvalidOp},
+		{name: "version ahead", raw: opJSON(1, 7, `["x"]`), code: CodeVersionAhead},
+		{name: "seq not increasing", setup: []string{`["a"]`, `["b"]`}, raw: opJSON(1, 2, `["c"]`), code: CodeSeqNotIncreasing},
+		{name: "seq missing", raw: `{"type":"op","version":0,"op":["x"]}`, code: CodeInvalidMessage},
+		{name: "version missing", raw: `{"type":"op","seq":1,"op":["x"]}`, code: CodeInvalidMessage},
+		{name: "second hello", raw: `{"type":"hello"}`, code: CodeInvalidMessage},
+		{name: "cursor outside", raw: `{"type":"presence","version":0,"cursor":{"anchor":0,"head":3}}`, code: CodeInvalidMessage},
+		{name: "cursor version ahead", raw: `{"type":"presence","version":9,"cursor":{"anchor":0,"head":0}}`, code: CodeVersionAhead},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "bad" + string(rune('a'+i))
+			c := dialTest(t, ts.url+id)
+			c.hello(ClientMsg{})
+			for j, op := range tc.setup {
+				c.sendRaw(opJSON(uint64(j+2), uint64(j), op)) // Seq 1 stays unused.
+				c.expect(TypeAck)
+			}
+			before, v := textOf(t, ts.db, id)
+			c.sendRaw(tc.raw)
+			c.expectError(tc.code)
+			c.sendRaw(`{"type":"ping"}`)
+			c.expect(TypePong)
+			if after, v2 := textOf(t, ts.db, id); after != before || v2 != v {
+				t.Fatalf("document changed: %q@%d -> %q@%d", before, v, after, v2)
+			}
+		})
+	}
+}
+
+func TestBinaryFrameRefused(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	c := dialTest(t, ts.url+"bin")
+	c.hello(ClientMsg{})
+	if err := c.conn.Write(context.Background(), websocket.MessageBinary, []byte(`{"type":"ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	c.expectError(CodeInvalidMessage)
+}
+
+func TestValidSurrogatePairAccepted(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	c := dialTest(t, ts.url+"pair")
+	c.hello(ClientMsg{})
+	c.sendRaw(opJSON(1, 0, `["\ud83c\udf89\\ud800"]`)) // 🎉 then the literal text \ud800
+	c.expect(TypeAck)
+	if text, _ := textOf(t, ts.db, "pair"); text != `🎉\ud800` {
+		t.Fatalf("text %q", text)
+	}
+}
+
+func TestBeforeHello(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	c := dialTest(t, ts.url+"early")
+	c.sendRaw(opJSON(1, 0, `["x"]`))
+	if e := c.expectError(CodeHelloRequired); e.Seq != 1 {
+		t.Fatalf("error without seq: %+v", e)
+	}
+	c.sendRaw(`{"type":"ping"}`) // Allowed before hello.
+	c.expect(TypePong)
+	w := c.hello(ClientMsg{})
+	if w.Version != 0 {
+		t.Fatalf("welcome %+v", w)
+	}
+}
+
+func TestRepeatedErrorsClose(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	c := dialTest(t, ts.url+"noisy")
+	c.hello(ClientMsg{})
+	for i := 0; i < 30; i++ {
+		if err := c.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"nope"}`)); err != nil {
+			break // Closed already.
+		}
+	}
+	if code := c.closed(); code != CloseProtocol {
+		t.Fatalf("close code %d, want %d", code, CloseProtocol)
+	}
+}
+
+func TestHelloTimeout(t *testing.T) {
+	ts := newTestServer(t, Options{HelloTimeout: 100 * time.Millisecond})
+	c := dialTest(t, ts.url+"quiet")
+	if code := c.closed(); code != CloseHelloTimeout {
+		t.Fatalf("close code %d", code)
+	}
+}
+
+func TestMessageTooBig(t *testing.T) {
+	ts := newTestServer(t, Options{MaxMessageBytes: 1 << 20})
+	c := dialTest(t, ts.url+"big")
+	c.hello(ClientMsg{})
+	// A paste just under the limit is fine.
+	paste := strings.Repeat("é", (1<<20-100)/2)
+	c.sendRaw(opJSON(1, 0, `["`+paste+`"]`))
+	c.expect(TypeAck)
+	// One byte over closes with 1009, without reading the whole frame.
+	big := `{"type":"ping","pad":"` + strings.Repeat("x", 1<<20) + `"}`
+	_ = c.conn.Write(context.Background(), websocket.MessageText, []byte(big))
+	if code := c.closed(); code != websocket.StatusMessageTooBig {
+		t.Fatalf("close code %d", code)
+	}
+}
+
+func TestConnectionRefusals(t *testing.T) {
+	t.Run("no subprotocol", func(t *testing.T) {
+		ts := newTestServer(t, Options{})
+		c := dialProto(t, ts.url+"x", nil)
+		c.expectError(CodeInvalidMessage)
+		if code := c.closed(); code != CloseProtocol {
+			t.Fatalf("close code %d", code)
+		}
+	})
+	t.Run("invalid id", func(t *testing.T) {
+		ts := newTestServer(t, Options{})
+		c := dialTest(t, ts.url+strings.Repeat("a", 65))
+		if code := c.closed(); code != CloseInvalidID {
+			t.Fatalf("close code %d", code)
+		}
+	})
+	t.Run("not found without auto-create", func(t *testing.T) {
+		ts := newTestServer(t, Options{NoAutoCreate: true})
+		c := dialTest(t, ts.url+"missing")
+		c.send(ClientMsg{Type: TypeHello})
+		c.expectError(CodeNotFound)
+		if code := c.closed(); code != CloseNotFound {
+			t.Fatalf("close code %d", code)
+		}
+	})
+	t.Run("too many connections", func(t *testing.T) {
+		ts := newTestServer(t, Options{MaxConnsPerDoc: 2})
+		for i := 0; i < 2; i++ {
+			dialTest(t, ts.url+"full").hello(ClientMsg{})
+		}
+		c := dialTest(t, ts.url+"full")
+		c.send(ClientMsg{Type: TypeHello})
+		c.expectError(CodeTooManyConnections)
+		if code := c.closed(); code != websocket.StatusTryAgainLater {
+			t.Fatalf("close code %d", code)
+		}
+	})
+	t.Run("refused token", func(t *testing.T) {
+		ts := newTestServer(t, Options{})
+		ts.peer.Authorize = func(token string) (Grant, error) {
+			if token == "good" {
+				return Grant{Role: RoleView, Name: "Token Name"}, nil
+			}
+			return Grant{}, errors.New("bad signature")
+		}
+		c := dialTest(t, ts.url+"auth")
+		c.send(ClientMsg{Type: TypeHello, Token: "bad"})
+		c.expectError(CodeForbidden)
+		if code := c.closed(); code != websocket.StatusPolicyViolation {
+			t.Fatalf("close code %d", code)
+		}
+		v := dialTest(t, ts.url+"auth")
+		w := v.hello(ClientMsg{Token: "good", User: &User{Name: "Mallory"}})
+		if w.Role != "view" {
+			t.Fatalf("role %q", w.Role)
+		}
+		v.sendRaw(opJSON(1, 0, `["x"]`))
+		if e := v.expectError(CodeForbidden); e.Seq != 1 {
+			t.Fatalf("forbidden without seq %+v", e)
+		}
+		e := dialTest(t, ts.url+"auth")
+		w = e.hello(ClientMsg{Token: "good"})
+		if len(w.Peers) != 1 || w.Peers[0].Name != "Token Name" {
+			t.Fatalf("token name not used: %+v", w.Peers)
+		}
+	})
+}
+
+func TestRateLimit(t *testing.T) {
+	ts := newTestServer(t, Options{OpsPerSecond: 0.001, OpBurst: 2})
+	c := dialTest(t, ts.url+"rl")
+	c.hello(ClientMsg{})
+	c.sendRaw(opJSON(1, 0, `["a"]`))
+	c.expect(TypeAck)
+	c.sendRaw(opJSON(2, 1, `["b"]`))
+	c.expect(TypeAck)
+	for seq := uint64(3); seq < 30; seq++ { // Not a disconnect, however many.
+		c.sendRaw(opJSON(seq, 2, `["c"]`))
+		if e := c.expectError(CodeRateLimited); e.Seq != seq {
+			t.Fatalf("seq %d: %+v", seq, e)
+		}
+	}
+	c.sendRaw(`{"type":"ping"}`)
+	c.expect(TypePong)
+	if text, v := textOf(t, ts.db, "rl"); text != "ba" || v != 2 {
+		t.Fatalf("%q@%d", text, v)
+	}
+}

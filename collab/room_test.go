@@ -1,0 +1,308 @@
+package collab
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
+)
+
+// faultStore wraps a real store to count loads and fail chosen commits.
+type faultStore struct {
+	*storage.DB
+	loads    atomic.Int32
+	failNext atomic.Int32 // Appends to fail.
+	appendMu sync.Mutex   // Held by a test to stall commits.
+}
+
+func (f *faultStore) Load(ctx context.Context, id string) (storage.Loaded, error) {
+	f.loads.Add(1)
+	return f.DB.Load(ctx, id)
+}
+
+func (f *faultStore) Append(ctx context.Context, id string, recs []storage.OpRecord, n int, snap *storage.Snapshot) error {
+	f.appendMu.Lock()
+	f.appendMu.Unlock()
+	if f.failNext.Load() > 0 {
+		f.failNext.Add(-1)
+		return errors.New("injected: disk full")
+	}
+	return f.DB.Append(ctx, id, recs, n, snap)
+}
+
+func newFaultServer(t *testing.T, opts Options) (*testServer, *faultStore) {
+	t.Helper()
+	db, err := storage.Open(t.TempDir()+"/f.db", storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &faultStore{DB: db}
+	return newTestServerStore(t, fs, db, opts), fs
+}
+
+func TestExactlyOnceAcrossReconnect(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	a := dialTest(t, ts.url+"once")
+	w := a.hello(ClientMsg{})
+	a.sendRaw(opJSON(1, 0, `["hi"]`))
+	a.expect(TypeAck)
+	a.close()
+
+	// The client did not see the ack: it resumes with its session and old version.
+	b := dialTest(t, ts.url+"once")
+	w2 := b.hello(ClientMsg{Session: w.Session, Version: u64(0)})
+	if w2.Session != w.Session || w2.Text != nil || len(w2.Ops) != 1 ||
+		w2.Ops[0].Session != w.Session || w2.Ops[0].Seq != 1 || w2.Ops[0].Version != 1 {
+		t.Fatalf("catch-up welcome %+v", w2)
+	}
+	b.sendRaw(opJSON(1, 0, `["hi"]`))
+	var ack Ack
+	b.expectInto(TypeAck, &ack)
+	if ack.Seq != 1 || ack.Version != 1 {
+		t.Fatalf("re-ack %+v", ack)
+	}
+	if text, v := textOf(t, ts.db, "once"); text != "hi" || v != 1 {
+		t.Fatalf("applied twice: %q@%d", text, v)
+	}
+	// An older seq that was committed is acknowledged too; an unused one is refused.
+	b.sendRaw(opJSON(5, 1, `["!"]`))
+	b.expect(TypeAck)
+	b.sendRaw(opJSON(1, 0, `["hi"]`))
+	b.expectInto(TypeAck, &ack)
+	if ack.Version != 1 {
+		t.Fatalf("old seq ack %+v", ack)
+	}
+	b.sendRaw(opJSON(3, 0, `["hi"]`))
+	b.expectError(CodeSeqNotIncreasing)
+}
+
+func TestExactlyOnceAfterRestart(t *testing.T) {
+	db, err := storage.Open(t.TempDir()+"/f.db", storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := NewHub(db, Options{})
+	ctx := context.Background()
+	if _, err := h.Create(ctx, "rest", ""); err != nil {
+		t.Fatal(err)
+	}
+	v, err := h.Submit(ctx, "rest", Submission{Op: ot.Op{{Insert: "x"}}, Session: "key1", Seq: 1})
+	if err != nil || v != 1 {
+		t.Fatalf("submit %d %v", v, err)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h2 := NewHub(db, Options{})
+	defer h2.Close(ctx)
+	// Not auto-created over REST.
+	if _, err := h2.Submit(ctx, "nope", Submission{Op: ot.Op{{Insert: "x"}}}); AsError(err).Code != CodeNotFound {
+		t.Fatalf("submit to missing doc: %v", err)
+	}
+	v, err = h2.Submit(ctx, "rest", Submission{Op: ot.Op{{Insert: "x"}}, Session: "key1", Seq: 1})
+	if err != nil || v != 1 {
+		t.Fatalf("retry after restart: %d %v", v, err)
+	}
+	if text, v := textOf(t, db, "rest"); text != "x" || v != 1 {
+		t.Fatalf("%q@%d", text, v)
+	}
+}
+
+func TestFailedCommit(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{})
+	a := dialTest(t, ts.url+"fail")
+	a.hello(ClientMsg{})
+	b := dialTest(t, ts.url+"fail")
+	b.hello(ClientMsg{})
+	fs.failNext.Store(1)
+	a.sendRaw(opJSON(1, 0, `["lost"]`))
+	if e := a.expectError(CodeInternal); e.Seq != 1 || e.Message != "internal error" {
+		t.Fatalf("error %+v", e)
+	}
+	if text, v := textOf(t, ts.db, "fail"); text != "" || v != 0 {
+		t.Fatalf("%q@%d", text, v)
+	}
+	a.sendRaw(opJSON(1, 0, `["kept"]`)) // The same seq again: it was never committed.
+	var ack Ack
+	a.expectInto(TypeAck, &ack)
+	if ack.Version != 1 {
+		t.Fatalf("ack %+v", ack)
+	}
+	var op OpMsg
+	b.expectInto(TypeOp, &op) // B never saw the failed op.
+	if op.Version != 1 || op.Op[0].Insert != "kept" {
+		t.Fatalf("broadcast %+v", op)
+	}
+}
+
+func TestBatchingWhileCommitting(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{})
+	a := dialTest(t, ts.url+"batch")
+	a.hello(ClientMsg{})
+	b := dialTest(t, ts.url+"batch")
+	b.hello(ClientMsg{})
+	fs.appendMu.Lock() // Stall the first commit; later ops queue behind it.
+	a.sendRaw(opJSON(1, 0, `["a"]`))
+	b.sendRaw(opJSON(1, 0, `["b"]`)) // Based on 0 too: rebased over a's queued op.
+	c := dialTest(t, ts.url+"batch")
+	w := c.hello(ClientMsg{}) // Sees only committed state.
+	fs.appendMu.Unlock()
+	if w.Version != 0 || *w.Text != "" {
+		t.Fatalf("welcome saw uncommitted ops: %+v", w)
+	}
+	var ops []OpMsg
+	for len(ops) < 2 {
+		var op OpMsg
+		c.expectInto(TypeOp, &op)
+		ops = append(ops, op)
+	}
+	if ops[0].Version != 1 || ops[1].Version != 2 {
+		t.Fatalf("out of order %+v", ops)
+	}
+	if text, _ := textOf(t, ts.db, "batch"); text != "ba" {
+		t.Fatalf("text %q", text)
+	}
+}
+
+func TestSingleLoadForConcurrentJoins(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{})
+	if _, err := ts.hub.Create(context.Background(), "crowd", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		c := dialTest(t, ts.url+"crowd")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.send(ClientMsg{Type: TypeHello})
+		}()
+		t.Cleanup(func() {})
+		defer func() {
+			var w Welcome
+			c.expectInto(TypeWelcome, &w)
+			if *w.Text != "hello" {
+				t.Errorf("text %q", *w.Text)
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, "joins", func() bool {
+		p, _ := ts.hub.Participants(context.Background(), "crowd")
+		return len(p) == 10
+	})
+	if n := fs.loads.Load(); n != 1 {
+		t.Fatalf("loaded %d times", n)
+	}
+}
+
+func TestIdleUnload(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{IdleUnload: 20 * time.Millisecond})
+	a := dialTest(t, ts.url+"idle")
+	a.hello(ClientMsg{})
+	a.sendRaw(opJSON(1, 0, `["abc"]`))
+	a.expect(TypeAck)
+	a.close()
+	eventually(t, "unload", func() bool { return ts.hub.lookupRoom("idle") == nil })
+	ld, err := ts.db.Load(context.Background(), "idle")
+	if err != nil || ld.Snapshot.Version != 1 || ld.Snapshot.Text != "abc" {
+		t.Fatalf("final snapshot %+v %v", ld, err)
+	}
+	// Joins racing the unload are never lost.
+	for i := 0; i < 20; i++ {
+		c := dialTest(t, ts.url+"idle")
+		w := c.hello(ClientMsg{})
+		if *w.Text != "abc" || w.Version != 1 {
+			t.Fatalf("welcome %+v", w)
+		}
+		c.close()
+		if i%2 == 0 {
+			time.Sleep(time.Duration(i) * time.Millisecond) // Vary the race; not waiting for anything.
+		}
+	}
+	if fs.loads.Load() < 2 {
+		t.Fatalf("never reloaded")
+	}
+}
+
+func TestShutdownFlushesAndCloses(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{})
+	a := dialTest(t, ts.url+"down")
+	a.hello(ClientMsg{})
+	fs.appendMu.Lock()
+	a.sendRaw(opJSON(1, 0, `["in flight"]`))
+	eventually(t, "op queued", func() bool {
+		var n int
+		r := ts.hub.lookupRoom("down")
+		_ = r.do(context.Background(), func() { n = len(r.inflight) + len(r.queued) })
+		return n == 1
+	})
+	closed := make(chan error, 1)
+	go func() { closed <- ts.hub.Close(context.Background()) }()
+	fs.appendMu.Unlock()
+	var ack Ack
+	a.expectInto(TypeAck, &ack) // The commit in flight finishes and is acknowledged...
+	if code := a.closed(); code != websocket.StatusGoingAway {
+		t.Fatalf("close code %d", code) // ...then the session is closed with 1001.
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	ld, err := ts.db.Load(context.Background(), "down")
+	if err != nil || ld.Snapshot.Version != 1 {
+		t.Fatalf("no final snapshot: %+v %v", ld.Snapshot, err)
+	}
+	if _, err := ts.hub.Submit(context.Background(), "down", Submission{Op: ot.Op{{Insert: "x"}}}); AsError(err).Code != CodeUnavailable {
+		t.Fatalf("submit after close: %v", err)
+	}
+	late := dialTest(t, ts.url+"down")
+	if code := late.closed(); code != websocket.StatusGoingAway {
+		t.Fatalf("late close code %d", code)
+	}
+}
+
+func TestDeleteClosesSessions(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	a := dialTest(t, ts.url+"gone")
+	a.hello(ClientMsg{})
+	sub, err := ts.hub.Subscribe(context.Background(), "gone", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := ts.hub.Delete(context.Background(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if code := a.closed(); code != CloseDeleted {
+		t.Fatalf("close code %d", code)
+	}
+	if _, err := ts.db.Meta(context.Background(), "gone"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("still stored: %v", err)
+	}
+	for {
+		if _, err := sub.Next(context.Background()); err != nil {
+			if AsError(err).Code != CodeDeleted {
+				t.Fatalf("subscription ended with %v", err)
+			}
+			break
+		}
+	}
+	// Deleting a document that is not open goes straight to storage.
+	if _, err := ts.hub.Create(context.Background(), "cold", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.hub.Delete(context.Background(), "cold"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.hub.Delete(context.Background(), "cold"); AsError(err).Code != CodeNotFound {
+		t.Fatalf("second delete: %v", err)
+	}
+}
