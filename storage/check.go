@@ -148,16 +148,21 @@ func checkDoc(ctx context.Context, tx *bolt.Tx, k, v []byte, owner map[uint64]st
 	return errors.Join(checkKeys(b, m), checkReplay(ctx, tx, snaps, m), checkSessions(b, sess, m))
 }
 
-// checkKeys verifies that the document bucket holds ops 1..flushed and the
-// two sub-buckets, nothing else.
+// checkKeys verifies that the document bucket holds chunks of ops
+// 1..flushed and the two sub-buckets, nothing else.
 func checkKeys(b *bolt.Bucket, m metaRec) error {
 	var n uint64
 	err := b.ForEach(func(k, v []byte) error {
 		switch {
 		case isVersionKey(k):
-			if n++; v == nil || keyVersion(k) != n {
-				return corrupt("op key %d where %d expected", keyVersion(k), n)
+			if v == nil || keyVersion(k) != n+1 {
+				return corrupt("op chunk at %d where %d expected", keyVersion(k), n+1)
 			}
+			count, err := chunkCount(v)
+			if err != nil {
+				return err
+			}
+			n += uint64(count)
 		case string(k) == string(bucketSnap), string(k) == string(bucketSess):
 			if v != nil {
 				return corrupt("%s is not a bucket", k)
@@ -181,16 +186,23 @@ func checkReplay(ctx context.Context, tx *bolt.Tx, snaps *bolt.Bucket, m metaRec
 	if sk == nil || !isVersionKey(sk) || keyVersion(sk) != 0 {
 		return corrupt("no snapshot at version 0")
 	}
-	doc := ot.NewDocument(string(sv))
+	text, err := decodeSnapshot(sv)
+	if err != nil {
+		return fmt.Errorf("snapshot 0: %w", err)
+	}
+	doc := ot.NewDocument(text)
 	var errs []error
 	sk, sv = sc.Next()
-	err := eachOp(ctx, tx, m, 0, m.Version, func(r OpRecord) error {
+	err = eachOp(ctx, tx, m, 0, m.Version, func(r OpRecord) error {
 		if err := doc.Apply(r.Op); err != nil {
 			return corrupt("replay op %d: %v", r.Version, err)
 		}
 		for ; sk != nil && keyVersion(sk) <= r.Version; sk, sv = sc.Next() {
-			if keyVersion(sk) == r.Version && doc.String() != string(sv) {
-				errs = append(errs, corrupt("snapshot %d differs from the replayed log", r.Version))
+			if keyVersion(sk) != r.Version {
+				continue
+			}
+			if text, err := decodeSnapshot(sv); err != nil || doc.String() != text {
+				errs = append(errs, corrupt("snapshot %d differs from the replayed log (%v)", r.Version, err))
 			}
 		}
 		return nil
@@ -221,7 +233,11 @@ func checkSessions(b, sess *bolt.Bucket, m metaRec) error {
 			errs = append(errs, corrupt("session %q at version %d, flushed to %d", k, version, m.flushed))
 			return nil
 		}
-		r, err := decodeRecord(version, b.Get(versionKey(version)))
+		var r OpRecord
+		err = eachStored(context.Background(), b, m.ID, version-1, version, func(rec OpRecord) error {
+			r = rec
+			return nil
+		})
 		if err != nil || r.Session != string(k) || r.Seq != seq {
 			errs = append(errs, corrupt("session %q seq %d does not match op %d", k, seq, version))
 		}

@@ -1,8 +1,12 @@
 package storage
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -23,7 +27,7 @@ var (
 const (
 	formatV1 = "folio-storage/1"
 
-	recV1   = 1 // first byte of an encoded op record
+	chunkV1 = 1 // first byte of an encoded chunk of op records
 	metaV1  = 1 // first byte of an encoded meta
 	entryV1 = 1 // first byte of an encoded log entry
 
@@ -48,37 +52,61 @@ func isVersionKey(k []byte) bool { return len(k) == 8 }
 
 func keyVersion(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
 
-// encodeRecord appends the compact binary form of r (all but its version,
-// which is the key): format byte, uvarint seq, session, author (uvarint
-// length + bytes), varint Unix nanoseconds, then the components, each a tag
-// byte and a uvarint count or a length-prefixed string.
-func encodeRecord(buf []byte, r *OpRecord, now time.Time) []byte {
-	buf = append(buf, recV1)
-	buf = binary.AppendUvarint(buf, r.Seq)
-	buf = appendString(buf, r.Session)
-	buf = appendString(buf, r.Author)
-	t := r.Time
-	if t.IsZero() {
-		t = now
+// encodeChunk returns the compact binary form of recs, consecutive ops
+// whose Time is set (their versions are implicit: the chunk's key or entry
+// says the first). Format byte, uvarint count, then per record: uvarint Seq;
+// Session and Author each as a uvarint reference into the chunk's string
+// table (0: a new length-prefixed string follows and joins the table; k: the
+// k-th string); varint nanoseconds since the previous record's Time (the
+// first: since the Unix epoch); uvarint component count; the components, each
+// a tag byte and a uvarint count or a length-prefixed string. Sessions and
+// authors repeat within a chunk, so they cost a byte per op.
+func encodeChunk(recs []OpRecord) []byte {
+	buf := make([]byte, 0, 16+24*len(recs))
+	buf = append(buf, chunkV1)
+	buf = binary.AppendUvarint(buf, uint64(len(recs)))
+	var table []string
+	ref := func(s string) {
+		if i := slices.Index(table, s); i >= 0 {
+			buf = binary.AppendUvarint(buf, uint64(i+1))
+			return
+		}
+		table = append(table, s)
+		buf = append(buf, 0)
+		buf = appendString(buf, s)
 	}
-	buf = binary.AppendVarint(buf, t.UnixNano())
-	for _, c := range r.Op {
-		switch {
-		case c.Skip > 0:
-			buf = append(buf, compSkip)
-			buf = binary.AppendUvarint(buf, uint64(c.Skip))
-		case c.Insert != "":
-			buf = append(buf, compInsert)
-			buf = appendString(buf, c.Insert)
-		case c.DelText != "":
-			buf = append(buf, compDelText)
-			buf = appendString(buf, c.DelText)
-		default:
-			buf = append(buf, compDelete)
-			buf = binary.AppendUvarint(buf, uint64(c.Delete))
+	var prev int64
+	for i := range recs {
+		r := &recs[i]
+		buf = binary.AppendUvarint(buf, r.Seq)
+		ref(r.Session)
+		ref(r.Author)
+		t := r.Time.UnixNano()
+		buf = binary.AppendVarint(buf, t-prev)
+		prev = t
+		buf = binary.AppendUvarint(buf, uint64(len(r.Op)))
+		for _, c := range r.Op {
+			buf = appendComponent(buf, c)
 		}
 	}
 	return buf
+}
+
+func appendComponent(buf []byte, c ot.Component) []byte {
+	switch {
+	case c.Skip > 0:
+		buf = append(buf, compSkip)
+		return binary.AppendUvarint(buf, uint64(c.Skip))
+	case c.Insert != "":
+		buf = append(buf, compInsert)
+		return appendString(buf, c.Insert)
+	case c.DelText != "":
+		buf = append(buf, compDelText)
+		return appendString(buf, c.DelText)
+	default:
+		buf = append(buf, compDelete)
+		return binary.AppendUvarint(buf, uint64(c.Delete))
+	}
 }
 
 func appendString(buf []byte, s string) []byte {
@@ -171,19 +199,71 @@ func (d *decoder) string() string {
 	return s
 }
 
-// decodeRecord decodes a value written by encodeRecord. The op is checked
-// to have exactly one form per component and valid UTF-8.
-func decodeRecord(version uint64, b []byte) (OpRecord, error) {
+// chunkCount returns how many records an encoded chunk holds.
+func chunkCount(b []byte) (int, error) {
 	d := decoder{b: b}
-	if d.byte() != recV1 {
-		d.fail("record (unknown format byte)")
+	if d.byte() != chunkV1 {
+		d.fail("op chunk (unknown format byte)")
 	}
-	r := OpRecord{Version: version}
-	r.Seq = d.uvarint()
-	r.Session = d.string()
-	r.Author = d.string()
-	r.Time = time.Unix(0, d.varint()).UTC()
-	for d.err == nil && len(d.b) > 0 {
+	n := d.count()
+	return n, d.err
+}
+
+// decodeChunk decodes a chunk written by encodeChunk whose first record has
+// version first. Each component is checked to have exactly one form and
+// valid UTF-8.
+func decodeChunk(first uint64, b []byte) ([]OpRecord, error) {
+	d := decoder{b: b}
+	if d.byte() != chunkV1 {
+		d.fail("op chunk (unknown format byte)")
+	}
+	n := d.count()
+	if d.err == nil && n > len(d.b) {
+		d.fail("op chunk count")
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("ops from %d: %w", first, d.err)
+	}
+	recs := make([]OpRecord, 0, n)
+	var table []string
+	ref := func() string {
+		switch k := d.uvarint(); {
+		case k == 0:
+			table = append(table, d.string())
+			return table[len(table)-1]
+		case k <= uint64(len(table)):
+			return table[k-1]
+		}
+		d.fail("op chunk string reference")
+		return ""
+	}
+	var t int64
+	for i := 0; i < n && d.err == nil; i++ {
+		r := OpRecord{Version: first + uint64(i), Seq: d.uvarint()}
+		r.Session, r.Author = ref(), ref()
+		t += d.varint()
+		r.Time = time.Unix(0, t).UTC()
+		r.Op = d.op()
+		recs = append(recs, r)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("op chunk (trailing bytes)")
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("ops from %d: %w", first, d.err)
+	}
+	return recs, nil
+}
+
+// op reads a component count and the components.
+func (d *decoder) op() ot.Op {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail("op length")
+		return nil
+	}
+	op := make(ot.Op, 0, n)
+	for range n {
 		var c ot.Component
 		switch d.byte() {
 		case compSkip:
@@ -198,15 +278,13 @@ func decodeRecord(version uint64, b []byte) (OpRecord, error) {
 		default:
 			d.fail("op component tag")
 		}
-		if d.err == nil && !validComponent(c) {
+		if d.err != nil || !validComponent(c) {
 			d.fail("op component")
+			return nil
 		}
-		r.Op = append(r.Op, c)
+		op = append(op, c)
 	}
-	if d.err != nil {
-		return OpRecord{}, fmt.Errorf("op %d: %w", version, d.err)
-	}
-	return r, nil
+	return op
 }
 
 // metaRec is a document's stored meta: the public Meta plus where its ops
@@ -219,20 +297,6 @@ type metaRec struct {
 }
 
 func (m *metaRec) pending() uint64 { return m.Version - m.flushed }
-
-// decodeSession0 reads only the session and seq of an encoded record.
-func decodeSession0(version uint64, b []byte) (session string, seq uint64, err error) {
-	d := decoder{b: b}
-	if d.byte() != recV1 {
-		d.fail("record (unknown format byte)")
-	}
-	seq = d.uvarint()
-	session = d.string()
-	if d.err != nil {
-		return "", 0, fmt.Errorf("op %d: %w", version, d.err)
-	}
-	return session, seq, nil
-}
 
 func encodeMeta(m metaRec) []byte {
 	buf := make([]byte, 0, 48)
@@ -267,32 +331,27 @@ func decodeMeta(id string, b []byte) (metaRec, error) {
 
 // logEntry is one Append's ops waiting in the log: document id, the log key
 // of the document's previous pending entry (0 if none), the first version,
-// and the encoded records (views into the page, valid during the tx).
+// and the ops as an encoded chunk (a view into the page, valid during the
+// tx).
 type logEntry struct {
 	id    string
 	prev  uint64
 	first uint64
-	recs  [][]byte
+	n     int
+	chunk []byte
 }
 
-func (e *logEntry) last() uint64 { return e.first + uint64(len(e.recs)) - 1 }
+func (e *logEntry) last() uint64 { return e.first + uint64(e.n) - 1 }
 
-func encodeEntry(id string, prev, first uint64, recs [][]byte) []byte {
-	n := 32 + len(id)
-	for _, r := range recs {
-		n += len(r) + 3
-	}
-	buf := make([]byte, 0, n)
+func (e *logEntry) records() ([]OpRecord, error) { return decodeChunk(e.first, e.chunk) }
+
+func encodeEntry(id string, prev, first uint64, chunk []byte) []byte {
+	buf := make([]byte, 0, 24+len(id)+len(chunk))
 	buf = append(buf, entryV1)
 	buf = appendString(buf, id)
 	buf = binary.AppendUvarint(buf, prev)
 	buf = binary.AppendUvarint(buf, first)
-	buf = binary.AppendUvarint(buf, uint64(len(recs)))
-	for _, r := range recs {
-		buf = binary.AppendUvarint(buf, uint64(len(r)))
-		buf = append(buf, r...)
-	}
-	return buf
+	return append(buf, chunk...)
 }
 
 func decodeEntry(b []byte) (logEntry, error) {
@@ -300,24 +359,16 @@ func decodeEntry(b []byte) (logEntry, error) {
 	if d.byte() != entryV1 {
 		d.fail("log entry (unknown format byte)")
 	}
-	e := logEntry{id: d.string(), prev: d.uvarint(), first: d.uvarint()}
-	n := d.count()
-	if d.err == nil && uint64(n) > uint64(len(d.b)) {
-		d.fail("log entry count")
-	}
-	for i := 0; i < n && d.err == nil; i++ {
-		l := d.uvarint()
-		if d.err != nil || l > uint64(len(d.b)) {
-			d.fail("log entry record")
-			break
-		}
-		e.recs = append(e.recs, d.b[:l:l])
-		d.b = d.b[l:]
-	}
-	if d.err == nil && (len(d.b) != 0 || e.first == 0) {
+	e := logEntry{id: d.string(), prev: d.uvarint(), first: d.uvarint(), chunk: d.b}
+	if d.err == nil && e.first == 0 {
 		d.fail("log entry")
 	}
-	return e, d.err
+	if d.err != nil {
+		return logEntry{}, d.err
+	}
+	n, err := chunkCount(e.chunk)
+	e.n = n
+	return e, err
 }
 
 // encodeSession is a session's record: uvarint seq, uvarint version.
@@ -333,4 +384,70 @@ func decodeSession(b []byte) (seq, version uint64, err error) {
 		d.fail("session record")
 	}
 	return seq, version, d.err
+}
+
+// Snapshot values: a format byte, a kind byte, then the text raw or
+// compressed with DEFLATE (preceded by its uvarint length), whichever is
+// smaller. Text compresses 3-4x, and snapshots are most of a store.
+const (
+	snapV1      = 1
+	snapRaw     = 0
+	snapDeflate = 1
+
+	minCompress = 512 // Shorter texts are stored raw.
+)
+
+func encodeSnapshot(text string) []byte {
+	raw := append([]byte{snapV1, snapRaw}, text...)
+	if len(text) < minCompress {
+		return raw
+	}
+	var buf bytes.Buffer
+	buf.Write([]byte{snapV1, snapDeflate})
+	buf.Write(binary.AppendUvarint(nil, uint64(len(text))))
+	zw, _ := flate.NewWriter(&buf, flate.BestSpeed) // Only fails on a bad level.
+	zw.Write([]byte(text))
+	zw.Close()
+	if buf.Len() >= len(raw) {
+		return raw
+	}
+	return buf.Bytes()
+}
+
+func decodeSnapshot(b []byte) (string, error) {
+	d := decoder{b: b}
+	if d.byte() != snapV1 {
+		d.fail("snapshot (unknown format byte)")
+	}
+	kind := d.byte()
+	if d.err != nil {
+		return "", d.err
+	}
+	switch kind {
+	case snapRaw:
+		if !utf8.Valid(d.b) {
+			return "", fmt.Errorf("%w: snapshot is not valid UTF-8", ErrCorrupt)
+		}
+		return string(d.b), nil
+	case snapDeflate:
+		n := d.uvarint()
+		// DEFLATE expands at most 1032:1; a larger length is damage.
+		if d.err != nil || n > 1032*uint64(len(d.b))+64 {
+			return "", fmt.Errorf("%w: malformed snapshot length", ErrCorrupt)
+		}
+		text := make([]byte, n)
+		zr := flate.NewReader(bytes.NewReader(d.b))
+		defer zr.Close()
+		if _, err := io.ReadFull(zr, text); err != nil {
+			return "", fmt.Errorf("%w: snapshot: %v", ErrCorrupt, err)
+		}
+		if k, err := zr.Read(make([]byte, 1)); k != 0 || err != io.EOF {
+			return "", fmt.Errorf("%w: snapshot longer than its length", ErrCorrupt)
+		}
+		if !utf8.Valid(text) {
+			return "", fmt.Errorf("%w: snapshot is not valid UTF-8", ErrCorrupt)
+		}
+		return string(text), nil
+	}
+	return "", fmt.Errorf("%w: unknown snapshot kind %d", ErrCorrupt, kind)
 }

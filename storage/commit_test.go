@@ -253,24 +253,26 @@ func TestCheckFindsDamage(t *testing.T) {
 	}
 	w := newWriter("doc", 7, "ab")
 	must(db.Create(ctx, w.id, w.texts[0]))(t)
-	recs, snap := w.next(10, 5)
-	if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
-		t.Fatal(err)
+	for range 2 { // Two flushed chunks: ops 1..5 and 6..10.
+		recs, snap := w.next(5, 5)
+		if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+			t.Fatal(err)
+		}
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDocs).Bucket([]byte(w.id))
-		b.Bucket(bucketSnap).Put(versionKey(5), []byte("wrong text"))
-		b.Delete(versionKey(7))
+		b.Bucket(bucketSnap).Put(versionKey(5), encodeSnapshot("wrong text"))
+		b.Delete(versionKey(6))
 		b.Bucket(bucketSess).Put([]byte("ghost"), encodeSession(1, 3))
-		tx.Bucket(bucketLog).Put(versionKey(99), encodeEntry("nobody", 0, 1, [][]byte{{recV1}}))
-		tx.Bucket(bucketLog).Put(versionKey(98), encodeEntry("doc", 0, 99, [][]byte{{recV1}}))
+		tx.Bucket(bucketLog).Put(versionKey(99), encodeEntry("nobody", 0, 1, encodeChunk([]OpRecord{{Op: ot.Op{{Insert: "x"}}}})))
+		tx.Bucket(bucketLog).Put(versionKey(98), encodeEntry("doc", 0, 99, encodeChunk([]OpRecord{{Op: ot.Op{{Insert: "x"}}}})))
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = db.Check(ctx)
-	for _, want := range []string{"snapshot 5 differs", "op 7 missing", `session "ghost"`, "belongs to no document", "neither pending nor flushed"} {
+	for _, want := range []string{"snapshot 5 differs", "op 6 missing", "holds ops 1..5, meta says flushed to 10", `session "ghost"`, "belongs to no document", "neither pending nor flushed"} {
 		if !errors.Is(err, ErrCorrupt) || !bytes.Contains([]byte(fmt.Sprint(err)), []byte(want)) {
 			t.Errorf("Check: %v; want ErrCorrupt mentioning %q", err, want)
 		}

@@ -16,23 +16,23 @@
 //	log/                      <8-byte big-endian commit key> -> log entry
 //	docs/                     one nested bucket per document
 //	  <id>/
-//	    <8-byte big-endian version> -> op record      ops 1..flushed
-//	    snap/  <8-byte big-endian version> -> text    version 0 always present
+//	    <8-byte big-endian version> -> op chunk       ops 1..flushed, a chunk keyed by its first version
+//	    snap/  <8-byte big-endian version> -> text    version 0 always present; DEFLATE'd when smaller
 //	    sess/  <session> -> uvarint seq, uvarint version   as of the flushed ops
 //
 // Every id passes ValidID before any key is built. Versions are 8-byte
 // big-endian keys so they sort numerically.
 //
 // Appends are staged: an Append writes one log entry (document id, the key
-// of that document's previous pending entry, the first version, the encoded
-// records) and updates the document's meta (Version, Length, UpdatedAt and
+// of that document's previous pending entry, the first version, its ops as
+// one chunk) and updates the document's meta (Version, Length, UpdatedAt and
 // tail, the key of its newest entry). A commit of many documents' appends
 // therefore dirties a few shared log and meta pages, not a few pages per
 // document, which is what makes group commit pay off with many writers.
 // When a document has flushAfter (128) pending ops, or an Append carries a
 // snapshot, the same transaction copies its pending ops into its own bucket
-// under their versions and updates its session records; meta.flushed says
-// up to where. Readers take ops 1..flushed from the document's bucket and the
+// as chunks of up to 256 ops keyed by their first version, and updates its
+// session records; meta.flushed says up to where. Readers take ops 1..flushed from the document's bucket and the
 // rest by walking the tail chain, so a document's data is always complete in
 // every committed transaction. Each commit then trims the log from its front
 // only (entries already flushed), so each log page is freed once; a document
@@ -40,13 +40,16 @@
 // is flushed so that an idle document cannot pin the log. Delete removes the
 // document's meta, bucket and all its log entries.
 //
-// An op record is compact binary: a format byte (1), uvarint Seq,
-// length-prefixed Session and Author, varint Unix-nanosecond Time, then the
-// op's components, each a tag byte (0 skip, 1 insert, 2 delete count,
-// 3 delete text) followed by a uvarint count or a length-prefixed UTF-8
-// string. Meta is a format byte (1), uvarint Version and Length, varint
-// CreatedAt and UpdatedAt nanoseconds, uvarint flushed and tail. Decoding
-// checks every field and reports ErrCorrupt.
+// An op chunk is compact binary (see encodeChunk): a format byte, a count,
+// then per op its Seq, its Session and Author as references into a string
+// table local to the chunk (so they cost a byte per op after their first
+// use), its Time as nanoseconds since the previous op's, and its components
+// as a tag byte (0 skip, 1 insert, 2 delete count, 3 delete text) with a
+// uvarint count or a length-prefixed UTF-8 string. Meta is a format byte,
+// uvarint Version and Length, varint CreatedAt and UpdatedAt nanoseconds,
+// uvarint flushed and tail. A snapshot value is a format byte, a kind byte
+// and the text, raw or DEFLATE-compressed with its length. Decoding checks
+// every field and reports ErrCorrupt (FuzzDecodeChunk, FuzzDecodeSnapshot).
 //
 // # Durability promises
 //

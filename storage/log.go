@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -82,11 +81,15 @@ func nextLogKey(log *bolt.Bucket) uint64 {
 	return keyVersion(k) + 1
 }
 
+// maxChunk bounds how many ops flush puts into one value of a document's
+// bucket, so that reading one version decodes at most that many.
+const maxChunk = 256
+
 // flush copies m's pending ops from the log into the document's bucket,
-// followed by enc (the records of the Append in progress, versions after
-// m.flushed's pending ones), and updates the session records. The log
-// entries stay until trimLog reaches them.
-func flush(tx *bolt.Tx, m *metaRec, enc [][]byte, recs []OpRecord) error {
+// followed by recs (the records of the Append in progress), as chunks keyed
+// by their first version, and updates the session records. The log entries
+// stay until trimLog reaches them.
+func flush(tx *bolt.Tx, m *metaRec, recs []OpRecord) error {
 	_, entries, err := pendingEntries(tx, *m)
 	if err != nil {
 		return err
@@ -95,40 +98,37 @@ func flush(tx *bolt.Tx, m *metaRec, enc [][]byte, recs []OpRecord) error {
 	if err != nil {
 		return err
 	}
-	b.FillPercent = 1 // Ops arrive in key order; pack their pages.
-	sessions := map[string][2]uint64{}
-	v := m.flushed
+	all := make([]OpRecord, 0, int(m.pending())+len(recs))
 	for _, e := range entries {
-		for _, raw := range e.recs {
-			v++
-			session, seq, err := decodeSession0(v, raw)
-			if err != nil {
-				return err
-			}
-			if session != "" {
-				sessions[session] = [2]uint64{seq, v}
-			}
-			if err := b.Put(versionKey(v), bytes.Clone(raw)); err != nil {
-				return err
-			}
+		rs, err := e.records()
+		if err != nil {
+			return fmt.Errorf("storage: %s: log entry: %w", m.ID, err)
 		}
+		all = append(all, rs...)
 	}
-	for i, raw := range enc {
-		v++
-		if s := recs[i].Session; s != "" {
-			sessions[s] = [2]uint64{recs[i].Seq, v}
-		}
-		if err := b.Put(versionKey(v), raw); err != nil {
+	all = append(all, recs...)
+	b.FillPercent = 1 // Chunks arrive in key order; pack their pages.
+	for chunk := range slices.Chunk(all, maxChunk) {
+		if err := b.Put(versionKey(chunk[0].Version), encodeChunk(chunk)); err != nil {
 			return err
 		}
 	}
 	sess := b.Bucket(bucketSess)
-	for s, sv := range sessions {
-		if err := sess.Put([]byte(s), encodeSession(sv[0], sv[1])); err != nil {
+	var done []string
+	for i := len(all) - 1; i >= 0; i-- {
+		r := &all[i]
+		if r.Session == "" || slices.Contains(done, r.Session) {
+			continue
+		}
+		done = append(done, r.Session)
+		if err := sess.Put([]byte(r.Session), encodeSession(r.Seq, r.Version)); err != nil {
 			return err
 		}
 	}
-	m.flushed, m.tail = v, 0
+	if len(all) > 0 {
+		m.flushed = all[len(all)-1].Version
+	}
+	m.tail = 0
 	return nil
 }
 
@@ -170,7 +170,7 @@ func trimLog(tx *bolt.Tx, maxLag uint64) error {
 			switch {
 			case e.last() <= m.flushed:
 			case keyVersion(k)+maxLag < next:
-				if err := flush(tx, &m, nil, nil); err != nil {
+				if err := flush(tx, &m, nil); err != nil {
 					return err
 				}
 				if err := putMeta(tx, m); err != nil {
@@ -214,20 +214,14 @@ func eachOp(ctx context.Context, tx *bolt.Tx, m metaRec, from, to uint64, fn fun
 	if from >= to {
 		return nil
 	}
-	b, err := docBucket(tx, m.ID)
-	if err != nil {
-		return err
-	}
-	want := from + 1
-	c := b.Cursor()
-	for k, v := c.Seek(versionKey(want)); want <= min(to, m.flushed); k, v = c.Next() {
-		if k == nil || !isVersionKey(k) || keyVersion(k) != want {
-			return fmt.Errorf("storage: %s: op %d missing: %w", m.ID, want, ErrCorrupt)
-		}
-		if err := visit(ctx, m.ID, want, v, fn); err != nil {
+	if from < m.flushed {
+		b, err := docBucket(tx, m.ID)
+		if err != nil {
 			return err
 		}
-		want++
+		if err := eachStored(ctx, b, m.ID, from, min(to, m.flushed), fn); err != nil {
+			return err
+		}
 	}
 	if to <= m.flushed {
 		return nil
@@ -237,9 +231,16 @@ func eachOp(ctx context.Context, tx *bolt.Tx, m metaRec, from, to uint64, fn fun
 		return err
 	}
 	for _, e := range entries {
-		for i, raw := range e.recs {
-			if v := e.first + uint64(i); v >= want && v <= to {
-				if err := visit(ctx, m.ID, v, raw, fn); err != nil {
+		if e.last() <= from {
+			continue
+		}
+		recs, err := e.records()
+		if err != nil {
+			return fmt.Errorf("storage: %s: log entry: %w", m.ID, err)
+		}
+		for _, r := range recs {
+			if r.Version > from && r.Version <= to {
+				if err := fn(r); err != nil {
 					return err
 				}
 			}
@@ -248,17 +249,40 @@ func eachOp(ctx context.Context, tx *bolt.Tx, m metaRec, from, to uint64, fn fun
 	return nil
 }
 
-func visit(ctx context.Context, id string, v uint64, raw []byte, fn func(OpRecord) error) error {
-	if v%4096 == 0 {
+// eachStored calls fn with ops from+1..to from the chunks of a document's
+// bucket, checking that the chunks are contiguous.
+func eachStored(ctx context.Context, b *bolt.Bucket, id string, from, to uint64, fn func(OpRecord) error) error {
+	want := from + 1
+	c := b.Cursor()
+	k, v := c.Seek(versionKey(want))
+	if k == nil || !isVersionKey(k) || keyVersion(k) > want {
+		k, v = c.Prev() // The chunk that starts before want holds it.
+	}
+	for ; want <= to; k, v = c.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if k == nil || !isVersionKey(k) || keyVersion(k) > want {
+			return fmt.Errorf("storage: %s: op %d missing: %w", id, want, ErrCorrupt)
+		}
+		recs, err := decodeChunk(keyVersion(k), v)
+		if err != nil {
+			return fmt.Errorf("storage: %s: %w", id, err)
+		}
+		if keyVersion(k)+uint64(len(recs)) <= want {
+			return fmt.Errorf("storage: %s: op %d missing: %w", id, want, ErrCorrupt)
+		}
+		for _, r := range recs[want-keyVersion(k):] {
+			if r.Version > to {
+				break
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+			want++
+		}
 	}
-	r, err := decodeRecord(v, raw)
-	if err != nil {
-		return fmt.Errorf("storage: %s: %w", id, err)
-	}
-	return fn(r)
+	return nil
 }
 
 // pendingSession finds the newest pending op of session, newest entry first.
@@ -271,14 +295,13 @@ func pendingSession(tx *bolt.Tx, m metaRec, session string) (seq, version uint64
 		return 0, 0, false, err
 	}
 	for i := len(entries) - 1; i >= 0; i-- {
-		e := entries[i]
-		for j := len(e.recs) - 1; j >= 0; j-- {
-			r, err := decodeRecord(e.first+uint64(j), e.recs[j])
-			if err != nil {
-				return 0, 0, false, err
-			}
-			if r.Session == session {
-				return r.Seq, r.Version, true, nil
+		recs, err := entries[i].records()
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("storage: %s: log entry: %w", m.ID, err)
+		}
+		for j := len(recs) - 1; j >= 0; j-- {
+			if recs[j].Session == session {
+				return recs[j].Seq, recs[j].Version, true, nil
 			}
 		}
 	}

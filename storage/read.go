@@ -72,7 +72,11 @@ func snapshotAtOrBelow(tx *bolt.Tx, id string, v uint64) (Snapshot, error) {
 	if k == nil || !isVersionKey(k) {
 		return Snapshot{}, fmt.Errorf("storage: %s: no snapshot at or below %d: %w", id, v, ErrCorrupt)
 	}
-	return Snapshot{Version: keyVersion(k), Text: string(text)}, nil
+	s, err := decodeSnapshot(text)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("storage: %s: snapshot %d: %w", id, keyVersion(k), err)
+	}
+	return Snapshot{Version: keyVersion(k), Text: s}, nil
 }
 
 // Ops returns the ops that produced versions from+1..to inclusive; empty

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -21,6 +22,7 @@ func (db *DB) Create(ctx context.Context, id, text string) (Meta, error) {
 	if !utf8.ValidString(text) {
 		return Meta{}, fmt.Errorf("storage: create %s: text is not valid UTF-8: %w", id, ErrInvalidArgument)
 	}
+	snapValue := encodeSnapshot(text)
 	var meta Meta
 	err := db.write(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketMeta).Get([]byte(id)) != nil {
@@ -42,7 +44,7 @@ func (db *DB) Create(ctx context.Context, id, text string) (Meta, error) {
 		if err != nil {
 			return err
 		}
-		return snaps.Put(versionKey(0), []byte(text))
+		return snaps.Put(versionKey(0), snapValue)
 	})
 	if err != nil {
 		return Meta{}, err
@@ -73,9 +75,13 @@ func (db *DB) Append(ctx context.Context, id string, recs []OpRecord, length int
 // appendTx checks and encodes Append's arguments, returning the function
 // that validates them against the stored head and writes them.
 func (db *DB) appendTx(id string, recs []OpRecord, length int, snap *Snapshot) (func(*bolt.Tx) error, error) {
-	enc, err := db.encodeAppend(id, recs, length, snap)
+	recs, chunk, err := db.encodeAppend(id, recs, length, snap)
 	if err != nil {
 		return nil, err
+	}
+	var snapValue []byte
+	if snap != nil {
+		snapValue = encodeSnapshot(snap.Text)
 	}
 	first, last := recs[0].Version, recs[len(recs)-1].Version
 	return func(tx *bolt.Tx) error {
@@ -87,9 +93,9 @@ func (db *DB) appendTx(id string, recs []OpRecord, length int, snap *Snapshot) (
 			return reject(fmt.Errorf("storage: append %s@%d..%d: head is %d: %w", id, first, last, m.Version, ErrVersionConflict))
 		}
 		if snap != nil || m.pending()+uint64(len(recs)) >= flushAfter {
-			err = flush(tx, &m, enc, recs)
+			err = flush(tx, &m, recs)
 		} else {
-			err = logAppend(tx, &m, first, enc)
+			err = logAppend(tx, &m, first, chunk)
 		}
 		if err != nil {
 			return err
@@ -105,16 +111,16 @@ func (db *DB) appendTx(id string, recs []OpRecord, length int, snap *Snapshot) (
 		if err != nil {
 			return err
 		}
-		return b.Bucket(bucketSnap).Put(versionKey(snap.Version), []byte(snap.Text))
+		return b.Bucket(bucketSnap).Put(versionKey(snap.Version), snapValue)
 	}, nil
 }
 
-// logAppend adds enc to the log as m's newest pending entry.
-func logAppend(tx *bolt.Tx, m *metaRec, first uint64, enc [][]byte) error {
+// logAppend adds chunk to the log as m's newest pending entry.
+func logAppend(tx *bolt.Tx, m *metaRec, first uint64, chunk []byte) error {
 	log := tx.Bucket(bucketLog)
 	log.FillPercent = 1 // Keys only grow.
 	k := nextLogKey(log)
-	if err := log.Put(versionKey(k), encodeEntry(m.ID, m.tail, first, enc)); err != nil {
+	if err := log.Put(versionKey(k), encodeEntry(m.ID, m.tail, first, chunk)); err != nil {
 		return err
 	}
 	m.tail = k
@@ -122,56 +128,51 @@ func logAppend(tx *bolt.Tx, m *metaRec, first uint64, enc [][]byte) error {
 }
 
 // encodeAppend checks Append's arguments that do not depend on stored state
-// and encodes recs, outside the committer so that callers encode in parallel.
-func (db *DB) encodeAppend(id string, recs []OpRecord, length int, snap *Snapshot) ([][]byte, error) {
+// and returns a copy of recs with zero Times set to now, and their encoded
+// chunk; it runs outside the committer so that callers encode in parallel.
+func (db *DB) encodeAppend(id string, recs []OpRecord, length int, snap *Snapshot) ([]OpRecord, []byte, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("storage: append %s: %s: %w", id, fmt.Sprintf(format, a...), ErrInvalidArgument)
 	}
 	if len(recs) == 0 {
-		return nil, bad("no records")
+		return nil, nil, bad("no records")
 	}
 	if length < 0 {
-		return nil, bad("negative length %d", length)
+		return nil, nil, bad("negative length %d", length)
 	}
 	first, last := recs[0].Version, recs[len(recs)-1].Version
 	if first == 0 {
-		return nil, fmt.Errorf("storage: append %s: version 0 is the initial text: %w", id, ErrVersionConflict)
+		return nil, nil, fmt.Errorf("storage: append %s: version 0 is the initial text: %w", id, ErrVersionConflict)
 	}
 	if snap != nil && (snap.Version < first || snap.Version > last) {
-		return nil, bad("snapshot version %d outside %d..%d", snap.Version, first, last)
+		return nil, nil, bad("snapshot version %d outside %d..%d", snap.Version, first, last)
 	}
 	if snap != nil && snap.Version == last && utf8.RuneCountInString(snap.Text) != length {
-		return nil, bad("snapshot has %d code points, length says %d", utf8.RuneCountInString(snap.Text), length)
+		return nil, nil, bad("snapshot has %d code points, length says %d", utf8.RuneCountInString(snap.Text), length)
 	}
 	if snap != nil && !utf8.ValidString(snap.Text) {
-		return nil, bad("snapshot is not valid UTF-8")
+		return nil, nil, bad("snapshot is not valid UTF-8")
 	}
 	now := db.now()
-	buf := make([]byte, 0, 64*len(recs))
-	ends := make([]int, len(recs))
+	recs = slices.Clone(recs) // The caller's records stay untouched.
 	for i := range recs {
 		r := &recs[i]
 		if r.Version != first+uint64(i) {
-			return nil, fmt.Errorf("storage: append %s: records not contiguous at %d (version %d): %w", id, i, r.Version, ErrVersionConflict)
+			return nil, nil, fmt.Errorf("storage: append %s: records not contiguous at %d (version %d): %w", id, i, r.Version, ErrVersionConflict)
 		}
 		if len(r.Session) > maxSessionLen || len(r.Author) > maxAuthorLen {
-			return nil, bad("session or author too long at version %d", r.Version)
+			return nil, nil, bad("session or author too long at version %d", r.Version)
 		}
 		for _, c := range r.Op {
 			if !validComponent(c) {
-				return nil, bad("malformed op component at version %d", r.Version)
+				return nil, nil, bad("malformed op component at version %d", r.Version)
 			}
 		}
-		buf = encodeRecord(buf, r, now)
-		ends[i] = len(buf)
+		if r.Time.IsZero() {
+			r.Time = now
+		}
 	}
-	enc := make([][]byte, len(recs))
-	start := 0
-	for i, end := range ends {
-		enc[i] = buf[start:end:end]
-		start = end
-	}
-	return enc, nil
+	return recs, encodeChunk(recs), nil
 }
 
 // PutSnapshot stores the text at snap.Version (at most the head), e.g. when
@@ -183,6 +184,7 @@ func (db *DB) PutSnapshot(ctx context.Context, id string, snap Snapshot) error {
 	if !utf8.ValidString(snap.Text) {
 		return fmt.Errorf("storage: put snapshot %s@%d: not valid UTF-8: %w", id, snap.Version, ErrInvalidArgument)
 	}
+	snapValue := encodeSnapshot(snap.Text)
 	return db.write(ctx, func(tx *bolt.Tx) error {
 		m, err := getMeta(tx, "put snapshot", id)
 		if err != nil {
@@ -195,7 +197,7 @@ func (db *DB) PutSnapshot(ctx context.Context, id string, snap Snapshot) error {
 		if err != nil {
 			return err
 		}
-		return b.Bucket(bucketSnap).Put(versionKey(snap.Version), []byte(snap.Text))
+		return b.Bucket(bucketSnap).Put(versionKey(snap.Version), snapValue)
 	})
 }
 
