@@ -41,7 +41,10 @@ const (
 type Options struct {
 	Name, Color string // Display identity sent in hello.
 	Token       string // Sent in hello.
-	Session     string // A session id from an earlier welcome, to resume it.
+	// Session is a session id from an earlier welcome, to resume it (the
+	// server replaces that session's connection). Seqs then start from a
+	// clock value, above what an earlier client of the session used.
+	Session string
 
 	HTTPClient *http.Client // Defaults to http.DefaultClient.
 	Header     http.Header  // Extra handshake headers (e.g. Origin, Cookie).
@@ -110,6 +113,7 @@ type Client struct {
 	dialing *websocket.Conn // Connection in its handshake; guarded by mu.
 	syncCh  chan struct{}   // Closed when synced; guarded by mu.
 	closed  bool            // Guarded by mu.
+	fatal   error           // Permanent refusal on reconnect; guarded by mu.
 }
 
 // Dial connects to a document's WebSocket URL (ws:// or http://…/api/v1/docs/{id}/ws),
@@ -119,7 +123,11 @@ type Client struct {
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	opts.setDefaults()
 	c := &Client{url: url, opts: opts, log: opts.Logger, st: newState()}
-	c.st.session = opts.Session
+	if opts.Session != "" {
+		// Resuming a session another client used: its seqs are unknown, and
+		// reusing one would be taken as a duplicate.
+		c.st.session, c.st.lastSeq = opts.Session, freshSeq()
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	cn, err := c.connect(ctx)
 	if err != nil {
@@ -181,6 +189,9 @@ func (c *Client) Submit(op ot.Op) error {
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
+	}
+	if c.fatal != nil {
+		return c.fatal
 	}
 	if err := c.st.submit(op); err != nil {
 		return err

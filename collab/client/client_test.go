@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/foliodocs/folio/collab"
 	"github.com/foliodocs/folio/ot"
 )
 
@@ -199,5 +201,48 @@ func TestSubmitErrorsAndClose(t *testing.T) {
 	}
 	if err := c.WaitSynced(context.Background()); err != nil {
 		t.Fatalf("synced client after close: %v", err)
+	}
+}
+
+// TestGivesUpWhenRefused: a permanent refusal of a reconnect stops the
+// client instead of retrying forever; a transient one is retried.
+func TestGivesUpWhenRefused(t *testing.T) {
+	s := newWSFake(t, "", 0)
+	closed := make(chan error, 1)
+	o := testOptions(t)
+	o.OnStatus = func(st Status, err error) {
+		if st == StatusClosed {
+			closed <- err
+		}
+	}
+	c := dial(t, s.url(), o)
+	s.mu.Lock()
+	s.refuse = collab.CodeTooManyConnections
+	s.mu.Unlock()
+	c.DropConnection()
+	eventually(t, "a retried refusal", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.refused >= 2 && !c.Online()
+	})
+	s.mu.Lock()
+	s.refuse = collab.CodeForbidden
+	s.mu.Unlock()
+	var re *RefusedError
+	select {
+	case err := <-closed:
+		if !errors.As(err, &re) || re.Code != collab.CodeForbidden {
+			t.Fatalf("closed with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("client kept retrying a forbidden document")
+	}
+	if err := c.Insert(0, "x"); !errors.As(err, &re) {
+		t.Fatalf("submit after giving up: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := Dial(ctx, s.url(), testOptions(t)); !errors.As(err, &re) {
+		t.Fatalf("dial refused: %v", err)
 	}
 }

@@ -101,6 +101,26 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	return cn, nil
 }
 
+// RefusedError is the server's error answer to hello.
+type RefusedError struct {
+	Code    collab.Code
+	Message string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("client: refused: %s: %s", e.Code, e.Message)
+}
+
+// permanent reports whether retrying cannot help.
+func (e *RefusedError) permanent() bool {
+	switch e.Code {
+	case collab.CodeForbidden, collab.CodeNotFound, collab.CodeDeleted, collab.CodeInvalidID,
+		collab.CodeInvalidMessage:
+		return true
+	}
+	return false
+}
+
 // handshake sends hello and reads until the welcome (or an error message).
 func handshake(ctx context.Context, ws *websocket.Conn, hello collab.ClientMsg) (collab.Welcome, error) {
 	var w collab.Welcome
@@ -127,7 +147,7 @@ func handshake(ctx context.Context, ws *websocket.Conn, hello collab.ClientMsg) 
 		case collab.TypeError:
 			var e collab.ErrorMsg
 			_ = json.Unmarshal(b, &e)
-			return w, fmt.Errorf("client: refused: %s: %s", e.Code, e.Message)
+			return w, &RefusedError{Code: e.Code, Message: e.Message}
 		}
 	}
 }
@@ -148,8 +168,8 @@ func (c *Client) run(cn *conn) {
 		}
 		c.log.Debug().Err(err).Str(logURL, c.url).Msg("connection lost")
 		c.status(StatusOffline, err)
-		if cn = c.reconnect(); cn == nil {
-			c.status(StatusClosed, nil)
+		if cn, err = c.reconnect(); cn == nil {
+			c.status(StatusClosed, err)
 			return
 		}
 		c.reconnects.Add(1)
@@ -177,9 +197,10 @@ func (c *Client) flushEvents() {
 	c.dispatch(evs)
 }
 
-// reconnect retries with exponential backoff and jitter until a welcome or
-// Close; it returns nil after Close.
-func (c *Client) reconnect() *conn {
+// reconnect retries with exponential backoff and jitter until a welcome,
+// Close (nil, nil) or a permanent refusal (nil and the refusal, which Submit
+// returns from then on).
+func (c *Client) reconnect() (*conn, error) {
 	for attempt := 0; ; attempt++ {
 		d := c.opts.BackoffMin << min(attempt, 16)
 		if d > c.opts.BackoffMax || d <= 0 {
@@ -190,15 +211,22 @@ func (c *Client) reconnect() *conn {
 		select {
 		case <-c.ctx.Done():
 			t.Stop()
-			return nil
+			return nil, nil
 		case <-t.C:
 		}
 		cn, err := c.connect(c.ctx)
 		if err == nil {
-			return cn
+			return cn, nil
 		}
 		if c.isClosed() {
-			return nil
+			return nil, nil
+		}
+		if re := (*RefusedError)(nil); errors.As(err, &re) && re.permanent() {
+			c.log.Warn().Err(err).Str(logURL, c.url).Msg("giving up")
+			c.mu.Lock()
+			c.fatal = err
+			c.mu.Unlock()
+			return nil, err
 		}
 		c.log.Debug().Err(err).Int(logAttempt, attempt).Str(logURL, c.url).Msg("reconnect failed")
 	}

@@ -87,7 +87,7 @@ func (s *sim) serverRecv(c *simClient) {
 	switch m.Type {
 	case collab.TypeOp:
 		if s.r.IntN(10) == 0 {
-			c.down = append(c.down, collab.ErrorMsg{Type: collab.TypeError, Code: codeRateLimited, Seq: m.Seq})
+			c.down = append(c.down, collab.ErrorMsg{Type: collab.TypeError, Code: collab.CodeRateLimited, Seq: m.Seq})
 			return
 		}
 		committed, ack := s.f.submit(c.st.session, m)

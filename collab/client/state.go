@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/foliodocs/folio/collab"
 	"github.com/foliodocs/folio/ot"
@@ -12,10 +13,6 @@ import (
 // recentWindow is how many committed ops the state keeps to move a peer's
 // cursor that was reported at an older version up to the current one.
 const recentWindow = 64
-
-// codeRateLimited is the error code the server sends for an op refused by its
-// per-connection token bucket; the op is resent after a short delay.
-const codeRateLimited collab.Code = "rate_limited"
 
 // errGap means the server skipped a version or acknowledged out of order: the
 // connection is dropped and the resync on reconnect repairs the state.
@@ -71,6 +68,13 @@ type event struct {
 	presence collab.Presence
 	session  string
 	err      collab.ErrorMsg
+}
+
+// freshSeq is a seq start above any a client of the same session is likely
+// to have used: microseconds since 2020, below 2^53 (exact in JSON) for
+// centuries.
+func freshSeq() uint64 {
+	return uint64(time.Since(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)).Microseconds())
 }
 
 func newState() *state {
@@ -263,8 +267,17 @@ func (s *state) ack(a collab.Ack) error {
 	if s.limbo != nil {
 		return s.limboAck(a)
 	}
-	if !s.hasInflight || a.Seq != s.inflightSeq || a.Version <= s.version {
+	if !s.hasInflight || a.Seq != s.inflightSeq {
 		return nil // Stale: already learnt from a catch-up.
+	}
+	if a.Version <= s.version {
+		// The server has this seq committed long ago, so our op was never
+		// applied: the seq was used before by another client resuming this
+		// session. Treat it as a refusal and continue with fresh seqs.
+		s.lastSeq = max(s.lastSeq, freshSeq())
+		s.fail(collab.ErrorMsg{Type: collab.TypeError, Code: collab.CodeSeqNotIncreasing,
+			Message: "seq already used in this session", Seq: a.Seq})
+		return nil
 	}
 	if a.Version != s.version+1 {
 		return fmt.Errorf("%w: ack %d after %d", errGap, a.Version, s.version)
@@ -293,12 +306,12 @@ func (s *state) fail(e collab.ErrorMsg) (retry bool) {
 	case e.Seq == 0:
 		return false
 	case s.limbo != nil && e.Seq == s.limbo.seq:
-		if e.Code == codeRateLimited {
+		if e.Code == collab.CodeRateLimited {
 			return true
 		}
 		s.limboRefused()
 	case s.hasInflight && e.Seq == s.inflightSeq:
-		if e.Code == codeRateLimited {
+		if e.Code == collab.CodeRateLimited {
 			return true
 		}
 		base, _ := ot.Apply(s.server.String(), s.inflight)

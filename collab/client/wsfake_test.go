@@ -30,6 +30,8 @@ type wsFake struct {
 	conns    map[*fakeConn]bool
 	presence map[string]collab.Presence
 	ops      int
+	refuse   collab.Code // Non-empty: answer hello with this error.
+	refused  int
 }
 
 type fakeConn struct {
@@ -90,6 +92,14 @@ func (s *wsFake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &fakeConn{ws: ws, out: make(chan any, 4096)}
 	s.mu.Lock()
+	if s.refuse != "" {
+		s.refused++
+		b, _ := json.Marshal(collab.ErrorMsg{Type: collab.TypeError, Code: s.refuse, Message: "no"})
+		s.mu.Unlock()
+		ws.Write(ctx, websocket.MessageText, b)
+		ws.Close(websocket.StatusPolicyViolation, "refused")
+		return
+	}
 	w0 := s.f.welcome(hello, false)
 	c.session = w0.Session
 	for id, p := range s.presence {
@@ -154,7 +164,7 @@ func (s *wsFake) recv(c *fakeConn, m collab.ClientMsg) {
 	case collab.TypeOp:
 		s.ops++
 		if s.rateLimit > 0 && s.ops%s.rateLimit == 0 {
-			c.out <- collab.ErrorMsg{Type: collab.TypeError, Code: codeRateLimited, Message: "slow down", Seq: m.Seq}
+			c.out <- collab.ErrorMsg{Type: collab.TypeError, Code: collab.CodeRateLimited, Message: "slow down", Seq: m.Seq}
 			return
 		}
 		committed, ack := s.f.submit(c.session, m)

@@ -1,0 +1,94 @@
+// Package client is a Go client for Folio's collaborative editing protocol
+// (v1, docs/protocol.md): it dials one document's WebSocket, runs the client
+// side of operational transformation, shows other sessions' cursors, and
+// reconnects and resyncs by itself. Tests, the load generator and bots use it.
+//
+// # The algorithm (the ShareDB / ot.js client)
+//
+// The client keeps the server text at the last server version it knows, and
+// the local text: the server text plus its own unacknowledged edits, which
+// are at most one op in flight (sent, awaiting its ack) and one buffer (every
+// edit made since, composed into a single op). Submit applies an edit to the
+// local text at once; it becomes the in-flight op when none is, otherwise it
+// is composed into the buffer, which is sent when the ack arrives.
+//
+// Every op the server broadcasts applies to the server text at version-1.
+// Before it is applied to the local text it is transformed over the in-flight
+// op and then over the buffer, and they over it:
+//
+//	inflight' = Transform(inflight, remote, Left);  remote' = Transform(remote, inflight, Right)
+//	buffer'   = Transform(buffer, remote', Left);   remote'' = Transform(remote', buffer, Right)
+//
+// The server transforms a submitted op over each op committed after its base
+// with side Left, so the transformed in-flight op is exactly what the server
+// will commit, and acknowledging it just applies it to the server text. The
+// buffer uses Left too, so the outcome does not depend on how edits happened
+// to be grouped into ops.
+//
+// # Reconnecting
+//
+// When the connection fails, the client reconnects with exponential backoff
+// (Options.BackoffMin doubling up to BackoffMax) and jitter (a random delay
+// between half and all of it). Its hello carries its session and version; the
+// welcome's ops are applied like broadcasts, and one carrying this session
+// and the in-flight op's seq is that op's acknowledgement (it was committed
+// before the drop). Then the in-flight op is resent with the same seq and its
+// rebased base version; the server answers a (session, seq) it already has
+// with an ack and does not apply it again. Seqs increase per session across
+// reconnects. Edits made while offline wait in the buffer. An op refused as
+// rate_limited is resent, with the same seq, after about Options.RetryDelay.
+// A hello refused as forbidden, not_found, deleted or invalid stops the
+// client (Submit then returns that *RefusedError); other refusals are
+// retried.
+//
+// When the welcome brings a full text instead of ops (the client was too far
+// behind, or ahead of a server that lost data):
+//   - with nothing in flight, the buffer (never sent) is transformed over
+//     ot.Diff(old server text, new text) and applied to the new text;
+//   - with an op in flight, nobody knows whether the text contains it. The op
+//     is resent with its seq, rebased over that diff, and the client waits
+//     ("limbo"): the local text keeps the user's edits and does not show
+//     remote changes meanwhile. An ack at a version up to the text's version
+//     says it was committed before (it is in the text); a later one says
+//     the resend was committed. Either way the buffer is then rebased with a
+//     diff onto the server text, which now holds the op exactly once, and the
+//     local text jumps to the merge. A refusal merges the op itself back as
+//     an unsent edit.
+//
+// Diff-based rebasing keeps every client converged, but on concurrent edits
+// of the same spot it may place text differently from a true transform.
+//
+// Any other refusal of the in-flight op (invalid_op, version_too_old, …)
+// drops that op: the local text becomes the server text plus the rebased
+// buffer, and Options.OnError reports it.
+//
+// # Presence
+//
+// Peers' cursors are stored in server coordinates and moved through every
+// committed op; Peers returns them moved through the in-flight op and buffer,
+// i.e. in local coordinates (while in limbo, in server coordinates clamped to
+// the local text). A presence reported at an older version is moved through
+// the last 64 ops. The client's own cursor moves through every edit, local
+// and remote, as the server moves it; SetCursor sends it once no own op is
+// pending, so that its version names a text the server has.
+//
+// # Guarantees
+//
+//   - Convergence: once every client is synced and has received every
+//     broadcast, all local texts equal the server's text.
+//   - Exactly once: an edit is in at most one committed op; nothing submitted
+//     is lost by a drop or a server restart (the server dedupes by
+//     (session, seq)). Close drops unacknowledged edits: call WaitSynced first.
+//   - Callbacks (Options.On*) are called from one goroutine, in server order,
+//     without locks held; they may call the Client's methods except Close.
+//
+// # Goroutines and ownership
+//
+// Client.mu guards the state (texts, ops, peers) and the current connection.
+// The run goroutine owns the connection life cycle: it reads, applies server
+// messages under mu, calls the callbacks, and reconnects. Each connection has
+// one writer goroutine that sends its queue in order (each write with its own
+// deadline), resends after rate limiting, and pings the server every
+// Options.PingInterval to notice a dead peer. Close closes the connection
+// normally (peers see leave at once), cancels, and waits for both.
+package client
