@@ -1,0 +1,332 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestCreate(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.send("POST", "/api/v1/docs", `{"id":"notes","text":"héllo 🎉"}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("status %d %s", r.status, r.body)
+	}
+	var c createResponse
+	r.json(t, &c)
+	want := createResponse{ID: "notes", Version: 0, URL: "/d/notes", EmbedURL: "/embed/notes"}
+	if c != want {
+		t.Errorf("got %+v, want %+v", c, want)
+	}
+	if got := r.header.Get("Location"); got != "/api/v1/docs/notes" {
+		t.Errorf("Location %q", got)
+	}
+	if got := e.text("notes"); got != "héllo 🎉" {
+		t.Errorf("text %q", got)
+	}
+
+	r = e.send("POST", "/api/v1/docs", `{"id":"notes"}`)
+	if r.status != http.StatusConflict || r.errCode() != "exists" {
+		t.Errorf("duplicate: %d %s", r.status, r.body)
+	}
+
+	r = e.send("POST", "/api/v1/docs", `{}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("generated: %d %s", r.status, r.body)
+	}
+	r.json(t, &c)
+	if len(c.ID) != 16 || c.URL != "/d/"+c.ID {
+		t.Errorf("generated id %+v", c)
+	}
+	if got := e.text(c.ID); got != "" {
+		t.Errorf("generated doc text %q", got)
+	}
+}
+
+func TestCreateErrors(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.MaxBodyBytes = 1024 })
+	cases := []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"bad id", `{"id":"../x"}`, 400, "invalid_id"},
+		{"long id", `{"id":"` + strings.Repeat("a", 65) + `"}`, 400, "invalid_id"},
+		{"not json", `{"id":`, 400, "invalid_message"},
+		{"unknown field", `{"name":"x"}`, 400, "invalid_message"},
+		{"trailing", `{} {}`, 400, "invalid_message"},
+		{"wrong type", `{"text":5}`, 400, "invalid_message"},
+		{"bad utf8", "{\"text\":\"\xff\"}", 400, "invalid_message"},
+		{"oversize", `{"text":"` + strings.Repeat("x", 2000) + `"}`, 413, "too_large"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.send("POST", "/api/v1/docs", c.body)
+			if r.status != c.status || r.errCode() != c.code {
+				t.Errorf("got %d %s, want %d %s", r.status, r.body, c.status, c.code)
+			}
+		})
+	}
+}
+
+func TestListPaginates(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, id := range []string{"c", "a", "e", "b", "d"} {
+		e.create(id, id+id)
+	}
+	var all []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+		r := e.get("/api/v1/docs?limit=2&cursor=" + cursor)
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		var l listResponse
+		r.json(t, &l)
+		if len(l.Docs) > 2 {
+			t.Fatalf("page of %d", len(l.Docs))
+		}
+		for _, d := range l.Docs {
+			all = append(all, d.ID)
+			if d.Length != 2 || d.UpdatedAt.IsZero() {
+				t.Errorf("summary %+v", d)
+			}
+		}
+		if l.NextCursor == "" {
+			break
+		}
+		cursor = l.NextCursor
+	}
+	if strings.Join(all, ",") != "a,b,c,d,e" {
+		t.Errorf("listed %v", all)
+	}
+	for _, q := range []string{"limit=0", "limit=-1", "limit=abc", "limit=1001", "cursor=../x", "limit=1&limit=2"} {
+		if r := e.get("/api/v1/docs?" + q); r.status != 400 {
+			t.Errorf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+}
+
+func TestGetAndDelete(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("doc", "abc")
+	r := e.get("/api/v1/docs/doc")
+	var d docResponse
+	r.json(t, &d)
+	if r.status != 200 || d.ID != "doc" || d.Version != 0 || d.Length != 3 || d.Participants == nil || d.CreatedAt.IsZero() {
+		t.Errorf("%d %s", r.status, r.body)
+	}
+	if r := e.do("DELETE", "/api/v1/docs/doc", nil); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if r := e.get("/api/v1/docs/doc"); r.status != 404 || r.errCode() != "not_found" {
+		t.Errorf("after delete: %d %s", r.status, r.body)
+	}
+	if r := e.do("DELETE", "/api/v1/docs/doc", nil); r.status != 404 {
+		t.Errorf("second delete: %d %s", r.status, r.body)
+	}
+}
+
+// TestBadIDsEverywhere checks that every route validates the id first: 400,
+// never a 500, never a file outside the data directory.
+func TestBadIDsEverywhere(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("ok", "x")
+	bad := []string{"..%2Fx", "%2e%2e", "%2E%2E", strings.Repeat("a", 65), "a%20b", "%C3%A9", "a.b"}
+	routes := []struct{ method, suffix, body string }{
+		{"GET", "", ""}, {"DELETE", "", ""}, {"GET", "/text", ""}, {"PUT", "/text", "x"},
+		{"POST", "/ops", `{"version":0,"op":["a"]}`}, {"GET", "/ops", ""}, {"GET", "/events", ""},
+		{"GET", "/export/txt", ""}, {"GET", "/ws", ""},
+	}
+	for _, id := range bad {
+		for _, rt := range routes {
+			r := e.send(rt.method, "/api/v1/docs/"+id+rt.suffix, rt.body)
+			if r.status != 400 || r.errCode() != "invalid_id" {
+				t.Errorf("%s %s%s: %d %s", rt.method, id, rt.suffix, r.status, r.body)
+			}
+		}
+	}
+}
+
+func TestTextVersionsAndETag(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "ab")
+	e.postOp("d", 0, `[2,"c"]`)
+	e.postOp("d", 1, `[3,"d"]`)
+
+	r := e.get("/api/v1/docs/d/text")
+	if r.status != 200 || string(r.body) != "abcd" || r.header.Get("ETag") != `"2"` ||
+		r.header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Fatalf("head: %d %q %v", r.status, r.body, r.header)
+	}
+	if r := e.get("/api/v1/docs/d/text?version=1"); string(r.body) != "abc" || r.header.Get("ETag") != `"1"` {
+		t.Errorf("v1: %d %q", r.status, r.body)
+	}
+	if r := e.get("/api/v1/docs/d/text?version=0"); string(r.body) != "ab" {
+		t.Errorf("v0: %d %q", r.status, r.body)
+	}
+	if r := e.get("/api/v1/docs/d/text", "If-None-Match", `"2"`); r.status != http.StatusNotModified || len(r.body) != 0 {
+		t.Errorf("304: %d %q", r.status, r.body)
+	}
+	if r := e.get("/api/v1/docs/d/text", "If-None-Match", `"1"`); r.status != 200 {
+		t.Errorf("stale etag: %d", r.status)
+	}
+	for _, q := range []string{"-1", "abc", "1.5", "+1", "01", "", "99999999999999999999999", "1e3"} {
+		if r := e.get("/api/v1/docs/d/text?version=" + q); r.status != 400 {
+			t.Errorf("version=%s: %d %s", q, r.status, r.body)
+		}
+	}
+	if r := e.get("/api/v1/docs/d/text?version=3"); r.status != 400 || r.errCode() != "version_ahead" {
+		t.Errorf("beyond head: %d %s", r.status, r.body)
+	}
+	if r := e.get("/api/v1/docs/nope/text"); r.status != 404 {
+		t.Errorf("missing doc: %d %s", r.status, r.body)
+	}
+}
+
+func TestPutText(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.MaxTextBytes = 64 })
+	e.create("d", "hello world")
+	r := e.send("PUT", "/api/v1/docs/d/text", "hello brave world 👋")
+	var v versionResponse
+	r.json(t, &v)
+	if r.status != 200 || v.Version != 1 {
+		t.Fatalf("put: %d %s", r.status, r.body)
+	}
+	if got := e.text("d"); got != "hello brave world 👋" {
+		t.Errorf("text %q", got)
+	}
+	if r := e.send("PUT", "/api/v1/docs/d/text", "x", "If-Match", `"0"`); r.status != 412 || r.errCode() != "precondition_failed" {
+		t.Errorf("stale If-Match: %d %s", r.status, r.body)
+	}
+	if r := e.send("PUT", "/api/v1/docs/d/text", "x", "If-Match", `"1"`); r.status != 200 {
+		t.Errorf("fresh If-Match: %d %s", r.status, r.body)
+	}
+	if r := e.send("PUT", "/api/v1/docs/d/text", "x", "If-Match", `"abc"`); r.status != 400 {
+		t.Errorf("bad If-Match: %d %s", r.status, r.body)
+	}
+	if r := e.send("PUT", "/api/v1/docs/d/text", strings.Repeat("y", 65)); r.status != 413 || r.errCode() != "too_large" {
+		t.Errorf("oversize: %d %s", r.status, r.body)
+	}
+	if r := e.send("PUT", "/api/v1/docs/d/text", "bad \xff utf8"); r.status != 400 {
+		t.Errorf("bad utf8: %d %s", r.status, r.body)
+	}
+	if got := e.text("d"); got != "x" {
+		t.Errorf("text after refused PUTs %q", got)
+	}
+}
+
+func TestOpsEndpoint(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.MaxBodyBytes = 256 })
+	e.create("d", "abc")
+	if v := e.postOp("d", 0, `[3,"d"]`); v != 1 {
+		t.Fatalf("version %d", v)
+	}
+	// A stale base is transformed, as an editor's op would be.
+	if v := e.postOp("d", 0, `["0"]`); v != 2 {
+		t.Fatalf("version %d", v)
+	}
+	if got := e.text("d"); got != "0abcd" {
+		t.Errorf("text %q", got)
+	}
+	cases := []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"past end", `{"version":2,"op":[99,"x"]}`, 400, "invalid_op"},
+		{"zero skip", `{"version":2,"op":[0,"x"]}`, 400, "invalid_op"},
+		{"negative", `{"version":2,"op":[-1]}`, 400, "invalid_op"},
+		{"fraction", `{"version":2,"op":[1.5]}`, 400, "invalid_op"},
+		{"unknown shape", `{"version":2,"op":[{"x":1}]}`, 400, "invalid_op"},
+		{"lone surrogate", `{"version":2,"op":["\ud800"]}`, 400, "invalid_op"},
+		{"no version", `{"op":["x"]}`, 400, "invalid_op"},
+		{"no op", `{"version":2}`, 400, "invalid_op"},
+		{"version ahead", `{"version":9,"op":["x"]}`, 400, "version_ahead"},
+		{"negative version", `{"version":-1,"op":["x"]}`, 400, "invalid_op"},
+		{"oversize", `{"version":2,"op":["` + strings.Repeat("x", 300) + `"]}`, 413, "too_large"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.send("POST", "/api/v1/docs/d/ops", c.body)
+			if r.status != c.status || r.errCode() != c.code {
+				t.Errorf("got %d %s, want %d %s", r.status, r.body, c.status, c.code)
+			}
+		})
+	}
+	if got := e.text("d"); got != "0abcd" {
+		t.Errorf("text after refused ops %q", got)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "")
+	v1 := e.postOp("d", 0, `["a"]`, "Idempotency-Key", "k-1")
+	v2 := e.postOp("d", 0, `["a"]`, "Idempotency-Key", "k-1")
+	if v1 != 1 || v2 != 1 {
+		t.Errorf("retried request got versions %d and %d", v1, v2)
+	}
+	if v := e.postOp("d", 1, `["b"]`, "Idempotency-Key", "k-2"); v != 2 {
+		t.Errorf("new key: version %d", v)
+	}
+	if v := e.postOp("d", 2, `["c"]`); v != 3 {
+		t.Errorf("no key: version %d", v)
+	}
+	if got := e.text("d"); got != "cba" {
+		t.Errorf("text %q: a retried request applied twice?", got)
+	}
+	r := e.send("POST", "/api/v1/docs/d/ops", `{"version":0,"op":["z"]}`, "Idempotency-Key", strings.Repeat("k", 256))
+	if r.status != 400 {
+		t.Errorf("long key: %d %s", r.status, r.body)
+	}
+}
+
+func TestOpsPolling(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "")
+	for i, s := range []string{"a", "b", "c"} {
+		e.postOp("d", uint64(i), `["`+s+`"]`)
+	}
+	var p opsResponse
+	r := e.get("/api/v1/docs/d/ops?since=1")
+	r.json(t, &p)
+	if r.status != 200 || p.Version != 3 || len(p.Ops) != 2 || p.Ops[0].Version != 2 || p.Ops[1].Version != 3 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if p.Ops[0].Author != defaultAuthor || p.Ops[0].Time.IsZero() {
+		t.Errorf("op record %+v", p.Ops[0])
+	}
+	e.get("/api/v1/docs/d/ops?since=0&limit=1").json(t, &p)
+	if len(p.Ops) != 1 || p.Ops[0].Version != 1 || p.Version != 3 {
+		t.Errorf("limit: %+v", p)
+	}
+	e.get("/api/v1/docs/d/ops?since=3").json(t, &p)
+	if len(p.Ops) != 0 || p.Ops == nil {
+		t.Errorf("at head: %+v", p)
+	}
+	for _, q := range []string{"since=-1", "since=x", "since=4", "limit=0", "wait=61", "wait=-1", "wait=1.5"} {
+		if r := e.get("/api/v1/docs/d/ops?" + q); r.status != 400 {
+			t.Errorf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+}
+
+func TestUnknownAPIPath(t *testing.T) {
+	e := newEnv(t, nil)
+	if r := e.get("/api/v1/nothing"); r.status != 404 || r.errCode() != "not_found" {
+		t.Errorf("%d %s", r.status, r.body)
+	}
+	if r := e.get("/api/v1/docs/d/export/pdf"); r.status != 400 && r.status != 404 {
+		t.Errorf("unknown format: %d %s", r.status, r.body)
+	}
+}

@@ -1,0 +1,31 @@
+// Package web is Folio's HTTP front: the REST API under /api/v1, live
+// read-only views over Server-Sent Events, polling and long-polling, the
+// WebSocket upgrade for editors, the pages (pages.go) and the operational
+// endpoints /healthz, /readyz and /metrics.
+//
+// Promises:
+//   - Every write (create, delete, PUT text, POST ops) goes through the
+//     collab.Hub, so REST edits are transformed and broadcast exactly like an
+//     editor's. Reads of metadata, history and old versions go to the Store;
+//     an acknowledged op is committed before it is acknowledged, so a read
+//     after an acknowledgement sees it.
+//   - Ids are checked against ^[A-Za-z0-9_-]{1,64}$ before anything else
+//     (400). Versions are strict decimal integers; a version beyond the head
+//     is version_ahead, never clamped; nothing in input yields a 500.
+//   - Errors are {"error":{"code","message"}} with the status from
+//     collab.HTTPStatus, the one mapping of codes to statuses. Anything that
+//     is not a *collab.Error is "internal" to the client and logged here once.
+//   - One version numbering everywhere: SSE event ids, ETags, polling's
+//     since, export versions and the WebSocket protocol all count the same
+//     committed ops, so a client can switch transports and resume.
+//   - HTML exports render Markdown with goldmark, sanitise with bluemonday
+//     and ship a CSP forbidding every script; no script from a document runs.
+//   - Request logs carry method, path, route, status, size, duration and
+//     peer address; never query strings (tokens), bodies or document text.
+//
+// Ownership: Server starts no goroutines of its own. Each SSE stream runs one
+// pump goroutine owned and waited for by its handler. Drain flips /readyz to
+// 503 and ends every SSE stream and long-poll; WebSocket sessions belong to
+// the hub, whose Close ends them with 1001 (http.Server.Shutdown does not wait
+// for hijacked connections). The shutdown order lives in cmd/folio.
+package web

@@ -1,0 +1,289 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/storage"
+)
+
+type createRequest struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+type createResponse struct {
+	ID       string `json:"id"`
+	Version  uint64 `json:"version"`
+	URL      string `json:"url"`
+	EmbedURL string `json:"embedUrl"`
+}
+
+type docSummary struct {
+	ID        string    `json:"id"`
+	Version   uint64    `json:"version"`
+	Length    int       `json:"length"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+type listResponse struct {
+	Docs       []docSummary `json:"docs"`
+	NextCursor string       `json:"nextCursor,omitempty"`
+}
+
+type docResponse struct {
+	ID           string            `json:"id"`
+	Version      uint64            `json:"version"`
+	Length       int               `json:"length"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
+	Participants []collab.Presence `json:"participants"`
+}
+
+type versionResponse struct {
+	Version uint64 `json:"version"`
+}
+
+// decodeJSON reads a size-limited JSON body strictly: unknown fields and
+// trailing data are errors.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		return err
+	}
+	if !utf8.Valid(body) {
+		return apiError(codeInvalidMessage, "request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return apiError(codeInvalidMessage, "invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return apiError(codeInvalidMessage, "invalid JSON body: trailing data")
+	}
+	return nil
+}
+
+const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// newID returns a random 16-character id (about 95 bits).
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails.
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}
+
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var req createRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	chosen := req.ID != ""
+	if !chosen {
+		req.ID = newID()
+	} else if !storage.ValidID(req.ID) {
+		s.writeError(w, r, apiError(codeInvalidID, "document ids are 1 to 64 characters from A-Z a-z 0-9 _ -"))
+		return
+	}
+	if _, err := s.authorize(r, "", createNeed(chosen)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	meta, err := s.hub.Create(r.Context(), req.ID, req.Text)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/docs/"+meta.ID)
+	writeJSON(w, http.StatusCreated, createResponse{
+		ID: meta.ID, Version: meta.Version, URL: "/d/" + meta.ID, EmbedURL: "/embed/" + meta.ID,
+	})
+}
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	limit := uint64(DefaultPageLimit)
+	if l, err := queryUint(r, "limit"); err != nil {
+		s.writeError(w, r, err)
+		return
+	} else if l != nil {
+		if *l < 1 || *l > MaxPageLimit {
+			s.writeError(w, r, apiError(codeInvalidMessage, "limit must be between 1 and %d", MaxPageLimit))
+			return
+		}
+		limit = *l
+	}
+	cursor := r.URL.Query().Get("cursor")
+	if cursor != "" && !storage.ValidID(cursor) {
+		s.writeError(w, r, apiError(codeInvalidMessage, "invalid cursor"))
+		return
+	}
+	if _, err := s.authorize(r, "", needAdmin); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	metas, next, err := s.store.List(r.Context(), cursor, int(limit))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	resp := listResponse{Docs: make([]docSummary, len(metas)), NextCursor: next}
+	for i, m := range metas {
+		resp.Docs[i] = docSummary{ID: m.ID, Version: m.Version, Length: m.Length, UpdatedAt: m.UpdatedAt.UTC()}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	id, _, err := s.docRequest(r, needRead)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	meta, err := s.store.Meta(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	peers, err := s.hub.Participants(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if peers == nil {
+		peers = []collab.Presence{}
+	}
+	writeJSON(w, http.StatusOK, docResponse{
+		ID: meta.ID, Version: meta.Version, Length: meta.Length,
+		CreatedAt: meta.CreatedAt.UTC(), UpdatedAt: meta.UpdatedAt.UTC(), Participants: peers,
+	})
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	id, _, err := s.docRequest(r, needAdmin)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.hub.Delete(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// etag is a version as an HTTP entity tag.
+func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
+
+// matchesETag reports whether an If-None-Match value lists tag (or is "*").
+func matchesETag(header, tag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) handleGetText(w http.ResponseWriter, r *http.Request) {
+	id, _, err := s.docRequest(r, needRead)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	version, err := queryUint(r, "version")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	meta, err := s.store.Meta(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v := meta.Version
+	if version != nil {
+		if *version > meta.Version {
+			s.writeError(w, r, errVersionAhead(*version, meta.Version))
+			return
+		}
+		v = *version
+	}
+	tag := etag(v)
+	w.Header().Set("ETag", tag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && matchesETag(inm, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	text, err := s.store.TextAt(r.Context(), id, v)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Folio-Version", strconv.FormatUint(v, 10))
+	_, _ = io.WriteString(w, text)
+}
+
+// parseIfMatch reads If-Match: absent or "*" → nil (no precondition), else
+// one strict quoted (or bare) version.
+func parseIfMatch(r *http.Request) (*uint64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	v, ok := parseUint(strings.Trim(strings.TrimPrefix(h, "W/"), `"`))
+	if !ok {
+		return nil, apiError(codeInvalidMessage, `If-Match must be a version such as "12"`)
+	}
+	return &v, nil
+}
+
+func (s *Server) handlePutText(w http.ResponseWriter, r *http.Request) {
+	id, g, err := s.docRequest(r, needEdit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ifVersion, err := parseIfMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxTextBytes))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !utf8.Valid(body) {
+		s.writeError(w, r, apiError(codeInvalidMessage, "text is not valid UTF-8"))
+		return
+	}
+	v, err := s.hub.ReplaceText(r.Context(), id, string(body), ifVersion, author(g))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(v))
+	writeJSON(w, http.StatusOK, versionResponse{Version: v})
+}
+
+// isNotFound reports whether err means the document does not exist.
+func isNotFound(err error) bool {
+	return errors.Is(err, storage.ErrNotFound) || collab.AsError(err).Code == codeNotFound
+}

@@ -1,0 +1,112 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/storage"
+)
+
+// Error codes web produces itself; every other code comes from collab.
+// Statuses are never chosen here: collab.HTTPStatus is the one mapping.
+const (
+	codeInvalidID      = collab.CodeInvalidID
+	codeInvalidMessage = collab.CodeInvalidMessage
+	codeInvalidOp      = collab.CodeInvalidOp
+	codeNotFound       = collab.CodeNotFound
+	codeVersionAhead   = collab.CodeVersionAhead
+	codeTooLarge       = collab.CodeTooLarge
+	codePrecondition   = collab.CodePreconditionFailed
+	codeUnavailable    = collab.CodeUnavailable
+	codeForbidden      = collab.CodeForbidden
+)
+
+func apiError(code collab.Code, format string, args ...any) *collab.Error {
+	return &collab.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func errVersionAhead(v, head uint64) error {
+	return apiError(codeVersionAhead, "version %d is beyond the head version %d", v, head)
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    collab.Code `json:"code"`
+	Message string      `json:"message"`
+}
+
+// writeError answers with err's code and status. Anything that is not a
+// *collab.Error (after collab.AsError) is internal: the client sees only
+// "internal error", the log gets the detail.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		err = apiError(codeTooLarge, "request body is larger than %d bytes", tooBig.Limit)
+	}
+	e := collab.AsError(err)
+	status := collab.HTTPStatus(e)
+	if status >= 500 {
+		s.log.Error().Err(err).Str(keyMethod, r.Method).Str(keyPath, r.URL.Path).Msg("request failed")
+	}
+	writeJSON(w, status, errorBody{errorDetail{e.Code, e.Message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// pathID returns the {id} path value after checking it before anything else.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !storage.ValidID(id) {
+		return "", apiError(codeInvalidID, "document ids are 1 to 64 characters from A-Z a-z 0-9 _ -")
+	}
+	return id, nil
+}
+
+// parseUint parses a strict decimal: digits only, no sign, no leading zeros
+// ("0" itself is fine), no overflow. It never clamps.
+func parseUint(s string) (uint64, bool) {
+	if s == "" || len(s) > 20 || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
+
+// queryUint reads the optional query parameter name: nil when absent, an
+// invalid_message error when present more than once or not a strict integer.
+func queryUint(r *http.Request, name string) (*uint64, error) {
+	vals, ok := r.URL.Query()[name]
+	if !ok {
+		return nil, nil
+	}
+	if len(vals) != 1 {
+		return nil, apiError(codeInvalidMessage, "%s must be given once", name)
+	}
+	n, ok := parseUint(vals[0])
+	if !ok {
+		return nil, apiError(codeInvalidMessage, "%s must be a non-negative integer, got %q", name, vals[0])
+	}
+	return &n, nil
+}

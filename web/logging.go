@@ -1,0 +1,105 @@
+package web
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Log keys. Request lines never carry the query string (it may hold a token)
+// nor any document text.
+const (
+	keyMethod   = "method"
+	keyPath     = "path"
+	keyRoute    = "route"
+	keyStatus   = "status"
+	keyBytes    = "bytes"
+	keyDuration = "duration"
+	keyRemote   = "remote"
+	keyDoc      = "doc"
+)
+
+// statusWriter records the status and size of a response. It passes Flush and
+// Hijack through (SSE and the WebSocket upgrade need them) and unwraps for
+// http.ResponseController.
+type statusWriter struct {
+	http.ResponseWriter
+	status   int
+	bytes    int64
+	hijacked bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("web: response writer cannot be hijacked")
+	}
+	w.hijacked = true
+	w.status = http.StatusSwitchingProtocols
+	return h.Hijack()
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests logs one line per request (per connection for WebSockets, when
+// it ends) and counts it in the metrics.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		d := time.Since(start)
+		streaming := sw.hijacked || strings.HasSuffix(r.Pattern, "/events") || strings.HasSuffix(r.Pattern, "/ops") && r.Method == http.MethodGet
+		s.metrics.observe(r.Pattern, sw.status, d, streaming)
+		s.requestEvent(r, sw.status).
+			Str(keyMethod, r.Method).
+			Str(keyPath, r.URL.Path).
+			Str(keyRoute, r.Pattern).
+			Int(keyStatus, sw.status).
+			Int64(keyBytes, sw.bytes).
+			Dur(keyDuration, d).
+			Str(keyRemote, r.RemoteAddr).
+			Msg("http request")
+	})
+}
+
+func (s *Server) requestEvent(r *http.Request, status int) *zerolog.Event {
+	switch {
+	case status >= 500:
+		return s.log.Error()
+	case r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics":
+		return s.log.Debug()
+	default:
+		return s.log.Info()
+	}
+}

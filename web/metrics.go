@@ -1,0 +1,50 @@
+package web
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are web's own series; collab registers its own on the same registry.
+type metrics struct {
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	sseClients prometheus.Gauge
+	pollers    prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "folio_http_requests_total",
+			Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "folio_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern (streams and WebSockets excluded).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
+		}, []string{"route"}),
+		sseClients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "folio_sse_clients",
+			Help: "Open Server-Sent Events streams.",
+		}),
+		pollers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "folio_longpoll_clients",
+			Help: "Long-poll requests currently waiting for an op.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.sseClients, m.pollers)
+	return m
+}
+
+func (m *metrics) observe(route string, status int, d time.Duration, streaming bool) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	if !streaming {
+		m.duration.WithLabelValues(route).Observe(d.Seconds())
+	}
+}

@@ -1,0 +1,196 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/ot"
+)
+
+type opRequest struct {
+	Version *uint64 `json:"version"`
+	Op      *ot.Op  `json:"op"`
+}
+
+type opsResponse struct {
+	Version uint64       `json:"version"`
+	Ops     []ExportedOp `json:"ops"`
+}
+
+// MaxIdempotencyKey is the longest accepted Idempotency-Key header.
+const MaxIdempotencyKey = 255
+
+// restSubmission builds the hub submission of a REST op. With an
+// Idempotency-Key the session is derived from the key (a valid session id:
+// "idem-" and 32 hex digits) with seq 1, so a retried request is the same
+// (session, seq) and the hub answers it with its original version instead of
+// applying it twice. Without a key there is no session: no exactly-once
+// record is kept.
+func restSubmission(key string, base uint64, op ot.Op, author string) collab.Submission {
+	sub := collab.Submission{Base: base, Op: op, Author: author}
+	if key != "" {
+		sum := sha256.Sum256([]byte(key))
+		sub.Session, sub.Seq = "idem-"+hex.EncodeToString(sum[:16]), 1
+	}
+	return sub
+}
+
+func validIdempotencyKey(key string) bool {
+	if len(key) > MaxIdempotencyKey {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) handlePostOps(w http.ResponseWriter, r *http.Request) {
+	id, g, err := s.docRequest(r, needEdit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if !validIdempotencyKey(key) {
+		s.writeError(w, r, apiError(codeInvalidMessage, "Idempotency-Key must be at most %d printable ASCII characters", MaxIdempotencyKey))
+		return
+	}
+	var req opRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		if e := collab.AsError(err); e.Code == codeInvalidMessage {
+			err = apiError(codeInvalidOp, "%s", e.Message)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Version == nil || req.Op == nil {
+		s.writeError(w, r, apiError(codeInvalidOp, `the body must be {"version": N, "op": [...]}`))
+		return
+	}
+	v, err := s.hub.Submit(r.Context(), id, restSubmission(key, *req.Version, *req.Op, author(g)))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, versionResponse{Version: v})
+}
+
+// pollParams are the validated query of GET ops.
+type pollParams struct {
+	since uint64
+	limit uint64
+	wait  time.Duration
+}
+
+func (s *Server) parsePoll(r *http.Request) (pollParams, error) {
+	p := pollParams{limit: MaxPageLimit}
+	if v, err := queryUint(r, "since"); err != nil {
+		return p, err
+	} else if v != nil {
+		p.since = *v
+	}
+	if v, err := queryUint(r, "limit"); err != nil {
+		return p, err
+	} else if v != nil {
+		if *v < 1 || *v > MaxPageLimit {
+			return p, apiError(codeInvalidMessage, "limit must be between 1 and %d", MaxPageLimit)
+		}
+		p.limit = *v
+	}
+	if v, err := queryUint(r, "wait"); err != nil {
+		return p, err
+	} else if v != nil {
+		maxWait := uint64(s.opts.MaxWait / time.Second)
+		if *v > maxWait {
+			return p, apiError(codeInvalidMessage, "wait is at most %d seconds", maxWait)
+		}
+		p.wait = time.Duration(*v) * time.Second
+	}
+	return p, nil
+}
+
+func (s *Server) handleGetOps(w http.ResponseWriter, r *http.Request) {
+	id, _, err := s.docRequest(r, needRead)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := s.parsePoll(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	resp, err := s.pollOnce(r.Context(), id, p)
+	if err == nil && len(resp.Ops) == 0 && p.wait > 0 {
+		if err = s.waitForOp(r, id, p); err == nil {
+			resp, err = s.pollOnce(r.Context(), id, p)
+		}
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// pollOnce answers with the ops after p.since that exist now.
+func (s *Server) pollOnce(ctx context.Context, id string, p pollParams) (opsResponse, error) {
+	meta, err := s.store.Meta(ctx, id)
+	if err != nil {
+		return opsResponse{}, err
+	}
+	if p.since > meta.Version {
+		return opsResponse{}, errVersionAhead(p.since, meta.Version)
+	}
+	to := min(meta.Version, p.since+p.limit)
+	resp := opsResponse{Version: meta.Version, Ops: []ExportedOp{}}
+	if to > p.since {
+		recs, err := s.store.Ops(ctx, id, p.since, to)
+		if err != nil {
+			return opsResponse{}, err
+		}
+		resp.Ops = exportedOps(recs)
+	}
+	return resp, nil
+}
+
+// waitForOp holds a long-poll until an op after p.since is committed, the wait
+// ends, the client goes away or the server drains. Only a failure to
+// subscribe is an error: every other end answers with whatever exists then.
+func (s *Server) waitForOp(r *http.Request, id string, p pollParams) error {
+	if s.Draining() {
+		return nil
+	}
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	ctx, cancelWait := context.WithTimeout(ctx, p.wait)
+	defer cancelWait()
+	s.metrics.pollers.Inc()
+	defer s.metrics.pollers.Dec()
+
+	since := p.since
+	sub, err := s.hub.Subscribe(ctx, id, &since)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer sub.Close()
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			return nil
+		}
+		if ev.Kind == collab.EventOp || ev.Kind == collab.EventSnapshot && ev.Version > p.since {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package web
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/storage"
+)
+
+// Store is the read side of storage that web queries directly: listings,
+// metadata, history, text at a version and hot backups. Writes always go
+// through the hub. *storage.DB satisfies it.
+type Store interface {
+	List(ctx context.Context, after string, limit int) ([]storage.Meta, string, error)
+	Meta(ctx context.Context, id string) (storage.Meta, error)
+	Ops(ctx context.Context, id string, from, to uint64) ([]storage.OpRecord, error)
+	TextAt(ctx context.Context, id string, version uint64) (string, error)
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+}
+
+// Defaults used for zero Options fields.
+const (
+	DefaultMaxBodyBytes = 1 << 20  // JSON bodies: POST docs, POST ops.
+	DefaultMaxTextBytes = 16 << 20 // PUT text bodies.
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultMaxWait      = 60 * time.Second
+	DefaultPageLimit    = 100
+	MaxPageLimit        = 1000
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+// Options configures a Server. Zero values are the documented defaults.
+type Options struct {
+	Hub    *collab.Hub // Required: every write and live view goes through it.
+	Store  Store       // Required: reads of metadata, history and old versions.
+	Logger zerolog.Logger
+
+	// Registry receives web's metrics and is served on /metrics (together with
+	// whatever else was registered on it, e.g. collab's). Nil: a fresh registry.
+	Registry *prometheus.Registry
+
+	// AllowedOrigins are extra WebSocket origin patterns (coder/websocket
+	// OriginPatterns: "example.com", "*.example.com", "https://host:port").
+	// Same-origin requests are always accepted; empty means same-origin only.
+	AllowedOrigins []string
+	// EmbedOrigins are the origins allowed to frame /embed/ pages and to
+	// receive its postMessage events. Empty means any ("*").
+	EmbedOrigins []string
+
+	MaxBodyBytes int64         // Default DefaultMaxBodyBytes.
+	MaxTextBytes int64         // Default DefaultMaxTextBytes.
+	Heartbeat    time.Duration // SSE comment interval. Default 15 s.
+	MaxWait      time.Duration // Longest long-poll wait. Default 60 s.
+	WriteTimeout time.Duration // Deadline of each SSE write. Default 10 s.
+
+	// Authorize is the access-control seam (issue 8). Nil: open access, every
+	// request may edit. Otherwise it receives the document id (empty for
+	// admin operations) and the request's token ("" when none) and returns
+	// the grant or an error (a *collab.Error with code forbidden, typically).
+	Authorize func(docID, token string) (collab.Grant, error)
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxTextBytes <= 0 {
+		o.MaxTextBytes = DefaultMaxTextBytes
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = DefaultHeartbeat
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = DefaultMaxWait
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if len(o.EmbedOrigins) == 0 {
+		o.EmbedOrigins = []string{"*"}
+	}
+}
+
+// Server is Folio's HTTP front: REST, SSE, polling, the WebSocket upgrade,
+// the pages and the operational endpoints.
+type Server struct {
+	opts    Options // Static after New.
+	hub     *collab.Hub
+	store   Store
+	log     zerolog.Logger
+	metrics *metrics
+	handler http.Handler
+
+	draining atomic.Bool
+	// drainCtx ends every SSE stream and long-poll when Drain is called.
+	drainCtx context.Context
+	drain    context.CancelFunc
+	once     sync.Once
+}
+
+// New builds a Server. It starts no goroutines of its own: handlers run on the
+// http.Server's goroutines and end with their requests.
+func New(opts Options) *Server {
+	opts.setDefaults()
+	s := &Server{
+		opts:    opts,
+		hub:     opts.Hub,
+		store:   opts.Store,
+		log:     opts.Logger,
+		metrics: newMetrics(opts.Registry),
+	}
+	s.drainCtx, s.drain = context.WithCancel(context.Background())
+	s.handler = s.logRequests(s.routes())
+	return s
+}
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Options returns the effective options (defaults filled in).
+func (s *Server) Options() Options { return s.opts }
+
+// Drain starts the shutdown: /readyz answers 503, new WebSocket upgrades, SSE
+// streams and long-polls are refused, and the open SSE streams and long-polls
+// end now (clients resume by version elsewhere or later). WebSocket sessions
+// are the hub's: collab.Hub.Close closes them with 1001. Idempotent.
+func (s *Server) Drain() {
+	s.once.Do(func() {
+		s.draining.Store(true)
+		s.drain()
+	})
+}
+
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
+
+	mux.HandleFunc("POST /api/v1/docs", s.handleCreate)
+	mux.HandleFunc("GET /api/v1/docs", s.handleList)
+	mux.HandleFunc("GET /api/v1/docs/{id}", s.handleGet)
+	mux.HandleFunc("DELETE /api/v1/docs/{id}", s.handleDelete)
+	mux.HandleFunc("GET /api/v1/docs/{id}/text", s.handleGetText)
+	mux.HandleFunc("PUT /api/v1/docs/{id}/text", s.handlePutText)
+	mux.HandleFunc("POST /api/v1/docs/{id}/ops", s.handlePostOps)
+	mux.HandleFunc("GET /api/v1/docs/{id}/ops", s.handleGetOps)
+	mux.HandleFunc("GET /api/v1/docs/{id}/events", s.handleEvents)
+	mux.HandleFunc("GET /api/v1/docs/{id}/export/{format}", s.handleExport)
+	mux.HandleFunc("GET /api/v1/docs/{id}/ws", s.handleWS)
+	mux.HandleFunc("GET /api/v1/admin/backup", s.handleBackup)
+	mux.HandleFunc("/api/", s.handleAPINotFound)
+
+	s.routePages(mux)
+	return mux
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if s.Draining() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, apiError(codeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+// errDraining is returned to requests that would start a long-lived stream
+// while the server is shutting down.
+func errDraining() error {
+	return apiError(codeUnavailable, "the server is shutting down; retry elsewhere or later")
+}
+
+// streamContext is a request context that also ends when the server drains.
+func (s *Server) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(s.drainCtx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}

@@ -1,0 +1,192 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/foliodocs/folio/collab"
+)
+
+// SSE event names on /api/v1/docs/{id}/events.
+const (
+	sseSnapshot = "snapshot"
+	sseOp       = "op"
+	ssePresence = "presence"
+	sseLeave    = "leave"
+)
+
+// sseRetry is the reconnect delay suggested to EventSource clients.
+const sseRetry = 2 * time.Second
+
+type snapshotData struct {
+	Version uint64 `json:"version"`
+	Text    string `json:"text"`
+}
+
+// resumeVersion reads the version an EventSource resumes from: the
+// Last-Event-ID header a browser sends on reconnect, or ?since= for a first
+// connection. An unparsable Last-Event-ID (it is not ours) is ignored and the
+// stream starts with a snapshot; an invalid ?since= is a 400.
+func resumeVersion(r *http.Request) (*uint64, error) {
+	if h := r.Header.Get("Last-Event-ID"); h != "" {
+		if v, ok := parseUint(h); ok {
+			return &v, nil
+		}
+		return nil, nil
+	}
+	return queryUint(r, "since")
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	id, _, err := s.docRequest(r, needRead)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	since, err := resumeVersion(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.Draining() {
+		s.writeError(w, r, errDraining())
+		return
+	}
+	meta, err := s.store.Meta(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if since != nil && *since > meta.Version {
+		since = nil // A version we never issued: start over from a snapshot.
+	}
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	sub, err := s.hub.Subscribe(ctx, id, since)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer sub.Close()
+	s.metrics.sseClients.Inc()
+	defer s.metrics.sseClients.Dec()
+	s.stream(ctx, w, sub)
+}
+
+// stream copies the subscription's events to w until the client leaves, the
+// server drains, the subscription ends or a write fails. One pump goroutine
+// blocks in sub.Next; this goroutine owns every write and the heartbeat, and
+// waits for the pump before returning.
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.Subscription) {
+	ctx, cancel := context.WithCancel(ctx)
+	events := make(chan collab.Event)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(events)
+		for {
+			ev, err := sub.Next(ctx)
+			if err != nil {
+				return
+			}
+			select {
+			case events <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer cancel()
+
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if !s.sseWrite(w, rc, fmt.Sprintf("retry: %d\n\n", sseRetry.Milliseconds())) {
+		return
+	}
+	heartbeat := time.NewTicker(s.opts.Heartbeat)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok || !s.sseWrite(w, rc, formatEvent(ev)) {
+				return
+			}
+		case <-heartbeat.C:
+			if !s.sseWrite(w, rc, ": heartbeat\n\n") {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// sseWrite writes and flushes one chunk under its own deadline; false means
+// the client is gone.
+func (s *Server) sseWrite(w http.ResponseWriter, rc *http.ResponseController, chunk string) bool {
+	if chunk == "" {
+		return true
+	}
+	_ = rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	if _, err := fmt.Fprint(w, chunk); err != nil {
+		return false
+	}
+	return rc.Flush() == nil
+}
+
+// formatEvent renders one event in text/event-stream form. JSON never
+// contains a raw newline, so each data payload is a single line. Snapshots
+// and ops carry id: = their version, which EventSource sends back as
+// Last-Event-ID on reconnect.
+func formatEvent(ev collab.Event) string {
+	var name string
+	var data any
+	withID := false
+	switch ev.Kind {
+	case collab.EventSnapshot:
+		name, data, withID = sseSnapshot, snapshotData{ev.Version, ev.Text}, true
+	case collab.EventOp:
+		if ev.Op == nil {
+			return ""
+		}
+		op := *ev.Op
+		op.Type = ""
+		name, data, withID = sseOp, op, true
+	case collab.EventPresence:
+		if ev.Presence == nil {
+			return ""
+		}
+		p := *ev.Presence
+		p.Type = ""
+		name, data = ssePresence, p
+	case collab.EventLeave:
+		if ev.Leave == nil {
+			return ""
+		}
+		name, data = sseLeave, struct {
+			Session string `json:"session"`
+		}{ev.Leave.Session}
+	default:
+		return ""
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return ""
+	}
+	out := "event: " + name + "\n"
+	if withID {
+		out += "id: " + strconv.FormatUint(ev.Version, 10) + "\n"
+	}
+	return out + "data: " + string(b) + "\n\n"
+}

@@ -1,0 +1,265 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sseEvent is one dispatched event as EventSource would see it; comment
+// lines are reported as events named ":".
+type sseEvent struct {
+	name, id, data string
+}
+
+// sseClient reads a text/event-stream the way a browser's EventSource does
+// (event/id/data fields, blank line dispatch, comments, remembered last id).
+type sseClient struct {
+	t      *testing.T
+	resp   *http.Response
+	rd     *bufio.Reader
+	cancel context.CancelFunc
+	lastID string
+}
+
+func (e *testEnv) sse(path string, lastEventID string) *sseClient {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+path, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	c := &sseClient{t: e.t, resp: resp, rd: bufio.NewReader(resp.Body), cancel: cancel, lastID: lastEventID}
+	e.t.Cleanup(c.close)
+	return c
+}
+
+func (c *sseClient) close() {
+	c.cancel()
+	c.resp.Body.Close()
+}
+
+// next returns the next event or comment; ok is false at the end of the stream.
+func (c *sseClient) next() (ev sseEvent, ok bool) {
+	c.t.Helper()
+	var data []string
+	for {
+		line, err := c.rd.ReadString('\n')
+		if err != nil {
+			return sseEvent{}, false
+		}
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case line == "":
+			if ev.name == "" && data == nil && ev.id == "" {
+				continue
+			}
+			ev.data = strings.Join(data, "\n")
+			if ev.id != "" {
+				c.lastID = ev.id
+			}
+			return ev, true
+		case strings.HasPrefix(line, ":"):
+			return sseEvent{name: ":", data: line}, true
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "event":
+			ev.name = value
+		case "id":
+			ev.id = value
+		case "data":
+			data = append(data, value)
+		}
+	}
+}
+
+// nextEvent skips comments, retry and presence events.
+func (c *sseClient) nextEvent(skip ...string) sseEvent {
+	c.t.Helper()
+	for {
+		ev, ok := c.next()
+		if !ok {
+			c.t.Fatal("stream ended")
+		}
+		if ev.name == ":" || ev.name == "" || contains(skip, ev.name) {
+			continue
+		}
+		return ev
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSSESnapshotOpsAndResume(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "hi")
+	c := e.sse("/api/v1/docs/d/events", "")
+	if ct := c.resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	ev := c.nextEvent(ssePresence, sseLeave)
+	var snap snapshotData
+	if err := json.Unmarshal([]byte(ev.data), &snap); err != nil || ev.name != "snapshot" || ev.id != "0" || snap.Text != "hi" {
+		t.Fatalf("first event %+v", ev)
+	}
+	e.postOp("d", 0, `[2,"!"]`)
+	e.postOp("d", 1, `["¡"]`)
+	e.postOp("d", 2, `[4,"\n🎉"]`)
+	for v := 1; v <= 3; v++ {
+		ev := c.nextEvent(ssePresence, sseLeave)
+		var op struct {
+			Version uint64          `json:"version"`
+			Op      json.RawMessage `json:"op"`
+		}
+		if err := json.Unmarshal([]byte(ev.data), &op); err != nil || ev.name != "op" || ev.id != itoa(uint64(v)) || op.Version != uint64(v) {
+			t.Fatalf("op event %d: %+v", v, ev)
+		}
+	}
+	c.close()
+
+	// The browser reconnects with Last-Event-ID: the ops after it, no snapshot.
+	c = e.sse("/api/v1/docs/d/events", "1")
+	for _, want := range []string{"2", "3"} {
+		if ev := c.nextEvent(ssePresence, sseLeave); ev.name != "op" || ev.id != want {
+			t.Fatalf("resumed event %+v, want op %s", ev, want)
+		}
+	}
+	e.postOp("d", 3, `["x"]`)
+	if ev := c.nextEvent(ssePresence, sseLeave); ev.name != "op" || ev.id != "4" {
+		t.Fatalf("live after resume %+v", ev)
+	}
+	c.close()
+
+	// An id we never issued (garbage, or beyond the head) starts over.
+	for _, id := range []string{"garbage", "99"} {
+		c = e.sse("/api/v1/docs/d/events", id)
+		ev := c.nextEvent(ssePresence, sseLeave)
+		if err := json.Unmarshal([]byte(ev.data), &snap); err != nil || ev.name != "snapshot" || ev.id != "4" || snap.Text != "x¡hi!\n🎉" {
+			t.Errorf("Last-Event-ID %s: %+v", id, ev)
+		}
+		c.close()
+	}
+	if r := e.get("/api/v1/docs/d/events?since=abc"); r.status != 400 {
+		t.Errorf("since=abc: %d", r.status)
+	}
+	if r := e.get("/api/v1/docs/missing/events"); r.status != 404 {
+		t.Errorf("missing doc: %d %s", r.status, r.body)
+	}
+}
+
+func TestSSEHeartbeatAndDrain(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Heartbeat = 20 * time.Millisecond })
+	e.create("d", "")
+	c := e.sse("/api/v1/docs/d/events", "")
+	comments := 0
+	for comments < 2 {
+		ev, ok := c.next()
+		if !ok {
+			t.Fatal("stream ended")
+		}
+		if ev.name == ":" {
+			comments++
+		}
+	}
+	e.srv.Drain()
+	for {
+		if _, ok := c.next(); !ok {
+			break // Drain ends the stream.
+		}
+	}
+	if r := e.get("/readyz"); r.status != http.StatusServiceUnavailable {
+		t.Errorf("readyz while draining: %d", r.status)
+	}
+	if r := e.get("/api/v1/docs/d/events"); r.status != http.StatusServiceUnavailable {
+		t.Errorf("new stream while draining: %d %s", r.status, r.body)
+	}
+}
+
+func TestLongPollWakesOnNewOp(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "")
+	e.postOp("d", 0, `["a"]`)
+
+	var wg sync.WaitGroup
+	var got response
+	start := time.Now()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		got = e.get("/api/v1/docs/d/ops?since=1&wait=30")
+	}()
+	eventually(t, "the poller to wait", func() bool {
+		return testutilGauge(e, "folio_longpoll_clients") == 1
+	})
+	e.postOp("d", 1, `["b"]`)
+	wg.Wait()
+	var p opsResponse
+	got.json(t, &p)
+	if got.status != 200 || len(p.Ops) != 1 || p.Ops[0].Version != 2 || p.Version != 2 {
+		t.Fatalf("%d %s", got.status, got.body)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("long-poll did not wake on the op")
+	}
+
+	// A wait with nothing new ends empty after the wait.
+	r := e.get("/api/v1/docs/d/ops?since=2&wait=1")
+	r.json(t, &p)
+	if r.status != 200 || len(p.Ops) != 0 || p.Version != 2 {
+		t.Errorf("empty wait: %d %s", r.status, r.body)
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	e := newEnv(t, nil)
+	if r := e.get("/healthz"); r.status != 200 {
+		t.Errorf("healthz %d", r.status)
+	}
+	if r := e.get("/readyz"); r.status != 200 {
+		t.Errorf("readyz %d", r.status)
+	}
+	e.create("m", "")
+	r := e.get("/metrics")
+	for _, name := range []string{"folio_http_requests_total", "folio_sse_clients", "folio_longpoll_clients"} {
+		if !strings.Contains(string(r.body), name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if !strings.Contains(string(r.body), `folio_http_requests_total{code="201",route="POST /api/v1/docs"} 1`) {
+		t.Errorf("create not counted:\n%s", r.body)
+	}
+}
+
+// testutilGauge reads a gauge from the server's registry.
+func testutilGauge(e *testEnv, name string) float64 {
+	mfs, err := e.srv.opts.Registry.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return -1
+}

@@ -1,0 +1,48 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/coder/websocket"
+
+	"github.com/foliodocs/folio/collab"
+)
+
+// handleWS upgrades an editor's connection and hands it to the hub, which
+// owns it from then on (reader, writer, close codes). Access is decided by
+// the hub on hello through Peer.Authorize, because the token travels in the
+// hello message, not in the URL.
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.Draining() {
+		s.writeError(w, r, errDraining())
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   []string{collab.Subprotocol},
+		OriginPatterns: s.opts.AllowedOrigins,
+	})
+	if err != nil {
+		// Accept has answered (403 for a foreign origin, 400/426 otherwise).
+		s.log.Debug().Err(err).Str(keyDoc, id).Str(keyRemote, r.RemoteAddr).Msg("websocket upgrade refused")
+		return
+	}
+	if conn.Subprotocol() != collab.Subprotocol {
+		_ = conn.Close(websocket.StatusPolicyViolation, "subprotocol "+collab.Subprotocol+" required")
+		return
+	}
+	s.hub.ServeConn(conn, id, collab.Peer{Addr: r.RemoteAddr, Authorize: s.peerAuthorize(id)})
+}
+
+// peerAuthorize adapts Options.Authorize to the hub's per-connection hook;
+// nil keeps the hub's open access.
+func (s *Server) peerAuthorize(docID string) func(token string) (collab.Grant, error) {
+	if s.opts.Authorize == nil {
+		return nil
+	}
+	return func(token string) (collab.Grant, error) { return s.opts.Authorize(docID, token) }
+}
