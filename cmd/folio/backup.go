@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/foliodocs/folio/storage"
+)
+
+func runBackup(ctx context.Context, e env) error {
+	fs := flag.NewFlagSet("folio backup", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := dataFlag(fs, e.getenv)
+	defServer := "http://127.0.0.1:8080"
+	if v := e.getenv("FOLIO_SERVER"); v != "" {
+		defServer = v
+	}
+	server := fs.String("server", defServer, "base URL of the running server (env FOLIO_SERVER)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: folio backup [--server URL] [--data DIR] <file>\n\n"+
+			"Writes a hot, consistent copy of the database to <file>: through the running server's\n"+
+			"GET /api/v1/admin/backup, or, when no server answers at --server, by opening --data directly.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, e.args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	file := pos[0]
+	err = writeOut(file, nil, func(w io.Writer) error { return backupFromServer(ctx, *server, w) })
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		fmt.Fprintf(e.stderr, "no server at %s; copying %s directly\n", *server, *data)
+		err = withDB(ctx, *data, func(db *storage.DB) error {
+			return writeOut(file, nil, func(w io.Writer) error {
+				_, err := db.Backup(ctx, w)
+				return err
+			})
+		})
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "backup written to %s\n", file)
+	return nil
+}
+
+func backupFromServer(ctx context.Context, server string, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+	url := strings.TrimSuffix(server, "/") + "/api/v1/admin/backup"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	return nil
+}
+
+func dirOf(file string) string { return filepath.Dir(file) }

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is every setting of `folio serve`. Precedence: the defaults below,
+// then FOLIO_* environment variables, then flags. Validate runs once.
+type Config struct {
+	Addr              string
+	Data              string
+	LogLevel          string
+	LogFormat         string // auto (console on a terminal, else JSON), json, console
+	AllowedOrigins    []string
+	EmbedOrigins      []string
+	MaxBodyBytes      int64
+	MaxTextBytes      int64
+	MaxMessageBytes   int64
+	MaxDocLen         int
+	MaxConnsPerDoc    int
+	OpsPerSecond      float64
+	OpBurst           int
+	IdleUnload        time.Duration
+	SSEHeartbeat      time.Duration
+	ShutdownTimeout   time.Duration
+	ReadHeaderTimeout time.Duration
+}
+
+// DBFile is the database file inside the data directory.
+const DBFile = "folio.db"
+
+func defaultConfig() Config {
+	return Config{
+		Addr:              ":8080",
+		Data:              "./data",
+		LogLevel:          "info",
+		LogFormat:         "auto",
+		MaxBodyBytes:      1 << 20,
+		MaxTextBytes:      16 << 20,
+		MaxMessageBytes:   2 << 20,
+		MaxDocLen:         2_000_000,
+		MaxConnsPerDoc:    250,
+		OpsPerSecond:      30,
+		OpBurst:           60,
+		IdleUnload:        time.Minute,
+		SSEHeartbeat:      15 * time.Second,
+		ShutdownTimeout:   15 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+}
+
+// listValue is a comma-separated flag.
+type listValue struct{ p *[]string }
+
+func (l listValue) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l listValue) Set(s string) error {
+	*l.p = nil
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l.p = append(*l.p, v)
+		}
+	}
+	return nil
+}
+
+// envName is a flag's environment twin: --max-body → FOLIO_MAX_BODY.
+func envName(flagName string) string {
+	return "FOLIO_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// bindServe declares each setting as a flag on fs. Every flag has an
+// environment twin named by envName.
+func (c *Config) bindServe(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (host:port)")
+	fs.StringVar(&c.Data, "data", c.Data, "data directory; the database is "+DBFile+" inside it")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: auto (console on a terminal, JSON otherwise), json, console")
+	fs.Var(listValue{&c.AllowedOrigins}, "allowed-origins", "extra origins allowed to open editor WebSockets, comma-separated host patterns (\"app.example.com\", \"*.example.com\"); same-origin is always allowed")
+	fs.Var(listValue{&c.EmbedOrigins}, "embed-origins", "origins allowed to frame /embed/ pages, comma-separated (\"https://app.example.com\"); empty means any")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in bytes (413 above)")
+	fs.Int64Var(&c.MaxTextBytes, "max-text", c.MaxTextBytes, "largest PUT text body in bytes (413 above)")
+	fs.Int64Var(&c.MaxMessageBytes, "max-message", c.MaxMessageBytes, "largest WebSocket message in bytes")
+	fs.IntVar(&c.MaxDocLen, "max-doc-len", c.MaxDocLen, "largest document in code points")
+	fs.IntVar(&c.MaxConnsPerDoc, "max-conns-per-doc", c.MaxConnsPerDoc, "most editor connections on one document")
+	fs.Float64Var(&c.OpsPerSecond, "ops-per-second", c.OpsPerSecond, "sustained ops per second per connection")
+	fs.IntVar(&c.OpBurst, "op-burst", c.OpBurst, "op burst per connection")
+	fs.DurationVar(&c.IdleUnload, "idle-unload", c.IdleUnload, "unload a document from memory after this long without clients")
+	fs.DurationVar(&c.SSEHeartbeat, "sse-heartbeat", c.SSEHeartbeat, "interval of SSE heartbeat comments")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown may take")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send request headers")
+}
+
+// parseServe builds the configuration of `folio serve` from args and the
+// environment (getenv), in the order defaults < environment < flags.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("folio serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bindServe(fs)
+	fs.Usage = func() { usageFor(fs, "folio [serve] [flags]", "Run the Folio service.") }
+	if err := fs.Parse(args); err != nil {
+		return cfg, flagError(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "folio serve: unexpected arguments %q\n", fs.Args())
+		return cfg, errUsage
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return cfg, fmt.Errorf("environment: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// applyEnv sets every flag that was not given on the command line from its
+// FOLIO_* environment twin.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		v := getenv(envName(f.Name))
+		if set[f.Name] || v == "" {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %v", envName(f.Name), v, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// usageFor prints a synopsis and every flag with its environment twin.
+func usageFor(fs *flag.FlagSet, synopsis, what string) {
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags (each has an environment twin; precedence: default < environment < flag):\n", synopsis, what)
+	fs.VisitAll(func(f *flag.Flag) {
+		fmt.Fprintf(w, "  --%s  (env %s, default %q)\n      %s\n", f.Name, envName(f.Name), f.DefValue, f.Usage)
+	})
+}
+
+// Validate checks the whole configuration once and reports every problem.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Addr == "" {
+		bad("--addr must not be empty")
+	}
+	if c.Data == "" {
+		bad("--data must not be empty")
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
+		bad("--log-level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "auto", "json", "console":
+	default:
+		bad("--log-format %q: use auto, json or console", c.LogFormat)
+	}
+	for _, o := range append(append([]string{}, c.AllowedOrigins...), c.EmbedOrigins...) {
+		if _, err := path.Match(o, ""); err != nil || strings.ContainsAny(o, " \"';") {
+			bad("origin pattern %q is malformed", o)
+		}
+	}
+	positive := map[string]float64{
+		"--max-body": float64(c.MaxBodyBytes), "--max-text": float64(c.MaxTextBytes),
+		"--max-message": float64(c.MaxMessageBytes), "--max-doc-len": float64(c.MaxDocLen),
+		"--max-conns-per-doc": float64(c.MaxConnsPerDoc), "--ops-per-second": c.OpsPerSecond,
+		"--op-burst": float64(c.OpBurst), "--idle-unload": float64(c.IdleUnload),
+		"--sse-heartbeat": float64(c.SSEHeartbeat), "--shutdown-timeout": float64(c.ShutdownTimeout),
+		"--read-header-timeout": float64(c.ReadHeaderTimeout),
+	}
+	for name, v := range positive {
+		if !(v > 0) {
+			bad("%s must be positive", name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// logTo writes the effective configuration as one log line. Config has no
+// secret yet; when one is added (issue 8) it is logged as "[redacted]".
+func (c Config) logTo(log zerolog.Logger) {
+	log.Info().
+		Str("addr", c.Addr).Str("data", c.Data).
+		Str("log_level", c.LogLevel).Str("log_format", c.LogFormat).
+		Strs("allowed_origins", c.AllowedOrigins).Strs("embed_origins", c.EmbedOrigins).
+		Int64("max_body", c.MaxBodyBytes).Int64("max_text", c.MaxTextBytes).
+		Int64("max_message", c.MaxMessageBytes).Int("max_doc_len", c.MaxDocLen).
+		Int("max_conns_per_doc", c.MaxConnsPerDoc).
+		Float64("ops_per_second", c.OpsPerSecond).Int("op_burst", c.OpBurst).
+		Dur("idle_unload", c.IdleUnload).Dur("sse_heartbeat", c.SSEHeartbeat).
+		Dur("shutdown_timeout", c.ShutdownTimeout).Dur("read_header_timeout", c.ReadHeaderTimeout).
+		Msg("configuration")
+}

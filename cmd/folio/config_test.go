@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	var stderr bytes.Buffer
+	cfg, err := parseServe(nil, envMap(nil), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, defaultConfig()) {
+		t.Errorf("defaults: got %+v", cfg)
+	}
+	if cfg.Addr != ":8080" || cfg.Data != "./data" {
+		t.Errorf("README defaults changed: %s %s", cfg.Addr, cfg.Data)
+	}
+
+	env := envMap(map[string]string{
+		"FOLIO_ADDR":            "127.0.0.1:9000",
+		"FOLIO_DATA":            "/tmp/from-env",
+		"FOLIO_SSE_HEARTBEAT":   "3s",
+		"FOLIO_ALLOWED_ORIGINS": "a.example, *.b.example",
+		"FOLIO_MAX_BODY":        "4096",
+	})
+	cfg, err = parseServe([]string{"--data", "/tmp/from-flag", "--max-body=8192"}, env, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:9000" || cfg.SSEHeartbeat != 3*time.Second ||
+		!reflect.DeepEqual(cfg.AllowedOrigins, []string{"a.example", "*.b.example"}) {
+		t.Errorf("environment not applied: %+v", cfg)
+	}
+	if cfg.Data != "/tmp/from-flag" || cfg.MaxBodyBytes != 8192 {
+		t.Errorf("flags must win over the environment: %+v", cfg)
+	}
+	if cfg.LogLevel != "info" {
+		t.Errorf("untouched setting changed: %q", cfg.LogLevel)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad env duration", nil, map[string]string{"FOLIO_SHUTDOWN_TIMEOUT": "soon"}, "FOLIO_SHUTDOWN_TIMEOUT"},
+		{"bad level", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"bad format", []string{"--log-format", "xml"}, nil, "--log-format"},
+		{"zero limit", []string{"--max-body", "0"}, nil, "--max-body"},
+		{"negative timeout", []string{"--shutdown-timeout", "-1s"}, nil, "--shutdown-timeout"},
+		{"bad origin", []string{"--embed-origins", "https://a.example'"}, nil, "origin pattern"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			_, err := parseServe(c.args, envMap(c.env), &stderr)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one naming %s", err, c.want)
+			}
+		})
+	}
+	var stderr bytes.Buffer
+	if _, err := parseServe([]string{"--nope"}, envMap(nil), &stderr); !errors.Is(err, errUsage) {
+		t.Errorf("unknown flag: %v", err)
+	}
+	if _, err := parseServe([]string{"extra"}, envMap(nil), &stderr); !errors.Is(err, errUsage) {
+		t.Errorf("stray argument: %v", err)
+	}
+}
+
+func TestHelpDocumentsEverySetting(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--help"}, envMap(nil), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	help := stderr.String()
+	for _, want := range []string{"--addr", "FOLIO_ADDR", "--data", "FOLIO_DATA", "--embed-origins", "--allowed-origins",
+		"--log-level", "--shutdown-timeout", "--max-body", "FOLIO_SSE_HEARTBEAT", `default ":8080"`} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %q:\n%s", want, help)
+		}
+	}
+}
+
+func TestDispatch(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"version"}, envMap(nil), &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "folio ") {
+		t.Errorf("version: %d %q", code, stdout.String())
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"frobnicate"}, envMap(nil), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "unknown command") {
+		t.Errorf("unknown command: %d %q", code, stderr.String())
+	}
+	if code := run(context.Background(), []string{"help"}, envMap(nil), &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "export") {
+		t.Errorf("help: %d %q", code, stdout.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"export"}, envMap(nil), &stdout, &stderr); code != 2 {
+		t.Errorf("export without id: %d", code)
+	}
+	if code := run(context.Background(), []string{"export", "../x", "--data", t.TempDir()}, envMap(nil), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "invalid document id") {
+		t.Errorf("export bad id: %d %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"check", "--data", t.TempDir()}, envMap(nil), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "no Folio database") {
+		t.Errorf("check on empty dir: %d %q", code, stderr.String())
+	}
+}

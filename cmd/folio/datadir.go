@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/foliodocs/folio/storage"
+)
+
+// dataFlag declares --data with its FOLIO_DATA twin for the maintenance
+// commands.
+func dataFlag(fs *flag.FlagSet, getenv func(string) string) *string {
+	def := defaultConfig().Data
+	if v := getenv(envName("data")); v != "" {
+		def = v
+	}
+	return fs.String("data", def, "data directory (env FOLIO_DATA)")
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments ("export ID --format md" and "export --format md ID").
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, flagError(err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// openDataDir opens the database of an existing data directory for a
+// maintenance command. A server holding it is reported plainly.
+func openDataDir(dir string) (*storage.DB, error) {
+	file := filepath.Join(dir, DBFile)
+	if _, err := os.Stat(file); err != nil {
+		return nil, fmt.Errorf("no Folio database at %s (set --data or FOLIO_DATA): %w", file, err)
+	}
+	db, err := storage.Open(file, storage.Options{LockTimeout: 500 * time.Millisecond})
+	if errors.Is(err, storage.ErrLocked) {
+		return nil, fmt.Errorf("%s is in use by a running folio server; stop it first, or go through the server "+
+			"(GET /api/v1/docs/{id}/export/{format}, `folio backup --server URL`): %w", file, err)
+	}
+	return db, err
+}
+
+// withDB runs f on the opened database of dir and closes it.
+func withDB(ctx context.Context, dir string, f func(*storage.DB) error) error {
+	db, err := openDataDir(dir)
+	if err != nil {
+		return err
+	}
+	ferr := f(db)
+	return errors.Join(ferr, db.Close())
+}

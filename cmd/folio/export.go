@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/foliodocs/folio/storage"
+	"github.com/foliodocs/folio/web"
+)
+
+func runExport(ctx context.Context, e env) error {
+	fs := flag.NewFlagSet("folio export", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := dataFlag(fs, e.getenv)
+	format := fs.String("format", web.FormatText, "txt, md, html or json")
+	version := fs.String("version", "", "the version to export (default: the head)")
+	history := fs.Bool("history", false, "with --format json: include the whole op log")
+	out := fs.String("out", "", "write to this file instead of standard output")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: folio export <id> [--format txt|md|html|json] [--version N] [--history] [--out FILE] [--data DIR]")
+		fmt.Fprintln(fs.Output(), "\nWrites a document read directly from the data directory (the server must not be running on it).")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, e.args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	id := pos[0]
+	if !storage.ValidID(id) {
+		return fmt.Errorf("invalid document id %q: 1 to 64 characters from A-Z a-z 0-9 _ -", id)
+	}
+	if _, ok := web.ExportContentType(*format); !ok {
+		return fmt.Errorf("unknown format %q: use txt, md, html or json", *format)
+	}
+	var v *uint64
+	if *version != "" {
+		n, err := parseVersion(*version)
+		if err != nil {
+			return err
+		}
+		v = &n
+	}
+	return withDB(ctx, *data, func(db *storage.DB) error {
+		exp, err := web.LoadExport(ctx, db, id, v, *history && *format == web.FormatJSON)
+		if err != nil {
+			return err
+		}
+		return writeOut(*out, e.stdout, func(w io.Writer) error { return web.WriteExport(w, *format, exp) })
+	})
+}
+
+func parseVersion(s string) (uint64, error) {
+	var n uint64
+	if _, err := fmt.Sscan(s, &n); err != nil || fmt.Sprint(n) != s {
+		return 0, fmt.Errorf("--version %q: a non-negative integer", s)
+	}
+	return n, nil
+}
+
+// writeOut writes through f to stdout, or to file via a temporary file
+// renamed into place so a failure leaves no partial file.
+func writeOut(file string, stdout io.Writer, f func(io.Writer) error) error {
+	if file == "" {
+		return f(stdout)
+	}
+	tmp, err := os.CreateTemp(dirOf(file), ".folio-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := f(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}

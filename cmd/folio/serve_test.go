@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestServeGracefulShutdown runs serve in-process with an editor connected
+// and an SSE stream open, then cancels it as SIGTERM does: the editor is
+// closed with 1001 after its op was acknowledged, the stream ends, serve
+// returns, and the op is in the store.
+func TestServeGracefulShutdown(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Data = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	go func() { done <- serve(ctx, cfg, log, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	base := "http://" + addr
+	resp, err := http.Post(base+"/api/v1/docs", "application/json", strings.NewReader(`{"id":"d","text":"x"}`))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %v %v", err, resp)
+	}
+	resp.Body.Close()
+
+	sse, err := http.Get(base + "/api/v1/docs/d/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sse.Body.Close()
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	conn, _, err := websocket.Dial(dctx, "ws://"+addr+"/api/v1/docs/d/ws", &websocket.DialOptions{Subprotocols: []string{collab.Subprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	writeMsg(t, dctx, conn, collab.ClientMsg{Type: collab.TypeHello})
+	readUntil(t, dctx, conn, collab.TypeWelcome)
+	v := uint64(0)
+	writeMsg(t, dctx, conn, collab.ClientMsg{Type: collab.TypeOp, Seq: 1, Version: &v, Op: ot.Op{{Skip: 1}, {Insert: "y"}}})
+	readUntil(t, dctx, conn, collab.TypeAck)
+
+	cancel()
+	for {
+		if _, _, err := conn.Read(dctx); err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+				t.Errorf("editor closed with %v, want 1001", err)
+			}
+			break
+		}
+	}
+	buf := make([]byte, 4096)
+	for {
+		if _, err := sse.Body.Read(buf); err != nil {
+			break // The stream ended.
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not return")
+	}
+	db, err := storage.Open(filepath.Join(cfg.Data, DBFile), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if text, err := db.TextAt(context.Background(), "d", 1); err != nil || text != "xy" {
+		t.Errorf("acknowledged op after shutdown: %q %v", text, err)
+	}
+}
+
+func writeMsg(t *testing.T, ctx context.Context, conn *websocket.Conn, m collab.ClientMsg) {
+	t.Helper()
+	b, _ := json.Marshal(m)
+	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readUntil(t *testing.T, ctx context.Context, conn *websocket.Conn, typ string) []byte {
+	t.Helper()
+	for {
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		var head struct{ Type string }
+		_ = json.Unmarshal(b, &head)
+		if head.Type == typ {
+			return b
+		}
+		if head.Type == collab.TypeError {
+			t.Fatalf("waiting for %s: %s", typ, b)
+		}
+	}
+}
