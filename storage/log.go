@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -200,6 +201,7 @@ func purgeLog(tx *bolt.Tx, id string) error {
 			k, v = c.Next()
 			continue
 		}
+		k = bytes.Clone(k) // Seek from the deleted key after the node changed.
 		if err := c.Delete(); err != nil {
 			return err
 		}
