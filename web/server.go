@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -174,12 +175,33 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyProbeID is a document id read by /readyz to prove the store answers;
+// it need not exist.
+const readyProbeID = "_readyz"
+
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if s.Draining() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
 		return
 	}
+	if err := s.storeReady(r.Context()); err != nil {
+		s.log.Warn().Err(err).Msg("readiness: store unavailable")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// storeReady proves the store answers a read (a closed or broken store
+// fails); a missing probe document is fine.
+func (s *Server) storeReady(ctx context.Context) error {
+	if s.store == nil {
+		return nil
+	}
+	if _, err := s.store.Meta(ctx, readyProbeID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {

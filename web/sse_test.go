@@ -4,11 +4,20 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
 )
 
 // sseEvent is one dispatched event as EventSource would see it; comment
@@ -262,4 +271,62 @@ func testutilGauge(e *testEnv, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// brokenStore fails every read, like a closed database.
+type brokenStore struct{ Store }
+
+func (brokenStore) Meta(context.Context, string) (storage.Meta, error) {
+	return storage.Meta{}, errors.New("database not open")
+}
+
+func TestReadyzChecksStore(t *testing.T) {
+	srv := New(Options{Store: brokenStore{}, Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("readyz with a broken store: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("healthz: %d", rec.Code)
+	}
+}
+
+// TestSSEPresence shows editors joining and leaving on the event stream.
+func TestSSEPresence(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "")
+	c := e.sse("/api/v1/docs/d/events", "")
+	if ev := c.nextEvent(); ev.name != sseSnapshot {
+		t.Fatalf("first event %+v", ev)
+	}
+	ed := newEditor(t, e, "d")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cur := &ot.Selection{Anchor: 0, Head: 0}
+	if err := ed.write(ctx, collab.ClientMsg{Type: collab.TypePresence, Cursor: collab.CursorField{Set: true, Sel: cur}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev := c.nextEvent()
+		if ev.name != ssePresence {
+			continue
+		}
+		var p collab.Presence
+		if err := json.Unmarshal([]byte(ev.data), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Session == ed.session && p.Name == "ed" && p.Color == "#336699" && ev.id == "" {
+			break
+		}
+	}
+	ed.conn.Close(websocket.StatusNormalClosure, "")
+	for {
+		ev := c.nextEvent()
+		if ev.name == sseLeave && strings.Contains(ev.data, ed.session) {
+			break
+		}
+	}
 }
