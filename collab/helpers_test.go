@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,6 +81,9 @@ type testClient struct {
 	msgs chan []byte
 	done chan struct{}
 	err  error // Set before done closes.
+
+	stall   sync.Mutex // Held while the reader must not read.
+	stalled atomic.Bool
 }
 
 func dialTest(t *testing.T, url string) *testClient {
@@ -100,6 +104,8 @@ func dialProto(t *testing.T, url string, protos []string) *testClient {
 	go func() {
 		defer close(tc.done)
 		for {
+			tc.stall.Lock()
+			tc.stall.Unlock()
 			_, b, err := c.Read(context.Background())
 			if err != nil {
 				tc.err = err
@@ -112,7 +118,18 @@ func dialProto(t *testing.T, url string, protos []string) *testClient {
 	return tc
 }
 
+// stopReading makes the client stop reading frames, like a frozen tab: its
+// socket buffers fill and the server's writes block.
+func (c *testClient) stopReading() {
+	c.stall.Lock()
+	c.stalled.Store(true)
+}
+
 func (c *testClient) close() {
+	_ = c.conn.CloseNow()
+	if c.stalled.Swap(false) {
+		c.stall.Unlock()
+	}
 	_ = c.conn.CloseNow()
 	<-c.done
 }
@@ -244,4 +261,3 @@ func textOf(t *testing.T, db *storage.DB, id string) (string, uint64) {
 	return text, m.Version
 }
 
-var _ sync.Mutex

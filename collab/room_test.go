@@ -151,7 +151,9 @@ func TestBatchingWhileCommitting(t *testing.T) {
 	b.hello(ClientMsg{})
 	fs.appendMu.Lock() // Stall the first commit; later ops queue behind it.
 	a.sendRaw(opJSON(1, 0, `["a"]`))
-	b.sendRaw(opJSON(1, 0, `["b"]`)) // Based on 0 too: rebased over a's queued op.
+	eventually(t, "a in flight", func() bool { return pendingOps(ts.hub, "batch") == 1 })
+	b.sendRaw(opJSON(1, 0, `["b"]`)) // Based on 0 too: rebased over a's in-flight op.
+	eventually(t, "b queued", func() bool { return pendingOps(ts.hub, "batch") == 2 })
 	c := dialTest(t, ts.url+"batch")
 	w := c.hello(ClientMsg{}) // Sees only committed state.
 	fs.appendMu.Unlock()
@@ -239,12 +241,7 @@ func TestShutdownFlushesAndCloses(t *testing.T) {
 	a.hello(ClientMsg{})
 	fs.appendMu.Lock()
 	a.sendRaw(opJSON(1, 0, `["in flight"]`))
-	eventually(t, "op queued", func() bool {
-		var n int
-		r := ts.hub.lookupRoom("down")
-		_ = r.do(context.Background(), func() { n = len(r.inflight) + len(r.queued) })
-		return n == 1
-	})
+	eventually(t, "op queued", func() bool { return pendingOps(ts.hub, "down") == 1 })
 	closed := make(chan error, 1)
 	go func() { closed <- ts.hub.Close(context.Background()) }()
 	fs.appendMu.Unlock()
@@ -305,4 +302,13 @@ func TestDeleteClosesSessions(t *testing.T) {
 	if err := ts.hub.Delete(context.Background(), "cold"); AsError(err).Code != CodeNotFound {
 		t.Fatalf("second delete: %v", err)
 	}
+}
+
+// pendingOps is the number of ops of an open document not yet committed.
+func pendingOps(h *Hub, id string) int {
+	n := -1
+	if r := h.lookupRoom(id); r != nil {
+		_ = r.do(context.Background(), func() { n = len(r.inflight) + len(r.queued) })
+	}
+	return n
 }

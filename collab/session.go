@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -68,6 +69,8 @@ type session struct {
 	color     string
 	since     *uint64
 	room      *room
+
+	joined atomic.Pointer[room] // room, for the writer: it leaves as soon as the session is cut.
 
 	// Owned by the room goroutine.
 	pres      Presence
@@ -203,6 +206,7 @@ func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 		return false
 	}
 	s.room = r
+	s.joined.Store(r)
 	s.log.Info().Str("role", string(s.role)).Msg("connection joined")
 	return true
 }
@@ -352,7 +356,9 @@ func closeCode(e *Error) (websocket.StatusCode, string) {
 	return CloseStatus(e), e.Message
 }
 
-// pingLoop drops a peer that stops answering pings.
+// pingLoop drops a peer that stops answering pings. When the session is cut
+// it leaves the room at once, so peers get leave now rather than after a
+// blocked write or close handshake with a stalled peer ends.
 func (s *session) pingLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.hub.opts.PingInterval)
@@ -360,6 +366,9 @@ func (s *session) pingLoop() {
 	for {
 		select {
 		case <-s.kicked:
+			if r := s.joined.Load(); r != nil {
+				_ = r.do(context.Background(), func() { r.leave(s) })
+			}
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PongTimeout)

@@ -1,0 +1,253 @@
+package collab
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/foliodocs/folio/ot"
+)
+
+func TestPresenceCursorsFollowEdits(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	a := dialTest(t, ts.url+"pres")
+	wa := a.hello(ClientMsg{User: &User{Name: "Ann"}})
+	a.sendRaw(opJSON(1, 0, `["hello world"]`))
+	a.expect(TypeAck)
+	b := dialTest(t, ts.url+"pres")
+	wb := b.hello(ClientMsg{User: &User{Name: "  Bob\u0007 ", Color: "red; background:url(x)"}})
+
+	// A puts its cursor on "world" (6..11) at version 1.
+	a.sendRaw(`{"type":"presence","version":1,"cursor":{"anchor":6,"head":11}}`)
+	var p Presence
+	b.expectInto(TypePresence, &p)
+	if p.Session != wa.Session || p.Cursor == nil || *p.Cursor != (ot.Selection{Anchor: 6, Head: 11}) {
+		t.Fatalf("presence %+v", p)
+	}
+	// B inserts at the start: A's stored cursor moves with the text.
+	b.sendRaw(opJSON(1, 1, `["¡"]`))
+	b.expect(TypeAck)
+	c := dialTest(t, ts.url+"pres")
+	wc := c.hello(ClientMsg{})
+	var ann, bob *Presence
+	for i := range wc.Peers {
+		switch wc.Peers[i].Session {
+		case wa.Session:
+			ann = &wc.Peers[i]
+		case wb.Session:
+			bob = &wc.Peers[i]
+		}
+	}
+	if ann == nil || ann.Cursor == nil || *ann.Cursor != (ot.Selection{Anchor: 7, Head: 12}) || ann.Version != 2 {
+		t.Fatalf("A's cursor not transformed: %+v", wc.Peers)
+	}
+	if bob == nil || bob.Name != "Bob" || !colorPattern.MatchString(bob.Color) {
+		t.Fatalf("B's name/colour not cleaned: %+v", bob)
+	}
+	// A cursor sent at an older version is moved to the head too.
+	a.sendRaw(`{"type":"presence","version":1,"cursor":{"anchor":1,"head":1},"name":"` + strings.Repeat("n", 5000) + `"}`)
+	c.expectInto(TypePresence, &p)
+	for p.Session != wa.Session || p.Cursor == nil || p.Cursor.Head != 2 { // The join presence of others may come first.
+		c.expectInto(TypePresence, &p)
+	}
+	if len([]rune(p.Name)) != maxNameRunes || p.Version != 2 {
+		t.Fatalf("presence %+v", p)
+	}
+	// Closing a tab sends leave at once.
+	a.close()
+	var l Leave
+	for {
+		b2 := c.next()
+		if msgType(b2) == TypeLeave {
+			_ = json.Unmarshal(b2, &l)
+			break
+		}
+	}
+	if l.Session != wa.Session {
+		t.Fatalf("leave %+v", l)
+	}
+	eventually(t, "participants", func() bool {
+		ps, _ := ts.hub.Participants(context.Background(), "pres")
+		return len(ps) == 2
+	})
+}
+
+func TestPresenceCoalesced(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	a := dialTest(t, ts.url+"burst")
+	wa := a.hello(ClientMsg{})
+	a.sendRaw(opJSON(1, 0, `["`+strings.Repeat("x", 100)+`"]`))
+	a.expect(TypeAck)
+	b := dialTest(t, ts.url+"burst")
+	b.hello(ClientMsg{})
+	const n = 60
+	for i := 1; i <= n; i++ {
+		a.sendRaw(`{"type":"presence","version":1,"cursor":{"anchor":` + itoa(i) + `,"head":` + itoa(i) + `}}`)
+	}
+	got := 0
+	for {
+		var p Presence
+		b.expectInto(TypePresence, &p)
+		if p.Session != wa.Session {
+			continue
+		}
+		got++
+		if p.Cursor != nil && p.Cursor.Head == n {
+			break // The last state always arrives.
+		}
+	}
+	if got >= n/2 {
+		t.Fatalf("%d presence messages for %d updates: not coalesced", got, n)
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestSlowConsumerIsCut(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	ts := newTestServer(t, Options{SendQueue: 4, Metrics: m, OpsPerSecond: 1000, OpBurst: 1000, MaxDocLen: 1 << 30})
+	fast := dialTest(t, ts.url+"slow")
+	fast.hello(ClientMsg{})
+	stalled := dialTest(t, ts.url+"slow")
+	ws := stalled.hello(ClientMsg{})
+	stalled.stopReading()
+	// Each broadcast is 256 KiB; socket buffers fill, then the 4-slot queue.
+	big := strings.Repeat("z", 256<<10)
+	var seq uint64
+	var v uint64
+	for counterValue(m.slowDrops) == 0 {
+		if seq == 200 {
+			t.Fatal("stalled client never cut")
+		}
+		seq++
+		fast.sendRaw(opJSON(seq, v, `["`+big+`"]`))
+		var ack Ack
+		fast.expectInto(TypeAck, &ack) // The fast client is never held up.
+		v = ack.Version
+	}
+	var l Leave
+	for {
+		b := fast.next()
+		if msgType(b) == TypeLeave {
+			_ = json.Unmarshal(b, &l)
+			break
+		}
+	}
+	if l.Session != ws.Session {
+		t.Fatalf("leave %+v", l)
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	ts := newTestServer(t, Options{OpWindow: 2, CatchUpLimit: 2, SendQueue: 3})
+	ctx := context.Background()
+	if _, err := ts.hub.Create(ctx, "sse", "ab"); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := ts.hub.Subscribe(ctx, "sse", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ev, _ := sub.Next(ctx)
+	if ev.Kind != EventSnapshot || ev.Text != "ab" || ev.Version != 0 {
+		t.Fatalf("first event %+v", ev)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := ts.hub.Submit(ctx, "sse", Submission{Base: uint64(i), Op: ot.Op{{Insert: "x"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for want := uint64(1); want <= 3; want++ {
+		ev, err := sub.Next(ctx)
+		if err != nil || ev.Kind != EventOp || ev.Version != want || ev.Op.Type != TypeOp {
+			t.Fatalf("event %d: %+v %v", want, ev, err)
+		}
+	}
+	// Resume within reach: the ops after the version.
+	s2, err := ts.hub.Subscribe(ctx, "sse", u64(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if ev, _ := s2.Next(ctx); ev.Kind != EventOp || ev.Version != 3 {
+		t.Fatalf("resume %+v", ev)
+	}
+	// Too old: a snapshot instead. Ahead: an error.
+	s3, err := ts.hub.Subscribe(ctx, "sse", u64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if ev, _ := s3.Next(ctx); ev.Kind != EventSnapshot || ev.Text != "xxxab" || ev.Version != 3 {
+		t.Fatalf("too old %+v", ev)
+	}
+	if _, err := ts.hub.Subscribe(ctx, "sse", u64(9)); AsError(err).Code != CodeVersionAhead {
+		t.Fatalf("ahead: %v", err)
+	}
+	// A subscriber that does not read is dropped; it gets what was queued, then an error.
+	for i := 3; i < 8; i++ {
+		if _, err := ts.hub.Submit(ctx, "sse", Submission{Base: uint64(i), Op: ot.Op{{Insert: "y"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for {
+		_, err := s2.Next(ctx)
+		if err != nil {
+			if AsError(err).Code != CodeSlowConsumer {
+				t.Fatalf("ended with %v", err)
+			}
+			break
+		}
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("%d events before the drop, want the queue size 3", n)
+	}
+}
+
+func TestReplaceText(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ctx := context.Background()
+	a := dialTest(t, ts.url+"put")
+	a.hello(ClientMsg{})
+	a.sendRaw(opJSON(1, 0, `["hello world"]`))
+	a.expect(TypeAck)
+	a.sendRaw(`{"type":"presence","version":1,"cursor":{"anchor":11,"head":11}}`)
+	eventually(t, "cursor stored", func() bool {
+		ps, _ := ts.hub.Participants(ctx, "put")
+		return len(ps) == 1 && ps[0].Cursor != nil
+	})
+	if _, err := ts.hub.ReplaceText(ctx, "put", "x", u64(0), "api"); AsError(err).Code != CodePreconditionFailed {
+		t.Fatalf("stale If-Match: %v", err)
+	}
+	v, err := ts.hub.ReplaceText(ctx, "put", "hello, brave world", u64(1), "api")
+	if err != nil || v != 2 {
+		t.Fatalf("replace: %d %v", v, err)
+	}
+	var op OpMsg
+	a.expectInto(TypeOp, &op)
+	got, _ := ot.Apply("hello world", op.Op)
+	if got != "hello, brave world" || op.Version != 2 {
+		t.Fatalf("editor got %+v -> %q", op, got)
+	}
+	ps, _ := ts.hub.Participants(ctx, "put")
+	if ps[0].Cursor.Head != 18 {
+		t.Fatalf("cursor not moved: %+v", ps[0].Cursor)
+	}
+	if v, err := ts.hub.ReplaceText(ctx, "put", "hello, brave world", nil, "api"); err != nil || v != 2 {
+		t.Fatalf("no-op replace: %d %v", v, err)
+	}
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
+}
