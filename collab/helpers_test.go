@@ -260,4 +260,3 @@ func textOf(t *testing.T, db *storage.DB, id string) (string, uint64) {
 	}
 	return text, m.Version
 }
-
