@@ -109,33 +109,16 @@ func (db *DB) commit(batch []*writeReq) {
 		live = append(live, r)
 	}
 	for len(live) > 0 {
-		failed := -1
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
-			for i, r := range live {
-				r.err = r.apply(tx)
-				if r.err != nil && !errors.As(r.err, new(rejection)) {
-					failed = i
-					return errRetry
-				}
-			}
-			if err := trimLog(tx, db.maxLogLag); err != nil {
-				return err
-			}
-			if db.commitHook != nil {
-				return db.commitHook()
-			}
-			return nil
-		})
+		failed, err := db.tryBatch(live)
 		if failed >= 0 {
 			live[failed].done <- live[failed].err
 			live = append(live[:failed], live[failed+1:]...)
 			continue
 		}
 		for _, r := range live {
+			var rej rejection
 			switch {
-			case r.err != nil:
-				var rej rejection
-				errors.As(r.err, &rej)
+			case errors.As(r.err, &rej):
 				r.done <- rej.err
 			case err != nil:
 				r.done <- fmt.Errorf("storage: commit: %w", err)
@@ -145,4 +128,28 @@ func (db *DB) commit(batch []*writeReq) {
 		}
 		return
 	}
+}
+
+// tryBatch runs live's requests in one transaction and commits it. It
+// returns the index of a request that failed after writing (the transaction
+// is rolled back), or -1 and the commit's error.
+func (db *DB) tryBatch(live []*writeReq) (failed int, err error) {
+	failed = -1
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		for i, r := range live {
+			r.err = r.apply(tx)
+			if r.err != nil && !errors.As(r.err, new(rejection)) {
+				failed = i
+				return errRetry
+			}
+		}
+		if err := trimLog(tx, db.maxLogLag); err != nil {
+			return err
+		}
+		if db.commitHook != nil {
+			return db.commitHook()
+		}
+		return nil
+	})
+	return failed, err
 }
