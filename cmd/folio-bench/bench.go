@@ -30,7 +30,7 @@ func bench(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}()
 	switch {
 	case cfg.Replay != "":
-		rep, err := runReplay(ctx, cfg, tgt)
+		rep, err := runReplay(ctx, cfg, tgt, stderr)
 		if err != nil {
 			return err
 		}

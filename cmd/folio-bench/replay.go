@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 // so every txn becomes one committed version; compose submits every txn at
 // once and lets the client compose while one op is in flight, as a browser
 // does when typing outruns the network.
-func runReplay(ctx context.Context, cfg Config, tgt *target) (Report, error) {
+func runReplay(ctx context.Context, cfg Config, tgt *target, progress io.Writer) (Report, error) {
 	path, err := resolveTrace(cfg.Replay)
 	if err != nil {
 		return Report{}, err
@@ -54,7 +55,12 @@ func runReplay(ctx context.Context, cfg Config, tgt *target) (Report, error) {
 	sampler := startSampler(tgt)
 	start := time.Now()
 	var lat histogram
-	for _, op := range ops {
+	lastReport := start
+	for i, op := range ops {
+		if now := time.Now(); progress != nil && now.Sub(lastReport) >= 10*time.Second {
+			lastReport = now
+			fmt.Fprintf(progress, "replay: %d/%d txns after %.0f s\n", i, len(ops), now.Sub(start).Seconds())
+		}
 		t0 := time.Now()
 		if err := c.Submit(op); err != nil {
 			return Report{}, fmt.Errorf("submit: %w", err)

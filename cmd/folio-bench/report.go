@@ -98,7 +98,9 @@ func writeTable(w io.Writer, reports []Report) error {
 	row("SSE viewer events/s", func(r Report) string { return fl(r.ViewerEvents) })
 	row("ack ms p50/p90/p99/max", func(r Report) string { return lat(r.Ack) })
 	row("broadcast ms p50/p90/p99/max", func(r Report) string { return lat(r.Broadcast) })
-	row("errors / reconnects", func(r Report) string { return fmt.Sprintf("%d / %d", r.Errors, r.Reconnects) })
+	row("errors / reconnects / slow-consumer cuts", func(r Report) string {
+		return fmt.Sprintf("%d / %d / %d", r.Errors, r.Reconnects, r.SlowConsumers)
+	})
 	row("server CPU % of a core", func(r Report) string { return cpuCell(r, fmt.Sprintf("%.1f", r.CPUPercent)) })
 	row("generator CPU % of a core", func(r Report) string { return fmt.Sprintf("%.1f", r.GeneratorCPUPercent) })
 	row("server CPU µs/committed op", func(r Report) string { return cpuCell(r, fmt.Sprintf("%.1f", r.CPUPerOpUS)) })
