@@ -25,7 +25,7 @@ import (
 // address (restart_test.go). Written frames are delayed by up to maxDelay to
 // add network jitter.
 type liveServer struct {
-	t        *testing.T
+	t        testing.TB
 	path     string
 	addr     string
 	opts     collab.Options
@@ -38,7 +38,7 @@ type liveServer struct {
 	wg  sync.WaitGroup // The Serve goroutine.
 }
 
-func newLiveServer(t *testing.T, opts collab.Options, maxDelay time.Duration, noSync bool) *liveServer {
+func newLiveServer(t testing.TB, opts collab.Options, maxDelay time.Duration, noSync bool) *liveServer {
 	t.Helper()
 	s := &liveServer{t: t, path: filepath.Join(t.TempDir(), "folio.db"), addr: "127.0.0.1:0",
 		opts: opts, maxDelay: maxDelay, noSync: noSync}
@@ -168,14 +168,14 @@ func (a *ackLog) count() int {
 	return n
 }
 
-func clientOptions(t *testing.T, name string) client.Options {
+func clientOptions(t testing.TB, name string) client.Options {
 	return client.Options{Name: name, Color: "#336699", BackoffMin: 5 * time.Millisecond,
 		BackoffMax: 100 * time.Millisecond, RetryDelay: 20 * time.Millisecond,
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)}
 }
 
 // dialAll connects n clients to doc, recording their acks in acks.
-func dialAll(t *testing.T, s *liveServer, doc string, n int, acks *ackLog) []*client.Client {
+func dialAll(t testing.TB, s *liveServer, doc string, n int, acks *ackLog) []*client.Client {
 	t.Helper()
 	cs := make([]*client.Client, n)
 	for i := range cs {
@@ -381,4 +381,26 @@ func TestPresenceThroughEdits(t *testing.T) {
 	eventually(t, "leave reaches a and c", func() bool {
 		return len(a.Peers()) == 1 && len(c.Peers()) == 1 && a.Peers()[0].Session != left && c.Peers()[0].Session != left
 	})
+}
+
+// BenchmarkClientRoundTrip measures submit-to-ack through the Go client, a
+// real hub and a durable (fsync) bbolt file: one op in flight at a time.
+func BenchmarkClientRoundTrip(b *testing.B) { benchRoundTrip(b, false) }
+
+// BenchmarkClientRoundTripNoSync is the same without fsync.
+func BenchmarkClientRoundTripNoSync(b *testing.B) { benchRoundTrip(b, true) }
+
+func benchRoundTrip(b *testing.B, noSync bool) {
+	s := newLiveServer(b, collab.Options{OpsPerSecond: 1e9, OpBurst: 1 << 30}, 0, noSync)
+	c := dialAll(b, s, "bench", 1, &ackLog{})[0]
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if err := c.Insert(i%64, "x"); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.WaitSynced(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

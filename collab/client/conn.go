@@ -262,25 +262,24 @@ func (c *Client) serve(cn *conn) error {
 	}
 }
 
-// handle decodes one server message and feeds it to the state.
+// handle decodes one server message and feeds it to the state. Op and ack
+// frames, the frequent ones, are decoded once (an ack's fields are a subset
+// of an op's); the others are decoded again into their own type.
 func (c *Client) handle(cn *conn, b []byte) error {
-	var h struct{ Type string }
-	if err := json.Unmarshal(b, &h); err != nil {
-		return fmt.Errorf("client: bad server message: %w", err)
+	var m collab.OpMsg
+	if err := json.Unmarshal(b, &m); err != nil {
+		var h struct{ Type string }
+		if json.Unmarshal(b, &h) != nil || h.Type == collab.TypeOp {
+			return fmt.Errorf("client: bad server message: %w", err)
+		}
+		m.Type = h.Type
 	}
 	var apply func(*state) error
-	switch h.Type {
+	switch m.Type {
 	case collab.TypeOp:
-		var m collab.OpMsg
-		if err := json.Unmarshal(b, &m); err != nil {
-			return fmt.Errorf("client: bad op message: %w", err)
-		}
 		apply = func(s *state) error { return s.applyOp(m) }
 	case collab.TypeAck:
-		var a collab.Ack
-		if err := json.Unmarshal(b, &a); err != nil {
-			return fmt.Errorf("client: bad ack: %w", err)
-		}
+		a := collab.Ack{Type: m.Type, Seq: m.Seq, Version: m.Version}
 		apply = func(s *state) error { return s.ack(a) }
 	case collab.TypePresence:
 		var p collab.Presence

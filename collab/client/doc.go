@@ -68,9 +68,10 @@
 // committed op; Peers returns them moved through the in-flight op and buffer,
 // i.e. in local coordinates (while in limbo, in server coordinates clamped to
 // the local text). A presence reported at an older version is moved through
-// the last 64 ops. The client's own cursor moves through every edit, local
-// and remote, as the server moves it; SetCursor sends it once no own op is
-// pending, so that its version names a text the server has.
+// the recent ops (at least the last 64). The client's own cursor moves
+// through every edit, local and remote, as the server moves it; SetCursor
+// sends it once no own op is pending, so that its version names a text the
+// server has.
 //
 // # Guarantees
 //

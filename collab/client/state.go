@@ -10,8 +10,8 @@ import (
 	"github.com/foliodocs/folio/ot"
 )
 
-// recentWindow is how many committed ops the state keeps to move a peer's
-// cursor that was reported at an older version up to the current one.
+// recentWindow is how many committed ops (at least) the state keeps to move
+// a peer's cursor that was reported at an older version up to the current one.
 const recentWindow = 64
 
 // errGap means the server skipped a version or acknowledged out of order: the
@@ -44,7 +44,7 @@ type state struct {
 	cursorDirty bool          // Cursor changed since last sent.
 
 	peers  map[string]collab.Presence // Cursors in server coordinates at version.
-	recent []collab.OpMsg             // Last committed ops, oldest first.
+	recent []collab.OpMsg             // Last 64 to 128 committed ops, oldest first.
 
 	out    []collab.ClientMsg
 	events []event
@@ -255,9 +255,8 @@ func (s *state) committed(m collab.OpMsg) {
 		p.Version = m.Version
 		s.peers[id] = p
 	}
-	if len(s.recent) == recentWindow {
-		copy(s.recent, s.recent[1:])
-		s.recent = s.recent[:recentWindow-1]
+	if len(s.recent) == 2*recentWindow { // Amortized: one copy per window.
+		s.recent = append(s.recent[:0], s.recent[recentWindow:]...)
 	}
 	s.recent = append(s.recent, collab.OpMsg{Version: m.Version, Op: m.Op})
 }
