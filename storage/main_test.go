@@ -122,8 +122,8 @@ func (w *writer) next(n int, snapEvery uint64) ([]OpRecord, *Snapshot) {
 	return recs, snap
 }
 
-// commitLast makes the writer's last n records and their texts disappear,
-// for a failed Append.
+// rollback forgets the writer's last n records, as a caller must after a
+// failed Append.
 func (w *writer) rollback(n int) {
 	w.texts = w.texts[:len(w.texts)-n]
 	w.doc = ot.NewDocument(w.texts[len(w.texts)-1])
@@ -133,18 +133,6 @@ func (w *writer) rollback(n int) {
 func (w *writer) length() int { return utf8.RuneCountInString(w.texts[len(w.texts)-1]) }
 
 func (w *writer) head() uint64 { return uint64(len(w.texts) - 1) }
-
-// eventually polls cond until it holds or a deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 // must(f())(t) returns f's value, failing t on an error.
 func must[T any](v T, err error) func(testing.TB) T {
