@@ -181,6 +181,16 @@ func (c *testClient) expect(typ string) []byte {
 	}
 }
 
+// expectExactly returns the next frame and fails unless it has type typ.
+func (c *testClient) expectExactly(typ string) []byte {
+	c.t.Helper()
+	b := c.next()
+	if got := msgType(b); got != typ {
+		c.t.Fatalf("want %s, got %s", typ, b)
+	}
+	return b
+}
+
 func (c *testClient) expectInto(typ string, v any) {
 	c.t.Helper()
 	if err := json.Unmarshal(c.expect(typ), v); err != nil {
