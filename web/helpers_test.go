@@ -32,13 +32,23 @@ type testEnv struct {
 
 func newEnv(t *testing.T, mod func(*Options)) *testEnv {
 	t.Helper()
+	return newEnvWith(t, nil, mod)
+}
+
+// newEnvWith also lets the test change the hub's options.
+func newEnvWith(t *testing.T, hubMod func(*collab.Options), mod func(*Options)) *testEnv {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "folio.db")
 	db, err := storage.Open(path, storage.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
-	hub := collab.NewHub(db, collab.Options{Logger: log, OpsPerSecond: 10000, OpBurst: 10000})
+	hubOpts := collab.Options{Logger: log, OpsPerSecond: 10000, OpBurst: 10000}
+	if hubMod != nil {
+		hubMod(&hubOpts)
+	}
+	hub := collab.NewHub(db, hubOpts)
 	opts := Options{Hub: hub, Store: db, Logger: log}
 	if mod != nil {
 		mod(&opts)

@@ -190,12 +190,16 @@ func TestSSEHeartbeatAndDrain(t *testing.T) {
 			comments++
 		}
 	}
+	if g := testutilGauge(e, "folio_sse_clients"); g != 1 {
+		t.Errorf("folio_sse_clients = %v with one stream open", g)
+	}
 	e.srv.Drain()
 	for {
 		if _, ok := c.next(); !ok {
 			break // Drain ends the stream.
 		}
 	}
+	eventually(t, "the SSE gauge to drop", func() bool { return testutilGauge(e, "folio_sse_clients") == 0 })
 	if r := e.get("/readyz"); r.status != http.StatusServiceUnavailable {
 		t.Errorf("readyz while draining: %d", r.status)
 	}
@@ -327,6 +331,33 @@ func TestSSEPresence(t *testing.T) {
 		ev := c.nextEvent()
 		if ev.name == sseLeave && strings.Contains(ev.data, ed.session) {
 			break
+		}
+	}
+}
+
+// TestSSEResumeTooOld resumes from a version older than the hub replays:
+// the stream starts over with a fresh snapshot, then continues live.
+func TestSSEResumeTooOld(t *testing.T) {
+	e := newEnvWith(t, func(o *collab.Options) { o.OpWindow, o.CatchUpLimit = 2, 2 }, nil)
+	e.create("d", "")
+	for i := uint64(0); i < 6; i++ {
+		e.postOp("d", i, `["x"]`)
+	}
+	c := e.sse("/api/v1/docs/d/events", "1")
+	ev := c.nextEvent(ssePresence, sseLeave)
+	var snap snapshotData
+	if err := json.Unmarshal([]byte(ev.data), &snap); err != nil || ev.name != sseSnapshot || ev.id != "6" || snap.Text != "xxxxxx" {
+		t.Fatalf("resume from v1 with a window of 2: %+v", ev)
+	}
+	e.postOp("d", 6, `["y"]`)
+	if ev := c.nextEvent(ssePresence, sseLeave); ev.name != sseOp || ev.id != "7" {
+		t.Fatalf("live event %+v", ev)
+	}
+	c.close()
+	c = e.sse("/api/v1/docs/d/events", "5")
+	for _, want := range []string{"6", "7"} {
+		if ev := c.nextEvent(ssePresence, sseLeave); ev.name != sseOp || ev.id != want {
+			t.Fatalf("resume within reach: %+v, want op %s", ev, want)
 		}
 	}
 }
