@@ -3,7 +3,6 @@ package web
 import (
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -281,9 +280,4 @@ func (s *Server) handlePutText(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", etag(v))
 	writeJSON(w, http.StatusOK, versionResponse{Version: v})
-}
-
-// isNotFound reports whether err means the document does not exist.
-func isNotFound(err error) bool {
-	return errors.Is(err, storage.ErrNotFound) || collab.AsError(err).Code == codeNotFound
 }

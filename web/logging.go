@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/storage"
 )
 
 // Log keys. Request lines never carry the query string (it may hold a token)
@@ -79,9 +81,16 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			sw.status = http.StatusOK
 		}
 		d := time.Since(start)
-		streaming := sw.hijacked || strings.HasSuffix(r.Pattern, "/events") || strings.HasSuffix(r.Pattern, "/ops") && r.Method == http.MethodGet
+		// Streams and long-polls last as long as the client wants: keep them
+		// out of the latency histogram.
+		streaming := sw.hijacked || strings.HasSuffix(r.Pattern, "/events") ||
+			(strings.HasSuffix(r.Pattern, "/ops") && r.Method == http.MethodGet)
 		s.metrics.observe(r.Pattern, sw.status, d, streaming)
-		s.requestEvent(r, sw.status).
+		ev := s.requestEvent(r, sw.status)
+		if id := r.PathValue("id"); storage.ValidID(id) {
+			ev = ev.Str(keyDoc, id)
+		}
+		ev.
 			Str(keyMethod, r.Method).
 			Str(keyPath, r.URL.Path).
 			Str(keyRoute, r.Pattern).

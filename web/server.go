@@ -130,9 +130,6 @@ func New(opts Options) *Server {
 // Handler returns the root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Options returns the effective options (defaults filled in).
-func (s *Server) Options() Options { return s.opts }
-
 // Drain starts the shutdown: /readyz answers 503, new WebSocket upgrades, SSE
 // streams and long-polls are refused, and the open SSE streams and long-polls
 // end now (clients resume by version elsewhere or later). WebSocket sessions

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -78,5 +77,3 @@ func backupFromServer(ctx context.Context, server string, w io.Writer) error {
 	}
 	return nil
 }
-
-func dirOf(file string) string { return filepath.Dir(file) }

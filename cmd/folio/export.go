@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/foliodocs/folio/storage"
 	"github.com/foliodocs/folio/web"
@@ -70,7 +71,7 @@ func writeOut(file string, stdout io.Writer, f func(io.Writer) error) error {
 	if file == "" {
 		return f(stdout)
 	}
-	tmp, err := os.CreateTemp(dirOf(file), ".folio-*")
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".folio-*")
 	if err != nil {
 		return err
 	}

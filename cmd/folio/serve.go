@@ -52,22 +52,22 @@ func runServe(ctx context.Context, e env) error {
 	return serve(ctx, cfg, log, nil)
 }
 
-// serve runs the service until ctx ends, then shuts down in order:
-//  1. readiness goes to 503, SSE streams and long-polls end (web Drain);
-//  2. the listener closes and in-flight HTTP requests finish (Shutdown);
-//  3. the hub closes: in-flight commits finish and are acknowledged, every
-//     WebSocket is closed with 1001 and waited for, final snapshots written;
-//  4. the store closes.
-//
-// All of it within cfg.ShutdownTimeout. ready, when not nil, receives the
-// listening address once the server accepts connections.
-func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready chan<- string) error {
+// stack is the wired service: the only place concrete stores and servers
+// are built and joined.
+type stack struct {
+	db   *storage.DB
+	hub  *collab.Hub
+	web  *web.Server
+	http *http.Server
+}
+
+func build(cfg Config, log zerolog.Logger) (*stack, error) {
 	db, err := storage.Open(filepath.Join(cfg.Data, DBFile), storage.Options{})
 	if err != nil {
 		if errors.Is(err, storage.ErrLocked) {
-			return fmt.Errorf("%w (is another folio server using %s?)", err, cfg.Data)
+			return nil, fmt.Errorf("%w (is another folio server using %s?)", err, cfg.Data)
 		}
-		return err
+		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -86,15 +86,27 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready chan<- str
 		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxTextBytes: cfg.MaxTextBytes, Heartbeat: cfg.SSEHeartbeat,
 	})
+	// No ReadTimeout/WriteTimeout: SSE streams and long-polls are long
+	// requests; every SSE write has its own deadline instead.
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
+	}
+	return &stack{db: db, hub: hub, web: srv, http: httpSrv}, nil
+}
+
+// serve runs the service until ctx ends (SIGINT/SIGTERM), then shuts down.
+// ready, when not nil, receives the listening address once the server
+// accepts connections.
+func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready chan<- string) error {
+	st, err := build(cfg, log)
+	if err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		closeAll(context.Background(), log, hub, db)
+		st.closeHubAndStore(context.Background(), log)
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info().Str("addr", ln.Addr().String()).Msg("listening")
@@ -102,7 +114,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready chan<- str
 		ready <- ln.Addr().String()
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
+	go func() { serveErr <- st.http.Serve(ln) }()
 
 	select {
 	case err = <-serveErr:
@@ -112,12 +124,8 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready chan<- str
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	srv.Drain()
-	if err := httpSrv.Shutdown(sctx); err != nil {
-		log.Warn().Err(err).Msg("http shutdown incomplete")
-	}
+	st.shutdown(sctx, log)
 	<-serveErr
-	closeAll(sctx, log, hub, db)
 	log.Info().Msg("stopped")
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -125,11 +133,27 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready chan<- str
 	return nil
 }
 
-func closeAll(ctx context.Context, log zerolog.Logger, hub *collab.Hub, db *storage.DB) {
-	if err := hub.Close(ctx); err != nil {
+// shutdown stops the service in order, within ctx:
+//  1. readiness goes to 503, SSE streams and long-polls end (web Drain);
+//  2. the listener closes and in-flight HTTP requests finish (Shutdown);
+//  3. the hub closes: in-flight commits finish and are acknowledged, every
+//     WebSocket is closed with 1001 and waited for (Shutdown does not wait
+//     for hijacked connections), final snapshots are written;
+//  4. the store closes.
+func (st *stack) shutdown(ctx context.Context, log zerolog.Logger) {
+	st.web.Drain()
+	if err := st.http.Shutdown(ctx); err != nil {
+		log.Warn().Err(err).Msg("http shutdown incomplete")
+		_ = st.http.Close()
+	}
+	st.closeHubAndStore(ctx, log)
+}
+
+func (st *stack) closeHubAndStore(ctx context.Context, log zerolog.Logger) {
+	if err := st.hub.Close(ctx); err != nil {
 		log.Error().Err(err).Msg("hub close")
 	}
-	if err := db.Close(); err != nil {
+	if err := st.db.Close(); err != nil {
 		log.Error().Err(err).Msg("store close")
 	}
 }
