@@ -50,13 +50,16 @@
 //     ("limbo"): the local text keeps the user's edits and does not show
 //     remote changes meanwhile. An ack at a version up to the text's version
 //     says it was committed before (it is in the text); a later one says
-//     the resend was committed. Either way the buffer is then rebased with a
-//     diff onto the server text, which now holds the op exactly once, and the
-//     local text jumps to the merge. A refusal merges the op itself back as
-//     an unsent edit.
+//     the resend was committed. The buffer is then moved over one diff (from
+//     the text it followed to the welcome's text) and through the ops
+//     committed since, with the usual transforms, and the local text jumps to
+//     the result, which holds the op exactly once. A refusal merges the op
+//     itself back as an unsent edit.
 //
-// Diff-based rebasing keeps every client converged, but on concurrent edits
-// of the same spot it may place text differently from a true transform.
+// A diff is all a text allows: it keeps every client converged, but when the
+// missed changes touch several places it is one large replacement, and edits
+// pending inside it land at its start instead of where a transform would put
+// them.
 //
 // Any other refusal of the in-flight op (invalid_op, version_too_old, …)
 // drops that op: the local text becomes the server text plus the rebased

@@ -14,13 +14,17 @@ import (
 // version <= textVersion means it was already committed (and is inside the
 // text); a later version means this resend was committed in the form sent.
 // Meanwhile the local text keeps showing the user's own edits and remote ops
-// only update the server text; both are merged once the answer is known.
+// only update the server text; both are merged once the answer is known: the
+// buffer goes over one diff (from what the client had to the text) and then
+// through the real ops committed since, transformed as usual.
 type limbo struct {
 	oldText     string // Server text the op was based on.
 	orig        ot.Op  // The op against oldText; the buffer follows it.
 	seq         uint64
-	sent        ot.Op  // orig rebased onto the server text at state.version.
-	textVersion uint64 // Version of the last welcome text.
+	text        string  // Text of the last welcome.
+	textVersion uint64  // Its version.
+	ops         []ot.Op // Others' ops committed after textVersion, in order.
+	sent        ot.Op   // orig rebased onto text and over ops: what the server would commit.
 }
 
 // takeText replaces the server text by a welcome's full text.
@@ -38,23 +42,30 @@ func (s *state) takeText(text string, version uint64) {
 		s.limbo = &limbo{oldText: s.server.String(), orig: s.inflight, seq: s.inflightSeq}
 		s.hasInflight, s.inflight = false, nil
 	}
-	s.limbo.textVersion = version
-	s.limbo.sent = ot.Transform(s.limbo.orig, ot.Diff(s.limbo.oldText, text), ot.Left)
+	l := s.limbo
+	l.text, l.textVersion, l.ops = text, version, nil
+	l.sent = ot.Transform(l.orig, ot.Diff(l.oldText, text), ot.Left)
 	s.server, s.version = ot.NewDocument(text), version
 	s.recent = s.recent[:0] // They led to the old text, not to this one.
 }
 
 // rebase makes pending, an op against base, apply to the current server text
 // by transforming it over Diff(base, server text), and rebuilds the local
-// text from it. pending becomes the buffer.
+// text from it.
 func (s *state) rebase(base string, pending ot.Op) {
-	srv := s.server.String()
 	if pending != nil {
-		pending = ot.Transform(pending, ot.Diff(base, srv), ot.Left)
-		if pending.IsNoop() {
-			pending = nil
-		}
+		pending = ot.Transform(pending, ot.Diff(base, s.server.String()), ot.Left)
 	}
+	s.setPending(pending)
+}
+
+// setPending makes pending, an op against the current server text, the
+// buffer and rebuilds the local text from it.
+func (s *state) setPending(pending ot.Op) {
+	if pending.IsNoop() {
+		pending = nil
+	}
+	srv := s.server.String()
 	next := srv
 	if pending != nil {
 		if t, err := ot.Apply(srv, pending); err == nil {
@@ -63,9 +74,8 @@ func (s *state) rebase(base string, pending ot.Op) {
 			pending = nil // Cannot happen for a transformed op; keep the server's text.
 		}
 	}
-	old := s.local.String()
 	if s.cursor != nil {
-		c := ot.TransformSelection(*s.cursor, ot.Diff(old, next))
+		c := ot.TransformSelection(*s.cursor, ot.Diff(s.local.String(), next))
 		s.cursor = &c
 	}
 	s.local, s.buffer = ot.NewDocument(next), pending
@@ -81,7 +91,9 @@ func (s *state) limboOp(m collab.OpMsg) error {
 		s.limboResolved(m.Version)
 		return nil
 	}
-	s.limbo.sent = ot.Transform(s.limbo.sent, m.Op, ot.Left)
+	l := s.limbo
+	l.ops = append(l.ops, m.Op)
+	l.sent = ot.Transform(l.sent, m.Op, ot.Left)
 	s.events = append(s.events, event{kind: evRemoteOp, op: m})
 	return nil
 }
@@ -107,16 +119,35 @@ func (s *state) limboAck(a collab.Ack) error {
 	return nil
 }
 
-// limboResolved merges the buffer (against orig's result) onto the server
-// text, which now contains the op.
+// limboResolved merges the buffer onto the server text, which now holds the
+// op exactly once: committed at version (before or after the text).
 func (s *state) limboResolved(version uint64) {
 	l := s.limbo
 	s.limbo = nil
-	base, err := ot.Apply(l.oldText, l.orig)
-	if err != nil {
-		base = l.oldText
+	var buf ot.Op
+	if version <= l.textVersion {
+		// The text holds the op already: one diff from what the buffer
+		// applies to, then the ops since.
+		base, err := ot.Apply(l.oldText, l.orig)
+		if err != nil {
+			base = l.oldText
+		}
+		buf = ot.Transform(s.buffer, ot.Diff(base, l.text), ot.Left)
+		for _, op := range l.ops {
+			buf = ot.Transform(buf, op, ot.Left)
+		}
+	} else {
+		// The resend was committed after the ops since the text: the usual
+		// in-flight/buffer transforms, starting from the diff to the text.
+		r0 := ot.Diff(l.oldText, l.text)
+		inflight := ot.Transform(l.orig, r0, ot.Left)
+		buf = ot.Transform(s.buffer, ot.Transform(r0, l.orig, ot.Right), ot.Left)
+		for _, op := range l.ops {
+			op, inflight = ot.Transform(op, inflight, ot.Right), ot.Transform(inflight, op, ot.Left)
+			buf = ot.Transform(buf, op, ot.Left)
+		}
 	}
-	s.rebase(base, s.buffer)
+	s.setPending(buf)
 	s.events = append(s.events, event{kind: evAck, seq: l.seq, ver: version})
 	s.flush()
 }
@@ -132,5 +163,9 @@ func (s *state) limboRefused() {
 			pending = c
 		}
 	}
-	s.rebase(l.oldText, pending)
+	pending = ot.Transform(pending, ot.Diff(l.oldText, l.text), ot.Left)
+	for _, op := range l.ops {
+		pending = ot.Transform(pending, op, ot.Left)
+	}
+	s.setPending(pending)
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"testing"
+	"time"
 
 	"github.com/foliodocs/folio/collab"
 	"github.com/foliodocs/folio/ot"
@@ -204,4 +205,164 @@ func TestTieBreakBuffer(t *testing.T) {
 	}
 	wantText(t, a, "12a")
 	wantText(t, b, "12a")
+}
+
+// limboSetup: a's op "X" is in flight when the connection drops; b then
+// edits; a reconnects and the server answers with a full text, so a cannot
+// know whether "X" is in it. committed says whether "X" reached the server
+// before the drop.
+func limboSetup(t *testing.T, committed bool) (*fakeServer, *state, *state) {
+	f := newFakeServer(t, "0123")
+	a, b := newState(), newState()
+	connect(t, f, a, false)
+	connect(t, f, b, false)
+	mustSubmit(t, a, ins(2, "X"))
+	if committed {
+		c, _ := deliver(t, f, a) // Committed; the ack is lost.
+		if err := b.applyOp(*c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.offline()
+	mustSubmit(t, b, ins(0, "b"))
+	if _, ack := deliver(t, f, b); b.ack(ack) != nil {
+		t.Fatal("ack b")
+	}
+	connect(t, f, a, true)
+	if a.limbo == nil || a.synced() {
+		t.Fatal("a is not in limbo")
+	}
+	mustSubmit(t, a, ins(4, "Y")) // Typed during limbo, after "01X2".
+	wantText(t, a, "01X2Y3")      // Remote changes wait until the limbo ends.
+	return f, a, b
+}
+
+func TestLimboOpWasCommitted(t *testing.T) {
+	f, a, _ := limboSetup(t, true)
+	ops := onlyOps(takeOut(a))
+	if len(ops) != 1 || ops[0].Seq != 1 {
+		t.Fatalf("want the in-flight op resent as seq 1, got %+v", ops)
+	}
+	committed, ack := f.submit(a.session, ops[0])
+	if committed != nil || ack.Version != 1 {
+		t.Fatalf("the server must dedupe the resend: %+v %+v", committed, ack)
+	}
+	if err := a.ack(ack); err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, a, "b01X2Y3")
+	if _, ack := deliver(t, f, a); a.ack(ack) != nil {
+		t.Fatal("ack")
+	}
+	if f.text != "b01X2Y3" || !a.synced() || a.server.String() != f.text {
+		t.Fatalf("server %q, a synced %v", f.text, a.synced())
+	}
+}
+
+func TestLimboOpWasLost(t *testing.T) {
+	f, a, b := limboSetup(t, false)
+	ops := onlyOps(takeOut(a))
+	if len(ops) != 1 || ops[0].Seq != 1 || *ops[0].Version != 1 {
+		t.Fatalf("want seq 1 rebased onto version 1, got %+v", ops)
+	}
+	// Someone else commits before the resend arrives.
+	mustSubmit(t, b, ins(5, "!"))
+	cb, ackb := deliver(t, f, b)
+	if b.ack(ackb) != nil || a.applyOp(*cb) != nil {
+		t.Fatal("b's op")
+	}
+	committed, ack := f.submit(a.session, ops[0])
+	if committed == nil || ack.Version != 3 {
+		t.Fatalf("the resend must commit: %+v", ack)
+	}
+	if err := a.ack(ack); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.applyOp(*committed); err != nil {
+		t.Fatal(err)
+	}
+	cy, acky := deliver(t, f, a)
+	if a.ack(acky) != nil || b.applyOp(*cy) != nil {
+		t.Fatal("buffer")
+	}
+	for _, st := range []*state{a, b} {
+		wantText(t, st, f.text)
+	}
+	if f.text != "b01X2Y3!" {
+		t.Fatalf("server %q", f.text)
+	}
+}
+
+// TestRefusedOpReverts: an in-flight op the server refuses for good leaves
+// the local text as server text + buffer.
+func TestRefusedOpReverts(t *testing.T) {
+	f := newFakeServer(t, "abc")
+	a := newState()
+	connect(t, f, a, false)
+	mustSubmit(t, a, ins(1, "X"))
+	mustSubmit(t, a, ins(3, "Y"))
+	takeOut(a)
+	if a.fail(collab.ErrorMsg{Code: collab.CodeInvalidOp, Seq: 1}) {
+		t.Fatal("invalid_op must not be retried")
+	}
+	wantText(t, a, "abYc")
+	ops := onlyOps(takeOut(a))
+	if len(ops) != 1 || ops[0].Seq != 2 {
+		t.Fatalf("the buffer goes out with a new seq: %+v", ops)
+	}
+}
+
+// TestRateLimitedResendsSameSeq: rate_limited keeps the op and its seq.
+func TestRateLimitedResendsSameSeq(t *testing.T) {
+	f := newFakeServer(t, "")
+	a, b := newState(), newState()
+	connect(t, f, a, false)
+	connect(t, f, b, false)
+	mustSubmit(t, a, ins(0, "a"))
+	takeOut(a)
+	if !a.fail(collab.ErrorMsg{Code: collab.CodeRateLimited, Seq: 1}) {
+		t.Fatal("rate_limited must be retried")
+	}
+	mustSubmit(t, b, ins(0, "b"))
+	cb, _ := deliver(t, f, b)
+	if err := a.applyOp(*cb); err != nil {
+		t.Fatal(err)
+	}
+	a.retry(1)
+	ops := onlyOps(takeOut(a))
+	if len(ops) != 1 || ops[0].Seq != 1 || *ops[0].Version != 1 {
+		t.Fatalf("want seq 1 at version 1, got %+v", ops)
+	}
+	if _, ack := f.submit(a.session, ops[0]); a.ack(ack) != nil {
+		t.Fatal("ack")
+	}
+	wantText(t, a, f.text)
+}
+
+// TestSeqReusedByResumedSession: an ack naming an old version for the
+// in-flight seq means another client of this session used the seq; the op
+// was not applied, so it is dropped and later seqs jump past the clock.
+func TestSeqReusedByResumedSession(t *testing.T) {
+	f := newFakeServer(t, "")
+	a := newState()
+	connect(t, f, a, false)
+	mustSubmit(t, a, ins(0, "first"))
+	if _, ack := deliver(t, f, a); a.ack(ack) != nil {
+		t.Fatal("ack")
+	}
+	b := newState() // Resumes a's session without knowing its seqs.
+	b.session = a.session
+	connect(t, f, b, false)
+	mustSubmit(t, b, ins(0, "second"))
+	committed, ack := deliver(t, f, b)
+	if committed != nil {
+		t.Fatal("fake server should see a duplicate")
+	}
+	if err := b.ack(ack); err != nil {
+		t.Fatal(err)
+	}
+	if b.hasInflight || b.lastSeq < freshSeq()-uint64(time.Minute/time.Microsecond) {
+		t.Fatalf("in flight %v, last seq %d", b.hasInflight, b.lastSeq)
+	}
+	wantText(t, b, "first")
 }
