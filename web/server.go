@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,6 +104,7 @@ type Server struct {
 	log     zerolog.Logger
 	metrics *metrics
 	handler http.Handler
+	mux     *http.ServeMux
 
 	draining atomic.Bool
 	// drainCtx ends every SSE stream and long-poll when Drain is called.
@@ -123,7 +125,8 @@ func New(opts Options) *Server {
 		metrics: newMetrics(opts.Registry),
 	}
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
-	s.handler = s.logRequests(s.routes())
+	s.mux = s.routes()
+	s.handler = s.logRequests(s.mux)
 	return s
 }
 
@@ -162,7 +165,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v1/docs/{id}/export/{format}", s.handleExport)
 	mux.HandleFunc("GET /api/v1/docs/{id}/ws", s.handleWS)
 	mux.HandleFunc("GET /api/v1/admin/backup", s.handleBackup)
-	mux.HandleFunc("/api/", s.handleAPINotFound)
+	mux.HandleFunc(apiCatchAll, s.handleAPINotFound)
 
 	s.routePages(mux)
 	return mux
@@ -171,6 +174,9 @@ func (s *Server) routes() *http.ServeMux {
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
+
+// apiCatchAll is the pattern answering unknown API paths in JSON.
+const apiCatchAll = "/api/"
 
 // readyProbeID is a document id read by /readyz to prove the store answers;
 // it need not exist.
@@ -201,8 +207,26 @@ func (s *Server) storeReady(ctx context.Context) error {
 	return nil
 }
 
+// handleAPINotFound answers JSON for unknown API paths, and 405 with Allow
+// for known paths asked with another method (the catch-all pattern would
+// otherwise hide the mux's own 405).
 func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, apiError(codeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != apiCatchAll {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		s.writeError(w, r, apiError(codeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		return
+	}
+	// 405 is about HTTP methods, not a collab error code.
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{"method_not_allowed",
+		r.Method + " is not allowed here; use " + strings.Join(allow, ", ")}})
 }
 
 // errDraining is returned to requests that would start a long-lived stream
