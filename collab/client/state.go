@@ -192,9 +192,15 @@ func (s *state) welcome(w collab.Welcome) error {
 		}
 	}
 	s.hasVersion = true
+	old := s.peers
 	s.peers = map[string]collab.Presence{}
 	for _, p := range w.Peers {
 		s.presence(p)
+	}
+	for id := range old {
+		if _, ok := s.peers[id]; !ok { // Left while we were away.
+			s.events = append(s.events, event{kind: evLeave, session: id})
+		}
 	}
 	s.online = true
 	switch {
