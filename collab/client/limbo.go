@@ -84,7 +84,7 @@ func (s *state) setPending(pending ot.Op) {
 // limboOp handles a committed op while in limbo.
 func (s *state) limboOp(m collab.OpMsg) error {
 	if err := s.server.Apply(m.Op); err != nil {
-		return fmt.Errorf("client: remote op %d does not fit: %w", m.Version, err)
+		return s.corrupt(fmt.Errorf("client: remote op %d does not fit: %w", m.Version, err))
 	}
 	s.committed(m)
 	if m.Session == s.session && m.Seq == s.limbo.seq {
@@ -107,7 +107,7 @@ func (s *state) limboAck(a collab.Ack) error {
 		// Committed before the text was taken: it is inside the text.
 	case a.Version == s.version+1:
 		if err := s.server.Apply(s.limbo.sent); err != nil {
-			return fmt.Errorf("client: acked op %d does not fit: %w", a.Version, err)
+			return s.corrupt(fmt.Errorf("client: acked op %d does not fit: %w", a.Version, err))
 		}
 		s.committed(collab.OpMsg{Version: a.Version, Op: s.limbo.sent})
 	case a.Version <= s.version:

@@ -182,13 +182,15 @@ func (s *state) welcome(w collab.Welcome) error {
 	if w.Text != nil {
 		s.takeText(*w.Text, w.Version)
 	} else {
+		// A catch-up that does not fit means the server and this client
+		// disagree on history: ask for the full text next time.
 		for _, m := range w.Ops {
 			if err := s.applyOp(m); err != nil {
-				return err
+				return s.corrupt(err)
 			}
 		}
 		if s.version != w.Version {
-			return fmt.Errorf("%w: welcome at %d, caught up to %d", errGap, w.Version, s.version)
+			return s.corrupt(fmt.Errorf("%w: welcome at %d, caught up to %d", errGap, w.Version, s.version))
 		}
 	}
 	s.hasVersion = true
@@ -229,7 +231,7 @@ func (s *state) applyOp(m collab.OpMsg) error {
 		return s.ackInflight(m.Version)
 	}
 	if err := s.server.Apply(m.Op); err != nil {
-		return fmt.Errorf("client: remote op %d does not fit: %w", m.Version, err)
+		return s.corrupt(fmt.Errorf("client: remote op %d does not fit: %w", m.Version, err))
 	}
 	op := m.Op
 	if s.hasInflight {
@@ -239,7 +241,7 @@ func (s *state) applyOp(m collab.OpMsg) error {
 		s.buffer, op = ot.Transform(s.buffer, op, ot.Left), ot.Transform(op, s.buffer, ot.Right)
 	}
 	if err := s.local.Apply(op); err != nil {
-		return fmt.Errorf("client: transformed remote op %d does not fit: %w", m.Version, err)
+		return s.corrupt(fmt.Errorf("client: transformed remote op %d does not fit: %w", m.Version, err))
 	}
 	if s.cursor != nil {
 		c := ot.TransformSelection(*s.cursor, op)
@@ -267,6 +269,14 @@ func (s *state) committed(m collab.OpMsg) {
 	s.recent = append(s.recent, collab.OpMsg{Version: m.Version, Op: m.Op})
 }
 
+// corrupt handles an op that cannot apply where OT says it must: the texts
+// can no longer be trusted, so the next hello asks for the full text (the
+// pending edits then go through the text-welcome path).
+func (s *state) corrupt(err error) error {
+	s.hasVersion = false
+	return err
+}
+
 // ack handles the server's acknowledgement of an op.
 func (s *state) ack(a collab.Ack) error {
 	if s.limbo != nil {
@@ -292,7 +302,7 @@ func (s *state) ack(a collab.Ack) error {
 
 func (s *state) ackInflight(version uint64) error {
 	if err := s.server.Apply(s.inflight); err != nil {
-		return fmt.Errorf("client: acked op %d does not fit: %w", version, err)
+		return s.corrupt(fmt.Errorf("client: acked op %d does not fit: %w", version, err))
 	}
 	seq := s.inflightSeq
 	s.committed(collab.OpMsg{Version: version, Op: s.inflight})

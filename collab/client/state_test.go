@@ -366,3 +366,33 @@ func TestSeqReusedByResumedSession(t *testing.T) {
 	}
 	wantText(t, b, "first")
 }
+
+// TestCorruptStreamForcesFullText: an op that cannot apply makes the next
+// hello ask for the full text, and the pending edit survives through it.
+func TestCorruptStreamForcesFullText(t *testing.T) {
+	f := newFakeServer(t, "abc")
+	a := newState()
+	connect(t, f, a, false)
+	mustSubmit(t, a, ins(3, "!"))
+	bad := collab.OpMsg{Version: 1, Op: del(0, 10), Session: "zz", Seq: 1}
+	if err := a.applyOp(bad); err == nil {
+		t.Fatal("an op deleting past the end was applied")
+	}
+	a.offline()
+	if h := a.hello(collab.User{}, ""); h.Version != nil {
+		t.Fatalf("hello after a corrupt op names version %d", *h.Version)
+	}
+	connect(t, f, a, false) // The fake sends the text because hello has no version.
+	ops := onlyOps(takeOut(a))
+	if len(ops) != 1 {
+		t.Fatalf("want the in-flight op resent, got %+v", ops)
+	}
+	_, ack := f.submit(a.session, ops[0])
+	if err := a.ack(ack); err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, a, "abc!")
+	if f.text != "abc!" || !a.synced() {
+		t.Fatalf("server %q synced %v", f.text, a.synced())
+	}
+}
