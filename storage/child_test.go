@@ -89,7 +89,7 @@ func TestCrash(t *testing.T) {
 	reported := map[string]uint64{}
 	const kills = 24
 	for i := range kills {
-		for doc, v := range runAndKill(t, path, rng.IntN(200)) {
+		for doc, v := range runAndKill(t, path, rng.IntN(100)) {
 			reported[doc] = max(reported[doc], v)
 		}
 		db, err := Open(path, Options{LockTimeout: 5 * time.Second})
