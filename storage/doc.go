@@ -32,9 +32,9 @@
 // When a document has flushAfter (128) pending ops, or an Append carries a
 // snapshot, the same transaction copies its pending ops into its own bucket
 // as chunks of up to 256 ops keyed by their first version, and updates its
-// session records; meta.flushed says up to where. Readers take ops 1..flushed from the document's bucket and the
-// rest by walking the tail chain, so a document's data is always complete in
-// every committed transaction. Each commit then trims the log from its front
+// session records; meta.flushed says up to where. Readers take ops
+// 1..flushed from the document's bucket and the rest by walking the tail
+// chain, so a document's data is complete in every committed transaction. Each commit then trims the log from its front
 // only (entries already flushed), so each log page is freed once; a document
 // whose oldest pending entry lags maxLogLag (8192) entries behind the newest
 // is flushed so that an idle document cannot pin the log. Delete removes the
@@ -74,6 +74,13 @@
 //     wrapping ErrLocked, when another process holds it; it fails wrapping
 //     ErrCorrupt on a file that is not a Folio database. Options.Verify (or
 //     Check) replays every log to find deeper damage.
+//
+// # Errors
+//
+// Errors wrap the sentinels (ErrNotFound, ErrExists, ErrInvalidID,
+// ErrVersionConflict, ErrVersionAhead for reads past the head, ErrLocked,
+// ErrCorrupt, ErrClosed, ErrInvalidArgument) with the operation and key
+// facts; test them with errors.Is.
 //
 // # Caller contract
 //
