@@ -21,7 +21,7 @@ import (
 // testEnv is a real stack: bbolt in t.TempDir(), a hub, the web server and an
 // httptest server on 127.0.0.1.
 type testEnv struct {
-	t    *testing.T
+	t    testing.TB
 	db   *storage.DB
 	hub  *collab.Hub
 	srv  *Server
@@ -30,13 +30,13 @@ type testEnv struct {
 	path string
 }
 
-func newEnv(t *testing.T, mod func(*Options)) *testEnv {
+func newEnv(t testing.TB, mod func(*Options)) *testEnv {
 	t.Helper()
 	return newEnvWith(t, nil, mod)
 }
 
 // newEnvWith also lets the test change the hub's options.
-func newEnvWith(t *testing.T, hubMod func(*collab.Options), mod func(*Options)) *testEnv {
+func newEnvWith(t testing.TB, hubMod func(*collab.Options), mod func(*Options)) *testEnv {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "folio.db")
 	db, err := storage.Open(path, storage.Options{NoSync: true})
@@ -44,6 +44,9 @@ func newEnvWith(t *testing.T, hubMod func(*collab.Options), mod func(*Options)) 
 		t.Fatal(err)
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	if _, ok := t.(*testing.B); ok {
+		log = zerolog.Nop() // Per-request lines would drown the figures.
+	}
 	hubOpts := collab.Options{Logger: log, OpsPerSecond: 10000, OpBurst: 10000}
 	if hubMod != nil {
 		hubMod(&hubOpts)
@@ -87,7 +90,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
@@ -187,7 +190,7 @@ func must[T any](v T, err error) T {
 }
 
 // eventually polls cond until it holds or 10 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

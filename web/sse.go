@@ -106,6 +106,8 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 	defer cancel()
 
 	rc := http.NewResponseController(w)
+	// The connection may serve further requests: leave no deadline behind.
+	defer rc.SetWriteDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

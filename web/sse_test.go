@@ -29,7 +29,7 @@ type sseEvent struct {
 // sseClient reads a text/event-stream the way a browser's EventSource does
 // (event/id/data fields, blank line dispatch, comments, remembered last id).
 type sseClient struct {
-	t      *testing.T
+	t      testing.TB
 	resp   *http.Response
 	rd     *bufio.Reader
 	cancel context.CancelFunc

@@ -67,9 +67,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
 		name, args = args[0], args[1:]
 	}
-	if name == "help" {
+	switch name {
+	case "help":
 		usage(stdout)
 		return 0
+	case "serve":
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			usage(stderr) // The commands first, then serve's flags.
+			fmt.Fprintln(stderr)
+		}
 	}
 	cmd, ok := commands[name]
 	if !ok {
