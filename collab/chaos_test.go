@@ -134,10 +134,20 @@ func (c *jitterConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// ackLog records every ack the clients receive.
+// ackLog records every ack the clients receive, and counts refusals.
 type ackLog struct {
-	mu   sync.Mutex
-	acks map[string]map[uint64]uint64 // session -> seq -> version
+	mu      sync.Mutex
+	acks    map[string]map[uint64]uint64 // session -> seq -> version
+	refused map[collab.Code]int
+}
+
+func (a *ackLog) onError(e collab.ErrorMsg) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.refused == nil {
+		a.refused = map[collab.Code]int{}
+	}
+	a.refused[e.Code]++
 }
 
 func (a *ackLog) hook(c **client.Client) func(seq, version uint64) {
@@ -181,6 +191,7 @@ func dialAll(t testing.TB, s *liveServer, doc string, n int, acks *ackLog) []*cl
 	for i := range cs {
 		o := clientOptions(t, fmt.Sprintf("c%d", i))
 		o.OnAck = acks.hook(&cs[i])
+		o.OnError = acks.onError
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		c, err := client.Dial(ctx, s.url(doc), o)
 		cancel()
@@ -282,9 +293,10 @@ func checkConverged(t *testing.T, s *liveServer, doc string, cs []*client.Client
 			t.Fatalf("%s diverged:\n got %q\nwant %q", c.Session(), got, replay)
 		}
 	}
-	t.Logf("%d clients converged on %d ops, %d code points, %d acks", len(cs), head, len([]rune(replay)), acks.count())
 	acks.mu.Lock()
 	defer acks.mu.Unlock()
+	t.Logf("%d clients converged on %d ops, %d code points; errors received: %v", len(cs), head,
+		len([]rune(replay)), acks.refused)
 	for session, m := range acks.acks {
 		for seq, v := range m {
 			if seen[session][seq] != v {

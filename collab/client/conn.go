@@ -298,7 +298,7 @@ func (c *Client) handle(cn *conn, b []byte) error {
 		if err := json.Unmarshal(b, &e); err != nil {
 			return nil
 		}
-		apply = func(s *state) error { c.onError(cn, s, e); return nil }
+		apply = func(s *state) error { return c.onError(cn, s, e) }
 	default:
 		return nil // pong, or a type added later.
 	}
@@ -311,19 +311,22 @@ func (c *Client) handle(cn *conn, b []byte) error {
 	return err
 }
 
-// onError logs an error message and schedules a resend when rate limited.
-// Called with mu held.
-func (c *Client) onError(cn *conn, s *state, e collab.ErrorMsg) {
-	if !s.fail(e) {
+// onError logs an error message and schedules a resend of the op after a
+// transient refusal, with exponential backoff. Called with mu held.
+func (c *Client) onError(cn *conn, s *state, e collab.ErrorMsg) error {
+	retry, err := s.fail(e)
+	if !retry {
 		c.log.Warn().Str(logCode, string(e.Code)).Uint64(logSeq, e.Seq).Str(logSession, s.session).
 			Msg(e.Message)
-		return
+		return err
 	}
-	d := c.opts.RetryDelay/2 + time.Duration(c.opts.Rand()*float64(c.opts.RetryDelay))
+	d := min(c.opts.RetryDelay<<min(s.retries-1, 6), c.opts.BackoffMax)
+	d = d/2 + time.Duration(c.opts.Rand()*float64(d))
 	select {
 	case cn.retry <- retryReq{seq: e.Seq, delay: d}:
 	default:
 	}
+	return nil
 }
 
 // write is the connection's writer goroutine: it sends queued messages in

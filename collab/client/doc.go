@@ -36,7 +36,10 @@
 // rebased base version; the server answers a (session, seq) it already has
 // with an ack and does not apply it again. Seqs increase per session across
 // reconnects. Edits made while offline wait in the buffer. An op refused as
-// rate_limited is resent, with the same seq, after about Options.RetryDelay.
+// rate_limited, unavailable, conflict or internal is resent with the same
+// seq after about Options.RetryDelay, doubling with each refusal (capped by
+// BackoffMax). An op refused as version_too_old or version_ahead is kept and
+// the client reconnects asking for the full text (below).
 // A hello refused as forbidden, not_found, deleted or invalid stops the
 // client (Submit then returns that *RefusedError); other refusals are
 // retried.
@@ -61,7 +64,7 @@
 // pending inside it land at its start instead of where a transform would put
 // them.
 //
-// Any other refusal of the in-flight op (invalid_op, version_too_old, …)
+// Any other refusal of the in-flight op (invalid_op, doc_too_large, …)
 // drops that op: the local text becomes the server text plus the rebased
 // buffer, and Options.OnError reports it.
 //

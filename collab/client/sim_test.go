@@ -128,7 +128,8 @@ func (s *sim) clientRecv(c *simClient) {
 	case collab.Ack:
 		err = c.st.ack(m)
 	case collab.ErrorMsg:
-		if c.st.fail(m) {
+		var retry bool
+		if retry, err = c.st.fail(m); retry {
 			c.retries = append(c.retries, m.Seq)
 		}
 	case collab.Presence:

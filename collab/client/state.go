@@ -18,6 +18,10 @@ const recentWindow = 64
 // connection is dropped and the resync on reconnect repairs the state.
 var errGap = errors.New("client: version gap in server stream")
 
+// errResync means the server could not place an op's base version: the
+// client reconnects and asks for the full text, keeping the op.
+var errResync = errors.New("client: op base refused, resyncing from the full text")
+
 // state is the client side of OT, free of I/O: the server text at version,
 // the local text (server text + inflight + buffer), the single in-flight op
 // and the composed buffer, and the peers' presence. All methods are called
@@ -38,6 +42,7 @@ type state struct {
 	buffer      ot.Op // Relative to server+inflight; nil when empty.
 	lastSeq     uint64
 	limbo       *limbo // Non-nil while an in-flight op's fate is unknown.
+	retries     int    // Transient refusals of the op awaiting its ack.
 
 	online      bool
 	cursor      *ot.Selection // Local coordinates.
@@ -143,6 +148,7 @@ func (s *state) flush() {
 	}
 	if !s.hasInflight && s.buffer != nil {
 		s.lastSeq++
+		s.retries = 0
 		s.hasInflight, s.inflight, s.inflightSeq, s.buffer = true, s.buffer, s.lastSeq, nil
 		s.sendOp(s.inflightSeq, s.inflight)
 	}
@@ -290,9 +296,9 @@ func (s *state) ack(a collab.Ack) error {
 		// applied: the seq was used before by another client resuming this
 		// session. Treat it as a refusal and continue with fresh seqs.
 		s.lastSeq = max(s.lastSeq, freshSeq())
-		s.fail(collab.ErrorMsg{Type: collab.TypeError, Code: collab.CodeSeqNotIncreasing,
+		_, err := s.fail(collab.ErrorMsg{Type: collab.TypeError, Code: collab.CodeSeqNotIncreasing,
 			Message: "seq already used in this session", Seq: a.Seq})
-		return nil
+		return err
 	}
 	if a.Version != s.version+1 {
 		return fmt.Errorf("%w: ack %d after %d", errGap, a.Version, s.version)
@@ -312,29 +318,37 @@ func (s *state) ackInflight(version uint64) error {
 	return nil
 }
 
-// fail handles an error message. It reports whether the in-flight op should
-// be resent after a delay (rate limited). Any other refusal of the in-flight
-// op drops it: the local text is rebuilt as server text + buffer.
-func (s *state) fail(e collab.ErrorMsg) (retry bool) {
+// fail handles an error message. About the op awaiting its ack:
+//   - rate_limited, unavailable, conflict, internal are transient: retry is
+//     true and the op is resent with its seq after a delay (or after the
+//     reconnect, when the server is going away);
+//   - version_too_old, version_ahead: the server cannot place the op's base,
+//     so the client reconnects for the full text (err) and keeps the op;
+//   - anything else refuses the op for good: it is dropped and the local
+//     text becomes server text + rebased buffer.
+func (s *state) fail(e collab.ErrorMsg) (retry bool, err error) {
 	s.events = append(s.events, event{kind: evError, err: e})
-	switch {
-	case e.Seq == 0:
-		return false
-	case s.limbo != nil && e.Seq == s.limbo.seq:
-		if e.Code == collab.CodeRateLimited {
-			return true
-		}
+	if e.Seq == 0 || e.Seq != s.pendingSeq() {
+		return false, nil
+	}
+	switch e.Code {
+	case collab.CodeRateLimited, collab.CodeUnavailable, collab.CodeConflict, collab.CodeInternal:
+		s.retries++
+		return true, nil
+	case collab.CodeVersionTooOld, collab.CodeVersionAhead:
+		return false, s.corrupt(fmt.Errorf("%w: %s", errResync, e.Code))
+	case collab.CodeSeqNotIncreasing:
+		s.lastSeq = max(s.lastSeq, freshSeq())
+	}
+	if s.limbo != nil {
 		s.limboRefused()
-	case s.hasInflight && e.Seq == s.inflightSeq:
-		if e.Code == collab.CodeRateLimited {
-			return true
-		}
+	} else {
 		base, _ := ot.Apply(s.server.String(), s.inflight)
 		s.hasInflight, s.inflight = false, nil
 		s.rebase(base, s.buffer)
 	}
 	s.flush()
-	return false
+	return false, nil
 }
 
 // retry resends the in-flight op (transformed since) with its seq.

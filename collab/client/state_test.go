@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -302,8 +303,8 @@ func TestRefusedOpReverts(t *testing.T) {
 	mustSubmit(t, a, ins(1, "X"))
 	mustSubmit(t, a, ins(3, "Y"))
 	takeOut(a)
-	if a.fail(collab.ErrorMsg{Code: collab.CodeInvalidOp, Seq: 1}) {
-		t.Fatal("invalid_op must not be retried")
+	if retry, err := a.fail(collab.ErrorMsg{Code: collab.CodeInvalidOp, Seq: 1}); retry || err != nil {
+		t.Fatalf("invalid_op must drop the op: retry %v, err %v", retry, err)
 	}
 	wantText(t, a, "abYc")
 	ops := onlyOps(takeOut(a))
@@ -320,8 +321,8 @@ func TestRateLimitedResendsSameSeq(t *testing.T) {
 	connect(t, f, b, false)
 	mustSubmit(t, a, ins(0, "a"))
 	takeOut(a)
-	if !a.fail(collab.ErrorMsg{Code: collab.CodeRateLimited, Seq: 1}) {
-		t.Fatal("rate_limited must be retried")
+	if retry, err := a.fail(collab.ErrorMsg{Code: collab.CodeRateLimited, Seq: 1}); !retry || err != nil {
+		t.Fatalf("rate_limited must be retried: retry %v, err %v", retry, err)
 	}
 	mustSubmit(t, b, ins(0, "b"))
 	cb, _ := deliver(t, f, b)
@@ -395,4 +396,31 @@ func TestCorruptStreamForcesFullText(t *testing.T) {
 	if f.text != "abc!" || !a.synced() {
 		t.Fatalf("server %q synced %v", f.text, a.synced())
 	}
+}
+
+// TestVersionTooOldResyncs: an op whose base the server cannot rebase from is
+// kept; the client asks for the full text and resends it from there.
+func TestVersionTooOldResyncs(t *testing.T) {
+	f := newFakeServer(t, "abc")
+	a := newState()
+	connect(t, f, a, false)
+	mustSubmit(t, a, ins(3, "!"))
+	takeOut(a)
+	retry, err := a.fail(collab.ErrorMsg{Code: collab.CodeVersionTooOld, Seq: 1})
+	if retry || !errors.Is(err, errResync) {
+		t.Fatalf("retry %v, err %v", retry, err)
+	}
+	a.offline()
+	if h := a.hello(collab.User{}, ""); h.Version != nil {
+		t.Fatal("hello still names a version")
+	}
+	connect(t, f, a, false)
+	ops := onlyOps(takeOut(a))
+	if len(ops) != 1 || ops[0].Seq != 1 {
+		t.Fatalf("want the op resent as seq 1, got %+v", ops)
+	}
+	if _, ack := f.submit(a.session, ops[0]); a.ack(ack) != nil {
+		t.Fatal("ack")
+	}
+	wantText(t, a, "abc!")
 }
