@@ -246,3 +246,30 @@ func TestGivesUpWhenRefused(t *testing.T) {
 		t.Fatalf("dial refused: %v", err)
 	}
 }
+
+// TestPingDetectsDeadServer: a server that stops reading (so it answers no
+// ping) is dropped after PingInterval + WriteTimeout and redialled.
+func TestPingDetectsDeadServer(t *testing.T) {
+	s := newWSFake(t, "", 0)
+	s.stall = make(chan struct{})
+	offline := make(chan error, 1)
+	o := testOptions(t)
+	o.PingInterval, o.WriteTimeout = 20*time.Millisecond, 100*time.Millisecond
+	o.OnStatus = func(st Status, err error) {
+		if st == StatusOffline {
+			select {
+			case offline <- err:
+			default:
+			}
+		}
+	}
+	dial(t, s.url(), o)
+	select {
+	case err := <-offline:
+		if err == nil {
+			t.Fatal("offline without a reason")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a server that answers no ping was not dropped")
+	}
+}

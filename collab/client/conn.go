@@ -330,7 +330,9 @@ func (c *Client) onError(cn *conn, s *state, e collab.ErrorMsg) error {
 }
 
 // write is the connection's writer goroutine: it sends queued messages in
-// order, resends after rate limiting, and pings to detect a dead peer.
+// order, resends after transient refusals, and pings to detect a dead peer
+// (a ping waits for its pong in a goroutine of its own, so that sends are not
+// held up by it; write waits for that goroutine before returning).
 func (c *Client) write(cn *conn) {
 	defer c.wg.Done()
 	defer close(cn.done)
@@ -339,6 +341,13 @@ func (c *Client) write(cn *conn) {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	var retrySeq uint64
+	pong := make(chan error, 1)
+	pinging := false
+	defer func() {
+		if pinging {
+			<-pong
+		}
+	}()
 	for {
 		select {
 		case <-cn.ctx.Done():
@@ -354,7 +363,15 @@ func (c *Client) write(cn *conn) {
 			c.pumpLocked()
 			c.mu.Unlock()
 		case <-ping.C:
-			if err := c.ping(cn); err != nil {
+			if !pinging {
+				pinging = true
+				go func() { pong <- c.ping(cn) }()
+			}
+			continue
+		case err := <-pong:
+			pinging = false
+			if err != nil {
+				c.log.Debug().Err(err).Str(logURL, c.url).Msg("ping failed")
 				cn.ws.CloseNow()
 				return
 			}

@@ -32,6 +32,7 @@ type wsFake struct {
 	ops      int
 	refuse   collab.Code // Non-empty: answer hello with this error.
 	refused  int
+	stall    chan struct{} // Non-nil: after welcome, stop reading until closed.
 }
 
 type fakeConn struct {
@@ -55,6 +56,10 @@ func (s *wsFake) url() string {
 func (s *wsFake) close() {
 	s.srv.Close()
 	s.mu.Lock()
+	if s.stall != nil {
+		close(s.stall)
+		s.stall = nil
+	}
 	for c := range s.conns {
 		c.ws.CloseNow()
 	}
@@ -109,10 +114,15 @@ func (s *wsFake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c] = true
 	c.out <- w0
+	stall := s.stall
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go s.write(c)
 	defer s.gone(c)
+	if stall != nil {
+		<-stall // Not reading: pings go unanswered.
+		return
+	}
 	for {
 		_, b, err := ws.Read(ctx)
 		if err != nil {
