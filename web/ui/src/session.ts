@@ -111,6 +111,7 @@ export class FolioSession {
     this.role = w.role;
     this.editor.setReadonly(this.o.readonly || w.role === "view");
     for (const p of w.peers ?? []) this.onPresence(p);
+    this.emitPeers();
     this.presenceDirty = true;
     this.afterChange();
     if (first) this.o.onReady?.();

@@ -1,0 +1,529 @@
+package web
+
+// The editor in a real Chromium (chromedp): one browser, several tabs, a
+// real server stack (bbolt in t.TempDir(), the collab hub, this package's
+// server) on 127.0.0.1. Chromium must be installed: without it the test
+// fails, it never skips (CI installs it).
+//
+// FOLIO_SCREENSHOT=path writes the two-editor screenshot there (the README's
+// docs/editor.png is made with FOLIO_SCREENSHOT=$PWD/../docs/editor.png).
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+const (
+	annColor = "#e6194b" // rgb(230, 25, 75)
+	bobColor = "#4363d8" // rgb(67, 99, 216)
+	waitFor  = 20 * time.Second
+)
+
+func TestEditorInBrowser(t *testing.T) {
+	hostOK := newFrameHost(t)
+	hostOther := newFrameHost(t)
+	env := newEnv(t, func(o *Options) { o.EmbedOrigins = []string{hostOK.URL} })
+	proxy := newCutProxy(t, env.ts.Listener.Addr().String())
+	b := newBrowser(t)
+
+	t.Run("TwoEditorsTypeConcurrently", func(t *testing.T) { testTwoEditors(t, env, b) })
+	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
+	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
+	t.Run("RESTPutShowsUp", func(t *testing.T) { testRESTPut(t, env, b) })
+	t.Run("EmbedPostsReadyToAllowedParent", func(t *testing.T) { testEmbedAllowed(t, env, b, hostOK) })
+	t.Run("EmbedRefusedForOtherOrigin", func(t *testing.T) { testEmbedRefused(t, env, b, hostOther) })
+}
+
+func testTwoEditors(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("duet", "Title\n\nmiddle line\n\nlast")
+	ann := b.open(t, env.url+"/d/"+id+"?name=Ann&color="+url.QueryEscape(annColor))
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob&color="+url.QueryEscape(bobColor))
+	ann.waitSaved(t)
+	bob.waitSaved(t)
+	ann.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.line(3).from}}), folio.view.focus()`)
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.length}}), folio.view.focus()`)
+
+	// Both type at once: ASCII, emoji (deleted again with one Backspace),
+	// newlines, a ZWJ family, deletions.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Go(func() { errs[0] = ann.typeKeys("A🎉b👍\b c\bX\n") })
+	wg.Go(func() { errs[1] = bob.typeKeys("\nB: 👨‍👩‍👧 z\bok") })
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "Title\n\nA🎉b X\nmiddle line\n\nlast\nB: 👨‍👩‍👧 ok"
+	converged(t, env, id, want, ann, bob)
+
+	// Each shows the other's caret, in its colour, where the other typed.
+	ann.waitJS(t, "Bob's caret at the end", caretCheck("Bob", "rgb(67, 99, 216)", "B: "))
+	bob.waitJS(t, "Ann's caret before 'middle line'", caretCheck("Ann", "rgb(230, 25, 75)", "middle line"))
+	bob.waitJS(t, "two participants", `document.querySelectorAll('#participants li').length === 2`)
+	if path := os.Getenv("FOLIO_SCREENSHOT"); path != "" {
+		saveSideBySide(t, path, ann, bob)
+	}
+
+	// Undo in Ann's editor removes Ann's edits only.
+	ann.eval(t, `folio.view.focus()`)
+	for range 12 {
+		if err := ann.typeKeys("\x1a"); err != nil { // Ctrl+Z
+			t.Fatal(err)
+		}
+	}
+	converged(t, env, id, "Title\n\nmiddle line\n\nlast\nB: 👨‍👩‍👧 ok", ann, bob)
+}
+
+// caretCheck is a JS condition: a remote caret labelled name, in colour rgb,
+// on a line whose text contains lineText.
+func caretCheck(name, rgb, lineText string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll('.cm-remote-label')].some(l =>
+		l.textContent === %q && getComputedStyle(l).backgroundColor === %q &&
+		l.closest('.cm-line').textContent.replace(l.textContent, '').includes(%q))`, name, rgb, lineText)
+}
+
+func testOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
+	id := env.create("offline", "one\ntwo\n")
+	tab := b.open(t, proxy.url+"/d/"+id+"?name=Olga")
+	tab.waitSaved(t)
+	tab.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.length}}), folio.view.focus()`)
+
+	proxy.cut()
+	tab.waitJS(t, "offline status", `document.getElementById('status').dataset.state === 'offline'`)
+	if err := tab.typeKeys("three 🎉x\b!"); err != nil {
+		t.Fatal(err)
+	}
+	tab.waitJS(t, "unsynced edits shown", `folio.client.unsynced > 0 && /Offline · \d+ unsynced edit/.test(document.getElementById('status').textContent)`)
+	// Meanwhile someone else changes the first line over REST.
+	if r := env.send(http.MethodPut, "/api/v1/docs/"+id+"/text", "ONE\ntwo\n"); r.status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	proxy.restore()
+	converged(t, env, id, "ONE\ntwo\nthree 🎉!", tab)
+}
+
+func testReadonly(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("ro", "read me")
+	tab := b.open(t, env.url+"/embed/"+id+"?readonly=1&name=Vera&theme=dark&lineNumbers=1")
+	tab.waitSaved(t)
+	tab.eval(t, `folio.view.focus()`)
+	if err := tab.typeKeys("typed\b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := tab.text(t); got != "read me" {
+		t.Fatalf("readonly page text %q after typing", got)
+	}
+	tab.waitJS(t, "not editable, dark, line numbers", `document.querySelector('.cm-content').contentEditable === 'false' &&
+		document.documentElement.dataset.theme === 'dark' && document.querySelector('.cm-lineNumbers') !== null`)
+	if r := env.send(http.MethodPut, "/api/v1/docs/"+id+"/text", "read me, again"); r.status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	converged(t, env, id, "read me, again", tab)
+}
+
+func testRESTPut(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("rest", "hello")
+	tab := b.open(t, env.url+"/d/"+id)
+	tab.waitSaved(t)
+	tab.eval(t, `folio.view.dispatch({selection: {anchor: 5}}), folio.view.focus()`)
+	if err := tab.typeKeys(" world"); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, env, id, "hello world", tab)
+	if r := env.send(http.MethodPut, "/api/v1/docs/"+id+"/text", "héllo 🌍 world\n"); r.status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	converged(t, env, id, "héllo 🌍 world\n", tab)
+}
+
+func testEmbedAllowed(t *testing.T, env *testEnv, b *browser, host *httptest.Server) {
+	id := env.create("embedded", "in a frame")
+	src := env.url + "/embed/" + id + "?name=Emma&color=%23123456"
+	tab := b.open(t, host.URL+"/?src="+url.QueryEscape(src))
+	origin := env.url
+	tab.waitJS(t, "folio:ready from the embed", fmt.Sprintf(
+		`window.msgs.some(m => m.origin === %q && m.data.type === 'folio:ready' && m.data.id === %q)`, origin, id))
+	tab.waitJS(t, "folio:status saved and folio:presence", fmt.Sprintf(`window.msgs.some(m => m.origin === %q &&
+		m.data.type === 'folio:status' && m.data.state === 'saved') && window.msgs.some(m => m.data.type === 'folio:presence' && m.data.count === 1)`, origin))
+	if r := env.send(http.MethodPut, "/api/v1/docs/"+id+"/text", "in a frame!"); r.status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	tab.waitJS(t, "folio:change", `window.msgs.some(m => m.data.type === 'folio:change' && m.data.version >= 1)`)
+}
+
+func testEmbedRefused(t *testing.T, env *testEnv, b *browser, host *httptest.Server) {
+	id := env.create("notframed", "x")
+	src := env.url + "/embed/" + id
+	tab := b.open(t, host.URL+"/?src="+url.QueryEscape(src))
+	deadline := time.Now().Add(waitFor)
+	for {
+		ctx, cancel := tab.bounded()
+		tree, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kids := tree.FrameTree.ChildFrames; len(kids) == 1 {
+			f := kids[0].Frame
+			if f.URL == src {
+				t.Fatalf("the embed was framed by %s, which is not an allowed origin", host.URL)
+			}
+			if f.UnreachableURL == src && strings.HasPrefix(f.URL, "chrome-error:") {
+				break // blocked by frame-ancestors
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the frame neither loaded nor was refused")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the frame tree, as eventually does
+	}
+	if n := tab.evalInt(t, `window.msgs.length`); n != 0 {
+		t.Errorf("a refused frame posted %d messages", n)
+	}
+}
+
+// converged waits until every tab shows want, has nothing unsynced, and the
+// server's text is want too.
+func converged(t *testing.T, env *testEnv, id, want string, tabs ...*tab) {
+	t.Helper()
+	w, _ := json.Marshal(want)
+	for _, tb := range tabs {
+		tb.waitJS(t, "text "+string(w), fmt.Sprintf(`folio.view.state.doc.toString() === %s && folio.client.unsynced === 0 &&
+			document.getElementById('status').dataset.state === 'saved'`, w))
+	}
+	if got := env.text(id); got != want {
+		t.Fatalf("server text %q, want %q", got, want)
+	}
+}
+
+// browser is one Chromium shared by every subtest; each page is a tab.
+type browser struct{ ctx context.Context }
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("Chromium is required for the editor tests (apt-get install -y chromium): %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(960, 600),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return &browser{ctx: ctx}
+}
+
+type tab struct {
+	ctx context.Context
+	url string
+}
+
+// open loads url in a new tab, closed at the end of the (sub)test.
+func (b *browser) open(t *testing.T, url string) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	t.Cleanup(cancel)
+	// The first Do binds the tab's life to its context: no timeout on that one.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("new tab: %v", err)
+	}
+	tctx, tcancel := context.WithTimeout(ctx, waitFor)
+	defer tcancel()
+	if err := chromedp.Do(tctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	return &tab{ctx: ctx, url: url}
+}
+
+// bounded returns the tab's context limited to waitFor, for one step.
+func (tb *tab) bounded() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(tb.ctx, waitFor)
+}
+
+func (tb *tab) eval(t *testing.T, expr string) {
+	t.Helper()
+	ctx, cancel := tb.bounded()
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](expr)); err != nil {
+		t.Fatalf("%s: eval %s: %v", tb.url, expr, err)
+	}
+}
+
+func (tb *tab) evalInt(t *testing.T, expr string) int {
+	t.Helper()
+	ctx, cancel := tb.bounded()
+	defer cancel()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](expr))
+	if err != nil {
+		t.Fatalf("%s: eval %s: %v", tb.url, expr, err)
+	}
+	return n
+}
+
+func (tb *tab) text(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := tb.bounded()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`folio.view.state.doc.toString()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// waitJS polls a JS condition until it is true or waitFor passes. The
+// polling runs here, not in the page: the page's CSP forbids eval.
+func (tb *tab) waitJS(t *testing.T, what, cond string) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		ctx, cancel := tb.bounded()
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("Boolean("+cond+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: waiting for %s: last error %v; page state %s", tb.url, what, err, tb.debugState())
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline, as eventually does
+	}
+}
+
+func (tb *tab) debugState() string {
+	ctx, cancel := tb.bounded()
+	defer cancel()
+	state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({
+		text: window.folio ? folio.view.state.doc.toString() : null,
+		status: document.getElementById('status')?.textContent,
+		unsynced: window.folio ? folio.client.unsynced : null,
+		msgs: window.msgs})`))
+	if err != nil {
+		return err.Error()
+	}
+	return state
+}
+
+func (tb *tab) waitSaved(t *testing.T) {
+	t.Helper()
+	tb.waitJS(t, "connected and saved", `window.folio !== undefined && document.getElementById('status').dataset.state === 'saved'`)
+}
+
+// typeKeys types s: '\n' is Enter, '\b' is Backspace, '\x1a' is Ctrl+Z (key
+// presses handled by CodeMirror's keymap), anything else is inserted one code point
+// at a time as an input method would.
+func (tb *tab) typeKeys(s string) error {
+	ctx, cancel := tb.bounded()
+	defer cancel()
+	for _, r := range s {
+		var err error
+		switch r {
+		case '\n':
+			err = tb.key(ctx, "Enter", "Enter", 13, 0)
+		case '\b':
+			err = tb.key(ctx, "Backspace", "Backspace", 8, 0)
+		case '\x1a':
+			err = tb.key(ctx, "z", "KeyZ", 90, 2)
+		default:
+			_, err = chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: string(r)})
+		}
+		if err != nil {
+			return fmt.Errorf("%s: typing %q: %w", tb.url, r, err)
+		}
+	}
+	return nil
+}
+
+// key presses one key without a char event (modifiers: 2 is Ctrl).
+func (tb *tab) key(ctx context.Context, key, code string, vk int64, modifiers int64) error {
+	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+		_, err := chromedp.Call(ctx, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+			Type: typ, Key: key, Code: code, WindowsVirtualKeyCode: vk, NativeVirtualKeyCode: vk, Modifiers: modifiers,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// saveSideBySide writes the two tabs' screenshots next to each other.
+func saveSideBySide(t *testing.T, path string, left, right *tab) {
+	t.Helper()
+	var imgs []image.Image
+	for _, tb := range []*tab{left, right} {
+		tb.eval(t, `document.activeElement.blur()`) // keep only the remote carets and labels
+		buf, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(buf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, img)
+	}
+	const gap = 12
+	w := imgs[0].Bounds().Dx() + gap + imgs[1].Bounds().Dx()
+	h := max(imgs[0].Bounds().Dy(), imgs[1].Bounds().Dy())
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(out, out.Bounds(), image.NewUniform(color.RGBA{0x2c, 0x31, 0x3c, 0xff}), image.Point{}, draw.Src)
+	draw.Draw(out, imgs[0].Bounds(), imgs[0], image.Point{}, draw.Src)
+	draw.Draw(out, imgs[1].Bounds().Add(image.Pt(imgs[0].Bounds().Dx()+gap, 0)), imgs[1], image.Point{}, draw.Src)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newFrameHost serves a page on its own 127.0.0.1 port that frames ?src=
+// and records every message it receives in window.msgs.
+func newFrameHost(t *testing.T) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		src, _ := json.Marshal(r.URL.Query().Get("src"))
+		fmt.Fprintf(w, `<!doctype html><title>host</title>
+<script>window.msgs = []; addEventListener('message', e => msgs.push({origin: e.origin, data: e.data}));</script>
+<iframe id="frame" width="600" height="300"></iframe>
+<script>document.getElementById('frame').src = %s;</script>`, src)
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// cutProxy forwards TCP to the server and can cut every connection and
+// refuse new ones, as a dropped network would, then let them through again.
+type cutProxy struct {
+	url    string
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]struct{}
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{url: "http://" + ln.Addr().String(), ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Go(p.accept)
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *cutProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(c) {
+			c.Close()
+			continue
+		}
+		p.wg.Go(func() { p.pipe(c) })
+	}
+}
+
+func (p *cutProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *cutProxy) pipe(c net.Conn) {
+	defer c.Close()
+	s, err := net.Dial("tcp", p.target)
+	if err != nil || !p.track(s) {
+		if s != nil {
+			s.Close()
+		}
+		return
+	}
+	defer s.Close()
+	var inner sync.WaitGroup
+	inner.Go(func() {
+		io.Copy(s, c)
+		s.Close()
+	})
+	io.Copy(c, s)
+	c.Close()
+	inner.Wait()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, s)
+	p.mu.Unlock()
+}
+
+// cut closes every connection and refuses new ones until restore.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *cutProxy) restore() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+}
+
+func (p *cutProxy) close() {
+	p.ln.Close()
+	p.cut()
+	p.wg.Wait()
+}
