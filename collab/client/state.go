@@ -48,7 +48,7 @@ type state struct {
 	cursor      *ot.Selection // Local coordinates.
 	cursorDirty bool          // Cursor changed since last sent.
 
-	peers  map[string]collab.Presence // Cursors in server coordinates at version.
+	peers  map[string]collab.Presence // Cursors in server coordinates at their Version (>= version).
 	recent []collab.OpMsg             // Last 64 to 128 committed ops, oldest first.
 
 	out    []collab.ClientMsg
@@ -262,6 +262,9 @@ func (s *state) applyOp(m collab.OpMsg) error {
 func (s *state) committed(m collab.OpMsg) {
 	s.version = m.Version
 	for id, p := range s.peers {
+		if p.Version >= m.Version {
+			continue // Reported after this op (it raced ahead of it).
+		}
 		if p.Cursor != nil {
 			c := ot.TransformSelection(*p.Cursor, m.Op)
 			p.Cursor = &c
@@ -390,7 +393,7 @@ func (s *state) presence(p collab.Presence) {
 		}
 		p.Cursor = &c
 	}
-	p.Type, p.Version = "", s.version
+	p.Type, p.Version = "", max(p.Version, s.version)
 	s.peers[p.Session] = p
 	s.events = append(s.events, event{kind: evPresence, presence: p})
 }

@@ -424,3 +424,39 @@ func TestVersionTooOldResyncs(t *testing.T) {
 	}
 	wantText(t, a, "abc!")
 }
+
+// TestPeerCursorVersions: a presence reported at an older version is moved
+// through the ops since; one reported ahead of us is not moved again by the
+// op that it already includes.
+func TestPeerCursorVersions(t *testing.T) {
+	f := newFakeServer(t, "abcdef")
+	a, b := newState(), newState()
+	connect(t, f, a, false)
+	connect(t, f, b, false)
+	var ops []*collab.OpMsg
+	for range 2 {
+		mustSubmit(t, b, ins(0, "xy"))
+		c, ack := deliver(t, f, b)
+		if err := b.ack(ack); err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, c)
+	}
+	// Old: reported at version 0 and delivered after both ops.
+	if err := a.applyOp(*ops[0]); err != nil {
+		t.Fatal(err)
+	}
+	a.presence(collab.Presence{Session: "old", Cursor: &ot.Selection{Anchor: 3, Head: 4}, Version: 0})
+	// Ahead: reported at version 2, delivered before op 2.
+	a.presence(collab.Presence{Session: "ahead", Cursor: &ot.Selection{Anchor: 7, Head: 7}, Version: 2})
+	if err := a.applyOp(*ops[1]); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]ot.Selection{"old": {Anchor: 7, Head: 8}, "ahead": {Anchor: 7, Head: 7}}
+	for _, p := range a.peerList() {
+		if w, ok := want[p.Session]; ok && *p.Cursor != w {
+			t.Fatalf("%s at %v, want %v", p.Session, *p.Cursor, w)
+		}
+	}
+	wantText(t, a, "xyxyabcdef")
+}
