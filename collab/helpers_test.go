@@ -125,6 +125,12 @@ func (c *testClient) stopReading() {
 	c.stalled.Store(true)
 }
 
+func (c *testClient) resumeReading() {
+	if c.stalled.Swap(false) {
+		c.stall.Unlock()
+	}
+}
+
 func (c *testClient) close() {
 	_ = c.conn.CloseNow()
 	if c.stalled.Swap(false) {

@@ -36,7 +36,9 @@ func (r *room) join(s *session) *Error {
 	if len(r.sessions) >= r.hub.opts.MaxConnsPerDoc {
 		return errorf(CodeTooManyConnections, "too many connections to this document")
 	}
-	if _, e := r.lastSeq(s.id); e != nil { // Warms the exactly-once record.
+	if !s.resumed {
+		r.seqs[s.id] = seqRec{} // A fresh random id has no history.
+	} else if _, e := r.lastSeq(s.id); e != nil { // Warms the exactly-once record.
 		return e
 	}
 	if old := r.byID[s.id]; old != nil {

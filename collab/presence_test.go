@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -250,4 +251,31 @@ func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	_ = c.Write(&m)
 	return m.GetCounter().GetValue()
+}
+
+func TestDeadPeerDropped(t *testing.T) {
+	ts := newTestServer(t, Options{PingInterval: 50 * time.Millisecond, PongTimeout: 100 * time.Millisecond})
+	alive := dialTest(t, ts.url+"hb")
+	alive.hello(ClientMsg{})
+	dead := dialTest(t, ts.url+"hb")
+	wd := dead.hello(ClientMsg{})
+	dead.stopReading() // A reader that stopped answers no pings...
+	dead.sendRaw(`{"type":"ping"}`) // ...once the frame it is blocked on (this pong) arrives.
+	var l Leave
+	for {
+		b := alive.next() // The live client keeps answering pings in its reader.
+		if msgType(b) == TypeLeave {
+			_ = json.Unmarshal(b, &l)
+			break
+		}
+	}
+	if l.Session != wd.Session {
+		t.Fatalf("leave %+v", l)
+	}
+	dead.resumeReading()
+	if code := dead.closed(); code != ClosePingTimeout {
+		t.Fatalf("close code %d", code)
+	}
+	alive.sendRaw(`{"type":"ping"}`)
+	alive.expect(TypePong)
 }

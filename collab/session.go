@@ -62,6 +62,7 @@ type session struct {
 	// Set by the reader before joining a room, read-only afterwards.
 	log       zerolog.Logger
 	id        string
+	resumed   bool // id came from the client: its exactly-once record may be in storage.
 	role      Role
 	author    string
 	nameFixed bool
@@ -188,7 +189,7 @@ func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 		return false
 	}
 	s.role, s.since = grant.Role, msg.Version
-	if s.id = msg.Session; s.id == "" {
+	if s.id, s.resumed = msg.Session, msg.Session != ""; s.id == "" {
 		s.id = s.hub.newID()
 	}
 	if msg.User != nil {
@@ -361,14 +362,16 @@ func closeCode(e *Error) (websocket.StatusCode, string) {
 // blocked write or close handshake with a stalled peer ends.
 func (s *session) pingLoop() {
 	defer s.wg.Done()
+	defer func() {
+		if r := s.joined.Load(); r != nil {
+			_ = r.do(context.Background(), func() { r.leave(s) })
+		}
+	}()
 	t := time.NewTicker(s.hub.opts.PingInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.kicked:
-			if r := s.joined.Load(); r != nil {
-				_ = r.do(context.Background(), func() { r.leave(s) })
-			}
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PongTimeout)

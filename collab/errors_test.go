@@ -1,0 +1,85 @@
+package collab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/foliodocs/folio/storage"
+)
+
+func TestAsError(t *testing.T) {
+	custom := errorf(CodeRateLimited, "slow down")
+	cases := []struct {
+		err   error
+		code  Code
+		http  int
+		close websocket.StatusCode
+	}{
+		{custom, CodeRateLimited, http.StatusTooManyRequests, CloseProtocol},
+		{fmt.Errorf("submit: %w", custom), CodeRateLimited, http.StatusTooManyRequests, CloseProtocol},
+		{fmt.Errorf("load x: %w", storage.ErrNotFound), CodeNotFound, http.StatusNotFound, CloseNotFound},
+		{storage.ErrExists, CodeExists, http.StatusConflict, CloseProtocol},
+		{storage.ErrInvalidID, CodeInvalidID, http.StatusBadRequest, CloseInvalidID},
+		{storage.ErrVersionConflict, CodeConflict, http.StatusConflict, CloseProtocol},
+		{storage.ErrLocked, CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
+		{storage.ErrCorrupt, CodeInternal, http.StatusInternalServerError, websocket.StatusInternalError},
+		{context.DeadlineExceeded, CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
+		{errors.New("disk on fire at /secret/path"), CodeInternal, http.StatusInternalServerError, websocket.StatusInternalError},
+		{errSlowConsumer, CodeSlowConsumer, http.StatusServiceUnavailable, CloseSlowConsumer},
+		{errDeleted, CodeDeleted, http.StatusGone, CloseDeleted},
+	}
+	for _, c := range cases {
+		e := AsError(c.err)
+		if e.Code != c.code || HTTPStatus(c.err) != c.http || CloseStatus(c.err) != c.close {
+			t.Errorf("%v: got %s %d %d", c.err, e.Code, HTTPStatus(c.err), CloseStatus(c.err))
+		}
+		if e.Code == CodeInternal && e.Message != "internal error" {
+			t.Errorf("%v: internal detail leaks: %q", c.err, e.Message)
+		}
+	}
+	if AsError(nil) != nil || HTTPStatus(nil) != 200 || CloseStatus(nil) != websocket.StatusNormalClosure {
+		t.Error("nil error mapped")
+	}
+}
+
+// TestProtocolDocTable checks that docs/protocol.md's table lists every code
+// with the HTTP status and close code the implementation uses.
+func TestProtocolDocTable(t *testing.T) {
+	b, err := os.ReadFile("../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| [^|]+ \\| (\\d{3}) \\| ([^|]+) \\|$")
+	seen := map[Code]bool{}
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		code := Code(m[1])
+		want, ok := mapping[code]
+		if !ok {
+			t.Errorf("doc lists unknown code %s", code)
+			continue
+		}
+		seen[code] = true
+		if st, _ := strconv.Atoi(m[2]); st != want.http {
+			t.Errorf("%s: doc says HTTP %d, code uses %d", code, st, want.http)
+		}
+		if closeCol := m[3]; strings.Contains(closeCol, "**") {
+			if !strings.Contains(closeCol, "**"+strconv.Itoa(int(want.close))+"**") {
+				t.Errorf("%s: doc says close %q, code uses %d", code, closeCol, want.close)
+			}
+		}
+	}
+	for code := range mapping {
+		if !seen[code] {
+			t.Errorf("code %s missing from docs/protocol.md", code)
+		}
+	}
+}
