@@ -259,7 +259,7 @@ func TestDeadPeerDropped(t *testing.T) {
 	alive.hello(ClientMsg{})
 	dead := dialTest(t, ts.url+"hb")
 	wd := dead.hello(ClientMsg{})
-	dead.stopReading() // A reader that stopped answers no pings...
+	dead.stopReading()              // A reader that stopped answers no pings...
 	dead.sendRaw(`{"type":"ping"}`) // ...once the frame it is blocked on (this pong) arrives.
 	var l Leave
 	for {
