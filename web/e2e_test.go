@@ -158,6 +158,17 @@ func testRESTPut(t *testing.T, env *testEnv, b *browser) {
 		t.Fatalf("PUT: %d %s", r.status, r.body)
 	}
 	converged(t, env, id, "héllo 🌍 world\n", tab)
+
+	// Deleting the document closes the editor for good; the text stays visible.
+	if r := env.do(http.MethodDelete, "/api/v1/docs/"+id, nil); r.status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", r.status, r.body)
+	}
+	tab.waitJS(t, "closed status", `document.getElementById('status').dataset.state === 'closed' &&
+		document.getElementById('status').textContent.includes('deleted') &&
+		document.querySelector('.cm-content').contentEditable === 'false'`)
+	if got := tab.text(t); got != "héllo 🌍 world\n" {
+		t.Errorf("text after delete %q", got)
+	}
 }
 
 func testEmbedAllowed(t *testing.T, env *testEnv, b *browser, host *httptest.Server) {

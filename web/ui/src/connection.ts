@@ -7,7 +7,8 @@ export type ConnState = "connecting" | "open" | "waiting";
 export interface ConnHandlers {
   open(): void;
   message(msg: any): void;
-  close(code: number, reason: string): void;
+  /** The socket closed; returning false stops reconnecting for good. */
+  close(code: number, reason: string): boolean;
   state(s: ConnState, retryAt?: number): void;
 }
 
@@ -102,7 +103,7 @@ export class Connection {
   private closed(code: number, reason: string): void {
     this.ws = null;
     clearInterval(this.pinger);
-    this.h.close(code, reason);
+    if (!this.h.close(code, reason)) this.stopped = true;
     if (!this.stopped) this.scheduleRetry();
   }
 

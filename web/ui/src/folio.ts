@@ -48,6 +48,7 @@ export function statusText(s: Status): string {
     case "connecting": return "Connecting…";
     case "reconnecting": return s.unsynced ? `Reconnecting · ${n}` : "Reconnecting…";
     case "offline": return `Offline · ${n}`;
+    case "closed": return `Closed · ${s.reason ?? "disconnected"}`;
   }
 }
 

@@ -155,10 +155,12 @@ export class OTClient {
       this.leaveLimbo("not-committed", 0);
       return "handled";
     }
-    if (code === "rate_limited" || code === "unavailable") return "retry";
-    // Too old to rebase: reconnecting brings a snapshot, and the edits are
-    // rebased onto it. Anything else means the op can never be accepted.
-    if (code !== "version_too_old") this.reset();
+    // Transient refusals: the same op is sent again later.
+    if (["rate_limited", "unavailable", "conflict", "internal"].includes(code)) return "retry";
+    // A base the server cannot rebase from: reconnecting brings a snapshot
+    // and the edits are rebased onto it. Anything else (invalid_op,
+    // doc_too_large, forbidden, ...) means the op can never be accepted.
+    if (code !== "version_too_old" && code !== "version_ahead") this.reset();
     return "resync";
   }
 

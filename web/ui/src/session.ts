@@ -10,8 +10,17 @@ import { clearPeers, removePeer, remoteAuthor, safeColor, setPeer } from "./curs
 import { cpToUtf16, utf16ToCp } from "./unicode";
 import { Editor } from "./editor";
 
-export type StatusState = "connecting" | "connected" | "reconnecting" | "offline" | "saved";
-export interface Status { state: StatusState; unsynced: number }
+export type StatusState = "connecting" | "connected" | "reconnecting" | "offline" | "saved" | "closed";
+export interface Status { state: StatusState; unsynced: number; reason?: string }
+
+// Close codes after which reconnecting cannot help (docs/protocol.md).
+const FINAL_CLOSES: Record<number, string> = {
+  1008: "access refused",
+  4003: "this session was opened elsewhere",
+  4004: "the document was deleted",
+  4400: "invalid document id",
+  4404: "no such document",
+};
 export interface Participant { session: string; name: string; color: string; self: boolean }
 
 export interface SessionOptions {
@@ -42,6 +51,7 @@ export class FolioSession {
   private presenceTimer: number | undefined;
   private lastStatus = "";
   private lastVersion = -1;
+  private closedReason = "";
 
   constructor(private o: SessionOptions) {
     this.editor = new Editor({
@@ -56,7 +66,7 @@ export class FolioSession {
     this.conn = new Connection(o.wsURL, {
       open: () => this.sendHello(),
       message: (m) => this.onMessage(m),
-      close: () => this.onClose(),
+      close: (code) => this.onClose(code),
       state: (s) => { this.connState = s; this.emitStatus(); },
     });
     window.addEventListener("beforeunload", (e) => {
@@ -79,6 +89,7 @@ export class FolioSession {
   status(): Status {
     const unsynced = this.client.unsynced;
     let state: StatusState;
+    if (this.closedReason) return { state: "closed", unsynced, reason: this.closedReason };
     if (this.client.live) state = unsynced > 0 ? "connected" : "saved";
     else if (this.connState === "waiting") state = "offline";
     else state = this.everLive ? "reconnecting" : "connecting";
@@ -140,13 +151,22 @@ export class FolioSession {
     console.warn("folio: server error", m.code, m.message);
     if (!m.seq) return;
     const r = this.client.refused(m.seq, m.code);
-    if (r === "retry") setTimeout(() => this.client.resend(), 1000);
+    if (r === "retry") setTimeout(() => this.client.resend(), 500 + Math.random() * 1000);
     else if (r === "resync") this.conn.drop(); // reconnect for a fresh snapshot
   }
 
-  private onClose(): void {
+  private onClose(code: number): boolean {
     this.client.disconnected();
+    const final = FINAL_CLOSES[code];
+    if (final) {
+      this.closedReason = final;
+      this.editor.setReadonly(true);
+      this.view.dispatch({ effects: clearPeers.of(null) });
+      this.peers.clear();
+      this.emitPeers();
+    }
     this.emitStatus();
+    return !final;
   }
 
   // guard runs a step that applies remote ops; an op that does not fit the
@@ -205,7 +225,7 @@ export class FolioSession {
 
   private emitStatus(): void {
     const s = this.status();
-    const key = s.state + ":" + s.unsynced;
+    const key = s.state + ":" + s.unsynced + ":" + (s.reason ?? "");
     if (key === this.lastStatus) return;
     this.lastStatus = key;
     this.o.onStatus?.(s);
