@@ -312,3 +312,44 @@ func pendingOps(h *Hub, id string) int {
 	}
 	return n
 }
+
+func TestSessionTakeover(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	a := dialTest(t, ts.url+"take")
+	w := a.hello(ClientMsg{})
+	a.sendRaw(opJSON(1, 0, `["x"]`))
+	a.expect(TypeAck)
+	// The same session connects again (the old socket is not yet seen dead),
+	// claiming a version the server never had: it gets the text.
+	b := dialTest(t, ts.url+"take")
+	w2 := b.hello(ClientMsg{Session: w.Session, Version: u64(40)})
+	if w2.Text == nil || *w2.Text != "x" || w2.Version != 1 || len(w2.Peers) != 0 {
+		t.Fatalf("welcome %+v", w2)
+	}
+	if code := a.closed(); code != CloseReplaced {
+		t.Fatalf("old connection closed with %d", code)
+	}
+	b.sendRaw(opJSON(2, 1, `["y"]`)) // The seq continues across connections.
+	b.expect(TypeAck)
+	b.sendRaw(opJSON(2, 1, `["y"]`))
+	var ack Ack
+	b.expectInto(TypeAck, &ack)
+	if ack.Version != 2 {
+		t.Fatalf("re-ack %+v", ack)
+	}
+}
+
+func TestShutdownClosesSessionsBeforeHello(t *testing.T) {
+	ts := newTestServer(t, Options{HelloTimeout: time.Hour})
+	c := dialTest(t, ts.url+"early")
+	c.sendRaw(`{"type":"ping"}`)
+	c.expect(TypePong) // The session is running.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.hub.Close(ctx); err != nil {
+		t.Fatalf("close did not end the session without hello: %v", err)
+	}
+	if code := c.closed(); code != websocket.StatusGoingAway {
+		t.Fatalf("close code %d", code)
+	}
+}

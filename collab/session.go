@@ -369,10 +369,18 @@ func (s *session) pingLoop() {
 	}()
 	t := time.NewTicker(s.hub.opts.PingInterval)
 	defer t.Stop()
+	closing := s.hub.closing
 	for {
 		select {
 		case <-s.kicked:
 			return
+		case <-closing:
+			// Joined sessions are closed by their room after its last acks;
+			// one still before hello has nothing to flush.
+			closing = nil
+			if s.joined.Load() == nil {
+				s.closeAfterQueued(errUnavailable)
+			}
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PongTimeout)
 			err := s.conn.Ping(ctx)
