@@ -52,6 +52,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
 	t.Run("RESTPutShowsUp", func(t *testing.T) { testRESTPut(t, env, b) })
+	t.Run("LandingCreatesAndOpens", func(t *testing.T) { testLanding(t, env, b) })
 	t.Run("EmbedPostsReadyToAllowedParent", func(t *testing.T) { testEmbedAllowed(t, env, b, hostOK) })
 	t.Run("EmbedRefusedForOtherOrigin", func(t *testing.T) { testEmbedRefused(t, env, b, hostOther) })
 }
@@ -169,6 +170,22 @@ func testRESTPut(t *testing.T, env *testEnv, b *browser) {
 	if got := tab.text(t); got != "héllo 🌍 world\n" {
 		t.Errorf("text after delete %q", got)
 	}
+}
+
+func testLanding(t *testing.T, env *testEnv, b *browser) {
+	tab := b.open(t, env.url+"/")
+	tab.eval(t, `document.getElementById('new-doc').click()`)
+	tab.waitJS(t, "a new document opened", `location.pathname.startsWith('/d/') && window.folio !== undefined &&
+		document.getElementById('status').dataset.state === 'saved'`)
+	// The name typed in the page is used at once and remembered.
+	tab.eval(t, `(i => { i.value = 'Zed'; i.dispatchEvent(new Event('change')); })(document.getElementById('user-name'))`)
+	tab.waitJS(t, "the new name", `localStorage.getItem('folio.name') === 'Zed' &&
+		document.getElementById('participants').textContent.includes('Zed (you)')`)
+
+	other := b.open(t, env.url+"/")
+	other.eval(t, `document.getElementById('open-id').value = 'by-id'; document.getElementById('open-form').requestSubmit()`)
+	other.waitJS(t, "the document opened by id", `location.pathname === '/d/by-id' && window.folio !== undefined &&
+		document.getElementById('status').dataset.state === 'saved' && document.getElementById('user-name').value === 'Zed'`)
 }
 
 func testEmbedAllowed(t *testing.T, env *testEnv, b *browser, host *httptest.Server) {

@@ -134,13 +134,35 @@ function editorPage(cfg: PageConfig, params: URLSearchParams): FolioSession {
   return session;
 }
 
+/**
+ * postTargets turns the allowed embed origins into postMessage targets. A
+ * pattern with a wildcard ("https://*.example.com", valid in CSP) cannot be
+ * a target: the parent's actual origin is used when it matches one.
+ */
+export function postTargets(allowed: string[]): string[] {
+  if (allowed.includes("*")) return ["*"];
+  const exact = allowed.filter((o) => !o.includes("*"));
+  const patterns = allowed.filter((o) => o.includes("*"));
+  const parent = (location as any).ancestorOrigins?.[0] as string | undefined;
+  if (parent && patterns.some((p) => wildcardMatch(p, parent))) exact.push(parent);
+  return exact;
+}
+
+function wildcardMatch(pattern: string, origin: string): boolean {
+  const re = new RegExp("^" + pattern.split("*").map((x) => x.replace(/[.+?^${}()|[\]\\/]/g, "\\$&")).join("[^/]+") + "$");
+  return re.test(origin);
+}
+
 function embedPage(cfg: PageConfig, params: URLSearchParams): FolioSession {
-  const origins = cfg.embedOrigins?.length ? cfg.embedOrigins : ["*"];
+  const targets = postTargets(cfg.embedOrigins?.length ? cfg.embedOrigins : ["*"]);
   const post = (msg: object) => {
     if (window.parent === window) return;
-    // The parent's origin is not readable across origins: post once per
-    // allowed origin; the browser delivers only to the one that matches.
-    for (const o of origins) window.parent.postMessage({ ...msg, id: cfg.id }, o);
+    // The browser delivers a message only when its target matches the
+    // parent's origin, so posting to each allowed origin reaches only the
+    // parent, and only when it is allowed.
+    for (const o of targets) {
+      try { window.parent.postMessage({ ...msg, id: cfg.id }, o); } catch { /* not a valid origin */ }
+    }
   };
   const me = identity(params);
   if (params.get("theme") === "dark") document.documentElement.dataset.theme = "dark";
