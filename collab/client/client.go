@@ -146,6 +146,14 @@ func (c *Client) Text() string {
 	return c.st.local.String()
 }
 
+// Len returns the length of the local text in code points, without copying
+// the text as Text does.
+func (c *Client) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.local.Len()
+}
+
 // Version returns the last server version this client has applied.
 func (c *Client) Version() uint64 {
 	c.mu.Lock()

@@ -192,8 +192,8 @@ func TestSubmitErrorsAndClose(t *testing.T) {
 	if err := c.Submit(ot.Op{{Skip: 5}, {Insert: "y"}}); err == nil {
 		t.Fatal("op past the end accepted")
 	}
-	if c.Text() != "x" {
-		t.Fatalf("text changed to %q", c.Text())
+	if c.Text() != "x" || c.Len() != 1 {
+		t.Fatalf("text changed to %q (%d)", c.Text(), c.Len())
 	}
 	c.Close()
 	if err := c.Insert(0, "y"); err != ErrClosed {
