@@ -279,3 +279,39 @@ func TestDeadPeerDropped(t *testing.T) {
 	alive.sendRaw(`{"type":"ping"}`)
 	alive.expect(TypePong)
 }
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	ts := newTestServer(t, Options{Metrics: m})
+	c := dialTest(t, ts.url+"met")
+	c.hello(ClientMsg{})
+	c.sendRaw(opJSON(1, 0, `["a"]`))
+	c.expect(TypeAck)
+	c.sendRaw(opJSON(2, 5, `["b"]`))
+	c.expectError(CodeVersionAhead)
+	if g := gaugeValue(m.connections); g != 1 {
+		t.Fatalf("connections %v", g)
+	}
+	if g := gaugeValue(m.openDocs); g != 1 {
+		t.Fatalf("open documents %v", g)
+	}
+	if n := counterValue(m.opsApplied); n != 1 {
+		t.Fatalf("applied %v", n)
+	}
+	if n := counterValue(m.opsRejected.WithLabelValues(string(CodeVersionAhead))); n != 1 {
+		t.Fatalf("rejected %v", n)
+	}
+	c.close()
+	eventually(t, "connection gauge", func() bool { return gaugeValue(m.connections) == 0 })
+	families, err := reg.Gather()
+	if err != nil || len(families) < 5 {
+		t.Fatalf("gather: %d families, %v", len(families), err)
+	}
+}
+
+func gaugeValue(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	_ = g.Write(&m)
+	return m.GetGauge().GetValue()
+}
