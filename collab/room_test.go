@@ -353,3 +353,33 @@ func TestShutdownClosesSessionsBeforeHello(t *testing.T) {
 		t.Fatalf("close code %d", code)
 	}
 }
+
+func TestCatchUpAndRebaseFromStorage(t *testing.T) {
+	ts := newTestServer(t, Options{OpWindow: 2, CatchUpLimit: 5})
+	a := dialTest(t, ts.url+"old")
+	w := a.hello(ClientMsg{})
+	for i := uint64(0); i < 6; i++ {
+		a.sendRaw(opJSON(i+1, i, `["`+string(rune('a'+i))+`"]`))
+		a.expect(TypeAck)
+	}
+	// Six ops, two in memory: a client at version 1 gets 2..6, older ones from storage.
+	b := dialTest(t, ts.url+"old")
+	wb := b.hello(ClientMsg{Version: u64(1)})
+	if wb.Text != nil || len(wb.Ops) != 5 || wb.Ops[0].Version != 2 || wb.Ops[4].Version != 6 || wb.Ops[0].Session != w.Session {
+		t.Fatalf("catch-up %+v", wb)
+	}
+	// An op based on version 1 is rebased over the five after it.
+	b.sendRaw(opJSON(1, 1, `[1,"|"]`))
+	var ack Ack
+	b.expectInto(TypeAck, &ack)
+	if text, _ := textOf(t, ts.db, "old"); text != "fedcba|" || ack.Version != 7 {
+		t.Fatalf("%q ack %+v", text, ack)
+	}
+	// Beyond CatchUpLimit: the welcome carries the text and old bases are refused.
+	c := dialTest(t, ts.url+"old")
+	if wc := c.hello(ClientMsg{Version: u64(1)}); wc.Text == nil || *wc.Text != "fedcba|" {
+		t.Fatalf("too old welcome %+v", wc)
+	}
+	c.sendRaw(opJSON(1, 1, `["z"]`))
+	c.expectError(CodeVersionTooOld)
+}
