@@ -69,6 +69,10 @@ type Options struct {
 	// admin operations) and the request's token ("" when none) and returns
 	// the grant or an error (a *collab.Error with code forbidden, typically).
 	Authorize func(docID, token string) (collab.Grant, error)
+
+	// RateLimits are per-client-address limits on WebSocket upgrades, REST
+	// writes and exports. The zero value limits nothing.
+	RateLimits RateLimits
 }
 
 func (o *Options) setDefaults() {
@@ -103,6 +107,7 @@ type Server struct {
 	store   Store
 	log     zerolog.Logger
 	metrics *metrics
+	limits  limiters // Static after New; each limiter guards its own map.
 	handler http.Handler
 	mux     *http.ServeMux
 
@@ -123,10 +128,11 @@ func New(opts Options) *Server {
 		store:   opts.Store,
 		log:     opts.Logger,
 		metrics: newMetrics(opts.Registry),
+		limits:  newLimiters(opts.RateLimits),
 	}
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.mux = s.routes()
-	s.handler = s.logRequests(s.mux)
+	s.handler = s.logRequests(s.guard(s.mux))
 	return s
 }
 
@@ -153,18 +159,21 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
 
-	mux.HandleFunc("POST /api/v1/docs", s.handleCreate)
+	// Writes and exports are rate-limited per client address here; the
+	// WebSocket upgrade limits itself after its cheap checks.
+	writes, exports := s.limits.writes, s.limits.exports
+	mux.HandleFunc("POST /api/v1/docs", limited(writes, s.handleCreate))
 	mux.HandleFunc("GET /api/v1/docs", s.handleList)
 	mux.HandleFunc("GET /api/v1/docs/{id}", s.handleGet)
-	mux.HandleFunc("DELETE /api/v1/docs/{id}", s.handleDelete)
+	mux.HandleFunc("DELETE /api/v1/docs/{id}", limited(writes, s.handleDelete))
 	mux.HandleFunc("GET /api/v1/docs/{id}/text", s.handleGetText)
-	mux.HandleFunc("PUT /api/v1/docs/{id}/text", s.handlePutText)
-	mux.HandleFunc("POST /api/v1/docs/{id}/ops", s.handlePostOps)
+	mux.HandleFunc("PUT /api/v1/docs/{id}/text", limited(writes, s.handlePutText))
+	mux.HandleFunc("POST /api/v1/docs/{id}/ops", limited(writes, s.handlePostOps))
 	mux.HandleFunc("GET /api/v1/docs/{id}/ops", s.handleGetOps)
 	mux.HandleFunc("GET /api/v1/docs/{id}/events", s.handleEvents)
-	mux.HandleFunc("GET /api/v1/docs/{id}/export/{format}", s.handleExport)
+	mux.HandleFunc("GET /api/v1/docs/{id}/export/{format}", limited(exports, s.handleExport))
 	mux.HandleFunc("GET /api/v1/docs/{id}/ws", s.handleWS)
-	mux.HandleFunc("GET /api/v1/admin/backup", s.handleBackup)
+	mux.HandleFunc("GET /api/v1/admin/backup", limited(exports, s.handleBackup))
 	mux.HandleFunc(apiCatchAll, s.handleAPINotFound)
 
 	s.routePages(mux)

@@ -22,6 +22,9 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errDraining())
 		return
 	}
+	if !s.limits.upgrades.admit(w, r) {
+		return
+	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{collab.Subprotocol},
 		OriginPatterns: s.opts.AllowedOrigins,
@@ -39,10 +42,17 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 }
 
 // peerAuthorize adapts Options.Authorize to the hub's per-connection hook;
-// nil keeps the hub's open access.
+// nil keeps the hub's open access. Sessions know only view and edit: an
+// admin grant edits.
 func (s *Server) peerAuthorize(docID string) func(token string) (collab.Grant, error) {
 	if s.opts.Authorize == nil {
 		return nil
 	}
-	return func(token string) (collab.Grant, error) { return s.opts.Authorize(docID, token) }
+	return func(token string) (collab.Grant, error) {
+		g, err := s.opts.Authorize(docID, token)
+		if err == nil && g.Role == roleAdmin {
+			g.Role = collab.RoleEdit
+		}
+		return g, err
+	}
 }

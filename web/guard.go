@@ -1,0 +1,57 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/foliodocs/folio/storage"
+)
+
+// guard runs before routing: it sets the security headers every API
+// response carries, and, when access control is on, refuses the editor and
+// embed pages of a document without a token that may read it (the page
+// handlers themselves know nothing about tokens).
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, apiCatchAll) {
+			h := w.Header()
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "no-referrer")
+		}
+		if id, ok := pageDocID(r); ok && s.opts.Authorize != nil {
+			if _, err := s.authorize(r, id, needRead); err != nil {
+				refusePage(w)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// pageDocID returns the document id of a GET or HEAD of /d/{id} or
+// /embed/{id}. Malformed ids are left to the page handlers, which answer
+// them without touching any document.
+func pageDocID(r *http.Request) (string, bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return "", false
+	}
+	for _, prefix := range []string{"/d/", "/embed/"} {
+		if id, ok := strings.CutPrefix(r.URL.Path, prefix); ok && storage.ValidID(id) {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// refusePage answers a page request without a valid token. It says nothing
+// about whether the document exists.
+func refusePage(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = w.Write([]byte("This document needs a link with a valid token (?token=...).\n"))
+}

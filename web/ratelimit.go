@@ -1,0 +1,190 @@
+package web
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/foliodocs/folio/collab"
+)
+
+// Limit is a token bucket per client address: Burst requests at once, then
+// PerSecond sustained. A zero PerSecond means no limit.
+type Limit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// RateLimits are the per-address limits of the expensive entry points. The
+// zero value limits nothing (tests, benchmarks and load tools on loopback);
+// `folio serve` turns them on with its configured defaults. Buckets should be
+// large: a whole office behind one NAT shares an address, and it must not
+// be cut when everyone opens the document after a meeting.
+type RateLimits struct {
+	Upgrades Limit // WebSocket upgrades
+	Writes   Limit // REST writes: create, PUT text, POST ops, delete
+	Exports  Limit // exports and admin backups
+
+	// MaxAddrs bounds the addresses remembered per limit. Default 10,000.
+	MaxAddrs int
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// DefaultMaxAddrs is the default of RateLimits.MaxAddrs.
+const DefaultMaxAddrs = 10000
+
+// limiters are the Server's per-address limiters; nil members admit all.
+type limiters struct {
+	upgrades, writes, exports *addrLimiter
+}
+
+func newLimiters(o RateLimits) limiters {
+	if o.MaxAddrs <= 0 {
+		o.MaxAddrs = DefaultMaxAddrs
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return limiters{
+		upgrades: newAddrLimiter(o.Upgrades, o.MaxAddrs, o.Now),
+		writes:   newAddrLimiter(o.Writes, o.MaxAddrs, o.Now),
+		exports:  newAddrLimiter(o.Exports, o.MaxAddrs, o.Now),
+	}
+}
+
+// addrLimiter keeps one token bucket per client address. It starts no
+// goroutine: idle buckets are swept during calls. A bucket idle long enough
+// to have refilled is indistinguishable from a new one, so forgetting it
+// changes nothing; when the map is full of busy buckets anyway (many
+// addresses at once), an arbitrary one is dropped so memory stays bounded.
+type addrLimiter struct {
+	limit    rate.Limit
+	burst    int
+	refill   time.Duration // Time for an empty bucket to fill.
+	maxAddrs int
+	now      func() time.Time
+
+	mu        sync.Mutex // Guards the fields below; never held across I/O.
+	buckets   map[netip.Prefix]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newAddrLimiter(l Limit, maxAddrs int, now func() time.Time) *addrLimiter {
+	if l.PerSecond <= 0 {
+		return nil
+	}
+	burst := max(l.Burst, 1)
+	refill := time.Duration(float64(burst) / l.PerSecond * float64(time.Second))
+	return &addrLimiter{
+		limit: rate.Limit(l.PerSecond), burst: burst, refill: max(refill, time.Second),
+		maxAddrs: maxAddrs, now: now, buckets: make(map[netip.Prefix]*bucket),
+	}
+}
+
+// reserve takes a token for key; when there is none it returns false and
+// how long until there is one.
+func (l *addrLimiter) reserve(key netip.Prefix) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		l.makeRoom(now)
+		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
+		l.buckets[key] = b
+	}
+	b.seen = now
+	r := b.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// makeRoom sweeps refilled buckets at most once per refill period, or when
+// the map is full; a map still full loses one bucket.
+func (l *addrLimiter) makeRoom(now time.Time) {
+	if len(l.buckets) >= l.maxAddrs || now.Sub(l.lastSweep) >= l.refill {
+		l.lastSweep = now
+		for k, b := range l.buckets {
+			if now.Sub(b.seen) >= l.refill {
+				delete(l.buckets, k)
+			}
+		}
+	}
+	for k := range l.buckets {
+		if len(l.buckets) < l.maxAddrs {
+			break
+		}
+		delete(l.buckets, k)
+	}
+}
+
+func (l *addrLimiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+// clientKey is the bucket of a request's client: its IPv4 address, or the
+// /64 of its IPv6 address (one host usually holds a whole /64).
+func clientKey(r *http.Request) netip.Prefix {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Prefix{} // Unknown: all such clients share one bucket.
+	}
+	a = a.Unmap()
+	bits := 32
+	if a.Is6() {
+		bits = 64
+	}
+	p, _ := a.Prefix(bits)
+	return p
+}
+
+var errRateLimited = apiError(collab.CodeRateLimited, "too many requests from this address; retry after the delay in Retry-After")
+
+// admit takes a token for r's client or answers 429 with Retry-After (whole
+// seconds, at least 1) and returns false. A nil limiter admits everything.
+func (l *addrLimiter) admit(w http.ResponseWriter, r *http.Request) bool {
+	if l == nil {
+		return true
+	}
+	ok, wait := l.reserve(clientKey(r))
+	if ok {
+		return true
+	}
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeJSON(w, collab.HTTPStatus(errRateLimited), errorBody{errorDetail{errRateLimited.Code, errRateLimited.Message}})
+	return false
+}
+
+// limited wraps h with l.
+func limited(l *addrLimiter, h http.HandlerFunc) http.HandlerFunc {
+	if l == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if l.admit(w, r) {
+			h(w, r)
+		}
+	}
+}

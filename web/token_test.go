@@ -1,0 +1,331 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/foliodocs/folio/collab"
+)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// testNow is a fixed clock, so expiry cases do not depend on the machine.
+var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func newTestAuth(t testing.TB) *TokenAuth {
+	t.Helper()
+	a, err := NewTokenAuth(testSecret, func() time.Time { return testNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func mint(t testing.TB, a *TokenAuth, doc, role, name string) string {
+	t.Helper()
+	tok, err := a.Mint(TokenSpec{Doc: doc, Role: role, Name: name, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// signed signs arbitrary claims with method and key, for tokens Mint refuses
+// to make.
+func signed(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func claims(mod func(jwt.MapClaims)) jwt.MapClaims {
+	c := jwt.MapClaims{"doc": "d", "role": "edit", "name": "Ann", "aud": "folio",
+		"exp": testNow.Add(time.Hour).Unix()}
+	if mod != nil {
+		mod(c)
+	}
+	return c
+}
+
+// badTokens are the token failures every entry point must refuse.
+func badTokens(t testing.TB, a *TokenAuth) map[string]string {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := mint(t, a, "d", "view", "V")
+	parts := strings.Split(valid, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString(
+		[]byte(strings.Replace(string(payload), `"view"`, `"edit"`, 1))) + "." + parts[2]
+	noneTok := signed(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(nil))
+	return map[string]string{
+		"missing":           "",
+		"garbage":           "not.a.token",
+		"wrong secret":      signed(t, jwt.SigningMethodHS256, []byte(strings.Repeat("x", 32)), claims(nil)),
+		"tampered payload":  tampered,
+		"expired":           signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { c["exp"] = testNow.Add(-time.Second).Unix() })),
+		"no expiry":         signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { delete(c, "exp") })),
+		"not yet valid":     signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { c["nbf"] = testNow.Add(time.Minute).Unix() })),
+		"wrong audience":    signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { c["aud"] = "other" })),
+		"no audience":       signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { delete(c, "aud") })),
+		"alg none":          noneTok,
+		"alg none unsigned": strings.TrimSuffix(noneTok, "."+strings.Split(noneTok, ".")[2]) + ".",
+		"alg HS512":         signed(t, jwt.SigningMethodHS512, testSecret, claims(nil)),
+		"alg RS256":         signed(t, jwt.SigningMethodRS256, rsaKey, claims(nil)),
+		"unknown role":      signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { c["role"] = "owner" })),
+		"no role":           signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { delete(c, "role") })),
+		"bad doc claim":     signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { c["doc"] = "../d" })),
+		"no doc claim":      signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { delete(c, "doc") })),
+		"other document":    mint(t, a, "other", "edit", "E"),
+	}
+}
+
+func TestNewTokenAuthNeedsALongSecret(t *testing.T) {
+	if _, err := NewTokenAuth([]byte("short"), nil); err == nil {
+		t.Fatal("a 5-byte secret was accepted")
+	}
+}
+
+func TestTokenRefusals(t *testing.T) {
+	a := newTestAuth(t)
+	for name, tok := range badTokens(t, a) {
+		t.Run(name, func(t *testing.T) {
+			g, err := a.Authorize("d", tok)
+			if err == nil {
+				t.Fatalf("accepted: %+v", g)
+			}
+			if e := collab.AsError(err); e.Code != collab.CodeForbidden || tok != "" && strings.Contains(e.Message, tok) {
+				t.Fatalf("refusal %+v", e)
+			}
+		})
+	}
+	for _, spec := range []TokenSpec{
+		{Doc: "d", Role: "owner", TTL: time.Hour},
+		{Doc: "../d", Role: "edit", TTL: time.Hour},
+		{Doc: "d", Role: "edit"},
+		{Doc: "d", Role: "edit", TTL: time.Hour, Name: strings.Repeat("n", 65)},
+	} {
+		if _, err := a.Mint(spec); err == nil {
+			t.Errorf("minted %+v", spec)
+		}
+	}
+}
+
+func TestTokenGrants(t *testing.T) {
+	a := newTestAuth(t)
+	long := signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { c["name"] = strings.Repeat("é", 1<<20) }))
+	cases := []struct {
+		name, doc, token string
+		want             collab.Grant
+	}{
+		{"edit", "d", mint(t, a, "d", "edit", "Ann"), collab.Grant{Role: "edit", Name: "Ann"}},
+		{"view", "d", mint(t, a, "d", "view", ""), collab.Grant{Role: "view"}},
+		{"every document", "x", mint(t, a, "*", "view", "V"), collab.Grant{Role: "view", Name: "V"}},
+		{"admin of all", "", mint(t, a, "*", "admin", "root"), collab.Grant{Role: "admin", Name: "root"}},
+		{"audience in a list", "d", signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { c["aud"] = []string{"x", "folio"} })), collab.Grant{Role: "edit", Name: "Ann"}},
+		{"1 MB name clipped", "d", long, collab.Grant{Role: "edit", Name: strings.Repeat("é", maxTokenName)}},
+	}
+	for _, c := range cases {
+		g, err := a.Authorize(c.doc, c.token)
+		if err != nil || g != c.want {
+			t.Errorf("%s: %+v %v, want %+v", c.name, g, err, c.want)
+		}
+	}
+	if _, err := a.Authorize("", mint(t, a, "d", "admin", "")); err == nil {
+		t.Error("an admin token for one document was accepted for a server-wide operation")
+	}
+}
+
+func newAuthEnv(t *testing.T) (*testEnv, *TokenAuth) {
+	t.Helper()
+	a := newTestAuth(t)
+	e := newEnv(t, func(o *Options) { o.Authorize = a.Authorize })
+	admin := bearer(mint(t, a, "*", "admin", "root"))
+	for _, id := range []string{"d", "other"} {
+		if r := e.send("POST", "/api/v1/docs", `{"id":"`+id+`","text":"secret `+id+`"}`, admin...); r.status != 201 {
+			t.Fatalf("create %s: %d %s", id, r.status, r.body)
+		}
+	}
+	return e, a
+}
+
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// docRoutes are every route that reads or writes document d.
+var docRoutes = []struct{ method, path, body string }{
+	{"GET", "/api/v1/docs/d", ""},
+	{"GET", "/api/v1/docs/d/text", ""},
+	{"PUT", "/api/v1/docs/d/text", "x"},
+	{"POST", "/api/v1/docs/d/ops", `{"version":0,"op":["x"]}`},
+	{"GET", "/api/v1/docs/d/ops", ""},
+	{"GET", "/api/v1/docs/d/events", ""},
+	{"GET", "/api/v1/docs/d/export/html", ""},
+	{"GET", "/api/v1/docs/d/export/json?history=1", ""},
+	{"DELETE", "/api/v1/docs/d", ""},
+	{"GET", "/d/d", ""},
+	{"GET", "/embed/d", ""},
+}
+
+// TestEveryRouteRefusesBadTokens sends every token failure to every route of
+// a document, by header and by ?token=: 403, and nothing of the document in
+// the answer.
+func TestEveryRouteRefusesBadTokens(t *testing.T) {
+	e, a := newAuthEnv(t)
+	bad := badTokens(t, a)
+	for _, rt := range docRoutes {
+		for name, tok := range bad {
+			for _, inQuery := range []bool{false, true} {
+				path, h := rt.path, bearer(tok)
+				if inQuery {
+					h = nil
+					path += map[bool]string{true: "&", false: "?"}[strings.Contains(path, "?")] + "token=" + tok
+				}
+				r := e.send(rt.method, path, rt.body, h...)
+				if r.status != http.StatusForbidden || strings.Contains(string(r.body), "secret d") {
+					t.Errorf("%s %s with %s (query %v): %d %.80s", rt.method, rt.path, name, inQuery, r.status, r.body)
+				}
+			}
+		}
+	}
+	if text, _ := e.db.TextAt(context.Background(), "d", 0); text != "secret d" {
+		t.Errorf("document changed: %q", text)
+	}
+}
+
+// TestTokenRoles: view reads but cannot write; edit writes; only admin
+// (of every document) lists, deletes, creates with an id and backs up.
+func TestTokenRoles(t *testing.T) {
+	e, a := newAuthEnv(t)
+	view, edit := mint(t, a, "d", "view", "V"), mint(t, a, "d", "edit", "Ann")
+	admin, adminD := mint(t, a, "*", "admin", "root"), mint(t, a, "d", "admin", "")
+	cases := []struct {
+		method, path, body, token string
+		status                    int
+	}{
+		{"GET", "/api/v1/docs/d/text", "", view, 200},
+		{"GET", "/api/v1/docs/d/text?token=" + view, "", "", 200},
+		{"GET", "/api/v1/docs/d/export/txt", "", view, 200},
+		{"GET", "/d/d?token=" + view, "", "", 200},
+		{"GET", "/embed/d?token=" + edit, "", "", 200},
+		{"PUT", "/api/v1/docs/d/text", "y", view, 403},
+		{"POST", "/api/v1/docs/d/ops", `{"version":0,"op":["z"]}`, view, 403},
+		{"POST", "/api/v1/docs/d/ops", `{"version":0,"op":["z"]}`, edit, 200},
+		{"POST", "/api/v1/docs", `{"id":"new"}`, edit, 403},
+		{"POST", "/api/v1/docs", `{"id":"new"}`, adminD, 403},
+		{"POST", "/api/v1/docs", `{"id":"new"}`, admin, 201},
+		{"GET", "/api/v1/docs", "", edit, 403},
+		{"GET", "/api/v1/docs", "", adminD, 403},
+		{"GET", "/api/v1/docs", "", admin, 200},
+		{"GET", "/api/v1/admin/backup", "", adminD, 403},
+		{"GET", "/api/v1/admin/backup", "", admin, 200},
+		{"DELETE", "/api/v1/docs/d", "", edit, 403},
+		{"DELETE", "/api/v1/docs/new", "", admin, 204},
+		{"DELETE", "/api/v1/docs/d", "", adminD, 204},
+	}
+	for _, c := range cases {
+		var h []string
+		if c.token != "" {
+			h = bearer(c.token)
+		}
+		if r := e.send(c.method, c.path, c.body, h...); r.status != c.status {
+			t.Errorf("%s %s: %d %.100s, want %d", c.method, c.path, r.status, r.body, c.status)
+		}
+	}
+}
+
+// wsHello dials doc, sends hello with token and returns the first
+// non-presence frame and the close code (-1 while open).
+func wsHello(t *testing.T, e *testEnv, doc, token string) (*websocket.Conn, map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := dialWS(ctx, e, doc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	b, _ := json.Marshal(collab.ClientMsg{Type: collab.TypeHello, Token: token, User: &collab.User{Name: "Mallory"}})
+	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+	return conn, readFrame(t, conn)
+}
+
+func readFrame(t *testing.T, conn *websocket.Conn) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, raw, err := conn.Read(ctx)
+	if err != nil {
+		return map[string]any{"closed": float64(websocket.CloseStatus(err))}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestWebSocketTokens: every bad token is refused at hello with forbidden and
+// 1008, before anything of the document is sent; a view token reads but its
+// ops are forbidden; the name others see is the token's.
+func TestWebSocketTokens(t *testing.T) {
+	e, a := newAuthEnv(t)
+	for name, tok := range badTokens(t, a) {
+		conn, m := wsHello(t, e, "d", tok)
+		if m["type"] != "error" || m["code"] != "forbidden" {
+			t.Errorf("%s: first frame %v", name, m)
+		}
+		if m := readFrame(t, conn); m["closed"] != float64(websocket.StatusPolicyViolation) {
+			t.Errorf("%s: then %v", name, m)
+		}
+	}
+	edConn, w := wsHello(t, e, "d", mint(t, a, "d", "edit", "Ann"))
+	if w["type"] != "welcome" || w["role"] != "edit" {
+		t.Fatalf("edit welcome %v", w)
+	}
+	viewConn, w := wsHello(t, e, "d", mint(t, a, "d", "view", "Vic"))
+	if w["type"] != "welcome" || w["role"] != "view" {
+		t.Fatalf("view welcome %v", w)
+	}
+	peers, _ := w["peers"].([]any)
+	if len(peers) != 1 || peers[0].(map[string]any)["name"] != "Ann" {
+		t.Errorf("peers %v: the name must come from the token", w["peers"])
+	}
+	_ = edConn
+	ctx := context.Background()
+	b, _ := json.Marshal(map[string]any{"type": "op", "seq": 1, "version": 0, "op": []any{"x"}})
+	if err := viewConn.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m := readFrame(t, viewConn)
+		if m["type"] == "presence" {
+			continue
+		}
+		if m["type"] != "error" || m["code"] != "forbidden" {
+			t.Fatalf("view op: %v", m)
+		}
+		break
+	}
+	if text := must(e.db.TextAt(ctx, "d", 0)); text != "secret d" {
+		t.Errorf("text %q", text)
+	}
+	if _, w := wsHello(t, e, "d", mint(t, a, "*", "admin", "root")); w["role"] != "edit" {
+		t.Errorf("admin joins as an editor: %v", w)
+	}
+}
