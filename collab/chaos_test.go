@@ -22,8 +22,8 @@ import (
 
 // liveServer is a hub on a real bbolt file behind a real HTTP server on
 // 127.0.0.1. It can be stopped and started again on the same file and
-// address (restart_test.go). Written frames are delayed by up to maxDelay to
-// add network jitter.
+// address (restart_test.go). With maxDelay, every write on the server's and
+// on dialAll's clients' connections waits up to maxDelay (network jitter).
 type liveServer struct {
 	t        testing.TB
 	path     string
@@ -192,6 +192,17 @@ func dialAll(t testing.TB, s *liveServer, doc string, n int, acks *ackLog) []*cl
 		o := clientOptions(t, fmt.Sprintf("c%d", i))
 		o.OnAck = acks.hook(&cs[i])
 		o.OnError = acks.onError
+		if s.maxDelay > 0 { // Jitter the client-to-server direction too.
+			tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &jitterConn{Conn: c, max: s.maxDelay}, nil
+			}}
+			t.Cleanup(tr.CloseIdleConnections)
+			o.HTTPClient = &http.Client{Transport: tr}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		c, err := client.Dial(ctx, s.url(doc), o)
 		cancel()
@@ -346,7 +357,7 @@ func TestChaosConvergenceLong(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long randomized run; CI runs it")
 	}
-	runChaos(t, 12, 500)
+	runChaos(t, 12, 350)
 }
 
 // TestPresenceThroughEdits: a peer's cursor, as another client sees it, moves
