@@ -109,20 +109,27 @@ func caretCheck(name, rgb, lineText string) string {
 
 func testOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 	id := env.create("offline", "one\ntwo\n")
+	var meta versionResponse
+	env.get("/api/v1/docs/"+id).json(t, &meta)
+	base := meta.Version
 	tab := b.open(t, proxy.url+"/d/"+id+"?name=Olga")
 	tab.waitSaved(t)
 	tab.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.length}}), folio.view.focus()`)
 
+	// Cut while the first word is probably still in flight: whether or not
+	// the server committed it, it must end up there exactly once.
+	if err := tab.typeKeys("three"); err != nil {
+		t.Fatal(err)
+	}
 	proxy.cut()
 	tab.waitJS(t, "offline status", `document.getElementById('status').dataset.state === 'offline'`)
-	if err := tab.typeKeys("three 🎉x\b!"); err != nil {
+	if err := tab.typeKeys(" 🎉x\b!"); err != nil {
 		t.Fatal(err)
 	}
 	tab.waitJS(t, "unsynced edits shown", `folio.client.unsynced > 0 && /Offline · \d+ unsynced edit/.test(document.getElementById('status').textContent)`)
-	// Meanwhile someone else changes the first line over REST.
-	if r := env.send(http.MethodPut, "/api/v1/docs/"+id+"/text", "ONE\ntwo\n"); r.status != http.StatusOK {
-		t.Fatalf("PUT: %d %s", r.status, r.body)
-	}
+	// Meanwhile someone else changes the first line over REST, with an op
+	// based on the version before any of our typing.
+	env.postOp(id, base, `[{"d":3},"ONE"]`)
 	proxy.restore()
 	converged(t, env, id, "ONE\ntwo\nthree 🎉!", tab)
 }
