@@ -23,6 +23,7 @@ type Options struct {
 	MaxDocLen       int     // largest document in code points; default 2,000,000
 	OpsPerSecond    float64 // ops per second per connection (token bucket rate); default 30
 	OpBurst         int     // token bucket size; default 60
+	MessagesPerSec  float64 // messages of any kind read per second per connection; default 200 (burst 400); past it the reader waits, so a flood slows only its sender
 	MaxConnsPerDoc  int     // sessions per document; default 250
 	SendQueue       int     // messages queued per session (and events per subscription); default 256
 
@@ -73,6 +74,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.OpsPerSecond <= 0 {
 		o.OpsPerSecond = 30
+	}
+	if o.MessagesPerSec <= 0 {
+		o.MessagesPerSec = 200
 	}
 	if o.CatchUpLimit < o.OpWindow {
 		o.CatchUpLimit = o.OpWindow

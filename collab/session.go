@@ -57,6 +57,7 @@ type session struct {
 	closeErr  *Error        // Why the connection closes (nil: normal); set before kicked closes.
 	ops       *rate.Limiter // Ops per second.
 	errBudget *rate.Limiter // Protocol errors tolerated before closing.
+	reads     *rate.Limiter // Messages of any kind; the reader waits on it.
 	wg        sync.WaitGroup
 
 	// Set by the reader before joining a room, read-only afterwards.
@@ -100,6 +101,7 @@ func (h *Hub) ServeConn(conn *websocket.Conn, docID string, peer Peer) {
 		kicked:    make(chan struct{}),
 		ops:       rate.NewLimiter(rate.Limit(h.opts.OpsPerSecond), h.opts.OpBurst),
 		errBudget: rate.NewLimiter(rate.Every(time.Second), 10),
+		reads:     rate.NewLimiter(rate.Limit(h.opts.MessagesPerSec), 2*int(h.opts.MessagesPerSec)),
 		log:       h.log.With().Str(logDoc, docID).Str(logPeer, peer.Addr).Logger(),
 	}
 	s.serve(docID, peer)
@@ -140,6 +142,11 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 	timer := time.AfterFunc(s.hub.opts.HelloTimeout, func() { s.kick(errHelloTimeout) })
 	defer timer.Stop()
 	for {
+		// A flood of pings, presence or junk costs its sender time, not the
+		// server CPU: past the budget the reader waits and TCP pushes back.
+		if err := s.reads.Wait(s.ctx); err != nil {
+			return nil
+		}
 		typ, data, err := s.conn.Read(s.ctx)
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
