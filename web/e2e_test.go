@@ -85,6 +85,9 @@ func testTwoEditors(t *testing.T, env *testEnv, b *browser) {
 	ann.waitJS(t, "Bob's caret at the end", caretCheck("Bob", "rgb(67, 99, 216)", "B: "))
 	bob.waitJS(t, "Ann's caret before 'middle line'", caretCheck("Ann", "rgb(230, 25, 75)", "middle line"))
 	bob.waitJS(t, "two participants", `document.querySelectorAll('#participants li').length === 2`)
+	// A selection shows as a highlighted range in the other editor.
+	bob.eval(t, `(d => folio.view.dispatch({selection: {anchor: d.line(6).from, head: d.line(6).to}}))(folio.view.state.doc)`)
+	ann.waitJS(t, "Bob's selection of 'last'", `[...document.querySelectorAll('.cm-remote-selection')].map(e => e.textContent).join('') === 'last'`)
 	if path := os.Getenv("FOLIO_SCREENSHOT"); path != "" {
 		saveSideBySide(t, path, ann, bob)
 	}
@@ -127,11 +130,14 @@ func testOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 		t.Fatal(err)
 	}
 	tab.waitJS(t, "unsynced edits shown", `folio.client.unsynced > 0 && /Offline · \d+ unsynced edit/.test(document.getElementById('status').textContent)`)
+	const leaving = `(e => (dispatchEvent(e), e.defaultPrevented))(new Event('beforeunload', {cancelable: true}))`
+	tab.waitJS(t, "a warning before leaving with unsynced edits", leaving)
 	// Meanwhile someone else changes the first line over REST, with an op
 	// based on the version before any of our typing.
 	env.postOp(id, base, `[{"d":3},"ONE"]`)
 	proxy.restore()
 	converged(t, env, id, "ONE\ntwo\nthree 🎉!", tab)
+	tab.waitJS(t, "no warning once everything is saved", "!"+leaving)
 }
 
 func testReadonly(t *testing.T, env *testEnv, b *browser) {
