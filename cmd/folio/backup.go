@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/foliodocs/folio/storage"
+	"github.com/foliodocs/folio/web"
 )
 
 func runBackup(ctx context.Context, e env) error {
@@ -23,6 +24,8 @@ func runBackup(ctx context.Context, e env) error {
 		defServer = v
 	}
 	server := fs.String("server", defServer, "base URL of the running server (env FOLIO_SERVER)")
+	var cfg Config
+	bindSecret(fs, &cfg) // With a secret, the request carries a short admin token.
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: folio backup [--server URL] [--data DIR] <file>\n\n"+
 			"Writes a hot, consistent copy of the database to <file>: through the running server's\n"+
@@ -38,7 +41,14 @@ func runBackup(ctx context.Context, e env) error {
 		return errUsage
 	}
 	file := pos[0]
-	err = writeOut(file, nil, func(w io.Writer) error { return backupFromServer(ctx, *server, w) })
+	if err := applySecretEnv(fs, e.getenv); err != nil {
+		return err
+	}
+	token, err := backupToken(cfg)
+	if err != nil {
+		return err
+	}
+	err = writeOut(file, nil, func(w io.Writer) error { return backupFromServer(ctx, *server, token, w) })
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		fmt.Fprintf(e.stderr, "no server at %s; copying %s directly\n", *server, *data)
 		err = withDB(ctx, *data, func(db *storage.DB) error {
@@ -55,13 +65,25 @@ func runBackup(ctx context.Context, e env) error {
 	return nil
 }
 
-func backupFromServer(ctx context.Context, server string, w io.Writer) error {
+// backupToken is a short-lived admin token when a secret is configured.
+func backupToken(cfg Config) (string, error) {
+	auth, err := cfg.tokenAuth()
+	if err != nil || auth == nil {
+		return "", err
+	}
+	return auth.Mint(web.TokenSpec{Doc: web.TokenAllDocs, Role: "admin", Name: "folio backup", TTL: 5 * time.Minute})
+}
+
+func backupFromServer(ctx context.Context, server, token string, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
 	url := strings.TrimSuffix(server, "/") + "/api/v1/admin/backup"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/web"
 )
 
 // Config is every setting of `folio serve`. Precedence: the defaults below,
@@ -32,6 +34,19 @@ type Config struct {
 	SSEHeartbeat      time.Duration
 	ShutdownTimeout   time.Duration
 	ReadHeaderTimeout time.Duration
+
+	// Access control (secret.go): with a secret, every request for a
+	// document needs a token signed with it. Never logged.
+	Secret     string
+	SecretFile string
+
+	// Per-client-address rate limits; a zero rate turns one off.
+	UpgradeRate  float64
+	UpgradeBurst int
+	WriteRate    float64
+	WriteBurst   int
+	ExportRate   float64
+	ExportBurst  int
 }
 
 // DBFile is the database file inside the data directory.
@@ -54,6 +69,14 @@ func defaultConfig() Config {
 		SSEHeartbeat:      15 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second,
+		// Generous buckets: an office behind one NAT shares an address and
+		// reconnects at once after a restart.
+		UpgradeRate:  5,
+		UpgradeBurst: 100,
+		WriteRate:    20,
+		WriteBurst:   200,
+		ExportRate:   2,
+		ExportBurst:  30,
 	}
 }
 
@@ -102,6 +125,13 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SSEHeartbeat, "sse-heartbeat", c.SSEHeartbeat, "interval of SSE heartbeat comments")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown may take")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send request headers")
+	bindSecret(fs, c)
+	fs.Float64Var(&c.UpgradeRate, "upgrade-rate", c.UpgradeRate, "WebSocket upgrades per second per client address (0: no limit)")
+	fs.IntVar(&c.UpgradeBurst, "upgrade-burst", c.UpgradeBurst, "WebSocket upgrade burst per client address")
+	fs.Float64Var(&c.WriteRate, "write-rate", c.WriteRate, "REST writes per second per client address (0: no limit)")
+	fs.IntVar(&c.WriteBurst, "write-burst", c.WriteBurst, "REST write burst per client address")
+	fs.Float64Var(&c.ExportRate, "export-rate", c.ExportRate, "exports and backups per second per client address (0: no limit)")
+	fs.IntVar(&c.ExportBurst, "export-burst", c.ExportBurst, "export and backup burst per client address")
 }
 
 // parseServe builds the configuration of `folio serve` from args and the
@@ -191,11 +221,26 @@ func (c Config) Validate() error {
 			bad("%s must be positive", name)
 		}
 	}
+	for _, l := range []struct {
+		name  string
+		rate  float64
+		burst int
+	}{{"upgrade", c.UpgradeRate, c.UpgradeBurst}, {"write", c.WriteRate, c.WriteBurst}, {"export", c.ExportRate, c.ExportBurst}} {
+		if !(l.rate >= 0) || l.rate > 0 && l.burst < 1 {
+			bad("--%s-rate must be 0 (off) or positive, with --%s-burst at least 1", l.name, l.name)
+		}
+	}
+	if c.Secret != "" && c.SecretFile != "" {
+		bad("--secret and --secret-file are exclusive")
+	}
+	if c.Secret != "" && len(c.Secret) < web.MinSecretBytes {
+		bad("--secret must be at least %d bytes (random); it is %d", web.MinSecretBytes, len(c.Secret))
+	}
 	return errors.Join(errs...)
 }
 
-// logTo writes the effective configuration as one log line. Config has no
-// secret yet; when one is added (issue 8) it is logged as "[redacted]".
+// logTo writes the effective configuration as one log line; the secret is
+// logged as "[redacted]" when set.
 func (c Config) logTo(log zerolog.Logger) {
 	log.Info().
 		Str("addr", c.Addr).Str("data", c.Data).
@@ -207,5 +252,9 @@ func (c Config) logTo(log zerolog.Logger) {
 		Float64("ops_per_second", c.OpsPerSecond).Int("op_burst", c.OpBurst).
 		Dur("idle_unload", c.IdleUnload).Dur("sse_heartbeat", c.SSEHeartbeat).
 		Dur("shutdown_timeout", c.ShutdownTimeout).Dur("read_header_timeout", c.ReadHeaderTimeout).
+		Str("secret", redact(c.Secret)).Str("secret_file", c.SecretFile).
+		Float64("upgrade_rate", c.UpgradeRate).Int("upgrade_burst", c.UpgradeBurst).
+		Float64("write_rate", c.WriteRate).Int("write_burst", c.WriteBurst).
+		Float64("export_rate", c.ExportRate).Int("export_burst", c.ExportBurst).
 		Msg("configuration")
 }

@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"check":   {"check the consistency of the data directory's database", runCheck},
 	"backup":  {"write a hot, consistent copy of the database: backup <file>", runBackup},
 	"version": {"print the version", runVersion},
+	"token":   {"print a signed access token: token --doc D --role view|edit|admin --name N --ttl 1h", runToken},
 }
 
 // errUsage means a usage error was already printed; exit status 2.

@@ -62,6 +62,10 @@ type stack struct {
 }
 
 func build(cfg Config, log zerolog.Logger) (*stack, error) {
+	auth, err := cfg.tokenAuth()
+	if err != nil {
+		return nil, err
+	}
 	db, err := storage.Open(filepath.Join(cfg.Data, DBFile), storage.Options{})
 	if err != nil {
 		if errors.Is(err, storage.ErrLocked) {
@@ -81,11 +85,20 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 		OpBurst:         cfg.OpBurst,
 		MaxConnsPerDoc:  cfg.MaxConnsPerDoc,
 	})
-	srv := web.New(web.Options{
+	opts := web.Options{
 		Hub: hub, Store: db, Logger: log.With().Str("component", "web").Logger(), Registry: reg,
 		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxTextBytes: cfg.MaxTextBytes, Heartbeat: cfg.SSEHeartbeat,
-	})
+		RateLimits: web.RateLimits{
+			Upgrades: web.Limit{PerSecond: cfg.UpgradeRate, Burst: cfg.UpgradeBurst},
+			Writes:   web.Limit{PerSecond: cfg.WriteRate, Burst: cfg.WriteBurst},
+			Exports:  web.Limit{PerSecond: cfg.ExportRate, Burst: cfg.ExportBurst},
+		},
+	}
+	if auth != nil {
+		opts.Authorize = auth.Authorize
+	}
+	srv := web.New(opts)
 	// No ReadTimeout/WriteTimeout: SSE streams and long-polls are long
 	// requests; every SSE write has its own deadline instead.
 	httpSrv := &http.Server{
