@@ -34,6 +34,7 @@ type Config struct {
 	Threshold  time.Duration // p99 ack that a --find-max step must stay under.
 	StepFactor float64
 	MaxSteps   int
+	Refine     int // Bisection steps after the first failing step.
 
 	Replay     string // Trace name or path: replay mode.
 	ReplayMode string // "lockstep" (one patch per op, wait for the ack) or "compose".
@@ -46,7 +47,7 @@ func defaultConfig() Config {
 		Server: "inproc", Docs: 1, EditorsPerDoc: 2, Rate: 10, Presence: 1,
 		Duration: 10 * time.Second, Warmup: 2 * time.Second, MaxDocLen: 2000,
 		DialParallel: 64, Settle: 30 * time.Second, Seed: 1,
-		Threshold: 50 * time.Millisecond, StepFactor: 1.5, MaxSteps: 12,
+		Threshold: 50 * time.Millisecond, StepFactor: 1.5, MaxSteps: 12, Refine: 2,
 		ReplayMode: "lockstep",
 	}
 }
@@ -72,7 +73,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.FindMax, "find-max", c.FindMax, "raise --rate by --step-factor until p99 ack passes --threshold; report the last rate that held")
 	fs.DurationVar(&c.Threshold, "threshold", c.Threshold, "p99 ack latency limit for --find-max")
 	fs.Float64Var(&c.StepFactor, "step-factor", c.StepFactor, "rate multiplier between --find-max steps")
-	fs.IntVar(&c.MaxSteps, "max-steps", c.MaxSteps, "most --find-max steps")
+	fs.IntVar(&c.MaxSteps, "max-steps", c.MaxSteps, "most --find-max growth steps")
+	fs.IntVar(&c.Refine, "refine", c.Refine, "--find-max bisection steps between the last rate that held and the first that failed")
 	fs.StringVar(&c.Replay, "replay", c.Replay, "replay a sequential trace (name in ../shared/traces/sequential_traces or a .json.gz path) with one editor")
 	fs.StringVar(&c.ReplayMode, "replay-mode", c.ReplayMode, "lockstep: one op per patch, next after its ack; compose: submit continuously, the client composes while one op is in flight")
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print JSON instead of a table")
@@ -112,8 +114,8 @@ func (c *Config) validate() error {
 	if c.Duration <= 0 || c.Duration > maxDuration || c.Warmup < 0 || c.Warmup > maxDuration {
 		errs = append(errs, fmt.Errorf("--duration must be in (0, %v], --warmup in [0, %v]", maxDuration, maxDuration))
 	}
-	if c.FindMax && (c.StepFactor <= 1 || c.MaxSteps < 1 || c.Threshold <= 0 || c.Rate <= 0) {
-		errs = append(errs, errors.New("--find-max needs --step-factor > 1, --max-steps >= 1, --threshold > 0, --rate > 0"))
+	if c.FindMax && (c.StepFactor <= 1 || c.MaxSteps < 1 || c.Refine < 0 || c.Threshold <= 0 || c.Rate <= 0) {
+		errs = append(errs, errors.New("--find-max needs --step-factor > 1, --max-steps >= 1, --refine >= 0, --threshold > 0, --rate > 0"))
 	}
 	if c.DialParallel < 1 || c.MaxDocLen < 1 || c.Settle <= 0 {
 		errs = append(errs, errors.New("--dial-parallel, --max-doc-len and --settle must be positive"))

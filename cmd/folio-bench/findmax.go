@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 )
 
 // FindMaxResult is the outcome of --find-max: every step, and the last one
@@ -22,7 +23,9 @@ const heldFraction = 0.9
 
 // findMax raises the per-editor rate by StepFactor until a step fails: p99
 // ack above Threshold, errors, or committed ops/s below heldFraction of the
-// offered rate. The connections stay open across steps.
+// offered rate; then Refine bisection steps narrow the gap between the last
+// rate that held and the first that failed. The connections stay open
+// across steps.
 func findMax(ctx context.Context, cfg Config, tgt *target, progress io.Writer) (*FindMaxResult, error) {
 	r, err := dialRun(ctx, cfg, tgt)
 	if err != nil {
@@ -31,23 +34,48 @@ func findMax(ctx context.Context, cfg Config, tgt *target, progress io.Writer) (
 	defer r.close()
 	res := &FindMaxResult{Threshold: ms(cfg.Threshold)}
 	r.startTyping()
-	rate, heldIdx := cfg.Rate, -1
-	for step := 0; step < cfg.MaxSteps; step++ {
+	heldIdx := -1
+	step := func(rate float64) (bool, error) {
 		r.rate.store(rate)
-		rep, err := r.measure(ctx, fmt.Sprintf("step %d", step+1))
+		rep, err := r.measure(ctx, fmt.Sprintf("step %d", len(res.Steps)+1))
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		res.Steps = append(res.Steps, rep)
 		offered := rate * float64(len(r.editors))
 		held := rep.Ack.P99 <= ms(cfg.Threshold) && rep.Errors == 0 && rep.CommittedPerS >= heldFraction*offered
 		fmt.Fprintf(progress, "find-max: %g edits/s/editor (offered %.0f/s): committed %.0f/s, p99 ack %.2f ms, errors %d, held %v\n",
 			rate, offered, rep.CommittedPerS, rep.Ack.P99, rep.Errors, held)
+		if held && (heldIdx < 0 || rate > res.Steps[heldIdx].Rate) {
+			heldIdx = len(res.Steps) - 1
+		}
+		return held, nil
+	}
+	// Grow by StepFactor until a step fails, then bisect (geometrically)
+	// between the last rate that held and the first that did not.
+	lo, hi := 0.0, 0.0
+	for rate, i := cfg.Rate, 0; i < cfg.MaxSteps; rate, i = rate*cfg.StepFactor, i+1 {
+		held, err := step(rate)
+		if err != nil {
+			return nil, err
+		}
 		if !held {
+			hi = rate
 			break
 		}
-		heldIdx = len(res.Steps) - 1
-		rate *= cfg.StepFactor
+		lo = rate
+	}
+	for i := 0; i < cfg.Refine && lo > 0 && hi > 0; i++ {
+		mid := math.Sqrt(lo * hi)
+		held, err := step(mid)
+		if err != nil {
+			return nil, err
+		}
+		if held {
+			lo = mid
+		} else {
+			hi = mid
+		}
 	}
 	r.stopTyping()
 	msg := r.converge(ctx)

@@ -102,7 +102,12 @@ func writeTable(w io.Writer, reports []Report) error {
 		return fmt.Sprintf("%d / %d / %d", r.Errors, r.Reconnects, r.SlowConsumers)
 	})
 	row("server CPU % of a core", func(r Report) string { return cpuCell(r, fmt.Sprintf("%.1f", r.CPUPercent)) })
-	row("generator CPU % of a core", func(r Report) string { return fmt.Sprintf("%.1f", r.GeneratorCPUPercent) })
+	row("generator CPU % of a core", func(r Report) string {
+		if r.GeneratorCPUPercent == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.1f", r.GeneratorCPUPercent)
+	})
 	row("server CPU µs/committed op", func(r Report) string { return cpuCell(r, fmt.Sprintf("%.1f", r.CPUPerOpUS)) })
 	row("server RSS / peak (MB)", func(r Report) string {
 		return cpuCell(r, fmt.Sprintf("%.0f / %.0f", r.RSSMB, r.PeakRSSMB))
