@@ -19,11 +19,12 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 if [ -f web/ui/package.json ]; then
-	log "building the editor bundle (web/ui)"
-	(cd web/ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+	log "editor: npm ci, type-check, unit tests, bundle"
+	(cd web/ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check && npm test && npm run --silent build)
 	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-		if ! git diff --quiet -- web/ui/dist; then
-			git --no-pager diff --stat -- web/ui/dist
+		stale=$(git status --porcelain -- web/ui/dist)
+		if [ -n "$stale" ]; then
+			printf '%s\n' "$stale" >&2
 			log "the committed editor bundle differs from a fresh build: run 'cd web/ui && npm run build' and commit"
 			exit 1
 		fi
