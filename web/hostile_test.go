@@ -1,0 +1,221 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/collab"
+)
+
+// fakeClock is a settable clock for the limiters.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// serveFrom runs one request through the handler as if from addr.
+func serveFrom(h http.Handler, addr, method, path, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r.RemoteAddr = addr
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// TestRateLimitedWritesAndExports: a burst passes whole, the next request
+// gets 429 with Retry-After and rate_limited, another address is not
+// affected, reads are never limited, and the bucket refills with time.
+func TestRateLimitedWritesAndExports(t *testing.T) {
+	clock := &fakeClock{t: testNow}
+	e := newEnv(t, func(o *Options) {
+		o.RateLimits = RateLimits{Writes: Limit{PerSecond: 1, Burst: 20}, Exports: Limit{PerSecond: 0.5, Burst: 3}, Now: clock.now}
+	})
+	e.create("d", "")
+	h := e.srv.Handler()
+	const office, other = "203.0.113.7:4000", "198.51.100.1:5000"
+	for i := 0; i < 20; i++ { // A whole office saving at once.
+		if w := serveFrom(h, office, "PUT", "/api/v1/docs/d/text", "v"+strconv.Itoa(i)); w.Code != 200 {
+			t.Fatalf("write %d of the burst: %d %s", i, w.Code, w.Body)
+		}
+	}
+	w := serveFrom(h, office, "POST", "/api/v1/docs/d/ops", `{"version":0,"op":["x"]}`)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" ||
+		!strings.Contains(w.Body.String(), `"code":"rate_limited"`) {
+		t.Fatalf("over the limit: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if w := serveFrom(h, office, "GET", "/api/v1/docs/d/text", ""); w.Code != 200 {
+		t.Errorf("reads are not limited: %d", w.Code)
+	}
+	if w := serveFrom(h, other, "PUT", "/api/v1/docs/d/text", "other"); w.Code != 200 {
+		t.Errorf("another address: %d", w.Code)
+	}
+	clock.add(time.Second)
+	if w := serveFrom(h, office, "PUT", "/api/v1/docs/d/text", "later"); w.Code != 200 {
+		t.Errorf("after a second: %d", w.Code)
+	}
+	for i := 0; i < 3; i++ {
+		if w := serveFrom(h, office, "GET", "/api/v1/docs/d/export/html", ""); w.Code != 200 {
+			t.Fatalf("export %d: %d", i, w.Code)
+		}
+	}
+	w = serveFrom(h, office, "GET", "/api/v1/docs/d/export/txt", "")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "2" {
+		t.Errorf("export over the limit: %d %v", w.Code, w.Header())
+	}
+}
+
+func TestRateLimitedUpgrades(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.RateLimits = RateLimits{Upgrades: Limit{PerSecond: 0.001, Burst: 3}} })
+	e.create("d", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		conn, _, err := dialWS(ctx, e, "d", nil)
+		if err != nil {
+			t.Fatalf("upgrade %d: %v", i, err)
+		}
+		defer conn.CloseNow()
+	}
+	_, resp, err := dialWS(ctx, e, "d", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th upgrade: %v %+v", err, resp)
+	}
+}
+
+// TestLimiterMemoryBounded: many addresses never grow the map past
+// MaxAddrs, and refilled buckets are forgotten.
+func TestLimiterMemoryBounded(t *testing.T) {
+	clock := &fakeClock{t: testNow}
+	l := newAddrLimiter(Limit{PerSecond: 10, Burst: 20}, 100, clock.now)
+	for i := 0; i < 10000; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		if ok, _ := l.reserve(netip.PrefixFrom(a, 32)); !ok {
+			t.Fatal("a fresh address was limited")
+		}
+		if n := l.size(); n > 100 {
+			t.Fatalf("%d buckets", n)
+		}
+	}
+	clock.add(2 * time.Second) // Every bucket has refilled.
+	l.reserve(netip.MustParsePrefix("192.0.2.1/32"))
+	if n := l.size(); n != 1 {
+		t.Errorf("%d buckets after every other one refilled", n)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	key := func(addr string) string {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = addr
+		return clientKey(r).String()
+	}
+	for addr, want := range map[string]string{
+		"192.0.2.1:5":                "192.0.2.1/32",
+		"[::ffff:192.0.2.1]:5":       "192.0.2.1/32",
+		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ff::1]:9":     "2001:db8:1:2::/64",
+		"not an address":             "invalid Prefix",
+	} {
+		if got := key(addr); got != want {
+			t.Errorf("%s: %s, want %s", addr, got, want)
+		}
+	}
+}
+
+// TestBadIDsOnEveryRoute adds the page routes and the WebSocket route with
+// access control on to TestBadIDsEverywhere: a malformed id is answered
+// without any document access, and a token cannot change that.
+func TestBadIDsOnEveryRoute(t *testing.T) {
+	e, a := newAuthEnv(t)
+	tok := mint(t, a, "*", "admin", "")
+	bad := []string{"..%2Fd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", strings.Repeat("a", 65), strings.Repeat("b", 10000), "a%00b", "%C3%A9", "d%2F..", "."}
+	for _, id := range bad {
+		for _, p := range []string{"/api/v1/docs/" + id, "/api/v1/docs/" + id + "/text", "/api/v1/docs/" + id + "/ws",
+			"/api/v1/docs/" + id + "/export/html", "/api/v1/docs/" + id + "/events", "/d/" + id, "/embed/" + id} {
+			r := e.get(p, bearer(tok)...)
+			api := strings.HasPrefix(p, "/api/")
+			// A literal dot segment is cleaned by the mux first: a redirect
+			// to the cleaned path, which names no document.
+			cleaned := r.status == http.StatusTemporaryRedirect && !strings.Contains(r.header.Get("Location"), "..")
+			if !cleaned && (api && (r.status != 400 || r.errCode() != "invalid_id") || !api && r.status != 400 && r.status != 404) {
+				t.Errorf("GET %s: %d %.80s", p, r.status, r.body)
+			}
+			if strings.Contains(string(r.body), "secret d") {
+				t.Errorf("GET %s leaked the document", p)
+			}
+		}
+	}
+}
+
+func TestAPISecurityHeaders(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "x")
+	for _, p := range []string{"/api/v1/docs/d", "/api/v1/docs/d/text", "/api/v1/docs/nope/text", "/api/v1/unknown",
+		"/api/v1/docs/d/export/md", "/api/v1/docs/d/ops"} {
+		r := e.get(p)
+		if r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: %v", p, r.header)
+		}
+	}
+}
+
+// syncBuffer is a log sink shared by goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestTokensNeverLogged sends tokens in every place they travel, accepted
+// and refused, at debug level, and looks for them in the logs.
+func TestTokensNeverLogged(t *testing.T) {
+	var logs syncBuffer
+	log := zerolog.New(&logs).Level(zerolog.DebugLevel)
+	a := newTestAuth(t)
+	e := newEnvWith(t, func(o *collab.Options) { o.Logger = log }, func(o *Options) { o.Authorize = a.Authorize; o.Logger = log })
+	admin := mint(t, a, "*", "admin", "root")
+	view := mint(t, a, "d", "view", "V")
+	bad := mint(t, a, "other", "edit", "")
+	e.send("POST", "/api/v1/docs", `{"id":"d","text":"x"}`, bearer(admin)...)
+	e.get("/api/v1/docs/d/text?token=" + view)
+	e.get("/api/v1/docs/d/text?token=" + bad)
+	e.get("/api/v1/docs/d/text", bearer(bad)...)
+	e.get("/d/d?token=" + view)
+	e.get("/embed/d?token=" + bad)
+	conn, _ := wsHello(t, e, "d", view)
+	conn.CloseNow()
+	conn, _ = wsHello(t, e, "d", bad)
+	conn.CloseNow()
+	e.close()
+	out := logs.String()
+	if !strings.Contains(out, "http request") {
+		t.Fatalf("nothing logged:\n%s", out)
+	}
+	for _, tok := range []string{admin, view, bad} {
+		sig := tok[strings.LastIndexByte(tok, '.')+1:]
+		if strings.Contains(out, sig) {
+			t.Errorf("a token is in the logs:\n%s", out)
+		}
+	}
+}
