@@ -36,7 +36,7 @@
 // 1..flushed from the document's bucket and the rest by walking the tail
 // chain, so a document's data is complete in every committed transaction. Each commit then trims the log from its front
 // only (entries already flushed), so each log page is freed once; a document
-// whose oldest pending entry lags maxLogLag (8192) entries behind the newest
+// whose oldest pending entry lags maxLogLag (65,536) entries behind the newest
 // is flushed so that an idle document cannot pin the log. Delete removes the
 // document's meta, bucket and all its log entries.
 //

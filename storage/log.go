@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -138,7 +139,7 @@ const (
 	// maxLogLag is how far (in log keys) the oldest pending entry may lag
 	// behind the newest before trimLog flushes its document, so that an idle
 	// document's few pending ops do not pin the log.
-	maxLogLag = 8192
+	maxLogLag = 1 << 16
 	// maxTrim bounds the entries one commit trims.
 	maxTrim = 1024
 )
@@ -149,37 +150,44 @@ const (
 // order, so each log page is freed once instead of being rewritten by every
 // document flushed out of it.
 func trimLog(tx *bolt.Tx, maxLag uint64) error {
-	log := tx.Bucket(bucketLog)
+	log, metas := tx.Bucket(bucketLog), tx.Bucket(bucketMeta)
 	c := log.Cursor()
 	k, v := c.First()
 	if k == nil {
 		return nil
 	}
 	next := nextLogKey(log)
+	flushed := map[string]uint64{} // Documents seen in this trim; a flush updates them.
 	for n := 0; k != nil && n < maxTrim; n++ {
 		e, err := decodeEntry(v)
 		if err != nil {
 			return fmt.Errorf("storage: log entry %d: %w", keyVersion(k), err)
 		}
-		// An entry of a deleted document is garbage (Delete removes them; this
-		// only happens after damage, which Check reports).
-		if mv := tx.Bucket(bucketMeta).Get([]byte(e.id)); mv != nil {
-			m, err := decodeMeta(e.id, mv)
-			if err != nil {
-				return err
-			}
-			switch {
-			case e.last() <= m.flushed:
-			case keyVersion(k)+maxLag < next:
-				if err := flush(tx, &m, nil); err != nil {
+		f, seen := flushed[e.id]
+		if !seen {
+			// An entry of a deleted document is garbage (Delete removes them;
+			// this only happens after damage, which Check reports).
+			f = math.MaxUint64
+			if mv := metas.Get([]byte(e.id)); mv != nil {
+				m, err := decodeMeta(e.id, mv)
+				if err != nil {
 					return err
 				}
-				if err := putMeta(tx, m); err != nil {
-					return err
+				f = m.flushed
+				if e.last() > f && keyVersion(k)+maxLag < next {
+					if err := flush(tx, &m, nil); err != nil {
+						return err
+					}
+					if err := putMeta(tx, m); err != nil {
+						return err
+					}
+					f = m.flushed
 				}
-			default:
-				return nil
 			}
+			flushed[e.id] = f
+		}
+		if e.last() > f {
+			return nil
 		}
 		if err := c.Delete(); err != nil {
 			return err
