@@ -18,26 +18,32 @@ import (
 // with N concurrent writers, each on its own document.
 func BenchmarkAppendWriters(b *testing.B) {
 	for _, writers := range []int{1, 10, 100} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			db := openTest(b, Options{})
-			for i := range writers {
-				must(db.Create(ctx, fmt.Sprintf("w%d", i), ""))(b)
-			}
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			start := time.Now()
-			for i := range writers {
-				n := b.N / writers
-				if i < b.N%writers {
-					n++
-				}
-				wg.Go(func() { appendOnes(b, db, fmt.Sprintf("w%d", i), n) })
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "appends/s")
-			b.ReportMetric(float64(db.batched.Load())/float64(db.batches.Load()), "reqs/commit")
-		})
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) { benchWriters(b, writers, Options{}) })
 	}
+}
+
+// BenchmarkAppendWritersNoSync is BenchmarkAppendWriters/writers=100 without
+// fsync: the committer's CPU ceiling.
+func BenchmarkAppendWritersNoSync(b *testing.B) { benchWriters(b, 100, Options{NoSync: true}) }
+
+func benchWriters(b *testing.B, writers int, opts Options) {
+	db := openTest(b, opts)
+	for i := range writers {
+		must(db.Create(ctx, fmt.Sprintf("w%d", i), ""))(b)
+	}
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for i := range writers {
+		n := b.N / writers
+		if i < b.N%writers {
+			n++
+		}
+		wg.Go(func() { appendOnes(b, db, fmt.Sprintf("w%d", i), n) })
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "appends/s")
+	b.ReportMetric(float64(db.batched.Load())/float64(db.batches.Load()), "reqs/commit")
 }
 
 // appendOnes appends n one-character inserts to id, one op per Append.
