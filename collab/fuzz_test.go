@@ -1,0 +1,59 @@
+package collab
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+)
+
+// FuzzDecodeFrame feeds arbitrary frames to the WebSocket message decoder
+// (seeds in testdata/fuzz/FuzzDecodeFrame, plus FuzzDecodeClient's in
+// codec_test.go). Properties:
+//   - binary frames are always refused;
+//   - a refusal is an *Error with a client-facing code (invalid_message or
+//     invalid_op) and a short, valid UTF-8 message;
+//   - an accepted message is stable: encoding it and decoding it again gives
+//     the same message, so what the server acted on is exactly what it would
+//     log or relay.
+func FuzzDecodeFrame(f *testing.F) {
+	f.Add([]byte(`{"type":"op","seq":2,"version":1,"op":[1,{"d":"é"},"👍🏽"]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if m, e := decodeClient(websocket.MessageBinary, data); m != nil || e == nil {
+			t.Fatalf("binary frame accepted: %+v", m)
+		}
+		m, e := decodeClient(websocket.MessageText, data)
+		if e != nil {
+			if m != nil || e.Code != CodeInvalidMessage && e.Code != CodeInvalidOp ||
+				!utf8.ValidString(e.Message) || len(e.Message) > 256 {
+				t.Fatalf("refusal %v %+v", m, e)
+			}
+			return
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatalf("re-encode %+v: %v", m, err)
+		}
+		m2, e2 := decodeClient(websocket.MessageText, b)
+		if e2 != nil {
+			t.Fatalf("%q accepted, its re-encoding %s refused: %v", data, b, e2)
+		}
+		if a, b2 := comparable(*m), comparable(*m2); !reflect.DeepEqual(a, b2) {
+			t.Fatalf("unstable decoding of %q:\n%+v\n%+v", data, a, b2)
+		}
+	})
+}
+
+// comparable erases what encoding cannot carry: an empty op and an empty
+// one are both absent, and an absent cursor re-encodes as null.
+func comparable(m ClientMsg) ClientMsg {
+	if len(m.Op) == 0 {
+		m.Op = nil
+	}
+	if m.Cursor.Sel == nil {
+		m.Cursor.Set = false
+	}
+	return m
+}
