@@ -149,6 +149,11 @@ func (e *editor) options(name string, hc *http.Client) client.Options {
 			e.errors.Add(1)
 			e.codes.add(string(m.Code))
 		},
+		OnStatus: func(s client.Status, err error) {
+			if s == client.StatusOffline && err != nil {
+				e.codes.add("disconnected: " + err.Error())
+			}
+		},
 	}
 }
 

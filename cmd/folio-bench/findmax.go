@@ -44,7 +44,7 @@ func findMax(ctx context.Context, cfg Config, tgt *target, progress io.Writer) (
 		res.Steps = append(res.Steps, rep)
 		offered := rate * float64(len(r.editors))
 		held := rep.Ack.P99 <= ms(cfg.Threshold) && rep.Errors == 0 && rep.CommittedPerS >= heldFraction*offered
-		fmt.Fprintf(progress, "find-max: %g edits/s/editor (offered %.0f/s): committed %.0f/s, p99 ack %.2f ms, errors %d, held %v\n",
+		fmt.Fprintf(progress, "find-max: %.3g edits/s/editor (offered %.0f/s): committed %.0f/s, p99 ack %.2f ms, errors %d, held %v\n",
 			rate, offered, rep.CommittedPerS, rep.Ack.P99, rep.Errors, held)
 		if held && (heldIdx < 0 || rate > res.Steps[heldIdx].Rate) {
 			heldIdx = len(res.Steps) - 1
@@ -94,6 +94,6 @@ func (f *FindMaxResult) summary() string {
 		return fmt.Sprintf("find-max: no step held (p99 ack ≤ %.0f ms, ≥ %.0f%% of offered committed, no errors)", f.Threshold, 100*heldFraction)
 	}
 	h := f.Held
-	return fmt.Sprintf("find-max: last step that held: %g edits/s per editor, %.0f committed ops/s, p99 ack %.2f ms, server CPU %.1f µs/op",
+	return fmt.Sprintf("find-max: last step that held: %.3g edits/s per editor, %.0f committed ops/s, p99 ack %.2f ms, server CPU %.1f µs/op",
 		h.Rate, h.CommittedPerS, h.Ack.P99, h.CPUPerOpUS)
 }

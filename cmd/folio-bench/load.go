@@ -31,11 +31,28 @@ type loadRun struct {
 
 	cancelTyping context.CancelFunc
 	typing       sync.WaitGroup
-	reconnects0  int64 // Sum of client reconnects when the current phase began.
 }
 
-// dialRun opens every editor's connection, DialParallel at a time.
+// dialRun creates the run's documents and opens every editor's connection.
 func dialRun(ctx context.Context, cfg Config, tgt *target) (*loadRun, error) {
+	r := newLoadRun(cfg, tgt)
+	for _, d := range r.docs {
+		if err := tgt.create(ctx, d.id); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.dialEditors(ctx); err != nil {
+		r.close()
+		return nil, err
+	}
+	if cfg.ViewersPerDoc > 0 {
+		r.viewers = startViewers(tgt, r.docs, cfg.ViewersPerDoc, &r.win)
+	}
+	return r, nil
+}
+
+// newLoadRun lays out documents and editors; nothing is connected yet.
+func newLoadRun(cfg Config, tgt *target) *loadRun {
 	r := &loadRun{cfg: cfg, tgt: tgt}
 	r.rate.store(cfg.Rate)
 	prefix := runPrefix()
@@ -44,31 +61,42 @@ func dialRun(ctx context.Context, cfg Config, tgt *target) (*loadRun, error) {
 		r.docs = append(r.docs, doc)
 		for i := 0; i < cfg.EditorsPerDoc; i++ {
 			seed := cfg.Seed*1_000_003 + uint64(len(r.editors))
-			e := &editor{doc: doc, typist: newTypist(seed, cfg.MaxDocLen), rng: rand.New(rand.NewPCG(seed, 7)), win: &r.win, codes: &r.codes}
+			e := &editor{doc: doc, typist: newTypist(seed, cfg.MaxDocLen), rng: rand.New(rand.NewPCG(seed, 7)),
+				win: &r.win, codes: &r.codes}
 			doc.editors = append(doc.editors, e)
 			r.editors = append(r.editors, e)
 		}
 	}
-	for _, d := range r.docs {
-		if err := tgt.create(ctx, d.id); err != nil {
-			return nil, err
-		}
-	}
-	sem := make(chan struct{}, cfg.DialParallel)
+	return r
+}
+
+// dialEditors connects the editors, DialParallel at a time, and stops
+// dialling at the first failure.
+func (r *loadRun) dialEditors(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, r.cfg.DialParallel)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
 	for i, e := range r.editors {
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			c, err := client.Dial(ctx, tgt.wsURL(e.doc.id), e.options(fmt.Sprintf("bench %d", i), tgt.http))
+			c, err := client.Dial(ctx, r.tgt.wsURL(e.doc.id), e.options(fmt.Sprintf("bench %d", i), r.tgt.http))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				if firstErr == nil {
 					firstErr = fmt.Errorf("dial editor %d of %s: %w", i, e.doc.id, err)
+					cancel()
 				}
 				return
 			}
@@ -76,14 +104,10 @@ func dialRun(ctx context.Context, cfg Config, tgt *target) (*loadRun, error) {
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		r.close()
-		return nil, firstErr
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
 	}
-	if cfg.ViewersPerDoc > 0 {
-		r.viewers = startViewers(tgt, r.docs, cfg.ViewersPerDoc, &r.win)
-	}
-	return r, nil
+	return firstErr
 }
 
 // runPrefix names this run's documents so runs against one server never share one.
@@ -178,37 +202,43 @@ func (r *loadRun) measure(ctx context.Context, name string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	m1 := r.tgt.metrics(ctx)
+	secs := end.Sub(start).Seconds()
+	r.tgt.metrics(ctx).fill(&rep, m0)
 	if self1, err := readProc(0); err == nil && r.tgt.pid != 0 {
-		rep.GeneratorCPUPercent = 100 * (self1.CPU - self0.CPU).Seconds() / end.Sub(start).Seconds()
+		rep.GeneratorCPUPercent = 100 * (self1.CPU - self0.CPU).Seconds() / secs
 	}
 	// Ops sent just before the end may still be acked: give them a moment.
 	sleepCtx(ctx, min(time.Second, r.cfg.Threshold*4+200*time.Millisecond))
+	acks := r.collectStats(&rep, secs)
+	r.win.start.Store(0)
+	rep.Errors = r.errorCount() - errs0
+	rep.ErrorCodes = r.codes.take()
+	rep.Reconnects = r.reconnects() - rec0
+	rep.LoadAvgEnd = loadAvg()
+	res.fill(&rep, acks)
+	return rep, nil
+}
+
+// collectStats takes every editor's window stats into rep and returns the
+// number of acks (committed ops) in the window.
+func (r *loadRun) collectStats(rep *Report, secs float64) int64 {
 	var st editorStats
 	for _, e := range r.editors {
 		s := e.takeStats()
 		st.merge(&s)
 	}
-	r.win.start.Store(0)
-	secs := end.Sub(start).Seconds()
 	rep.DurationS = secs
 	rep.EditsPerS = float64(st.edits) / secs
 	rep.CommittedPerS = float64(st.acks) / secs
 	rep.DeliveriesPerS = float64(st.deliveries) / secs
 	rep.Ack, rep.Broadcast = st.ack.summary(), st.bcast.summary()
-	rep.Errors = r.errorCount() - errs0
-	rep.ErrorCodes = r.codes.take()
-	rep.Reconnects = r.reconnects() - rec0
 	if r.viewers != nil {
 		rep.ViewerEvents = float64(r.viewers.take()) / secs
 	}
-	rep.LoadAvgEnd = loadAvg()
-	res.fill(&rep, st.acks)
-	m1.fill(&rep, m0)
 	if st.mismatches > 0 {
-		rep.Convergence = fmt.Sprintf("%d acks did not match the expected seq (samples skipped)", st.mismatches)
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d acks did not match the seq the generator expected (their samples were skipped)", st.mismatches))
 	}
-	return rep, nil
+	return st.acks
 }
 
 func (r *loadRun) newReport(name string) Report {

@@ -19,64 +19,35 @@ import (
 // once and lets the client compose while one op is in flight, as a browser
 // does when typing outruns the network.
 func runReplay(ctx context.Context, cfg Config, tgt *target, progress io.Writer) (Report, error) {
-	path, err := resolveTrace(cfg.Replay)
-	if err != nil {
-		return Report{}, err
-	}
-	tr, err := loadTrace(path)
-	if err != nil {
-		return Report{}, err
-	}
-	ops, err := traceOps(tr)
+	tr, ops, err := loadReplay(cfg.Replay)
 	if err != nil {
 		return Report{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, maxDuration)
 	defer cancel()
-	var acks atomic.Int64
-	var errs atomic.Int64
+	var acks, errs atomic.Int64
 	doc := runPrefix() + "-replay"
 	if err := tgt.create(ctx, doc); err != nil {
 		return Report{}, err
 	}
 	c, err := client.Dial(ctx, tgt.wsURL(doc), client.Options{
 		Name: "replay", HTTPClient: tgt.http, OnAck: func(uint64, uint64) { acks.Add(1) },
-		OnError: func(e collab.ErrorMsg) { errs.Add(1) },
+		OnError: func(collab.ErrorMsg) { errs.Add(1) },
 	})
 	if err != nil {
 		return Report{}, fmt.Errorf("dial: %w", err)
 	}
 	defer c.Close()
-	if tr.StartContent != "" {
-		return Report{}, fmt.Errorf("trace %s: non-empty startContent is not supported", cfg.Replay)
-	}
 	rep := Report{Scenario: "replay " + cfg.Replay, Date: time.Now().UTC(), Server: tgt.desc,
 		Docs: 1, EditorsPerDoc: 1, Connections: 1, LoadAvgStart: loadAvg()}
 	sampler := startSampler(tgt)
 	start := time.Now()
-	var lat histogram
-	lastReport := start
-	for i, op := range ops {
-		if now := time.Now(); progress != nil && now.Sub(lastReport) >= 10*time.Second {
-			lastReport = now
-			fmt.Fprintf(progress, "replay: %d/%d txns after %.0f s\n", i, len(ops), now.Sub(start).Seconds())
-		}
-		t0 := time.Now()
-		if err := c.Submit(op); err != nil {
-			return Report{}, fmt.Errorf("submit: %w", err)
-		}
-		if cfg.ReplayMode == "lockstep" {
-			if err := c.WaitSynced(ctx); err != nil {
-				return Report{}, fmt.Errorf("wait for ack: %w", err)
-			}
-			lat.add(time.Since(t0))
-		}
-	}
-	if err := c.WaitSynced(ctx); err != nil {
-		return Report{}, fmt.Errorf("wait for the last ack: %w", err)
+	lat, err := typeTrace(ctx, c, ops, cfg.ReplayMode == "lockstep", progress)
+	if err != nil {
+		return Report{}, err
 	}
 	total := time.Since(start)
-	res := sampler.stop()
+	sampler.stop().fill(&rep, acks.Load())
 	rep.DurationS = total.Seconds()
 	rep.CommittedPerS = float64(acks.Load()) / total.Seconds()
 	rep.EditsPerS = float64(len(ops)) / total.Seconds()
@@ -84,21 +55,70 @@ func runReplay(ctx context.Context, cfg Config, tgt *target, progress io.Writer)
 	rep.Errors = errs.Load()
 	rep.Reconnects = int64(c.Reconnects())
 	rep.LoadAvgEnd = loadAvg()
-	res.fill(&rep, acks.Load())
+	rep.Replay = &ReplayResult{Trace: cfg.Replay, Mode: cfg.ReplayMode, Patches: tr.patchCount(),
+		Committed: acks.Load(), TotalS: total.Seconds(), PatchesPS: float64(tr.patchCount()) / total.Seconds()}
+	return rep, checkReplay(ctx, tgt, doc, c, tr, &rep)
+}
+
+// loadReplay reads a trace and turns it into ops.
+func loadReplay(nameOrPath string) (*trace, []ot.Op, error) {
+	path, err := resolveTrace(nameOrPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr, err := loadTrace(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tr.StartContent != "" {
+		return nil, nil, fmt.Errorf("trace %s: non-empty startContent is not supported", nameOrPath)
+	}
+	ops, err := traceOps(tr)
+	return tr, ops, err
+}
+
+// typeTrace submits ops, in lockstep waiting for each ack, then waits until
+// everything is acknowledged. It returns the lockstep round-trip times.
+func typeTrace(ctx context.Context, c *client.Client, ops []ot.Op, lockstep bool, progress io.Writer) (*histogram, error) {
+	var lat histogram
+	start := time.Now()
+	lastReport := start
+	for i, op := range ops {
+		if now := time.Now(); now.Sub(lastReport) >= 10*time.Second {
+			lastReport = now
+			fmt.Fprintf(progress, "replay: %d/%d txns after %.0f s\n", i, len(ops), now.Sub(start).Seconds())
+		}
+		t0 := time.Now()
+		if err := c.Submit(op); err != nil {
+			return nil, fmt.Errorf("submit txn %d: %w", i, err)
+		}
+		if lockstep {
+			if err := c.WaitSynced(ctx); err != nil {
+				return nil, fmt.Errorf("wait for the ack of txn %d: %w", i, err)
+			}
+			lat.add(time.Since(t0))
+		}
+	}
+	if err := c.WaitSynced(ctx); err != nil {
+		return nil, fmt.Errorf("wait for the last ack: %w", err)
+	}
+	return &lat, nil
+}
+
+// checkReplay compares the server's text with endContent and the editor's.
+func checkReplay(ctx context.Context, tgt *target, doc string, c *client.Client, tr *trace, rep *Report) error {
 	text, version, err := tgt.text(ctx, doc)
 	if err != nil {
-		return Report{}, err
+		return err
 	}
-	rep.Replay = &ReplayResult{Trace: cfg.Replay, Mode: cfg.ReplayMode, Patches: tr.patchCount(),
-		Committed: acks.Load(), TotalS: total.Seconds(), PatchesPS: float64(tr.patchCount()) / total.Seconds(),
-		Matches: text == tr.EndContent}
+	rep.Replay.Matches = text == tr.EndContent
 	rep.Converged = c.Text() == text && c.Version() == version
 	if !rep.Replay.Matches {
 		rep.Convergence = fmt.Sprintf("server text (%d bytes) differs from endContent (%d bytes)", len(text), len(tr.EndContent))
 	} else if !rep.Converged {
 		rep.Convergence = "the editor's text differs from the server's"
 	}
-	return rep, nil
+	return nil
 }
 
 // traceOps turns each txn into one op: its patches composed in order.

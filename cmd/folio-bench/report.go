@@ -32,7 +32,7 @@ type Report struct {
 	Ack            Summary          `json:"ack"`
 	Broadcast      Summary          `json:"broadcast"`
 	Errors         int64            `json:"errors"`
-	ErrorCodes     map[string]int64 `json:"error_codes,omitempty"`
+	ErrorCodes     map[string]int64 `json:"error_codes,omitempty"` // Server error codes, failed submits and why connections dropped.
 	Reconnects     int64            `json:"reconnects"`
 
 	CPUSeconds  float64 `json:"server_cpu_s"`
@@ -55,8 +55,9 @@ type Report struct {
 	SubmitMeanMS  float64 `json:"server_submit_mean_ms,omitempty"`
 	SlowConsumers int64   `json:"server_slow_consumer_disconnects,omitempty"`
 
-	Converged   bool   `json:"converged"`
-	Convergence string `json:"convergence,omitempty"` // What differed, when it did not converge.
+	Converged   bool     `json:"converged"`
+	Convergence string   `json:"convergence,omitempty"` // What differed, when it did not converge.
+	Notes       []string `json:"notes,omitempty"`
 
 	Replay *ReplayResult `json:"replay,omitempty"`
 }
@@ -89,7 +90,7 @@ func writeTable(w io.Writer, reports []Report) error {
 	}
 	row("scenario", func(r Report) string { return r.Scenario })
 	row("docs × editors", func(r Report) string { return fmt.Sprintf("%d × %d", r.Docs, r.EditorsPerDoc) })
-	row("rate/editor (edits/s)", func(r Report) string { return fmt.Sprintf("%g", r.Rate) })
+	row("rate/editor (edits/s)", func(r Report) string { return fmt.Sprintf("%.3g", r.Rate) })
 	row("connections", func(r Report) string { return fmt.Sprint(r.Connections) })
 	row("window (s)", func(r Report) string { return fmt.Sprintf("%.1f", r.DurationS) })
 	row("edits/s", func(r Report) string { return fl(r.EditsPerS) })
@@ -141,8 +142,11 @@ func writeTable(w io.Writer, reports []Report) error {
 			fmt.Fprintf(w, "replay %s (%s): %d patches, %d committed ops in %.2f s = %.0f patches/s, matches endContent: %v\n",
 				rp.Trace, rp.Mode, rp.Patches, rp.Committed, rp.TotalS, rp.PatchesPS, rp.Matches)
 		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "note (%s): %s\n", r.Scenario, n)
+		}
 		if len(r.ErrorCodes) > 0 {
-			fmt.Fprintf(w, "errors (%s): %v\n", r.Scenario, r.ErrorCodes)
+			fmt.Fprintf(w, "errors and disconnects (%s): %v\n", r.Scenario, r.ErrorCodes)
 		}
 		if !r.Converged && r.Convergence != "" {
 			fmt.Fprintf(w, "NOT CONVERGED (%s): %s\n", r.Scenario, r.Convergence)

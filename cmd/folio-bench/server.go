@@ -270,15 +270,17 @@ func serveChild(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// benchHubOptions are collab's defaults except two abuse limits that a load
-// test must lift: ops per second per connection (default 30/s would cap
-// --find-max at 30 × connections) and sessions per document (default 250,
-// below the 2,000-editor scenario). A --url server must be configured alike.
+// benchHubOptions are collab's defaults except the per-connection abuse
+// limits that a load test must lift: ops and messages per second per
+// connection (30 ops/s and 200 messages/s would cap --find-max) and sessions
+// per document (default 250, below the 2,000-editor scenario). A --url
+// server must be configured alike.
 func benchHubOptions(logger zerolog.Logger) collab.Options {
 	return collab.Options{
 		Logger:         logger,
 		OpsPerSecond:   10_000,
 		OpBurst:        10_000,
+		MessagesPerSec: 20_000,
 		MaxConnsPerDoc: maxConnections,
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"testing"
+
+	"github.com/foliodocs/folio/ot"
 )
 
 // tracePath finds a shared trace or skips (fails in CI) when traces are absent.
@@ -50,5 +52,26 @@ func TestPatchRejectsMalformed(t *testing.T) {
 		if err := p.UnmarshalJSON([]byte(in)); err == nil {
 			t.Errorf("%s: accepted", in)
 		}
+	}
+}
+
+// TestTraceOpsCompose checks that one op per txn (its patches composed) gives
+// endContent, on a trace with multi-patch txns at equal positions.
+func TestTraceOpsCompose(t *testing.T) {
+	tr, ops, err := loadReplay(tracePath(t, "sveltecomponent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != len(tr.Txns) {
+		t.Fatalf("%d ops for %d txns", len(ops), len(tr.Txns))
+	}
+	doc := ot.NewDocument("")
+	for i, op := range ops {
+		if err := doc.Apply(op); err != nil {
+			t.Fatalf("txn %d: %v", i, err)
+		}
+	}
+	if doc.String() != tr.EndContent {
+		t.Fatal("composed txns do not reproduce endContent")
 	}
 }
