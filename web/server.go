@@ -64,6 +64,10 @@ type Options struct {
 	MaxWait      time.Duration // Longest long-poll wait. Default 60 s.
 	WriteTimeout time.Duration // Deadline of each SSE write. Default 10 s.
 
+	// Tokens, when set, is the access control: Authorize defaults to
+	// Tokens.Authorize, and POST /api/v1/docs/{id}/share mints view tokens.
+	Tokens *TokenAuth
+
 	// Authorize is the access-control seam (issue 8). Nil: open access, every
 	// request may edit. Otherwise it receives the document id (empty for
 	// admin operations) and the request's token ("" when none) and returns
@@ -90,6 +94,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Authorize == nil && o.Tokens != nil {
+		o.Authorize = o.Tokens.Authorize
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
@@ -173,6 +180,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v1/docs/{id}/events", s.handleEvents)
 	mux.HandleFunc("GET /api/v1/docs/{id}/export/{format}", limited(exports, s.handleExport))
 	mux.HandleFunc("GET /api/v1/docs/{id}/ws", s.handleWS)
+	mux.HandleFunc("POST /api/v1/docs/{id}/share", s.handleShare)
 	mux.HandleFunc("GET /api/v1/admin/backup", limited(exports, s.handleBackup))
 	mux.HandleFunc(apiCatchAll, s.handleAPINotFound)
 

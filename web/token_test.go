@@ -153,7 +153,7 @@ func TestTokenGrants(t *testing.T) {
 func newAuthEnv(t *testing.T) (*testEnv, *TokenAuth) {
 	t.Helper()
 	a := newTestAuth(t)
-	e := newEnv(t, func(o *Options) { o.Authorize = a.Authorize })
+	e := newEnv(t, func(o *Options) { o.Tokens = a })
 	admin := bearer(mint(t, a, "*", "admin", "root"))
 	for _, id := range []string{"d", "other"} {
 		if r := e.send("POST", "/api/v1/docs", `{"id":"`+id+`","text":"secret `+id+`"}`, admin...); r.status != 201 {
@@ -327,5 +327,53 @@ func TestWebSocketTokens(t *testing.T) {
 	}
 	if _, w := wsHello(t, e, "d", mint(t, a, "*", "admin", "root")); w["role"] != "edit" {
 		t.Errorf("admin joins as an editor: %v", w)
+	}
+}
+
+// TestShareLinks: a read-only link carries a view token for the same
+// document that expires with the presented token; without access control
+// it is only the readonly=1 hint.
+func TestShareLinks(t *testing.T) {
+	open := newEnv(t, nil)
+	open.create("d", "x")
+	var sr shareResponse
+	open.send("POST", "/api/v1/docs/d/share", "").json(t, &sr)
+	if sr.URL != "/d/d?readonly=1" || sr.EmbedURL != "/embed/d?readonly=1" || sr.Token != "" {
+		t.Errorf("open share %+v", sr)
+	}
+
+	e, a := newAuthEnv(t)
+	edit := signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { c["exp"] = testNow.Add(10 * time.Minute).Unix() }))
+	if r := e.send("POST", "/api/v1/docs/d/share", ""); r.status != 403 {
+		t.Errorf("share without a token: %d", r.status)
+	}
+	if r := e.send("POST", "/api/v1/docs/d/share", "", bearer(mint(t, a, "other", "edit", ""))...); r.status != 403 {
+		t.Errorf("share with another document's token: %d", r.status)
+	}
+	r := e.send("POST", "/api/v1/docs/d/share", "", bearer(edit)...)
+	if r.status != 200 {
+		t.Fatalf("share: %d %s", r.status, r.body)
+	}
+	r.json(t, &sr)
+	c, err := a.Parse(sr.Token)
+	if err != nil || c.Doc != "d" || c.Role != "view" || c.Name != "" || !c.ExpiresAt.Time.Equal(testNow.Add(10*time.Minute)) {
+		t.Fatalf("view token %+v %v", c, err)
+	}
+	if !strings.HasPrefix(sr.URL, "/d/d?") || !strings.Contains(sr.URL, "readonly=1") || !strings.Contains(sr.URL, "token="+sr.Token) {
+		t.Errorf("url %s", sr.URL)
+	}
+	if r := e.get(sr.URL); r.status != 200 {
+		t.Errorf("the shared page: %d", r.status)
+	}
+	if r := e.send("PUT", "/api/v1/docs/d/text", "y", bearer(sr.Token)...); r.status != 403 {
+		t.Errorf("the view token wrote: %d", r.status)
+	}
+	if r := e.get("/api/v1/docs/other/text", bearer(sr.Token)...); r.status != 403 {
+		t.Errorf("the view token read another document: %d", r.status)
+	}
+
+	hook := newEnv(t, func(o *Options) { o.Authorize = fakeAuthorize })
+	if r := hook.send("POST", "/api/v1/docs/d/share", "", bearer("admin")...); r.status != 404 {
+		t.Errorf("share with a custom Authorize: %d", r.status)
 	}
 }

@@ -95,9 +95,7 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 			Exports:  web.Limit{PerSecond: cfg.ExportRate, Burst: cfg.ExportBurst},
 		},
 	}
-	if auth != nil {
-		opts.Authorize = auth.Authorize
-	}
+	opts.Tokens = auth // nil: open access
 	srv := web.New(opts)
 	// No ReadTimeout/WriteTimeout: SSE streams and long-polls are long
 	// requests; every SSE write has its own deadline instead.
