@@ -22,6 +22,13 @@
 //     and ship a CSP forbidding every script; no script from a document runs.
 //   - Request logs carry method, path, route, status, size, duration and
 //     peer address; never query strings (tokens), bodies or document text.
+//   - Access control (token.go, guard.go): with Options.Tokens or
+//     Options.Authorize, every request about a document — REST, SSE,
+//     export, page, WebSocket hello — is checked by value against the
+//     document id and the role it needs; a refusal is 403 forbidden and says
+//     nothing about whether the document exists. Tokens are HS256 JWTs only.
+//   - Per-address rate limits (ratelimit.go) answer 429 with Retry-After;
+//     their maps are bounded and swept during calls, without goroutines.
 //
 // Ownership: Server starts no goroutines of its own. Each SSE stream runs one
 // pump goroutine owned and waited for by its handler. Drain flips /readyz to
