@@ -35,7 +35,7 @@ type diffLimits struct {
 // defaultDiffLimits keeps the worst case around 50 ms on one core (see
 // docs/performance.md) while 100,000 code points with scattered edits stay
 // minimal.
-var defaultDiffLimits = diffLimits{runes: 1 << 23, lines: 1 << 22, hunks: 1 << 22}
+var defaultDiffLimits = diffLimits{runes: 1 << 22, lines: 1 << 21, hunks: 1 << 22}
 
 func diffWith(oldText, newText string, lim diffLimits) Op {
 	p := commonPrefix(oldText, newText)
@@ -86,7 +86,7 @@ func (bl *block) refine(budget int) bool {
 	if d.failed {
 		return false
 	}
-	bl.a, bl.b, bl.runs = a, b, d.runs
+	bl.a, bl.b, bl.runs = a, b, foldChaff(d.runs)
 	return true
 }
 
@@ -114,7 +114,7 @@ func refineAll(blocks []block, budget int) {
 			return
 		}
 		if !d.failed {
-			bl.a, bl.b, bl.runs = a, b, d.runs
+			bl.a, bl.b, bl.runs = a, b, foldChaff(d.runs)
 		}
 	}
 }

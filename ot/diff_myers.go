@@ -223,3 +223,55 @@ func isqrt(n int) int {
 	}
 	return x
 }
+
+// chaffMax is the longest retained stretch between two changes that a
+// script keeps: a minimal script between two unrelated sentences retains
+// scattered single letters, which splits the op into dozens of components
+// and scatters a concurrent cursor; foldChaff turns such stretches into
+// part of the change.
+const chaffMax = 3
+
+// foldChaff returns runs with every equal run between two changes deleted and
+// reinserted when it is at most chaffMax long and no longer than the larger
+// side (deleted or inserted) of either neighbouring change in the original
+// runs. Each fold costs at most twice the cost of the change before it, so
+// the script costs at most three times as much as runs; a stretch longer than
+// chaffMax is always kept.
+func foldChaff(runs []run) []run {
+	type change struct{ del, ins int }
+	var changes []change // changes[i] is before equal run eqs[i], changes[i+1] after it
+	var eqs []int
+	var cur change
+	for _, r := range runs {
+		switch r.kind {
+		case runEqual:
+			changes, eqs, cur = append(changes, cur), append(eqs, r.n), change{}
+		case runDelete:
+			cur.del += r.n
+		case runInsert:
+			cur.ins += r.n
+		}
+	}
+	changes = append(changes, cur)
+	out := make([]run, 0, len(runs))
+	push := func(k runKind, n int) {
+		if n > 0 {
+			out = append(out, run{k, n})
+		}
+	}
+	for i, c := range changes {
+		push(runDelete, c.del)
+		push(runInsert, c.ins)
+		if i == len(eqs) {
+			break
+		}
+		next, e := changes[i+1], eqs[i]
+		if e <= min(chaffMax, max(c.del, c.ins), max(next.del, next.ins)) {
+			push(runDelete, e)
+			push(runInsert, e)
+		} else {
+			push(runEqual, e)
+		}
+	}
+	return out
+}

@@ -29,8 +29,12 @@ func TestDiffSmallForSmallChanges(t *testing.T) {
 		{"emoji at both ends", "🎉" + long + "🎉", "👍" + long + "👍",
 			Op{delText("🎉"), ins("👍"), sk(120), delText("🎉"), ins("👍")}},
 		// 🎉 U+1F389 and 🎊 U+1F38A share three UTF-8 bytes.
-		{"shared bytes at both ends", "🎉x🎉", "🎊x🎊",
-			Op{delText("🎉"), ins("🎊"), sk(1), delText("🎉"), ins("🎊")}},
+		{"shared bytes at both ends", "🎉wxyz🎉", "🎊wxyz🎊",
+			Op{delText("🎉"), ins("🎊"), sk(4), delText("🎉"), ins("🎊")}},
+		{"short stretch between changes folded", "recieve", "receive",
+			Op{sk(3), delText("ie"), ins("ei")}},
+		{"stretch longer than a neighbouring change kept", "a🎉🎉b", "A🎉🎉B",
+			Op{delText("a"), ins("A"), sk(2), delText("b"), ins("B")}},
 		{"person removed from the middle of a ZWJ family", family + " & " + family, "👨‍👧‍👦 & " + family,
 			Op{sk(2), delText("👩\u200d")}},
 		{"combining marks added at both ends", "e" + long + "e", "e\u0301" + long + "e\u0300",
@@ -128,10 +132,11 @@ func genEdits(t *rapid.T, doc string, pool []rune, k int, label string) (string,
 	return string(out), total
 }
 
-// TestPropDiffMinimal checks that Diff is a shortest edit script: it costs
-// exactly the edit distance, so never more than the edits that made the new
-// text. The line-first path is checked to turn old into new; its cost bound
-// is checked in TestPropDiffKeepsNeighbours, where it holds.
+// TestPropDiffMinimal checks that the Myers search finds a shortest script
+// (it costs exactly the edit distance) and that Diff, which folds short
+// stretches between changes (foldChaff), costs at most three times that, so
+// at most three times the edits that made the new text. The line-first path
+// is checked to turn old into new.
 func TestPropDiffMinimal(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		old := genText(30).Draw(t, "old")
@@ -139,14 +144,63 @@ func TestPropDiffMinimal(t *testing.T) {
 		if rapid.Bool().Draw(t, "unrelated") {
 			new, edits = genText(30).Draw(t, "new"), -1
 		}
-		c := checkDiff(t, old, new, Diff(old, new))
-		if want := editDistance(old, new); c != want {
-			t.Fatalf("Diff(%q, %q) = %v costs %d, edit distance %d", old, new, Diff(old, new), c, want)
+		dist := editDistance(old, new)
+		d := differ{budget: 1 << 20}
+		d.diff(symbols(old), symbols(new))
+		if c := runsCost(d.runs); d.failed || c != dist {
+			t.Fatalf("Myers script %v costs %d (failed %v), edit distance %d", d.runs, c, d.failed, dist)
 		}
-		if edits >= 0 && c > edits {
-			t.Fatalf("Diff costs %d, the edits %d", c, edits)
+		op := Diff(old, new)
+		c := checkDiff(t, old, new, op)
+		if c > 3*dist || (edits >= 0 && c > 3*edits) {
+			t.Fatalf("Diff(%q, %q) = %v costs %d, edit distance %d, edits %d", old, new, op, c, dist, edits)
 		}
 		checkDiff(t, old, new, diffWith(old, new, lineFirst))
+	})
+}
+
+func runsCost(runs []run) int {
+	n := 0
+	for _, r := range runs {
+		if r.kind != runEqual {
+			n += r.n
+		}
+	}
+	return n
+}
+
+// TestPropFoldChaff checks foldChaff on random scripts: it keeps the texts
+// each side of the script, keeps every equal stretch longer than chaffMax,
+// and at most triples the cost.
+func TestPropFoldChaff(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var d differ
+		for _, k := range rapid.SliceOf(rapid.IntRange(0, 2)).Draw(t, "kinds") {
+			d.add(runKind(k), rapid.IntRange(1, 6).Draw(t, "n"))
+		}
+		got := foldChaff(d.runs)
+		count := func(runs []run) (old, new, long int) {
+			for _, r := range runs {
+				if r.kind != runInsert {
+					old += r.n
+				}
+				if r.kind != runDelete {
+					new += r.n
+				}
+				if r.kind == runEqual && r.n > chaffMax {
+					long += r.n
+				}
+			}
+			return
+		}
+		o1, n1, l1 := count(d.runs)
+		o2, n2, l2 := count(got)
+		if o1 != o2 || n1 != n2 || l1 != l2 {
+			t.Fatalf("foldChaff(%v) = %v", d.runs, got)
+		}
+		if c, c0 := runsCost(got), runsCost(d.runs); c > 3*c0 {
+			t.Fatalf("foldChaff(%v) = %v costs %d, more than 3×%d", d.runs, got, c, c0)
+		}
 	})
 }
 
@@ -200,23 +254,26 @@ var (
 // TestPropDiffKeepsNeighbours is the concurrency property: a concurrent
 // insert transformed over Diff(old, new) stays between the same two code
 // points when the edits that made new left them and the gap between them
-// alone. The old text's code points other than '\n' are distinct and the
-// edits insert none of them, so every shortest script keeps the untouched
-// neighbours. It also checks the line-first path, whose cost stays within
-// the edits' here too.
+// alone, more than chaffMax code points each side. The old text's code
+// points other than '\n' are distinct and the edits insert none of them, so
+// every shortest script keeps the untouched stretch, and foldChaff keeps it
+// too. It also checks the line-first path, and the cost bound (three times
+// the edits) on both paths.
 func TestPropDiffKeepsNeighbours(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		old := genUniqueText(t)
 		rs := []rune(old)
-		p := rapid.IntRange(1, len(rs)-1).Filter(func(p int) bool {
+		p := rapid.IntRange(chaffMax+1, len(rs)-1-chaffMax).Filter(func(p int) bool {
 			return rs[p-1] != '\n' && rs[p] != '\n'
 		}).Draw(t, "pos")
-		left, c1 := genEdits(t, string(rs[:p-1]), insertPool, 3, "left")
-		right, c2 := genEdits(t, string(rs[p+1:]), insertPool, 3, "right")
-		new := left + string(rs[p-1:p+1]) + right
+		// The edits stay more than chaffMax code points away on both sides.
+		lo, hi := p-1-chaffMax, p+1+chaffMax
+		left, c1 := genEdits(t, string(rs[:lo]), insertPool, 3, "left")
+		right, c2 := genEdits(t, string(rs[hi:]), insertPool, 3, "right")
+		new := left + string(rs[lo:hi]) + right
 		for _, lim := range []diffLimits{defaultDiffLimits, lineFirst} {
 			d := diffWith(old, new, lim)
-			if c := checkDiff(t, old, new, d); c > c1+c2 {
+			if c := checkDiff(t, old, new, d); c > 3*(c1+c2) {
 				t.Fatalf("limits %+v: Diff = %v costs %d, the edits %d", lim, d, c, c1+c2)
 			}
 			for _, side := range []Side{Left, Right} {
@@ -230,10 +287,10 @@ func TestPropDiffKeepsNeighbours(t *testing.T) {
 	})
 }
 
-// genUniqueText draws 2 to 60 distinct code points from uniqueRunes, with
+// genUniqueText draws 10 to 60 distinct code points from uniqueRunes, with
 // '\n' after some of them (so no line is empty and lines are distinct).
 func genUniqueText(t *rapid.T) string {
-	idx := rapid.SliceOfNDistinct(rapid.IntRange(0, len(uniqueRunes)-1), 2, 60, rapid.ID[int]).Draw(t, "runes")
+	idx := rapid.SliceOfNDistinct(rapid.IntRange(0, len(uniqueRunes)-1), 10, 60, rapid.ID[int]).Draw(t, "runes")
 	var b strings.Builder
 	for _, i := range idx {
 		b.WriteRune(uniqueRunes[i])
