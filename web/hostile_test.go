@@ -219,3 +219,19 @@ func TestTokensNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAddrLimiter measures one admission decision with 10,000
+// addresses tracked (the default bound), the cost added to every limited
+// request.
+func BenchmarkAddrLimiter(b *testing.B) {
+	l := newAddrLimiter(Limit{PerSecond: 1e9, Burst: 1 << 30}, DefaultMaxAddrs, time.Now)
+	keys := make([]netip.Prefix, DefaultMaxAddrs)
+	for i := range keys {
+		keys[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32)
+	}
+	i := 0
+	for b.Loop() {
+		l.reserve(keys[i%len(keys)])
+		i++
+	}
+}
