@@ -75,5 +75,6 @@ func (r *room) replaceText(text string, ifVersion *uint64, author string, reply 
 		}
 		return
 	}
-	r.submit(&submission{base: head, op: op, author: author, reply: reply, start: time.Now()})
+	r.submit(&submission{base: head, op: op, author: author, reply: reply, start: time.Now(),
+		strict: ifVersion != nil, pending: true})
 }

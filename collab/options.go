@@ -33,6 +33,11 @@ type Options struct {
 	WriteTimeout time.Duration // every write's deadline; default 10 s
 
 	NoAutoCreate bool // when set, joining an unknown document fails with not_found instead of creating it
+
+	// Bus connects nodes that serve the same documents from one shared Store
+	// (see Bus). nil: a single node; nothing is published or subscribed.
+	Bus     Bus
+	BusPoll time.Duration // with a Bus, how often a room checks the store for commits it was not told about; default 2 s
 }
 
 const (
@@ -59,6 +64,7 @@ func (o Options) withDefaults() Options {
 	setDur(&o.PingInterval, 15*time.Second)
 	setDur(&o.PongTimeout, 10*time.Second)
 	setDur(&o.WriteTimeout, 10*time.Second)
+	setDur(&o.BusPoll, 2*time.Second)
 	setInt(&o.SnapshotEvery, storage.DefaultSnapshotEvery)
 	setInt(&o.OpWindow, 1000)
 	setInt(&o.CatchUpLimit, 10000)

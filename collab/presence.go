@@ -36,6 +36,9 @@ func (r *room) join(s *session) *Error {
 	if len(r.sessions) >= r.hub.opts.MaxConnsPerDoc {
 		return errorf(CodeTooManyConnections, "too many connections to this document")
 	}
+	if e := r.reachVersion(s.since); e != nil {
+		return e
+	}
 	if !s.resumed {
 		r.seqs[s.id] = seqRec{} // A fresh random id has no history.
 	} else if _, e := r.lastSeq(s.id); e != nil { // Warms the exactly-once record.

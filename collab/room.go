@@ -27,6 +27,13 @@ type room struct {
 	deleteErr error             // Set before done closes in delete mode.
 	commitRes chan commitResult // The room's commit goroutine reports here (buffered 1).
 
+	// With a Bus (else nil): the bus callback sends to remote without
+	// blocking; when it is full the room is behind and it signals wake.
+	remote      chan []storage.OpRecord
+	wake        chan struct{} // Buffered 1.
+	unsubscribe func()        // Called by run when it ends.
+	poll        *time.Timer   // Owned by run: the next look at the store's head.
+
 	// Owned by run.
 	doc         *ot.Document       // Text at head (committed ops only).
 	head        uint64             // Committed version.
@@ -86,6 +93,10 @@ func (r *room) run() {
 		r.deleteErr = r.deleteStored()
 		return
 	}
+	r.subscribeBus()
+	if r.unsubscribe != nil {
+		defer r.unsubscribe()
+	}
 	if err := r.load(); err != nil {
 		r.loadErr = err
 		return
@@ -98,11 +109,26 @@ func (r *room) run() {
 func (r *room) loop() {
 	closing := r.hub.closing
 	for {
+		// Other nodes' commits wait while one of ours is in flight: its
+		// versions are taken until it ends.
+		remote, wake := r.remote, r.wake
+		if len(r.inflight) > 0 {
+			remote, wake = nil, nil
+		}
 		select {
 		case fn := <-r.inbox:
 			fn()
 		case res := <-r.commitRes:
 			r.finishCommit(res)
+		case recs := <-remote:
+			r.onRemote(recs)
+		case <-wake:
+			r.catchUp()
+		case <-timerC(r.poll):
+			if len(r.inflight) == 0 {
+				r.catchUp()
+			}
+			r.poll.Reset(r.hub.opts.BusPoll)
 		case <-timerC(r.presTimer):
 			r.presTimer = nil
 			r.flushPresence()
@@ -196,6 +222,9 @@ func (r *room) stopTimers() {
 	}
 	if r.presTimer != nil {
 		r.presTimer.Stop()
+	}
+	if r.poll != nil {
+		r.poll.Stop()
 	}
 }
 

@@ -11,6 +11,9 @@ import (
 type Store interface {
 	// Create makes a new document at version 0 with text (storage.ErrExists if taken).
 	Create(ctx context.Context, id, text string) (storage.Meta, error)
+	// Meta returns the document's head version and length (a Bus room
+	// reads it to catch up with other nodes).
+	Meta(ctx context.Context, id string) (storage.Meta, error)
 	// Load returns the latest snapshot and the ops after it up to the head.
 	Load(ctx context.Context, id string) (storage.Loaded, error)
 	// Append durably commits recs (consecutive versions after the head) and,

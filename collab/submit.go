@@ -19,6 +19,8 @@ type submission struct {
 	from    *session          // The WebSocket session that sent it; nil for Submit.
 	reply   chan submitResult // Submit's answer; nil for WebSocket ops.
 	start   time.Time
+	strict  bool // Must apply at exactly its base (ReplaceText with ifVersion).
+	pending bool // base is the room's pending head, not a version a client saw (ReplaceText).
 }
 
 type submitResult struct {
@@ -29,7 +31,12 @@ type submitResult struct {
 // pendingOp is a rebased op with its version, waiting to be durable.
 type pendingOp struct {
 	rec     storage.OpRecord
-	ws      bool // Came from a WebSocket session: ack the session holding rec.Session.
+	ws      bool   // Came from a WebSocket session: ack the session holding rec.Session.
+	remote  bool   // Committed by another node (Bus): nobody here to answer.
+	strict  bool   // Fails rather than moving behind another node's commit.
+	tries   int    // Commits lost to another node's commit (Bus).
+	base    uint64 // The head when it was submitted.
+	atHead  ot.Op  // The op transformed up to base (before the pending ops); nil if based on pending text.
 	replies []chan submitResult
 	start   time.Time
 }
@@ -55,10 +62,20 @@ func (r *room) submit(sub *submission) {
 		r.reject(sub, r.stopErr)
 		return
 	}
+	if r.remote != nil && !sub.pending && sub.base > r.head {
+		if e := r.reachVersion(&sub.base); e != nil {
+			r.reject(sub, errConflict) // Retryable, like a commit lost to another node.
+			return
+		}
+		if sub.base > r.head {
+			r.reject(sub, errorf(CodeVersionAhead, "base version is ahead of the document"))
+			return
+		}
+	}
 	if sub.session != "" && r.dedupe(sub) {
 		return
 	}
-	op, e := r.rebase(sub.base, sub.op)
+	op, atHead, e := r.rebase(sub.base, sub.op)
 	if e != nil {
 		r.reject(sub, e)
 		return
@@ -70,8 +87,11 @@ func (r *room) submit(sub *submission) {
 	p := &pendingOp{
 		rec: storage.OpRecord{Version: r.pendingHead() + 1, Op: op, Session: sub.session,
 			Seq: sub.seq, Author: sub.author, Time: r.hub.opts.Now()},
-		ws:    sub.from != nil,
-		start: sub.start,
+		ws:     sub.from != nil,
+		strict: sub.strict,
+		base:   r.head,
+		atHead: atHead,
+		start:  sub.start,
 	}
 	if sub.reply != nil {
 		p.replies = append(p.replies, sub.reply)
@@ -157,14 +177,16 @@ func (r *room) reject(sub *submission, e *Error) {
 }
 
 // rebase checks op against the text at base and transforms it over every op
-// after base, committed or pending.
-func (r *room) rebase(base uint64, op ot.Op) (ot.Op, *Error) {
+// after base, committed or pending. It also returns op transformed over the
+// committed ops only (nil when base is after the head): a Bus room moves a
+// queued op behind another node's commit by rebasing that form again.
+func (r *room) rebase(base uint64, op ot.Op) (rebased, atHead ot.Op, e *Error) {
 	if base > r.pendingHead() {
-		return nil, errorf(CodeVersionAhead, "base version is ahead of the document")
+		return nil, nil, errorf(CodeVersionAhead, "base version is ahead of the document")
 	}
 	committed, e := r.opsAfter(base)
 	if e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	var pending []*pendingOp
 	for _, list := range [][]*pendingOp{r.inflight, r.queued} {
@@ -182,25 +204,28 @@ func (r *room) rebase(base uint64, op ot.Op) (ot.Op, *Error) {
 		baseLen -= lenDelta(p.rec.Op)
 	}
 	if op.BaseLen() > baseLen {
-		return nil, errorf(CodeInvalidOp, "op does not fit the document at its base version")
+		return nil, nil, errorf(CodeInvalidOp, "op does not fit the document at its base version")
 	}
 	op = ot.Normalize(op)
 	for _, rec := range committed {
 		op = ot.Transform(op, rec.Op, ot.Left)
+	}
+	if base <= r.head {
+		atHead = op
 	}
 	for _, p := range pending {
 		op = ot.Transform(op, p.rec.Op, ot.Left)
 	}
 	if op.BaseLen() > r.pendLen {
 		r.log.Error().Msg("rebased op does not fit")
-		return nil, errInternal
+		return nil, nil, errInternal
 	}
 	if hasDelText(op) {
 		if _, err := ot.Apply(r.textAfter(r.allPending()), op); err != nil {
-			return nil, errorf(CodeInvalidOp, "deleted text does not match the document")
+			return nil, nil, errorf(CodeInvalidOp, "deleted text does not match the document")
 		}
 	}
-	return op, nil
+	return op, atHead, nil
 }
 
 // opsAfter returns the committed ops after version v, from the window or storage.
@@ -257,14 +282,18 @@ func (r *room) startCommit() {
 	if last := recs[len(recs)-1].Version; last-r.snapVersion >= uint64(r.hub.opts.SnapshotEvery) {
 		snap = &storage.Snapshot{Version: last, Text: r.textAfter(r.inflight)}
 	}
-	store, id, res := r.hub.store, r.id, r.commitRes
-	r.hub.roomWG.Add(1) // The commit goroutine counts as part of the room.
+	h, id, res := r.hub, r.id, r.commitRes
+	h.roomWG.Add(1) // The commit goroutine counts as part of the room.
 	go func() {
-		defer r.hub.roomWG.Done()
+		defer h.roomWG.Done()
 		start := time.Now()
 		// In-flight commits finish even during shutdown: no cancellation.
-		err := store.Append(context.Background(), id, recs, length, snap)
-		res <- commitResult{err: err, took: time.Since(start), snap: snap}
+		err := h.store.Append(context.Background(), id, recs, length, snap)
+		took := time.Since(start)
+		if err == nil && h.opts.Bus != nil {
+			h.publishCommit(id, recs)
+		}
+		res <- commitResult{err: err, took: took, snap: snap}
 	}()
 }
 
@@ -277,6 +306,9 @@ func (r *room) finishCommit(res commitResult) {
 	r.inflight = nil
 	r.hub.opts.Metrics.commitTook(res.took)
 	if res.err != nil {
+		if r.retryConflict(batch, res.err) {
+			return
+		}
 		e := r.hub.fail("commit", r.id, res.err)
 		for _, p := range append(batch, r.queued...) {
 			p.fail(r, e)
@@ -333,7 +365,9 @@ func (r *room) apply(p *pendingOp) bool {
 	for _, c := range p.replies {
 		c <- submitResult{version: rec.Version}
 	}
-	r.hub.opts.Metrics.opApplied(time.Since(p.start))
+	if !p.remote {
+		r.hub.opts.Metrics.opApplied(time.Since(p.start))
+	}
 	return true
 }
 

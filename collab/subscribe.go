@@ -59,6 +59,9 @@ func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
 	if r.stopErr != nil {
 		return r.stopErr
 	}
+	if e := r.reachVersion(since); e != nil {
+		return e
+	}
 	if since != nil && *since > r.head {
 		return errorf(CodeVersionAhead, "version is ahead of the document")
 	}
