@@ -46,6 +46,51 @@
 // hello and on a first REST submission). A resend of an op still being
 // committed is answered by that commit's ack.
 //
+// # Several nodes (Options.Bus)
+//
+// Rooms, storage and fan-out meet through two small interfaces: Store and
+// Bus. A multi-node mode (documents served by several servers sharing one
+// store) must supply a Store whose Append commits a version only at the
+// head+1 it names, else storage.ErrVersionConflict, for every node (it is
+// the sequencer), and a Bus over its pub/sub engine: Publish(doc, records)
+// and Subscribe(doc, deliver) with a cancel. The Bus may lose, duplicate or
+// reorder messages; it must not invent records. It needs no ordering or
+// persistence because rooms repair from the store. With a nil Bus nothing
+// below runs.
+//
+// A room subscribes before it loads and cancels when it ends. The callback
+// only queues the records for the room's goroutine (bounded, never blocking
+// the bus); on overflow the room is behind and reads the store. The commit
+// goroutine publishes each successful commit before the room learns of it,
+// so one room's publications follow version order. On the room goroutine,
+// with no commit in flight (its versions are taken until it ends): a record
+// at head+1 is applied like a local commit (text, window, exactly-once
+// record, cursors, broadcast to sessions and subscriptions); one after a
+// gap, the overflow signal and a timer (Options.BusPoll) make the room read
+// Store.Meta and Store.Ops up to the store's head; known versions are
+// ignored.
+//
+// After another node's record is applied, every queued op is rebased again
+// from its form at the head it was submitted at (kept with it) over the
+// committed ops since and the ops requeued before it — the order its
+// author's client transforms it in, so they agree even where inserts tie.
+// A queued op equal to the record's (session, seq) — a resend that reached
+// two nodes — is acknowledged with the record's version; an older seq of
+// that session, an op based on pending text, or a ReplaceText bound to a
+// version fails (conflict, precondition_failed). A commit that loses the
+// version race (ErrVersionConflict) stored nothing: the room catches up,
+// which requeues the batch and the queue the same way, and commits again
+// (at most 8 times per op, then conflict; conflict at once if the store's
+// head did not move). A hello, Subscribe or op naming a version after the
+// room's head makes the room catch up first; while a commit is in flight it
+// answers unavailable (hello, Subscribe) or conflict (op), both retryable.
+//
+// Node-local, not shared through the Bus: presence and leave (peers on
+// other nodes are not shown), Participants, session takeover (4003), rate
+// limits, connection limits and metrics. Delete is not propagated: rooms
+// for the document on other nodes keep running until their next commit
+// fails with not_found or they unload.
+//
 // # Errors
 //
 // Every error leaving the package is an *Error with a stable Code; AsError,
