@@ -283,8 +283,7 @@ func floodReplies(t *testing.T, c *testClient, n int) (acks, limited int, cut bo
 // with too_many_connections and 1013, and the document keeps working.
 func TestTwoThousandConnections(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	// Created first: concurrent first joins of a missing document can fail
-	// with not_found (reported to collab's owner).
+	// Created first, so that the test is about the cap, not auto-creation.
 	if _, err := ts.hub.Create(context.Background(), "crowd", ""); err != nil {
 		t.Fatal(err)
 	}
