@@ -7,35 +7,44 @@ import (
 )
 
 // Diff returns a normalized op that turns oldText into newText, small when
-// the change is small: a shortest edit script in code points (Myers' O(ND)
-// algorithm), so text that both share stays retained and a concurrent edit
-// there keeps its neighbours. Each run of changes between retained text is
-// one delete carrying the old text followed by one insert. Applying the op to
-// oldText gives newText byte for byte when both are valid UTF-8.
+// the change is small, so that a concurrent edit in text both share keeps its
+// neighbours. Each run of changes between retained text is one delete
+// carrying the old text followed by one insert. Applying the op to oldText
+// gives newText byte for byte when both are valid UTF-8; Diff never panics.
 //
-// The work is bounded (a budget of steps, see diffLimits), so unrelated
-// multi-megabyte texts cost milliseconds: the common prefix and suffix are
-// kept, then the middle is diffed by code points; when that exceeds the
-// budget it is diffed by lines and each changed block of lines is refined
-// by code points, smallest first, as far as the budget goes; a block the
-// budget does not cover is replaced whole. Within the budget the op is
-// minimal: its inserted plus deleted code points are fewest.
+// The op is a shortest edit script in code points (Myers' O(ND) algorithm)
+// in which a retained stretch of at most 3 code points between two changes,
+// and no longer than either, is folded into them (two unrelated sentences
+// share scattered letters; retaining them makes dozens of components). So it
+// inserts and deletes at most 3 times the fewest code points possible, and
+// exactly the fewest when every retained stretch between two changes is
+// longer than 3 code points or than one of the two changes.
+//
+// That holds within a bounded amount of work (see diffLimits), which keeps
+// two unrelated 2,000,000 code point texts to tens of milliseconds. Past the
+// budget the middle (after the common prefix and suffix) is diffed by lines,
+// and each changed block of lines is refined by code points as above,
+// smallest first, while a second budget lasts; a block it does not cover,
+// or the whole middle when even the line diff is too costly, is replaced
+// whole.
 func Diff(oldText, newText string) Op {
-	return diffWith(oldText, newText, defaultDiffLimits)
+	return diffWith(oldText, newText, diffDefaults())
 }
 
 // diffLimits bounds Diff's work, in steps of Myers' algorithm (one step is a
-// diagonal visited or a code point or line compared).
+// diagonal visited or a code point or line compared; a step is a few
+// nanoseconds). diffDefaults keep the worst case under about 100 ms on one
+// core (docs/performance.md) while 100,000 code points with scattered edits
+// stay within the first.
 type diffLimits struct {
 	runes int // the first attempt: the whole middle by code points
 	lines int // the fallback's line diff
 	hunks int // refining the line diff's changed blocks, shared by all
 }
 
-// defaultDiffLimits keeps the worst case around 50 ms on one core (see
-// docs/performance.md) while 100,000 code points with scattered edits stay
-// minimal.
-var defaultDiffLimits = diffLimits{runes: 1 << 22, lines: 1 << 21, hunks: 1 << 22}
+func diffDefaults() diffLimits {
+	return diffLimits{runes: 1 << 22, lines: 1 << 21, hunks: 1 << 22}
+}
 
 func diffWith(oldText, newText string, lim diffLimits) Op {
 	p := commonPrefix(oldText, newText)

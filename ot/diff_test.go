@@ -49,7 +49,7 @@ func TestDiffSmallForSmallChanges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, lim := range []diffLimits{defaultDiffLimits, lineFirst} {
+			for _, lim := range []diffLimits{diffDefaults(), lineFirst} {
 				got := diffWith(tt.old, tt.new, lim)
 				if !reflect.DeepEqual(got, tt.want) {
 					t.Fatalf("limits %+v: Diff(%q, %q) = %v, want %v", lim, tt.old, tt.new, got, tt.want)
@@ -271,7 +271,7 @@ func TestPropDiffKeepsNeighbours(t *testing.T) {
 		left, c1 := genEdits(t, string(rs[:lo]), insertPool, 3, "left")
 		right, c2 := genEdits(t, string(rs[hi:]), insertPool, 3, "right")
 		new := left + string(rs[lo:hi]) + right
-		for _, lim := range []diffLimits{defaultDiffLimits, lineFirst} {
+		for _, lim := range []diffLimits{diffDefaults(), lineFirst} {
 			d := diffWith(old, new, lim)
 			if c := checkDiff(t, old, new, d); c > 3*(c1+c2) {
 				t.Fatalf("limits %+v: Diff = %v costs %d, the edits %d", lim, d, c, c1+c2)
