@@ -16,6 +16,7 @@ type serverMetrics struct {
 	submitSum, submitCount float64 // folio_submit_seconds: op received → applied after commit.
 	applied                float64 // folio_ops_applied_total.
 	slow                   float64 // folio_slow_consumer_disconnects_total.
+	mallocs, allocBytes    float64 // go_memstats_mallocs_total, go_memstats_alloc_bytes_total.
 }
 
 func (t *target) metrics(ctx context.Context) serverMetrics {
@@ -36,6 +37,7 @@ func (t *target) metrics(ctx context.Context) serverMetrics {
 		"folio_commit_seconds_sum": &m.commitSum, "folio_commit_seconds_count": &m.commitCount,
 		"folio_submit_seconds_sum": &m.submitSum, "folio_submit_seconds_count": &m.submitCount,
 		"folio_ops_applied_total": &m.applied, "folio_slow_consumer_disconnects_total": &m.slow,
+		"go_memstats_mallocs_total": &m.mallocs, "go_memstats_alloc_bytes_total": &m.allocBytes,
 	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -64,4 +66,8 @@ func (m serverMetrics) fill(rep *Report, m0 serverMetrics) {
 		rep.SubmitMeanMS = 1000 * (m.submitSum - m0.submitSum) / n
 	}
 	rep.SlowConsumers = int64(m.slow - m0.slow)
+	if n := m.applied - m0.applied; n > 0 && m.mallocs > 0 {
+		rep.AllocsPerOp = (m.mallocs - m0.mallocs) / n
+		rep.AllocBytesPerOp = (m.allocBytes - m0.allocBytes) / n
+	}
 }

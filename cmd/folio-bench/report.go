@@ -54,6 +54,10 @@ type Report struct {
 	OpsPerCommit  float64 `json:"server_ops_per_commit,omitempty"`
 	SubmitMeanMS  float64 `json:"server_submit_mean_ms,omitempty"`
 	SlowConsumers int64   `json:"server_slow_consumer_disconnects,omitempty"`
+	// Whole-process Go allocations in the window per applied op (every
+	// delivery, read, commit and heartbeat included).
+	AllocsPerOp     float64 `json:"server_allocs_per_op,omitempty"`
+	AllocBytesPerOp float64 `json:"server_alloc_bytes_per_op,omitempty"`
 
 	Converged   bool     `json:"converged"`
 	Convergence string   `json:"convergence,omitempty"` // What differed, when it did not converge.
@@ -124,6 +128,12 @@ func writeTable(w io.Writer, reports []Report) error {
 			return "n/a"
 		}
 		return fmt.Sprintf("%.1f, %.1f", r.DiskWriteMBps, r.DiskWriteMBps*1024*r.DurationS/float64(r.Commits))
+	})
+	row("server allocs / KB per op", func(r Report) string {
+		if r.AllocsPerOp == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f / %.1f", r.AllocsPerOp, r.AllocBytesPerOp/1024)
 	})
 	row("server submit→apply mean ms", func(r Report) string { return fmt.Sprintf("%.2f", r.SubmitMeanMS) })
 	row("loadavg start → end", func(r Report) string { return r.LoadAvgStart + " → " + r.LoadAvgEnd })

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
 	"github.com/foliodocs/folio/collab"
@@ -104,6 +105,7 @@ func startLocal(dataDir, pprofAddr string, noSync bool, stderr io.Writer) (*loca
 	logger := zerolog.New(stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 	// Metrics on, as in production; they also tell the bench how long commits took.
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector()) // As cmd/folio does; gives allocations per op.
 	hubOpts := benchHubOptions(logger)
 	hubOpts.Metrics = collab.NewMetrics(reg)
 	hub := collab.NewHub(db, hubOpts)
