@@ -210,21 +210,22 @@ func (r *room) failQueued() {
 // retryConflict handles a batch that lost the version race to another node
 // (nothing of it was stored) and reports whether it did. The room catches
 // up, which rebases the batch and the queued ops over the winners, and the
-// loop commits them again; after maxCommitTries, or when the store's head
-// did not move, they fail with conflict instead.
+// loop commits them again. When an op of the batch lost maxCommitTries
+// times, or the store's head did not move (not a race: do not spin), the
+// batch and the queue fail with conflict instead.
 func (r *room) retryConflict(batch []*pendingOp, err error) bool {
 	if r.remote == nil || !errors.Is(err, storage.ErrVersionConflict) {
 		return false
 	}
+	exhausted := false
 	for _, p := range batch {
-		if p.tries++; p.tries >= maxCommitTries {
-			return false
-		}
+		p.tries++
+		exhausted = exhausted || p.tries >= maxCommitTries
 	}
 	r.queued = append(batch, r.queued...)
 	head := r.head
 	r.catchUp()
-	if r.head == head { // Not another node's commit: do not spin.
+	if exhausted || r.head == head {
 		r.failQueued()
 	}
 	return true

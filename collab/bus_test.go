@@ -2,7 +2,9 @@ package collab
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,6 +58,13 @@ func (b *MemBus) Subscribe(doc string, deliver func([]storage.OpRecord)) (cancel
 	}
 }
 
+// subscribers counts the live subscriptions to doc.
+func (b *MemBus) subscribers(doc string) int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.subs[doc])
+}
+
 // gatedStore holds one Append (after arm) until release is closed.
 type gatedStore struct {
 	*storage.DB
@@ -102,6 +111,9 @@ func newTwoNodes(t *testing.T, bus *MemBus) *twoNodes {
 			if err := h.Close(ctx); err != nil {
 				t.Errorf("hub close: %v", err)
 			}
+		}
+		if k := bus.subscribers("d"); k != 0 {
+			t.Errorf("%d bus subscriptions left after Close", k)
 		}
 		if err := db.Close(); err != nil {
 			t.Error(err)
@@ -368,6 +380,26 @@ func TestBusBehind(t *testing.T) {
 	})
 }
 
+// TestBusUnsubscribe: a room subscribes once while loaded and cancels when
+// it unloads.
+func TestBusUnsubscribe(t *testing.T) {
+	bus := &MemBus{}
+	ts := newTestServer(t, Options{Bus: bus, IdleUnload: 20 * time.Millisecond})
+	if _, err := ts.hub.Create(context.Background(), "d", ""); err != nil {
+		t.Fatal(err)
+	}
+	c := dialTest(t, ts.url+"d")
+	c.hello(ClientMsg{})
+	if k := bus.subscribers("d"); k != 1 {
+		t.Fatalf("%d subscriptions while loaded", k)
+	}
+	c.close()
+	eventually(t, "room unloaded", func() bool { return ts.hub.lookupRoom("d") == nil })
+	if k := bus.subscribers("d"); k != 0 {
+		t.Fatalf("%d subscriptions after unload", k)
+	}
+}
+
 // TestBusNil: without a Bus a room has no bus channels and
 // subscribes to nothing (single-node behaviour unchanged).
 func TestBusNil(t *testing.T) {
@@ -381,4 +413,79 @@ func TestBusNil(t *testing.T) {
 			t.Error("a room without a Bus set up bus state")
 		}
 	})
+}
+
+// racingStore lets "another node" commit an insert of "z" at the head just
+// before each of the next races Appends, which then lose the version race;
+// with phantom, the Append fails with a version conflict while nobody
+// committed anything.
+type racingStore struct {
+	*storage.DB
+	races   atomic.Int32
+	phantom bool
+}
+
+func (s *racingStore) Append(ctx context.Context, id string, recs []storage.OpRecord, n int, snap *storage.Snapshot) error {
+	if s.races.Add(-1) >= 0 {
+		if s.phantom {
+			return fmt.Errorf("injected: %w", storage.ErrVersionConflict)
+		}
+		m, err := s.DB.Meta(ctx, id)
+		if err != nil {
+			return err
+		}
+		rec := storage.OpRecord{Version: m.Version + 1, Op: insertAt(0, "z"), Session: "other", Seq: m.Version + 1}
+		if err := s.DB.Append(ctx, id, []storage.OpRecord{rec}, m.Length+1, nil); err != nil {
+			return err
+		}
+	}
+	return s.DB.Append(ctx, id, recs, n, snap)
+}
+
+// TestBusCommitRace: a commit that loses the version race is rebased and
+// committed again by the server; one that keeps losing fails with conflict
+// after maxCommitTries; a conflict nobody caused fails at once.
+func TestBusCommitRace(t *testing.T) {
+	cases := []struct {
+		name    string
+		races   int32
+		phantom bool
+		want    string // stored text
+		version uint64 // the op's version; 0: refused with conflict
+	}{
+		{name: "retried", races: 3, want: "zzzab", version: 4},
+		{name: "bounded", races: 100, want: strings.Repeat("z", maxCommitTries) + "ab"},
+		{name: "phantom", races: 1, phantom: true, want: "ab"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := storage.Open(filepath.Join(t.TempDir(), "f.db"), storage.Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs := &racingStore{DB: db, phantom: tc.phantom}
+			ts := newTestServerStore(t, rs, db, Options{Bus: &MemBus{}})
+			ctx := context.Background()
+			if _, err := ts.hub.Create(ctx, "d", "ab"); err != nil {
+				t.Fatal(err)
+			}
+			rs.races.Store(tc.races)
+			v, err := ts.hub.Submit(ctx, "d", Submission{Base: 0, Op: insertAt(2, "!"), Session: "s", Seq: 1})
+			if tc.version != 0 {
+				tc.want += "!"
+				if err != nil || v != tc.version {
+					t.Fatalf("got %d, %v; want version %d", v, err, tc.version)
+				}
+			} else if AsError(err).Code != CodeConflict {
+				t.Fatalf("want conflict, got %d, %v", v, err)
+			}
+			text, head := textOf(t, db, "d")
+			if text != tc.want {
+				t.Fatalf("stored %q at %d, want %q", text, head, tc.want)
+			}
+			if got, v := roomState(t, ts.hub, "d"); got != text || v != head {
+				t.Fatalf("room %q at %d, store %q at %d", got, v, text, head)
+			}
+		})
+	}
 }
