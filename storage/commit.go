@@ -70,10 +70,11 @@ func (db *DB) run() {
 
 // collect adds waiting requests to batch without blocking. Writers answered
 // by the previous commit are typically runnable but not yet resubmitted, so
-// it yields the processor and looks again while that keeps finding more:
-// no timer, just letting ready goroutines queue.
+// once nothing is waiting it yields the processor once and looks again: no
+// timer, just letting ready goroutines queue. Only once, because in a busy
+// process every yield sends the committer to the back of the run queue.
 func (db *DB) collect(batch []*writeReq) []*writeReq {
-	seen := -1
+	yielded := false
 	for len(batch) < db.opts.MaxBatch {
 		select {
 		case r := <-db.reqs:
@@ -81,10 +82,10 @@ func (db *DB) collect(batch []*writeReq) []*writeReq {
 			continue
 		default:
 		}
-		if len(batch) == seen { // The last yield brought nobody.
+		if yielded {
 			return batch
 		}
-		seen = len(batch)
+		yielded = true
 		runtime.Gosched()
 	}
 	return batch
