@@ -118,20 +118,69 @@ func TestLimiterMemoryBounded(t *testing.T) {
 }
 
 func TestClientKey(t *testing.T) {
-	key := func(addr string) string {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.RemoteAddr = addr
-		return clientKey(r).String()
+	trusted := proxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	cases := []struct {
+		addr, xff string
+		want      string
+	}{
+		{"192.0.2.1:5", "", "192.0.2.1/32"},
+		{"[::ffff:192.0.2.1]:5", "", "192.0.2.1/32"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ff::1]:9", "", "2001:db8:1:2::/64"},
+		{"not an address", "", "invalid Prefix"},
+		// A forged header from an untrusted peer is ignored.
+		{"192.0.2.1:5", "198.51.100.9", "192.0.2.1/32"},
+		// Behind a trusted proxy: the right-most untrusted hop.
+		{"10.1.2.3:80", "198.51.100.9", "198.51.100.9/32"},
+		{"10.1.2.3:80", "6.6.6.6, 198.51.100.9, 10.9.9.9", "198.51.100.9/32"},
+		{"[::1]:80", "2001:db8:aa:bb::7", "2001:db8:aa:bb::/64"},
+		// Only proxies, or a malformed hop: the last trusted address.
+		{"10.1.2.3:80", "10.4.4.4", "10.4.4.4/32"},
+		{"10.1.2.3:80", "junk, 10.4.4.4", "10.4.4.4/32"},
+		{"10.1.2.3:80", "", "10.1.2.3/32"},
 	}
-	for addr, want := range map[string]string{
-		"192.0.2.1:5":                "192.0.2.1/32",
-		"[::ffff:192.0.2.1]:5":       "192.0.2.1/32",
-		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64",
-		"[2001:db8:1:2:ff::1]:9":     "2001:db8:1:2::/64",
-		"not an address":             "invalid Prefix",
+	for _, c := range cases {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.addr
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := clientKey(r, trusted).String(); got != c.want {
+			t.Errorf("%s (X-Forwarded-For %q): %s, want %s", c.addr, c.xff, got, c.want)
+		}
+	}
+}
+
+// TestRateLimitBehindProxy: behind a trusted proxy, clients get their own
+// buckets; a client cannot escape its bucket by forging X-Forwarded-For.
+func TestRateLimitBehindProxy(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.RateLimits = RateLimits{Writes: Limit{PerSecond: 0.001, Burst: 1},
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}}
+	})
+	e.create("d", "")
+	h := e.srv.Handler()
+	put := func(peer, xff string) int {
+		r := httptest.NewRequest("PUT", "/api/v1/docs/d/text", strings.NewReader("t"))
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", xff)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for _, c := range []struct {
+		peer, xff string
+		want      int
+	}{
+		{"10.0.0.1:1", "192.0.2.1", 200},
+		{"10.0.0.1:1", "192.0.2.2", 200}, // Another client behind the same proxy.
+		{"10.0.0.1:1", "192.0.2.1", 429},
+		{"10.0.0.1:1", "203.0.113.5, 192.0.2.1", 429}, // Forged left part.
+		{"192.0.2.9:1", "1.1.1.1", 200},               // Untrusted peer: its own address.
+		{"192.0.2.9:1", "2.2.2.2", 429},
 	} {
-		if got := key(addr); got != want {
-			t.Errorf("%s: %s, want %s", addr, got, want)
+		if got := put(c.peer, c.xff); got != c.want {
+			t.Errorf("%s via %s: %d, want %d", c.xff, c.peer, got, c.want)
 		}
 	}
 }

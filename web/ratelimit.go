@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,12 @@ type RateLimits struct {
 	Writes   Limit // REST writes: create, PUT text, POST ops, delete
 	Exports  Limit // exports and admin backups
 
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed: behind them the client is the right-most address of that
+	// header that is not itself a trusted proxy. Empty: the peer address is
+	// the client, and X-Forwarded-For is ignored (anyone can forge it).
+	TrustedProxies []netip.Prefix
+
 	// MaxAddrs bounds the addresses remembered per limit. Default 10,000.
 	MaxAddrs int
 	// Now is the clock (nil: time.Now).
@@ -45,6 +52,18 @@ type limiters struct {
 	upgrades, writes, exports *addrLimiter
 }
 
+// proxies are trusted reverse proxies (RateLimits.TrustedProxies).
+type proxies []netip.Prefix
+
+func (p proxies) trusted(a netip.Addr) bool {
+	for _, pr := range p {
+		if pr.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 func newLimiters(o RateLimits) limiters {
 	if o.MaxAddrs <= 0 {
 		o.MaxAddrs = DefaultMaxAddrs
@@ -52,11 +71,18 @@ func newLimiters(o RateLimits) limiters {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return limiters{
-		upgrades: newAddrLimiter(o.Upgrades, o.MaxAddrs, o.Now),
-		writes:   newAddrLimiter(o.Writes, o.MaxAddrs, o.Now),
-		exports:  newAddrLimiter(o.Exports, o.MaxAddrs, o.Now),
+	trusted := make(proxies, len(o.TrustedProxies))
+	for i, p := range o.TrustedProxies {
+		trusted[i] = p.Masked()
 	}
+	mk := func(l Limit) *addrLimiter {
+		al := newAddrLimiter(l, o.MaxAddrs, o.Now)
+		if al != nil {
+			al.proxies = trusted
+		}
+		return al
+	}
+	return limiters{upgrades: mk(o.Upgrades), writes: mk(o.Writes), exports: mk(o.Exports)}
 }
 
 // addrLimiter keeps one token bucket per client address. It starts no
@@ -70,6 +96,7 @@ type addrLimiter struct {
 	refill   time.Duration // Time for an empty bucket to fill.
 	maxAddrs int
 	now      func() time.Time
+	proxies  proxies
 
 	mu        sync.Mutex // Guards the fields below; never held across I/O.
 	buckets   map[netip.Prefix]*bucket
@@ -139,24 +166,57 @@ func (l *addrLimiter) size() int {
 	return len(l.buckets)
 }
 
-// clientKey is the bucket of a request's client: its IPv4 address, or the
-// /64 of its IPv6 address (one host usually holds a whole /64).
-func clientKey(r *http.Request) netip.Prefix {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+// clientKey is the bucket of a request's client (see clientAddr): its IPv4
+// address, or the /64 of its IPv6 address (one host usually holds a whole
+// /64). Requests with no parsable address share the zero prefix.
+func clientKey(r *http.Request, trusted proxies) netip.Prefix {
+	a := clientAddr(r, trusted)
+	if !a.IsValid() {
+		return netip.Prefix{}
 	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Prefix{} // Unknown: all such clients share one bucket.
-	}
-	a = a.Unmap()
 	bits := 32
 	if a.Is6() {
 		bits = 64
 	}
 	p, _ := a.Prefix(bits)
 	return p
+}
+
+// clientAddr is the peer address of r, or, when the peer is a trusted
+// proxy, the right-most X-Forwarded-For address that is not a trusted proxy
+// (addresses left of it were written by the client and prove nothing).
+func clientAddr(r *http.Request, trusted proxies) netip.Addr {
+	a := parseAddr(r.RemoteAddr)
+	if !a.IsValid() || !trusted.trusted(a) {
+		return a
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		h, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return a // A malformed hop: the last proxy we trust is all we know.
+		}
+		if a = h.Unmap(); !trusted.trusted(a) {
+			return a
+		}
+	}
+	return a
+}
+
+// parseAddr reads "host:port" or a bare address; the zero Addr if neither.
+func parseAddr(s string) netip.Addr {
+	host, _, err := net.SplitHostPort(s)
+	if err != nil {
+		host = s
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
 }
 
 var errRateLimited = apiError(collab.CodeRateLimited, "too many requests from this address; retry after the delay in Retry-After")
@@ -167,7 +227,7 @@ func (l *addrLimiter) admit(w http.ResponseWriter, r *http.Request) bool {
 	if l == nil {
 		return true
 	}
-	ok, wait := l.reserve(clientKey(r))
+	ok, wait := l.reserve(clientKey(r, l.proxies))
 	if ok {
 		return true
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -47,6 +48,9 @@ type Config struct {
 	WriteBurst   int
 	ExportRate   float64
 	ExportBurst  int
+	// TrustedProxies are CIDRs or addresses of reverse proxies whose
+	// X-Forwarded-For names the client for the rate limits.
+	TrustedProxies []string
 }
 
 // DBFile is the database file inside the data directory.
@@ -132,6 +136,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.IntVar(&c.WriteBurst, "write-burst", c.WriteBurst, "REST write burst per client address")
 	fs.Float64Var(&c.ExportRate, "export-rate", c.ExportRate, "exports and backups per second per client address (0: no limit)")
 	fs.IntVar(&c.ExportBurst, "export-burst", c.ExportBurst, "export and backup burst per client address")
+	fs.Var(listValue{&c.TrustedProxies}, "trusted-proxies", "reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For names the client for rate limits; empty: the peer address is the client")
 }
 
 // parseServe builds the configuration of `folio serve` from args and the
@@ -230,6 +235,9 @@ func (c Config) Validate() error {
 			bad("--%s-rate must be 0 (off) or positive, with --%s-burst at least 1", l.name, l.name)
 		}
 	}
+	if _, err := c.trustedProxies(); err != nil {
+		bad("--trusted-proxies: %v", err)
+	}
 	if c.Secret != "" && c.SecretFile != "" {
 		bad("--secret and --secret-file are exclusive")
 	}
@@ -256,5 +264,23 @@ func (c Config) logTo(log zerolog.Logger) {
 		Float64("upgrade_rate", c.UpgradeRate).Int("upgrade_burst", c.UpgradeBurst).
 		Float64("write_rate", c.WriteRate).Int("write_burst", c.WriteBurst).
 		Float64("export_rate", c.ExportRate).Int("export_burst", c.ExportBurst).
+		Strs("trusted_proxies", c.TrustedProxies).
 		Msg("configuration")
+}
+
+// trustedProxies parses TrustedProxies: CIDRs, or bare addresses (one host).
+func (c Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR nor an address", v)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,6 +38,8 @@ func TestSecretConfig(t *testing.T) {
 		{"negative rate", []string{"--write-rate", "-1"}, nil, "--write-rate"},
 		{"rate without burst", []string{"--export-burst", "0"}, nil, "--export-rate"},
 		{"limit off", []string{"--upgrade-rate", "0"}, nil, ""},
+		{"proxies", []string{"--trusted-proxies", "10.0.0.0/8, ::1,192.0.2.7"}, nil, ""},
+		{"bad proxy", []string{"--trusted-proxies", "10.0.0.0/8,proxy.local"}, nil, "--trusted-proxies"},
 	} {
 		cfg, err := parseServe(c.args, envMap(c.env), &stderr)
 		if c.want == "" {
@@ -44,7 +47,10 @@ func TestSecretConfig(t *testing.T) {
 				t.Errorf("%s: %v", c.name, err)
 				continue
 			}
-			if secret, err := cfg.secretBytes(); c.name != "limit off" && (err != nil || string(secret) != cliSecret) {
+			if p, _ := cfg.trustedProxies(); c.name == "proxies" && fmt.Sprint(p) != "[10.0.0.0/8 ::1/128 192.0.2.7/32]" {
+				t.Errorf("proxies %v", p)
+			}
+			if secret, err := cfg.secretBytes(); c.name != "limit off" && c.name != "proxies" && (err != nil || string(secret) != cliSecret) {
 				t.Errorf("%s: secret %q %v", c.name, secret, err)
 			}
 		} else if err == nil || !strings.Contains(err.Error(), c.want) {

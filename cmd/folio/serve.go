@@ -66,6 +66,10 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	trusted, err := cfg.trustedProxies()
+	if err != nil {
+		return nil, err
+	}
 	db, err := storage.Open(filepath.Join(cfg.Data, DBFile), storage.Options{})
 	if err != nil {
 		if errors.Is(err, storage.ErrLocked) {
@@ -90,9 +94,10 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxTextBytes: cfg.MaxTextBytes, Heartbeat: cfg.SSEHeartbeat,
 		RateLimits: web.RateLimits{
-			Upgrades: web.Limit{PerSecond: cfg.UpgradeRate, Burst: cfg.UpgradeBurst},
-			Writes:   web.Limit{PerSecond: cfg.WriteRate, Burst: cfg.WriteBurst},
-			Exports:  web.Limit{PerSecond: cfg.ExportRate, Burst: cfg.ExportBurst},
+			Upgrades:       web.Limit{PerSecond: cfg.UpgradeRate, Burst: cfg.UpgradeBurst},
+			Writes:         web.Limit{PerSecond: cfg.WriteRate, Burst: cfg.WriteBurst},
+			Exports:        web.Limit{PerSecond: cfg.ExportRate, Burst: cfg.ExportBurst},
+			TrustedProxies: trusted,
 		},
 	}
 	opts.Tokens = auth // nil: open access
