@@ -1,7 +1,7 @@
 package ot
 
 import (
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -51,7 +51,7 @@ func diffWith(oldText, newText string, lim diffLimits) Op {
 	s := commonSuffix(oldText[p:], newText[p:])
 	whole := block{old: oldText[p : len(oldText)-s], new: newText[p : len(newText)-s]}
 	var e emitter
-	if !whole.refine(lim.runes) {
+	if _, ok := whole.refine(lim.runes); !ok {
 		// Diff whole lines: widen the middle to the start of its first line
 		// and the end of its last.
 		lp, ls := strings.LastIndexByte(oldText[:p], '\n')+1, 0
@@ -83,20 +83,20 @@ type block struct {
 	runs     []run
 }
 
-// refine computes the block's shortest script within budget steps, and
-// reports whether it did.
-func (bl *block) refine(budget int) bool {
+// refine computes the block's script within budget steps, reports whether
+// it did and returns the steps left.
+func (bl *block) refine(budget int) (int, bool) {
 	if bl.old == "" || bl.new == "" {
-		return true // a pure insert or delete: nothing to refine
+		return budget, true // a pure insert or delete: nothing to refine
 	}
 	d := differ{budget: budget}
 	a, b := symbols(bl.old), symbols(bl.new)
 	d.diff(a, b)
 	if d.failed {
-		return false
+		return d.budget, false
 	}
 	bl.a, bl.b, bl.runs = a, b, foldChaff(d.runs)
-	return true
+	return d.budget, true
 }
 
 // refineAll refines the changed blocks, smallest first, while the shared
@@ -109,21 +109,10 @@ func refineAll(blocks []block, budget int) {
 		}
 	}
 	size := func(i int) int { return len(blocks[i].old) + len(blocks[i].new) }
-	sort.SliceStable(order, func(x, y int) bool { return size(order[x]) < size(order[y]) })
+	slices.SortStableFunc(order, func(x, y int) int { return size(x) - size(y) })
 	for _, i := range order {
-		d := differ{budget: budget}
-		bl := &blocks[i]
-		if bl.old == "" || bl.new == "" {
-			continue
-		}
-		a, b := symbols(bl.old), symbols(bl.new)
-		d.diff(a, b)
-		budget = d.budget
-		if budget <= 0 {
+		if budget, _ = blocks[i].refine(budget); budget <= 0 {
 			return
-		}
-		if !d.failed {
-			bl.a, bl.b, bl.runs = a, b, foldChaff(d.runs)
 		}
 	}
 }
