@@ -19,7 +19,9 @@ import (
 // Options.BusPoll, when each room compares its head with the store's.
 type Bus interface {
 	// Publish announces recs (consecutive versions) that were just durably
-	// committed to doc. An error is logged; the other nodes catch up later.
+	// committed to doc. It runs on the room's commit path, before the local
+	// acks, so it should hand the message off rather than wait for delivery.
+	// An error is logged; the other nodes catch up later.
 	Publish(ctx context.Context, doc string, recs []storage.OpRecord) error
 	// Subscribe calls deliver with the records published for doc by any node,
 	// this one included (a room ignores versions it already has), until

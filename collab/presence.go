@@ -126,6 +126,9 @@ func (r *room) cursorAtHead(sel ot.Selection, v *uint64) (ot.Selection, *Error) 
 	if v == nil {
 		return sel, errorf(CodeInvalidMessage, "presence with a cursor needs a version")
 	}
+	if e := r.reachVersion(v); e != nil {
+		return sel, e
+	}
 	if *v > r.head {
 		return sel, errorf(CodeVersionAhead, "presence version is ahead of the document")
 	}
