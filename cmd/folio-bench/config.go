@@ -17,6 +17,7 @@ type Config struct {
 	DataDir   string // For a started server; empty: a temporary directory.
 	Pprof     string // Address of an opt-in pprof listener in the started server.
 	NoSync    bool   // Diagnosis only: the started server skips fsync (not durable).
+	SendQueue int    // The started server's collab SendQueue; 0: collab's default.
 
 	Docs          int
 	EditorsPerDoc int
@@ -59,6 +60,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory of the started server (default: a temporary directory, removed after)")
 	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof of the started server on this loopback address, e.g. 127.0.0.1:6060")
 	fs.BoolVar(&c.NoSync, "nosync", c.NoSync, "DIAGNOSIS ONLY: the started server skips fsync (not durable), to see what fsync costs")
+	fs.IntVar(&c.SendQueue, "send-queue", c.SendQueue, "messages queued per session in the started server (collab SendQueue; 0: collab's default), to see what the queue costs")
 	fs.IntVar(&c.Docs, "docs", c.Docs, "number of documents")
 	fs.IntVar(&c.EditorsPerDoc, "editors", c.EditorsPerDoc, "editors per document")
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "edits per second per editor (0: idle editors)")
@@ -116,6 +118,9 @@ func (c *Config) validate() error {
 	}
 	if c.FindMax && (c.StepFactor <= 1 || c.MaxSteps < 1 || c.Refine < 0 || c.Threshold <= 0 || c.Rate <= 0) {
 		errs = append(errs, errors.New("--find-max needs --step-factor > 1, --max-steps >= 1, --refine >= 0, --threshold > 0, --rate > 0"))
+	}
+	if c.SendQueue < 0 {
+		errs = append(errs, errors.New("--send-queue must be >= 0"))
 	}
 	if c.DialParallel < 1 || c.MaxDocLen < 1 || c.Settle <= 0 {
 		errs = append(errs, errors.New("--dial-parallel, --max-doc-len and --settle must be positive"))

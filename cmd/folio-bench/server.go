@@ -64,7 +64,7 @@ func startTarget(ctx context.Context, cfg Config, stderr io.Writer) (*target, er
 	if cfg.Server == "child" {
 		return startChild(ctx, cfg, stderr)
 	}
-	s, err := startLocal(cfg.DataDir, cfg.Pprof, cfg.NoSync, stderr)
+	s, err := startLocal(localOptions{cfg.DataDir, cfg.Pprof, cfg.NoSync, cfg.SendQueue}, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,15 @@ type localServer struct {
 // startLocal opens storage in dataDir (a new temporary directory when empty,
 // removed on close), builds the hub and the web handler, and serves them on
 // 127.0.0.1. It is wired like cmd/folio, minus configuration.
-func startLocal(dataDir, pprofAddr string, noSync bool, stderr io.Writer) (*localServer, error) {
+// localOptions configure a started server.
+type localOptions struct {
+	dataDir, pprofAddr string
+	noSync             bool // Diagnosis only.
+	sendQueue          int  // collab.Options.SendQueue; 0: collab's default.
+}
+
+func startLocal(o localOptions, stderr io.Writer) (*localServer, error) {
+	dataDir, pprofAddr := o.dataDir, o.pprofAddr
 	tmp := dataDir == ""
 	if tmp {
 		d, err := os.MkdirTemp("", "folio-bench-")
@@ -97,7 +105,7 @@ func startLocal(dataDir, pprofAddr string, noSync bool, stderr io.Writer) (*loca
 			os.RemoveAll(dataDir)
 		}
 	}
-	db, err := storage.Open(filepath.Join(dataDir, "folio.db"), storage.Options{NoSync: noSync})
+	db, err := storage.Open(filepath.Join(dataDir, "folio.db"), storage.Options{NoSync: o.noSync})
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -108,6 +116,7 @@ func startLocal(dataDir, pprofAddr string, noSync bool, stderr io.Writer) (*loca
 	reg.MustRegister(collectors.NewGoCollector()) // As cmd/folio does; gives allocations per op.
 	hubOpts := benchHubOptions(logger)
 	hubOpts.Metrics = collab.NewMetrics(reg)
+	hubOpts.SendQueue = o.sendQueue
 	hub := collab.NewHub(db, hubOpts)
 	handler := web.New(web.Options{Hub: hub, Store: db, Logger: logger, Registry: reg}).Handler()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -180,7 +189,7 @@ func startChild(ctx context.Context, cfg Config, stderr io.Writer) (*target, err
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, childServeArg, "-data", cfg.DataDir, "-pprof", cfg.Pprof, fmt.Sprintf("-nosync=%v", cfg.NoSync))
+	cmd := exec.Command(exe, childServeArg, "-data", cfg.DataDir, "-pprof", cfg.Pprof, fmt.Sprintf("-nosync=%v", cfg.NoSync), fmt.Sprintf("-send-queue=%d", cfg.SendQueue))
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe() // Closing it (or our death) stops the child.
 	if err != nil {
@@ -246,11 +255,12 @@ func serveChild(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data", "", "data directory")
 	pprofAddr := fs.String("pprof", "", "pprof address")
 	noSync := fs.Bool("nosync", false, "skip fsync")
+	sendQueue := fs.Int("send-queue", 0, "collab SendQueue")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	raiseFileLimit(65536)
-	s, err := startLocal(*dataDir, *pprofAddr, *noSync, stderr)
+	s, err := startLocal(localOptions{*dataDir, *pprofAddr, *noSync, *sendQueue}, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "folio-bench server:", err)
 		return 1
