@@ -13,6 +13,7 @@ import (
 type Config struct {
 	URL       string // A running Folio; empty: start one (see Server).
 	ServerPID int    // Pid of the server behind URL, for CPU and RSS.
+	Token     string // Bearer token for a --url server that checks tokens.
 	Server    string // "inproc" (default) or "child" when URL is empty.
 	DataDir   string // For a started server; empty: a temporary directory.
 	Pprof     string // Address of an opt-in pprof listener in the started server.
@@ -55,6 +56,7 @@ func defaultConfig() Config {
 
 func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.URL, "url", c.URL, "base URL of a running Folio (http://host:port); empty starts one in-process")
+	fs.StringVar(&c.Token, "token", c.Token, "token for a --url server started with a secret (sent in hello and as a Bearer header); needs create and edit rights")
 	fs.IntVar(&c.ServerPID, "server-pid", c.ServerPID, "pid of the server behind --url, to sample its CPU and RSS from /proc")
 	fs.StringVar(&c.Server, "server", c.Server, "without --url: inproc (server shares this process: CPU and RSS include the generator) or child (a separate process, measured alone)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory of the started server (default: a temporary directory, removed after)")
@@ -97,8 +99,8 @@ func (c *Config) validate() error {
 	} else if c.Server != "inproc" && c.Server != "child" {
 		errs = append(errs, fmt.Errorf("--server %q: want inproc or child", c.Server))
 	}
-	if c.ServerPID != 0 && c.URL == "" {
-		errs = append(errs, errors.New("--server-pid needs --url"))
+	if (c.ServerPID != 0 || c.Token != "") && c.URL == "" {
+		errs = append(errs, errors.New("--server-pid and --token need --url"))
 	}
 	if c.Replay == "" {
 		if c.Docs < 1 || c.EditorsPerDoc < 1 {

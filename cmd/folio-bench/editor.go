@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,10 +137,12 @@ func (e *editor) takeStats() editorStats {
 	return s
 }
 
-func (e *editor) options(name string, hc *http.Client) client.Options {
+func (e *editor) options(name string, tgt *target) client.Options {
 	return client.Options{
 		Name:       name,
-		HTTPClient: hc,
+		Token:      tgt.token,
+		Header:     tgt.header(),
+		HTTPClient: tgt.http,
 		Color:      "#3366ff",
 		OnAck:      e.onAck,
 		OnRemoteOp: e.onRemoteOp,

@@ -90,7 +90,7 @@ func (r *loadRun) dialEditors(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			c, err := client.Dial(ctx, r.tgt.wsURL(e.doc.id), e.options(fmt.Sprintf("bench %d", i), r.tgt.http))
+			c, err := client.Dial(ctx, r.tgt.wsURL(e.doc.id), e.options(fmt.Sprintf("bench %d", i), r.tgt))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -308,7 +308,7 @@ func (t *target) create(ctx context.Context, doc string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := t.http.Do(req)
+	resp, err := t.do(req)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", doc, err)
 	}
@@ -326,7 +326,7 @@ func (t *target) text(ctx context.Context, doc string) (string, uint64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	resp, err := t.http.Do(req)
+	resp, err := t.do(req)
 	if err != nil {
 		return "", 0, err
 	}

@@ -25,7 +25,7 @@ func (t *target) metrics(ctx context.Context) serverMetrics {
 	if err != nil {
 		return m
 	}
-	resp, err := t.http.Do(req)
+	resp, err := t.do(req)
 	if err != nil {
 		return m
 	}

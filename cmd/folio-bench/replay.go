@@ -31,7 +31,7 @@ func runReplay(ctx context.Context, cfg Config, tgt *target, progress io.Writer)
 		return Report{}, err
 	}
 	c, err := client.Dial(ctx, tgt.wsURL(doc), client.Options{
-		Name: "replay", HTTPClient: tgt.http, OnAck: func(uint64, uint64) { acks.Add(1) },
+		Name: "replay", Token: tgt.token, Header: tgt.header(), HTTPClient: tgt.http, OnAck: func(uint64, uint64) { acks.Add(1) },
 		OnError: func(collab.ErrorMsg) { errs.Add(1) },
 	})
 	if err != nil {

@@ -34,6 +34,7 @@ type target struct {
 	measured bool // False for a URL without --server-pid: CPU and RSS unknown.
 	desc     string
 	http     *http.Client // Its own transport, so stop can close idle connections.
+	token    string       // Sent as a Bearer header and in hello; empty: none.
 	stop     func(ctx context.Context) error
 }
 
@@ -51,7 +52,8 @@ func newTarget(t target) *target {
 // startTarget connects to cfg.URL or starts a server as cfg.Server says.
 func startTarget(ctx context.Context, cfg Config, stderr io.Writer) (*target, error) {
 	if cfg.URL != "" {
-		t := target{baseURL: strings.TrimSuffix(cfg.URL, "/"), pid: cfg.ServerPID, stop: func(context.Context) error { return nil }}
+		t := target{baseURL: strings.TrimSuffix(cfg.URL, "/"), pid: cfg.ServerPID, token: cfg.Token,
+			stop: func(context.Context) error { return nil }}
 		t.measured = cfg.ServerPID != 0
 		t.desc = "remote " + t.baseURL
 		if t.measured {
@@ -302,4 +304,20 @@ func durability(noSync bool) string {
 		return "NOT DURABLE (--nosync: fsync off, diagnosis only)"
 	}
 	return "durable storage (fsync on)"
+}
+
+// header is the WebSocket handshake's extra header: the token, if any.
+func (t *target) header() http.Header {
+	if t.token == "" {
+		return nil
+	}
+	return http.Header{"Authorization": {"Bearer " + t.token}}
+}
+
+// do sends req with the target's token.
+func (t *target) do(req *http.Request) (*http.Response, error) {
+	if t.token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	return t.http.Do(req)
 }

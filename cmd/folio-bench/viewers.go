@@ -27,7 +27,7 @@ func startViewers(tgt *target, docs []*docRun, perDoc int, win *window) *viewerS
 			v.wg.Add(1)
 			go func() {
 				defer v.wg.Done()
-				v.watch(ctx, tgt.http, tgt.baseURL+"/api/v1/docs/"+d.id+"/events", win)
+				v.watch(ctx, tgt, tgt.baseURL+"/api/v1/docs/"+d.id+"/events", win)
 			}()
 		}
 	}
@@ -35,14 +35,14 @@ func startViewers(tgt *target, docs []*docRun, perDoc int, win *window) *viewerS
 }
 
 // watch follows one event stream until ctx ends, reopening it if it drops.
-func (v *viewerSet) watch(ctx context.Context, hc *http.Client, url string, win *window) {
+func (v *viewerSet) watch(ctx context.Context, tgt *target, url string, win *window) {
 	for ctx.Err() == nil {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return
 		}
 		req.Header.Set("Accept", "text/event-stream")
-		resp, err := hc.Do(req)
+		resp, err := tgt.do(req)
 		if err == nil {
 			sc := bufio.NewScanner(resp.Body)
 			sc.Buffer(make([]byte, 64<<10), 64<<20)
