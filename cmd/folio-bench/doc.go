@@ -6,8 +6,12 @@
 // 127.0.0.1 with a temporary data directory and durable storage (fsync on),
 // either in this process (--server inproc: CPU and RSS then include the
 // generator) or in a child process (--server child: the server is measured
-// alone); --url points it at a running server instead, and --server-pid lets
-// it sample that server's CPU and RSS from /proc.
+// alone); --url points it at a running server instead (--token when it checks
+// tokens), and --server-pid lets it sample that server's CPU and RSS from
+// /proc. A started server has production settings except the per-connection
+// abuse limits, which a load test must lift; --pprof, --nosync and
+// --send-queue exist for diagnosis. CPU per committed op, allocations per op
+// (from /metrics) and commit timings are reported beside the latencies.
 //
 // Modes:
 //   - a load run: --docs D documents × --editors E editors typing --rate R
