@@ -26,7 +26,7 @@ type Bus interface {
 	// Subscribe calls deliver with the records published for doc by any node,
 	// this one included (a room ignores versions it already has), until
 	// cancel returns; deliver is not called after that. deliver never blocks
-	// and must not be called concurrently with itself for one subscription.
+	// and may be called from any goroutine.
 	Subscribe(doc string, deliver func(recs []storage.OpRecord)) (cancel func())
 }
 
@@ -64,8 +64,18 @@ func (r *room) subscribeBus() {
 	})
 }
 
-// publish runs on the commit goroutine after a successful Append, before the
-// room hears of the result, so a room's publications follow version order.
+// unsubscribeBus runs when the room's goroutine ends (unload, Close,
+// failed load).
+func (r *room) unsubscribeBus() {
+	if r.unsubscribe != nil {
+		r.unsubscribe()
+		r.poll.Stop()
+	}
+}
+
+// publishCommit runs on the commit goroutine after a successful Append,
+// before the room hears of the result, so a room's publications follow
+// version order.
 func (h *Hub) publishCommit(id string, recs []storage.OpRecord) {
 	if err := h.opts.Bus.Publish(h.ctx, id, recs); err != nil {
 		h.log.Error().Err(err).Str(logDoc, id).Msg("publish commit")

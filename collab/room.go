@@ -31,7 +31,7 @@ type room struct {
 	// blocking; when it is full the room is behind and it signals wake.
 	remote      chan []storage.OpRecord
 	wake        chan struct{} // Buffered 1.
-	unsubscribe func()        // Called by run when it ends.
+	unsubscribe func()        // Cancels the subscription (unsubscribeBus).
 	poll        *time.Timer   // Owned by run: the next look at the store's head.
 
 	// Owned by run.
@@ -94,9 +94,7 @@ func (r *room) run() {
 		return
 	}
 	r.subscribeBus()
-	if r.unsubscribe != nil {
-		defer r.unsubscribe()
-	}
+	defer r.unsubscribeBus()
 	if err := r.load(); err != nil {
 		r.loadErr = err
 		return
@@ -222,9 +220,6 @@ func (r *room) stopTimers() {
 	}
 	if r.presTimer != nil {
 		r.presTimer.Stop()
-	}
-	if r.poll != nil {
-		r.poll.Stop()
 	}
 }
 
