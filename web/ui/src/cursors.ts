@@ -4,7 +4,7 @@
 // every transaction (local or remote), so it never jumps while others type.
 // The peer's name is always set with textContent, never parsed as HTML.
 
-import { EditorState, StateEffect, StateField, Transaction, Annotation } from "@codemirror/state";
+import { EditorState, StateEffect, StateField, Text, Transaction, Annotation } from "@codemirror/state";
 import { Decoration, DecorationSet, EditorView, WidgetType } from "@codemirror/view";
 
 export interface Peer {
@@ -32,15 +32,18 @@ export function safeColor(c: unknown, fallback = "#888888"): string {
   return typeof c === "string" && colorRe.test(c) ? c : fallback;
 }
 
+// A caret's name label sits above its line, over the end of the line before;
+// on the first line there is nothing above to cover but the editor's edge,
+// where the label would be cut off, so it goes below the caret instead.
 class CaretWidget extends WidgetType {
-  constructor(readonly name: string, readonly color: string) { super(); }
-  eq(o: CaretWidget) { return o.name === this.name && o.color === this.color; }
+  constructor(readonly name: string, readonly color: string, readonly below: boolean) { super(); }
+  eq(o: CaretWidget) { return o.name === this.name && o.color === this.color && o.below === this.below; }
   toDOM() {
     const caret = document.createElement("span");
     caret.className = "cm-remote-caret";
     caret.style.borderLeftColor = this.color;
     const label = document.createElement("span");
-    label.className = "cm-remote-label";
+    label.className = this.below ? "cm-remote-label cm-remote-label-below" : "cm-remote-label";
     label.style.backgroundColor = this.color;
     label.textContent = this.name;
     caret.appendChild(label);
@@ -74,7 +77,7 @@ function mapPeers(peers: Map<string, Peer>, tr: Transaction): Map<string, Peer> 
   return out;
 }
 
-function decorate(peers: Map<string, Peer>): DecorationSet {
+function decorate(peers: Map<string, Peer>, doc: Text): DecorationSet {
   const ranges = [];
   for (const p of peers.values()) {
     if (p.head < 0) continue; // no cursor
@@ -83,7 +86,8 @@ function decorate(peers: Map<string, Peer>): DecorationSet {
     if (from < to) {
       ranges.push(Decoration.mark({ class: "cm-remote-selection", attributes: { style: `background-color: ${color}40` } }).range(from, to));
     }
-    ranges.push(Decoration.widget({ widget: new CaretWidget(p.name, color), side: 1 }).range(p.head));
+    const below = doc.lineAt(p.head).number === 1;
+    ranges.push(Decoration.widget({ widget: new CaretWidget(p.name, color, below), side: 1 }).range(p.head));
   }
   return Decoration.set(ranges, true);
 }
@@ -93,7 +97,7 @@ export const peersField = StateField.define<{ peers: Map<string, Peer>; deco: De
   create: () => ({ peers: new Map(), deco: Decoration.none }),
   update(value, tr) {
     const peers = mapPeers(value.peers, tr);
-    return peers === value.peers ? value : { peers, deco: decorate(peers) };
+    return peers === value.peers ? value : { peers, deco: decorate(peers, tr.state.doc) };
   },
   provide: (f) => EditorView.decorations.from(f, (v) => v.deco),
 });

@@ -4,6 +4,7 @@
 
 import { FolioSession, Participant, Status } from "./session";
 import { safeColor } from "./cursors";
+import { createDoc, pageToken, readonlyLink, tokenClaims, withToken } from "./access";
 
 interface PageConfig {
   page: "landing" | "editor" | "embed";
@@ -32,12 +33,15 @@ function store(key: string, v: string): void {
   try { localStorage.setItem(key, v); } catch { /* private mode */ }
 }
 
-function identity(params: URLSearchParams): { name: string; color: string } {
-  let name = (params.get("name") ?? stored("folio.name") ?? "").trim().slice(0, 64);
+// identity is the name and colour this page shows for its user. A token's
+// name wins: the server shows that one to the others whatever hello says.
+function identity(params: URLSearchParams, token: string): { name: string; color: string; fixedName: boolean } {
+  const fromToken = (tokenClaims(token).name ?? "").trim().slice(0, 64);
+  let name = fromToken || (params.get("name") ?? stored("folio.name") ?? "").trim().slice(0, 64);
   if (!name) name = "Guest " + Math.floor(100 + Math.random() * 900);
   const fallback = PALETTE[Math.floor(Math.random() * PALETTE.length)];
   const color = safeColor(params.get("color"), safeColor(stored("folio.color"), fallback));
-  return { name, color };
+  return { name, color, fixedName: fromToken !== "" };
 }
 
 export function statusText(s: Status): string {
@@ -75,16 +79,13 @@ function showPeers(list: Participant[]): void {
   }));
 }
 
-function landing(cfg: PageConfig): void {
+function landing(cfg: PageConfig, token: string): void {
   const err = $("error");
   $("new-doc")?.addEventListener("click", async () => {
     try {
-      const res = await fetch(`${cfg.api}/docs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
-      if (!res.ok) throw new Error(`the server answered ${res.status}`);
-      const body = await res.json();
-      location.href = body.url ?? `/d/${encodeURIComponent(body.id)}`;
+      location.href = await createDoc((u, init) => fetch(u, init), cfg.api, token);
     } catch (e) {
-      if (err) err.textContent = `Could not create a document: ${(e as Error).message}`;
+      if (err) err.textContent = (e as Error).message;
     }
   });
   $("open-form")?.addEventListener("submit", (e) => {
@@ -94,37 +95,36 @@ function landing(cfg: PageConfig): void {
       if (err) err.textContent = "A document id is 1 to 64 letters, digits, '-' or '_'.";
       return;
     }
-    location.href = `/d/${encodeURIComponent(id)}`;
+    location.href = withToken(`/d/${encodeURIComponent(id)}`, token);
   });
 }
 
-function editorPage(cfg: PageConfig, params: URLSearchParams): FolioSession {
+function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): FolioSession {
   const id = cfg.id!;
-  const me = identity(params);
-  const nameIn = $<HTMLInputElement>("user-name"), colorIn = $<HTMLInputElement>("user-color");
+  const { fixedName, ...me } = identity(params, token);
   const session = new FolioSession({
-    parent: $("editor")!, wsURL: wsURL(cfg.api, id), ...me,
+    parent: $("editor")!, wsURL: wsURL(cfg.api, id), token, ...me,
     readonly: params.get("readonly") === "1",
     lineNumbers: params.get("lineNumbers") === "1",
     dark: params.get("theme") === "dark",
     onStatus: showStatus, onPeers: showPeers,
   });
-  const base = `${location.origin}/d/${encodeURIComponent(id)}`;
-  const share = $<HTMLInputElement>("share-link"), ro = $<HTMLInputElement>("readonly-link");
-  if (share) share.value = base;
-  if (ro) ro.value = `${base}?readonly=1`;
-  document.querySelectorAll<HTMLButtonElement>("button[data-copy]").forEach((b) =>
-    b.addEventListener("click", () => {
-      const input = $<HTMLInputElement>(b.dataset.copy!);
-      if (input) navigator.clipboard?.writeText(input.value).then(() => { b.textContent = "Copied"; }, () => input.select());
-    }));
+  shareBox(cfg, id, token);
+  document.querySelectorAll<HTMLAnchorElement>("a[data-export]").forEach((a) => {
+    a.href = withToken(a.getAttribute("href") ?? "", token);
+  });
+  const nameIn = $<HTMLInputElement>("user-name"), colorIn = $<HTMLInputElement>("user-color");
   if (nameIn && colorIn) {
     nameIn.value = me.name;
     colorIn.value = me.color;
+    if (fixedName) {
+      nameIn.disabled = true;
+      nameIn.title = "Set by your access link";
+    }
     const save = () => {
-      const name = nameIn.value.trim().slice(0, 64) || me.name;
+      const name = fixedName ? me.name : nameIn.value.trim().slice(0, 64) || me.name;
       const color = safeColor(colorIn.value, me.color);
-      store("folio.name", name);
+      if (!fixedName) store("folio.name", name);
       store("folio.color", color);
       session.setUser(name, color);
     };
@@ -132,6 +132,26 @@ function editorPage(cfg: PageConfig, params: URLSearchParams): FolioSession {
     colorIn.addEventListener("change", save);
   }
   return session;
+}
+
+// shareBox fills the share links. The plain link lets anyone edit only on an
+// open server; a page opened with a token has no such link to give (its
+// own token is personal), so that row is hidden. The read-only link comes
+// from the server, with a view token when access control is on.
+function shareBox(cfg: PageConfig, id: string, token: string): void {
+  const share = $<HTMLInputElement>("share-link"), ro = $<HTMLInputElement>("readonly-link");
+  if (share) share.value = `${location.origin}/d/${encodeURIComponent(id)}`;
+  if (token) $("share-edit")?.setAttribute("hidden", "");
+  readonlyLink((u, init) => fetch(u, init), { api: cfg.api, id, token, origin: location.origin }).then((link) => {
+    if (link && ro) ro.value = link;
+    else $("share-readonly")?.setAttribute("hidden", "");
+    if (!link && token) $("share")?.setAttribute("hidden", "");
+  });
+  document.querySelectorAll<HTMLButtonElement>("button[data-copy]").forEach((b) =>
+    b.addEventListener("click", () => {
+      const input = $<HTMLInputElement>(b.dataset.copy!);
+      if (input) navigator.clipboard?.writeText(input.value).then(() => { b.textContent = "Copied"; }, () => input.select());
+    }));
 }
 
 /**
@@ -153,7 +173,7 @@ function wildcardMatch(pattern: string, origin: string): boolean {
   return re.test(origin);
 }
 
-function embedPage(cfg: PageConfig, params: URLSearchParams): FolioSession {
+function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): FolioSession {
   const targets = postTargets(cfg.embedOrigins?.length ? cfg.embedOrigins : ["*"]);
   const post = (msg: object) => {
     if (window.parent === window) return;
@@ -164,10 +184,9 @@ function embedPage(cfg: PageConfig, params: URLSearchParams): FolioSession {
       try { window.parent.postMessage({ ...msg, id: cfg.id }, o); } catch { /* not a valid origin */ }
     }
   };
-  const me = identity(params);
-  if (params.get("theme") === "dark") document.documentElement.dataset.theme = "dark";
+  const { fixedName: _, ...me } = identity(params, token);
   return new FolioSession({
-    parent: $("editor")!, wsURL: wsURL(cfg.api, cfg.id!), ...me,
+    parent: $("editor")!, wsURL: wsURL(cfg.api, cfg.id!), token, ...me,
     readonly: params.get("readonly") === "1",
     lineNumbers: params.get("lineNumbers") === "1",
     dark: params.get("theme") === "dark",
@@ -183,9 +202,10 @@ function main(): void {
   const params = new URLSearchParams(location.search);
   if (params.get("theme") === "dark") document.documentElement.dataset.theme = "dark";
   let session: FolioSession | undefined;
-  if (cfg.page === "landing") landing(cfg);
-  else if (cfg.page === "editor") session = editorPage(cfg, params);
-  else if (cfg.page === "embed") session = embedPage(cfg, params);
+  const token = pageToken(location.search);
+  if (cfg.page === "landing") landing(cfg, token);
+  else if (cfg.page === "editor") session = editorPage(cfg, params, token);
+  else if (cfg.page === "embed") session = embedPage(cfg, params, token);
   // Exposed for tests and for debugging from the console.
   (window as any).folio = session;
 }

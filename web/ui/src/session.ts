@@ -26,6 +26,8 @@ export interface Participant { session: string; name: string; color: string; sel
 export interface SessionOptions {
   parent: HTMLElement;
   wsURL: string;
+  /** The page's access token, sent in every hello (never in the URL). */
+  token?: string;
   name: string;
   color: string;
   readonly: boolean;
@@ -78,6 +80,11 @@ export class FolioSession {
 
   get view(): EditorView { return this.editor.view; }
 
+  /** Whether this page may not edit: readonly=1, or a view role from the server. */
+  get readOnly(): boolean {
+    return this.o.readonly || this.role === "view";
+  }
+
   /** Changes the name or colour shown to others. */
   setUser(name: string, color: string): void {
     this.o.name = name;
@@ -97,7 +104,8 @@ export class FolioSession {
   }
 
   private sendHello(): void {
-    this.conn.send({ type: "hello", ...this.client.hello(), user: { name: this.o.name, color: this.o.color } });
+    const token = this.o.token ? { token: this.o.token } : {};
+    this.conn.send({ type: "hello", ...this.client.hello(), ...token, user: { name: this.o.name, color: this.o.color } });
   }
 
   private onMessage(m: any): void {
@@ -120,7 +128,7 @@ export class FolioSession {
     this.everLive = true;
     this.conn.healthy();
     this.role = w.role;
-    this.editor.setReadonly(this.o.readonly || w.role === "view");
+    this.editor.setReadonly(this.readOnly);
     for (const p of w.peers ?? []) this.onPresence(p);
     this.emitPeers();
     this.presenceDirty = true;
@@ -210,12 +218,15 @@ export class FolioSession {
   }
 
   // Presence is sent only while nothing is pending, because only then do
-  // local offsets equal the server's at our version.
+  // local offsets equal the server's at our version. A read-only page sends
+  // no cursor: it has no caret of its own, and a caret with a name in the
+  // others' text reads as "someone is typing here". Viewers still show up
+  // in the participants list (the server announces every join).
   private schedulePresence(): void {
-    if (!this.presenceDirty || this.presenceTimer !== undefined) return;
+    if (!this.presenceDirty || this.presenceTimer !== undefined || this.readOnly) return;
     this.presenceTimer = setTimeout(() => {
       this.presenceTimer = undefined;
-      if (!this.presenceDirty || !this.client.synced) return;
+      if (!this.presenceDirty || !this.client.synced || this.readOnly) return;
       this.presenceDirty = false;
       const s = this.view.state.selection.main, doc = this.view.state.doc;
       this.conn.send({ type: "presence", version: this.client.version,

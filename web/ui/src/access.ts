@@ -1,0 +1,102 @@
+// Access tokens in the browser (docs/security.md). A page opened with
+// ?token= passes that token on: in every WebSocket `hello` (never in the
+// WebSocket URL), in the export links' ?token= (a plain link cannot set a
+// header) and as a Bearer header on the share request. The page only reads
+// the token's claims for display; the server verifies it on every request.
+
+/** The page's token (?token=), or "" without one. */
+export function pageToken(search: string): string {
+  return (new URLSearchParams(search).get("token") ?? "").trim();
+}
+
+/** path with ?token= added (path unchanged without a token). */
+export function withToken(path: string, token: string): string {
+  if (!token) return path;
+  return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+}
+
+export interface Claims { doc?: string; role?: string; name?: string }
+
+/**
+ * tokenClaims decodes a JWT's payload WITHOUT verifying it: only for what
+ * the page shows (the name others will see). Anything malformed gives {}.
+ */
+export function tokenClaims(token: string): Claims {
+  const part = token.split(".")[1];
+  if (!part) return {};
+  try {
+    const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    const bytes = Uint8Array.from(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
+    const c = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    if (typeof c !== "object" || c === null || Array.isArray(c)) return {};
+    const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+    return { doc: str(c.doc), role: str(c.role), name: str(c.name) };
+  } catch {
+    return {};
+  }
+}
+
+/** The part of fetch that readonlyLink and createDoc use (a fake in tests). */
+export type Fetch = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) =>
+  Promise<{ ok: boolean; status: number; json(): Promise<any> }>;
+
+function bearer(token: string): Record<string, string> {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+// sameOriginPath accepts "/x" but not "//host/x" or "https://...": the page
+// only ever links to its own server.
+function sameOriginPath(u: unknown): u is string {
+  return typeof u === "string" && u.startsWith("/") && !u.startsWith("//") && !u.startsWith("/\\");
+}
+
+/**
+ * readonlyLink asks the server for a read-only link to document id (POST
+ * {api}/docs/{id}/share; with auth on, the answer carries a view token
+ * minted from ours) and returns it as an absolute URL. When the server
+ * refuses (403, 404: another authorizer than the built-in tokens) or cannot
+ * be reached, an open server's page falls back to ?readonly=1, and a page
+ * with a token returns null: its own token must not be handed out.
+ */
+export async function readonlyLink(fetch: Fetch, o: { api: string; id: string; token: string; origin: string }):
+  Promise<string | null> {
+  const fallback = o.token ? null : `${o.origin}/d/${encodeURIComponent(o.id)}?readonly=1`;
+  try {
+    const res = await fetch(`${o.api}/docs/${encodeURIComponent(o.id)}/share`, { method: "POST", headers: bearer(o.token) });
+    if (!res.ok) return fallback;
+    const body = await res.json();
+    return sameOriginPath(body?.url) ? o.origin + body.url : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** Thrown by createDoc with a message for people. */
+export class CreateError extends Error {}
+
+/**
+ * createDoc creates a document (POST {api}/docs) and returns the path of
+ * its editor, carrying the token on. A refusal becomes a message that says
+ * what to do.
+ */
+export async function createDoc(fetch: Fetch, api: string, token: string): Promise<string> {
+  let res;
+  try {
+    res = await fetch(`${api}/docs`, {
+      method: "POST", headers: { "Content-Type": "application/json", ...bearer(token) }, body: "{}",
+    });
+  } catch {
+    throw new CreateError("Could not create a document: the server cannot be reached.");
+  }
+  if (res.status === 401 || res.status === 403) {
+    throw new CreateError(token
+      ? "Could not create a document: your access token does not allow creating documents."
+      : "This server needs an access token to create documents. Open Folio from the application that " +
+        "gives you access, or ask its administrator for a link.");
+  }
+  if (res.status === 429) throw new CreateError("Could not create a document: too many requests, try again in a moment.");
+  if (!res.ok) throw new CreateError(`Could not create a document: the server answered ${res.status}.`);
+  const body = await res.json();
+  const path = sameOriginPath(body?.url) ? body.url : `/d/${encodeURIComponent(String(body?.id ?? ""))}`;
+  return withToken(path, token);
+}
