@@ -102,6 +102,20 @@ func (r *room) onRemote(recs []storage.OpRecord) {
 	}
 }
 
+// drainRemote handles what the bus has delivered so far. The loop calls it
+// between commits, so a busy room, always committing, still applies other
+// nodes' records as they come instead of only after losing a race.
+func (r *room) drainRemote() {
+	for range len(r.remote) {
+		r.onRemote(<-r.remote)
+	}
+	select {
+	case <-r.wake:
+		r.catchUp()
+	default:
+	}
+}
+
 // catchUp applies the records other nodes committed after the room's head.
 // It runs on the room goroutine with no commit in flight.
 func (r *room) catchUp() {

@@ -146,6 +146,9 @@ func (r *room) loop() {
 			r.shutdown()
 			return
 		}
+		if r.remote != nil && len(r.inflight) == 0 {
+			r.drainRemote() // Before the next commit takes versions.
+		}
 		r.startCommit()
 		r.armIdle()
 	}
