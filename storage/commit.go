@@ -68,24 +68,29 @@ func (db *DB) run() {
 	}
 }
 
+// maxYields bounds the yields of one collect: in a busy process each yield
+// sends the committer to the back of the run queue.
+const maxYields = 3
+
 // collect adds waiting requests to batch without blocking. Writers answered
 // by the previous commit are typically runnable but not yet resubmitted, so
-// once nothing is waiting it yields the processor once and looks again: no
-// timer, just letting ready goroutines queue. Only once, because in a busy
-// process every yield sends the committer to the back of the run queue.
+// when nothing is waiting it yields the processor and looks again, as long
+// as the last yield brought someone and at most maxYields times: no timer,
+// just letting ready goroutines queue.
 func (db *DB) collect(batch []*writeReq) []*writeReq {
-	yielded := false
-	for len(batch) < db.opts.MaxBatch {
+	seen := -1
+	for yields := 0; len(batch) < db.opts.MaxBatch; {
 		select {
 		case r := <-db.reqs:
 			batch = append(batch, r)
 			continue
 		default:
 		}
-		if yielded {
+		if len(batch) == seen || yields == maxYields {
 			return batch
 		}
-		yielded = true
+		seen = len(batch)
+		yields++
 		runtime.Gosched()
 	}
 	return batch
