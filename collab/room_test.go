@@ -3,6 +3,7 @@ package collab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -382,4 +383,28 @@ func TestCatchUpAndRebaseFromStorage(t *testing.T) {
 	}
 	c.sendRaw(opJSON(1, 1, `["z"]`))
 	c.expectError(CodeVersionTooOld)
+}
+
+// TestConcurrentFirstJoins opens a document that does not exist yet from
+// many connections at once: every one is welcomed to the same new document,
+// even when a room started loading before another joiner's create committed.
+func TestConcurrentFirstJoins(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	for round := range 5 {
+		id := fmt.Sprintf("fresh%d", round)
+		clients := make([]*testClient, 32)
+		for i := range clients {
+			clients[i] = dialTest(t, ts.url+id)
+		}
+		for _, c := range clients {
+			c.send(ClientMsg{Type: TypeHello})
+		}
+		for i, c := range clients {
+			var w Welcome
+			c.expectInto(TypeWelcome, &w)
+			if w.Version != 0 || w.Text == nil || *w.Text != "" {
+				t.Fatalf("round %d client %d: welcome %+v", round, i, w)
+			}
+		}
+	}
 }

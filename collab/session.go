@@ -252,9 +252,12 @@ func (s *session) handle(msg *ClientMsg) {
 }
 
 // join attaches s to docID's room, creating the document when it does not
-// exist (unless NoAutoCreate).
+// exist (unless NoAutoCreate). After the create a room whose load began
+// before it committed (another joiner's) can still report not_found once;
+// the next attempt starts a fresh room, so a few attempts always suffice.
 func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error) {
-	for attempt := 0; ; attempt++ {
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
 		var joined *room
 		var e *Error
 		err := h.withRoom(ctx, docID, func(r *room) {
@@ -266,7 +269,7 @@ func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error
 			return joined, e
 		}
 		ae := AsError(err)
-		if ae.Code != CodeNotFound || h.opts.NoAutoCreate || attempt > 0 {
+		if ae.Code != CodeNotFound || h.opts.NoAutoCreate || attempt == attempts {
 			return nil, ae
 		}
 		if _, err := h.store.Create(ctx, docID, ""); err != nil && AsError(err).Code != CodeExists {
