@@ -2,14 +2,13 @@ package collab
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 )
@@ -403,9 +402,5 @@ func (s *session) pingLoop() {
 	}
 }
 
-// randomID returns a new 128-bit session id, URL-safe.
-func randomID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+// randomID returns a new session id: a random (version 4) UUID.
+func randomID() string { return uuid.NewString() }
