@@ -40,6 +40,7 @@ func TestEditorInBrowser(t *testing.T) {
 
 	t.Run("TwoEditorsTypeConcurrently", func(t *testing.T) { testTwoEditors(t, env, b) })
 	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
+	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
 	t.Run("RESTPutShowsUp", func(t *testing.T) { testRESTPut(t, env, b) })
 	t.Run("LandingCreatesAndOpens", func(t *testing.T) { testLanding(t, env, b) })
@@ -98,6 +99,25 @@ func caretCheck(name, rgb, lineText string) string {
 	return fmt.Sprintf(`[...document.querySelectorAll('.cm-remote-label')].some(l =>
 		l.textContent === %q && getComputedStyle(l).backgroundColor === %q &&
 		l.closest('.cm-line').textContent.replace(l.textContent, '').includes(%q))`, name, rgb, lineText)
+}
+
+// testLabelPlacement: a caret's name label sits above its line, except on
+// the first line, where above is the editor's edge: there it goes below.
+func testLabelPlacement(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("labels", "first line\nsecond line")
+	ann := b.open(t, env.url+"/d/"+id+"?name=Ann")
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	ann.waitSaved(t)
+	bob.waitSaved(t)
+	label := `(l => ({label: l.getBoundingClientRect(), line: l.closest('.cm-line').getBoundingClientRect(),
+		content: document.querySelector('.cm-content').getBoundingClientRect(), text: l.closest('.cm-line').textContent.replace('Bob', '')}))(
+		[...document.querySelectorAll('.cm-remote-label')].find(l => l.textContent === 'Bob'))`
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: 2}})`)
+	ann.waitJS(t, "Bob's label below his caret on line 1, inside the text area", `(g => g.text === 'first line' &&
+		g.label.top >= g.line.top + g.line.height / 2 && g.label.top >= g.content.top)(`+label+`)`)
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: 13}})`)
+	ann.waitJS(t, "Bob's label above his caret on line 2", `(g => g.text === 'second line' &&
+		g.label.top < g.line.top)(`+label+`)`)
 }
 
 func testOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
