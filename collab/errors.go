@@ -135,7 +135,9 @@ func AsError(err error) *Error {
 		return errInvalidID
 	case errors.Is(err, storage.ErrVersionConflict):
 		return errorf(CodeConflict, "concurrent change, retry")
-	case errors.Is(err, storage.ErrLocked):
+	case errors.Is(err, storage.ErrVersionAhead):
+		return errorf(CodeVersionAhead, "version is after the document's head")
+	case errors.Is(err, storage.ErrLocked), errors.Is(err, storage.ErrClosed):
 		return errorf(CodeUnavailable, "storage unavailable")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errorf(CodeUnavailable, "request cancelled or timed out")

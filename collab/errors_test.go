@@ -31,6 +31,8 @@ func TestAsError(t *testing.T) {
 		{storage.ErrInvalidID, CodeInvalidID, http.StatusBadRequest, CloseInvalidID},
 		{storage.ErrVersionConflict, CodeConflict, http.StatusConflict, CloseProtocol},
 		{storage.ErrLocked, CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
+		{storage.ErrClosed, CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
+		{fmt.Errorf("text at 9: %w", storage.ErrVersionAhead), CodeVersionAhead, http.StatusBadRequest, CloseProtocol},
 		{storage.ErrCorrupt, CodeInternal, http.StatusInternalServerError, websocket.StatusInternalError},
 		{context.DeadlineExceeded, CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
 		{errors.New("disk on fire at /secret/path"), CodeInternal, http.StatusInternalServerError, websocket.StatusInternalError},
