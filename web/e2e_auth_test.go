@@ -100,18 +100,23 @@ func (a *tokenEnv) converged(t *testing.T, id, want string, tabs ...*tab) {
 func testEditAndView(t *testing.T, a *tokenEnv, b *browser) {
 	id := a.create(t, "tokens", "shared\n")
 	edit := b.open(t, a.url+"/d/"+id+"?token="+a.token(t, id, roleEdit, "Ann", time.Hour)+"&name=Mallory")
-	view := b.open(t, a.url+"/d/"+id+"?token="+a.token(t, id, roleView, "Vic", time.Hour))
+	viewToken := a.token(t, id, roleView, "Vic", time.Hour)
+	view := b.open(t, a.url+"/d/"+id+"?token="+viewToken)
+	embed := b.open(t, a.url+"/embed/"+id+"?token="+viewToken)
 	edit.waitSaved(t)
 	view.waitSaved(t)
+	embed.waitSaved(t)
 
 	edit.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.length}}), folio.view.focus()`)
 	if err := edit.typeKeys("more 🎉\nok"); err != nil {
 		t.Fatal(err)
 	}
 	const want = "shared\nmore 🎉\nok"
-	a.converged(t, id, want, edit, view)
+	a.converged(t, id, want, edit, view, embed)
 
-	view.waitJS(t, "read-only by the token's role", `folio.readOnly && document.querySelector('.cm-content').contentEditable === 'false'`)
+	for _, tb := range []*tab{view, embed} {
+		tb.waitJS(t, "read-only by the token's role", `folio.readOnly && document.querySelector('.cm-content').contentEditable === 'false'`)
+	}
 	view.eval(t, `folio.view.focus()`)
 	if err := view.typeKeys("typed\b\n"); err != nil {
 		t.Fatal(err)
@@ -120,7 +125,7 @@ func testEditAndView(t *testing.T, a *tokenEnv, b *browser) {
 		t.Fatalf("view page text %q after typing", got)
 	}
 	// Names come from the tokens (not ?name=); the viewer is listed.
-	edit.waitJS(t, "participants named by their tokens", `[...document.querySelectorAll('#participants li')].map(l => l.textContent).sort().join('|') === 'Ann (you)|Vic' &&
+	edit.waitJS(t, "participants named by their tokens", `[...document.querySelectorAll('#participants li')].map(l => l.textContent).sort().join('|') === 'Ann (you)|Vic|Vic' &&
 		document.getElementById('user-name').disabled && document.getElementById('user-name').value === 'Ann'`)
 
 	// Both select text: the editor's cursor reaches the viewer, the viewer sends none.
@@ -220,7 +225,7 @@ func testRefusedIsFinal(t *testing.T, a *tokenEnv, proxy *cutProxy, b *browser) 
 	proxy.cut()
 	proxy.restore()
 	tab.waitJS(t, "access refused, for good", `document.getElementById('status').dataset.state === 'closed' &&
-		document.getElementById('status').textContent.includes('access refused') &&
+		document.getElementById('status').textContent.includes('access refused: token expired') &&
 		document.querySelector('.cm-content').contentEditable === 'false' && folio.conn.stopped === true`)
 	if got := tab.text(t); got != "soon" {
 		t.Errorf("text after refusal %q", got)

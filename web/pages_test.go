@@ -119,10 +119,12 @@ func TestEditorPage(t *testing.T) {
 	if cfg.Page != "editor" || cfg.ID != "Doc_1-x" {
 		t.Errorf("config %+v", cfg)
 	}
-	for _, want := range []string{`id="editor"`, `id="status"`, `id="participants"`, `id="share-link"`,
-		`id="readonly-link"`, `id="user-name"`, `id="user-color"`,
-		`href="/api/v1/docs/Doc_1-x/export/txt"`, `href="/api/v1/docs/Doc_1-x/export/md"`,
-		`href="/api/v1/docs/Doc_1-x/export/html"`} {
+	// The bundle finds these by id, and the export links (which it gives
+	// the page's token) by data-export.
+	for _, want := range []string{`id="editor"`, `id="status"`, `id="participants"`, `id="share"`,
+		`id="share-edit"`, `id="share-link"`, `id="share-readonly"`, `id="readonly-link"`, `id="user-name"`,
+		`id="user-color"`, `data-export href="/api/v1/docs/Doc_1-x/export/txt"`,
+		`data-export href="/api/v1/docs/Doc_1-x/export/md"`, `data-export href="/api/v1/docs/Doc_1-x/export/html"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("editor page lacks %s", want)
 		}

@@ -190,7 +190,10 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
     readonly: params.get("readonly") === "1",
     lineNumbers: params.get("lineNumbers") === "1",
     dark: params.get("theme") === "dark",
-    onStatus: (s) => { showStatus(s); post({ type: "folio:status", state: s.state, unsynced: s.unsynced }); },
+    onStatus: (s) => {
+      showStatus(s);
+      post({ type: "folio:status", state: s.state, unsynced: s.unsynced, ...(s.reason ? { reason: s.reason } : {}) });
+    },
     onChange: (version) => post({ type: "folio:change", version }),
     onPeers: (p) => post({ type: "folio:presence", count: p.length }),
     onReady: () => post({ type: "folio:ready" }),

@@ -54,6 +54,9 @@ export class FolioSession {
   private lastStatus = "";
   private lastVersion = -1;
   private closedReason = "";
+  // The last error about the connection itself (no seq), e.g. why a hello
+  // was refused; shown with a final close.
+  private connError = "";
 
   constructor(private o: SessionOptions) {
     this.editor = new Editor({
@@ -122,6 +125,7 @@ export class FolioSession {
 
   private onWelcome(w: WelcomeMsg): void {
     const first = !this.everLive;
+    this.connError = "";
     this.view.dispatch({ effects: clearPeers.of(null) });
     this.peers.clear();
     this.guard(() => this.client.welcome(w));
@@ -157,7 +161,10 @@ export class FolioSession {
 
   private onError(m: { code: string; message: string; seq?: number }): void {
     console.warn("folio: server error", m.code, m.message);
-    if (!m.seq) return;
+    if (!m.seq) {
+      this.connError = String(m.message ?? "").slice(0, 200);
+      return;
+    }
     const r = this.client.refused(m.seq, m.code);
     if (r === "retry") setTimeout(() => this.client.resend(), 500 + Math.random() * 1000);
     else if (r === "resync") this.conn.drop(); // reconnect for a fresh snapshot
@@ -167,7 +174,7 @@ export class FolioSession {
     this.client.disconnected();
     const final = FINAL_CLOSES[code];
     if (final) {
-      this.closedReason = final;
+      this.closedReason = this.connError && code === 1008 ? `${final}: ${this.connError}` : final;
       this.editor.setReadonly(true);
       this.view.dispatch({ effects: clearPeers.of(null) });
       this.peers.clear();
