@@ -27,7 +27,7 @@ func TestEditorWithTokens(t *testing.T) {
 	t.Run("ShareLinkOpensReadOnly", func(t *testing.T) { testShareLink(t, a, b) })
 	t.Run("LandingNeedsAToken", func(t *testing.T) { testLandingWithAuth(t, a, b) })
 	// Last: it moves the token clock.
-	t.Run("RefusedOnReconnectIsFinal", func(t *testing.T) { testRefusedIsFinal(t, a, proxy, b) })
+	t.Run("ReconnectsWithTheTokenUntilRefused", func(t *testing.T) { testReconnects(t, a, proxy, b) })
 }
 
 // tokenEnv is a real stack whose server checks tokens. skew is added to the
@@ -215,11 +215,30 @@ func testLandingWithAuth(t *testing.T, a *tokenEnv, b *browser) {
 		window.folio !== undefined && document.getElementById('status').dataset.state === 'saved'`)
 }
 
-func testRefusedIsFinal(t *testing.T, a *tokenEnv, proxy *cutProxy, b *browser) {
+// testReconnects: every hello carries the page's token, the WebSocket URL
+// never does; once the token has expired, the refused hello is final.
+func testReconnects(t *testing.T, a *tokenEnv, proxy *cutProxy, b *browser) {
 	defer a.skew.Store(0)
 	id := a.create(t, "expiring", "soon")
-	tab := b.open(t, proxy.url+"/d/"+id+"?token="+a.token(t, id, roleEdit, "Sam", time.Minute))
+	token := a.token(t, id, roleEdit, "Sam", time.Minute)
+	tab := b.open(t, proxy.url+"/d/"+id+"?token="+token)
 	tab.waitSaved(t)
+	tab.eval(t, `window.sent = []; window.dialed = [];
+		(s => WebSocket.prototype.send = function (d) { sent.push(JSON.parse(d)); return s.call(this, d); })(WebSocket.prototype.send);
+		window.WebSocket = class extends WebSocket { constructor(u, p) { dialed.push(String(u)); super(u, p); } };
+		folio.view.dispatch({selection: {anchor: 4}}), folio.view.focus()`)
+
+	proxy.cut()
+	tab.waitJS(t, "offline", `document.getElementById('status').dataset.state === 'offline'`)
+	if err := tab.typeKeys(" enough"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.restore()
+	a.converged(t, id, "soon enough", tab)
+	hello := fmt.Sprintf(`sent.filter(m => m.type === 'hello').every(m => m.token === %q) && sent.some(m => m.type === 'hello')`, token)
+	tab.waitJS(t, "the token in the reconnect's hello, not in the URL", hello+` &&
+		dialed.length > 0 && dialed.every(u => !u.includes('token') && !u.includes(`+fmt.Sprintf("%q", token[:16])+`))`)
+
 	// The token expires while the page is open; the next hello is refused.
 	a.skew.Store(int64(2 * time.Minute))
 	proxy.cut()
@@ -227,7 +246,7 @@ func testRefusedIsFinal(t *testing.T, a *tokenEnv, proxy *cutProxy, b *browser) 
 	tab.waitJS(t, "access refused, for good", `document.getElementById('status').dataset.state === 'closed' &&
 		document.getElementById('status').textContent.includes('access refused: token expired') &&
 		document.querySelector('.cm-content').contentEditable === 'false' && folio.conn.stopped === true`)
-	if got := tab.text(t); got != "soon" {
+	if got := tab.text(t); got != "soon enough" {
 		t.Errorf("text after refusal %q", got)
 	}
 }

@@ -173,6 +173,11 @@ func testRESTPut(t *testing.T, env *testEnv, b *browser) {
 	id := env.create("rest", "hello")
 	tab := b.open(t, env.url+"/d/"+id)
 	tab.waitSaved(t)
+	// Without access control: both share links, export links without a token.
+	tab.waitJS(t, "share links of an open server", `(ro => ro.value === location.origin + '/d/`+id+`?readonly=1' &&
+		document.getElementById('share-link').value === location.origin + '/d/`+id+`' &&
+		!document.getElementById('share-edit').hidden && !document.getElementById('share-readonly').hidden)(
+		document.getElementById('readonly-link')) && [...document.querySelectorAll('a[data-export]')].every(a => !a.href.includes('token'))`)
 	tab.eval(t, `folio.view.dispatch({selection: {anchor: 5}}), folio.view.focus()`)
 	if err := tab.typeKeys(" world"); err != nil {
 		t.Fatal(err)
