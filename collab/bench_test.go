@@ -3,10 +3,17 @@ package collab
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/foliodocs/folio/ot"
 	"github.com/foliodocs/folio/storage"
@@ -110,4 +117,83 @@ func BenchmarkBroadcast(b *testing.B) {
 			h.stop()
 		})
 	}
+}
+
+// BenchmarkDeliver measures the session write path over real loopback
+// WebSockets: one broadcast round queues the same bytes to n joined sessions
+// and waits until every client has read its frame. Allocations include the
+// client side (the same before and after a change).
+func BenchmarkDeliver(b *testing.B) {
+	for _, n := range []int{1, 10} {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			h := benchHub(b, false)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
+				if err != nil {
+					return
+				}
+				h.ServeConn(c, "bench", Peer{Addr: r.RemoteAddr})
+			}))
+			b.Cleanup(srv.Close)
+			got := make(chan struct{}, 1024)
+			sessions := make([]*session, 0, n)
+			for i := 0; i < n; i++ {
+				benchDial(b, "ws"+strings.TrimPrefix(srv.URL, "http"), got)
+			}
+			r := h.lookupRoom("bench")
+			if err := r.do(context.Background(), func() {
+				for s := range r.sessions {
+					sessions = append(sessions, s)
+				}
+			}); err != nil || len(sessions) != n {
+				b.Fatalf("%d sessions joined: %v", len(sessions), err)
+			}
+			msg := encode(OpMsg{Type: TypeOp, Version: 7, Op: ot.Op{{Skip: 12}, {Insert: "typing 🎉"}}, Session: "s", Seq: 3})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, s := range sessions {
+					s.send(msg)
+				}
+				for range sessions {
+					<-got
+				}
+			}
+		})
+	}
+}
+
+// benchDial joins a client that signals got for every frame after its welcome.
+func benchDial(b *testing.B, url string, got chan<- struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{Subprotocol}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.SetReadLimit(-1)
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"hello"}`)); err != nil {
+		b.Fatal(err)
+	}
+	if _, w, err := c.Read(ctx); err != nil || msgType(w) != TypeWelcome {
+		b.Fatalf("no welcome: %s %v", w, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			_, rd, err := c.Reader(context.Background())
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(io.Discard, rd); err != nil {
+				return
+			}
+			got <- struct{}{}
+		}
+	}()
+	b.Cleanup(func() {
+		_ = c.CloseNow()
+		<-done
+	})
 }

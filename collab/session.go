@@ -50,6 +50,8 @@ type session struct {
 	conn      *websocket.Conn
 	ctx       context.Context // From the hub; cancelled when ServeConn returns.
 	cancel    context.CancelFunc
+	wctx      context.Context // ctx without its cancellation: writes need no per-write context (see write).
+	watchdog  *time.Timer     // Closes conn when a write outlives WriteTimeout; owned by the writer.
 	out       chan outMsg   // Bounded; anyone sends without blocking (send).
 	kicked    chan struct{} // Closed once by kick.
 	kickOnce  sync.Once
@@ -95,7 +97,7 @@ func (h *Hub) ServeConn(conn *websocket.Conn, docID string, peer Peer) {
 
 	ctx, cancel := context.WithCancel(h.ctx)
 	s := &session{
-		hub: h, conn: conn, ctx: ctx, cancel: cancel,
+		hub: h, conn: conn, ctx: ctx, cancel: cancel, wctx: context.WithoutCancel(ctx),
 		out:       make(chan outMsg, h.opts.SendQueue),
 		kicked:    make(chan struct{}),
 		ops:       rate.NewLimiter(rate.Limit(h.opts.OpsPerSecond), h.opts.OpBurst),
@@ -112,6 +114,8 @@ func (s *session) serve(docID string, peer Peer) {
 	defer m.connClosed()
 	defer s.cancel()
 	s.conn.SetReadLimit(s.hub.opts.MaxMessageBytes)
+	s.watchdog = time.AfterFunc(time.Hour, func() { _ = s.conn.CloseNow() })
+	s.watchdog.Stop()
 	s.wg.Add(2)
 	go s.writeLoop()
 	go s.pingLoop()
@@ -347,10 +351,18 @@ func (s *session) writeLoop() {
 	}
 }
 
+// write sends one message within WriteTimeout; past it the watchdog closes
+// the connection, so an expired write means the connection is gone. The
+// library sets up no timeout of its own for a context that cannot end (a
+// context.AfterFunc and a timer per write otherwise); the hub's shutdown still
+// aborts a write, because it closes the connection under the reader's Read.
 func (s *session) write(b []byte) error {
-	ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.WriteTimeout)
-	defer cancel()
-	return s.conn.Write(ctx, websocket.MessageText, b)
+	s.watchdog.Reset(s.hub.opts.WriteTimeout)
+	err := s.conn.Write(s.wctx, websocket.MessageText, b)
+	if !s.watchdog.Stop() && err == nil {
+		err = errWriteTimeout
+	}
+	return err
 }
 
 func (s *session) closeConn() {
@@ -401,6 +413,9 @@ func (s *session) pingLoop() {
 		}
 	}
 }
+
+// errWriteTimeout: the watchdog closed the connection during a write.
+var errWriteTimeout = errors.New("collab: write timed out")
 
 // randomID returns a new session id: a random (version 4) UUID.
 func randomID() string { return uuid.NewString() }

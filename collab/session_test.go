@@ -1,8 +1,11 @@
 package collab
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestTwoClientsEditAndConverge(t *testing.T) {
@@ -49,5 +52,37 @@ func TestTwoClientsEditAndConverge(t *testing.T) {
 	text, v := textOf(t, ts.db, "doc1")
 	if text != "héllo 🎉BA" || v != 3 {
 		t.Fatalf("stored %q@%d", text, v)
+	}
+}
+
+// TestExpiredWriteCutsTheConnection: a client that stops reading while the
+// queue still has room is cut by the write deadline, not kept forever.
+func TestExpiredWriteCutsTheConnection(t *testing.T) {
+	ts := newTestServer(t, Options{WriteTimeout: 200 * time.Millisecond, SendQueue: 1 << 16})
+	other := dialTest(t, ts.url+"wt")
+	other.hello(ClientMsg{})
+	stalled := dialTest(t, ts.url+"wt")
+	ws := stalled.hello(ClientMsg{})
+	stalled.stopReading()
+	r := ts.hub.lookupRoom("wt")
+	var s *session
+	_ = r.do(context.Background(), func() { s = r.byID[ws.Session] })
+	// 64 MiB queued: far more than loopback socket buffers hold, far less than the queue.
+	big := []byte(`{"type":"pong","x":"` + strings.Repeat("z", 1<<20) + `"}`)
+	for i := 0; i < 64; i++ {
+		s.send(big)
+	}
+	var l Leave
+	other.expectInto(TypeLeave, &l)
+	if l.Session != ws.Session {
+		t.Fatalf("leave %+v", l)
+	}
+	select {
+	case <-s.kicked:
+	default:
+		t.Fatal("left but not cut")
+	}
+	if s.closeErr != nil {
+		t.Fatalf("closed with %v, want a cut after the write deadline", s.closeErr)
 	}
 }
