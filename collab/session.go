@@ -52,8 +52,8 @@ type session struct {
 	cancel    context.CancelFunc
 	wctx      context.Context // ctx without its cancellation: writes need no per-write context (see write).
 	watchdog  *time.Timer     // Closes conn when a write outlives WriteTimeout; owned by the writer.
-	out       chan outMsg   // Bounded; anyone sends without blocking (send).
-	kicked    chan struct{} // Closed once by kick.
+	out       chan outMsg     // Bounded; anyone sends without blocking (send).
+	kicked    chan struct{}   // Closed once by kick.
 	kickOnce  sync.Once
 	closeErr  *Error        // Why the connection closes (nil: normal); set before kicked closes.
 	ops       *rate.Limiter // Ops per second.
