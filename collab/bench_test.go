@@ -88,14 +88,23 @@ func BenchmarkBroadcast(b *testing.B) {
 			var wg sync.WaitGroup
 			var got atomic.Int64
 			for i := 0; i < n; i++ {
-				s := &session{hub: h, id: fmt.Sprint("s", i), out: make(chan outMsg, 1024), kicked: make(chan struct{})}
+				s := &session{hub: h, id: fmt.Sprint("s", i), out: newOutQueue(1024), kicked: make(chan struct{})}
 				r.sessions[s] = struct{}{}
 				r.byID[s.id] = s
 				wg.Add(1)
-				go func() {
+				go func() { // A writer that writes nothing.
 					defer wg.Done()
-					for m := range s.out {
-						got.Add(int64(len(m.data)))
+					var batch []outMsg
+					for {
+						select {
+						case <-s.kicked:
+							return
+						case <-s.out.ready:
+							batch = s.out.take(batch)
+							for _, m := range batch {
+								got.Add(int64(len(m.data)))
+							}
+						}
 					}
 				}()
 			}
@@ -108,7 +117,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			}
 			b.StopTimer()
 			for s := range r.sessions {
-				close(s.out)
+				s.kick(nil)
 			}
 			wg.Wait()
 			if got.Load() == 0 {

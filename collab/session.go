@@ -43,8 +43,8 @@ type outMsg struct {
 }
 
 // session is one WebSocket connection. Its reader is the ServeConn goroutine;
-// it starts a writer (the only goroutine writing data frames) and a pinger,
-// and waits for both.
+// it starts a writer (the only goroutine writing data frames, which also
+// sends the heartbeat pings) and waits for it.
 type session struct {
 	hub       *Hub
 	conn      *websocket.Conn
@@ -52,7 +52,7 @@ type session struct {
 	cancel    context.CancelFunc
 	wctx      context.Context // ctx without its cancellation: writes need no per-write context (see write).
 	watchdog  *time.Timer     // Closes conn when a write outlives WriteTimeout; owned by the writer.
-	out       chan outMsg     // Bounded; anyone sends without blocking (send).
+	out       *outQueue       // Bounded; anyone sends without blocking (send).
 	kicked    chan struct{}   // Closed once by kick.
 	kickOnce  sync.Once
 	closeErr  *Error        // Why the connection closes (nil: normal); set before kicked closes.
@@ -98,7 +98,7 @@ func (h *Hub) ServeConn(conn *websocket.Conn, docID string, peer Peer) {
 	ctx, cancel := context.WithCancel(h.ctx)
 	s := &session{
 		hub: h, conn: conn, ctx: ctx, cancel: cancel, wctx: context.WithoutCancel(ctx),
-		out:       make(chan outMsg, h.opts.SendQueue),
+		out:       newOutQueue(h.opts.SendQueue),
 		kicked:    make(chan struct{}),
 		ops:       rate.NewLimiter(rate.Limit(h.opts.OpsPerSecond), h.opts.OpBurst),
 		errBudget: rate.NewLimiter(rate.Every(time.Second), 10),
@@ -116,9 +116,8 @@ func (s *session) serve(docID string, peer Peer) {
 	s.conn.SetReadLimit(s.hub.opts.MaxMessageBytes)
 	s.watchdog = time.AfterFunc(time.Hour, func() { _ = s.conn.CloseNow() })
 	s.watchdog.Stop()
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go s.writeLoop()
-	go s.pingLoop()
 
 	switch {
 	case s.conn.Subprotocol() != Subprotocol:
@@ -283,9 +282,7 @@ func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error
 
 // send queues b without blocking; a full queue cuts the session.
 func (s *session) send(b []byte) {
-	select {
-	case s.out <- outMsg{data: b}:
-	default:
+	if !s.out.push(outMsg{data: b}) {
 		s.kick(errSlowConsumer)
 	}
 }
@@ -304,15 +301,16 @@ func (s *session) sendError(e *Error, seq uint64) {
 
 // closeAfterQueued closes the connection with e once the queue is written.
 func (s *session) closeAfterQueued(e *Error) {
-	select {
-	case s.out <- outMsg{close: e}:
-	default:
+	if !s.out.push(outMsg{close: e}) {
 		s.kick(e)
 	}
 }
 
 // kick closes the connection with e (nil: normal closure) without waiting
-// for the queue. The first reason wins.
+// for the queue. The first reason wins. A joined session leaves its room at
+// once, so peers get leave now rather than after a blocked write or a close
+// handshake with a stalled peer; kick may run on the room goroutine, hence
+// the short-lived goroutine (the writer is still running, so Add is safe).
 func (s *session) kick(e *Error) {
 	s.kickOnce.Do(func() {
 		s.closeErr = e
@@ -320,34 +318,85 @@ func (s *session) kick(e *Error) {
 			s.hub.opts.Metrics.slowConsumer()
 		}
 		close(s.kicked)
+		if r := s.joined.Load(); r != nil {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				_ = r.do(context.Background(), func() { r.leave(s) })
+			}()
+		}
 	})
 }
 
+// writeLoop writes queued messages, a batch per wake-up, and pings the peer
+// every PingInterval, until the session is cut; then it closes the connection.
 func (s *session) writeLoop() {
 	defer s.wg.Done()
+	ping := time.NewTicker(s.hub.opts.PingInterval)
+	defer ping.Stop()
+	var pinging atomic.Bool
+	closing := s.hub.closing
+	var batch []outMsg
 	for {
 		select {
 		case <-s.kicked:
 			s.closeConn()
 			return
-		default:
+		case <-closing:
+			// Joined sessions are closed by their room after its last acks;
+			// one still before hello has nothing to flush.
+			closing = nil
+			if s.joined.Load() == nil {
+				s.closeAfterQueued(errUnavailable)
+			}
+		case <-ping.C:
+			if !pinging.Swap(true) {
+				s.wg.Add(1)
+				go s.ping(&pinging)
+			}
+		case <-s.out.ready:
+			batch = s.out.take(batch)
+			if !s.writeBatch(batch) {
+				return
+			}
 		}
+	}
+}
+
+// writeBatch writes msgs in order; false when the session ended (the
+// connection is closed).
+func (s *session) writeBatch(msgs []outMsg) bool {
+	for _, m := range msgs {
 		select {
 		case <-s.kicked:
 			s.closeConn()
-			return
-		case m := <-s.out:
-			if m.close != nil {
-				s.kick(m.close)
-				s.closeConn()
-				return
-			}
-			if err := s.write(m.data); err != nil {
-				s.kick(nil)
-				_ = s.conn.CloseNow()
-				return
-			}
+			return false
+		default:
 		}
+		if m.close != nil {
+			s.kick(m.close)
+			s.closeConn()
+			return false
+		}
+		if err := s.write(m.data); err != nil {
+			s.kick(nil)
+			_ = s.conn.CloseNow()
+			return false
+		}
+	}
+	return true
+}
+
+// ping drops a peer that does not answer a ping within PongTimeout. It runs
+// in its own short-lived goroutine (Conn.Ping waits for the pong, which the
+// reader receives), so no goroutine per idle session waits for the ticker.
+func (s *session) ping(pinging *atomic.Bool) {
+	defer s.wg.Done()
+	defer pinging.Store(false)
+	ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PongTimeout)
+	defer cancel()
+	if err := s.conn.Ping(ctx); err != nil {
+		s.kick(errPingTimeout)
 	}
 }
 
@@ -376,42 +425,6 @@ func closeCode(e *Error) (websocket.StatusCode, string) {
 		return websocket.StatusNormalClosure, ""
 	}
 	return CloseStatus(e), e.Message
-}
-
-// pingLoop drops a peer that stops answering pings. When the session is cut
-// it leaves the room at once, so peers get leave now rather than after a
-// blocked write or close handshake with a stalled peer ends.
-func (s *session) pingLoop() {
-	defer s.wg.Done()
-	defer func() {
-		if r := s.joined.Load(); r != nil {
-			_ = r.do(context.Background(), func() { r.leave(s) })
-		}
-	}()
-	t := time.NewTicker(s.hub.opts.PingInterval)
-	defer t.Stop()
-	closing := s.hub.closing
-	for {
-		select {
-		case <-s.kicked:
-			return
-		case <-closing:
-			// Joined sessions are closed by their room after its last acks;
-			// one still before hello has nothing to flush.
-			closing = nil
-			if s.joined.Load() == nil {
-				s.closeAfterQueued(errUnavailable)
-			}
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PongTimeout)
-			err := s.conn.Ping(ctx)
-			cancel()
-			if err != nil {
-				s.kick(errPingTimeout)
-				return
-			}
-		}
-	}
 }
 
 // errWriteTimeout: the watchdog closed the connection during a write.

@@ -1,0 +1,63 @@
+package collab
+
+import "sync"
+
+// outQueue is a session's bounded send queue. It is a slice that grows on
+// demand, so an idle session holds no queue memory, and the writer takes
+// everything queued at once (one wake-up per batch, not per message).
+// Any goroutine may push; only the writer takes.
+type outQueue struct {
+	ready chan struct{} // Buffered 1: signalled when the queue becomes non-empty.
+
+	mu    sync.Mutex
+	items []outMsg // Guarded by mu.
+	max   int      // Static: the most entries queued at once (Options.SendQueue).
+}
+
+// keepBatch is the largest batch buffer the writer keeps for reuse; a larger
+// one (after a burst) is dropped so that a quiet session shrinks again.
+const keepBatch = 32
+
+func newOutQueue(max int) *outQueue {
+	return &outQueue{ready: make(chan struct{}, 1), max: max}
+}
+
+// push appends m; false when the queue is full.
+func (q *outQueue) push(m outMsg) bool {
+	q.mu.Lock()
+	n := len(q.items)
+	if n >= q.max {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, m)
+	q.mu.Unlock()
+	if n == 0 {
+		select {
+		case q.ready <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// len is the number of entries queued (not yet taken by the writer).
+func (q *outQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// take returns everything queued and leaves buf (emptied) in its place, so
+// the writer's two buffers alternate without allocating.
+func (q *outQueue) take(buf []outMsg) []outMsg {
+	clear(buf)
+	if cap(buf) > keepBatch {
+		buf = nil
+	}
+	q.mu.Lock()
+	items := q.items
+	q.items = buf[:0]
+	q.mu.Unlock()
+	return items
+}
