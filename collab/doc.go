@@ -15,11 +15,20 @@
 // request racing with that sees the room gone and opens the document again,
 // so no join is lost.
 //
-// Each session has three goroutines: the reader (ServeConn's caller), one
+// Each session has two goroutines: the reader (ServeConn's caller) and one
 // writer that alone writes data frames from a bounded queue of pre-encoded
-// messages, each write with its own deadline, and a pinger. The room never
-// blocks on a session: when a queue is full the session is cut with close
-// code 4002 (slow consumer) and resyncs when it reconnects.
+// messages (a batch per wake-up), each write with its own deadline (one
+// watchdog timer per session), and that sends the heartbeat pings (each
+// waits for its pong in a short-lived goroutine). The room never blocks on a
+// session: when a queue is full the session is cut with close code 4002
+// (slow consumer) and resyncs when it reconnects.
+//
+// Presence is state, not a log. Joins, presence updates and leaves are
+// flushed at most once per room tick (50 ms) and per session interval, each
+// encoded once; a session that joins and leaves within a tick is never
+// announced. Presence never cuts a session: a recipient whose queue is over
+// half full misses it and is later sent the current state of whoever it
+// missed. A welcome lists the peers from their cached encoded presence.
 //
 // # Ordering
 //

@@ -11,7 +11,8 @@ import (
 	"github.com/foliodocs/folio/ot"
 )
 
-// presenceInterval coalesces presence broadcasts to at most 20 a second per session.
+// presenceInterval coalesces presence broadcasts to at most 20 a second per
+// session, and joins and leaves to one flush per room tick.
 const presenceInterval = 50 * time.Millisecond
 
 var colorPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
@@ -48,7 +49,7 @@ func (r *room) join(s *session) *Error {
 		delete(r.sessions, old)
 		old.closeAfterQueued(errReplaced)
 	}
-	w := Welcome{Type: TypeWelcome, Session: s.id, Version: r.head, Role: string(s.role), Peers: r.peers(nil)}
+	w := Welcome{Type: TypeWelcome, Session: s.id, Version: r.head, Role: string(s.role)}
 	if s.since != nil && *s.since <= r.head {
 		if ops, e := r.opsAfter(*s.since); e == nil {
 			w.Ops = opMsgs(ops)
@@ -58,15 +59,19 @@ func (r *room) join(s *session) *Error {
 		text := r.doc.String()
 		w.Text = &text
 	}
+	s.pres = Presence{Session: s.id, Name: s.name, Color: s.color, Version: r.head}
+	s.presBytes = nil
+	s.send(r.encodeWelcome(&w, nil))
 	r.sessions[s] = struct{}{}
 	r.byID[s.id] = s
-	s.pres = Presence{Session: s.id, Name: s.name, Color: s.color, Version: r.head}
-	s.send(encode(w))
-	r.sendPresence(s, time.Now())
+	s.presDirty = true
+	r.presenceChanged()
 	return nil
 }
 
-// leave removes s (if it is still attached) and tells everyone at once.
+// leave removes s (if it is still attached). Peers that were told about it
+// hear of the leave with the next presence flush; one that was never
+// announced (joined and left within a tick) costs nobody a message.
 func (r *room) leave(s *session) {
 	if _, ok := r.sessions[s]; !ok {
 		return
@@ -75,12 +80,10 @@ func (r *room) leave(s *session) {
 	if r.byID[s.id] == s {
 		delete(r.byID, s.id)
 	}
-	msg := Leave{Type: TypeLeave, Session: s.id}
-	b := encode(msg)
-	for o := range r.sessions {
-		o.send(b)
+	if s.presAnnounced {
+		r.presLeaves = append(r.presLeaves, s.id)
+		r.presenceChanged()
 	}
-	r.publish(Event{Kind: EventLeave, Leave: &msg})
 }
 
 // peers is everyone's presence but except's, ordered by session id.
@@ -117,7 +120,9 @@ func (r *room) updatePresence(s *session, u presenceUpdate) {
 		s.pres.Color = cleanColor(*u.color, s.id)
 	}
 	s.pres.Version = r.head
-	r.schedulePresence(s)
+	s.presBytes = nil
+	s.presDirty = true
+	r.presenceChanged()
 }
 
 // cursorAtHead checks sel against the text at version v and moves it through
@@ -157,53 +162,8 @@ func (r *room) moveCursors(op ot.Op) {
 			s.pres.Cursor = &sel
 		}
 		s.pres.Version = r.head
+		s.presBytes = nil
 	}
-}
-
-func (r *room) schedulePresence(s *session) {
-	now := time.Now()
-	due := s.presSent.Add(presenceInterval)
-	if !now.Before(due) {
-		r.sendPresence(s, now)
-		return
-	}
-	s.presDirty = true
-	if r.presTimer == nil {
-		r.presTimer = time.NewTimer(due.Sub(now))
-	}
-}
-
-// flushPresence sends the coalesced presence that is due and re-arms the timer.
-func (r *room) flushPresence() {
-	now := time.Now()
-	var next time.Time
-	for s := range r.sessions {
-		if !s.presDirty {
-			continue
-		}
-		due := s.presSent.Add(presenceInterval)
-		if !now.Before(due) {
-			r.sendPresence(s, now)
-		} else if next.IsZero() || due.Before(next) {
-			next = due
-		}
-	}
-	if !next.IsZero() {
-		r.presTimer = time.NewTimer(next.Sub(now))
-	}
-}
-
-func (r *room) sendPresence(s *session, now time.Time) {
-	s.presDirty, s.presSent = false, now
-	p := s.pres
-	p.Type = TypePresence
-	b := encode(p)
-	for o := range r.sessions {
-		if o != s {
-			o.send(b)
-		}
-	}
-	r.publish(Event{Kind: EventPresence, Version: p.Version, Presence: &p})
 }
 
 // cleanName trims, drops control characters and caps the length.

@@ -23,10 +23,13 @@ func newOutQueue(max int) *outQueue {
 }
 
 // push appends m; false when the queue is full.
-func (q *outQueue) push(m outMsg) bool {
+func (q *outQueue) push(m outMsg) bool { return q.pushBelow(m, q.max) }
+
+// pushBelow appends m unless limit or more entries are queued.
+func (q *outQueue) pushBelow(m outMsg, limit int) bool {
 	q.mu.Lock()
 	n := len(q.items)
-	if n >= q.max {
+	if n >= limit {
 		q.mu.Unlock()
 		return false
 	}

@@ -50,6 +50,8 @@ type room struct {
 	stopReplies []chan error // Delete callers waiting for the end.
 	idle        *time.Timer  // Armed while nobody is attached.
 	presTimer   *time.Timer  // Armed while some presence waits for coalescing.
+	presLast    time.Time    // Start of the current presence tick (the last flush that told someone).
+	presLeaves  []string     // Sessions that left since the last flush and must be announced.
 }
 
 type seqRec struct{ seq, version uint64 }

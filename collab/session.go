@@ -76,9 +76,12 @@ type session struct {
 	joined atomic.Pointer[room] // room, for the writer: it leaves as soon as the session is cut.
 
 	// Owned by the room goroutine.
-	pres      Presence
-	presSent  time.Time
-	presDirty bool
+	pres          Presence
+	presBytes     []byte              // pres encoded (presenceEntry); nil when it changed.
+	presSent      time.Time           // When pres was last flushed to the others.
+	presDirty     bool                // pres changed since.
+	presAnnounced bool                // The others were told it joined: its leave must be sent.
+	presMissed    map[string]struct{} // Sessions whose latest state this one missed (queue over half full).
 }
 
 // ServeConn runs one WebSocket session on conn (accepted with Subprotocol)

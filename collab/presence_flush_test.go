@@ -1,0 +1,136 @@
+package collab
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/foliodocs/folio/ot"
+)
+
+// roomWithoutLoop is a room driven by the test on its own goroutine.
+func roomWithoutLoop(t *testing.T, opts Options) *room {
+	t.Helper()
+	h := NewHub(nil, opts)
+	r := newRoom(h, "p", false)
+	r.doc = ot.NewDocument("héllo 🎉")
+	t.Cleanup(func() { r.stopTimers(); h.stop() })
+	return r
+}
+
+func fakeSession(r *room, id, name string) *session {
+	return &session{hub: r.hub, id: id, name: name, color: cleanColor("", id), role: RoleEdit,
+		out: newOutQueue(r.hub.opts.SendQueue), kicked: make(chan struct{})}
+}
+
+// drainView applies the presence and leave messages queued for s to view.
+func drainView(t *testing.T, s *session, view map[string]bool) {
+	t.Helper()
+	for _, m := range s.out.take(nil) {
+		var msg struct{ Type, Session string }
+		if err := json.Unmarshal(m.data, &msg); err != nil {
+			t.Fatal(err)
+		}
+		switch msg.Type {
+		case TypePresence:
+			view[msg.Session] = true
+		case TypeLeave:
+			delete(view, msg.Session)
+		}
+	}
+}
+
+// TestPresenceNeverCutsASession: a recipient whose queue is over half full
+// misses presence instead of being cut, and later gets the current state of
+// everyone it missed, leaves included.
+func TestPresenceNeverCutsASession(t *testing.T) {
+	r := roomWithoutLoop(t, Options{SendQueue: 8})
+	x := fakeSession(r, "x", "X")
+	if e := r.join(x); e != nil {
+		t.Fatal(e)
+	}
+	x.out.take(nil) // The welcome.
+	for i := 0; i < 20; i++ {
+		if e := r.join(fakeSession(r, fmt.Sprintf("s%02d", i), "S")); e != nil {
+			t.Fatal(e)
+		}
+	}
+	r.flushPresence()
+	select {
+	case <-x.kicked:
+		t.Fatal("presence cut the session")
+	default:
+	}
+	if n := x.out.len(); n > 4 || len(x.presMissed) == 0 {
+		t.Fatalf("%d queued, %d missed: want at most half the queue and the rest remembered", n, len(x.presMissed))
+	}
+	r.leave(r.byID["s03"])
+	r.leave(r.byID["s17"])
+	view := map[string]bool{}
+	for i := 0; i < 20 && (x.out.len() > 0 || x.presMissed != nil || len(r.presLeaves) > 0); i++ {
+		drainView(t, x, view)
+		r.flushPresence()
+	}
+	drainView(t, x, view)
+	if len(view) != 18 || view["s03"] || view["s17"] || !view["s00"] || !view["s19"] {
+		t.Fatalf("x sees %d peers: %v", len(view), view)
+	}
+}
+
+// TestJoinAndLeaveWithinATickCostNothing: a session that leaves before its
+// join was flushed is never announced, and its leave is not sent either.
+func TestJoinAndLeaveWithinATickCostNothing(t *testing.T) {
+	r := roomWithoutLoop(t, Options{})
+	a, b := fakeSession(r, "a", "A"), fakeSession(r, "b", "B")
+	_ = r.join(a)
+	_ = r.join(b) // Flushed at once: the room's tick had passed.
+	a.out.take(nil)
+	r.presLast = time.Now().Add(time.Minute) // A tick that has just begun, for as long as the test takes.
+	c := fakeSession(r, "c", "C")
+	_ = r.join(c) // Within the tick: waits for the flush.
+	r.leave(c)
+	r.flushPresence()
+	if got := a.out.take(nil); len(got) != 0 {
+		t.Fatalf("a got %d messages about a session that came and went: %s", len(got), got[0].data)
+	}
+}
+
+// TestPresenceEncodingMatchesJSON: the hand-written encoders write exactly
+// what encoding/json writes for the same structs.
+func TestPresenceEncodingMatchesJSON(t *testing.T) {
+	r := roomWithoutLoop(t, Options{})
+	names := []string{"Ann", `<b>"Bob" & 'co'</b>`, "Zoë 🎉\u2028x", "\\back\\slash\t"}
+	for i, n := range names {
+		s := fakeSession(r, fmt.Sprintf("id-%d", i), n)
+		if e := r.join(s); e != nil {
+			t.Fatal(e)
+		}
+		if i%2 == 1 {
+			s.pres.Cursor = &ot.Selection{Anchor: 3, Head: i}
+			s.presBytes = nil
+		}
+		s.pres.Name = n // Unclean on purpose: escaping is what is tested.
+		s.presBytes = nil
+		p := s.pres
+		if want := encode(p); string(s.presenceEntry()) != string(want) {
+			t.Errorf("entry\n got %s\nwant %s", s.presenceEntry(), want)
+		}
+		p.Type = TypePresence
+		if want := encode(p); string(s.presenceMsg()) != string(want) {
+			t.Errorf("message\n got %s\nwant %s", s.presenceMsg(), want)
+		}
+	}
+	text := "text <&> \"quoted\" 🎉"
+	for _, w := range []Welcome{
+		{Type: TypeWelcome, Session: "new", Version: 9, Role: "view", Text: &text},
+		{Type: TypeWelcome, Session: "new", Version: 9, Role: "edit"},
+		{Type: TypeWelcome, Session: "new", Version: 9, Role: "edit", Ops: []OpMsg{{Version: 9, Op: ot.Op{{Insert: "x"}}, Session: "id-1", Seq: 4}}},
+	} {
+		got := r.encodeWelcome(&w, nil)
+		w.Peers = r.peers(nil)
+		if want := encode(w); string(got) != string(want) {
+			t.Errorf("welcome\n got %s\nwant %s", got, want)
+		}
+	}
+}
