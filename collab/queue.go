@@ -51,13 +51,20 @@ func (q *outQueue) len() int {
 	return len(q.items)
 }
 
-// take returns everything queued and leaves buf (emptied) in its place, so
-// the writer's two buffers alternate without allocating.
-func (q *outQueue) take(buf []outMsg) []outMsg {
+// recycleBatch empties a written batch for reuse by take; a large one is
+// dropped, so that an idle session does not keep a burst's buffer or bytes.
+func recycleBatch(buf []outMsg) []outMsg {
 	clear(buf)
 	if cap(buf) > keepBatch {
-		buf = nil
+		return nil
 	}
+	return buf[:0]
+}
+
+// take returns everything queued and leaves buf (empty, see recycleBatch) in
+// its place, so the writer's two buffers alternate without allocating.
+func (q *outQueue) take(buf []outMsg) []outMsg {
+	buf = recycleBatch(buf)
 	q.mu.Lock()
 	items := q.items
 	q.items = buf[:0]

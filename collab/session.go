@@ -362,6 +362,7 @@ func (s *session) writeLoop() {
 			if !s.writeBatch(batch) {
 				return
 			}
+			batch = recycleBatch(batch)
 		}
 	}
 }
