@@ -7,7 +7,8 @@ import "sync"
 // everything queued at once (one wake-up per batch, not per message).
 // Any goroutine may push; only the writer takes.
 type outQueue struct {
-	ready chan struct{} // Buffered 1: signalled when the queue becomes non-empty.
+	ready   chan struct{} // Buffered 1: signalled when the queue becomes non-empty.
+	drained chan struct{} // Buffered 1: signalled when the writer takes a batch.
 
 	mu    sync.Mutex
 	items []outMsg // Guarded by mu.
@@ -19,7 +20,7 @@ type outQueue struct {
 const keepBatch = 32
 
 func newOutQueue(max int) *outQueue {
-	return &outQueue{ready: make(chan struct{}, 1), max: max}
+	return &outQueue{ready: make(chan struct{}, 1), drained: make(chan struct{}, 1), max: max}
 }
 
 // push appends m; false when the queue is full.
@@ -43,6 +44,10 @@ func (q *outQueue) pushBelow(m outMsg, limit int) bool {
 	}
 	return true
 }
+
+// half is where the queue counts as half full (at least 1): presence is not
+// queued and the reader waits from there on.
+func (q *outQueue) half() int { return max(1, q.max/2) }
 
 // len is the number of entries queued (not yet taken by the writer).
 func (q *outQueue) len() int {
@@ -69,5 +74,9 @@ func (q *outQueue) take(buf []outMsg) []outMsg {
 	items := q.items
 	q.items = buf[:0]
 	q.mu.Unlock()
+	select {
+	case q.drained <- struct{}{}:
+	default:
+	}
 	return items
 }

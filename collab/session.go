@@ -149,7 +149,7 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 	for {
 		// A flood of pings, presence or junk costs its sender time, not the
 		// server CPU: past the budget the reader waits and TCP pushes back.
-		if err := s.reads.Wait(s.ctx); err != nil {
+		if err := s.reads.Wait(s.ctx); err != nil || !s.awaitWriter() {
 			return nil
 		}
 		typ, data, err := s.conn.Read(s.ctx)
@@ -175,6 +175,25 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 			s.handle(msg)
 		}
 	}
+}
+
+// awaitWriter holds the reader while the session's queue is half full, so
+// that the replies to a client that sends faster than it reads (acks, errors,
+// pongs) never cut it: the reader stops reading and TCP pushes back on the
+// sender. Only what the room sends fills the other half (the slow-consumer
+// rule). It also lets the writer run when the reader would otherwise keep
+// its CPU. False when the session ended.
+func (s *session) awaitWriter() bool {
+	for s.out.len() >= s.out.half() {
+		select {
+		case <-s.out.drained:
+		case <-s.kicked:
+			return false
+		case <-s.ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // hello authorizes the session and joins the document; true when joined.
