@@ -3,6 +3,7 @@ package collab
 import (
 	"hash/fnv"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -64,6 +65,7 @@ func (r *room) join(s *session) *Error {
 	s.send(r.encodeWelcome(&w, nil))
 	r.sessions[s] = struct{}{}
 	r.byID[s.id] = s
+	r.presLeaves = slices.DeleteFunc(r.presLeaves, func(id string) bool { return id == s.id }) // A reconnect within the tick: its presence says it all.
 	s.presDirty = true
 	r.presenceChanged()
 	return nil

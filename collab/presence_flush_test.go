@@ -134,3 +134,23 @@ func TestPresenceEncodingMatchesJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestReconnectWithinATickSendsNoLeave: a session id that leaves and joins
+// again before the flush is announced by its presence alone.
+func TestReconnectWithinATickSendsNoLeave(t *testing.T) {
+	r := roomWithoutLoop(t, Options{})
+	a, b := fakeSession(r, "a", "A"), fakeSession(r, "b", "B")
+	_ = r.join(a)
+	_ = r.join(b)
+	a.out.take(nil)
+	r.presLast = time.Now().Add(time.Minute)
+	r.leave(b)
+	b2 := fakeSession(r, "b", "B")
+	b2.resumed = false
+	_ = r.join(b2)
+	r.flushPresence()
+	got := a.out.take(nil)
+	if len(got) != 1 || msgType(got[0].data) != TypePresence {
+		t.Fatalf("a got %d messages, want one presence", len(got))
+	}
+}
