@@ -87,8 +87,9 @@ func BenchmarkBroadcast(b *testing.B) {
 			r.doc = ot.NewDocument("")
 			var wg sync.WaitGroup
 			var got atomic.Int64
+			stop := make(chan struct{})
 			for i := 0; i < n; i++ {
-				s := &session{hub: h, id: fmt.Sprint("s", i), out: newOutQueue(1024), kicked: make(chan struct{})}
+				s := &session{hub: h, id: fmt.Sprint("s", i), out: newOutQueue(1 << 20), kicked: make(chan struct{})}
 				r.sessions[s] = struct{}{}
 				r.byID[s.id] = s
 				wg.Add(1)
@@ -97,13 +98,18 @@ func BenchmarkBroadcast(b *testing.B) {
 					var batch []outMsg
 					for {
 						select {
-						case <-s.kicked:
-							return
+						case <-stop:
+							batch = s.out.take(batch)
 						case <-s.out.ready:
 							batch = s.out.take(batch)
-							for _, m := range batch {
-								got.Add(int64(len(m.data)))
-							}
+						}
+						for _, m := range batch {
+							got.Add(int64(len(m.data)))
+						}
+						select {
+						case <-stop:
+							return
+						default:
 						}
 					}
 				}()
@@ -116,9 +122,7 @@ func BenchmarkBroadcast(b *testing.B) {
 				r.apply(p)
 			}
 			b.StopTimer()
-			for s := range r.sessions {
-				s.kick(nil)
-			}
+			close(stop)
 			wg.Wait()
 			if got.Load() == 0 {
 				b.Fatal("nothing delivered")
