@@ -21,7 +21,9 @@
 // watchdog timer per session), and that sends the heartbeat pings (each
 // waits for its pong in a short-lived goroutine). The room never blocks on a
 // session: when a queue is full the session is cut with close code 4002
-// (slow consumer) and resyncs when it reconnects.
+// (slow consumer) and resyncs when it reconnects. The reader stops reading
+// while its queue is half full, so the replies to a client's own messages
+// never cut it (TCP pushes back on a client that sends faster than it reads).
 //
 // Presence is state, not a log. Joins, presence updates and leaves are
 // flushed at most once per room tick (50 ms) and per session interval, each
