@@ -50,7 +50,7 @@ type session struct {
 	conn      *websocket.Conn
 	ctx       context.Context // From the hub; cancelled when ServeConn returns.
 	cancel    context.CancelFunc
-	wctx      context.Context // ctx without its cancellation: writes need no per-write context (see write).
+	wctx      context.Context // ctx without its cancellation, for reads and writes (see serve and write).
 	watchdog  *time.Timer     // Closes conn when a write outlives WriteTimeout; owned by the writer.
 	out       *outQueue       // Bounded; anyone sends without blocking (send).
 	kicked    chan struct{}   // Closed once by kick.
@@ -117,6 +117,9 @@ func (s *session) serve(docID string, peer Peer) {
 	defer m.connClosed()
 	defer s.cancel()
 	s.conn.SetReadLimit(s.hub.opts.MaxMessageBytes)
+	// Reads and writes use wctx, for which coder/websocket registers no
+	// context.AfterFunc per call; the end of ctx closes the connection once.
+	defer context.AfterFunc(s.ctx, func() { _ = s.conn.CloseNow() })()
 	s.watchdog = time.AfterFunc(time.Hour, func() { _ = s.conn.CloseNow() })
 	s.watchdog.Stop()
 	s.wg.Add(1)
@@ -152,7 +155,7 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 		if err := s.reads.Wait(s.ctx); err != nil || !s.awaitWriter() {
 			return nil
 		}
-		typ, data, err := s.conn.Read(s.ctx)
+		typ, data, err := s.conn.Read(s.wctx)
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				return errorf(CodeTooLarge, "message too large")
@@ -426,8 +429,8 @@ func (s *session) ping(pinging *atomic.Bool) {
 // write sends one message within WriteTimeout; past it the watchdog closes
 // the connection, so an expired write means the connection is gone. The
 // library sets up no timeout of its own for a context that cannot end (a
-// context.AfterFunc and a timer per write otherwise); the hub's shutdown still
-// aborts a write, because it closes the connection under the reader's Read.
+// context.AfterFunc and a timer per write otherwise); the end of the
+// session's context still aborts a write (serve closes the connection then).
 func (s *session) write(b []byte) error {
 	s.watchdog.Reset(s.hub.opts.WriteTimeout)
 	err := s.conn.Write(s.wctx, websocket.MessageText, b)
