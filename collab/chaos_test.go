@@ -274,27 +274,7 @@ func checkConverged(t *testing.T, s *liveServer, doc string, cs []*client.Client
 	for _, c := range cs {
 		eventually(t, "clients at the head version", func() bool { return c.Version() == head })
 	}
-	recs, err := s.db.Ops(ctx, doc, 0, head)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replay := ""
-	seen := map[string]map[uint64]uint64{}
-	for i, rec := range recs {
-		if rec.Version != uint64(i+1) {
-			t.Fatalf("log record %d has version %d", i, rec.Version)
-		}
-		if replay, err = ot.Apply(replay, rec.Op); err != nil {
-			t.Fatalf("replay op %d: %v", rec.Version, err)
-		}
-		if seen[rec.Session] == nil {
-			seen[rec.Session] = map[uint64]uint64{}
-		}
-		if v, dup := seen[rec.Session][rec.Seq]; dup {
-			t.Fatalf("(%s, %d) committed twice: versions %d and %d", rec.Session, rec.Seq, v, rec.Version)
-		}
-		seen[rec.Session][rec.Seq] = rec.Version
-	}
+	replay, seen := replayLog(t, s.db, doc, head)
 	fresh := dialAll(t, s, doc, 1, &ackLog{})[0]
 	if fresh.Text() != replay || fresh.Version() != head {
 		t.Fatalf("server text at %d differs from the log replay:\n%q\n%q", fresh.Version(), fresh.Text(), replay)
@@ -315,6 +295,34 @@ func checkConverged(t *testing.T, s *liveServer, doc string, cs []*client.Client
 			}
 		}
 	}
+}
+
+// replayLog applies the stored log from version 0 and checks that every
+// (session, seq) appears once; it returns the text and where each is.
+func replayLog(t *testing.T, db *storage.DB, doc string, head uint64) (string, map[string]map[uint64]uint64) {
+	t.Helper()
+	recs, err := db.Ops(context.Background(), doc, 0, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := ""
+	seen := map[string]map[uint64]uint64{}
+	for i, rec := range recs {
+		if rec.Version != uint64(i+1) {
+			t.Fatalf("log record %d has version %d", i, rec.Version)
+		}
+		if replay, err = ot.Apply(replay, rec.Op); err != nil {
+			t.Fatalf("replay op %d: %v", rec.Version, err)
+		}
+		if seen[rec.Session] == nil {
+			seen[rec.Session] = map[uint64]uint64{}
+		}
+		if v, dup := seen[rec.Session][rec.Seq]; dup {
+			t.Fatalf("(%s, %d) committed twice: versions %d and %d", rec.Session, rec.Seq, v, rec.Version)
+		}
+		seen[rec.Session][rec.Seq] = rec.Version
+	}
+	return replay, seen
 }
 
 // eventually polls cond until it holds or the deadline passes.

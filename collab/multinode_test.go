@@ -20,7 +20,6 @@ import (
 
 	"github.com/foliodocs/folio/collab"
 	"github.com/foliodocs/folio/collab/client"
-	"github.com/foliodocs/folio/ot"
 	"github.com/foliodocs/folio/storage"
 )
 
@@ -191,34 +190,6 @@ func runMultiNode(t *testing.T, clients, ops int) {
 	if c.store.lost.Load() == 0 || reconnects == 0 {
 		t.Fatal("no commit race or no reconnect: the test did not exercise the multi-node paths")
 	}
-}
-
-// replayLog applies the stored log from version 0 and checks that every
-// (session, seq) appears once; it returns the text and where each is.
-func replayLog(t *testing.T, db *storage.DB, doc string, head uint64) (string, map[string]map[uint64]uint64) {
-	t.Helper()
-	recs, err := db.Ops(context.Background(), doc, 0, head)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replay := ""
-	seen := map[string]map[uint64]uint64{}
-	for i, rec := range recs {
-		if rec.Version != uint64(i+1) {
-			t.Fatalf("log record %d has version %d", i, rec.Version)
-		}
-		if replay, err = ot.Apply(replay, rec.Op); err != nil {
-			t.Fatalf("replay op %d: %v", rec.Version, err)
-		}
-		if seen[rec.Session] == nil {
-			seen[rec.Session] = map[uint64]uint64{}
-		}
-		if v, dup := seen[rec.Session][rec.Seq]; dup {
-			t.Fatalf("(%s, %d) committed twice: versions %d and %d", rec.Session, rec.Seq, v, rec.Version)
-		}
-		seen[rec.Session][rec.Seq] = rec.Version
-	}
-	return replay, seen
 }
 
 // TestMultiNodeConvergence: 8 clients on two nodes sharing one store.
