@@ -51,6 +51,10 @@ type Config struct {
 	// TrustedProxies are CIDRs or addresses of reverse proxies whose
 	// X-Forwarded-For names the client for the rate limits.
 	TrustedProxies []string
+
+	// PprofAddr, when set, serves net/http/pprof on this loopback address
+	// (pprof.go) for operators profiling a live server; empty: off.
+	PprofAddr string
 }
 
 // DBFile is the database file inside the data directory.
@@ -136,6 +140,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.IntVar(&c.WriteBurst, "write-burst", c.WriteBurst, "REST write burst per client address")
 	fs.Float64Var(&c.ExportRate, "export-rate", c.ExportRate, "exports and backups per second per client address (0: no limit)")
 	fs.IntVar(&c.ExportBurst, "export-burst", c.ExportBurst, "export and backup burst per client address")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060); empty: off")
 	fs.Var(listValue{&c.TrustedProxies}, "trusted-proxies", "reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For names the client for rate limits; empty: the peer address is the client")
 }
 
@@ -238,6 +243,9 @@ func (c Config) Validate() error {
 	if _, err := c.trustedProxies(); err != nil {
 		bad("--trusted-proxies: %v", err)
 	}
+	if c.PprofAddr != "" && !loopbackAddr(c.PprofAddr) {
+		bad("--pprof-addr %q must be a loopback host:port (127.0.0.1, ::1 or localhost): profiles expose internals", c.PprofAddr)
+	}
 	if c.Secret != "" && c.SecretFile != "" {
 		bad("--secret and --secret-file are exclusive")
 	}
@@ -264,7 +272,7 @@ func (c Config) logTo(log zerolog.Logger) {
 		Float64("upgrade_rate", c.UpgradeRate).Int("upgrade_burst", c.UpgradeBurst).
 		Float64("write_rate", c.WriteRate).Int("write_burst", c.WriteBurst).
 		Float64("export_rate", c.ExportRate).Int("export_burst", c.ExportBurst).
-		Strs("trusted_proxies", c.TrustedProxies).
+		Strs("trusted_proxies", c.TrustedProxies).Str("pprof_addr", c.PprofAddr).
 		Msg("configuration")
 }
 

@@ -125,6 +125,15 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready chan<- str
 		st.closeHubAndStore(context.Background(), log)
 		return fmt.Errorf("listen: %w", err)
 	}
+	if cfg.PprofAddr != "" {
+		_, stopPprof, err := startPprof(cfg.PprofAddr, log)
+		if err != nil {
+			_ = ln.Close()
+			st.closeHubAndStore(context.Background(), log)
+			return fmt.Errorf("pprof listen: %w", err)
+		}
+		defer stopPprof()
+	}
 	log.Info().Str("addr", ln.Addr().String()).Msg("listening")
 	if ready != nil {
 		ready <- ln.Addr().String()
