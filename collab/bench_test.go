@@ -89,7 +89,14 @@ func BenchmarkBroadcast(b *testing.B) {
 			var got atomic.Int64
 			stop := make(chan struct{})
 			for i := 0; i < n; i++ {
-				s := &session{hub: h, id: fmt.Sprint("s", i), out: newOutQueue(1 << 20), kicked: make(chan struct{})}
+				ready := make(chan struct{}, 1)
+				s := &session{hub: h, id: fmt.Sprint("s", i), kicked: make(chan struct{})}
+				s.out = newOutQueue(1<<20, func() {
+					select {
+					case ready <- struct{}{}:
+					default:
+					}
+				})
 				r.sessions[s] = struct{}{}
 				r.byID[s.id] = s
 				wg.Add(1)
@@ -99,12 +106,12 @@ func BenchmarkBroadcast(b *testing.B) {
 					for {
 						select {
 						case <-stop:
-							batch = s.out.take(batch)
-						case <-s.out.ready:
-							batch = s.out.take(batch)
+						case <-ready:
 						}
-						for _, m := range batch {
-							got.Add(int64(len(m.data)))
+						for batch = s.out.take(batch); batch != nil; batch = s.out.take(batch) {
+							for _, m := range batch {
+								got.Add(int64(len(m.data)))
+							}
 						}
 						select {
 						case <-stop:

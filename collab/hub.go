@@ -26,13 +26,15 @@ func ValidID(id string) bool { return idPattern.MatchString(id) }
 
 // Hub owns the open documents (rooms) and the sessions connected to them.
 type Hub struct {
-	store   Store              // Static.
-	opts    Options            // Static, defaults applied.
-	log     zerolog.Logger     // Static.
-	ctx     context.Context    // Parent of every session's context; cancelled last in Close.
-	stop    context.CancelFunc // Cancels ctx.
-	closing chan struct{}      // Closed when Close starts; rooms drain and end.
-	newID   func() string      // Session ids; tests replace it.
+	store      Store              // Static.
+	opts       Options            // Static, defaults applied.
+	log        zerolog.Logger     // Static.
+	ctx        context.Context    // Parent of every session's context; cancelled last in Close.
+	stop       context.CancelFunc // Cancels ctx.
+	closing    <-chan struct{}    // Closed when Close starts; rooms drain and end.
+	closingCtx context.Context    // Done is closing; sessions before hello watch it.
+	endClosing context.CancelFunc
+	newID      func() string // Session ids; tests replace it.
 
 	mu     sync.Mutex
 	rooms  map[string]*room // Guarded by mu.
@@ -45,15 +47,18 @@ type Hub struct {
 func NewHub(store Store, opts Options) *Hub {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
+	closingCtx, endClosing := context.WithCancel(context.Background())
 	return &Hub{
-		store:   store,
-		opts:    opts,
-		log:     opts.Logger,
-		ctx:     ctx,
-		stop:    cancel,
-		closing: make(chan struct{}),
-		newID:   randomID,
-		rooms:   make(map[string]*room),
+		store:      store,
+		opts:       opts,
+		log:        opts.Logger,
+		ctx:        ctx,
+		stop:       cancel,
+		closing:    closingCtx.Done(),
+		closingCtx: closingCtx,
+		endClosing: endClosing,
+		newID:      randomID,
+		rooms:      make(map[string]*room),
 	}
 }
 
@@ -65,7 +70,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	h.mu.Lock()
 	if !h.closed {
 		h.closed = true
-		close(h.closing)
+		h.endClosing()
 	}
 	h.mu.Unlock()
 

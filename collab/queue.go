@@ -5,22 +5,28 @@ import "sync"
 // outQueue is a session's bounded send queue. It is a slice that grows on
 // demand, so an idle session holds no queue memory, and the writer takes
 // everything queued at once (one wake-up per batch, not per message).
-// Any goroutine may push; only the writer takes.
+// Any goroutine may push; only the writer takes. The writer goroutine runs
+// only while there is something to write: push starts it (start) when none
+// runs, and it ends when take finds the queue empty, so an idle session has
+// no writer goroutine.
 type outQueue struct {
-	ready   chan struct{} // Buffered 1: signalled when the queue becomes non-empty.
 	drained chan struct{} // Buffered 1: signalled when the writer takes a batch.
+	start   func()        // Static: starts the writer; called with mu held.
+	max     int           // Static: the most entries queued at once (Options.SendQueue).
 
-	mu    sync.Mutex
-	items []outMsg // Guarded by mu.
-	max   int      // Static: the most entries queued at once (Options.SendQueue).
+	mu      sync.Mutex
+	items   []outMsg // Guarded by mu.
+	spare   []outMsg // Guarded by mu: the last writer's emptied batch, for the next.
+	running bool     // Guarded by mu: a writer runs (or ended on a failed write).
+	stopped bool     // Guarded by mu: no writer starts any more (the session ended).
 }
 
 // keepBatch is the largest batch buffer the writer keeps for reuse; a larger
 // one (after a burst) is dropped so that a quiet session shrinks again.
 const keepBatch = 32
 
-func newOutQueue(max int) *outQueue {
-	return &outQueue{ready: make(chan struct{}, 1), drained: make(chan struct{}, 1), max: max}
+func newOutQueue(max int, start func()) *outQueue {
+	return &outQueue{drained: make(chan struct{}, 1), start: start, max: max}
 }
 
 // push appends m; false when the queue is full.
@@ -35,13 +41,31 @@ func (q *outQueue) pushBelow(m outMsg, limit int) bool {
 		return false
 	}
 	q.items = append(q.items, m)
-	q.mu.Unlock()
-	if n == 0 {
-		select {
-		case q.ready <- struct{}{}:
-		default:
-		}
+	if !q.running && !q.stopped {
+		q.running = true
+		q.start()
 	}
+	q.mu.Unlock()
+	return true
+}
+
+// stop keeps any further writer from starting; the caller then waits for
+// the one that may be running.
+func (q *outQueue) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	q.mu.Unlock()
+}
+
+// whileRunning calls f with mu held unless the queue is stopped; false when
+// stopped. It lets a timer start a goroutine that the session's stop waits for.
+func (q *outQueue) whileRunning(f func()) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stopped {
+		return false
+	}
+	f()
 	return true
 }
 
@@ -67,11 +91,22 @@ func recycleBatch(buf []outMsg) []outMsg {
 }
 
 // take returns everything queued and leaves buf (empty, see recycleBatch) in
-// its place, so the writer's two buffers alternate without allocating.
+// its place, so the writer's two buffers alternate without allocating. When
+// nothing is queued it returns nil and the writer must end: the next push
+// starts a new one, which takes the buffer kept in spare.
 func (q *outQueue) take(buf []outMsg) []outMsg {
 	buf = recycleBatch(buf)
 	q.mu.Lock()
+	if buf == nil {
+		buf, q.spare = q.spare, nil
+	}
 	items := q.items
+	if len(items) == 0 {
+		q.running = false
+		q.spare = buf
+		q.mu.Unlock()
+		return nil
+	}
 	q.items = buf[:0]
 	q.mu.Unlock()
 	select {

@@ -3,7 +3,8 @@ package collab
 import "testing"
 
 func TestOutQueueBoundAndOrder(t *testing.T) {
-	q := newOutQueue(3)
+	starts := 0
+	q := newOutQueue(3, func() { starts++ })
 	for i := 0; i < 3; i++ {
 		if !q.push(outMsg{data: []byte{byte('a' + i)}}) {
 			t.Fatalf("push %d refused below the bound", i)
@@ -12,10 +13,8 @@ func TestOutQueueBoundAndOrder(t *testing.T) {
 	if q.push(outMsg{data: []byte("d")}) {
 		t.Fatal("push past the bound accepted")
 	}
-	select {
-	case <-q.ready:
-	default:
-		t.Fatal("no wake-up for a non-empty queue")
+	if starts != 1 {
+		t.Fatalf("writer started %d times for one non-empty queue, want 1", starts)
 	}
 	got := q.take(nil)
 	if len(got) != 3 || string(got[0].data) != "a" || string(got[2].data) != "c" || q.len() != 0 {
@@ -24,15 +23,30 @@ func TestOutQueueBoundAndOrder(t *testing.T) {
 	if !q.push(outMsg{data: []byte("e")}) {
 		t.Fatal("push refused after take")
 	}
-	<-q.ready
+	if starts != 1 {
+		t.Fatalf("writer started again while one runs (%d starts)", starts)
+	}
 	got = q.take(got)
 	if len(got) != 1 || string(got[0].data) != "e" {
 		t.Fatalf("took %v", got)
 	}
+	if more := q.take(got); more != nil {
+		t.Fatalf("took %v from an empty queue", more)
+	}
+	q.push(outMsg{data: []byte("f")})
+	if starts != 2 {
+		t.Fatalf("no new writer after the last one ended (%d starts)", starts)
+	}
+	q.stop()
+	q.take(nil)
+	q.push(outMsg{data: []byte("g")})
+	if starts != 2 {
+		t.Fatal("writer started after stop")
+	}
 }
 
 func TestOutQueueDropsLargeBatchBuffers(t *testing.T) {
-	q := newOutQueue(1000)
+	q := newOutQueue(1000, func() {})
 	for i := 0; i < 2*keepBatch; i++ {
 		q.push(outMsg{})
 	}

@@ -42,9 +42,11 @@ type outMsg struct {
 	close *Error
 }
 
-// session is one WebSocket connection. Its reader is the ServeConn goroutine;
-// it starts a writer (the only goroutine writing data frames, which also
-// sends the heartbeat pings) and waits for it.
+// session is one WebSocket connection. Its reader is the ServeConn goroutine.
+// A writer goroutine (the only one writing data frames) runs only while the
+// send queue holds something (see outQueue); a per-session timer starts a
+// short-lived goroutine for each heartbeat ping. An idle session therefore
+// has one goroutine. The reader waits for all of them before it returns.
 type session struct {
 	hub       *Hub
 	conn      *websocket.Conn
@@ -53,13 +55,18 @@ type session struct {
 	wctx      context.Context // ctx without its cancellation, for reads and writes (see serve and write).
 	watchdog  *time.Timer     // Closes conn when a write outlives WriteTimeout; owned by the writer.
 	out       *outQueue       // Bounded; anyone sends without blocking (send).
-	kicked    chan struct{}   // Closed once by kick.
-	kickOnce  sync.Once
-	closeErr  *Error        // Why the connection closes (nil: normal); set before kicked closes.
-	ops       *rate.Limiter // Ops per second.
-	errBudget *rate.Limiter // Protocol errors tolerated before closing.
-	reads     *rate.Limiter // Messages of any kind; the reader waits on it.
-	wg        sync.WaitGroup
+	pingTimer *time.Timer     // Starts a ping every PingInterval (pingDue).
+	pinging   atomic.Bool     // A ping waits for its pong.
+	// stopClosing ends the watch for the hub's Close before hello (nil once
+	// ended); owned by the reader.
+	stopClosing func() bool
+	kicked      chan struct{} // Closed once by kick.
+	kickOnce    sync.Once
+	closeErr    *Error        // Why the connection closes (nil: normal); set before kicked closes.
+	ops         *rate.Limiter // Ops per second.
+	errBudget   *rate.Limiter // Protocol errors tolerated before closing.
+	reads       *rate.Limiter // Messages of any kind; the reader waits on it.
+	wg          sync.WaitGroup
 
 	// Set by the reader before joining a room, read-only afterwards.
 	log       zerolog.Logger
@@ -88,27 +95,51 @@ type session struct {
 // for document docID until it ends. The session's context comes from the
 // hub, not from the HTTP request.
 func (h *Hub) ServeConn(conn *websocket.Conn, docID string, peer Peer) {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		_ = conn.Close(websocket.StatusGoingAway, errUnavailable.Message)
+	if !h.addSession(conn) {
 		return
 	}
-	h.sessWG.Add(1)
-	h.mu.Unlock()
 	defer h.sessWG.Done()
+	h.newSession(conn, docID, peer).serve(docID, peer)
+}
 
+// StartConn is ServeConn in a goroutine that the hub owns (Close waits for
+// it); it returns at once. An HTTP handler that returns after the upgrade
+// releases its request, headers and deep stack for the connection's life.
+func (h *Hub) StartConn(conn *websocket.Conn, docID string, peer Peer) {
+	if !h.addSession(conn) {
+		return
+	}
+	go func() {
+		defer h.sessWG.Done()
+		h.newSession(conn, docID, peer).serve(docID, peer)
+	}()
+}
+
+// addSession counts a new session in sessWG; false (and conn closed) when
+// the hub is closed.
+func (h *Hub) addSession(conn *websocket.Conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		_ = conn.Close(websocket.StatusGoingAway, errUnavailable.Message)
+		return false
+	}
+	h.sessWG.Add(1)
+	return true
+}
+
+func (h *Hub) newSession(conn *websocket.Conn, docID string, peer Peer) *session {
 	ctx, cancel := context.WithCancel(h.ctx)
 	s := &session{
 		hub: h, conn: conn, ctx: ctx, cancel: cancel, wctx: context.WithoutCancel(ctx),
-		out:       newOutQueue(h.opts.SendQueue),
 		kicked:    make(chan struct{}),
 		ops:       rate.NewLimiter(rate.Limit(h.opts.OpsPerSecond), h.opts.OpBurst),
 		errBudget: rate.NewLimiter(rate.Every(time.Second), 10),
 		reads:     rate.NewLimiter(rate.Limit(h.opts.MessagesPerSec), 2*int(h.opts.MessagesPerSec)),
 		log:       h.log.With().Str(logDoc, docID).Str(logPeer, peer.Addr).Logger(),
 	}
-	s.serve(docID, peer)
+	s.out = newOutQueue(h.opts.SendQueue, s.startWriter)
+	return s
 }
 
 func (s *session) serve(docID string, peer Peer) {
@@ -122,8 +153,9 @@ func (s *session) serve(docID string, peer Peer) {
 	defer context.AfterFunc(s.ctx, func() { _ = s.conn.CloseNow() })()
 	s.watchdog = time.AfterFunc(time.Hour, func() { _ = s.conn.CloseNow() })
 	s.watchdog.Stop()
-	s.wg.Add(1)
-	go s.writeLoop()
+	s.pingTimer = time.AfterFunc(time.Hour, s.pingDue)
+	s.pingTimer.Reset(s.hub.opts.PingInterval)
+	s.watchClosing()
 
 	switch {
 	case s.conn.Subprotocol() != Subprotocol:
@@ -135,6 +167,9 @@ func (s *session) serve(docID string, peer Peer) {
 	if r := s.room; r != nil {
 		_ = r.do(context.Background(), func() { r.leave(s) })
 	}
+	s.unwatchClosing()
+	s.out.stop()
+	s.pingTimer.Stop()
 	s.wg.Wait()
 	ev := s.log.Info()
 	if s.closeErr != nil {
@@ -242,6 +277,7 @@ func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 	}
 	s.room = r
 	s.joined.Store(r)
+	s.unwatchClosing() // The room closes it now.
 	s.log.Info().Str("role", string(s.role)).Msg("connection joined")
 	return true
 }
@@ -334,8 +370,9 @@ func (s *session) closeAfterQueued(e *Error) {
 // kick closes the connection with e (nil: normal closure) without waiting
 // for the queue. The first reason wins. A joined session leaves its room at
 // once, so peers get leave now rather than after a blocked write or a close
-// handshake with a stalled peer; kick may run on the room goroutine, hence
-// the short-lived goroutine (the writer is still running, so Add is safe).
+// handshake with a stalled peer. kick may run on the room goroutine, hence
+// the short-lived goroutines for the close handshake and the leave. Add is
+// safe: serve calls kick before it waits, and only the first kick adds.
 func (s *session) kick(e *Error) {
 	s.kickOnce.Do(func() {
 		s.closeErr = e
@@ -343,6 +380,11 @@ func (s *session) kick(e *Error) {
 			s.hub.opts.Metrics.slowConsumer()
 		}
 		close(s.kicked)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.closeConn()
+		}()
 		if r := s.joined.Load(); r != nil {
 			s.wg.Add(1)
 			go func() {
@@ -353,40 +395,61 @@ func (s *session) kick(e *Error) {
 	})
 }
 
-// writeLoop writes queued messages, a batch per wake-up, and pings the peer
-// every PingInterval, until the session is cut; then it closes the connection.
+// startWriter starts the writer; the queue calls it (with its lock held)
+// when something is pushed and no writer runs.
+func (s *session) startWriter() {
+	s.wg.Add(1)
+	go s.writeLoop()
+}
+
+// writeLoop writes queued messages, a batch per wake-up, until the queue is
+// empty or the session is cut.
 func (s *session) writeLoop() {
 	defer s.wg.Done()
-	ping := time.NewTicker(s.hub.opts.PingInterval)
-	defer ping.Stop()
-	var pinging atomic.Bool
-	closing := s.hub.closing
 	var batch []outMsg
 	for {
-		select {
-		case <-s.kicked:
-			s.closeConn()
+		if batch = s.out.take(batch); batch == nil || !s.writeBatch(batch) {
 			return
-		case <-closing:
-			// Joined sessions are closed by their room after its last acks;
-			// one still before hello has nothing to flush.
-			closing = nil
-			if s.joined.Load() == nil {
-				s.closeAfterQueued(errUnavailable)
-			}
-		case <-ping.C:
-			if !pinging.Swap(true) {
-				s.wg.Add(1)
-				go s.ping(&pinging)
-			}
-		case <-s.out.ready:
-			batch = s.out.take(batch)
-			if !s.writeBatch(batch) {
-				return
-			}
-			batch = recycleBatch(batch)
 		}
 	}
+}
+
+// watchClosing closes a session that has not joined when the hub closes
+// (a joined one is closed by its room after its last acks). The callback
+// counts in wg, so the reader waits for it.
+func (s *session) watchClosing() {
+	s.wg.Add(1)
+	s.stopClosing = context.AfterFunc(s.hub.closingCtx, func() {
+		defer s.wg.Done()
+		if s.joined.Load() == nil {
+			s.closeAfterQueued(errUnavailable)
+		}
+	})
+}
+
+// unwatchClosing ends watchClosing's watch; the reader calls it.
+func (s *session) unwatchClosing() {
+	if s.stopClosing != nil && s.stopClosing() {
+		s.wg.Done()
+	}
+	s.stopClosing = nil
+}
+
+// pingDue runs on the ping timer: it rearms the timer and starts a ping
+// unless one still waits for its pong or the session ended.
+func (s *session) pingDue() {
+	select {
+	case <-s.kicked:
+		return
+	default:
+	}
+	s.out.whileRunning(func() {
+		s.pingTimer.Reset(s.hub.opts.PingInterval)
+		if !s.pinging.Swap(true) {
+			s.wg.Add(1)
+			go s.ping()
+		}
+	})
 }
 
 // writeBatch writes msgs in order; false when the session ended (the
@@ -395,13 +458,11 @@ func (s *session) writeBatch(msgs []outMsg) bool {
 	for _, m := range msgs {
 		select {
 		case <-s.kicked:
-			s.closeConn()
 			return false
 		default:
 		}
 		if m.close != nil {
 			s.kick(m.close)
-			s.closeConn()
 			return false
 		}
 		if err := s.write(m.data); err != nil {
@@ -415,10 +476,10 @@ func (s *session) writeBatch(msgs []outMsg) bool {
 
 // ping drops a peer that does not answer a ping within PongTimeout. It runs
 // in its own short-lived goroutine (Conn.Ping waits for the pong, which the
-// reader receives), so no goroutine per idle session waits for the ticker.
-func (s *session) ping(pinging *atomic.Bool) {
+// reader receives), so no goroutine per idle session waits for the timer.
+func (s *session) ping() {
 	defer s.wg.Done()
-	defer pinging.Store(false)
+	defer s.pinging.Store(false)
 	ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PongTimeout)
 	defer cancel()
 	if err := s.conn.Ping(ctx); err != nil {

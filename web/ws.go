@@ -38,7 +38,9 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close(websocket.StatusPolicyViolation, "subprotocol "+collab.Subprotocol+" required")
 		return
 	}
-	s.hub.ServeConn(conn, id, collab.Peer{Addr: r.RemoteAddr, Authorize: s.peerAuthorize(id)})
+	// The hub serves the connection in its own goroutine: returning here
+	// releases the request, its headers and this handler's stack.
+	s.hub.StartConn(conn, id, collab.Peer{Addr: r.RemoteAddr, Authorize: s.peerAuthorize(id)})
 }
 
 // peerAuthorize adapts Options.Authorize to the hub's per-connection hook;
