@@ -15,13 +15,17 @@
 // request racing with that sees the room gone and opens the document again,
 // so no join is lost.
 //
-// Each session has two goroutines: the reader (ServeConn's caller) and one
-// writer that alone writes data frames from a bounded queue of pre-encoded
-// messages (a batch per wake-up), each write with its own deadline (one
-// watchdog timer per session), and that sends the heartbeat pings (each
-// waits for its pong in a short-lived goroutine). The room never blocks on a
-// session: when a queue is full the session is cut with close code 4002
-// (slow consumer) and resyncs when it reconnects. The reader stops reading
+// Each session has a reader goroutine (ServeConn's caller, or the hub's
+// goroutine for StartConn) and, only while its bounded queue of pre-encoded
+// messages is non-empty, one writer that alone writes data frames (a batch
+// per wake-up, each write with its own deadline: one watchdog timer per
+// session) and ends when the queue is empty. A per-session timer starts the
+// heartbeat pings (each waits for its pong in a short-lived goroutine); kick
+// starts the close handshake in a short-lived goroutine. The reader waits
+// for every one of them. An idle session thus has one goroutine.
+//
+// The room never blocks on a session: when a queue is full the session is
+// cut with close code 4002 (slow consumer) and resyncs when it reconnects. The reader stops reading
 // while its queue is half full, so the replies to a client's own messages
 // never cut it (TCP pushes back on a client that sends faster than it reads).
 //
