@@ -55,6 +55,7 @@ type session struct {
 	wctx      context.Context // ctx without its cancellation, for reads and writes (see serve and write).
 	watchdog  *time.Timer     // Closes conn when a write outlives WriteTimeout; owned by the writer.
 	out       *outQueue       // Bounded; anyone sends without blocking (send).
+	writer    func()          // Static: writeLoop as a func value, so starting it allocates nothing.
 	pingTimer *time.Timer     // Starts a ping every PingInterval (pingDue).
 	pinging   atomic.Bool     // A ping waits for its pong.
 	// stopClosing ends the watch for the hub's Close before hello (nil once
@@ -138,6 +139,7 @@ func (h *Hub) newSession(conn *websocket.Conn, docID string, peer Peer) *session
 		reads:     rate.NewLimiter(rate.Limit(h.opts.MessagesPerSec), 2*int(h.opts.MessagesPerSec)),
 		log:       h.log.With().Str(logDoc, docID).Str(logPeer, peer.Addr).Logger(),
 	}
+	s.writer = s.writeLoop
 	s.out = newOutQueue(h.opts.SendQueue, s.startWriter)
 	return s
 }
@@ -399,7 +401,7 @@ func (s *session) kick(e *Error) {
 // when something is pushed and no writer runs.
 func (s *session) startWriter() {
 	s.wg.Add(1)
-	go s.writeLoop()
+	go s.writer()
 }
 
 // writeLoop writes queued messages, a batch per wake-up, until the queue is
