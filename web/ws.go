@@ -1,6 +1,10 @@
 package web
 
 import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
 	"net/http"
 
 	"github.com/coder/websocket"
@@ -25,7 +29,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if !s.limits.upgrades.admit(w, r) {
 		return
 	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{collab.Subprotocol},
 		OriginPatterns: s.opts.AllowedOrigins,
 	})
@@ -57,4 +61,40 @@ func (s *Server) peerAuthorize(docID string) func(token string) (collab.Grant, e
 		}
 		return g, err
 	}
+}
+
+// wsBufferSize is the size of the read and of the write buffer that a
+// WebSocket keeps for its whole life (coder/websocket uses the hijack's),
+// instead of net/http's 4 KB each: 6 KB less per idle editor. A message
+// larger than it costs one more read(2) or write(2).
+const wsBufferSize = 1024
+
+// smallBuffers makes Hijack return wsBufferSize buffers.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hijacks the underlying writer, flushes what its writer holds and
+// keeps the bytes its reader already buffered in front of the connection.
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	br := bufio.NewReaderSize(conn, wsBufferSize)
+	if n := brw.Reader.Buffered(); n > 0 {
+		// Accept replaces the reader's source by conn after taking what is
+		// buffered, so the early bytes must sit in br's buffer (Peek).
+		b, _ := brw.Reader.Peek(n)
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn), max(n, wsBufferSize))
+		if _, err := br.Peek(n); err != nil {
+			_ = conn.Close()
+			return nil, nil, err
+		}
+	}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsBufferSize)), nil
 }
