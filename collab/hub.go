@@ -40,7 +40,7 @@ type Hub struct {
 	rooms  map[string]*room // Guarded by mu.
 	closed bool             // Guarded by mu.
 	roomWG sync.WaitGroup   // Room goroutines; Add under mu.
-	sessWG sync.WaitGroup   // ServeConn calls; Add under mu.
+	sessWG sync.WaitGroup   // Sessions (ServeConn calls and StartConn goroutines); Add under mu.
 }
 
 // NewHub returns a hub serving the documents in store.
