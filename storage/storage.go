@@ -256,6 +256,18 @@ func (db *DB) Close() error {
 // Path returns the database file path.
 func (db *DB) Path() string { return db.path }
 
+// Stats counts the committer's work since Open.
+type Stats struct {
+	Transactions int64 // Read-write transactions committed by the committer (each one fsyncs).
+	Requests     int64 // Write requests (Append, Create, ...) carried by them.
+}
+
+// Stats reports the committer's counters; Requests/Transactions is the
+// group-commit factor.
+func (db *DB) Stats() Stats {
+	return Stats{Transactions: db.batches.Load(), Requests: db.batched.Load()}
+}
+
 // view runs fn in a read transaction, mapping a closed database to ErrClosed.
 func (db *DB) view(fn func(*bolt.Tx) error) error {
 	err := db.bolt.View(fn)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/foliodocs/folio/storage"
 )
 
 // metrics are web's own series; collab registers its own on the same registry.
@@ -13,6 +15,27 @@ type metrics struct {
 	duration   *prometheus.HistogramVec
 	sseClients prometheus.Gauge
 	pollers    prometheus.Gauge
+}
+
+// storeStats is implemented by *storage.DB: its group-commit counters.
+type storeStats interface{ Stats() storage.Stats }
+
+// registerStoreMetrics exports the committer's counters when store has them.
+func registerStoreMetrics(reg prometheus.Registerer, store Store) {
+	st, ok := store.(storeStats)
+	if !ok {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "folio_storage_transactions_total",
+			Help: "Durable write transactions committed (one fsync each).",
+		}, func() float64 { return float64(st.Stats().Transactions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "folio_storage_requests_total",
+			Help: "Write requests committed; divided by transactions it is the group-commit factor.",
+		}, func() float64 { return float64(st.Stats().Requests) }),
+	)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

@@ -137,6 +137,7 @@ func New(opts Options) *Server {
 		metrics: newMetrics(opts.Registry),
 		limits:  newLimiters(opts.RateLimits),
 	}
+	registerStoreMetrics(opts.Registry, opts.Store)
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.mux = s.routes()
 	s.handler = s.logRequests(s.guard(s.mux))

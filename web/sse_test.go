@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -260,6 +261,18 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	if !strings.Contains(string(r.body), `folio_http_requests_total{code="201",route="POST /api/v1/docs"} 1`) {
 		t.Errorf("create not counted:\n%s", r.body)
+	}
+	// The create was one storage request in at least one transaction.
+	for _, line := range []string{"folio_storage_transactions_total ", "folio_storage_requests_total "} {
+		i := strings.Index(string(r.body), "\n"+line)
+		if i < 0 {
+			t.Errorf("/metrics lacks %s", line)
+			continue
+		}
+		v, _, _ := strings.Cut(string(r.body[i+1+len(line):]), "\n")
+		if n, err := strconv.ParseFloat(v, 64); err != nil || n < 1 {
+			t.Errorf("%s= %q, want >= 1", line, v)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ type serverMetrics struct {
 	applied                float64 // folio_ops_applied_total.
 	slow                   float64 // folio_slow_consumer_disconnects_total.
 	mallocs, allocBytes    float64 // go_memstats_mallocs_total, go_memstats_alloc_bytes_total.
+	txns, txnReqs          float64 // folio_storage_transactions_total, folio_storage_requests_total.
 }
 
 func (t *target) metrics(ctx context.Context) serverMetrics {
@@ -38,6 +39,7 @@ func (t *target) metrics(ctx context.Context) serverMetrics {
 		"folio_submit_seconds_sum": &m.submitSum, "folio_submit_seconds_count": &m.submitCount,
 		"folio_ops_applied_total": &m.applied, "folio_slow_consumer_disconnects_total": &m.slow,
 		"go_memstats_mallocs_total": &m.mallocs, "go_memstats_alloc_bytes_total": &m.allocBytes,
+		"folio_storage_transactions_total": &m.txns, "folio_storage_requests_total": &m.txnReqs,
 	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -64,6 +66,10 @@ func (m serverMetrics) fill(rep *Report, m0 serverMetrics) {
 	}
 	if n := m.submitCount - m0.submitCount; n > 0 {
 		rep.SubmitMeanMS = 1000 * (m.submitSum - m0.submitSum) / n
+	}
+	if n := m.txns - m0.txns; n > 0 {
+		rep.StorageTxns = int64(n)
+		rep.RoomCommitsPerTxn = (m.txnReqs - m0.txnReqs) / n
 	}
 	rep.SlowConsumers = int64(m.slow - m0.slow)
 	if n := m.applied - m0.applied; n > 0 && m.mallocs > 0 {

@@ -49,11 +49,15 @@ type Report struct {
 	LoadAvgEnd          string  `json:"loadavg_end"`
 
 	// From the server's /metrics (absent when it has none).
-	Commits       int64   `json:"server_commits,omitempty"`
-	CommitMeanMS  float64 `json:"server_commit_mean_ms,omitempty"`
-	OpsPerCommit  float64 `json:"server_ops_per_commit,omitempty"`
-	SubmitMeanMS  float64 `json:"server_submit_mean_ms,omitempty"`
-	SlowConsumers int64   `json:"server_slow_consumer_disconnects,omitempty"`
+	Commits      int64   `json:"server_commits,omitempty"`
+	CommitMeanMS float64 `json:"server_commit_mean_ms,omitempty"`
+	OpsPerCommit float64 `json:"server_ops_per_commit,omitempty"`
+	SubmitMeanMS float64 `json:"server_submit_mean_ms,omitempty"`
+	// Storage transactions (one fsync each) and the write requests (room
+	// commits, creates) each carried: the group-commit factor.
+	StorageTxns       int64   `json:"server_storage_txns,omitempty"`
+	RoomCommitsPerTxn float64 `json:"server_requests_per_txn,omitempty"`
+	SlowConsumers     int64   `json:"server_slow_consumer_disconnects,omitempty"`
 	// Whole-process Go allocations in the window per applied op (every
 	// delivery, read, commit and heartbeat included).
 	AllocsPerOp     float64 `json:"server_allocs_per_op,omitempty"`
@@ -122,6 +126,12 @@ func writeTable(w io.Writer, reports []Report) error {
 			return "n/a"
 		}
 		return fmt.Sprintf("%.2f, %.1f", r.CommitMeanMS, r.OpsPerCommit)
+	})
+	row("server storage txns/s, requests/txn", func(r Report) string {
+		if r.StorageTxns == 0 || r.DurationS == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f, %.1f", float64(r.StorageTxns)/r.DurationS, r.RoomCommitsPerTxn)
 	})
 	row("server disk writes MB/s, KB/commit", func(r Report) string {
 		if !r.CPUMeasured || r.Commits == 0 {
