@@ -52,7 +52,7 @@ func newTestServerStore(t *testing.T, store Store, db *storage.DB, opts Options)
 		if err != nil {
 			return
 		}
-		ts.hub.ServeConn(c, r.PathValue("id"), Peer{Addr: r.RemoteAddr, Authorize: ts.peer.Authorize})
+		ts.hub.ServeConn(c, r.PathValue("id"), Peer{Addr: r.RemoteAddr, Authorize: ts.peer.Authorize, Corker: ts.peer.Corker})
 	})
 	srv := httptest.NewServer(mux)
 	ts.url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws/"

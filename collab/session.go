@@ -27,6 +27,18 @@ type Peer struct {
 	Addr string
 	// Authorize checks hello's token. nil means open access with RoleEdit.
 	Authorize func(token string) (Grant, error)
+	// Corker, when set, holds the connection's writes while the session's
+	// writer drains a batch, so the batch leaves in one write(2).
+	Corker Corker
+}
+
+// Corker delays the writes to a connection between Cork and Uncork, which
+// sends them at once. Uncork's error is the connection's write error. Both
+// are called by the session's writer only; other writers (pings, pongs,
+// the close handshake) may write meanwhile and are held too.
+type Corker interface {
+	Cork()
+	Uncork() error
 }
 
 // Grant is what a token allows.
@@ -56,6 +68,7 @@ type session struct {
 	watchdog  *time.Timer     // Closes conn when a write outlives WriteTimeout; owned by the writer.
 	out       *outQueue       // Bounded; anyone sends without blocking (send).
 	writer    func()          // Static: writeLoop as a func value, so starting it allocates nothing.
+	corker    Corker          // Static, may be nil: batches leave in one write.
 	pingTimer *time.Timer     // Starts a ping every PingInterval (pingDue).
 	pinging   atomic.Bool     // A ping waits for its pong.
 	// stopClosing ends the watch for the hub's Close before hello (nil once
@@ -138,6 +151,7 @@ func (h *Hub) newSession(conn *websocket.Conn, docID string, peer Peer) *session
 		errBudget: rate.NewLimiter(rate.Every(time.Second), 10),
 		reads:     rate.NewLimiter(rate.Limit(h.opts.MessagesPerSec), 2*int(h.opts.MessagesPerSec)),
 		log:       h.log.With().Str(logDoc, docID).Str(logPeer, peer.Addr).Logger(),
+		corker:    peer.Corker,
 	}
 	s.writer = s.writeLoop
 	s.out = newOutQueue(h.opts.SendQueue, s.startWriter)
@@ -455,8 +469,29 @@ func (s *session) pingDue() {
 }
 
 // writeBatch writes msgs in order; false when the session ended (the
-// connection is closed).
+// connection is closed). With a Corker, a batch of several messages is one
+// write(2) under one watchdog period.
 func (s *session) writeBatch(msgs []outMsg) bool {
+	if s.corker == nil || len(msgs) < 2 {
+		return s.writeEach(msgs, s.write)
+	}
+	s.watchdog.Reset(s.hub.opts.WriteTimeout)
+	s.corker.Cork()
+	ok := s.writeEach(msgs, func(b []byte) error { return s.conn.Write(s.wctx, websocket.MessageText, b) })
+	err := s.corker.Uncork()
+	if !s.watchdog.Stop() && err == nil {
+		err = errWriteTimeout
+	}
+	if err != nil && ok {
+		s.kick(nil)
+		_ = s.conn.CloseNow()
+		return false
+	}
+	return ok
+}
+
+// writeEach writes msgs in order with write; false when the session ended.
+func (s *session) writeEach(msgs []outMsg, write func([]byte) error) bool {
 	for _, m := range msgs {
 		select {
 		case <-s.kicked:
@@ -467,7 +502,7 @@ func (s *session) writeBatch(msgs []outMsg) bool {
 			s.kick(m.close)
 			return false
 		}
-		if err := s.write(m.data); err != nil {
+		if err := write(m.data); err != nil {
 			s.kick(nil)
 			_ = s.conn.CloseNow()
 			return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -84,5 +85,63 @@ func TestExpiredWriteCutsTheConnection(t *testing.T) {
 	}
 	if s.closeErr != nil {
 		t.Fatalf("closed with %v, want a cut after the write deadline", s.closeErr)
+	}
+}
+
+// countingCorker counts the writer's Cork and Uncork calls; it holds nothing
+// back, so the messages must still arrive whole and in order.
+type countingCorker struct {
+	corked            atomic.Bool
+	corks, uncorks    atomic.Int64
+	nested, unmatched atomic.Int64
+}
+
+func (c *countingCorker) Cork() {
+	if c.corked.Swap(true) {
+		c.nested.Add(1)
+	}
+	c.corks.Add(1)
+}
+
+func (c *countingCorker) Uncork() error {
+	if !c.corked.Swap(false) {
+		c.unmatched.Add(1)
+	}
+	c.uncorks.Add(1)
+	return nil
+}
+
+// TestWriterCorksBatches: when several messages wait in a session's queue
+// (ops committed together), its writer writes them between one Cork and one
+// Uncork, and the client still reads every op once, in version order.
+func TestWriterCorksBatches(t *testing.T) {
+	ts := newTestServer(t, Options{OpsPerSecond: 1000, OpBurst: 1000})
+	cork := &countingCorker{}
+	ts.peer.Corker = cork // Only the reader's session has ops to batch.
+	b := dialTest(t, ts.url+"batch")
+	b.hello(ClientMsg{})
+	ts.peer.Corker = nil
+	a := dialTest(t, ts.url+"batch")
+	a.hello(ClientMsg{})
+	b.stopReading()
+	const n = 200
+	for i := uint64(1); i <= n; i++ { // Pipelined: the room commits them in batches.
+		a.sendRaw(opJSON(i, 0, `["x"]`))
+	}
+	for range n {
+		a.expect(TypeAck)
+	}
+	b.resumeReading()
+	for v := uint64(1); v <= n; v++ {
+		var op OpMsg
+		b.expectInto(TypeOp, &op)
+		if op.Version != v {
+			t.Fatalf("op version %d, want %d", op.Version, v)
+		}
+	}
+	eventually(t, "uncorked", func() bool { return !cork.corked.Load() })
+	if cork.corks.Load() == 0 || cork.corks.Load() != cork.uncorks.Load() || cork.nested.Load()+cork.unmatched.Load() != 0 {
+		t.Fatalf("corks %d, uncorks %d, nested %d, unmatched %d",
+			cork.corks.Load(), cork.uncorks.Load(), cork.nested.Load(), cork.unmatched.Load())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 
 	"github.com/coder/websocket"
 
@@ -29,7 +30,8 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if !s.limits.upgrades.admit(w, r) {
 		return
 	}
-	conn, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	sb := &smallBuffers{ResponseWriter: w}
+	conn, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{collab.Subprotocol},
 		OriginPatterns: s.opts.AllowedOrigins,
 	})
@@ -44,7 +46,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	// The hub serves the connection in its own goroutine: returning here
 	// releases the request, its headers and this handler's stack.
-	s.hub.StartConn(conn, id, collab.Peer{Addr: r.RemoteAddr, Authorize: s.peerAuthorize(id)})
+	s.hub.StartConn(conn, id, collab.Peer{Addr: r.RemoteAddr, Authorize: s.peerAuthorize(id), Corker: sb.cork})
 }
 
 // peerAuthorize adapts Options.Authorize to the hub's per-connection hook;
@@ -69,14 +71,18 @@ func (s *Server) peerAuthorize(docID string) func(token string) (collab.Grant, e
 // larger than it costs one more read(2) or write(2).
 const wsBufferSize = 1024
 
-// smallBuffers makes Hijack return wsBufferSize buffers.
-type smallBuffers struct{ http.ResponseWriter }
+// smallBuffers makes Hijack return wsBufferSize buffers, the writer over a
+// corkWriter (cork, set by Hijack).
+type smallBuffers struct {
+	http.ResponseWriter
+	cork *corkWriter
+}
 
-func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Hijack hijacks the underlying writer, flushes what its writer holds and
 // keeps the bytes its reader already buffered in front of the connection.
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -96,5 +102,63 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsBufferSize)), nil
+	w.cork = &corkWriter{conn: conn}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.cork, wsBufferSize)), nil
+}
+
+// corkWriter is what a WebSocket's buffered writer flushes into. coder/
+// websocket flushes every message, one write(2) each; between Cork and
+// Uncork (the session's writer draining a batch) corkWriter gathers them
+// instead, and Uncork sends the batch in one write. Frames written by other
+// goroutines meanwhile (pings, pongs, close) join the batch in order.
+type corkWriter struct {
+	conn net.Conn
+
+	mu     sync.Mutex // Held across conn.Write, so bytes leave in the order written.
+	corked bool
+	buf    *[]byte // Gathered bytes while corked; from corkBufs.
+}
+
+// corkBufs recycles the batch buffers, so an idle connection holds none.
+var corkBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxKeptCorkBuf is the largest buffer returned to corkBufs; one grown by a
+// large message is dropped.
+const maxKeptCorkBuf = 64 << 10
+
+func (w *corkWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.corked {
+		return w.conn.Write(p)
+	}
+	if w.buf == nil {
+		w.buf = corkBufs.Get().(*[]byte)
+	}
+	*w.buf = append(*w.buf, p...)
+	return len(p), nil
+}
+
+// Cork starts gathering writes.
+func (w *corkWriter) Cork() {
+	w.mu.Lock()
+	w.corked = true
+	w.mu.Unlock()
+}
+
+// Uncork writes what was gathered, in one write, and stops gathering.
+func (w *corkWriter) Uncork() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.corked = false
+	if w.buf == nil {
+		return nil
+	}
+	_, err := w.conn.Write(*w.buf)
+	if cap(*w.buf) <= maxKeptCorkBuf {
+		*w.buf = (*w.buf)[:0]
+		corkBufs.Put(w.buf)
+	}
+	w.buf = nil
+	return err
 }
