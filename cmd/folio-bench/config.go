@@ -42,6 +42,8 @@ type Config struct {
 	ReplayMode string // "lockstep" (one patch per op, wait for the ack) or "compose".
 
 	JSON bool
+
+	CPUProfile string // Profile this process over each measured window (see profile.go).
 }
 
 func defaultConfig() Config {
@@ -82,6 +84,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Replay, "replay", c.Replay, "replay a sequential trace (name in ../shared/traces/sequential_traces or a .json.gz path) with one editor")
 	fs.StringVar(&c.ReplayMode, "replay-mode", c.ReplayMode, "lockstep: one op per patch, next after its ack; compose: submit continuously, the client composes while one op is in flight")
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print JSON instead of a table")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile of this process (the generator; with --server inproc also the server) over the measured window to this file; --find-max writes one per step (FILE.1, FILE.2, …)")
 }
 
 // Hard bounds keep a mistyped flag from exhausting the machine.

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/foliodocs/folio/collab"
 	"github.com/foliodocs/folio/collab/client"
@@ -165,7 +164,7 @@ func (e *editor) edit() error {
 	defer e.mu.Unlock()
 	var err error
 	for try := 0; try < 3; try++ {
-		ed := e.typist.next(utf8.RuneCountInString(e.c.Text()))
+		ed := e.typist.next(e.c.Len())
 		if err = e.c.Submit(patchOp(patch{Pos: ed.pos, Del: ed.del, Ins: ed.ins})); err == nil {
 			e.submitted(time.Now())
 			return nil
@@ -245,7 +244,7 @@ func (e *editor) recordBroadcast(sent, arrival time.Time) {
 
 // moveCursor sets a random cursor or selection.
 func (e *editor) moveCursor() {
-	n := utf8.RuneCountInString(e.c.Text())
+	n := e.c.Len()
 	a := e.rng.IntN(n + 1)
 	h := a
 	if e.rng.IntN(4) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -28,6 +29,7 @@ type loadRun struct {
 	win     window
 	rate    atomicFloat
 	codes   codeCounts
+	windows int // Measured windows so far.
 
 	cancelTyping context.CancelFunc
 	typing       sync.WaitGroup
@@ -191,14 +193,20 @@ func (r *loadRun) measure(ctx context.Context, name string) (Report, error) {
 	r.codes.take()
 	m0 := r.tgt.metrics(ctx)
 	self0, _ := readProc(0)
+	r.windows++
+	prof, err := startProfile(r.cfg.CPUProfile, r.windows, r.cfg.FindMax)
+	if err != nil {
+		return Report{}, err
+	}
 	sampler := startSampler(r.tgt)
 	start := time.Now()
 	r.win.end.Store(0)
 	r.win.start.Store(start.UnixNano())
-	err := sleepCtx(ctx, r.cfg.Duration)
+	err = sleepCtx(ctx, r.cfg.Duration)
 	end := time.Now()
 	r.win.end.Store(end.UnixNano())
 	res := sampler.stop()
+	err = errors.Join(err, prof.stop())
 	if err != nil {
 		return Report{}, err
 	}

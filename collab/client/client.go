@@ -106,6 +106,7 @@ type Client struct {
 	wg     sync.WaitGroup // The run goroutine and the current writer.
 
 	reconnects atomic.Int64
+	spare      []event // Event slice to reuse; owned by the run goroutine.
 
 	mu      sync.Mutex
 	st      *state          // Guarded by mu.
@@ -334,17 +335,25 @@ func (c *Client) pumpLocked() {
 	}
 }
 
-// takeEvents removes the pending callback events. Called with mu held.
+// takeEvents removes the pending callback events, and gives the state the
+// slice the previous dispatch finished with. Called with mu held, only by
+// the run goroutine (which owns spare).
 func (c *Client) takeEvents() []event {
 	ev := c.st.events
-	c.st.events = nil
+	c.st.events, c.spare = c.spare, nil
 	return ev
 }
 
-// dispatch calls the callbacks; only the run goroutine calls it.
+// dispatch calls the callbacks, then keeps evs for the next takeEvents; only
+// the run goroutine calls it.
 func (c *Client) dispatch(evs []event) {
+	defer func() {
+		clear(evs) // Drop the ops and strings the events point to.
+		c.spare = evs[:0]
+	}()
 	o := &c.opts
-	for _, e := range evs {
+	for i := range evs {
+		e := &evs[i]
 		switch {
 		case e.kind == evAck && o.OnAck != nil:
 			o.OnAck(e.seq, e.ver)

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,8 @@ type conn struct {
 	retry  chan retryReq // Capacity 1: resend the in-flight op later.
 
 	queue []collab.ClientMsg // Guarded by Client.mu.
+	wbuf  []byte             // Encoding buffer; owned by the writer.
+	spare []collab.ClientMsg // The queue drain last sent; owned by the writer.
 }
 
 type retryReq struct {
@@ -246,69 +249,83 @@ func (c *Client) teardown(cn *conn) {
 }
 
 // serve reads messages until the connection fails or the state needs a resync.
+// Frames are read into one buffer reused for the connection's life (decoding
+// copies what it keeps), and without a context of their own: coder/websocket
+// arms and disarms a timer per frame for a cancellable context, so instead
+// the client's cancellation closes the connection once, which ends the read.
 func (c *Client) serve(cn *conn) error {
+	stop := context.AfterFunc(c.ctx, func() { cn.ws.CloseNow() })
+	defer stop()
+	var buf bytes.Buffer
 	for {
-		typ, b, err := cn.ws.Read(c.ctx)
+		typ, r, err := cn.ws.Reader(context.Background())
 		if err != nil {
+			return err
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
 			return err
 		}
 		if typ != websocket.MessageText {
 			continue
 		}
-		if err := c.handle(cn, b); err != nil {
+		if err := c.handle(cn, buf.Bytes()); err != nil {
 			c.log.Warn().Err(err).Str(logURL, c.url).Msg("resyncing")
 			return err
+		}
+		if buf.Cap() > maxKeptReadBuffer {
+			buf = bytes.Buffer{} // A welcome's full text: do not keep it for the small frames.
 		}
 	}
 }
 
-// handle decodes one server message and feeds it to the state. Op and ack
-// frames, the frequent ones, are decoded once (an ack's fields are a subset
-// of an op's); the others are decoded again into their own type.
+// maxKeptReadBuffer is the largest read buffer serve keeps between frames.
+const maxKeptReadBuffer = 64 << 10
+
+// handle decodes one server message and feeds it to the state. The frequent
+// frames (op, ack, presence, leave) are decoded by hand (decodeFast), the
+// rest with encoding/json (decodeSlow).
 func (c *Client) handle(cn *conn, b []byte) error {
-	var m collab.OpMsg
-	if err := json.Unmarshal(b, &m); err != nil {
-		var h struct{ Type string }
-		if json.Unmarshal(b, &h) != nil || h.Type == collab.TypeOp {
-			return fmt.Errorf("client: bad server message: %w", err)
+	var m serverMsg
+	if !decodeFast(b, &m) {
+		var err error
+		if m, err = decodeSlow(b); err != nil {
+			return err
 		}
-		m.Type = h.Type
 	}
-	var apply func(*state) error
-	switch m.Type {
-	case collab.TypeOp:
-		apply = func(s *state) error { return s.applyOp(m) }
-	case collab.TypeAck:
-		a := collab.Ack{Type: m.Type, Seq: m.Seq, Version: m.Version}
-		apply = func(s *state) error { return s.ack(a) }
-	case collab.TypePresence:
-		var p collab.Presence
-		if err := json.Unmarshal(b, &p); err != nil {
-			return nil // Presence is advisory.
-		}
-		apply = func(s *state) error { s.presence(p); return nil }
-	case collab.TypeLeave:
-		var l collab.Leave
-		if err := json.Unmarshal(b, &l); err != nil {
-			return nil
-		}
-		apply = func(s *state) error { s.leave(l.Session); return nil }
-	case collab.TypeError:
-		var e collab.ErrorMsg
-		if err := json.Unmarshal(b, &e); err != nil {
-			return nil
-		}
-		apply = func(s *state) error { return c.onError(cn, s, e) }
+	switch m.typ {
+	case collab.TypeOp, collab.TypeAck, collab.TypePresence, collab.TypeLeave, collab.TypeError:
 	default:
 		return nil // pong, or a type added later.
 	}
+	if m.bad {
+		return nil // Presence, leave and errors are advisory.
+	}
 	c.mu.Lock()
-	err := apply(c.st)
+	err := c.apply(cn, &m)
 	c.pumpLocked()
 	evs := c.takeEvents()
 	c.mu.Unlock()
 	c.dispatch(evs)
 	return err
+}
+
+// apply feeds a decoded message to the state. Called with mu held.
+func (c *Client) apply(cn *conn, m *serverMsg) error {
+	s := c.st
+	switch m.typ {
+	case collab.TypeOp:
+		return s.applyOp(m.op)
+	case collab.TypeAck:
+		return s.ack(collab.Ack{Type: m.typ, Seq: m.op.Seq, Version: m.op.Version})
+	case collab.TypePresence:
+		s.presence(m.pres)
+	case collab.TypeLeave:
+		s.leave(m.leave)
+	case collab.TypeError:
+		return c.onError(cn, s, m.err)
+	}
+	return nil
 }
 
 // onError logs an error message and schedules a resend of the op after a
@@ -394,10 +411,15 @@ func (c *Client) ping(cn *conn) error {
 func (c *Client) drain(cn *conn) error {
 	c.mu.Lock()
 	q := cn.queue
-	cn.queue = nil
+	cn.queue, cn.spare = cn.spare, nil
 	c.mu.Unlock()
-	for _, m := range q {
-		b, err := json.Marshal(m)
+	defer func() {
+		clear(q)
+		cn.spare = q[:0]
+	}()
+	for i := range q {
+		b, err := encodeClient(cn.wbuf[:0], &q[i])
+		cn.wbuf = b
 		if err != nil {
 			c.log.Error().Err(err).Str(logURL, c.url).Msg("encode message")
 			continue

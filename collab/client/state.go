@@ -48,7 +48,7 @@ type state struct {
 	cursor      *ot.Selection // Local coordinates.
 	cursorDirty bool          // Cursor changed since last sent.
 
-	peers  map[string]collab.Presence // Cursors in server coordinates at their Version (>= version).
+	peers  map[string]*collab.Presence // Cursors in server coordinates at their Version (>= version).
 	recent []collab.OpMsg             // Last 64 to 128 committed ops, oldest first.
 
 	out    []collab.ClientMsg
@@ -86,7 +86,7 @@ func newState() *state {
 	return &state{
 		server: ot.NewDocument(""),
 		local:  ot.NewDocument(""),
-		peers:  map[string]collab.Presence{},
+		peers:  map[string]*collab.Presence{},
 	}
 }
 
@@ -201,7 +201,7 @@ func (s *state) welcome(w collab.Welcome) error {
 	}
 	s.hasVersion = true
 	old := s.peers
-	s.peers = map[string]collab.Presence{}
+	s.peers = map[string]*collab.Presence{}
 	for _, p := range w.Peers {
 		s.presence(p)
 	}
@@ -261,16 +261,15 @@ func (s *state) applyOp(m collab.OpMsg) error {
 // committed advances the version and moves peers' cursors through op.
 func (s *state) committed(m collab.OpMsg) {
 	s.version = m.Version
-	for id, p := range s.peers {
+	for _, p := range s.peers {
 		if p.Version >= m.Version {
 			continue // Reported after this op (it raced ahead of it).
 		}
 		if p.Cursor != nil {
-			c := ot.TransformSelection(*p.Cursor, m.Op)
-			p.Cursor = &c
+			// p.Cursor is owned by p (presence copies it), so move it in place.
+			*p.Cursor = ot.TransformSelection(*p.Cursor, m.Op)
 		}
 		p.Version = m.Version
-		s.peers[id] = p
 	}
 	if len(s.recent) == 2*recentWindow { // Amortized: one copy per window.
 		s.recent = append(s.recent[:0], s.recent[recentWindow:]...)
@@ -394,7 +393,12 @@ func (s *state) presence(p collab.Presence) {
 		p.Cursor = &c
 	}
 	p.Type, p.Version = "", max(p.Version, s.version)
-	s.peers[p.Session] = p
+	stored := p
+	if stored.Cursor != nil {
+		c := *stored.Cursor // The stored cursor moves in place; the event's must not.
+		stored.Cursor = &c
+	}
+	s.peers[p.Session] = &stored
 	s.events = append(s.events, event{kind: evPresence, presence: p})
 }
 
@@ -410,7 +414,8 @@ func (s *state) leave(session string) {
 func (s *state) peerList() []collab.Presence {
 	ps := make([]collab.Presence, 0, len(s.peers))
 	n := s.local.Len()
-	for _, p := range s.peers {
+	for _, pp := range s.peers {
+		p := *pp
 		if p.Cursor != nil {
 			c := *p.Cursor
 			if s.limbo == nil {
