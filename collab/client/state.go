@@ -49,7 +49,7 @@ type state struct {
 	cursorDirty bool          // Cursor changed since last sent.
 
 	peers  map[string]*collab.Presence // Cursors in server coordinates at their Version (>= version).
-	recent []collab.OpMsg             // Last 64 to 128 committed ops, oldest first.
+	recent []collab.OpMsg              // Last 64 to 128 committed ops, oldest first.
 
 	out    []collab.ClientMsg
 	events []event
