@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -271,5 +272,36 @@ func TestPingDetectsDeadServer(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a server that answers no ping was not dropped")
+	}
+}
+
+// TestWriteTimeoutDropsStuckConnection: a write that cannot finish (the
+// server stopped reading and the socket buffers are full) is cut after
+// WriteTimeout, even though no ping is due, and the client redials.
+func TestWriteTimeoutDropsStuckConnection(t *testing.T) {
+	s := newWSFake(t, "", 0)
+	s.stall = make(chan struct{})
+	offline := make(chan error, 1)
+	o := testOptions(t)
+	o.PingInterval, o.WriteTimeout = time.Hour, 100*time.Millisecond
+	o.OnStatus = func(st Status, err error) {
+		if st == StatusOffline {
+			select {
+			case offline <- err:
+			default:
+			}
+		}
+	}
+	c := dial(t, s.url(), o)
+	if err := c.Insert(0, strings.Repeat("x", 8<<20)); err != nil { // Far more than loopback buffers hold.
+		t.Fatal(err)
+	}
+	select {
+	case err := <-offline:
+		if err == nil {
+			t.Fatal("offline without a reason")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write stuck on a server that reads nothing was not cut")
 	}
 }

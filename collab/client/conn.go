@@ -350,9 +350,18 @@ func (c *Client) onError(cn *conn, s *state, e collab.ErrorMsg) error {
 // order, resends after transient refusals, and pings to detect a dead peer
 // (a ping waits for its pong in a goroutine of its own, so that sends are not
 // held up by it; write waits for that goroutine before returning).
+//
+// Writes carry no context of their own (coder/websocket would arm a timer
+// per frame for it): cancelling the connection closes it, which ends a
+// write, and one reused timer closes it when a write outlasts WriteTimeout.
 func (c *Client) write(cn *conn) {
 	defer c.wg.Done()
 	defer close(cn.done)
+	stop := context.AfterFunc(cn.ctx, func() { cn.ws.CloseNow() })
+	defer stop()
+	deadline := time.AfterFunc(time.Hour, func() { cn.ws.CloseNow() })
+	deadline.Stop()
+	defer deadline.Stop()
 	ping := time.NewTicker(c.opts.PingInterval)
 	defer ping.Stop()
 	retry := time.NewTimer(time.Hour)
@@ -394,7 +403,7 @@ func (c *Client) write(cn *conn) {
 			}
 			continue
 		}
-		if err := c.drain(cn); err != nil {
+		if err := c.drain(cn, deadline); err != nil {
 			cn.ws.CloseNow()
 			return
 		}
@@ -407,8 +416,9 @@ func (c *Client) ping(cn *conn) error {
 	return cn.ws.Ping(ctx)
 }
 
-// drain writes every queued message, each with its own deadline.
-func (c *Client) drain(cn *conn) error {
+// drain writes every queued message, each with its own deadline: the
+// deadline timer closes the connection when a write takes longer.
+func (c *Client) drain(cn *conn, deadline *time.Timer) error {
 	c.mu.Lock()
 	q := cn.queue
 	cn.queue, cn.spare = cn.spare, nil
@@ -424,11 +434,11 @@ func (c *Client) drain(cn *conn) error {
 			c.log.Error().Err(err).Str(logURL, c.url).Msg("encode message")
 			continue
 		}
-		ctx, cancel := context.WithTimeout(cn.ctx, c.opts.WriteTimeout)
-		err = cn.ws.Write(ctx, websocket.MessageText, b)
-		cancel()
+		deadline.Reset(c.opts.WriteTimeout)
+		err = cn.ws.Write(context.Background(), websocket.MessageText, b)
+		deadline.Stop()
 		if err != nil {
-			if !errors.Is(err, context.Canceled) {
+			if cn.ctx.Err() == nil {
 				c.log.Debug().Err(err).Str(logURL, c.url).Msg("write failed")
 			}
 			return err

@@ -48,8 +48,8 @@ type state struct {
 	cursor      *ot.Selection // Local coordinates.
 	cursorDirty bool          // Cursor changed since last sent.
 
-	peers  map[string]*collab.Presence // Cursors in server coordinates at their Version (>= version).
-	recent []collab.OpMsg              // Last 64 to 128 committed ops, oldest first.
+	peers  peerSet        // Cursors in server coordinates at their version (>= version).
+	recent []collab.OpMsg // Last 64 to 128 committed ops, oldest first.
 
 	out    []collab.ClientMsg
 	events []event
@@ -86,7 +86,6 @@ func newState() *state {
 	return &state{
 		server: ot.NewDocument(""),
 		local:  ot.NewDocument(""),
-		peers:  map[string]*collab.Presence{},
 	}
 }
 
@@ -201,12 +200,12 @@ func (s *state) welcome(w collab.Welcome) error {
 	}
 	s.hasVersion = true
 	old := s.peers
-	s.peers = map[string]*collab.Presence{}
+	s.peers = peerSet{}
 	for _, p := range w.Peers {
 		s.presence(p)
 	}
-	for id := range old {
-		if _, ok := s.peers[id]; !ok { // Left while we were away.
+	for i := range old.list {
+		if id := old.list[i].info.Session; !s.peers.has(id) { // Left while we were away.
 			s.events = append(s.events, event{kind: evLeave, session: id})
 		}
 	}
@@ -261,16 +260,7 @@ func (s *state) applyOp(m collab.OpMsg) error {
 // committed advances the version and moves peers' cursors through op.
 func (s *state) committed(m collab.OpMsg) {
 	s.version = m.Version
-	for _, p := range s.peers {
-		if p.Version >= m.Version {
-			continue // Reported after this op (it raced ahead of it).
-		}
-		if p.Cursor != nil {
-			// p.Cursor is owned by p (presence copies it), so move it in place.
-			*p.Cursor = ot.TransformSelection(*p.Cursor, m.Op)
-		}
-		p.Version = m.Version
-	}
+	s.peers.moveThrough(m.Op, m.Version)
 	if len(s.recent) == 2*recentWindow { // Amortized: one copy per window.
 		s.recent = append(s.recent[:0], s.recent[recentWindow:]...)
 	}
@@ -393,29 +383,23 @@ func (s *state) presence(p collab.Presence) {
 		p.Cursor = &c
 	}
 	p.Type, p.Version = "", max(p.Version, s.version)
-	stored := p
-	if stored.Cursor != nil {
-		c := *stored.Cursor // The stored cursor moves in place; the event's must not.
-		stored.Cursor = &c
-	}
-	s.peers[p.Session] = &stored
+	s.peers.put(p)
 	s.events = append(s.events, event{kind: evPresence, presence: p})
 }
 
 func (s *state) leave(session string) {
-	if _, ok := s.peers[session]; !ok {
+	if !s.peers.remove(session) {
 		return
 	}
-	delete(s.peers, session)
 	s.events = append(s.events, event{kind: evLeave, session: session})
 }
 
 // peerList returns the peers sorted by session, cursors in local coordinates.
 func (s *state) peerList() []collab.Presence {
-	ps := make([]collab.Presence, 0, len(s.peers))
+	ps := make([]collab.Presence, 0, s.peers.len())
 	n := s.local.Len()
-	for _, pp := range s.peers {
-		p := *pp
+	for i := range s.peers.list {
+		p := s.peers.list[i].presence()
 		if p.Cursor != nil {
 			c := *p.Cursor
 			if s.limbo == nil {
