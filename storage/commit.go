@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -54,10 +55,17 @@ func (db *DB) write(ctx context.Context, apply func(*bolt.Tx) error) error {
 func (db *DB) run() {
 	defer db.wg.Done()
 	batch := make([]*writeReq, 0, db.opts.MaxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	busy := false // The previous transaction carried more than one request.
 	for {
 		select {
 		case r := <-db.reqs:
 			batch = db.collect(append(batch[:0], r))
+			if (busy || len(batch) > 1) && db.opts.CommitDelay > 0 {
+				batch = db.linger(batch, linger)
+			}
+			busy = len(batch) > 1
 			db.commit(batch)
 			db.batches.Add(1)
 			db.batched.Add(int64(len(batch)))
@@ -66,6 +74,24 @@ func (db *DB) run() {
 			return
 		}
 	}
+}
+
+// linger adds the requests that arrive within CommitDelay (or until the
+// batch is full, or Close) to batch.
+func (db *DB) linger(batch []*writeReq, t *time.Timer) []*writeReq {
+	t.Reset(db.opts.CommitDelay)
+	defer t.Stop()
+	for len(batch) < db.opts.MaxBatch {
+		select {
+		case r := <-db.reqs:
+			batch = append(batch, r)
+		case <-t.C:
+			return batch
+		case <-db.stop:
+			return batch
+		}
+	}
+	return batch
 }
 
 // maxYields bounds the yields of one collect: in a busy process each yield

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/foliodocs/folio/ot"
 	bolt "go.etcd.io/bbolt"
@@ -317,6 +319,92 @@ func TestHotBackup(t *testing.T) {
 		m := must(b.Meta(ctx, w.id))(t)
 		if got := must(b.TextAt(ctx, w.id, m.Version))(t); got != w.texts[m.Version] {
 			t.Fatalf("%s: text at %d differs from the writer's", p, m.Version)
+		}
+	}
+}
+
+// TestLoneWriterNeverLingers: with a CommitDelay far longer than the test, a
+// writer alone (one request at a time) still commits at once.
+func TestLoneWriterNeverLingers(t *testing.T) {
+	db := openTest(t, Options{NoSync: true, CommitDelay: time.Hour})
+	w := newWriter("lone", 1, "")
+	must(db.Create(ctx, w.id, ""))(t)
+	for range 20 {
+		recs, snap := w.next(1, 0)
+		if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := db.Stats(); st.Transactions != 21 || st.Requests != 21 {
+		t.Fatalf("stats %+v, want 21 transactions of one request", st)
+	}
+}
+
+// TestBusyCommitterGathers: writers that arrive together while the committer
+// is busy share transactions; a delay past the test's start-up keeps every
+// one of them in a few.
+func TestBusyCommitterGathers(t *testing.T) {
+	db := openTest(t, Options{NoSync: true, CommitDelay: 200 * time.Millisecond})
+	const writers = 16
+	for i := range writers {
+		must(db.Create(ctx, fmt.Sprintf("g%d", i), ""))(t)
+	}
+	before := db.Stats()
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			w := newWriter(fmt.Sprintf("g%d", i), uint64(i), "")
+			recs, snap := w.next(1, 0)
+			if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	st := db.Stats()
+	txns, reqs := st.Transactions-before.Transactions, st.Requests-before.Requests
+	if reqs != writers || txns > writers/2 {
+		t.Fatalf("%d requests in %d transactions, want %d in at most %d", reqs, txns, writers, writers/2)
+	}
+}
+
+// TestCloseEndsLinger: Close while the committer lingers (CommitDelay of an
+// hour) does not wait for it: what the batch holds is committed, and every
+// Append returns either nil (durable: there after reopening) or ErrClosed.
+// Several rounds, so that some close while a batch lingers.
+func TestCloseEndsLinger(t *testing.T) {
+	for round := range 10 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("f%d.db", round))
+		db := openAt(t, path, Options{NoSync: true, CommitDelay: time.Hour})
+		const writers = 8
+		for i := range writers {
+			must(db.Create(ctx, fmt.Sprintf("c%d", i), ""))(t)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for i := range writers {
+			wg.Go(func() {
+				w := newWriter(fmt.Sprintf("c%d", i), uint64(i), "")
+				recs, _ := w.next(1, 0)
+				errs[i] = db.Append(ctx, w.id, recs, w.length(), nil)
+			})
+		}
+		for range 20 * round { // Let some appends reach the committer.
+			runtime.Gosched()
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		db = openAt(t, path, Options{NoSync: true})
+		for i, err := range errs {
+			m := must(db.Meta(ctx, fmt.Sprintf("c%d", i)))(t)
+			switch {
+			case err == nil && m.Version != 1, errors.Is(err, ErrClosed) && m.Version != 0:
+				t.Errorf("round %d, c%d: append returned %v, stored version %d", round, i, err, m.Version)
+			case err != nil && !errors.Is(err, ErrClosed):
+				t.Errorf("round %d, c%d: %v", round, i, err)
+			}
 		}
 	}
 }

@@ -32,6 +32,7 @@ var (
 const (
 	DefaultLockTimeout = time.Second
 	DefaultMaxBatch    = 512
+	DefaultCommitDelay = time.Millisecond
 
 	// DefaultSnapshotEvery is the number of ops after which the caller (the
 	// collab room) should pass a snapshot to Append. Chosen by measurement
@@ -54,8 +55,17 @@ type Options struct {
 	// MaxBatch bounds how many write requests (Append, Create, PutSnapshot,
 	// Delete calls) share one transaction and fsync. Zero means
 	// DefaultMaxBatch. A batch holds whatever queued while the previous commit
-	// ran; there is no artificial delay.
+	// ran, plus what arrives within CommitDelay when the committer is busy.
 	MaxBatch int
+
+	// CommitDelay is how long the committer waits for more requests before a
+	// transaction, but only while it is busy: when the previous transaction
+	// or the requests already waiting number more than one. A lone writer
+	// never waits. Each transaction costs about 110 µs of CPU whatever it
+	// carries (two fdatasyncs), so under load a short wait trades a little
+	// latency for much less CPU per write. Zero means DefaultCommitDelay;
+	// negative disables the wait.
+	CommitDelay time.Duration
 
 	// Verify runs Check during Open and refuses to open a database that fails
 	// it. Costs a replay of every document's log.
@@ -155,6 +165,9 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.CommitDelay == 0 {
+		opts.CommitDelay = DefaultCommitDelay
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
