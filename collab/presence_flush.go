@@ -3,22 +3,31 @@ package collab
 import "time"
 
 // Presence delivery. Presence is state, not a log: only the latest matters.
-// Joins, presence updates and leaves are flushed together, at most once per
-// room tick (presenceInterval) and per session interval, each encoded once.
+// Joins, presence updates and leaves are flushed together, with the next op
+// broadcast or at most presenceInterval after the change, at most once per
+// session interval, each encoded once.
 // A presence message never cuts a session: a recipient whose queue is over
 // half full misses it, the room remembers whom it missed (presMissed), and
 // later sends the then current state (presence, or leave for one gone).
 
-// presenceChanged flushes now when the room has not flushed within the last
-// tick, else arms the timer for the end of the tick.
+// presenceChanged arms the flush for the end of the room's tick, and at
+// least presenceInterval from now: an op broadcast before then takes the
+// presence along (flushWithOps), in the same writer batch and write(2) as
+// the op, so presence rarely costs its recipients a write of its own.
 func (r *room) presenceChanged() {
-	now := time.Now()
-	due := r.presLast.Add(presenceInterval)
-	if !now.Before(due) {
-		r.flushPresence()
+	due := time.Until(r.presLast.Add(presenceInterval))
+	r.armPresence(max(due, presenceInterval))
+}
+
+// flushWithOps flushes the presence that waits, right after ops were
+// broadcast.
+func (r *room) flushWithOps() {
+	if r.presTimer == nil {
 		return
 	}
-	r.armPresence(due.Sub(now))
+	r.presTimer.Stop()
+	r.presTimer = nil
+	r.flushPresence()
 }
 
 func (r *room) armPresence(d time.Duration) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
 )
 
 // roomWithoutLoop is a room driven by the test on its own goroutine.
@@ -84,7 +85,8 @@ func TestJoinAndLeaveWithinATickCostNothing(t *testing.T) {
 	r := roomWithoutLoop(t, Options{})
 	a, b := fakeSession(r, "a", "A"), fakeSession(r, "b", "B")
 	_ = r.join(a)
-	_ = r.join(b) // Flushed at once: the room's tick had passed.
+	_ = r.join(b)
+	r.flushPresence() // The timer's flush.
 	a.out.take(nil)
 	r.presLast = time.Now().Add(time.Minute) // A tick that has just begun, for as long as the test takes.
 	c := fakeSession(r, "c", "C")
@@ -142,6 +144,7 @@ func TestReconnectWithinATickSendsNoLeave(t *testing.T) {
 	a, b := fakeSession(r, "a", "A"), fakeSession(r, "b", "B")
 	_ = r.join(a)
 	_ = r.join(b)
+	r.flushPresence() // The timer's flush.
 	a.out.take(nil)
 	r.presLast = time.Now().Add(time.Minute)
 	r.leave(b)
@@ -152,5 +155,32 @@ func TestReconnectWithinATickSendsNoLeave(t *testing.T) {
 	got := a.out.take(nil)
 	if len(got) != 1 || msgType(got[0].data) != TypePresence {
 		t.Fatalf("a got %d messages, want one presence", len(got))
+	}
+}
+
+// TestPresenceRidesWithOps: a presence change waits for the timer, unless an
+// op is broadcast first; then it is queued right behind the op, so both
+// leave in one writer batch.
+func TestPresenceRidesWithOps(t *testing.T) {
+	r := roomWithoutLoop(t, Options{})
+	a, b := fakeSession(r, "a", "A"), fakeSession(r, "b", "B")
+	_ = r.join(a)
+	_ = r.join(b)
+	r.flushPresence()
+	a.out.take(nil)
+	b.presSent = time.Now().Add(-presenceInterval) // Its own interval has passed.
+	v := r.head
+	r.updatePresence(b, presenceUpdate{version: &v, cursor: CursorField{Set: true, Sel: &ot.Selection{Anchor: 1, Head: 1}}})
+	if n := a.out.len(); n != 0 || r.presTimer == nil {
+		t.Fatalf("presence change: %d queued, timer armed %v; want it waiting for the timer", n, r.presTimer != nil)
+	}
+	r.inflight = []*pendingOp{{rec: storage.OpRecord{Version: v + 1, Op: ot.Op{{Insert: "x"}}, Session: "b", Seq: 1}}}
+	r.finishCommit(commitResult{})
+	got := a.out.take(nil)
+	if len(got) != 2 || msgType(got[0].data) != TypeOp || msgType(got[1].data) != TypePresence {
+		t.Fatalf("a got %d messages after the op, want the op then b's presence", len(got))
+	}
+	if r.presTimer != nil {
+		t.Error("the timer stays armed with nothing left to flush")
 	}
 }

@@ -329,6 +329,7 @@ func (r *room) finishCommit(res commitResult) {
 			return
 		}
 	}
+	r.flushWithOps()
 }
 
 func (r *room) apply(p *pendingOp) bool {
