@@ -102,7 +102,7 @@ func (r *room) duePresence(now time.Time) (msgs []presOut, next time.Time) {
 // sendState queues a presence or leave for o unless o's queue is over half
 // full; then o misses it and is sent the state of subject later.
 func (r *room) sendState(o *session, subject string, b []byte) {
-	if o.out.pushBelow(outMsg{data: b}, o.out.half()) {
+	if o.sendHeld(r, b, o.out.half()) {
 		return
 	}
 	if o.presMissed == nil {
@@ -124,7 +124,7 @@ func (r *room) resendMissed(o *session) {
 		if b == nil {
 			b = encode(Leave{Type: TypeLeave, Session: id})
 		}
-		if !o.out.pushBelow(outMsg{data: b}, o.out.half()) {
+		if !o.sendHeld(r, b, o.out.half()) {
 			return
 		}
 		delete(o.presMissed, id)

@@ -49,6 +49,33 @@ func (q *outQueue) pushBelow(m outMsg, limit int) bool {
 	return true
 }
 
+// pushHeld is pushBelow for the room goroutine: a writer that the push
+// needs is claimed but not started; held reports it, and the room starts it
+// with release at the end of its turn, so that all it queued for the session
+// in the turn (ops, the ack, presence) is one batch and one write.
+func (q *outQueue) pushHeld(m outMsg, limit int) (ok, held bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) >= limit {
+		return false, false
+	}
+	q.items = append(q.items, m)
+	if !q.running && !q.stopped {
+		q.running = true
+		return true, true
+	}
+	return true, false
+}
+
+// release starts the writer that pushHeld claimed, unless the queue stopped.
+func (q *outQueue) release() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.stopped {
+		q.start()
+	}
+}
+
 // stop keeps any further writer from starting; the caller then waits for
 // the one that may be running.
 func (q *outQueue) stop() {

@@ -59,3 +59,37 @@ func TestOutQueueDropsLargeBatchBuffers(t *testing.T) {
 		t.Fatalf("a %d-entry buffer kept after a burst", cap(q.items))
 	}
 }
+
+// TestOutQueueHeldStart: pushHeld claims the writer without starting it, so
+// later pushes of the turn join the same batch; release starts it once, and
+// not after stop.
+func TestOutQueueHeldStart(t *testing.T) {
+	starts := 0
+	q := newOutQueue(4, func() { starts++ })
+	if ok, held := q.pushHeld(outMsg{data: []byte("a")}, 4); !ok || !held {
+		t.Fatalf("first held push: ok %v, held %v", ok, held)
+	}
+	if ok, held := q.pushHeld(outMsg{data: []byte("b")}, 4); !ok || held {
+		t.Fatalf("second held push: ok %v, held %v (the writer is already claimed)", ok, held)
+	}
+	if !q.push(outMsg{data: []byte("c")}) || starts != 0 {
+		t.Fatalf("a plain push started a claimed writer (%d starts)", starts)
+	}
+	if ok, _ := q.pushHeld(outMsg{data: []byte("d")}, 3); ok {
+		t.Fatal("held push past its limit accepted")
+	}
+	q.release()
+	if starts != 1 {
+		t.Fatalf("release started %d writers, want 1", starts)
+	}
+	if got := q.take(nil); len(got) != 3 || string(got[0].data) != "a" || string(got[2].data) != "c" {
+		t.Fatalf("took %d messages, want a, b, c in one batch", len(got))
+	}
+	q.take(nil) // Empty: the writer ends.
+	_, held := q.pushHeld(outMsg{data: []byte("e")}, 4)
+	q.stop()
+	q.release()
+	if !held || starts != 1 {
+		t.Fatalf("held %v, %d starts: release after stop must not start a writer", held, starts)
+	}
+}

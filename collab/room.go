@@ -50,6 +50,7 @@ type room struct {
 	stopReplies []chan error // Delete callers waiting for the end.
 	idle        *time.Timer  // Armed while nobody is attached.
 	presTimer   *time.Timer  // Armed while some presence waits for coalescing.
+	held        []*session   // Writers claimed in this turn (sendHeld), started by releaseWriters.
 	presLast    time.Time    // Start of the current presence tick (the last flush that told someone).
 	presLeaves  []string     // Sessions that left since the last flush and must be announced.
 }
@@ -144,6 +145,7 @@ func (r *room) loop() {
 				r.stopErr = errUnavailable
 			}
 		}
+		r.releaseWriters()
 		if r.stopErr != nil && len(r.inflight) == 0 && len(r.queued) == 0 {
 			r.shutdown()
 			return
@@ -154,6 +156,16 @@ func (r *room) loop() {
 		r.startCommit()
 		r.armIdle()
 	}
+}
+
+// releaseWriters starts the writers that this turn's messages need: each
+// session's messages of the turn leave as one batch.
+func (r *room) releaseWriters() {
+	for _, s := range r.held {
+		s.out.release()
+	}
+	clear(r.held)
+	r.held = r.held[:0]
 }
 
 func timerC(t *time.Timer) <-chan time.Time {

@@ -364,6 +364,17 @@ func (s *session) send(b []byte) {
 	}
 }
 
+// sendHeld is send for the room goroutine (see outQueue.pushHeld) below
+// limit: false when the queue held limit entries. The writer it needs starts
+// with the room's releaseWriters.
+func (s *session) sendHeld(r *room, b []byte, limit int) bool {
+	ok, held := s.out.pushHeld(outMsg{data: b}, limit)
+	if held {
+		r.held = append(r.held, s)
+	}
+	return ok
+}
+
 // sendError reports e; too many protocol errors close the connection.
 func (s *session) sendError(e *Error, seq uint64) {
 	s.send(encode(ErrorMsg{Type: TypeError, Code: e.Code, Message: e.Message, Seq: seq}))

@@ -355,12 +355,12 @@ func (r *room) apply(p *pendingOp) bool {
 		author = r.byID[rec.Session]
 	}
 	for s := range r.sessions {
-		if s != author {
-			s.send(b)
+		if s != author && !s.sendHeld(r, b, s.out.max) {
+			s.kick(errSlowConsumer)
 		}
 	}
-	if author != nil {
-		author.send(encode(Ack{Type: TypeAck, Seq: rec.Seq, Version: rec.Version}))
+	if author != nil && !author.sendHeld(r, encode(Ack{Type: TypeAck, Seq: rec.Seq, Version: rec.Version}), author.out.max) {
+		author.kick(errSlowConsumer)
 	}
 	r.publish(Event{Kind: EventOp, Version: rec.Version, Op: &msg})
 	for _, c := range p.replies {

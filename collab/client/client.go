@@ -107,6 +107,9 @@ type Client struct {
 
 	reconnects atomic.Int64
 	spare      []event // Event slice to reuse; owned by the run goroutine.
+	// dispatching is set while callbacks run, so that a Submit from one
+	// leaves the write to the writer goroutine (see send).
+	dispatching atomic.Bool
 
 	mu      sync.Mutex
 	st      *state          // Guarded by mu.
@@ -195,17 +198,23 @@ func (c *Client) Cursor() *ot.Selection {
 // made while offline are kept and sent after the resync.
 func (c *Client) Submit(op ot.Op) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return ErrClosed
 	}
 	if c.fatal != nil {
+		c.mu.Unlock()
 		return c.fatal
 	}
 	if err := c.st.submit(op); err != nil {
+		c.mu.Unlock()
 		return err
 	}
-	c.pumpLocked()
+	cn := c.queueLocked()
+	c.mu.Unlock()
+	if cn != nil {
+		c.send(cn)
+	}
 	return nil
 }
 
@@ -241,9 +250,12 @@ func at(pos int, c ot.Component) ot.Op {
 // is sent to the server once no own op is pending.
 func (c *Client) SetCursor(sel *ot.Selection) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.st.setCursor(sel)
-	c.pumpLocked()
+	cn := c.queueLocked()
+	c.mu.Unlock()
+	if cn != nil {
+		c.send(cn)
+	}
 }
 
 // Synced reports that nothing is in flight or buffered.
@@ -320,12 +332,24 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// pumpLocked hands the state's outgoing messages to the current connection
-// and wakes WaitSynced callers. Called with mu held.
+// pumpLocked hands the state's outgoing messages to the current connection's
+// writer and wakes WaitSynced callers. Called with mu held.
 func (c *Client) pumpLocked() {
+	if cn := c.queueLocked(); cn != nil {
+		cn.signal()
+	}
+}
+
+// queueLocked queues the state's outgoing messages on the current connection
+// and returns it, or nil when nothing was queued; the caller then has them
+// written (send, or signal the writer). It wakes WaitSynced callers. Called
+// with mu held.
+func (c *Client) queueLocked() *conn {
+	var cn *conn
 	if len(c.st.out) > 0 {
 		if c.cur != nil {
 			c.cur.enqueue(c.st.out)
+			cn = c.cur
 		}
 		c.st.out = c.st.out[:0]
 	}
@@ -333,6 +357,7 @@ func (c *Client) pumpLocked() {
 		close(c.syncCh)
 		c.syncCh = nil
 	}
+	return cn
 }
 
 // takeEvents removes the pending callback events, and gives the state the
@@ -347,7 +372,9 @@ func (c *Client) takeEvents() []event {
 // dispatch calls the callbacks, then keeps evs for the next takeEvents; only
 // the run goroutine calls it.
 func (c *Client) dispatch(evs []event) {
+	c.dispatching.Store(true)
 	defer func() {
+		c.dispatching.Store(false)
 		clear(evs) // Drop the ops and strings the events point to.
 		c.spare = evs[:0]
 	}()

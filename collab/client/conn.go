@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -23,7 +24,9 @@ const (
 )
 
 // conn is one WebSocket connection after its welcome. The run goroutine reads
-// it; one writer goroutine writes it, draining queue in order.
+// it; one writer goroutine writes it, draining queue in order, except that
+// Submit and SetCursor write their message themselves when no write is in
+// progress (see send).
 type conn struct {
 	ws     *websocket.Conn
 	ctx    context.Context // Cancelled at teardown; stops the writer.
@@ -33,8 +36,11 @@ type conn struct {
 	retry  chan retryReq // Capacity 1: resend the in-flight op later.
 
 	queue []collab.ClientMsg // Guarded by Client.mu.
-	wbuf  []byte             // Encoding buffer; owned by the writer.
-	spare []collab.ClientMsg // The queue drain last sent; owned by the writer.
+
+	wmu      sync.Mutex         // Held while writing the queue; guards the fields below.
+	wbuf     []byte             // Encoding buffer.
+	spare    []collab.ClientMsg // The queue drain last sent, for reuse.
+	deadline *time.Timer        // Closes the connection when a write outlasts WriteTimeout.
 }
 
 type retryReq struct {
@@ -44,16 +50,40 @@ type retryReq struct {
 
 func newConn(ws *websocket.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{ws: ws, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	cn := &conn{ws: ws, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		wake: make(chan struct{}, 1), retry: make(chan retryReq, 1)}
+	cn.deadline = time.AfterFunc(time.Hour, func() { ws.CloseNow() })
+	cn.deadline.Stop()
+	return cn
 }
 
 // enqueue appends messages for the writer. Called with Client.mu held.
 func (cn *conn) enqueue(ms []collab.ClientMsg) {
 	cn.queue = append(cn.queue, ms...)
+}
+
+// signal wakes the writer goroutine to drain the queue.
+func (cn *conn) signal() {
 	select {
 	case cn.wake <- struct{}{}:
 	default:
+	}
+}
+
+// send writes what Submit or SetCursor queued on cn from the calling
+// goroutine, saving a wake-up of the writer goroutine per op, when no write
+// is in progress; otherwise the writer is woken and writes it after the
+// current write, in order. Callbacks never write (a blocked write there
+// would stop the reading too): their messages go to the writer.
+func (c *Client) send(cn *conn) {
+	if c.dispatching.Load() || !cn.wmu.TryLock() {
+		cn.signal()
+		return
+	}
+	err := c.drainLocked(cn)
+	cn.wmu.Unlock()
+	if err != nil {
+		cn.ws.CloseNow() // The reader fails, and the run goroutine reconnects.
 	}
 }
 
@@ -189,6 +219,8 @@ func (c *Client) isClosed() bool {
 
 func (c *Client) status(s Status, err error) {
 	if c.opts.OnStatus != nil {
+		c.dispatching.Store(true)
+		defer c.dispatching.Store(false)
 		c.opts.OnStatus(s, err)
 	}
 }
@@ -245,6 +277,9 @@ func (c *Client) teardown(cn *conn) {
 	c.mu.Unlock()
 	cn.cancel()
 	<-cn.done
+	cn.wmu.Lock() // Wait for a Submit still writing, and stop the deadline for good.
+	cn.deadline.Stop()
+	cn.wmu.Unlock()
 	cn.ws.CloseNow()
 }
 
@@ -359,9 +394,6 @@ func (c *Client) write(cn *conn) {
 	defer close(cn.done)
 	stop := context.AfterFunc(cn.ctx, func() { cn.ws.CloseNow() })
 	defer stop()
-	deadline := time.AfterFunc(time.Hour, func() { cn.ws.CloseNow() })
-	deadline.Stop()
-	defer deadline.Stop()
 	ping := time.NewTicker(c.opts.PingInterval)
 	defer ping.Stop()
 	retry := time.NewTimer(time.Hour)
@@ -403,7 +435,7 @@ func (c *Client) write(cn *conn) {
 			}
 			continue
 		}
-		if err := c.drain(cn, deadline); err != nil {
+		if err := c.drain(cn); err != nil {
 			cn.ws.CloseNow()
 			return
 		}
@@ -416,9 +448,18 @@ func (c *Client) ping(cn *conn) error {
 	return cn.ws.Ping(ctx)
 }
 
-// drain writes every queued message, each with its own deadline: the
-// deadline timer closes the connection when a write takes longer.
-func (c *Client) drain(cn *conn, deadline *time.Timer) error {
+// drain writes every queued message.
+func (c *Client) drain(cn *conn) error {
+	cn.wmu.Lock()
+	defer cn.wmu.Unlock()
+	return c.drainLocked(cn)
+}
+
+// drainLocked writes every queued message, each with its own deadline: the
+// deadline timer closes the connection when a write takes longer. The queue
+// is taken with cn.wmu held, so that messages go out in the order queued
+// whoever writes them.
+func (c *Client) drainLocked(cn *conn) error {
 	c.mu.Lock()
 	q := cn.queue
 	cn.queue, cn.spare = cn.spare, nil
@@ -434,9 +475,9 @@ func (c *Client) drain(cn *conn, deadline *time.Timer) error {
 			c.log.Error().Err(err).Str(logURL, c.url).Msg("encode message")
 			continue
 		}
-		deadline.Reset(c.opts.WriteTimeout)
+		cn.deadline.Reset(c.opts.WriteTimeout)
 		err = cn.ws.Write(context.Background(), websocket.MessageText, b)
-		deadline.Stop()
+		cn.deadline.Stop()
 		if err != nil {
 			if cn.ctx.Err() == nil {
 				c.log.Debug().Err(err).Str(logURL, c.url).Msg("write failed")
