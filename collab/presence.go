@@ -93,7 +93,7 @@ func (r *room) peers(except *session) []Presence {
 	out := make([]Presence, 0, len(r.sessions))
 	for s := range r.sessions {
 		if s != except {
-			out = append(out, s.pres)
+			out = append(out, s.pres.clone())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Session < out[j].Session })
@@ -160,12 +160,21 @@ func (r *room) cursorAtHead(sel ot.Selection, v *uint64) (ot.Selection, *Error) 
 func (r *room) moveCursors(op ot.Op) {
 	for s := range r.sessions {
 		if c := s.pres.Cursor; c != nil {
-			sel := ot.TransformSelection(*c, op)
-			s.pres.Cursor = &sel
+			*c = ot.TransformSelection(*c, op) // Owned by s: others get clones.
 		}
 		s.pres.Version = r.head
 		s.presBytes = nil
 	}
+}
+
+// clone is p with its own copy of the cursor: s.pres.Cursor is moved in
+// place by the room, so whatever leaves the room goroutine gets a clone.
+func (p Presence) clone() Presence {
+	if p.Cursor != nil {
+		c := *p.Cursor
+		p.Cursor = &c
+	}
+	return p
 }
 
 // cleanName trims, drops control characters and caps the length.

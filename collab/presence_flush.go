@@ -92,7 +92,7 @@ func (r *room) duePresence(now time.Time) (msgs []presOut, next time.Time) {
 		}
 		s.presDirty, s.presSent, s.presAnnounced = false, now, true
 		msgs = append(msgs, presOut{subject: s.id, from: s, data: s.presenceMsg()})
-		p := s.pres
+		p := s.pres.clone()
 		p.Type = TypePresence
 		r.publish(Event{Kind: EventPresence, Version: p.Version, Presence: &p})
 	}
