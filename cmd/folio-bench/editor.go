@@ -165,8 +165,10 @@ func (e *editor) edit() error {
 	var err error
 	for try := 0; try < 3; try++ {
 		ed := e.typist.next(e.c.Len())
-		if err = e.c.Submit(patchOp(patch{Pos: ed.pos, Del: ed.del, Ins: ed.ins})); err == nil {
-			e.submitted(time.Now())
+		op := patchOp(patch{Pos: ed.pos, Del: ed.del, Ins: ed.ins})
+		now := time.Now() // Submit may write the op before it returns.
+		if err = e.c.Submit(op); err == nil {
+			e.submitted(now)
 			return nil
 		}
 		if errors.Is(err, client.ErrClosed) {
@@ -192,11 +194,12 @@ func (e *editor) submitted(now time.Time) {
 func (e *editor) send(now time.Time) {
 	e.lastSeq++
 	e.inflight, e.inflightSeq, e.sentAt = true, e.lastSeq, now
-	// An arrival that raced ahead of this record (the client sends a
-	// buffered op before calling OnAck) took at most ~0 after our clock.
-	for range e.doc.sent(opKey{e.session, e.lastSeq}, now) {
+	// Arrivals can race ahead of this record: Submit writes the op before
+	// returning, and the client sends a buffered op before calling OnAck
+	// (then now, the ack's time, is a little after the real send).
+	for _, at := range e.doc.sent(opKey{e.session, e.lastSeq}, now) {
 		if e.win.contains(now) {
-			e.stats.bcast.add(0)
+			e.stats.bcast.add(max(0, at.Sub(now)))
 		}
 	}
 }

@@ -305,3 +305,35 @@ func TestWriteTimeoutDropsStuckConnection(t *testing.T) {
 		t.Fatal("a write stuck on a server that reads nothing was not cut")
 	}
 }
+
+// TestSubmitFromCallback: a bot that answers every remote op from its
+// OnRemoteOp callback (so its ops are written by the writer goroutine, not
+// by Submit) and a typist that writes its own ops both get every op
+// committed, and all texts converge.
+func TestSubmitFromCallback(t *testing.T) {
+	s := newWSFake(t, "", 0)
+	var bot *Client
+	ob := testOptions(t)
+	ob.OnRemoteOp = func(collab.OpMsg) {
+		if err := bot.Insert(0, "!"); err != nil {
+			t.Errorf("bot submit: %v", err)
+		}
+	}
+	bot = dial(t, s.url(), ob)
+	typist := dial(t, s.url(), testOptions(t))
+	for i := range 50 {
+		if err := typist.Insert(typist.Len(), string(rune('a'+i%26))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSynced(t, typist)
+	eventually(t, "the bot answered", func() bool { return bot.Len() >= 51 && bot.Synced() })
+	text, _ := s.text()
+	eventually(t, "texts converge", func() bool {
+		text, _ = s.text()
+		return bot.Text() == text && typist.Text() == text
+	})
+	if n := strings.Count(text, "!"); n < 1 || len([]rune(text)) != 50+n {
+		t.Fatalf("text %q: want the 50 typed letters and the bot's answers", text)
+	}
+}

@@ -96,6 +96,14 @@
 // messages under mu, calls the callbacks, and reconnects. Each connection has
 // one writer goroutine that sends its queue in order (each write with its own
 // deadline), resends after rate limiting, and pings the server every
-// Options.PingInterval to notice a dead peer. Close closes the connection
+// Options.PingInterval to notice a dead peer. Submit and SetCursor, outside
+// callbacks, write their own message when no write is in progress (a
+// goroutine wake-up less per op; the connection's write lock keeps the
+// order), so they may take as long as one write. Close closes the connection
 // normally (peers see leave at once), cancels, and waits for both.
+//
+// The frequent server messages (op, ack, presence, leave) are decoded by
+// hand, falling back to encoding/json for anything not in their plain form
+// (wire.go); reads and writes carry no per-frame context: cancelling a
+// connection closes it.
 package client
