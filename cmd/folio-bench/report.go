@@ -45,8 +45,12 @@ type Report struct {
 	// server runs elsewhere; 0 in-process.
 	GeneratorCPUPercent float64 `json:"generator_cpu_percent,omitempty"`
 	DiskWriteMBps       float64 `json:"server_disk_write_mb_per_s"`
-	LoadAvgStart        string  `json:"loadavg_start"`
-	LoadAvgEnd          string  `json:"loadavg_end"`
+	// Read and write syscalls (sockets and files) per committed op: unlike
+	// CPU time, they do not depend on how busy the machine is.
+	ReadCallsPerOp  float64 `json:"server_read_syscalls_per_op,omitempty"`
+	WriteCallsPerOp float64 `json:"server_write_syscalls_per_op,omitempty"`
+	LoadAvgStart    string  `json:"loadavg_start"`
+	LoadAvgEnd      string  `json:"loadavg_end"`
 
 	// From the server's /metrics (absent when it has none).
 	Commits      int64   `json:"server_commits,omitempty"`
@@ -138,6 +142,12 @@ func writeTable(w io.Writer, reports []Report) error {
 			return "n/a"
 		}
 		return fmt.Sprintf("%.1f, %.1f", r.DiskWriteMBps, r.DiskWriteMBps*1024*r.DurationS/float64(r.Commits))
+	})
+	row("server read / write syscalls per op", func(r Report) string {
+		if r.WriteCallsPerOp == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f / %.2f", r.ReadCallsPerOp, r.WriteCallsPerOp)
 	})
 	row("server allocs / KB per op", func(r Report) string {
 		if r.AllocsPerOp == 0 {

@@ -16,11 +16,12 @@ type sampler struct {
 
 // sample is what a sampler measured.
 type sample struct {
-	ok       bool
-	cpu      time.Duration
-	wall     time.Duration
-	rss, max int64
-	written  int64 // Bytes written to storage in the window; -1 unknown.
+	ok                    bool
+	cpu                   time.Duration
+	wall                  time.Duration
+	rss, max              int64
+	written               int64 // Bytes written to storage in the window; -1 unknown.
+	readCalls, writeCalls int64 // Read and write syscalls in the window; -1 unknown.
 }
 
 func startSampler(tgt *target) *sampler {
@@ -55,11 +56,13 @@ func (s *sampler) loop() {
 				s.result <- sample{}
 				return
 			}
-			written := int64(-1)
+			written, rcalls, wcalls := int64(-1), int64(-1), int64(-1)
 			if st.Written >= 0 && s.start.Written >= 0 {
 				written = st.Written - s.start.Written
+				rcalls, wcalls = st.ReadCalls-s.start.ReadCalls, st.WriteCalls-s.start.WriteCalls
 			}
-			s.result <- sample{ok: true, cpu: st.CPU - s.start.CPU, wall: time.Since(s.t0), rss: st.RSS, max: max(peak, st.RSS), written: written}
+			s.result <- sample{ok: true, cpu: st.CPU - s.start.CPU, wall: time.Since(s.t0), rss: st.RSS, max: max(peak, st.RSS),
+				written: written, readCalls: rcalls, writeCalls: wcalls}
 			return
 		}
 	}
@@ -89,6 +92,10 @@ func (m sample) fill(rep *Report, committed int64) {
 	rep.RSSMB = float64(m.rss) / (1 << 20)
 	if m.written >= 0 {
 		rep.DiskWriteMBps = float64(m.written) / (1 << 20) / m.wall.Seconds()
+	}
+	if m.writeCalls >= 0 && committed > 0 {
+		rep.ReadCallsPerOp = float64(m.readCalls) / float64(committed)
+		rep.WriteCallsPerOp = float64(m.writeCalls) / float64(committed)
 	}
 	rep.PeakRSSMB = float64(m.max) / (1 << 20)
 }

@@ -22,6 +22,9 @@ type procStat struct {
 	// Written is what the process caused to be written to storage
 	// (write_bytes of /proc/<pid>/io); -1 when unknown.
 	Written int64
+	// Syscalls that read and that wrote (syscr, syscw of /proc/<pid>/io):
+	// socket and file I/O alike; -1 when unknown.
+	ReadCalls, WriteCalls int64
 }
 
 // readProc reads CPU time and memory of pid, or of this process when pid is 0.
@@ -51,9 +54,11 @@ func readProc(pid int) (procStat, error) {
 	}
 	st.RSS = statusKB(b, "VmRSS:")
 	st.HWM = statusKB(b, "VmHWM:")
-	st.Written = -1
+	st.Written, st.ReadCalls, st.WriteCalls = -1, -1, -1
 	if b, err := os.ReadFile(strings.TrimSuffix(path, "status") + "io"); err == nil {
-		st.Written = statusKB(b, "write_bytes:") / 1024 // The value is in bytes, not kB.
+		// The values are counts and bytes, not kB.
+		st.Written = statusKB(b, "write_bytes:") / 1024
+		st.ReadCalls, st.WriteCalls = statusKB(b, "syscr:")/1024, statusKB(b, "syscw:")/1024
 	}
 	return st, nil
 }
