@@ -10,7 +10,9 @@
 // tokens), and --server-pid lets it sample that server's CPU and RSS from
 // /proc. A started server has production settings except the per-connection
 // abuse limits, which a load test must lift; --pprof, --nosync and
-// --send-queue exist for diagnosis. CPU per committed op, allocations per op
+// --send-queue exist for diagnosis, and --cpuprofile profiles the generator
+// itself over the measured window (it shares the machine with the server, so
+// its cost per op is reported too: "generator CPU % of a core"). CPU per committed op, allocations per op
 // (from /metrics) and commit timings are reported beside the latencies.
 //
 // Modes:

@@ -208,6 +208,20 @@ func (e *editor) onAck(seq, version uint64) {
 	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// Nothing can Submit while e.mu is held, so Synced is the client's state
+	// right after this ack: anything still pending is now in flight.
+	e.acked(seq, now, !e.c.Synced())
+}
+
+// acked updates the mirror for the ack of seq at now; pending says the
+// client has an op in flight after it. e.mu is held.
+//
+// The client may send its buffer before this runs, and edits made between
+// its handling of the ack and this callback reach the client first: the
+// first is sent at once (nothing is in flight), the next ones are composed
+// into a buffer that the mirror, which saw both as buffered, cannot tell
+// apart. pending settles it: the buffer is in flight after the next ack.
+func (e *editor) acked(seq uint64, now time.Time, pending bool) {
 	if !e.inflight || seq != e.inflightSeq {
 		// The mirror lost track (e.g. a resync resolved an op differently):
 		// count it, skip the sample, and follow the client's numbering.
@@ -220,7 +234,7 @@ func (e *editor) onAck(seq, version uint64) {
 		e.stats.acks++
 	}
 	e.inflight = false
-	if e.buffered {
+	if e.buffered || pending {
 		e.buffered = false
 		e.send(now)
 	}

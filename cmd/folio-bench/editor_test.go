@@ -63,3 +63,31 @@ func TestLaterSkipsAheadWhenBehind(t *testing.T) {
 		t.Fatalf("period %v, want 100 ms ± 20 %%", d)
 	}
 }
+
+// TestMirrorFollowsEditsDuringAck: two edits made after the client handled
+// ack 2 but before OnAck(2) ran: the client sent the first as seq 3 at once
+// and buffered the second, which it sends as seq 4 on ack 3. The mirror
+// follows without a mismatch.
+func TestMirrorFollowsEditsDuringAck(t *testing.T) {
+	d := &docRun{flights: map[opKey]*flight{}}
+	e := &editor{doc: d, win: &window{}, session: "s"}
+	d.editors = []*editor{e, {}}
+	t0 := time.Unix(100, 0)
+	e.submitted(t0) // Seq 1 in flight.
+	e.acked(1, t0, false)
+	e.submitted(t0) // Seq 2 in flight; the client handles its ack, then:
+	e.submitted(t0) // sent at once as seq 3 (the mirror thinks it buffered),
+	e.submitted(t0) // buffered by the client.
+	e.acked(2, t0, true)
+	if !e.inflight || e.inflightSeq != 3 {
+		t.Fatalf("after ack 2: inflight %v seq %d, want seq 3", e.inflight, e.inflightSeq)
+	}
+	e.acked(3, t0, true) // The client sent its buffer as seq 4.
+	if !e.inflight || e.inflightSeq != 4 {
+		t.Fatalf("after ack 3: inflight %v seq %d, want seq 4", e.inflight, e.inflightSeq)
+	}
+	e.acked(4, t0, false)
+	if e.inflight || e.stats.mismatches != 0 {
+		t.Fatalf("inflight %v, %d mismatches; want none", e.inflight, e.stats.mismatches)
+	}
+}

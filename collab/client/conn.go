@@ -277,10 +277,10 @@ func (c *Client) teardown(cn *conn) {
 	c.mu.Unlock()
 	cn.cancel()
 	<-cn.done
-	cn.wmu.Lock() // Wait for a Submit still writing, and stop the deadline for good.
+	cn.ws.CloseNow()
+	cn.wmu.Lock() // Wait for a Submit still writing (the close ends its write).
 	cn.deadline.Stop()
 	cn.wmu.Unlock()
-	cn.ws.CloseNow()
 }
 
 // serve reads messages until the connection fails or the state needs a resync.
