@@ -217,3 +217,21 @@ func benchDial(b *testing.B, url string, got chan<- struct{}) {
 		<-done
 	})
 }
+
+// BenchmarkDecodeOpFrame: a received op frame through decodeClient (the
+// hand-written fast path) and through encoding/json alone.
+func BenchmarkDecodeOpFrame(b *testing.B) {
+	data := []byte(`{"type":"op","seq":12,"version":345,"op":[17,"hello ",{"d":"x"}]}`)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			decodeClient(websocket.MessageText, data)
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			decodeJSON(data)
+		}
+	})
+}

@@ -29,6 +29,14 @@ func decodeClient(typ websocket.MessageType, data []byte) (*ClientMsg, *Error) {
 	if hasLoneSurrogate(data) {
 		return nil, errorf(CodeInvalidMessage, "lone surrogate escape")
 	}
+	if m, ok := decodeFast(data); ok {
+		return &m, nil
+	}
+	return decodeJSON(data)
+}
+
+// decodeJSON is decodeClient's general path, through encoding/json.
+func decodeJSON(data []byte) (*ClientMsg, *Error) {
 	var w wireMsg
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, errorf(CodeInvalidMessage, clip("malformed message: "+err.Error()))

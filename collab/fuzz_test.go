@@ -57,3 +57,64 @@ func comparable(m ClientMsg) ClientMsg {
 	}
 	return m
 }
+
+// FuzzDecodeFast: wherever the hand-written decoder answers, encoding/json
+// accepts the same frame and decodes the same message.
+func FuzzDecodeFast(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"op","seq":2,"version":1,"op":[1,{"d":"é"},"👍🏽"]}`,
+		`{"version":7,"op":["a\"]b",3],"type":"op","seq":12}`,
+		`{"type":"presence","version":3,"cursor":{"anchor":1,"head":2}}`,
+		`{"type":"presence","version":3,"cursor":null}`,
+		`{"type":"ping"}`,
+		` { "type" : "op" , "seq" : 1 , "version" : 0 , "op" : [ "x" ] } `,
+		`{"type":"op","seq":01,"version":0,"op":["x"]}`,
+		`{"type":"op","seq":1,"seq":2,"version":0,"op":["x"]}`,
+		`{"type":"op","Seq":1,"version":0,"op":["x"]}`,
+		`{"type":"op","seq":1.0,"version":0,"op":["x"]}`,
+		`{"type":"op","seq":1,"version":0,"op":[{"d":1}]}`,
+		`{"type":"presence","cursor":{"head":2,"anchor":1}}`,
+		`{"type":"op","seq":1,"version":0,"op":["x"]}x`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !utf8.Valid(data) || hasLoneSurrogate(data) {
+			return // decodeClient refuses these before either decoder.
+		}
+		fast, ok := decodeFast(data)
+		if !ok {
+			return
+		}
+		slow, e := decodeJSON(data)
+		if e != nil {
+			t.Fatalf("%q: fast path accepted, encoding/json refused: %v", data, e)
+		}
+		if !reflect.DeepEqual(fast, *slow) {
+			t.Fatalf("%q decodes differently:\nfast %+v\njson %+v", data, fast, *slow)
+		}
+	})
+}
+
+// TestDecodeFastTakesTheCommonFrames: the frames the clients send most are
+// decoded by the fast path (the fuzz test covers that it agrees).
+func TestDecodeFastTakesTheCommonFrames(t *testing.T) {
+	for _, s := range []string{
+		`{"type":"op","seq":2,"version":1,"op":[1,{"d":"é"},"👍🏽"]}`,
+		`{"type":"presence","version":3,"cursor":{"anchor":1,"head":2}}`,
+		`{"type":"presence","version":3,"cursor":null}`,
+		`{"type":"ping"}`,
+	} {
+		if _, ok := decodeFast([]byte(s)); !ok {
+			t.Errorf("fast path gave up on %s", s)
+		}
+	}
+	for _, s := range []string{
+		`{"type":"hello","token":"x"}`, `{"type":"op","seq":1,"seq":2}`, `{"Type":"op"}`,
+		`{"type":"op","seq":-1}`, `{"type":"op","seq":1e2}`, `{"type":"op"} x`, `{"seq":1}`,
+	} {
+		if _, ok := decodeFast([]byte(s)); ok {
+			t.Errorf("fast path took %s, which is encoding/json's", s)
+		}
+	}
+}

@@ -145,6 +145,7 @@ func (r *room) loop() {
 				r.stopErr = errUnavailable
 			}
 		}
+		r.drainInbox()
 		r.releaseWriters()
 		if r.stopErr != nil && len(r.inflight) == 0 && len(r.queued) == 0 {
 			r.shutdown()
@@ -155,6 +156,24 @@ func (r *room) loop() {
 		}
 		r.startCommit()
 		r.armIdle()
+	}
+}
+
+// drainInboxMax bounds drainInbox, so that timers and commits are not
+// starved by a flood.
+const drainInboxMax = 64
+
+// drainInbox runs the requests already waiting in the inbox (ops and
+// presence that arrived while the room was busy) before the turn ends: the
+// next commit takes their ops along, and the writers start once for all.
+func (r *room) drainInbox() {
+	for range drainInboxMax {
+		select {
+		case fn := <-r.inbox:
+			fn()
+		default:
+			return
+		}
 	}
 }
 
