@@ -54,3 +54,29 @@ func benchState(b *testing.B) *state {
 	st.out, st.events = nil, nil
 	return st
 }
+
+// BenchmarkDecode compares the hand decoder with encoding/json on the
+// frames a client in a busy room mostly receives: ops, acks and presence.
+func BenchmarkDecode(b *testing.B) {
+	frames := [][]byte{
+		[]byte(`{"type":"op","version":1234,"op":[517,"e"],"session":"k3J9x0aQ2mZr","seq":77}`),
+		[]byte(`{"type":"ack","seq":78,"version":1235}`),
+		[]byte(`{"type":"presence","session":"k3J9x0aQ2mZr","name":"bench 17","color":"#3366ff","cursor":{"anchor":518,"head":518},"version":1235}`),
+	}
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte) bool
+	}{
+		{"fast", func(f []byte) bool { var m serverMsg; return decodeFast(f, &m) }},
+		{"encoding-json", func(f []byte) bool { _, err := decodeSlow(f); return err == nil }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if !bc.decode(frames[i%len(frames)]) {
+					b.Fatal("not decoded")
+				}
+			}
+		})
+	}
+}
