@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -94,30 +93,18 @@ func (db *DB) linger(batch []*writeReq, t *time.Timer) []*writeReq {
 	return batch
 }
 
-// maxYields bounds the yields of one collect: in a busy process each yield
-// sends the committer to the back of the run queue.
-const maxYields = 3
-
-// collect adds waiting requests to batch without blocking. Writers answered
-// by the previous commit are typically runnable but not yet resubmitted, so
-// when nothing is waiting it yields the processor and looks again, as long
-// as the last yield brought someone and at most maxYields times: no timer,
-// just letting ready goroutines queue.
+// collect adds the requests already waiting to batch without blocking.
+// It does not yield to let more arrive: in a busy process a yield sends the
+// committer to the back of the global run queue, behind every runnable
+// session goroutine (milliseconds); linger parks on a timer instead.
 func (db *DB) collect(batch []*writeReq) []*writeReq {
-	seen := -1
-	for yields := 0; len(batch) < db.opts.MaxBatch; {
+	for len(batch) < db.opts.MaxBatch {
 		select {
 		case r := <-db.reqs:
 			batch = append(batch, r)
-			continue
 		default:
-		}
-		if len(batch) == seen || yields == maxYields {
 			return batch
 		}
-		seen = len(batch)
-		yields++
-		runtime.Gosched()
 	}
 	return batch
 }
