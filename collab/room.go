@@ -51,6 +51,7 @@ type room struct {
 	idle        *time.Timer  // Armed while nobody is attached.
 	presTimer   *time.Timer  // Armed while some presence waits for coalescing.
 	held        []*session   // Writers claimed in this turn (sendHeld), started by releaseWriters.
+	gather      gather       // Holds the next commit briefly for just-acknowledged authors.
 	presLast    time.Time    // Start of the current presence tick (the last flush that told someone).
 	presLeaves  []string     // Sessions that left since the last flush and must be announced.
 }
@@ -130,6 +131,8 @@ func (r *room) loop() {
 				r.catchUp()
 			}
 			r.poll.Reset(r.hub.opts.BusPoll)
+		case <-r.gather.timerC():
+			r.gather.stop()
 		case <-timerC(r.presTimer):
 			r.presTimer = nil
 			r.flushPresence()
@@ -144,6 +147,9 @@ func (r *room) loop() {
 			if r.stopErr == nil {
 				r.stopErr = errUnavailable
 			}
+		}
+		if r.stopErr != nil {
+			r.gather.stop()
 		}
 		r.drainInbox()
 		r.releaseWriters()
@@ -254,6 +260,7 @@ func (r *room) stopTimers() {
 	if r.idle != nil {
 		r.idle.Stop()
 	}
+	r.gather.stop()
 	if r.presTimer != nil {
 		r.presTimer.Stop()
 	}

@@ -2,6 +2,7 @@ package collab
 
 import (
 	"context"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -98,6 +99,9 @@ func (r *room) submit(sub *submission) {
 	}
 	r.queued = append(r.queued, p)
 	r.pendLen += lenDelta(op)
+	if sub.from != nil && r.gather.holding() {
+		r.gather.arrived(sub.session)
+	}
 }
 
 func (r *room) pendingHead() uint64 {
@@ -269,7 +273,7 @@ func (r *room) textAfter(ops []*pendingOp) string {
 
 // startCommit hands the queued ops to a commit goroutine unless one is running.
 func (r *room) startCommit() {
-	if len(r.inflight) > 0 || len(r.queued) == 0 {
+	if len(r.inflight) > 0 || len(r.queued) == 0 || r.gather.holding() {
 		return
 	}
 	r.inflight, r.queued = r.queued, nil
@@ -330,6 +334,20 @@ func (r *room) finishCommit(res commitResult) {
 		}
 	}
 	r.flushWithOps()
+	if r.stopErr == nil && len(r.queued) > 0 {
+		r.gather.start(r.ackedAuthors(batch), r.queued)
+	}
+}
+
+// ackedAuthors lists the sessions still here that batch acknowledged.
+func (r *room) ackedAuthors(batch []*pendingOp) []string {
+	var ids []string
+	for _, p := range batch {
+		if p.ws && r.byID[p.rec.Session] != nil && !slices.Contains(ids, p.rec.Session) {
+			ids = append(ids, p.rec.Session)
+		}
+	}
+	return ids
 }
 
 func (r *room) apply(p *pendingOp) bool {
