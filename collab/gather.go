@@ -3,11 +3,14 @@ package collab
 import "time"
 
 // gatherDelay is how long a room holds its next commit for the authors it
-// has just acknowledged. An editor with typing buffered sends it as soon as
-// its ack arrives (one op in flight); without the wait, two busy editors
-// alternate, one op per commit, each op costing its own commit, ack write
-// and broadcast write. With it, the next commit carries both editors' ops
-// and each editor's ack and broadcast leave in one write.
+// has just acknowledged and that type ahead. An editor with typing buffered
+// sends it as soon as its ack arrives (one op in flight); without the wait,
+// two busy editors alternate, one op per commit, each op costing its own
+// commit, ack write and broadcast write. With it, the next commit carries
+// both editors' ops and each editor's ack and broadcast leave in one write.
+// Only authors whose previous op came within gatherDelay of the ack before
+// it (session.quick) are waited for: someone typing at human speed never
+// delays anyone.
 const gatherDelay = time.Millisecond
 
 // gather holds the next commit after finishCommit acknowledged authors (by

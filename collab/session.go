@@ -103,6 +103,8 @@ type session struct {
 	presDirty     bool                // pres changed since.
 	presAnnounced bool                // The others were told it joined: its leave must be sent.
 	presMissed    map[string]struct{} // Sessions whose latest state this one missed (queue over half full).
+	ackedAt       time.Time           // When its last op was acknowledged.
+	quick         bool                // Its last op came within gatherDelay of the ack before: it types ahead.
 }
 
 // ServeConn runs one WebSocket session on conn (accepted with Subprotocol)

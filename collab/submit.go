@@ -99,8 +99,13 @@ func (r *room) submit(sub *submission) {
 	}
 	r.queued = append(r.queued, p)
 	r.pendLen += lenDelta(op)
-	if sub.from != nil && r.gather.holding() {
-		r.gather.arrived(sub.session)
+	if sub.from != nil {
+		if s := sub.from; !s.ackedAt.IsZero() {
+			s.quick = time.Since(s.ackedAt) < gatherDelay
+		}
+		if r.gather.holding() {
+			r.gather.arrived(sub.session)
+		}
 	}
 }
 
@@ -306,6 +311,7 @@ func (r *room) startCommit() {
 // acknowledged, everyone else gets the same encoded bytes. On failure nothing
 // changed: the batch and everything queued after it (rebased over it) fail.
 func (r *room) finishCommit(res commitResult) {
+	r.turn = time.Now()
 	batch := r.inflight
 	r.inflight = nil
 	r.hub.opts.Metrics.commitTook(res.took)
@@ -339,11 +345,12 @@ func (r *room) finishCommit(res commitResult) {
 	}
 }
 
-// ackedAuthors lists the sessions still here that batch acknowledged.
+// ackedAuthors lists the sessions still here that batch acknowledged and
+// that type ahead (quick): their next op is likely to follow the ack at once.
 func (r *room) ackedAuthors(batch []*pendingOp) []string {
 	var ids []string
 	for _, p := range batch {
-		if p.ws && r.byID[p.rec.Session] != nil && !slices.Contains(ids, p.rec.Session) {
+		if s := r.byID[p.rec.Session]; p.ws && s != nil && s.quick && !slices.Contains(ids, p.rec.Session) {
 			ids = append(ids, p.rec.Session)
 		}
 	}
@@ -377,8 +384,11 @@ func (r *room) apply(p *pendingOp) bool {
 			s.kick(errSlowConsumer)
 		}
 	}
-	if author != nil && !author.sendHeld(r, encode(Ack{Type: TypeAck, Seq: rec.Seq, Version: rec.Version}), author.out.max) {
-		author.kick(errSlowConsumer)
+	if author != nil {
+		author.ackedAt = r.turn
+		if !author.sendHeld(r, encode(Ack{Type: TypeAck, Seq: rec.Seq, Version: rec.Version}), author.out.max) {
+			author.kick(errSlowConsumer)
+		}
 	}
 	r.publish(Event{Kind: EventOp, Version: rec.Version, Op: &msg})
 	for _, c := range p.replies {
