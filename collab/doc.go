@@ -19,7 +19,10 @@
 // goroutine for StartConn) and, only while its bounded queue of pre-encoded
 // messages is non-empty, one writer that alone writes data frames (a batch
 // per wake-up, each write with its own deadline: one watchdog timer per
-// session) and ends when the queue is empty. A per-session timer starts the
+// session) and ends when the queue is empty. With a Peer.Corker a batch of
+// several messages leaves in one write(2) under one deadline. The room
+// starts the writers its turn needs only at the end of the turn, so that all
+// it queued for a session in the turn is one batch. A per-session timer starts the
 // heartbeat pings (each waits for its pong in a short-lived goroutine); kick
 // starts the close handshake in a short-lived goroutine. The reader waits
 // for every one of them. An idle session thus has one goroutine.
@@ -30,8 +33,8 @@
 // never cut it (TCP pushes back on a client that sends faster than it reads).
 //
 // Presence is state, not a log. Joins, presence updates and leaves are
-// flushed at most once per room tick (50 ms) and per session interval, each
-// encoded once; a session that joins and leaves within a tick is never
+// flushed right after the next op broadcast or 50 ms after the change,
+// whichever is first, at most once per session interval, each encoded once; a session that joins and leaves within a tick is never
 // announced. Presence never cuts a session: a recipient whose queue is over
 // half full misses it and is later sent the current state of whoever it
 // missed. A welcome lists the peers from their cached encoded presence.
@@ -42,7 +45,9 @@
 // on version b is transformed (side Left) over every op after b, committed or
 // still queued, so it applies to the text just before its own version. The
 // ops queued while a commit runs form the next commit (one Append, one
-// fsync). After a commit returns, its ops are applied in version order, and
+// fsync); when that commit acknowledged authors who type ahead (their last op
+// followed its ack within 1 ms) and have nothing queued, the next commit
+// waits up to 1 ms for their next op (gather.go). After a commit returns, its ops are applied in version order, and
 // for each: stored cursors move, the author gets its ack, everyone else gets
 // the op (encoded once, the same bytes for all). Acks and broadcasts
 // therefore follow version order on every connection.

@@ -65,7 +65,10 @@
 //   - Writes from many goroutines (Append, Create, PutSnapshot, Delete) are
 //     group-committed: one committer goroutine, owned by DB and stopped by
 //     Close, puts whatever requests queued while the previous commit ran (up
-//     to Options.MaxBatch) into one transaction and one fsync. A request that
+//     to Options.MaxBatch) into one transaction and one fsync. When busy (the
+//     previous transaction or the waiting requests number more than one) it
+//     first waits up to Options.CommitDelay for more; a lone writer never
+//     waits. It never yields the processor to let requests arrive. A request that
 //     fails validation fails alone; a failed commit fails every request of
 //     its batch and commits none of them. The ops of one document keep the
 //     order of their Append calls; a caller that wants many ops per fsync
