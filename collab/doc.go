@@ -34,8 +34,8 @@
 //
 // Presence is state, not a log. Joins, presence updates and leaves are
 // flushed right after the next op broadcast or 50 ms after the change,
-// whichever is first, at most once per session interval, each encoded once; a session that joins and leaves within a tick is never
-// announced. Presence never cuts a session: a recipient whose queue is over
+// whichever is first, at most once per session interval, each encoded once;
+// a session that joins and leaves before the flush is never announced. Presence never cuts a session: a recipient whose queue is over
 // half full misses it and is later sent the current state of whoever it
 // missed. A welcome lists the peers from their cached encoded presence.
 //

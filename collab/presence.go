@@ -13,7 +13,7 @@ import (
 )
 
 // presenceInterval coalesces presence broadcasts to at most 20 a second per
-// session, and joins and leaves to one flush per room tick.
+// session, and delays a change by at most that much (see presenceChanged).
 const presenceInterval = 50 * time.Millisecond
 
 var colorPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
@@ -73,7 +73,7 @@ func (r *room) join(s *session) *Error {
 
 // leave removes s (if it is still attached). Peers that were told about it
 // hear of the leave with the next presence flush; one that was never
-// announced (joined and left within a tick) costs nobody a message.
+// announced (joined and left before the flush) costs nobody a message.
 func (r *room) leave(s *session) {
 	if _, ok := r.sessions[s]; !ok {
 		return

@@ -10,13 +10,12 @@ import "time"
 // half full misses it, the room remembers whom it missed (presMissed), and
 // later sends the then current state (presence, or leave for one gone).
 
-// presenceChanged arms the flush for the end of the room's tick, and at
-// least presenceInterval from now: an op broadcast before then takes the
-// presence along (flushWithOps), in the same writer batch and write(2) as
-// the op, so presence rarely costs its recipients a write of its own.
+// presenceChanged arms the flush for presenceInterval from now unless it is
+// armed: an op broadcast before then takes the presence along
+// (flushWithOps), in the same writer batch and write(2) as the op, so
+// presence rarely costs its recipients a write of its own.
 func (r *room) presenceChanged() {
-	due := time.Until(r.presLast.Add(presenceInterval))
-	r.armPresence(max(due, presenceInterval))
+	r.armPresence(presenceInterval)
 }
 
 // flushWithOps flushes the presence that waits, right after ops were
@@ -58,9 +57,6 @@ func (r *room) flushPresence() {
 			}
 		}
 		stale = stale || len(o.presMissed) > 0
-	}
-	if len(msgs) > 0 && len(r.sessions) > 1 {
-		r.presLast = now // A flush that told nobody does not start a tick.
 	}
 	switch {
 	case stale:

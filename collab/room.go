@@ -53,7 +53,6 @@ type room struct {
 	held        []*session   // Writers claimed in this turn (sendHeld), started by releaseWriters.
 	gather      gather       // Holds the next commit briefly for just-acknowledged authors.
 	turn        time.Time    // When finishCommit began: the time of its acks.
-	presLast    time.Time    // Start of the current presence tick (the last flush that told someone).
 	presLeaves  []string     // Sessions that left since the last flush and must be announced.
 }
 
