@@ -65,9 +65,10 @@ func (db *DB) run() {
 				batch = db.linger(batch, linger)
 			}
 			busy = len(batch) > 1
-			db.commit(batch)
+			// Counted before the replies, so a caller sees its own write.
 			db.batches.Add(1)
 			db.batched.Add(int64(len(batch)))
+			db.commit(batch)
 			clear(batch)
 		case <-db.stop:
 			return

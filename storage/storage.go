@@ -91,7 +91,7 @@ type DB struct {
 
 	maxLogLag uint64 // maxLogLag, or smaller in tests; set before any write.
 
-	batches, batched atomic.Int64 // Transactions committed by the committer, and requests in them.
+	batches, batched atomic.Int64 // Batches (transactions) the committer ran, and requests in them.
 
 	// commitHook, when set (by tests, before any write), runs inside every
 	// batch transaction just before commit; a non-nil error aborts the batch.
@@ -271,8 +271,8 @@ func (db *DB) Path() string { return db.path }
 
 // Stats counts the committer's work since Open.
 type Stats struct {
-	Transactions int64 // Read-write transactions committed by the committer (each one fsyncs).
-	Requests     int64 // Write requests (Append, Create, ...) carried by them.
+	Transactions int64 // Batches the committer ran, one read-write transaction (one fsync) each.
+	Requests     int64 // Write requests (Append, Create, ...) in them, counted before they are answered.
 }
 
 // Stats reports the committer's counters; Requests/Transactions is the
