@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/foliodocs/folio/storage"
 	"github.com/foliodocs/folio/web"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	SSEHeartbeat      time.Duration
 	ShutdownTimeout   time.Duration
 	ReadHeaderTimeout time.Duration
+	// CommitDelay is how long a busy storage committer waits to gather more
+	// writes into one transaction (storage.Options.CommitDelay); 0: never.
+	CommitDelay time.Duration
 
 	// Access control (secret.go): with a secret, every request for a
 	// document needs a token signed with it. Never logged.
@@ -57,6 +61,18 @@ type Config struct {
 	PprofAddr string
 }
 
+// maxCommitDelay bounds --commit-delay: every busy write waits up to it.
+const maxCommitDelay = 50 * time.Millisecond
+
+// storageOptions is the storage configuration of `folio serve`.
+func (c Config) storageOptions() storage.Options {
+	d := c.CommitDelay
+	if d == 0 {
+		d = -1 // storage: negative disables the wait, zero means the default.
+	}
+	return storage.Options{CommitDelay: d}
+}
+
 // DBFile is the database file inside the data directory.
 const DBFile = "folio.db"
 
@@ -77,6 +93,7 @@ func defaultConfig() Config {
 		SSEHeartbeat:      15 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second,
+		CommitDelay:       storage.DefaultCommitDelay,
 		// Generous buckets: an office behind one NAT shares an address and
 		// reconnects at once after a restart.
 		UpgradeRate:  5,
@@ -133,6 +150,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SSEHeartbeat, "sse-heartbeat", c.SSEHeartbeat, "interval of SSE heartbeat comments")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown may take")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send request headers")
+	fs.DurationVar(&c.CommitDelay, "commit-delay", c.CommitDelay, "how long a busy storage committer waits to put more writes in one fsync'd transaction (0: never; at most 50ms); a lone writer never waits")
 	bindSecret(fs, c)
 	fs.Float64Var(&c.UpgradeRate, "upgrade-rate", c.UpgradeRate, "WebSocket upgrades per second per client address (0: no limit)")
 	fs.IntVar(&c.UpgradeBurst, "upgrade-burst", c.UpgradeBurst, "WebSocket upgrade burst per client address")
@@ -240,6 +258,9 @@ func (c Config) Validate() error {
 			bad("--%s-rate must be 0 (off) or positive, with --%s-burst at least 1", l.name, l.name)
 		}
 	}
+	if c.CommitDelay < 0 || c.CommitDelay > maxCommitDelay {
+		bad("--commit-delay must be between 0 and %v", maxCommitDelay)
+	}
 	if _, err := c.trustedProxies(); err != nil {
 		bad("--trusted-proxies: %v", err)
 	}
@@ -268,6 +289,7 @@ func (c Config) logTo(log zerolog.Logger) {
 		Float64("ops_per_second", c.OpsPerSecond).Int("op_burst", c.OpBurst).
 		Dur("idle_unload", c.IdleUnload).Dur("sse_heartbeat", c.SSEHeartbeat).
 		Dur("shutdown_timeout", c.ShutdownTimeout).Dur("read_header_timeout", c.ReadHeaderTimeout).
+		Dur("commit_delay", c.CommitDelay).
 		Str("secret", redact(c.Secret)).Str("secret_file", c.SecretFile).
 		Float64("upgrade_rate", c.UpgradeRate).Int("upgrade_burst", c.UpgradeBurst).
 		Float64("write_rate", c.WriteRate).Int("write_burst", c.WriteBurst).

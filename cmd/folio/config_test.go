@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/foliodocs/folio/storage"
 )
 
 func envMap(m map[string]string) func(string) string {
@@ -50,6 +52,28 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
+// TestCommitDelayReachesStorage: --commit-delay 0 turns the committer's wait
+// off (storage's own zero would mean its default), the default is storage's.
+func TestCommitDelayReachesStorage(t *testing.T) {
+	var stderr bytes.Buffer
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, storage.DefaultCommitDelay},
+		{[]string{"--commit-delay", "0"}, -1},
+		{[]string{"--commit-delay", "3ms"}, 3 * time.Millisecond},
+	} {
+		cfg, err := parseServe(c.args, envMap(nil), &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.storageOptions().CommitDelay; got != c.want {
+			t.Errorf("%v: storage CommitDelay %v, want %v", c.args, got, c.want)
+		}
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	cases := []struct {
 		name string
@@ -65,6 +89,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad origin", []string{"--embed-origins", "https://a.example'"}, nil, "origin pattern"},
 		{"public pprof", []string{"--pprof-addr", ":6060"}, nil, "--pprof-addr"},
 		{"pprof on another host", nil, map[string]string{"FOLIO_PPROF_ADDR": "10.0.0.1:6060"}, "--pprof-addr"},
+		{"negative commit delay", []string{"--commit-delay", "-1ms"}, nil, "--commit-delay"},
+		{"long commit delay", nil, map[string]string{"FOLIO_COMMIT_DELAY": "1s"}, "--commit-delay"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -70,7 +70,7 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := storage.Open(filepath.Join(cfg.Data, DBFile), storage.Options{})
+	db, err := storage.Open(filepath.Join(cfg.Data, DBFile), cfg.storageOptions())
 	if err != nil {
 		if errors.Is(err, storage.ErrLocked) {
 			return nil, fmt.Errorf("%w (is another folio server using %s?)", err, cfg.Data)
