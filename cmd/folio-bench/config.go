@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/foliodocs/folio/storage"
 )
 
 // Config is one run of folio-bench. Defaults come from defaultConfig, flags
@@ -19,6 +21,9 @@ type Config struct {
 	Pprof     string // Address of an opt-in pprof listener in the started server.
 	NoSync    bool   // Diagnosis only: the started server skips fsync (not durable).
 	SendQueue int    // The started server's collab SendQueue; 0: collab's default.
+	// CommitDelay is the started server's storage CommitDelay, as folio
+	// serve's --commit-delay: 0 never waits.
+	CommitDelay time.Duration
 
 	Docs          int
 	EditorsPerDoc int
@@ -52,7 +57,7 @@ func defaultConfig() Config {
 		Duration: 10 * time.Second, Warmup: 2 * time.Second, MaxDocLen: 2000,
 		DialParallel: 64, Settle: 30 * time.Second, Seed: 1,
 		Threshold: 50 * time.Millisecond, StepFactor: 1.5, MaxSteps: 12, Refine: 2,
-		ReplayMode: "lockstep",
+		ReplayMode: "lockstep", CommitDelay: storage.DefaultCommitDelay,
 	}
 }
 
@@ -64,6 +69,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory of the started server (default: a temporary directory, removed after)")
 	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof of the started server on this loopback address, e.g. 127.0.0.1:6060")
 	fs.BoolVar(&c.NoSync, "nosync", c.NoSync, "DIAGNOSIS ONLY: the started server skips fsync (not durable), to see what fsync costs")
+	fs.DurationVar(&c.CommitDelay, "commit-delay", c.CommitDelay, "the started server's storage commit delay (as folio serve --commit-delay; 0: never waits)")
 	fs.IntVar(&c.SendQueue, "send-queue", c.SendQueue, "messages queued per session in the started server (collab SendQueue; 0: collab's default), to see what the queue costs")
 	fs.IntVar(&c.Docs, "docs", c.Docs, "number of documents")
 	fs.IntVar(&c.EditorsPerDoc, "editors", c.EditorsPerDoc, "editors per document")
@@ -123,6 +129,9 @@ func (c *Config) validate() error {
 	}
 	if c.FindMax && (c.StepFactor <= 1 || c.MaxSteps < 1 || c.Refine < 0 || c.Threshold <= 0 || c.Rate <= 0) {
 		errs = append(errs, errors.New("--find-max needs --step-factor > 1, --max-steps >= 1, --refine >= 0, --threshold > 0, --rate > 0"))
+	}
+	if c.CommitDelay < 0 {
+		errs = append(errs, errors.New("--commit-delay must be >= 0"))
 	}
 	if c.SendQueue < 0 {
 		errs = append(errs, errors.New("--send-queue must be >= 0"))

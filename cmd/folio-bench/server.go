@@ -66,7 +66,7 @@ func startTarget(ctx context.Context, cfg Config, stderr io.Writer) (*target, er
 	if cfg.Server == "child" {
 		return startChild(ctx, cfg, stderr)
 	}
-	s, err := startLocal(localOptions{cfg.DataDir, cfg.Pprof, cfg.NoSync, cfg.SendQueue}, stderr)
+	s, err := startLocal(localOptions{cfg.DataDir, cfg.Pprof, cfg.NoSync, cfg.SendQueue, cfg.CommitDelay}, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -88,8 +88,9 @@ type localServer struct {
 // localOptions configure a started server.
 type localOptions struct {
 	dataDir, pprofAddr string
-	noSync             bool // Diagnosis only.
-	sendQueue          int  // collab.Options.SendQueue; 0: collab's default.
+	noSync             bool          // Diagnosis only.
+	sendQueue          int           // collab.Options.SendQueue; 0: collab's default.
+	commitDelay        time.Duration // As folio serve --commit-delay: 0 never waits.
 }
 
 func startLocal(o localOptions, stderr io.Writer) (*localServer, error) {
@@ -107,7 +108,7 @@ func startLocal(o localOptions, stderr io.Writer) (*localServer, error) {
 			os.RemoveAll(dataDir)
 		}
 	}
-	db, err := storage.Open(filepath.Join(dataDir, "folio.db"), storage.Options{NoSync: o.noSync})
+	db, err := storage.Open(filepath.Join(dataDir, "folio.db"), storage.Options{NoSync: o.noSync, CommitDelay: commitDelay(o.commitDelay)})
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -191,7 +192,7 @@ func startChild(ctx context.Context, cfg Config, stderr io.Writer) (*target, err
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, childServeArg, "-data", cfg.DataDir, "-pprof", cfg.Pprof, fmt.Sprintf("-nosync=%v", cfg.NoSync), fmt.Sprintf("-send-queue=%d", cfg.SendQueue))
+	cmd := exec.Command(exe, childServeArg, "-data", cfg.DataDir, "-pprof", cfg.Pprof, fmt.Sprintf("-nosync=%v", cfg.NoSync), fmt.Sprintf("-send-queue=%d", cfg.SendQueue), fmt.Sprintf("-commit-delay=%v", cfg.CommitDelay))
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe() // Closing it (or our death) stops the child.
 	if err != nil {
@@ -258,11 +259,12 @@ func serveChild(args []string, stdout, stderr io.Writer) int {
 	pprofAddr := fs.String("pprof", "", "pprof address")
 	noSync := fs.Bool("nosync", false, "skip fsync")
 	sendQueue := fs.Int("send-queue", 0, "collab SendQueue")
+	commitDelay := fs.Duration("commit-delay", storage.DefaultCommitDelay, "storage commit delay (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	raiseFileLimit(65536)
-	s, err := startLocal(localOptions{*dataDir, *pprofAddr, *noSync, *sendQueue}, stderr)
+	s, err := startLocal(localOptions{*dataDir, *pprofAddr, *noSync, *sendQueue, *commitDelay}, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "folio-bench server:", err)
 		return 1
@@ -297,6 +299,15 @@ func benchHubOptions(logger zerolog.Logger) collab.Options {
 		MessagesPerSec: 20_000,
 		MaxConnsPerDoc: maxConnections,
 	}
+}
+
+// commitDelay maps the --commit-delay of folio serve (0: never) to
+// storage.Options.CommitDelay (0: the default, negative: never).
+func commitDelay(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func durability(noSync bool) string {
