@@ -3,6 +3,8 @@ package collab
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,5 +182,42 @@ func TestPresenceRidesWithOps(t *testing.T) {
 	}
 	if r.presTimer != nil {
 		t.Error("the timer stays armed with nothing left to flush")
+	}
+}
+
+// TestOpEncodingMatchesJSON: the hand-written op and ack encoders write
+// exactly what encoding/json writes, HTML escaping of the op's text included.
+func TestOpEncodingMatchesJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"a", "é", "🎉", "<", ">", "&", "\u2028", "\u2029", "\"", "\\", "\n", "\t", "\x01", "ok", "\u00e2"}
+	text := func() string {
+		var b strings.Builder
+		for range 1 + rng.IntN(6) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		return b.String()
+	}
+	for i := range 500 {
+		var op ot.Op
+		if rng.IntN(2) == 0 {
+			op = append(op, ot.Component{Skip: 1 + rng.IntN(9)})
+		}
+		op = append(op, ot.Component{Insert: text()})
+		if rng.IntN(2) == 0 {
+			op = append(op, ot.Component{Delete: 1 + rng.IntN(5)})
+		}
+		if rng.IntN(3) == 0 {
+			op = append(op, ot.Component{Skip: 2}, ot.Component{Delete: 2, DelText: text()[:0] + "xy"})
+		}
+		m := OpMsg{Version: rng.Uint64(), Op: op, Session: fmt.Sprintf("s-%d", i), Seq: uint64(i)}
+		if i%2 == 0 {
+			m.Type = TypeOp
+		}
+		if got, want := encodeOpMsg(m), encode(m); string(got) != string(want) {
+			t.Fatalf("op message\n got %s\nwant %s", got, want)
+		}
+		if got, want := encodeAck(m.Seq, m.Version), encode(Ack{Type: TypeAck, Seq: m.Seq, Version: m.Version}); string(got) != string(want) {
+			t.Fatalf("ack\n got %s\nwant %s", got, want)
+		}
 	}
 }

@@ -374,7 +374,7 @@ func (r *room) apply(p *pendingOp) bool {
 	}
 	r.moveCursors(rec.Op)
 	msg := OpMsg{Type: TypeOp, Version: rec.Version, Op: rec.Op, Session: rec.Session, Seq: rec.Seq}
-	b := encode(msg)
+	b := encodeOpMsg(msg)
 	var author *session
 	if p.ws {
 		author = r.byID[rec.Session]
@@ -386,7 +386,7 @@ func (r *room) apply(p *pendingOp) bool {
 	}
 	if author != nil {
 		author.ackedAt = r.turn
-		if !author.sendHeld(r, encode(Ack{Type: TypeAck, Seq: rec.Seq, Version: rec.Version}), author.out.max) {
+		if !author.sendHeld(r, encodeAck(rec.Seq, rec.Version), author.out.max) {
 			author.kick(errSlowConsumer)
 		}
 	}
