@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/collab/internal/jsonscan"
 	"github.com/foliodocs/folio/ot"
 )
 
@@ -79,7 +79,7 @@ const (
 // decodeFast decodes an op, ack, presence or leave frame in its plain form
 // into m; false means "not sure, use decodeSlow" and leaves m unspecified.
 func decodeFast(b []byte, m *serverMsg) bool {
-	p := scanner{b: b}
+	p := scanner{jsonscan.Scanner{B: b}}
 	var (
 		typ, session, name, color string
 		version, seq              uint64
@@ -87,18 +87,18 @@ func decodeFast(b []byte, m *serverMsg) bool {
 		cursor                    *ot.Selection
 		seen                      int
 	)
-	if !p.byte('{') {
+	if !p.Byte('{') {
 		return false
 	}
 	for first := true; ; first = false {
-		if p.byte('}') {
+		if p.Byte('}') {
 			break
 		}
-		if !first && !p.byte(',') {
+		if !first && !p.Byte(',') {
 			return false
 		}
-		key, ok := p.str()
-		if !ok || !p.byte(':') {
+		key, ok := p.Str()
+		if !ok || !p.Byte(':') {
 			return false
 		}
 		bit, ok := 0, false
@@ -125,8 +125,7 @@ func decodeFast(b []byte, m *serverMsg) bool {
 		}
 		seen |= bit
 	}
-	p.ws()
-	if p.i != len(b) {
+	if !p.End() {
 		return false
 	}
 	*m = serverMsg{typ: typ}
@@ -145,57 +144,11 @@ func decodeFast(b []byte, m *serverMsg) bool {
 	return true
 }
 
-// scanner reads the plain JSON decodeFast accepts.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (p *scanner) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-// byte consumes c after optional whitespace.
-func (p *scanner) byte(c byte) bool {
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// str reads a string without escapes or control characters, in valid UTF-8
-// (the only strings whose bytes are their value), and returns its bytes.
-func (p *scanner) str() ([]byte, bool) {
-	if !p.byte('"') {
-		return nil, false
-	}
-	start, ascii := p.i, true
-	for ; p.i < len(p.b); p.i++ {
-		switch c := p.b[p.i]; {
-		case c == '"':
-			s := p.b[start:p.i]
-			p.i++
-			return s, ascii || utf8.Valid(s)
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return nil, false
-}
+// scanner is a jsonscan.Scanner with the values decodeFast knows.
+type scanner struct{ jsonscan.Scanner }
 
 func (p *scanner) text(dst *string) bool {
-	s, ok := p.str()
+	s, ok := p.Str()
 	if ok {
 		*dst = string(s)
 	}
@@ -205,7 +158,7 @@ func (p *scanner) text(dst *string) bool {
 // typ reads the message type; the frequent ones are the package's constants,
 // so reading them allocates nothing.
 func (p *scanner) typ(dst *string) bool {
-	s, ok := p.str()
+	s, ok := p.Str()
 	if !ok {
 		return false
 	}
@@ -224,97 +177,41 @@ func (p *scanner) typ(dst *string) bool {
 	return true
 }
 
-// digits reads a plain non-negative integer: no sign, fraction, exponent or
-// leading zero, and small enough for 63 bits.
-func (p *scanner) digits() (uint64, bool) {
-	p.ws()
-	start := p.i
-	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-		p.i++
-	}
-	n := p.i - start
-	if n == 0 || n > 18 || (n > 1 && p.b[start] == '0') {
-		return 0, false
-	}
-	if p.i < len(p.b) {
-		switch p.b[p.i] {
-		case '.', 'e', 'E':
-			return 0, false
-		}
-	}
-	v, err := strconv.ParseUint(string(p.b[start:p.i]), 10, 64)
-	return v, err == nil
-}
-
 func (p *scanner) uint(dst *uint64) bool {
-	v, ok := p.digits()
+	v, ok := p.Digits()
 	*dst = v
 	return ok
 }
 
 // op reads an op array with ot's strict decoder.
 func (p *scanner) op(dst *ot.Op) bool {
-	p.ws()
-	start := p.i
-	if !p.skipArray() {
-		return false
-	}
-	return dst.UnmarshalJSON(p.b[start:p.i]) == nil
-}
-
-// skipArray moves past a JSON array, minding strings and their escapes; the
-// array's content is checked by whoever parses it.
-func (p *scanner) skipArray() bool {
-	if p.i >= len(p.b) || p.b[p.i] != '[' {
-		return false
-	}
-	depth := 0
-	for ; p.i < len(p.b); p.i++ {
-		switch p.b[p.i] {
-		case '[', '{':
-			depth++
-		case ']', '}':
-			depth--
-			if depth == 0 {
-				p.i++
-				return true
-			}
-		case '"':
-			for p.i++; p.i < len(p.b) && p.b[p.i] != '"'; p.i++ {
-				if p.b[p.i] == '\\' {
-					p.i++
-				}
-			}
-		}
-	}
-	return false
+	raw, ok := p.Array()
+	return ok && dst.UnmarshalJSON(raw) == nil
 }
 
 // cursor reads null or {"anchor":N,"head":N} (each key at most once).
 func (p *scanner) cursor(dst **ot.Selection) bool {
-	p.ws()
-	if len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "null" {
-		p.i += 4
+	if p.Literal("null") {
 		*dst = nil
 		return true
 	}
-	if !p.byte('{') {
+	if !p.Byte('{') {
 		return false
 	}
 	var sel ot.Selection
 	var seen int
 	for first := true; ; first = false {
-		if p.byte('}') {
+		if p.Byte('}') {
 			break
 		}
-		if !first && !p.byte(',') {
+		if !first && !p.Byte(',') {
 			return false
 		}
-		key, ok := p.str()
-		if !ok || !p.byte(':') {
+		key, ok := p.Str()
+		if !ok || !p.Byte(':') {
 			return false
 		}
-		v, ok := p.digits()
+		v, ok := p.Digits()
 		bit := 0
 		switch string(key) {
 		case "anchor":
