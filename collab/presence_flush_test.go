@@ -221,3 +221,14 @@ func TestOpEncodingMatchesJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendJSONStringMatchesJSON: the plain-ASCII shortcut and the
+// encoding/json path agree with json.Marshal on every byte class.
+func TestAppendJSONStringMatchesJSON(t *testing.T) {
+	for _, s := range []string{"", "abc-123_XYZ", "a b", "'", "\x7f", "\x1f", "\"", "\\", "<", ">", "&", "é", "\u2028", "🎉", "\xff"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("%q: got %s, want %s", s, got[1:], want)
+		}
+	}
+}

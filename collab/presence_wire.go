@@ -52,7 +52,14 @@ func (s *session) presenceMsg() []byte {
 }
 
 // appendJSONString appends s as encoding/json writes it (HTML-safe escapes).
+// Printable ASCII that needs no escape (session ids, most names) is copied
+// as it is; anything else goes through encoding/json.
 func appendJSONString(b []byte, s string) []byte {
+	if plainASCII(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	q, err := json.Marshal(s)
 	if err != nil { // Only invalid UTF-8, which json.Marshal replaces; unreachable.
 		return append(b, `""`...)
@@ -153,4 +160,15 @@ func needsHTMLEscape(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// plainASCII reports that encoding/json writes s unchanged between quotes.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
