@@ -88,9 +88,11 @@ func (r *room) duePresence(now time.Time) (msgs []presOut, next time.Time) {
 		}
 		s.presDirty, s.presSent, s.presAnnounced = false, now, true
 		msgs = append(msgs, presOut{subject: s.id, from: s, data: s.presenceMsg()})
-		p := s.pres.clone()
-		p.Type = TypePresence
-		r.publish(Event{Kind: EventPresence, Version: p.Version, Presence: &p})
+		if len(r.subs) > 0 {
+			p := s.pres.clone()
+			p.Type = TypePresence
+			r.publish(Event{Kind: EventPresence, Version: p.Version, Presence: &p})
+		}
 	}
 	return msgs, next
 }

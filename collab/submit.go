@@ -390,7 +390,9 @@ func (r *room) apply(p *pendingOp) bool {
 			author.kick(errSlowConsumer)
 		}
 	}
-	r.publish(Event{Kind: EventOp, Version: rec.Version, Op: &msg})
+	if len(r.subs) > 0 {
+		r.publish(Event{Kind: EventOp, Version: rec.Version, Op: &msg})
+	}
 	for _, c := range p.replies {
 		c <- submitResult{version: rec.Version}
 	}
