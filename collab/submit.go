@@ -391,7 +391,8 @@ func (r *room) apply(p *pendingOp) bool {
 		}
 	}
 	if len(r.subs) > 0 {
-		r.publish(Event{Kind: EventOp, Version: rec.Version, Op: &msg})
+		ev := msg // Escapes to the subscribers; msg stays on the stack.
+		r.publish(Event{Kind: EventOp, Version: rec.Version, Op: &ev})
 	}
 	for _, c := range p.replies {
 		c <- submitResult{version: rec.Version}
