@@ -60,6 +60,17 @@ func TestRestart(t *testing.T) {
 			return true
 		})
 		s.start()
+		// Every client back before the next stop: each one then lives
+		// through every restart (a client still in its reconnect backoff
+		// would otherwise sleep through a short-lived server).
+		eventually(t, "every client reconnected", func() bool {
+			for _, c := range cs {
+				if !c.Online() {
+					return false
+				}
+			}
+			return true
+		})
 	}
 	n := acks.count()
 	eventually(t, "edits acknowledged after the last restart", func() bool { return acks.count() >= n+10 })
