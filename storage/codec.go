@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -397,6 +398,14 @@ const (
 	minCompress = 512 // Shorter texts are stored raw.
 )
 
+// snapWriters recycles DEFLATE writers: a new one allocates about 1.2 MB of
+// tables, and a busy server writes a snapshot every SnapshotEvery ops per
+// document.
+var snapWriters = sync.Pool{New: func() any {
+	zw, _ := flate.NewWriter(nil, flate.BestSpeed) // Only fails on a bad level.
+	return zw
+}}
+
 func encodeSnapshot(text string) []byte {
 	raw := append([]byte{snapV1, snapRaw}, text...)
 	if len(text) < minCompress {
@@ -405,9 +414,11 @@ func encodeSnapshot(text string) []byte {
 	var buf bytes.Buffer
 	buf.Write([]byte{snapV1, snapDeflate})
 	buf.Write(binary.AppendUvarint(nil, uint64(len(text))))
-	zw, _ := flate.NewWriter(&buf, flate.BestSpeed) // Only fails on a bad level.
+	zw := snapWriters.Get().(*flate.Writer)
+	zw.Reset(&buf)
 	zw.Write([]byte(text))
 	zw.Close()
+	snapWriters.Put(zw)
 	if buf.Len() >= len(raw) {
 		return raw
 	}
