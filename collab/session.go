@@ -3,6 +3,7 @@ package collab
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -208,14 +209,15 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 		if err := s.reads.Wait(s.ctx); err != nil || !s.awaitWriter() {
 			return nil
 		}
-		typ, data, err := s.conn.Read(s.wctx)
+		typ, buf, err := s.readMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				return errorf(CodeTooLarge, "message too large")
 			}
 			return nil
 		}
-		msg, e := decodeClient(typ, data)
+		msg, e := decodeClient(typ, *buf)
+		putReadBuf(buf) // Decoding copied what it keeps.
 		switch {
 		case e != nil:
 			s.sendError(e, 0)
@@ -230,6 +232,47 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 		default:
 			s.handle(msg)
 		}
+	}
+}
+
+// readBufs recycles message buffers; coder/websocket's Conn.Read allocates
+// a fresh one (io.ReadAll) per message.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxKeptReadBuf is the largest buffer returned to readBufs.
+const maxKeptReadBuf = 64 << 10
+
+// readMessage reads the next data message into a buffer from readBufs; the
+// caller returns it with putReadBuf. The read limit applies as in Read.
+func (s *session) readMessage() (websocket.MessageType, *[]byte, error) {
+	typ, r, err := s.conn.Reader(s.wctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	bp := readBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			*bp = b
+			return typ, bp, nil
+		}
+		if err != nil {
+			*bp = b
+			putReadBuf(bp)
+			return 0, nil, err
+		}
+	}
+}
+
+func putReadBuf(bp *[]byte) {
+	if cap(*bp) <= maxKeptReadBuf {
+		*bp = (*bp)[:0]
+		readBufs.Put(bp)
 	}
 }
 

@@ -145,3 +145,23 @@ func TestWriterCorksBatches(t *testing.T) {
 			cork.corks.Load(), cork.uncorks.Load(), cork.nested.Load(), cork.unmatched.Load())
 	}
 }
+
+// TestReadBuffersAreNotShared: message buffers are recycled between reads,
+// so what a decoded message keeps must be its own: a long op (which grows
+// the buffer) then short ones that reuse it leave the long one intact.
+func TestReadBuffersAreNotShared(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	a := dialTest(t, ts.url+"bufs")
+	a.hello(ClientMsg{})
+	long := strings.Repeat("long text é🎉 ", 800)
+	b, _ := json.Marshal(long)
+	a.sendRaw(opJSON(1, 0, "["+string(b)+"]"))
+	a.expect(TypeAck)
+	for i := uint64(2); i <= 5; i++ {
+		a.sendRaw(opJSON(i, i-1, `["x"]`))
+		a.expect(TypeAck)
+	}
+	if text, v := textOf(t, ts.db, "bufs"); text != "xxxx"+long || v != 5 {
+		t.Fatalf("stored %d bytes at version %d, want the long insert behind 4 x's", len(text), v)
+	}
+}
