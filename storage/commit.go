@@ -50,7 +50,8 @@ func (db *DB) write(ctx context.Context, apply func(*bolt.Tx) error) error {
 }
 
 // run is the committer goroutine: it takes one request, adds whatever else
-// is waiting (up to MaxBatch), and commits them in one transaction.
+// is waiting (up to MaxBatch) and, when busy, what arrives within
+// CommitDelay (linger), and commits them in one transaction.
 func (db *DB) run() {
 	defer db.wg.Done()
 	batch := make([]*writeReq, 0, db.opts.MaxBatch)
