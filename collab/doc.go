@@ -47,9 +47,10 @@
 // ops queued while a commit runs form the next commit (one Append, one
 // fsync); when that commit acknowledged authors who type ahead (their last op
 // followed its ack within 1 ms) and have nothing queued, the next commit
-// waits up to 1 ms for their next op (gather.go). After a commit returns, its ops are applied in version order, and
-// for each: stored cursors move, the author gets its ack, everyone else gets
-// the op (encoded once, the same bytes for all). Acks and broadcasts
+// waits up to 1 ms for their next op (gather.go). After a commit returns,
+// its ops are applied in version order, and for each: stored cursors move,
+// the author gets its ack, everyone else gets the op (encoded once, the same
+// bytes for all). Acks and broadcasts
 // therefore follow version order on every connection.
 //
 // # Durability and exactly-once

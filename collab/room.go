@@ -52,7 +52,6 @@ type room struct {
 	presTimer   *time.Timer  // Armed while some presence waits for coalescing.
 	held        []*session   // Writers claimed in this turn (sendHeld), started by releaseWriters.
 	gather      gather       // Holds the next commit briefly for just-acknowledged authors.
-	turn        time.Time    // When finishCommit began: the time of its acks.
 	presLeaves  []string     // Sessions that left since the last flush and must be announced.
 }
 

@@ -1,9 +1,9 @@
 package collab
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,7 +216,7 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 			}
 			return nil
 		}
-		msg, e := decodeClient(typ, *buf)
+		msg, e := decodeClient(typ, buf.Bytes())
 		putReadBuf(buf) // Decoding copied what it keeps.
 		switch {
 		case e != nil:
@@ -235,44 +235,32 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 	}
 }
 
-// readBufs recycles message buffers; coder/websocket's Conn.Read allocates
-// a fresh one (io.ReadAll) per message.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+// readBufs recycles message buffers (*bytes.Buffer); coder/websocket's
+// Conn.Read allocates a fresh one (io.ReadAll) per message.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // maxKeptReadBuf is the largest buffer returned to readBufs.
 const maxKeptReadBuf = 64 << 10
 
 // readMessage reads the next data message into a buffer from readBufs; the
 // caller returns it with putReadBuf. The read limit applies as in Read.
-func (s *session) readMessage() (websocket.MessageType, *[]byte, error) {
+func (s *session) readMessage() (websocket.MessageType, *bytes.Buffer, error) {
 	typ, r, err := s.conn.Reader(s.wctx)
 	if err != nil {
 		return 0, nil, err
 	}
-	bp := readBufs.Get().(*[]byte)
-	b := (*bp)[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			*bp = b
-			return typ, bp, nil
-		}
-		if err != nil {
-			*bp = b
-			putReadBuf(bp)
-			return 0, nil, err
-		}
+	buf := readBufs.Get().(*bytes.Buffer)
+	if _, err := buf.ReadFrom(r); err != nil {
+		putReadBuf(buf)
+		return 0, nil, err
 	}
+	return typ, buf, nil
 }
 
-func putReadBuf(bp *[]byte) {
-	if cap(*bp) <= maxKeptReadBuf {
-		*bp = (*bp)[:0]
-		readBufs.Put(bp)
+func putReadBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= maxKeptReadBuf {
+		buf.Reset()
+		readBufs.Put(buf)
 	}
 }
 

@@ -311,7 +311,6 @@ func (r *room) startCommit() {
 // acknowledged, everyone else gets the same encoded bytes. On failure nothing
 // changed: the batch and everything queued after it (rebased over it) fail.
 func (r *room) finishCommit(res commitResult) {
-	r.turn = time.Now()
 	batch := r.inflight
 	r.inflight = nil
 	r.hub.opts.Metrics.commitTook(res.took)
@@ -385,7 +384,7 @@ func (r *room) apply(p *pendingOp) bool {
 		}
 	}
 	if author != nil {
-		author.ackedAt = r.turn
+		author.ackedAt = time.Now()
 		if !author.sendHeld(r, encodeAck(rec.Seq, rec.Version), author.out.max) {
 			author.kick(errSlowConsumer)
 		}

@@ -114,6 +114,64 @@ func BenchmarkRawOnePutPerTx(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tx/s")
 }
 
+// BenchmarkTxPages is what one durable bbolt transaction costs in process
+// CPU (user + system, from getrusage) by the number of leaf pages it dirties:
+// the fixed part (two fdatasyncs) is why the committer gathers requests
+// (Options.CommitDelay).
+func BenchmarkTxPages(b *testing.B) {
+	for _, pages := range []int{1, 10, 30} {
+		b.Run(fmt.Sprintf("pages=%d", pages), func(b *testing.B) {
+			bdb, err := bolt.Open(filepath.Join(b.TempDir(), "tx.db"), 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer bdb.Close()
+			const perLeaf = 40 // 80-byte values: about 40 per 4 KB leaf.
+			val := make([]byte, 80)
+			put := func(keys func(yield func(uint64) bool)) {
+				err := bdb.Update(func(tx *bolt.Tx) error {
+					bk, err := tx.CreateBucketIfNotExists([]byte("b"))
+					if err != nil {
+						return err
+					}
+					for k := range keys {
+						if err := bk.Put(versionKey(k), val); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			put(func(yield func(uint64) bool) { // Fill the leaves once.
+				for k := range uint64(pages * perLeaf) {
+					yield(k)
+				}
+			})
+			cpu0 := processCPU(b)
+			b.ResetTimer()
+			for i := range b.N {
+				put(func(yield func(uint64) bool) { // One key in each leaf.
+					for p := range pages {
+						yield(uint64(p*perLeaf + i%perLeaf))
+					}
+				})
+			}
+			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/tx")
+		})
+	}
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // traceDB is a closed database file holding the automerge-paper trace as
 // document "paper", built once per snapshot interval.
 type traceDB struct {

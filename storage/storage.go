@@ -61,10 +61,10 @@ type Options struct {
 	// CommitDelay is how long the committer waits for more requests before a
 	// transaction, but only while it is busy: when the previous transaction
 	// or the requests already waiting number more than one. A lone writer
-	// never waits. Each transaction costs about 110 µs of CPU whatever it
-	// carries (two fdatasyncs), so under load a short wait trades a little
-	// latency for much less CPU per write. Zero means DefaultCommitDelay;
-	// negative disables the wait.
+	// never waits. Each transaction costs 110-210 µs of CPU whatever it
+	// carries (two fdatasyncs; BenchmarkTxPages), so under load a short
+	// wait trades a little latency for much less CPU per write. Zero means
+	// DefaultCommitDelay; negative disables the wait.
 	CommitDelay time.Duration
 
 	// Verify runs Check during Open and refuses to open a database that fails

@@ -9,11 +9,13 @@
 // alone); --url points it at a running server instead (--token when it checks
 // tokens), and --server-pid lets it sample that server's CPU and RSS from
 // /proc. A started server has production settings except the per-connection
-// abuse limits, which a load test must lift; --pprof, --nosync and
-// --send-queue exist for diagnosis, and --cpuprofile profiles the generator
-// itself over the measured window (it shares the machine with the server, so
-// its cost per op is reported too: "generator CPU % of a core"). CPU per committed op, allocations per op
-// (from /metrics) and commit timings are reported beside the latencies.
+// abuse limits, which a load test must lift; --pprof, --nosync,
+// --send-queue and --commit-delay exist for diagnosis, and --cpuprofile
+// profiles the generator itself over the measured window (it shares the
+// machine with the server, so its cost per op is reported too: "generator
+// CPU % of a core"). CPU per committed op, allocations, syscalls and storage
+// transactions per op (from /metrics and /proc) and commit timings are
+// reported beside the latencies.
 //
 // Modes:
 //   - a load run: --docs D documents × --editors E editors typing --rate R
