@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,46 +142,80 @@ func BenchmarkBroadcast(b *testing.B) {
 
 // BenchmarkDeliver measures the session write path over real loopback
 // WebSockets: one broadcast round queues the same bytes to n joined sessions
-// and waits until every client has read its frame. Allocations include the
-// client side (the same before and after a change).
+// and waits until every client has read its frame. from=room is the room's
+// way (queued in its turn, written at the end of it, see Wire), from=writer
+// a send from another goroutine (the writer goroutine writes). Allocations
+// include the client side (the same before and after a change).
 func BenchmarkDeliver(b *testing.B) {
 	for _, n := range []int{1, 10} {
-		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
-			h := benchHub(b, false)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
-				if err != nil {
-					return
-				}
-				h.ServeConn(c, "bench", Peer{Addr: r.RemoteAddr})
-			}))
-			b.Cleanup(srv.Close)
-			got := make(chan struct{}, 1024)
-			sessions := make([]*session, 0, n)
-			for i := 0; i < n; i++ {
-				benchDial(b, "ws"+strings.TrimPrefix(srv.URL, "http"), got)
-			}
-			r := h.lookupRoom("bench")
-			if err := r.do(context.Background(), func() {
-				for s := range r.sessions {
-					sessions = append(sessions, s)
-				}
-			}); err != nil || len(sessions) != n {
-				b.Fatalf("%d sessions joined: %v", len(sessions), err)
-			}
-			msg := encode(OpMsg{Type: TypeOp, Version: 7, Op: ot.Op{{Skip: 12}, {Insert: "typing 🎉"}}, Session: "s", Seq: 3})
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				for _, s := range sessions {
-					s.send(msg)
-				}
-				for range sessions {
-					<-got
-				}
-			}
-		})
+		for _, from := range []string{"room", "writer"} {
+			b.Run(fmt.Sprintf("sessions=%d/from=%s", n, from), func(b *testing.B) {
+				benchDeliver(b, n, from == "room")
+			})
+		}
 	}
+}
+
+func benchDeliver(b *testing.B, n int, fromRoom bool) {
+	h := benchHub(b, false)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, wire, err := Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
+		if err != nil {
+			return
+		}
+		h.ServeConn(c, "bench", Peer{Addr: r.RemoteAddr, Wire: wire})
+	}))
+	b.Cleanup(srv.Close)
+	got := make(chan struct{}, 1024)
+	sessions := make([]*session, 0, n)
+	for i := 0; i < n; i++ {
+		benchDial(b, "ws"+strings.TrimPrefix(srv.URL, "http"), got)
+	}
+	r := h.lookupRoom("bench")
+	if err := r.do(context.Background(), func() {
+		for s := range r.sessions {
+			sessions = append(sessions, s)
+		}
+	}); err != nil || len(sessions) != n {
+		b.Fatalf("%d sessions joined: %v", len(sessions), err)
+	}
+	msg := encode(OpMsg{Type: TypeOp, Version: 7, Op: ot.Op{{Skip: 12}, {Insert: "typing 🎉"}}, Session: "s", Seq: 3})
+	broadcast := func() {
+		for _, s := range sessions {
+			s.sendHeld(r, msg, h.opts.SendQueue)
+		}
+		r.releaseWriters()
+	}
+	b.ReportAllocs()
+	cpu0 := processCPU(b)
+	b.ResetTimer()
+	defer func() {
+		b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/float64(b.N*n), "cpu-ns/delivery")
+	}()
+	for i := 0; i < b.N; i++ {
+		if fromRoom {
+			if err := r.do(context.Background(), broadcast); err != nil {
+				b.Fatal(err)
+			}
+		} else {
+			for _, s := range sessions {
+				s.send(msg)
+			}
+		}
+		for range sessions {
+			<-got
+		}
+	}
+}
+
+// processCPU is the CPU time (user and system) of this process, server and
+// clients together.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchDial joins a client that signals got for every frame after its welcome.

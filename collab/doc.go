@@ -16,13 +16,16 @@
 // so no join is lost.
 //
 // Each session has a reader goroutine (ServeConn's caller, or the hub's
-// goroutine for StartConn) and, only while its bounded queue of pre-encoded
-// messages is non-empty, one writer that alone writes data frames (a batch
-// per wake-up, each write with its own deadline: one watchdog timer per
-// session) and ends when the queue is empty. With a Peer.Corker a batch of
-// several messages leaves in one write(2) under one deadline. The room
-// starts the writers its turn needs only at the end of the turn, so that all
-// it queued for a session in the turn is one batch. A per-session timer starts the
+// goroutine for StartConn) and a bounded queue of pre-encoded messages. The
+// room sends what a turn queued for a session as one batch at the end of the
+// turn. With a Peer.Wire (Accept) the session frames its messages itself and
+// the room writes the batch straight to the socket in one write(2) when the
+// socket takes it at once and no other write is under way (Wire.tryWrite
+// never waits). Otherwise, and for what the socket did not take, one writer
+// goroutine, which alone writes data frames, runs while the queue is not
+// empty (a batch per wake-up, one write(2) each with a Wire, each write with
+// its own deadline: one watchdog timer per session) and ends when the queue
+// is empty. A per-session timer starts the
 // heartbeat pings (each waits for its pong in a short-lived goroutine); kick
 // starts the close handshake in a short-lived goroutine. The reader waits
 // for every one of them. An idle session thus has one goroutine.

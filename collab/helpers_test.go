@@ -30,6 +30,9 @@ type testServer struct {
 	db   *storage.DB
 	url  string
 	peer Peer
+	// noWire serves the next connections without a Wire (coder/websocket
+	// writes every message).
+	noWire bool
 }
 
 func newTestServer(t *testing.T, opts Options) *testServer {
@@ -48,11 +51,14 @@ func newTestServerStore(t *testing.T, store Store, db *storage.DB, opts Options)
 	ts := &testServer{hub: NewHub(store, opts), db: db}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws/{id}", func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
+		c, wire, err := Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
 		if err != nil {
 			return
 		}
-		ts.hub.ServeConn(c, r.PathValue("id"), Peer{Addr: r.RemoteAddr, Authorize: ts.peer.Authorize, Corker: ts.peer.Corker})
+		if ts.noWire {
+			wire = nil
+		}
+		ts.hub.ServeConn(c, r.PathValue("id"), Peer{Addr: r.RemoteAddr, Authorize: ts.peer.Authorize, Wire: wire})
 	})
 	srv := httptest.NewServer(mux)
 	ts.url = "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws/"
@@ -93,9 +99,14 @@ func dialTest(t *testing.T, url string) *testClient {
 
 func dialProto(t *testing.T, url string, protos []string) *testClient {
 	t.Helper()
+	return dialWith(t, url, &websocket.DialOptions{Subprotocols: protos})
+}
+
+func dialWith(t *testing.T, url string, opts *websocket.DialOptions) *testClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: protos})
+	c, _, err := websocket.Dial(ctx, url, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,30 @@ func (q *outQueue) release() {
 	}
 }
 
+// releaseWith is release for a batch that write may send at once: it gets
+// everything queued (with the lock held, so nothing joins meanwhile) and
+// returns what is left of it, in its place. When nothing is left no writer
+// starts and the claim ends.
+func (q *outQueue) releaseWith(write func([]outMsg) []outMsg) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stopped {
+		return
+	}
+	rest := write(q.items)
+	if len(rest) > 0 {
+		q.items = rest
+		q.start()
+		return
+	}
+	q.items = recycleBatch(q.items)
+	q.running = false
+	select {
+	case q.drained <- struct{}{}:
+	default:
+	}
+}
+
 // stop keeps any further writer from starting; the caller then waits for
 // the one that may be running.
 func (q *outQueue) stop() {

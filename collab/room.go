@@ -182,11 +182,11 @@ func (r *room) drainInbox() {
 	}
 }
 
-// releaseWriters starts the writers that this turn's messages need: each
-// session's messages of the turn leave as one batch.
+// releaseWriters sends what this turn queued for each session as one
+// batch: written at once when the socket takes it, else by its writer.
 func (r *room) releaseWriters() {
 	for _, s := range r.held {
-		s.out.release()
+		s.flushHeld()
 	}
 	clear(r.held)
 	r.held = r.held[:0]

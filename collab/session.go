@@ -28,18 +28,10 @@ type Peer struct {
 	Addr string
 	// Authorize checks hello's token. nil means open access with RoleEdit.
 	Authorize func(token string) (Grant, error)
-	// Corker, when set, holds the connection's writes while the session's
-	// writer drains a batch, so the batch leaves in one write(2).
-	Corker Corker
-}
-
-// Corker delays the writes to a connection between Cork and Uncork, which
-// sends them at once. Uncork's error is the connection's write error. Both
-// are called by the session's writer only; other writers (pings, pongs,
-// the close handshake) may write meanwhile and are held too.
-type Corker interface {
-	Cork()
-	Uncork() error
+	// Wire, from Accept, lets the session write its data frames itself:
+	// a batch is one write(2), done by the room when the socket takes it at
+	// once. nil: each message goes through coder/websocket's writer.
+	Wire *Wire
 }
 
 // Grant is what a token allows.
@@ -51,8 +43,9 @@ type Grant struct {
 // outMsg is one entry of a session's send queue: encoded bytes, or a close
 // that takes effect after everything queued before it was written.
 type outMsg struct {
-	data  []byte
-	close *Error
+	data   []byte
+	framed bool // data is frames already (what the socket did not take of a batch; Wire only).
+	close  *Error
 }
 
 // session is one WebSocket connection. Its reader is the ServeConn goroutine.
@@ -69,7 +62,7 @@ type session struct {
 	watchdog  *time.Timer     // Closes conn when a write outlives WriteTimeout; owned by the writer.
 	out       *outQueue       // Bounded; anyone sends without blocking (send).
 	writer    func()          // Static: writeLoop as a func value, so starting it allocates nothing.
-	corker    Corker          // Static, may be nil: batches leave in one write.
+	wire      *Wire           // Static, may be nil: frames are written without coder/websocket's writer.
 	pingTimer *time.Timer     // Starts a ping every PingInterval (pingDue).
 	pinging   atomic.Bool     // A ping waits for its pong.
 	// stopClosing ends the watch for the hub's Close before hello (nil once
@@ -154,7 +147,7 @@ func (h *Hub) newSession(conn *websocket.Conn, docID string, peer Peer) *session
 		errBudget: rate.NewLimiter(rate.Every(time.Second), 10),
 		reads:     rate.NewLimiter(rate.Limit(h.opts.MessagesPerSec), 2*int(h.opts.MessagesPerSec)),
 		log:       h.log.With().Str(logDoc, docID).Str(logPeer, peer.Addr).Logger(),
-		corker:    peer.Corker,
+		wire:      peer.Wire,
 	}
 	s.writer = s.writeLoop
 	s.out = newOutQueue(h.opts.SendQueue, s.startWriter)
@@ -513,25 +506,73 @@ func (s *session) pingDue() {
 }
 
 // writeBatch writes msgs in order; false when the session ended (the
-// connection is closed). With a Corker, a batch of several messages is one
-// write(2) under one watchdog period.
+// connection is closed). With a Wire the frames up to a close entry leave in
+// one write(2) under one watchdog period.
 func (s *session) writeBatch(msgs []outMsg) bool {
-	if s.corker == nil || len(msgs) < 2 {
+	if s.wire == nil {
 		return s.writeEach(msgs, s.write)
 	}
-	s.watchdog.Reset(s.hub.opts.WriteTimeout)
-	s.corker.Cork()
-	ok := s.writeEach(msgs, func(b []byte) error { return s.conn.Write(s.wctx, websocket.MessageText, b) })
-	err := s.corker.Uncork()
-	if !s.watchdog.Stop() && err == nil {
-		err = errWriteTimeout
+	buf := getFrameBuf()
+	defer putFrameBuf(buf)
+	var n int
+	*buf, n = appendFrames((*buf)[:0], msgs)
+	if len(*buf) > 0 {
+		s.watchdog.Reset(s.hub.opts.WriteTimeout)
+		err := s.wire.writeFrames(*buf, s.kicked)
+		if !s.watchdog.Stop() && err == nil {
+			err = errWriteTimeout
+		}
+		if errors.Is(err, errSessionEnded) {
+			return false
+		}
+		if err != nil {
+			s.kick(nil)
+			_ = s.conn.CloseNow()
+			return false
+		}
 	}
-	if err != nil && ok {
-		s.kick(nil)
-		_ = s.conn.CloseNow()
+	if n < len(msgs) {
+		s.kick(msgs[n].close)
 		return false
 	}
-	return ok
+	return true
+}
+
+// flushHeld starts the writer that the room claimed in its turn (pushHeld),
+// unless the room can write the batch itself: with a Wire and no close
+// queued, the batch goes straight to the socket (Wire.tryWrite, which never
+// waits); only what the socket does not take is left to a writer.
+func (s *session) flushHeld() {
+	if s.wire == nil {
+		s.out.release()
+		return
+	}
+	s.out.releaseWith(s.tryFrames)
+}
+
+// tryFrames writes msgs' frames without waiting and returns what is left
+// to write: nothing when the socket took it all. It runs on the room
+// goroutine with the queue locked.
+func (s *session) tryFrames(msgs []outMsg) []outMsg {
+	buf := getFrameBuf()
+	b, n := appendFrames((*buf)[:0], msgs)
+	*buf = b
+	if n < len(msgs) { // A close: the writer keeps the order.
+		putFrameBuf(buf)
+		return msgs
+	}
+	w, err := s.wire.tryWrite(b, s.kicked)
+	switch {
+	case err != nil: // The writer finds out and ends the session.
+		putFrameBuf(buf)
+		return msgs
+	case w == len(b):
+		putFrameBuf(buf)
+		return nil
+	}
+	clear(msgs[1:])
+	msgs[0] = outMsg{data: b[w:], framed: true} // buf is not recycled: the writer owns it now.
+	return msgs[:1]
 }
 
 // writeEach writes msgs in order with write; false when the session ended.

@@ -3,10 +3,16 @@ package collab
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
 	"strings"
-	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 func TestTwoClientsEditAndConverge(t *testing.T) {
@@ -88,62 +94,62 @@ func TestExpiredWriteCutsTheConnection(t *testing.T) {
 	}
 }
 
-// countingCorker counts the writer's Cork and Uncork calls; it holds nothing
-// back, so the messages must still arrive whole and in order.
-type countingCorker struct {
-	corked            atomic.Bool
-	corks, uncorks    atomic.Int64
-	nested, unmatched atomic.Int64
+// TestWireBatchesAndBackpressure: whether the room writes a batch itself
+// (Wire) or leaves it to the writer (also what the socket does not take once
+// the peer stops reading), and whatever the frame length encoding (7, 16 and
+// 64 bits), a stalled reader later gets every op once, whole and in version
+// order. Without a Wire coder/websocket writes each message.
+func TestWireBatchesAndBackpressure(t *testing.T) {
+	for _, noWire := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noWire=%v", noWire), func(t *testing.T) {
+			ts := newTestServer(t, Options{OpsPerSecond: 1000, OpBurst: 1000, SendQueue: 4096, MaxDocLen: 10_000_000})
+			ts.noWire = noWire
+			b := dialSmallWindow(t, ts.url+"batch")
+			b.hello(ClientMsg{})
+			a := dialTest(t, ts.url+"batch")
+			a.hello(ClientMsg{})
+			b.stopReading()
+			// About 6 MB: more than the socket buffers hold.
+			sizes := []int{1, 125, 126, 200, 65535, 65536, 70000}
+			var want []string
+			for i := range 120 {
+				want = append(want, strings.Repeat(string(rune('a'+i%26)), sizes[i%len(sizes)]))
+				if i >= len(sizes) {
+					want[i] = strings.Repeat(want[i][:1], 50_000)
+				}
+			}
+			for i, text := range want { // Pipelined: the room commits them in batches.
+				a.sendRaw(opJSON(uint64(i+1), 0, `["`+text+`"]`))
+			}
+			for range want {
+				a.expect(TypeAck)
+			}
+			b.resumeReading()
+			for i, text := range want {
+				var op OpMsg
+				b.expectInto(TypeOp, &op)
+				last := op.Op[len(op.Op)-1] // Rebased ops may skip first.
+				if op.Version != uint64(i+1) || last.Insert != text {
+					t.Fatalf("op %d: version %d, components %d, want version %d inserting %d× %q",
+						i, op.Version, len(op.Op), i+1, len(text), text[:1])
+				}
+			}
+		})
+	}
 }
 
-func (c *countingCorker) Cork() {
-	if c.corked.Swap(true) {
-		c.nested.Add(1)
-	}
-	c.corks.Add(1)
-}
-
-func (c *countingCorker) Uncork() error {
-	if !c.corked.Swap(false) {
-		c.unmatched.Add(1)
-	}
-	c.uncorks.Add(1)
-	return nil
-}
-
-// TestWriterCorksBatches: when several messages wait in a session's queue
-// (ops committed together), its writer writes them between one Cork and one
-// Uncork, and the client still reads every op once, in version order.
-func TestWriterCorksBatches(t *testing.T) {
-	ts := newTestServer(t, Options{OpsPerSecond: 1000, OpBurst: 1000})
-	cork := &countingCorker{}
-	ts.peer.Corker = cork // Only the reader's session has ops to batch.
-	b := dialTest(t, ts.url+"batch")
-	b.hello(ClientMsg{})
-	ts.peer.Corker = nil
-	a := dialTest(t, ts.url+"batch")
-	a.hello(ClientMsg{})
-	b.stopReading()
-	const n = 200
-	for i := uint64(1); i <= n; i++ { // Pipelined: the room commits them in batches.
-		a.sendRaw(opJSON(i, 0, `["x"]`))
-	}
-	for range n {
-		a.expect(TypeAck)
-	}
-	b.resumeReading()
-	for v := uint64(1); v <= n; v++ {
-		var op OpMsg
-		b.expectInto(TypeOp, &op)
-		if op.Version != v {
-			t.Fatalf("op version %d, want %d", op.Version, v)
-		}
-	}
-	eventually(t, "uncorked", func() bool { return !cork.corked.Load() })
-	if cork.corks.Load() == 0 || cork.corks.Load() != cork.uncorks.Load() || cork.nested.Load()+cork.unmatched.Load() != 0 {
-		t.Fatalf("corks %d, uncorks %d, nested %d, unmatched %d",
-			cork.corks.Load(), cork.uncorks.Load(), cork.nested.Load(), cork.unmatched.Load())
-	}
+// dialSmallWindow dials with a 4 KB receive buffer, so that a client that
+// stops reading fills the server's socket after a few hundred KB.
+func dialSmallWindow(t *testing.T, url string) *testClient {
+	t.Helper()
+	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
+	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	t.Cleanup(client.CloseIdleConnections)
+	return dialWith(t, url, &websocket.DialOptions{Subprotocols: []string{Subprotocol}, HTTPClient: client})
 }
 
 // TestReadBuffersAreNotShared: message buffers are recycled between reads,
