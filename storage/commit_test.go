@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,31 +343,70 @@ func TestLoneWriterNeverLingers(t *testing.T) {
 }
 
 // TestBusyCommitterGathers: writers that arrive together while the committer
-// is busy share transactions; a delay past the test's start-up keeps every
-// one of them in a few.
+// is busy share transactions. The first transaction is held (commitHook)
+// until every other writer waits to be taken, so the next one finds them all
+// waiting (and then lingers for CommitDelay).
 func TestBusyCommitterGathers(t *testing.T) {
-	db := openTest(t, Options{NoSync: true, CommitDelay: 200 * time.Millisecond})
+	db := openTest(t, Options{NoSync: true, CommitDelay: 20 * time.Millisecond})
 	const writers = 16
 	for i := range writers {
 		must(db.Create(ctx, fmt.Sprintf("g%d", i), ""))(t)
 	}
+	release := make(chan struct{})
+	var holding atomic.Bool
+	db.commitHook = func() error {
+		if holding.CompareAndSwap(false, true) {
+			<-release
+		}
+		return nil
+	}
 	before := db.Stats()
 	var wg sync.WaitGroup
-	for i := range writers {
-		wg.Go(func() {
-			w := newWriter(fmt.Sprintf("g%d", i), uint64(i), "")
-			recs, snap := w.next(1, 0)
-			if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
-				t.Error(err)
-			}
-		})
+	appendOne := func(i int) {
+		w := newWriter(fmt.Sprintf("g%d", i), uint64(i), "")
+		recs, snap := w.next(1, 0)
+		if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+			t.Error(err)
+		}
 	}
+	wg.Go(func() { appendOne(0) })
+	eventually(t, "the first transaction held", holding.Load)
+	for i := 1; i < writers; i++ {
+		wg.Go(func() { appendOne(i) })
+	}
+	eventually(t, "every writer waiting", func() bool { return waitingWriters() == writers-1 })
+	close(release)
 	wg.Wait()
 	st := db.Stats()
 	txns, reqs := st.Transactions-before.Transactions, st.Requests-before.Requests
-	if reqs != writers || txns > writers/2 {
-		t.Fatalf("%d requests in %d transactions, want %d in at most %d", reqs, txns, writers, writers/2)
+	if reqs != writers || txns != 2 {
+		t.Fatalf("%d requests in %d transactions, want %d in 2 (the held one, then all the others)", reqs, txns, writers)
 	}
+}
+
+// eventually polls cond until it holds, failing after 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitingWriters counts the goroutines blocked in DB.write's send to the
+// committer.
+func waitingWriters() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "[select") && strings.Contains(g, "storage.(*DB).write(") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestCloseEndsLinger: Close while the committer lingers (CommitDelay of an
