@@ -88,6 +88,22 @@ func (r *room) do(ctx context.Context, fn func()) error {
 	}
 }
 
+// post hands fn to the room goroutine and returns without waiting for it
+// to run (the room takes requests in the order handed over); errRoomGone
+// when the room ended without taking it. A reader posts its ops and
+// presence: waiting for each to run would park and wake it once more per
+// message.
+func (r *room) post(ctx context.Context, fn func()) error {
+	select {
+	case r.inbox <- fn:
+		return nil
+	case <-r.done:
+		return errRoomGone
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (r *room) run() {
 	defer r.hub.roomWG.Done()
 	defer close(r.done)

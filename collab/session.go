@@ -348,11 +348,11 @@ func (s *session) handle(msg *ClientMsg) {
 		default:
 			sub := &submission{base: *msg.Version, op: msg.Op, session: s.id, seq: msg.Seq,
 				author: s.author, from: s, start: time.Now()}
-			_ = r.do(s.ctx, func() { r.submit(sub) })
+			_ = r.post(s.ctx, func() { r.submit(sub) })
 		}
 	case TypePresence:
 		u := presenceUpdate{version: msg.Version, cursor: msg.Cursor, name: msg.Name, color: msg.Color}
-		_ = r.do(s.ctx, func() { r.updatePresence(s, u) })
+		_ = r.post(s.ctx, func() { r.updatePresence(s, u) })
 	}
 }
 
