@@ -69,7 +69,11 @@ func (db *DB) run() {
 			// Counted before the replies, so a caller sees its own write.
 			db.batches.Add(1)
 			db.batched.Add(int64(len(batch)))
+			start := time.Now()
 			db.commit(batch)
+			if time.Since(start) >= SlowTransaction {
+				db.slowBatches.Add(1)
+			}
 			clear(batch)
 		case <-db.stop:
 			return

@@ -449,3 +449,27 @@ func TestCloseEndsLinger(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowTransactionsCounted: a transaction held for SlowTransaction (a
+// stalled disk, here commitHook) counts in Stats.Slow; a quick one does not.
+func TestSlowTransactionsCounted(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	w := newWriter("slow", 1, "")
+	must(db.Create(ctx, w.id, ""))(t)
+	db.commitHook = func() error {
+		time.Sleep(SlowTransaction) // The disk stalls.
+		return nil
+	}
+	recs, snap := w.next(1, 0)
+	if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+		t.Fatal(err)
+	}
+	db.commitHook = nil
+	recs, snap = w.next(1, 0)
+	if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+		t.Fatal(err)
+	}
+	if st := db.Stats(); st.Slow != 1 || st.Transactions != 3 {
+		t.Fatalf("stats %+v, want 3 transactions, 1 slow", st)
+	}
+}

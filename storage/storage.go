@@ -92,6 +92,7 @@ type DB struct {
 	maxLogLag uint64 // maxLogLag, or smaller in tests; set before any write.
 
 	batches, batched atomic.Int64 // Batches (transactions) the committer ran, and requests in them.
+	slowBatches      atomic.Int64 // Batches that took SlowTransaction or longer.
 
 	// commitHook, when set (by tests, before any write), runs inside every
 	// batch transaction just before commit; a non-nil error aborts the batch.
@@ -273,12 +274,19 @@ func (db *DB) Path() string { return db.path }
 type Stats struct {
 	Transactions int64 // Batches the committer ran, one read-write transaction (one fsync) each.
 	Requests     int64 // Write requests (Append, Create, ...) in them, counted before they are answered.
+	// Slow is how many took SlowTransaction or longer (a stalled disk:
+	// every write waiting meanwhile waits as long).
+	Slow int64
 }
+
+// SlowTransaction is the duration from which Stats counts a transaction as
+// slow.
+const SlowTransaction = 64 * time.Millisecond
 
 // Stats reports the committer's counters; Requests/Transactions is the
 // group-commit factor.
 func (db *DB) Stats() Stats {
-	return Stats{Transactions: db.batches.Load(), Requests: db.batched.Load()}
+	return Stats{Transactions: db.batches.Load(), Requests: db.batched.Load(), Slow: db.slowBatches.Load()}
 }
 
 // view runs fn in a read transaction, mapping a closed database to ErrClosed.

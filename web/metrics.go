@@ -35,6 +35,10 @@ func registerStoreMetrics(reg prometheus.Registerer, store Store) {
 			Name: "folio_storage_requests_total",
 			Help: "Write requests committed; divided by transactions it is the group-commit factor.",
 		}, func() float64 { return float64(st.Stats().Requests) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "folio_storage_slow_transactions_total",
+			Help: "Write transactions that took 64 ms or more (a stalled disk holds every write meanwhile).",
+		}, func() float64 { return float64(st.Stats().Slow) }),
 	)
 }
 

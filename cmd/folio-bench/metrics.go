@@ -13,6 +13,8 @@ import (
 type serverMetrics struct {
 	ok                     bool
 	commitSum, commitCount float64 // folio_commit_seconds: one durable commit of a batch.
+	commitFast             float64 // Its bucket le="0.064": commits within 64 ms.
+	slowTxns               float64 // folio_storage_slow_transactions_total.
 	submitSum, submitCount float64 // folio_submit_seconds: op received → applied after commit.
 	applied                float64 // folio_ops_applied_total.
 	slow                   float64 // folio_slow_consumer_disconnects_total.
@@ -40,6 +42,7 @@ func (t *target) metrics(ctx context.Context) serverMetrics {
 		"folio_ops_applied_total": &m.applied, "folio_slow_consumer_disconnects_total": &m.slow,
 		"go_memstats_mallocs_total": &m.mallocs, "go_memstats_alloc_bytes_total": &m.allocBytes,
 		"folio_storage_transactions_total": &m.txns, "folio_storage_requests_total": &m.txnReqs,
+		`folio_commit_seconds_bucket{le="0.064"}`: &m.commitFast, "folio_storage_slow_transactions_total": &m.slowTxns,
 	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -63,6 +66,7 @@ func (m serverMetrics) fill(rep *Report, m0 serverMetrics) {
 		rep.Commits = int64(n)
 		rep.CommitMeanMS = 1000 * (m.commitSum - m0.commitSum) / n
 		rep.OpsPerCommit = (m.applied - m0.applied) / n
+		rep.SlowCommits = int64(n - (m.commitFast - m0.commitFast))
 	}
 	if n := m.submitCount - m0.submitCount; n > 0 {
 		rep.SubmitMeanMS = 1000 * (m.submitSum - m0.submitSum) / n
@@ -70,6 +74,7 @@ func (m serverMetrics) fill(rep *Report, m0 serverMetrics) {
 	if n := m.txns - m0.txns; n > 0 {
 		rep.StorageTxns = int64(n)
 		rep.RoomCommitsPerTxn = (m.txnReqs - m0.txnReqs) / n
+		rep.SlowTxns = int64(m.slowTxns - m0.slowTxns)
 	}
 	rep.SlowConsumers = int64(m.slow - m0.slow)
 	if n := m.applied - m0.applied; n > 0 && m.mallocs > 0 {

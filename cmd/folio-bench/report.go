@@ -55,6 +55,11 @@ type Report struct {
 	// From the server's /metrics (absent when it has none).
 	Commits      int64   `json:"server_commits,omitempty"`
 	CommitMeanMS float64 `json:"server_commit_mean_ms,omitempty"`
+	// Room commits that took over 64 ms (waiting for the committer and the
+	// transaction), and the storage transactions that took 64 ms or more
+	// (mostly a stalled fsync): ack stalls that come from the disk.
+	SlowCommits  int64   `json:"server_commits_over_64ms"`
+	SlowTxns     int64   `json:"server_storage_txns_over_64ms"`
 	OpsPerCommit float64 `json:"server_ops_per_commit,omitempty"`
 	SubmitMeanMS float64 `json:"server_submit_mean_ms,omitempty"`
 	// Storage transactions (one fsync each) and the write requests (room
@@ -130,6 +135,12 @@ func writeTable(w io.Writer, reports []Report) error {
 			return "n/a"
 		}
 		return fmt.Sprintf("%.2f, %.1f", r.CommitMeanMS, r.OpsPerCommit)
+	})
+	row("server commits, storage txns over 64 ms", func(r Report) string {
+		if r.Commits == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%d, %d", r.SlowCommits, r.SlowTxns)
 	})
 	row("server storage txns/s, requests/txn", func(r Report) string {
 		if r.StorageTxns == 0 || r.DurationS == 0 {
