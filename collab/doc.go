@@ -21,7 +21,8 @@
 // turn. With a Peer.Wire (Accept) the session frames its messages itself and
 // the room writes the batch straight to the socket in one write(2) when the
 // socket takes it at once and no other write is under way (Wire.tryWrite
-// never waits). Otherwise, and for what the socket did not take, one writer
+// never waits), for the first 64 sessions of the turn (an op's author first).
+// Otherwise, and for what the socket did not take, one writer
 // goroutine, which alone writes data frames, runs while the queue is not
 // empty (a batch per wake-up, one write(2) each with a Wire, each write with
 // its own deadline: one watchdog timer per session) and ends when the queue

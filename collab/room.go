@@ -198,11 +198,23 @@ func (r *room) drainInbox() {
 	}
 }
 
+// directWrites is how many sessions a turn's end writes to itself (see
+// session.flushHeld); the writers of any more run meanwhile, on other
+// cores, so that a broadcast to a crowd does not hold the room for
+// thousands of sequential writes.
+const directWrites = 64
+
 // releaseWriters sends what this turn queued for each session as one
 // batch: written at once when the socket takes it, else by its writer.
+// Sessions are served in the order the turn first queued for them (an
+// op's author first: its ack is queued before the broadcast).
 func (r *room) releaseWriters() {
-	for _, s := range r.held {
-		s.flushHeld()
+	for i, s := range r.held {
+		if i < directWrites {
+			s.flushHeld()
+		} else {
+			s.out.release()
+		}
 	}
 	clear(r.held)
 	r.held = r.held[:0]

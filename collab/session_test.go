@@ -138,6 +138,37 @@ func TestWireBatchesAndBackpressure(t *testing.T) {
 	}
 }
 
+// TestBroadcastToCrowd: in a room with more sessions than a turn writes to
+// itself (directWrites), the author still gets its ack and every other
+// session each op once and in order, the rest through their writers.
+func TestBroadcastToCrowd(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	const crowd = directWrites + 10
+	clients := make([]*testClient, crowd)
+	for i := range clients {
+		clients[i] = dialTest(t, ts.url+"crowd")
+		clients[i].hello(ClientMsg{})
+	}
+	author := clients[0]
+	for seq := uint64(1); seq <= 3; seq++ {
+		author.sendRaw(opJSON(seq, seq-1, `["x"]`))
+		var ack Ack
+		author.expectInto(TypeAck, &ack)
+		if ack.Version != seq {
+			t.Fatalf("ack %+v, want version %d", ack, seq)
+		}
+	}
+	for i, c := range clients[1:] {
+		for v := uint64(1); v <= 3; v++ {
+			var op OpMsg
+			c.expectInto(TypeOp, &op)
+			if op.Version != v {
+				t.Fatalf("client %d: op version %d, want %d", i+1, op.Version, v)
+			}
+		}
+	}
+}
+
 // dialSmallWindow dials with a 4 KB receive buffer, so that a client that
 // stops reading fills the server's socket after a few hundred KB.
 func dialSmallWindow(t *testing.T, url string) *testClient {

@@ -378,15 +378,15 @@ func (r *room) apply(p *pendingOp) bool {
 	if p.ws {
 		author = r.byID[rec.Session]
 	}
-	for s := range r.sessions {
-		if s != author && !s.sendHeld(r, b, s.out.max) {
-			s.kick(errSlowConsumer)
-		}
-	}
-	if author != nil {
+	if author != nil { // First: the author waits for it to send its next op.
 		author.ackedAt = time.Now()
 		if !author.sendHeld(r, encodeAck(rec.Seq, rec.Version), author.out.max) {
 			author.kick(errSlowConsumer)
+		}
+	}
+	for s := range r.sessions {
+		if s != author && !s.sendHeld(r, b, s.out.max) {
+			s.kick(errSlowConsumer)
 		}
 	}
 	if len(r.subs) > 0 {
