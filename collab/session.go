@@ -43,9 +43,9 @@ type Grant struct {
 // outMsg is one entry of a session's send queue: encoded bytes, or a close
 // that takes effect after everything queued before it was written.
 type outMsg struct {
-	data   []byte
-	framed bool // data is frames already (what the socket did not take of a batch; Wire only).
-	close  *Error
+	data  []byte
+	flush bool // No data: the writer must send what the Wire holds pending (see tryFrames).
+	close *Error
 }
 
 // session is one WebSocket connection. Its reader is the ServeConn goroutine.
@@ -516,7 +516,7 @@ func (s *session) writeBatch(msgs []outMsg) bool {
 	defer putFrameBuf(buf)
 	var n int
 	*buf, n = appendFrames((*buf)[:0], msgs)
-	if len(*buf) > 0 {
+	if n > 0 {
 		s.watchdog.Reset(s.hub.opts.WriteTimeout)
 		err := s.wire.writeFrames(*buf, s.kicked)
 		if !s.watchdog.Stop() && err == nil {
@@ -551,8 +551,9 @@ func (s *session) flushHeld() {
 }
 
 // tryFrames writes msgs' frames without waiting and returns what is left
-// to write: nothing when the socket took it all. It runs on the room
-// goroutine with the queue locked.
+// to write: nothing when the socket took it all; a flush entry when it took
+// part (the Wire holds the rest, which the writer sends). It runs on the
+// room goroutine with the queue locked.
 func (s *session) tryFrames(msgs []outMsg) []outMsg {
 	buf := getFrameBuf()
 	b, n := appendFrames((*buf)[:0], msgs)
@@ -561,17 +562,18 @@ func (s *session) tryFrames(msgs []outMsg) []outMsg {
 		putFrameBuf(buf)
 		return msgs
 	}
-	w, err := s.wire.tryWrite(b, s.kicked)
+	taken, rest, err := s.wire.tryWrite(b, s.kicked)
 	switch {
-	case err != nil: // The writer finds out and ends the session.
+	case err != nil || !taken: // The writer writes them (or finds out the session ended).
 		putFrameBuf(buf)
 		return msgs
-	case w == len(b):
+	case !rest:
 		putFrameBuf(buf)
 		return nil
 	}
+	// buf is not recycled: the Wire holds its rest until the writer sends it.
 	clear(msgs[1:])
-	msgs[0] = outMsg{data: b[w:], framed: true} // buf is not recycled: the writer owns it now.
+	msgs[0] = outMsg{flush: true}
 	return msgs[:1]
 }
 

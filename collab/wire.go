@@ -75,11 +75,14 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // The room writes what a turn queued for a session with tryWrite, which
 // never waits: on a socket with room to spare a broadcast costs one write(2)
 // on the room goroutine and no writer goroutine. What the socket does not
-// take at once is left to the session's writer (see session.flushHeld).
+// take of it stays pending in the Wire, and the next write of any writer
+// sends it first, so no frame is ever cut by another; the session's writer
+// is started to send it (see session.tryFrames).
 type Wire struct {
-	conn net.Conn
-	raw  syscall.RawConn // nil when conn has no descriptor of its own (TLS, pipes): tryWrite never writes.
-	mu   sync.Mutex      // Held across each write.
+	conn    net.Conn
+	raw     syscall.RawConn // nil when conn has no descriptor of its own (TLS, pipes): tryWrite never writes.
+	mu      sync.Mutex      // Held across each write.
+	pending []byte          // Guarded by mu: the rest of what tryWrite began.
 
 	// tryWrite's call to raw.Write, made once (a closure per call would
 	// allocate), and its argument and results; guarded by mu.
@@ -105,44 +108,77 @@ func newWire(conn net.Conn) *Wire {
 func (w *Wire) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.flushPending(); err != nil {
+		return 0, err
+	}
 	return w.conn.Write(p)
+}
+
+// flushPending writes what tryWrite left, waiting as long as the connection
+// needs; mu is held.
+func (w *Wire) flushPending() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	_, err := w.conn.Write(w.pending)
+	w.pending = nil
+	return err
 }
 
 // errSessionEnded: a session's frames were not written because it was cut
 // (its close frame may be on the way).
 var errSessionEnded = errors.New("collab: session ended")
 
-// writeFrames writes b, waiting as long as the connection needs, unless
-// ended is closed: the close frame that follows a cut must be the last.
+// writeFrames writes what tryWrite left pending, then b, waiting as long as
+// the connection needs, unless ended is closed: the close frame that
+// follows a cut must be the last (it sends the pending rest first).
 func (w *Wire) writeFrames(b []byte, ended <-chan struct{}) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if isClosed(ended) {
 		return errSessionEnded
 	}
+	if err := w.flushPending(); err != nil || len(b) == 0 {
+		return err
+	}
 	_, err := w.conn.Write(b)
 	return err
 }
 
-// tryWrite writes as much of b as the socket takes at once and returns how
-// much; it never waits, neither for the socket nor for another writer
-// (then it writes nothing). An error means the connection failed.
-func (w *Wire) tryWrite(b []byte, ended <-chan struct{}) (int, error) {
+// tryWrite takes b, whole frames, unless that would mean waiting for the
+// socket or for another writer: then taken is false and nothing was
+// written. It writes what the socket takes at once and keeps the rest
+// pending (rest is true): the caller must then see that a write follows
+// (writeFrames) to send it. An error means the connection failed (nothing
+// taken).
+func (w *Wire) tryWrite(b []byte, ended <-chan struct{}) (taken, rest bool, err error) {
 	if w.raw == nil || !w.mu.TryLock() {
-		return 0, nil
+		return false, false, nil
 	}
 	defer w.mu.Unlock()
 	if isClosed(ended) {
-		return 0, errSessionEnded
+		return false, false, errSessionEnded
+	}
+	if len(w.pending) > 0 { // The socket did not take the last rest yet.
+		return false, false, nil
 	}
 	w.tryBuf, w.tryN, w.tryErr = b, 0, nil
-	err := w.raw.Write(w.writeFD)
+	err = w.raw.Write(w.writeFD)
 	if err == nil {
 		err = w.tryErr
 	}
 	n := w.tryN
 	w.tryBuf, w.tryErr = nil, nil
-	return n, err
+	switch {
+	case err != nil:
+		return false, false, err
+	case n == 0: // The socket is full: the caller keeps b.
+		return false, false, nil
+	case n < len(b):
+		w.pending = b[n:]
+		return true, true, nil
+	}
+	return true, false, nil
 }
 
 // writeOnce is one write(2) of tryBuf, for raw.Write: it never asks to wait
@@ -202,8 +238,7 @@ func appendFrames(dst []byte, msgs []outMsg) ([]byte, int) {
 		switch {
 		case m.close != nil:
 			return dst, i
-		case m.framed:
-			dst = append(dst, m.data...)
+		case m.flush: // Nothing to frame: the write sends the Wire's pending rest.
 		default:
 			dst = appendFrame(dst, m.data)
 		}

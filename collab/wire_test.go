@@ -1,6 +1,7 @@
 package collab
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -55,34 +56,12 @@ func TestHijackKeepsEarlyBytes(t *testing.T) {
 }
 
 // TestWireWrites: the writers of a Wire take turns; tryWrite never waits
-// for another one (it writes nothing then) nor writes on a connection
-// without a descriptor of its own; nothing is written for a session that
-// ended; and what tryWrite cannot write is reported, not lost.
+// for another one or for a full socket (it takes nothing then), nor writes
+// on a connection without a descriptor of its own; what the socket does
+// not take of a batch goes out before anything written after it; and
+// nothing is written for a session that ended.
 func TestWireWrites(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	conn := <-accepted
-	if conn == nil {
-		t.Fatal("accept failed")
-	}
-	defer conn.Close()
+	conn, peer := tcpPair(t)
 	w := newWire(conn)
 	ended := make(chan struct{})
 
@@ -92,41 +71,89 @@ func TestWireWrites(t *testing.T) {
 	if err := w.writeFrames([]byte("b"), ended); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := w.tryWrite([]byte("c"), ended); n != 1 || err != nil {
-		t.Fatalf("tryWrite on an idle socket: %d, %v", n, err)
+	if taken, rest, err := w.tryWrite([]byte("c"), ended); !taken || rest || err != nil {
+		t.Fatalf("tryWrite on an idle socket: %v, %v, %v", taken, rest, err)
 	}
-	w.mu.Lock() // Another writer, blocked on a full socket.
-	n, err := w.tryWrite([]byte("x"), ended)
+	w.mu.Lock() // Another writer, say blocked on a full socket.
+	taken, _, err := w.tryWrite([]byte("x"), ended)
 	w.mu.Unlock()
-	if n != 0 || err != nil {
-		t.Fatalf("tryWrite while another writer writes: %d, %v; want 0, nil", n, err)
+	if taken || err != nil {
+		t.Fatalf("tryWrite while another writer writes: %v, %v; want nothing taken", taken, err)
 	}
+	readExactly(t, peer, "abc")
+
+	// A peer that does not read: the socket takes part of a large batch, the
+	// Wire keeps the rest, and then takes nothing more.
+	big := bytes.Repeat([]byte{'y'}, 32<<20)
+	if taken, rest, err := w.tryWrite(big, ended); !taken || !rest || err != nil {
+		t.Fatalf("tryWrite of 32 MB to a peer that does not read: %v, %v, %v", taken, rest, err)
+	}
+	if taken, _, err := w.tryWrite([]byte("z"), ended); taken || err != nil {
+		t.Fatalf("tryWrite behind a pending rest: %v, %v", taken, err)
+	}
+	// A control frame written now (a pong) waits for the rest.
+	pong := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(w, "PONG")
+		pong <- err
+	}()
+	readExactly(t, peer, string(big)+"PONG")
+	if err := <-pong; err != nil {
+		t.Fatal(err)
+	}
+
 	close(ended)
-	if n, err := w.tryWrite([]byte("y"), ended); n != 0 || !errors.Is(err, errSessionEnded) {
-		t.Fatalf("tryWrite after the end: %d, %v", n, err)
+	if taken, _, err := w.tryWrite([]byte("y"), ended); taken || !errors.Is(err, errSessionEnded) {
+		t.Fatalf("tryWrite after the end: %v, %v", taken, err)
 	}
 	if err := w.writeFrames([]byte("z"), ended); !errors.Is(err, errSessionEnded) {
 		t.Fatalf("writeFrames after the end: %v", err)
 	}
-	got := make([]byte, 3)
-	if _, err := io.ReadFull(peer, got); err != nil || string(got) != "abc" {
-		t.Fatalf("peer read %q, %v; want abc", got, err)
-	}
-
-	// A full socket takes part of a large write, and then nothing.
-	big := make([]byte, 64<<20)
-	open := make(chan struct{})
-	n, err = w.tryWrite(big, open)
-	if err != nil || n <= 0 || n >= len(big) {
-		t.Fatalf("tryWrite of 64 MB to a peer that does not read: %d, %v", n, err)
-	}
-	if n, err := w.tryWrite(big, open); n != 0 || err != nil {
-		t.Fatalf("tryWrite to a full socket: %d, %v", n, err)
-	}
 
 	piped := newWire(&writeLog{})
-	if n, err := piped.tryWrite([]byte("p"), open); n != 0 || err != nil {
-		t.Fatalf("tryWrite without a descriptor: %d, %v", n, err)
+	if taken, _, err := piped.tryWrite([]byte("p"), make(chan struct{})); taken || err != nil {
+		t.Fatalf("tryWrite without a descriptor: %v, %v", taken, err)
+	}
+}
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if server = <-accepted; server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { server.Close() })
+	return server, client
+}
+
+// readExactly reads len(want) bytes from c and compares them with want.
+func readExactly(t *testing.T, c net.Conn, want string) {
+	t.Helper()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		i := 0
+		for i < len(got) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("read %d bytes that differ from byte %d on: %.20q, want %.20q", len(got), i, got[i:], want[i:])
 	}
 }
 
