@@ -233,7 +233,7 @@ func Check(op Op, docLen int) error {
 // carries its text with one that does not drops the text. It never modifies
 // op's backing array.
 func Normalize(op Op) Op {
-	var b builder
+	b := builder{op: make(Op, 0, len(op))} // Never longer than op: one allocation.
 	for _, c := range op {
 		b.push(c)
 	}

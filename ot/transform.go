@@ -15,7 +15,8 @@ import (
 // malformed ops or ops that do not fit the same document (text past the end
 // of an op counts as retained).
 func Transform(op, other Op, side Side) Op {
-	var b builder
+	// Usually as long as op, or a skip longer: mostly one allocation.
+	b := builder{op: make(Op, 0, len(op)+1)}
 	it := iter{op: op}
 	for _, c2 := range other {
 		switch c2.kind() {
