@@ -139,3 +139,14 @@ func TestTransformPosition(t *testing.T) {
 		t.Errorf("TransformSelection = %+v, want %+v", sel, want)
 	}
 }
+
+// BenchmarkNormalizeTransform is what the server does to a concurrent
+// keystroke before it commits it: normalize it, then rebase it over another.
+func BenchmarkNormalizeTransform(b *testing.B) {
+	op := Op{{Skip: 12}, {Insert: "a"}}
+	other := Op{{Skip: 3}, {Insert: "xy"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Transform(Normalize(op), other, Left)
+	}
+}
