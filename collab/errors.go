@@ -40,6 +40,7 @@ const (
 	CodeDeleted            Code = "deleted"              // the document was deleted
 	CodeTooManyErrors      Code = "too_many_errors"      // repeated protocol errors
 	CodePingTimeout        Code = "ping_timeout"         // no pong within the pong timeout
+	CodeTokenExpired       Code = "token_expired"        // the token a connection was opened with expired
 )
 
 // Error is the one error type collab returns. Message is safe to show to a
@@ -68,6 +69,7 @@ var (
 	errSeqNotIncrease = errorf(CodeSeqNotIncreasing, "seq must increase")
 	errInvalidID      = errorf(CodeInvalidID, "invalid document id")
 	errNotFound       = errorf(CodeNotFound, "document not found")
+	errTokenExpired   = errorf(CodeTokenExpired, "token expired")
 )
 
 // mapping is the single table from codes to HTTP statuses and WebSocket close
@@ -102,6 +104,7 @@ var mapping = map[Code]struct {
 	CodeDeleted:            {http.StatusGone, CloseDeleted},
 	CodeTooManyErrors:      {http.StatusBadRequest, CloseProtocol},
 	CodePingTimeout:        {http.StatusRequestTimeout, ClosePingTimeout},
+	CodeTokenExpired:       {http.StatusUnauthorized, CloseTokenExpired},
 }
 
 // Custom WebSocket close codes (4000-4999 is the application range).
@@ -113,6 +116,7 @@ const (
 	CloseDeleted      websocket.StatusCode = 4004 // the document was deleted; do not reconnect
 	ClosePingTimeout  websocket.StatusCode = 4005 // no pong within PongTimeout
 	CloseInvalidID    websocket.StatusCode = 4400 // malformed document id
+	CloseTokenExpired websocket.StatusCode = 4401 // the token expired; reconnect with a new one
 	CloseNotFound     websocket.StatusCode = 4404 // no such document (auto-create off)
 )
 

@@ -38,6 +38,9 @@ type Peer struct {
 type Grant struct {
 	Role Role
 	Name string // Non-empty: the name others see, overriding hello's.
+	// Expires, when set, ends the access: the session is closed then with
+	// token_expired (after what was queued for it).
+	Expires time.Time
 }
 
 // outMsg is one entry of a session's send queue: encoded bytes, or a close
@@ -68,13 +71,16 @@ type session struct {
 	// stopClosing ends the watch for the hub's Close before hello (nil once
 	// ended); owned by the reader.
 	stopClosing func() bool
-	kicked      chan struct{} // Closed once by kick.
-	kickOnce    sync.Once
-	closeErr    *Error        // Why the connection closes (nil: normal); set before kicked closes.
-	ops         *rate.Limiter // Ops per second.
-	errBudget   *rate.Limiter // Protocol errors tolerated before closing.
-	reads       *rate.Limiter // Messages of any kind; the reader waits on it.
-	wg          sync.WaitGroup
+	// expiry closes the session when its grant expires (nil without an
+	// expiry); armed by the reader on hello, stopped by serve.
+	expiry    *time.Timer
+	kicked    chan struct{} // Closed once by kick.
+	kickOnce  sync.Once
+	closeErr  *Error        // Why the connection closes (nil: normal); set before kicked closes.
+	ops       *rate.Limiter // Ops per second.
+	errBudget *rate.Limiter // Protocol errors tolerated before closing.
+	reads     *rate.Limiter // Messages of any kind; the reader waits on it.
+	wg        sync.WaitGroup
 
 	// Set by the reader before joining a room, read-only afterwards.
 	log       zerolog.Logger
@@ -180,6 +186,9 @@ func (s *session) serve(docID string, peer Peer) {
 		_ = r.do(context.Background(), func() { r.leave(s) })
 	}
 	s.unwatchClosing()
+	if s.expiry != nil && s.expiry.Stop() {
+		s.wg.Done() // The callback will not run.
+	}
 	s.out.stop()
 	s.pingTimer.Stop()
 	s.wg.Wait()
@@ -320,8 +329,23 @@ func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 	s.room = r
 	s.joined.Store(r)
 	s.unwatchClosing() // The room closes it now.
+	s.expireAt(grant.Expires)
 	s.log.Info().Str("role", string(s.role)).Msg("connection joined")
 	return true
+}
+
+// expireAt closes the session with token_expired at t (zero: never). The
+// callback counts in wg, so the reader waits for it.
+func (s *session) expireAt(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	s.wg.Add(1)
+	s.expiry = time.AfterFunc(time.Until(t), func() {
+		defer s.wg.Done()
+		s.log.Info().Msg("token expired")
+		s.closeAfterQueued(errTokenExpired)
+	})
 }
 
 // refuse reports e and closes the connection after it.

@@ -202,3 +202,32 @@ func TestReadBuffersAreNotShared(t *testing.T) {
 		t.Fatalf("stored %d bytes at version %d, want the long insert behind 4 x's", len(text), v)
 	}
 }
+
+// TestTokenExpiryClosesSession: a grant with an expiry serves its session
+// until then and closes it with token_expired (4401) at the expiry; a grant
+// without one is not affected.
+func TestTokenExpiryClosesSession(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	expires := time.Now().Add(500 * time.Millisecond)
+	ts.peer.Authorize = func(string) (Grant, error) { return Grant{Role: RoleEdit, Expires: expires}, nil }
+	a := dialTest(t, ts.url+"expiry")
+	a.hello(ClientMsg{})
+	ts.peer.Authorize = func(string) (Grant, error) { return Grant{Role: RoleEdit}, nil }
+	b := dialTest(t, ts.url+"expiry")
+	b.hello(ClientMsg{})
+	a.sendRaw(opJSON(1, 0, `["x"]`))
+	a.expect(TypeAck)
+	b.expect(TypeOp)
+	if code := a.closed(); code != CloseTokenExpired {
+		t.Fatalf("closed with %d, want %d", code, CloseTokenExpired)
+	}
+	if time.Now().Before(expires) {
+		t.Fatal("closed before the grant expired")
+	}
+	b.sendRaw(opJSON(1, 1, `["y"]`))
+	var ack Ack
+	b.expectInto(TypeAck, &ack)
+	if ack.Version != 2 {
+		t.Fatalf("ack %+v after the other session expired", ack)
+	}
+}

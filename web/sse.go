@@ -20,6 +20,11 @@ const (
 	sseLeave    = "leave"
 )
 
+// sseTokenExpired ends a stream whose token expired: an error event with
+// the code (docs/protocol.md), so the page can fetch a new token; the
+// browser's reconnect with the old one is refused (403).
+const sseTokenExpired = "event: error\ndata: {\"code\":\"token_expired\",\"message\":\"token expired\"}\n\n"
+
 // sseRetry is the reconnect delay suggested to EventSource clients.
 const sseRetry = 2 * time.Second
 
@@ -43,7 +48,7 @@ func resumeVersion(r *http.Request) (*uint64, error) {
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	id, _, err := s.docRequest(r, needRead)
+	id, grant, err := s.docRequest(r, needRead)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -75,14 +80,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	defer sub.Close()
 	s.metrics.sseClients.Inc()
 	defer s.metrics.sseClients.Dec()
-	s.stream(ctx, w, sub)
+	s.stream(ctx, w, sub, grant.Expires)
 }
 
 // stream copies the subscription's events to w until the client leaves, the
-// server drains, the subscription ends or a write fails. One pump goroutine
-// blocks in sub.Next; this goroutine owns every write and the heartbeat, and
-// waits for the pump before returning.
-func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.Subscription) {
+// server drains, the subscription ends, a write fails or the token expires
+// (expires, zero for never: an error event token_expired, then the end).
+// One pump goroutine blocks in sub.Next; this goroutine owns every write and
+// the heartbeat, and waits for the pump before returning.
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.Subscription, expires time.Time) {
 	ctx, cancel := context.WithCancel(ctx)
 	events := make(chan collab.Event)
 	var wg sync.WaitGroup
@@ -118,8 +124,17 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 	}
 	heartbeat := time.NewTicker(s.opts.Heartbeat)
 	defer heartbeat.Stop()
+	var expired <-chan time.Time
+	if !expires.IsZero() {
+		t := time.NewTimer(time.Until(expires))
+		defer t.Stop()
+		expired = t.C
+	}
 	for {
 		select {
+		case <-expired:
+			s.sseWrite(w, rc, sseTokenExpired)
+			return
 		case ev, ok := <-events:
 			if !ok || !s.sseWrite(w, rc, formatEvent(ev)) {
 				return

@@ -80,7 +80,13 @@ func (a *TokenAuth) Authorize(docID, token string) (collab.Grant, error) {
 	if c.Doc != TokenAllDocs && (c.Doc != docID || docID == "") {
 		return collab.Grant{}, errTokenDoc
 	}
-	return collab.Grant{Role: collab.Role(c.Role), Name: c.Name}, nil
+	g := collab.Grant{Role: collab.Role(c.Role), Name: c.Name}
+	if c.ExpiresAt != nil { // Parse requires it.
+		// On this process's clock, which live sessions are timed by (a.now
+		// may be another, in tests).
+		g.Expires = time.Now().Add(c.ExpiresAt.Sub(a.now()))
+	}
+	return g, nil
 }
 
 // Parse verifies token and returns its claims, with the name clipped.

@@ -140,9 +140,17 @@ func TestTokenGrants(t *testing.T) {
 		{"1 MB name clipped", "d", long, collab.Grant{Role: "edit", Name: strings.Repeat("é", maxTokenName)}},
 	}
 	for _, c := range cases {
+		start := time.Now()
 		g, err := a.Authorize(c.doc, c.token)
+		expires := g.Expires
+		g.Expires = time.Time{}
 		if err != nil || g != c.want {
 			t.Errorf("%s: %+v %v, want %+v", c.name, g, err, c.want)
+		}
+		// Every case's token has an hour left on the auth's clock; Expires is
+		// on this process's.
+		if left := expires.Sub(start); left < time.Hour-time.Second || left > time.Hour+time.Second {
+			t.Errorf("%s: expires %v after the call, want the token's hour", c.name, left)
 		}
 	}
 	if _, err := a.Authorize("", mint(t, a, "d", "admin", "")); err == nil {
@@ -387,5 +395,45 @@ func BenchmarkTokenAuthorize(b *testing.B) {
 		if _, err := a.Authorize("d", tok); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestTokenExpiryEndsLiveAccess: a WebSocket session and an SSE stream opened
+// with a token end when it expires: close 4401 and an error event
+// token_expired, then the end of the stream.
+func TestTokenExpiryEndsLiveAccess(t *testing.T) {
+	e, a := newAuthEnv(t)
+	tok, err := a.Mint(TokenSpec{Doc: "d", Role: "edit", TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := time.Now()
+	conn, w := wsHello(t, e, "d", tok)
+	if w["type"] != "welcome" {
+		t.Fatalf("welcome %v", w)
+	}
+	sse := e.sse("/api/v1/docs/d/events?token="+tok, "")
+	if ev := sse.nextEvent(); ev.name != sseSnapshot {
+		t.Fatalf("first event %+v", ev)
+	}
+	for {
+		m := readFrame(t, conn)
+		if m["type"] == "presence" {
+			continue
+		}
+		if m["closed"] != float64(collab.CloseTokenExpired) {
+			t.Fatalf("WebSocket: %v, want closed %d", m, collab.CloseTokenExpired)
+		}
+		break
+	}
+	ev := sse.nextEvent(ssePresence, sseLeave) // The WebSocket session's.
+	if ev.name != "error" || !strings.Contains(ev.data, `"code":"token_expired"`) {
+		t.Fatalf("SSE: %+v, want an error event token_expired", ev)
+	}
+	if ev, ok := sse.next(); ok {
+		t.Fatalf("SSE went on after the expiry: %+v", ev)
+	}
+	if time.Since(opened) < 900*time.Millisecond {
+		t.Fatalf("access ended %v after a token of 1 s", time.Since(opened))
 	}
 }

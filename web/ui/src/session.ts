@@ -19,6 +19,7 @@ const FINAL_CLOSES: Record<number, string> = {
   4003: "this session was opened elsewhere",
   4004: "the document was deleted",
   4400: "invalid document id",
+  4401: "the access token expired",
   4404: "no such document",
 };
 export interface Participant { session: string; name: string; color: string; self: boolean }
