@@ -3,7 +3,9 @@ package collab
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,6 +247,49 @@ func TestReplaceText(t *testing.T) {
 	if v, err := ts.hub.ReplaceText(ctx, "put", "hello, brave world", nil, "api"); err != nil || v != 2 {
 		t.Fatalf("no-op replace: %d %v", v, err)
 	}
+}
+
+// TestReplaceTextWhileTyping: whatever edits land while ReplaceText diffs
+// (outside the room, retried when the head moved), the text at the version
+// it returns is exactly the text it was given, and no edit is lost after it.
+func TestReplaceTextWhileTyping(t *testing.T) {
+	ts := newTestServer(t, Options{OpsPerSecond: 100000, OpBurst: 100000})
+	ctx := context.Background()
+	if _, err := ts.db.Create(ctx, "busy", "start"); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // An integration that keeps appending.
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v, err := ts.hub.Submit(ctx, "busy", Submission{Op: ot.Op{{Insert: "."}}})
+			if err != nil || v == 0 {
+				t.Errorf("submit: %d %v", v, err)
+				return
+			}
+		}
+	})
+	for i := range 20 {
+		want := fmt.Sprintf("replaced %d: %s", i, strings.Repeat("long line of text\n", 200*i))
+		v, err := ts.hub.ReplaceText(ctx, "busy", want, nil, "api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ts.db.TextAt(ctx, "busy", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("replace %d: text at its version %d differs (%d code points, want %d)", i, v, len(got), len(want))
+		}
+	}
+	close(stop)
+	wg.Wait()
 }
 
 func counterValue(c prometheus.Counter) float64 {
