@@ -43,15 +43,27 @@ func pageDocID(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// refusePage answers a page request without a valid token. It says nothing
-// about whether the document exists.
+// refusePage answers a page request without a valid token: a small HTML
+// page (no script, no style, no external resource) that says nothing about
+// whether the document exists.
 func refusePage(w http.ResponseWriter) {
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusForbidden)
-	_, _ = w.Write([]byte("This document needs a link with a valid token (?token=...).\n"))
+	_, _ = w.Write([]byte(refusedHTML))
 }
+
+const refusedHTML = `<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Access refused · Folio</title>
+<h1>Access refused</h1>
+<p>This document needs a link with a valid token (?token=...). Ask whoever shared it for a new link.</p>
+</html>
+`

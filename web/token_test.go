@@ -437,3 +437,19 @@ func TestTokenExpiryEndsLiveAccess(t *testing.T) {
 		t.Fatalf("access ended %v after a token of 1 s", time.Since(opened))
 	}
 }
+
+// TestRefusedPageIsHTML: a page asked without a token gets a small HTML 403
+// page that runs and loads nothing and tells nothing of the document.
+func TestRefusedPageIsHTML(t *testing.T) {
+	e, _ := newAuthEnv(t)
+	for _, path := range []string{"/d/d", "/embed/d", "/d/missing"} {
+		r := e.send("GET", path, "")
+		body := string(r.body)
+		if r.status != http.StatusForbidden || r.header.Get("Content-Type") != "text/html; charset=utf-8" ||
+			r.header.Get("Content-Security-Policy") != "default-src 'none'" ||
+			!strings.Contains(body, "needs a link with a valid token") || strings.Contains(body, "secret") ||
+			strings.Contains(body, "<script") || strings.Contains(body, "missing") {
+			t.Errorf("%s: %d %v %q", path, r.status, r.header, body)
+		}
+	}
+}
