@@ -71,11 +71,11 @@ func (s *liveServer) start() {
 	mux := http.NewServeMux()
 	hub := s.hub
 	mux.HandleFunc("GET /api/v1/docs/{id}/ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{collab.Subprotocol}})
+		c, wire, err := collab.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{collab.Subprotocol}})
 		if err != nil {
 			return
 		}
-		hub.ServeConn(c, r.PathValue("id"), collab.Peer{Addr: r.RemoteAddr})
+		hub.ServeConn(c, r.PathValue("id"), collab.Peer{Addr: r.RemoteAddr, Wire: wire})
 	})
 	s.hs = &http.Server{Handler: mux}
 	if s.maxDelay > 0 {

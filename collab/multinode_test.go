@@ -73,11 +73,11 @@ func newCluster(t *testing.T, nodes int, lossy bool) *cluster {
 			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)})
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /api/v1/docs/{id}/ws", func(w http.ResponseWriter, r *http.Request) {
-			conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{collab.Subprotocol}})
+			conn, wire, err := collab.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{collab.Subprotocol}})
 			if err != nil {
 				return
 			}
-			hub.ServeConn(conn, r.PathValue("id"), collab.Peer{Addr: r.RemoteAddr})
+			hub.ServeConn(conn, r.PathValue("id"), collab.Peer{Addr: r.RemoteAddr, Wire: wire})
 		})
 		srv := httptest.NewServer(mux)
 		t.Cleanup(srv.Close)
