@@ -15,7 +15,8 @@
 // machine with the server, so its cost per op is reported too: "generator
 // CPU % of a core"). CPU per committed op, allocations, syscalls and storage
 // transactions per op (from /metrics and /proc) and commit timings are
-// reported beside the latencies.
+// reported beside the latencies, with the commits and storage transactions
+// that took over 64 ms: an ack stall that coincides with them was the disk.
 //
 // Modes:
 //   - a load run: --docs D documents × --editors E editors typing --rate R
