@@ -121,7 +121,11 @@ func (r *room) drainRemote() {
 func (r *room) catchUp() {
 	ctx := r.hub.ctx
 	meta, err := r.hub.store.Meta(ctx, r.id)
-	if err != nil {
+	switch {
+	case errors.Is(err, storage.ErrNotFound) && r.stopErr == nil:
+		r.deletedElsewhere()
+		return
+	case err != nil:
 		r.hub.fail("catch up", r.id, err)
 		return
 	}

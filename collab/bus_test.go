@@ -439,3 +439,58 @@ func TestBusCommitRace(t *testing.T) {
 		})
 	}
 }
+
+// TestBusDeleteElsewhere: a document deleted through one node ends the other
+// node's room at its next look at the store (BusPoll): its subscribers get
+// deleted, as on the node that deleted it, and the store is not asked to
+// delete it again.
+func TestBusDeleteElsewhere(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "f.db"), storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := &MemBus{}
+	opts := Options{Bus: bus, BusPoll: 20 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+	a, b := NewHub(db, opts), NewHub(db, opts)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, h := range []*Hub{a, b} {
+			if err := h.Close(ctx); err != nil {
+				t.Errorf("hub close: %v", err)
+			}
+		}
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := db.Create(ctx, "d", "x"); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := b.Subscribe(ctx, "d", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if ev, err := sub.Next(ctx); err != nil || ev.Kind != EventSnapshot {
+		t.Fatalf("first event %+v, %v", ev, err)
+	}
+	if err := a.Delete(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := sub.Next(ctx)
+		if err == nil {
+			continue // A presence or leave, say.
+		}
+		if AsError(err).Code != CodeDeleted {
+			t.Fatalf("subscription on the other node ended with %v (last event %+v), want deleted", err, ev)
+		}
+		break
+	}
+	if _, err := b.Submit(ctx, "d", Submission{Op: ot.Op{{Insert: "y"}}}); AsError(err).Code != CodeNotFound {
+		t.Fatalf("submit after the delete: %v, want not_found", err)
+	}
+}

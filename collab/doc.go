@@ -112,9 +112,11 @@
 //
 // Node-local, not shared through the Bus: presence and leave (peers on
 // other nodes are not shown), Participants, session takeover (4003), rate
-// limits, connection limits and metrics. Delete is not propagated: rooms
-// for the document on other nodes keep running until their next commit
-// fails with not_found or they unload.
+// limits, connection limits and metrics. Delete is not published either:
+// a room on another node finds the document gone at its next look at the
+// store (BusPoll, or a catch-up) and ends as if it had been deleted there
+// (sessions closed with 4004, subscriptions ended with deleted), without
+// deleting anything again.
 //
 // # Errors
 //

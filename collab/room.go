@@ -35,24 +35,25 @@ type room struct {
 	poll        *time.Timer   // Owned by run: the next look at the store's head.
 
 	// Owned by run.
-	doc         *ot.Document       // Text at head (committed ops only).
-	head        uint64             // Committed version.
-	snapVersion uint64             // Version of the newest stored snapshot.
-	window      []storage.OpRecord // The last OpWindow committed ops, in order.
-	inflight    []*pendingOp       // Being committed by the commit goroutine.
-	queued      []*pendingOp       // Waiting for the next commit.
-	pendLen     int                // Length after inflight and queued ops.
-	seqs        map[string]seqRec  // Last committed (seq, version) per session id seen.
-	sessions    map[*session]struct{}
-	byID        map[string]*session // The current connection of each session id.
-	subs        map[*Subscription]struct{}
-	stopErr     *Error       // Set when draining: shutdown (unavailable) or deleted.
-	stopReplies []chan error // Delete callers waiting for the end.
-	idle        *time.Timer  // Armed while nobody is attached.
-	presTimer   *time.Timer  // Armed while some presence waits for coalescing.
-	held        []*session   // Writers claimed in this turn (sendHeld), started by releaseWriters.
-	gather      gather       // Holds the next commit briefly for just-acknowledged authors.
-	presLeaves  []string     // Sessions that left since the last flush and must be announced.
+	doc           *ot.Document       // Text at head (committed ops only).
+	head          uint64             // Committed version.
+	snapVersion   uint64             // Version of the newest stored snapshot.
+	window        []storage.OpRecord // The last OpWindow committed ops, in order.
+	inflight      []*pendingOp       // Being committed by the commit goroutine.
+	queued        []*pendingOp       // Waiting for the next commit.
+	pendLen       int                // Length after inflight and queued ops.
+	seqs          map[string]seqRec  // Last committed (seq, version) per session id seen.
+	sessions      map[*session]struct{}
+	byID          map[string]*session // The current connection of each session id.
+	subs          map[*Subscription]struct{}
+	stopErr       *Error       // Set when draining: shutdown (unavailable) or deleted.
+	stopReplies   []chan error // Delete callers waiting for the end.
+	goneElsewhere bool         // Another node deleted the document (deletedElsewhere).
+	idle          *time.Timer  // Armed while nobody is attached.
+	presTimer     *time.Timer  // Armed while some presence waits for coalescing.
+	held          []*session   // Writers claimed in this turn (sendHeld), started by releaseWriters.
+	gather        gather       // Holds the next commit briefly for just-acknowledged authors.
+	presLeaves    []string     // Sessions that left since the last flush and must be announced.
 }
 
 type seqRec struct{ seq, version uint64 }
@@ -307,8 +308,23 @@ func (r *room) writeSnapshot() {
 
 // startDelete drains the room like a shutdown, then deletes the document.
 func (r *room) startDelete(reply chan error) {
-	r.stopErr = errDeleted
 	r.stopReplies = append(r.stopReplies, reply)
+	r.drainDeleted()
+}
+
+// deletedElsewhere drains the room like startDelete for a document that
+// another node deleted (the store no longer has it); there is nothing left
+// to delete.
+func (r *room) deletedElsewhere() {
+	r.log.Info().Msg("document deleted on another node")
+	r.goneElsewhere = true
+	r.drainDeleted()
+}
+
+// drainDeleted fails the queued ops; the room ends once the commit in
+// flight did, closing every session with deleted.
+func (r *room) drainDeleted() {
+	r.stopErr = errDeleted
 	for _, p := range r.queued {
 		p.fail(r, errDeleted)
 	}
@@ -327,8 +343,11 @@ func (r *room) shutdown() {
 	}
 	r.sessions, r.byID, r.subs = nil, nil, nil
 	r.stopTimers()
-	if r.stopErr.Code != CodeDeleted {
+	switch {
+	case r.stopErr.Code != CodeDeleted:
 		r.writeSnapshot()
+		return
+	case r.goneElsewhere:
 		return
 	}
 	err := r.deleteStored()
