@@ -39,6 +39,9 @@ type Config struct {
 	// CommitDelay is how long a busy storage committer waits to gather more
 	// writes into one transaction (storage.Options.CommitDelay); 0: never.
 	CommitDelay time.Duration
+	// Check runs the full database check (as `folio check`) before serving
+	// and refuses to start on a failure (storage.Options.Verify).
+	Check bool
 
 	// Access control (secret.go): with a secret, every request for a
 	// document needs a token signed with it. Never logged.
@@ -70,7 +73,7 @@ func (c Config) storageOptions() storage.Options {
 	if d == 0 {
 		d = -1 // storage: negative disables the wait, zero means the default.
 	}
-	return storage.Options{CommitDelay: d}
+	return storage.Options{CommitDelay: d, Verify: c.Check}
 }
 
 // DBFile is the database file inside the data directory.
@@ -151,6 +154,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown may take")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send request headers")
 	fs.DurationVar(&c.CommitDelay, "commit-delay", c.CommitDelay, "how long a busy storage committer waits to put more writes in one fsync'd transaction (0: never; at most 50ms); a lone writer never waits")
+	fs.BoolVar(&c.Check, "check", c.Check, "check the whole database (as folio check: structure, every snapshot and length replayed from the op log) before serving, and refuse to start if it fails; start-up then takes about as long as folio check")
 	bindSecret(fs, c)
 	fs.Float64Var(&c.UpgradeRate, "upgrade-rate", c.UpgradeRate, "WebSocket upgrades per second per client address (0: no limit)")
 	fs.IntVar(&c.UpgradeBurst, "upgrade-burst", c.UpgradeBurst, "WebSocket upgrade burst per client address")
@@ -289,7 +293,7 @@ func (c Config) logTo(log zerolog.Logger) {
 		Float64("ops_per_second", c.OpsPerSecond).Int("op_burst", c.OpBurst).
 		Dur("idle_unload", c.IdleUnload).Dur("sse_heartbeat", c.SSEHeartbeat).
 		Dur("shutdown_timeout", c.ShutdownTimeout).Dur("read_header_timeout", c.ReadHeaderTimeout).
-		Dur("commit_delay", c.CommitDelay).
+		Dur("commit_delay", c.CommitDelay).Bool("check", c.Check).
 		Str("secret", redact(c.Secret)).Str("secret_file", c.SecretFile).
 		Float64("upgrade_rate", c.UpgradeRate).Int("upgrade_burst", c.UpgradeBurst).
 		Float64("write_rate", c.WriteRate).Int("write_burst", c.WriteBurst).

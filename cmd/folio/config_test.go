@@ -74,6 +74,30 @@ func TestCommitDelayReachesStorage(t *testing.T) {
 	}
 }
 
+// TestCheckReachesStorage: --check (or FOLIO_CHECK) makes storage check the
+// database on open; off by default.
+func TestCheckReachesStorage(t *testing.T) {
+	var stderr bytes.Buffer
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{nil, nil, false},
+		{[]string{"--check"}, nil, true},
+		{nil, map[string]string{"FOLIO_CHECK": "true"}, true},
+		{[]string{"--check=false"}, map[string]string{"FOLIO_CHECK": "true"}, false},
+	} {
+		cfg, err := parseServe(c.args, envMap(c.env), &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.storageOptions().Verify; got != c.want {
+			t.Errorf("%v %v: storage Verify %v, want %v", c.args, c.env, got, c.want)
+		}
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	cases := []struct {
 		name string
