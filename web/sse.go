@@ -20,10 +20,11 @@ const (
 	sseLeave    = "leave"
 )
 
-// sseTokenExpired ends a stream whose token expired: an error event with
-// the code (docs/protocol.md), so the page can fetch a new token; the
-// browser's reconnect with the old one is refused (403).
-const sseTokenExpired = "event: error\ndata: {\"code\":\"token_expired\",\"message\":\"token expired\"}\n\n"
+// sseTokenExpired ends a stream whose token expired: an end event with the
+// code (docs/protocol.md), so the page can fetch a new token; the browser's
+// reconnect with the old one is refused (403). Not "error", which
+// EventSource also fires for network errors.
+const sseTokenExpired = "event: end\ndata: {\"code\":\"token_expired\",\"message\":\"token expired\"}\n\n"
 
 // sseRetry is the reconnect delay suggested to EventSource clients.
 const sseRetry = 2 * time.Second
@@ -85,7 +86,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 // stream copies the subscription's events to w until the client leaves, the
 // server drains, the subscription ends, a write fails or the token expires
-// (expires, zero for never: an error event token_expired, then the end).
+// (expires, zero for never: an end event token_expired, then the end).
 // One pump goroutine blocks in sub.Next; this goroutine owns every write and
 // the heartbeat, and waits for the pump before returning.
 func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.Subscription, expires time.Time) {

@@ -399,7 +399,7 @@ func BenchmarkTokenAuthorize(b *testing.B) {
 }
 
 // TestTokenExpiryEndsLiveAccess: a WebSocket session and an SSE stream opened
-// with a token end when it expires: close 4401 and an error event
+// with a token end when it expires: close 4401 and an end event
 // token_expired, then the end of the stream.
 func TestTokenExpiryEndsLiveAccess(t *testing.T) {
 	e, a := newAuthEnv(t)
@@ -427,8 +427,8 @@ func TestTokenExpiryEndsLiveAccess(t *testing.T) {
 		break
 	}
 	ev := sse.nextEvent(ssePresence, sseLeave) // The WebSocket session's.
-	if ev.name != "error" || !strings.Contains(ev.data, `"code":"token_expired"`) {
-		t.Fatalf("SSE: %+v, want an error event token_expired", ev)
+	if ev.name != "end" || !strings.Contains(ev.data, `"code":"token_expired"`) {
+		t.Fatalf("SSE: %+v, want an end event token_expired", ev)
 	}
 	if ev, ok := sse.next(); ok {
 		t.Fatalf("SSE went on after the expiry: %+v", ev)
