@@ -5,10 +5,11 @@ import "sync"
 // outQueue is a session's bounded send queue. It is a slice that grows on
 // demand, so an idle session holds no queue memory, and the writer takes
 // everything queued at once (one wake-up per batch, not per message).
-// Any goroutine may push; only the writer takes. The writer goroutine runs
-// only while there is something to write: push starts it (start) when none
-// runs, and it ends when take finds the queue empty, so an idle session has
-// no writer goroutine.
+// Any goroutine may push; only the holder of the writer's claim takes: the
+// writer goroutine, or the room in releaseWith for a claim of its turn. The
+// writer goroutine runs only while there is something to write: push starts
+// it (start) when none runs, and it ends when take finds the queue empty, so
+// an idle session has no writer goroutine.
 type outQueue struct {
 	drained chan struct{} // Buffered 1: signalled when the writer takes a batch.
 	start   func()        // Static: starts the writer; called with mu held.
@@ -50,9 +51,10 @@ func (q *outQueue) pushBelow(m outMsg, limit int) bool {
 }
 
 // pushHeld is pushBelow for the room goroutine: a writer that the push
-// needs is claimed but not started; held reports it, and the room starts it
-// with release at the end of its turn, so that all it queued for the session
-// in the turn (ops, the ack, presence) is one batch and one write.
+// needs is claimed but not started; held reports it, and at the end of its
+// turn the room writes the batch itself (releaseWith) or starts the writer
+// (release), so that all it queued for the session in the turn (ops, the
+// ack, presence) is one batch and one write.
 func (q *outQueue) pushHeld(m outMsg, limit int) (ok, held bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
