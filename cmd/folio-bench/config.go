@@ -42,6 +42,9 @@ type Config struct {
 	StepFactor float64
 	MaxSteps   int
 	Refine     int // Bisection steps after the first failing step.
+	// StallRetries is how many times a --find-max step that failed without
+	// errors while the server's disk stalled is measured again.
+	StallRetries int
 
 	Replay     string // Trace name or path: replay mode.
 	ReplayMode string // "lockstep" (one patch per op, wait for the ack) or "compose".
@@ -56,7 +59,7 @@ func defaultConfig() Config {
 		Server: "inproc", Docs: 1, EditorsPerDoc: 2, Rate: 10, Presence: 1,
 		Duration: 10 * time.Second, Warmup: 2 * time.Second, MaxDocLen: 2000,
 		DialParallel: 64, Settle: 30 * time.Second, Seed: 1,
-		Threshold: 50 * time.Millisecond, StepFactor: 1.5, MaxSteps: 12, Refine: 2,
+		Threshold: 50 * time.Millisecond, StepFactor: 1.5, MaxSteps: 12, Refine: 2, StallRetries: 2,
 		ReplayMode: "lockstep", CommitDelay: storage.DefaultCommitDelay,
 	}
 }
@@ -87,6 +90,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.StepFactor, "step-factor", c.StepFactor, "rate multiplier between --find-max steps")
 	fs.IntVar(&c.MaxSteps, "max-steps", c.MaxSteps, "most --find-max growth steps")
 	fs.IntVar(&c.Refine, "refine", c.Refine, "--find-max bisection steps between the last rate that held and the first that failed")
+	fs.IntVar(&c.StallRetries, "stall-retries", c.StallRetries, "--find-max measures a step again (at most this many times) when it failed without errors while the server had storage transactions over 64 ms (a disk stall, not the load)")
 	fs.StringVar(&c.Replay, "replay", c.Replay, "replay a sequential trace (name in ../shared/traces/sequential_traces or a .json.gz path) with one editor")
 	fs.StringVar(&c.ReplayMode, "replay-mode", c.ReplayMode, "lockstep: one op per patch, next after its ack; compose: submit continuously, the client composes while one op is in flight")
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print JSON instead of a table")
@@ -127,8 +131,8 @@ func (c *Config) validate() error {
 	if c.Duration <= 0 || c.Duration > maxDuration || c.Warmup < 0 || c.Warmup > maxDuration {
 		errs = append(errs, fmt.Errorf("--duration must be in (0, %v], --warmup in [0, %v]", maxDuration, maxDuration))
 	}
-	if c.FindMax && (c.StepFactor <= 1 || c.MaxSteps < 1 || c.Refine < 0 || c.Threshold <= 0 || c.Rate <= 0) {
-		errs = append(errs, errors.New("--find-max needs --step-factor > 1, --max-steps >= 1, --refine >= 0, --threshold > 0, --rate > 0"))
+	if c.FindMax && (c.StepFactor <= 1 || c.MaxSteps < 1 || c.Refine < 0 || c.StallRetries < 0 || c.Threshold <= 0 || c.Rate <= 0) {
+		errs = append(errs, errors.New("--find-max needs --step-factor > 1, --max-steps >= 1, --refine >= 0, --stall-retries >= 0, --threshold > 0, --rate > 0"))
 	}
 	if c.CommitDelay < 0 {
 		errs = append(errs, errors.New("--commit-delay must be >= 0"))

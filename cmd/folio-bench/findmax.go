@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"time"
 )
 
 // FindMaxResult is the outcome of --find-max: every step, and the last one
@@ -21,9 +22,42 @@ type FindMaxResult struct {
 // that commits much less than it offered is saturated whatever its latency.
 const heldFraction = 0.9
 
+// stepVerdict is how one --find-max measurement went.
+type stepVerdict int
+
+const (
+	stepHeld    stepVerdict = iota
+	stepFailed              // Errors, saturation, or p99 over the threshold.
+	stepStalled             // Failed without errors while storage transactions took 64 ms or more.
+)
+
+func (v stepVerdict) String() string {
+	return [...]string{"held", "failed", "failed during a disk stall"}[v]
+}
+
+// judgeStep decides a step: it holds when p99 ack is within threshold, no
+// errors happened and at least heldFraction of the offered edits were
+// committed. A step that failed without errors while the server's storage
+// had transactions over 64 ms may have failed on the disk rather than on the
+// load: an fsync stall holds every ack of every document, so p99 passes the
+// threshold, and editors compose what they type meanwhile, so fewer ops are
+// committed. Such a step is stepStalled and may be measured again.
+func judgeStep(rep Report, offered float64, threshold time.Duration) stepVerdict {
+	switch {
+	case rep.Errors != 0:
+		return stepFailed
+	case rep.Ack.P99 <= ms(threshold) && rep.CommittedPerS >= heldFraction*offered:
+		return stepHeld
+	case rep.SlowTxns > 0:
+		return stepStalled
+	}
+	return stepFailed
+}
+
 // findMax raises the per-editor rate by StepFactor until a step fails: p99
 // ack above Threshold, errors, or committed ops/s below heldFraction of the
-// offered rate; then Refine bisection steps narrow the gap between the last
+// offered rate (a step that failed during a disk stall is measured again,
+// up to StallRetries times); then Refine bisection steps narrow the gap between the last
 // rate that held and the first that failed. The connections stay open
 // across steps.
 func findMax(ctx context.Context, cfg Config, tgt *target, progress io.Writer) (*FindMaxResult, error) {
@@ -37,19 +71,29 @@ func findMax(ctx context.Context, cfg Config, tgt *target, progress io.Writer) (
 	heldIdx := -1
 	step := func(rate float64) (bool, error) {
 		r.rate.store(rate)
-		rep, err := r.measure(ctx, fmt.Sprintf("step %d", len(res.Steps)+1))
-		if err != nil {
-			return false, err
-		}
-		res.Steps = append(res.Steps, rep)
 		offered := rate * float64(len(r.editors))
-		held := rep.Ack.P99 <= ms(cfg.Threshold) && rep.Errors == 0 && rep.CommittedPerS >= heldFraction*offered
-		fmt.Fprintf(progress, "find-max: %.3g edits/s/editor (offered %.0f/s): committed %.0f/s, p99 ack %.2f ms, errors %d, held %v\n",
-			rate, offered, rep.CommittedPerS, rep.Ack.P99, rep.Errors, held)
-		if held && (heldIdx < 0 || rate > res.Steps[heldIdx].Rate) {
-			heldIdx = len(res.Steps) - 1
+		for attempt := 0; ; attempt++ {
+			rep, err := r.measure(ctx, fmt.Sprintf("step %d", len(res.Steps)+1))
+			if err != nil {
+				return false, err
+			}
+			v := judgeStep(rep, offered, cfg.Threshold)
+			retry := v == stepStalled && attempt < cfg.StallRetries
+			if retry {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("failed with %d storage transactions over 64 ms (a disk stall): measured again", rep.SlowTxns))
+			}
+			res.Steps = append(res.Steps, rep)
+			fmt.Fprintf(progress, "find-max: %.3g edits/s/editor (offered %.0f/s): committed %.0f/s, p99 ack %.2f ms, errors %d, storage txns over 64 ms %d, %s\n",
+				rate, offered, rep.CommittedPerS, rep.Ack.P99, rep.Errors, rep.SlowTxns, v)
+			if retry {
+				continue
+			}
+			held := v == stepHeld
+			if held && (heldIdx < 0 || rate > res.Steps[heldIdx].Rate) {
+				heldIdx = len(res.Steps) - 1
+			}
+			return held, nil
 		}
-		return held, nil
 	}
 	// Grow by StepFactor until a step fails, then bisect (geometrically)
 	// between the last rate that held and the first that did not.
