@@ -16,7 +16,8 @@ import (
 // node sees the same records at the same versions, and the Bus only needs to
 // be fast, not reliable or ordered. A lost or reordered message shows up as a
 // gap and is repaired from Store.Ops when the next one arrives, or within
-// Options.BusPoll, when each room compares its head with the store's.
+// Options.BusPoll, when each room compares its head with the store's. A Bus
+// that also implements PresenceBus carries presence too.
 type Bus interface {
 	// Publish announces recs (consecutive versions) that were just durably
 	// committed to doc. It runs on the room's commit path, before the local
@@ -52,6 +53,7 @@ func (r *room) subscribeBus() {
 	r.remote = make(chan []storage.OpRecord, remoteQueue)
 	r.wake = make(chan struct{}, 1)
 	r.poll = time.NewTimer(r.hub.opts.BusPoll)
+	r.subscribePresence()
 	r.unsubscribe = bus.Subscribe(r.id, func(recs []storage.OpRecord) {
 		select {
 		case r.remote <- recs:
@@ -70,6 +72,9 @@ func (r *room) unsubscribeBus() {
 	if r.unsubscribe != nil {
 		r.unsubscribe()
 		r.poll.Stop()
+	}
+	if r.unsubscribePres != nil {
+		r.unsubscribePres()
 	}
 }
 

@@ -110,8 +110,19 @@
 // room's head makes the room catch up first; while a commit is in flight it
 // answers unavailable (hello, Subscribe) or conflict (op), both retryable.
 //
-// Node-local, not shared through the Bus: presence and leave (peers on
-// other nodes are not shown), Participants, session takeover (4003), rate
+// Presence crosses nodes when the Bus is also a PresenceBus. A room
+// publishes what each presence flush sends its sessions (presence of those
+// that changed, leaves) and, every BusPoll, the presence of all its
+// sessions; it shows other nodes' sessions to its own like local peers (in
+// welcomes, presence and leave messages, subscriptions and Participants),
+// their cursors moved to its head and through every later op. A session
+// connected here is shown as this node knows it, whatever other nodes say;
+// a peer whose node has not spoken of it for 3 polls (the node died) or that
+// its node's full state no longer lists is dropped with a leave. News about
+// a version the room cannot reach yet is skipped until the next full state.
+// With a plain Bus presence is node-local.
+//
+// Node-local, not shared through the Bus: session takeover (4003), rate
 // limits, connection limits and metrics. Delete is not published either:
 // a room on another node finds the document gone at its next look at the
 // store (BusPoll, or a catch-up) and ends as if it had been deleted there

@@ -35,6 +35,7 @@ type Hub struct {
 	closingCtx context.Context    // Done is closing; sessions before hello watch it.
 	endClosing context.CancelFunc
 	newID      func() string // Session ids; tests replace it.
+	node       string        // Static: this hub's id on a PresenceBus.
 
 	mu     sync.Mutex
 	rooms  map[string]*room // Guarded by mu.
@@ -58,6 +59,7 @@ func NewHub(store Store, opts Options) *Hub {
 		closingCtx: closingCtx,
 		endClosing: endClosing,
 		newID:      randomID,
+		node:       randomID(),
 		rooms:      make(map[string]*room),
 	}
 }
@@ -204,8 +206,9 @@ func (h *Hub) Delete(ctx context.Context, id string) error {
 	}
 }
 
-// Participants returns the presence of every session of an open document;
-// empty when the document is not open.
+// Participants returns the presence of every session of an open document,
+// with those connected to other nodes when the Bus carries presence; empty
+// when the document is not open here.
 func (h *Hub) Participants(ctx context.Context, id string) ([]Presence, error) {
 	if !ValidID(id) {
 		return nil, errInvalidID

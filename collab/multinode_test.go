@@ -127,8 +127,8 @@ func (c *cluster) dial(t *testing.T, node int, doc string, roam bool, o client.O
 // runMultiNode: clients spread over two nodes edit one document at random
 // while their connections drop; half of them reconnect to a random node.
 // At the end every client and each node's room hold the stored head text,
-// which is the replay of the log, and every (session, seq) is in the log
-// once, at the version its ack named.
+// which is the replay of the log, every (session, seq) is in the log once,
+// at the version its ack named, and every client sees all the others.
 func runMultiNode(t *testing.T, clients, ops int) {
 	c := newCluster(t, 2, true)
 	const doc = "multi"
@@ -164,6 +164,23 @@ func runMultiNode(t *testing.T, clients, ops int) {
 		if got := cl.Text(); got != replay {
 			t.Fatalf("%s diverged at version %d: %s", cl.Session(), head, firstDiff(got, replay))
 		}
+	}
+	// Presence crosses nodes too: after the drops and moves, every client
+	// sees exactly the others, wherever they are connected.
+	sessions := map[string]bool{}
+	for _, cl := range cs {
+		sessions[cl.Session()] = true
+	}
+	for _, cl := range cs {
+		eventually(t, "every client seeing every other", func() bool {
+			peers := cl.Peers()
+			for _, p := range peers {
+				if !sessions[p.Session] || p.Session == cl.Session() {
+					return false
+				}
+			}
+			return len(peers) == len(cs)-1
+		})
 	}
 	for node := range c.hubs {
 		fresh := c.dial(t, node, doc, false, clientOptions(t, "fresh"))

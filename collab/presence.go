@@ -62,6 +62,8 @@ func (r *room) join(s *session) *Error {
 	}
 	s.pres = Presence{Session: s.id, Name: s.name, Color: s.color, Version: r.head}
 	s.presBytes = nil
+	// It moved here from another node: its presence replaces that node's.
+	delete(r.elsewhere, s.id)
 	s.send(r.encodeWelcome(&w, nil))
 	r.sessions[s] = struct{}{}
 	r.byID[s.id] = s
@@ -90,11 +92,14 @@ func (r *room) leave(s *session) {
 
 // peers is everyone's presence but except's, ordered by session id.
 func (r *room) peers(except *session) []Presence {
-	out := make([]Presence, 0, len(r.sessions))
+	out := make([]Presence, 0, len(r.sessions)+len(r.elsewhere))
 	for s := range r.sessions {
 		if s != except {
 			out = append(out, s.pres.clone())
 		}
+	}
+	for _, p := range r.elsewhere {
+		out = append(out, p.pres.clone())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Session < out[j].Session })
 	return out
@@ -164,6 +169,13 @@ func (r *room) moveCursors(op ot.Op) {
 		}
 		s.pres.Version = r.head
 		s.presBytes = nil
+	}
+	for _, p := range r.elsewhere {
+		if c := p.pres.Cursor; c != nil {
+			*c = ot.TransformSelection(*c, op)
+		}
+		p.pres.Version = r.head
+		p.entry = nil
 	}
 }
 

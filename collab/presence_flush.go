@@ -48,6 +48,7 @@ type presOut struct {
 func (r *room) flushPresence() {
 	now := time.Now()
 	msgs, next := r.duePresence(now)
+	r.publishPresence(msgs)
 	stale := false
 	for o := range r.sessions {
 		r.resendMissed(o)
@@ -118,6 +119,8 @@ func (r *room) resendMissed(o *session) {
 			if _, ok := r.sessions[x]; ok && x != o {
 				b = x.presenceMsg()
 			}
+		} else if p := r.elsewhere[id]; p != nil {
+			b = p.presenceMsg()
 		}
 		if b == nil {
 			b = encode(Leave{Type: TypeLeave, Session: id})

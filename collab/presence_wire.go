@@ -3,6 +3,7 @@ package collab
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -15,11 +16,15 @@ import (
 
 // presenceEntry is s's presence as a welcome lists it (no "type"), cached.
 func (s *session) presenceEntry() []byte {
-	if s.presBytes != nil {
-		return s.presBytes
+	if s.presBytes == nil {
+		s.presBytes = appendPresenceEntry(nil, &s.pres)
 	}
-	p := &s.pres
-	b := make([]byte, 0, 96+len(p.Name))
+	return s.presBytes
+}
+
+// appendPresenceEntry appends p as a welcome lists it (no "type").
+func appendPresenceEntry(b []byte, p *Presence) []byte {
+	b = slices.Grow(b, 96+len(p.Name))
 	b = append(b, `{"session":`...)
 	b = appendJSONString(b, p.Session)
 	b = append(b, `,"name":`...)
@@ -38,14 +43,14 @@ func (s *session) presenceEntry() []byte {
 	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendUint(b, p.Version, 10)
-	b = append(b, '}')
-	s.presBytes = b
-	return b
+	return append(b, '}')
 }
 
 // presenceMsg is s's presence as a broadcast message (type "presence").
-func (s *session) presenceMsg() []byte {
-	e := s.presenceEntry()
+func (s *session) presenceMsg() []byte { return presenceMsgOf(s.presenceEntry()) }
+
+// presenceMsgOf turns a presence entry into a broadcast message.
+func presenceMsgOf(e []byte) []byte {
 	const head = `{"type":"presence",`
 	b := make([]byte, 0, len(head)+len(e)-1)
 	return append(append(b, head...), e[1:]...)
@@ -71,13 +76,22 @@ func appendJSONString(b []byte, s string) []byte {
 // (except s), ordered by session id, from their cached presence bytes.
 // w.Peers is ignored.
 func (r *room) encodeWelcome(w *Welcome, except *session) []byte {
-	peers := make([]*session, 0, len(r.sessions))
+	type peer struct {
+		id    string
+		entry []byte
+	}
+	peers := make([]peer, 0, len(r.sessions)+len(r.elsewhere))
 	n := 0
 	for o := range r.sessions {
 		if o != except {
-			peers = append(peers, o)
-			n += len(o.presenceEntry()) + 1
+			peers = append(peers, peer{o.id, o.presenceEntry()})
 		}
+	}
+	for id, p := range r.elsewhere {
+		peers = append(peers, peer{id, p.presenceEntry()})
+	}
+	for _, p := range peers {
+		n += len(p.entry) + 1
 	}
 	sort.Slice(peers, func(i, j int) bool { return peers[i].id < peers[j].id })
 	var tail []byte
@@ -98,11 +112,11 @@ func (r *room) encodeWelcome(w *Welcome, except *session) []byte {
 	b = append(b, `,"role":`...)
 	b = appendJSONString(b, w.Role)
 	b = append(b, `,"peers":[`...)
-	for i, o := range peers {
+	for i, p := range peers {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, o.presenceEntry()...)
+		b = append(b, p.entry...)
 	}
 	b = append(b, ']')
 	b = append(b, tail...)

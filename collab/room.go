@@ -34,6 +34,13 @@ type room struct {
 	unsubscribe func()        // Cancels the subscription (unsubscribeBus).
 	poll        *time.Timer   // Owned by run: the next look at the store's head.
 
+	// With a PresenceBus (else nil): the subscription callback sends to
+	// remotePres without blocking; elsewhere is owned by run.
+	presBus         PresenceBus
+	remotePres      chan PresenceNews
+	unsubscribePres func()
+	elsewhere       map[string]*elsewherePeer // Peers connected to other nodes, by session id.
+
 	// Owned by run.
 	doc           *ot.Document       // Text at head (committed ops only).
 	head          uint64             // Committed version.
@@ -140,12 +147,16 @@ func (r *room) loop() {
 			r.finishCommit(res)
 		case recs := <-remote:
 			r.onRemote(recs)
+		case n := <-r.remotePres:
+			r.onPresenceNews(n)
 		case <-wake:
 			r.catchUp()
 		case <-timerC(r.poll):
 			if len(r.inflight) == 0 {
 				r.catchUp()
 			}
+			r.publishAllPresence()
+			r.expireElsewhere()
 			r.poll.Reset(r.hub.opts.BusPoll)
 		case <-r.gather.timerC():
 			r.gather.stop()
@@ -279,6 +290,7 @@ func (r *room) armIdle() {
 // unload writes a final snapshot; run then unregisters the room. Joiners
 // blocked on the inbox see done and open the document again.
 func (r *room) unload() {
+	r.publishAllPresence() // Nobody here any more.
 	r.writeSnapshot()
 	r.stopTimers()
 	r.log.Debug().Msg("unloaded")
@@ -342,6 +354,7 @@ func (r *room) shutdown() {
 		sub.end(r.stopErr)
 	}
 	r.sessions, r.byID, r.subs = nil, nil, nil
+	r.publishAllPresence() // Nobody here any more.
 	r.stopTimers()
 	switch {
 	case r.stopErr.Code != CodeDeleted:
