@@ -42,6 +42,12 @@ type PresenceNews struct {
 // without news of it.
 const presenceExpiry = 3
 
+// elsewhereFactor bounds the peers of other nodes a room shows, at this many
+// times MaxConnsPerDoc (a cluster of that many full nodes): a node that
+// announces more, by a bug or a flood, is not allowed to grow every room
+// and every welcome without bound. Past it, new peers are not shown.
+const elsewhereFactor = 4
+
 // remotePresenceQueue is how much news waits for the room goroutine; past
 // it news is dropped (the next poll's full state repairs it).
 const remotePresenceQueue = 64
@@ -152,6 +158,9 @@ func (r *room) onPresenceNews(n PresenceNews) {
 		old := r.elsewhere[q.Session]
 		if old != nil && old.node == n.Node && samePresence(old.pres, q) {
 			old.seen = now // Nothing new to show.
+			continue
+		}
+		if old == nil && len(r.elsewhere) >= elsewhereFactor*r.hub.opts.MaxConnsPerDoc {
 			continue
 		}
 		p := &elsewherePeer{node: n.Node, pres: q, seen: now}

@@ -3,6 +3,7 @@ package collab
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -179,6 +180,34 @@ func TestBusPresenceMoved(t *testing.T) {
 	inRoom(t, nb.hub, "d", func(r *room) {
 		if _, ok := r.byID[wa.Session]; !ok || r.elsewhere[wa.Session] != nil || r.elsewhere["ahead"] != nil {
 			t.Errorf("node b: Ann here %v, elsewhere %+v", ok, r.elsewhere)
+		}
+	})
+}
+
+// TestBusPresenceBounded: a node that announces more peers than a cluster
+// of full nodes could hold does not grow the room past the bound.
+func TestBusPresenceBounded(t *testing.T) {
+	bus := &MemBus{}
+	db, err := storage.Open(filepath.Join(t.TempDir(), "f.db"), storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServerStore(t, db, db, Options{Bus: bus, BusPoll: time.Hour, MaxConnsPerDoc: 2})
+	bob := dialTest(t, ts.url+"d")
+	bob.hello(ClientMsg{})
+	var flood []Presence
+	for i := range 3 * elsewhereFactor * 2 {
+		flood = append(flood, Presence{Session: fmt.Sprintf("p%d", i), Name: "P"})
+	}
+	if err := bus.PublishPresence(context.Background(), "d", PresenceNews{Node: "x", Peers: flood}); err != nil {
+		t.Fatal(err)
+	}
+	for range elsewhereFactor * 2 {
+		bob.expect(TypePresence)
+	}
+	inRoom(t, ts.hub, "d", func(r *room) {
+		if len(r.elsewhere) != elsewhereFactor*2 {
+			t.Errorf("%d peers of other nodes shown, want the bound %d", len(r.elsewhere), elsewhereFactor*2)
 		}
 	})
 }

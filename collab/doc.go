@@ -120,6 +120,7 @@
 // a peer whose node has not spoken of it for 3 polls (the node died) or that
 // its node's full state no longer lists is dropped with a leave. News about
 // a version the room cannot reach yet is skipped until the next full state.
+// A room shows at most 4 × MaxConnsPerDoc peers of other nodes.
 // With a plain Bus presence is node-local.
 //
 // Node-local, not shared through the Bus: session takeover (4003), rate
