@@ -246,8 +246,8 @@ func at(pos int, c ot.Component) ot.Op {
 	return ot.Op{{Skip: pos}, c}
 }
 
-// SetCursor sets this client's cursor (local coordinates; nil hides it). It
-// is sent to the server once no own op is pending.
+// SetCursor sets this client's cursor (local coordinates; nil hides it),
+// clamped to the text. It is sent to the server once no own op is pending.
 func (c *Client) SetCursor(sel *ot.Selection) {
 	c.mu.Lock()
 	c.st.setCursor(sel)

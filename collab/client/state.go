@@ -129,9 +129,13 @@ func (s *state) submit(op ot.Op) error {
 
 // setCursor records the local cursor; it is sent once nothing is pending, so
 // that its version names a text the server knows (ShareDB does the same).
+// Positions outside the local text are clamped to it: a caller that read the
+// length before a remote op shortened the text would otherwise send a cursor
+// the server refuses (invalid_message).
 func (s *state) setCursor(sel *ot.Selection) {
 	if sel != nil {
-		c := *sel
+		n := s.local.Len()
+		c := ot.Selection{Anchor: min(max(sel.Anchor, 0), n), Head: min(max(sel.Head, 0), n)}
 		sel = &c
 	}
 	s.cursor = sel

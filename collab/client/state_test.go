@@ -460,3 +460,27 @@ func TestPeerCursorVersions(t *testing.T) {
 	}
 	wantText(t, a, "xyxyabcdef")
 }
+
+// TestCursorClamped: a cursor past the end of the text (read before a remote
+// op shortened it) goes out clamped, as a cursor the server accepts.
+func TestCursorClamped(t *testing.T) {
+	f := newFakeServer(t, "hello")
+	a, b := newState(), newState()
+	connect(t, f, a, false)
+	connect(t, f, b, false)
+	mustSubmit(t, b, del(0, 4))
+	cb, ackb := deliver(t, f, b)
+	if err := b.ack(ackb); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.applyOp(*cb); err != nil {
+		t.Fatal(err)
+	}
+	takeOut(a)
+	a.setCursor(&ot.Selection{Anchor: 5, Head: -1}) // The caller saw "hello".
+	out := takeOut(a)
+	if len(out) != 1 || out[0].Type != collab.TypePresence || out[0].Cursor.Sel == nil ||
+		*out[0].Cursor.Sel != (ot.Selection{Anchor: 1, Head: 0}) || *out[0].Version != 1 {
+		t.Fatalf("sent %+v", out)
+	}
+}
