@@ -29,3 +29,19 @@ func TestJudgeStep(t *testing.T) {
 		}
 	}
 }
+
+func TestMostWithin(t *testing.T) {
+	steps := []Report{
+		{CommittedPerS: 100, Ack: Summary{P99: 10}},
+		{CommittedPerS: 300, Ack: Summary{P99: 40}},            // The most within 50 ms.
+		{CommittedPerS: 400, Ack: Summary{P99: 60}},            // Over the threshold.
+		{CommittedPerS: 500, Ack: Summary{P99: 20}, Errors: 1}, // Errors.
+		{CommittedPerS: 200, Ack: Summary{P99: 5}},
+	}
+	if got := mostWithin(steps, 50*time.Millisecond); got != &steps[1] {
+		t.Fatalf("got %+v, want step 2", got)
+	}
+	if got := mostWithin(steps[2:4], 50*time.Millisecond); got != nil {
+		t.Fatalf("got %+v, want none", got)
+	}
+}
