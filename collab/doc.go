@@ -9,6 +9,10 @@
 // goroutine owns the document text (ot.Document), the head version, the
 // window of recent ops, the queued and in-flight ops, the sessions and their
 // presence; other goroutines only send it closures (room.do) that run there.
+// What a room keeps is bounded however long it stays open: the op window at
+// 1.25 × OpWindow ops, the cache of session seqs (exactly-once records, which
+// storage holds too) at 4 × MaxConnsPerDoc entries, the peers of other nodes
+// at 4 × MaxConnsPerDoc.
 // A room loads its document itself, so however many sessions join at the
 // same moment it is read once; joiners wait in the inbox. A room with nobody
 // attached for Options.IdleUnload writes a snapshot, unregisters and ends; a

@@ -67,6 +67,7 @@ func (r *room) join(s *session) *Error {
 	s.send(r.encodeWelcome(&w, nil))
 	r.sessions[s] = struct{}{}
 	r.byID[s.id] = s
+	r.boundSeqs()
 	r.presLeaves = slices.DeleteFunc(r.presLeaves, func(id string) bool { return id == s.id }) // A reconnect within the tick: its presence says it all.
 	s.presDirty = true
 	r.presenceChanged()

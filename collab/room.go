@@ -49,7 +49,7 @@ type room struct {
 	inflight      []*pendingOp       // Being committed by the commit goroutine.
 	queued        []*pendingOp       // Waiting for the next commit.
 	pendLen       int                // Length after inflight and queued ops.
-	seqs          map[string]seqRec  // Last committed (seq, version) per session id seen.
+	seqs          map[string]seqRec  // Last committed (seq, version) per session id seen; a bounded cache (boundSeqs).
 	sessions      map[*session]struct{}
 	byID          map[string]*session // The current connection of each session id.
 	subs          map[*Subscription]struct{}

@@ -408,3 +408,65 @@ func TestConcurrentFirstJoins(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomMemoryBounded: a room that stays open keeps a bounded op window
+// and a bounded cache of session seqs, however many sessions wrote to it
+// (here one per Idempotency-Key, as REST writes make them), and exactly-once
+// still holds for a session whose entry was forgotten: storage answers.
+func TestRoomMemoryBounded(t *testing.T) {
+	// The attached session gets every op at once: a queue to match.
+	const conns = 20
+	bound := seqCacheFactor * conns
+	ts := newTestServer(t, Options{OpWindow: 40, MaxConnsPerDoc: conns, SendQueue: 4 * bound})
+	ctx := context.Background()
+	keep := dialTest(t, ts.url+"busy") // Keeps the room open.
+	kw := keep.hello(ClientMsg{})
+	keep.sendRaw(opJSON(1, 0, `["x"]`))
+	keep.expect(TypeAck)
+	n := 3*bound + 10
+	var wg sync.WaitGroup
+	versions, errs := make([]uint64, n), make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			versions[i], errs[i] = ts.hub.Submit(ctx, "busy", Submission{Base: 1, Op: ot.Op{{Insert: "a"}},
+				Session: fmt.Sprintf("idem-%032x", i), Seq: 1})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-keep.done:
+		t.Fatalf("the attached session was closed: %v", keep.err)
+	default:
+	}
+	inRoom(t, ts.hub, "busy", func(r *room) {
+		if len(r.seqs) > bound {
+			t.Errorf("%d cached seqs, bound %d", len(r.seqs), bound)
+		}
+		if _, ok := r.seqs[kw.Session]; !ok {
+			t.Errorf("the attached session's seq was forgotten: attached %v, %d cached", r.byID[kw.Session] != nil, len(r.seqs))
+		}
+		if max := r.hub.opts.OpWindow + r.hub.opts.OpWindow/windowSlack; len(r.window) >= max || len(r.window) < r.hub.opts.OpWindow {
+			t.Errorf("window of %d ops, want %d..%d", len(r.window), r.hub.opts.OpWindow, max-1)
+		}
+		if len(r.seqs) > n/2 {
+			t.Errorf("%d of %d sessions still cached: none forgotten", len(r.seqs), n)
+		}
+	})
+	// Every key retried: answered with its original version, nothing applied twice.
+	text, head := textOf(t, ts.db, "busy")
+	for i := range n {
+		v, err := ts.hub.Submit(ctx, "busy", Submission{Base: 1, Op: ot.Op{{Insert: "a"}},
+			Session: fmt.Sprintf("idem-%032x", i), Seq: 1})
+		if err != nil || v != versions[i] {
+			t.Fatalf("retry of key %d: version %d, %v; first answer %d", i, v, err, versions[i])
+		}
+	}
+	if text2, head2 := textOf(t, ts.db, "busy"); text2 != text || head2 != head || head != uint64(n)+1 {
+		t.Fatalf("after retries %d ops (was %d, want %d)", head2, head, n+1)
+	}
+}

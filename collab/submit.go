@@ -152,6 +152,33 @@ func (r *room) dedupe(sub *submission) bool {
 	return true
 }
 
+// windowSlack: the op window is trimmed back to OpWindow ops once it holds
+// OpWindow/windowSlack more, so a busy room keeps at most 1.25 × OpWindow
+// ops in memory and copies the window once per OpWindow/4 ops.
+const windowSlack = 4
+
+// seqCacheFactor bounds r.seqs, a cache of what storage holds (SessionSeq),
+// at this many times MaxConnsPerDoc entries. Without a bound a room that
+// stays open would keep one entry for every session that ever wrote to it,
+// such as one per Idempotency-Key of REST writes.
+const seqCacheFactor = 4
+
+// boundSeqs forgets the cached seqs of the sessions not attached to the room
+// once the cache is over its bound; they are read from storage again when
+// needed (dedupe checks the ops in flight and queued first, and storage has
+// every committed one). At most MaxConnsPerDoc entries survive a sweep, so
+// sweeps are rare.
+func (r *room) boundSeqs() {
+	if len(r.seqs) <= seqCacheFactor*r.hub.opts.MaxConnsPerDoc {
+		return
+	}
+	for id := range r.seqs {
+		if r.byID[id] == nil {
+			delete(r.seqs, id)
+		}
+	}
+}
+
 // lastSeq is the last committed seq of a session, from memory or storage.
 func (r *room) lastSeq(session string) (seqRec, *Error) {
 	if rec, ok := r.seqs[session]; ok {
@@ -365,11 +392,12 @@ func (r *room) apply(p *pendingOp) bool {
 	}
 	r.head = rec.Version
 	r.window = append(r.window, rec)
-	if len(r.window) >= 2*r.hub.opts.OpWindow {
+	if len(r.window) >= r.hub.opts.OpWindow+r.hub.opts.OpWindow/windowSlack {
 		r.trimWindow()
 	}
 	if rec.Session != "" {
 		r.seqs[rec.Session] = seqRec{seq: rec.Seq, version: rec.Version}
+		r.boundSeqs()
 	}
 	r.moveCursors(rec.Op)
 	msg := OpMsg{Type: TypeOp, Version: rec.Version, Op: rec.Op, Session: rec.Session, Seq: rec.Seq}
