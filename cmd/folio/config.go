@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/foliodocs/folio/collab"
 	"github.com/foliodocs/folio/storage"
 	"github.com/foliodocs/folio/web"
 )
@@ -33,6 +34,7 @@ type Config struct {
 	OpsPerSecond      float64
 	OpBurst           int
 	IdleUnload        time.Duration
+	OpWindow          int // Recent ops each open document keeps in memory (collab.Options.OpWindow).
 	SSEHeartbeat      time.Duration
 	ShutdownTimeout   time.Duration
 	ReadHeaderTimeout time.Duration
@@ -76,6 +78,20 @@ func (c Config) storageOptions() storage.Options {
 	return storage.Options{CommitDelay: d, Verify: c.Check}
 }
 
+// collabOptions is the hub's share of the configuration; the caller adds
+// the logger and metrics.
+func (c Config) collabOptions() collab.Options {
+	return collab.Options{
+		IdleUnload:      c.IdleUnload,
+		OpWindow:        c.OpWindow,
+		MaxMessageBytes: c.MaxMessageBytes,
+		MaxDocLen:       c.MaxDocLen,
+		OpsPerSecond:    c.OpsPerSecond,
+		OpBurst:         c.OpBurst,
+		MaxConnsPerDoc:  c.MaxConnsPerDoc,
+	}
+}
+
 // DBFile is the database file inside the data directory.
 const DBFile = "folio.db"
 
@@ -93,6 +109,7 @@ func defaultConfig() Config {
 		OpsPerSecond:      30,
 		OpBurst:           60,
 		IdleUnload:        time.Minute,
+		OpWindow:          1000,
 		SSEHeartbeat:      15 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -150,6 +167,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.Float64Var(&c.OpsPerSecond, "ops-per-second", c.OpsPerSecond, "sustained ops per second per connection")
 	fs.IntVar(&c.OpBurst, "op-burst", c.OpBurst, "op burst per connection")
 	fs.DurationVar(&c.IdleUnload, "idle-unload", c.IdleUnload, "unload a document from memory after this long without clients")
+	fs.IntVar(&c.OpWindow, "op-window", c.OpWindow, "recent ops each open document keeps in memory (about 210 bytes each) for clients that are behind; older ones are read from storage")
 	fs.DurationVar(&c.SSEHeartbeat, "sse-heartbeat", c.SSEHeartbeat, "interval of SSE heartbeat comments")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown may take")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send request headers")
@@ -244,7 +262,7 @@ func (c Config) Validate() error {
 		"--max-body": float64(c.MaxBodyBytes), "--max-text": float64(c.MaxTextBytes),
 		"--max-message": float64(c.MaxMessageBytes), "--max-doc-len": float64(c.MaxDocLen),
 		"--max-conns-per-doc": float64(c.MaxConnsPerDoc), "--ops-per-second": c.OpsPerSecond,
-		"--op-burst": float64(c.OpBurst), "--idle-unload": float64(c.IdleUnload),
+		"--op-burst": float64(c.OpBurst), "--idle-unload": float64(c.IdleUnload), "--op-window": float64(c.OpWindow),
 		"--sse-heartbeat": float64(c.SSEHeartbeat), "--shutdown-timeout": float64(c.ShutdownTimeout),
 		"--read-header-timeout": float64(c.ReadHeaderTimeout),
 	}
@@ -291,7 +309,7 @@ func (c Config) logTo(log zerolog.Logger) {
 		Int64("max_message", c.MaxMessageBytes).Int("max_doc_len", c.MaxDocLen).
 		Int("max_conns_per_doc", c.MaxConnsPerDoc).
 		Float64("ops_per_second", c.OpsPerSecond).Int("op_burst", c.OpBurst).
-		Dur("idle_unload", c.IdleUnload).Dur("sse_heartbeat", c.SSEHeartbeat).
+		Dur("idle_unload", c.IdleUnload).Int("op_window", c.OpWindow).Dur("sse_heartbeat", c.SSEHeartbeat).
 		Dur("shutdown_timeout", c.ShutdownTimeout).Dur("read_header_timeout", c.ReadHeaderTimeout).
 		Dur("commit_delay", c.CommitDelay).Bool("check", c.Check).
 		Str("secret", redact(c.Secret)).Str("secret_file", c.SecretFile).

@@ -172,3 +172,29 @@ func TestDispatch(t *testing.T) {
 		t.Errorf("check on empty dir: %d %q", code, stderr.String())
 	}
 }
+
+// TestOpWindowReachesHub: --op-window (or FOLIO_OP_WINDOW) sets how many
+// recent ops each room keeps; it must be positive.
+func TestOpWindowReachesHub(t *testing.T) {
+	var stderr bytes.Buffer
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{nil, nil, 1000},
+		{[]string{"--op-window", "200"}, nil, 200},
+		{nil, map[string]string{"FOLIO_OP_WINDOW": "300"}, 300},
+	} {
+		cfg, err := parseServe(c.args, envMap(c.env), &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.collabOptions().OpWindow; got != c.want {
+			t.Errorf("%v %v: OpWindow %d, want %d", c.args, c.env, got, c.want)
+		}
+	}
+	if _, err := parseServe([]string{"--op-window", "0"}, envMap(nil), &stderr); err == nil {
+		t.Error("--op-window 0 accepted")
+	}
+}

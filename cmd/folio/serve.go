@@ -79,16 +79,10 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	hub := collab.NewHub(db, collab.Options{
-		Logger:          log.With().Str("component", "collab").Logger(),
-		Metrics:         collab.NewMetrics(reg),
-		IdleUnload:      cfg.IdleUnload,
-		MaxMessageBytes: cfg.MaxMessageBytes,
-		MaxDocLen:       cfg.MaxDocLen,
-		OpsPerSecond:    cfg.OpsPerSecond,
-		OpBurst:         cfg.OpBurst,
-		MaxConnsPerDoc:  cfg.MaxConnsPerDoc,
-	})
+	hubOpts := cfg.collabOptions()
+	hubOpts.Logger = log.With().Str("component", "collab").Logger()
+	hubOpts.Metrics = collab.NewMetrics(reg)
+	hub := collab.NewHub(db, hubOpts)
 	opts := web.Options{
 		Hub: hub, Store: db, Logger: log.With().Str("component", "web").Logger(), Registry: reg,
 		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins,
