@@ -56,15 +56,15 @@ func (r *room) join(s *session) *Error {
 			w.Ops = opMsgs(ops)
 		}
 	}
+	var text []byte
 	if w.Ops == nil {
-		text := r.doc.String()
-		w.Text = &text
+		text = r.headTextJSON()
 	}
 	s.pres = Presence{Session: s.id, Name: s.name, Color: s.color, Version: r.head}
 	s.presBytes = nil
 	// It moved here from another node: its presence replaces that node's.
 	delete(r.elsewhere, s.id)
-	s.send(r.encodeWelcome(&w, nil))
+	s.send(r.encodeWelcome(&w, nil, text))
 	r.sessions[s] = struct{}{}
 	r.byID[s.id] = s
 	r.boundSeqs()

@@ -74,8 +74,9 @@ func appendJSONString(b []byte, s string) []byte {
 
 // encodeWelcome encodes w with its peers taken from the room's sessions
 // (except s), ordered by session id, from their cached presence bytes.
-// w.Peers is ignored.
-func (r *room) encodeWelcome(w *Welcome, except *session) []byte {
+// w.Peers is ignored; text, when not nil, is the text already encoded as a
+// JSON string (headTextJSON) and stands for w.Text.
+func (r *room) encodeWelcome(w *Welcome, except *session, text []byte) []byte {
 	type peer struct {
 		id    string
 		entry []byte
@@ -95,9 +96,12 @@ func (r *room) encodeWelcome(w *Welcome, except *session) []byte {
 	}
 	sort.Slice(peers, func(i, j int) bool { return peers[i].id < peers[j].id })
 	var tail []byte
-	if w.Text != nil {
+	switch {
+	case text != nil:
+		tail = append([]byte(`,"text":`), text...)
+	case w.Text != nil:
 		tail = append([]byte(`,"text":`), appendJSONString(nil, *w.Text)...)
-	} else {
+	default:
 		ops := w.Ops
 		if ops == nil {
 			ops = []OpMsg{}
@@ -121,6 +125,26 @@ func (r *room) encodeWelcome(w *Welcome, except *session) []byte {
 	b = append(b, ']')
 	b = append(b, tail...)
 	return append(b, '}')
+}
+
+// cachedTextMin is the size from which a room keeps its encoded text for
+// the joiners at the same version: encoding a book-sized document (a few
+// MB) for every welcome held the room for ~15 ms each, while small texts
+// cost little to encode and nothing to keep.
+const cachedTextMin = 64 << 10
+
+// headTextJSON is the document at head as a JSON string, from the cache
+// when it is large and the head has not moved.
+func (r *room) headTextJSON() []byte {
+	if r.textCache.b != nil && r.textCache.version == r.head {
+		return r.textCache.b
+	}
+	b := appendJSONString(nil, r.doc.String())
+	r.textCache.b, r.textCache.version = nil, 0
+	if len(b) >= cachedTextMin {
+		r.textCache.b, r.textCache.version = b, r.head
+	}
+	return b
 }
 
 // encodeOpMsg is encode(m) for the broadcast of every op, without

@@ -61,6 +61,10 @@ type room struct {
 	held          []*session   // Writers claimed in this turn (sendHeld), started by releaseWriters.
 	gather        gather       // Holds the next commit briefly for just-acknowledged authors.
 	presLeaves    []string     // Sessions that left since the last flush and must be announced.
+	textCache     struct {     // The text at version as a JSON string, when large (headTextJSON).
+		version uint64
+		b       []byte
+	}
 }
 
 type seqRec struct{ seq, version uint64 }

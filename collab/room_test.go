@@ -1,9 +1,12 @@
 package collab
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -468,5 +471,40 @@ func TestRoomMemoryBounded(t *testing.T) {
 	}
 	if text2, head2 := textOf(t, ts.db, "busy"); text2 != text || head2 != head || head != uint64(n)+1 {
 		t.Fatalf("after retries %d ops (was %d, want %d)", head2, head, n+1)
+	}
+}
+
+// TestWelcomeTextShared: joiners of a large document at the same version get
+// the text encoded once (byte for byte what encoding/json writes, escapes
+// and all); after an op the next joiner gets the new text.
+func TestWelcomeTextShared(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	line := "<b>\"Ünïcödé\" & 🎉</b>\t\\\n"
+	text := strings.Repeat(line, cachedTextMin/len(line)+1)
+	if _, err := ts.hub.Create(context.Background(), "big", text); err != nil {
+		t.Fatal(err)
+	}
+	join := func() Welcome { return dialTest(t, ts.url+"big").hello(ClientMsg{}) }
+	w1 := join()
+	w2 := join()
+	if w1.Text == nil || *w1.Text != text || w2.Text == nil || *w2.Text != text {
+		t.Fatal("welcome text differs from the document")
+	}
+	inRoom(t, ts.hub, "big", func(r *room) {
+		cached := r.textCache.b
+		want, err := json.Marshal(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.textCache.version != 0 || !bytes.Equal(cached, want) {
+			t.Errorf("cache at version %d, %d bytes; want version 0 and encoding/json's %d bytes", r.textCache.version, len(cached), len(want))
+		}
+	})
+	if _, err := ts.hub.Submit(context.Background(), "big", Submission{Base: 0, Op: ot.Op{{Insert: "¡"}}}); err != nil {
+		t.Fatal(err)
+	}
+	w3 := join()
+	if w3.Text == nil || *w3.Text != "¡"+text || w3.Version != 1 {
+		t.Fatalf("welcome after an op: version %d, text starts %q", w3.Version, (*w3.Text)[:8])
 	}
 }
