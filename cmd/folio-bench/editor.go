@@ -109,7 +109,12 @@ type editor struct {
 	sentAt      time.Time
 	buffered    bool
 	lastSeq     uint64
-	stats       editorStats
+	// lost is set by a reconnect: how the client numbered and sent what was
+	// typed meanwhile (a resend, a catch-up, a resync) is not for the mirror
+	// to guess, so the next ack resynchronizes it instead of being measured.
+	lost   bool
+	online bool // Went online once (the first connection is no reconnect).
+	stats  editorStats
 }
 
 // editorStats are an editor's counts within the window.
@@ -152,6 +157,12 @@ func (e *editor) options(name string, tgt *target) client.Options {
 		OnStatus: func(s client.Status, err error) {
 			if s == client.StatusOffline && err != nil {
 				e.codes.add("disconnected: " + err.Error())
+			}
+			if s == client.StatusOnline {
+				e.mu.Lock()
+				e.lost = e.online
+				e.online = true
+				e.mu.Unlock()
 			}
 		},
 	}
@@ -222,6 +233,19 @@ func (e *editor) onAck(seq, version uint64) {
 // into a buffer that the mirror, which saw both as buffered, cannot tell
 // apart. pending settles it: the buffer is in flight after the next ack.
 func (e *editor) acked(seq uint64, now time.Time, pending bool) {
+	if e.lost {
+		// After a reconnect: not measured. Once this ack is handled the
+		// client has at most one op in flight, seq+1, sent about now.
+		e.lost = false
+		if e.win.contains(now) {
+			e.stats.acks++
+		}
+		e.lastSeq, e.inflight, e.buffered = seq, false, false
+		if pending {
+			e.send(now)
+		}
+		return
+	}
 	if !e.inflight || seq != e.inflightSeq {
 		// The mirror lost track (e.g. a resync resolved an op differently):
 		// count it, skip the sample, and follow the client's numbering.
