@@ -508,3 +508,46 @@ func TestWelcomeTextShared(t *testing.T) {
 		t.Fatalf("welcome after an op: version %d, text starts %q", w3.Version, (*w3.Text)[:8])
 	}
 }
+
+// TestSubscriberOpPayloadEncodedOnce: a live op reaches every subscriber
+// with one shared payload, the op as encoding/json writes it without its
+// type (what SSE sends as data), so no subscriber encodes it again.
+func TestSubscriberOpPayloadEncodedOnce(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ctx := context.Background()
+	if _, err := ts.hub.Create(ctx, "d", ""); err != nil {
+		t.Fatal(err)
+	}
+	var subs []*Subscription
+	for range 2 {
+		sub, err := ts.hub.Subscribe(ctx, "d", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		if ev, err := sub.Next(ctx); err != nil || ev.Kind != EventSnapshot {
+			t.Fatalf("first event %+v, %v", ev, err)
+		}
+		subs = append(subs, sub)
+	}
+	op := ot.Op{{Insert: "<é&🎉>"}}
+	if _, err := ts.hub.Submit(ctx, "d", Submission{Base: 0, Op: op, Session: "idem-00000000000000000000000000000001", Seq: 4}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(OpMsg{Version: 1, Op: op, Session: "idem-00000000000000000000000000000001", Seq: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first []byte
+	for i, sub := range subs {
+		ev, err := sub.Next(ctx)
+		if err != nil || ev.Kind != EventOp || string(ev.JSON) != string(want) {
+			t.Fatalf("subscriber %d: %+v (JSON %s), %v; want JSON %s", i, ev, ev.JSON, err, want)
+		}
+		if i == 0 {
+			first = ev.JSON
+		} else if &first[0] != &ev.JSON[0] {
+			t.Error("each subscriber got its own encoding")
+		}
+	}
+}

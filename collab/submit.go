@@ -419,7 +419,9 @@ func (r *room) apply(p *pendingOp) bool {
 	}
 	if len(r.subs) > 0 {
 		ev := msg // Escapes to the subscribers; msg stays on the stack.
-		r.publish(Event{Kind: EventOp, Version: rec.Version, Op: &ev})
+		// b without its type is the op's payload for every subscriber.
+		data := append([]byte{'{'}, b[len(`{"type":"op",`):]...)
+		r.publish(Event{Kind: EventOp, Version: rec.Version, Op: &ev, JSON: data})
 	}
 	for _, c := range p.replies {
 		c <- submitResult{version: rec.Version}

@@ -23,6 +23,10 @@ type Event struct {
 	Op       *OpMsg
 	Presence *Presence
 	Leave    *Leave
+	// JSON, when not nil, is the event's payload as encoding/json writes
+	// it (for an op: Op without its type), encoded once and shared by every
+	// subscriber: read-only.
+	JSON []byte
 }
 
 // Subscription follows a document without a WebSocket (SSE, long-polling).

@@ -198,9 +198,12 @@ func formatEvent(ev collab.Event) string {
 	default:
 		return ""
 	}
-	b, err := json.Marshal(data)
-	if err != nil {
-		return ""
+	b := ev.JSON // Encoded once for every subscriber.
+	if b == nil {
+		var err error
+		if b, err = json.Marshal(data); err != nil {
+			return ""
+		}
 	}
 	out := "event: " + name + "\n"
 	if withID {

@@ -374,3 +374,33 @@ func TestSSEResumeTooOld(t *testing.T) {
 		}
 	}
 }
+
+// TestSSEOpPayloadSharedMatchesJSON: live ops reach SSE viewers with the
+// payload the room encoded once for all of them; it must be byte for byte
+// what encoding/json writes for the op (HTML escapes, non-ASCII, control
+// characters), as the catch-up path (encoded per viewer) does.
+func TestSSEOpPayloadSharedMatchesJSON(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "")
+	c := e.sse("/api/v1/docs/d/events", "")
+	c.nextEvent(ssePresence, sseLeave) // The snapshot.
+	text := "<script>&\"é🎉\u2028\t"
+	body, err := json.Marshal(map[string]any{"version": 0, "op": []any{text}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.postOp("d", 0, string(body[strings.Index(string(body), `"op":`)+5:len(body)-1]))
+	ev := c.nextEvent(ssePresence, sseLeave)
+	want, err := json.Marshal(collab.OpMsg{Version: 1, Op: ot.Op{{Insert: text}}, Session: "", Seq: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.name != sseOp || ev.data != string(want) {
+		t.Fatalf("op event %q %s, want %s", ev.name, ev.data, want)
+	}
+	// The same op read as catch-up (encoded for this viewer alone) is identical.
+	c2 := e.sse("/api/v1/docs/d/events", "0")
+	if ev2 := c2.nextEvent(ssePresence, sseLeave); ev2.data != ev.data {
+		t.Fatalf("catch-up %s, live %s", ev2.data, ev.data)
+	}
+}
