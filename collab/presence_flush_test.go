@@ -130,7 +130,11 @@ func TestPresenceEncodingMatchesJSON(t *testing.T) {
 		{Type: TypeWelcome, Session: "new", Version: 9, Role: "edit"},
 		{Type: TypeWelcome, Session: "new", Version: 9, Role: "edit", Ops: []OpMsg{{Version: 9, Op: ot.Op{{Insert: "x"}}, Session: "id-1", Seq: 4}}},
 	} {
-		got := r.encodeWelcome(&w, nil, nil)
+		var textJSON []byte
+		if w.Text != nil {
+			textJSON = appendJSONString(nil, *w.Text) // As headTextJSON encodes it.
+		}
+		got := r.encodeWelcome(&w, nil, textJSON)
 		w.Peers = r.peers(nil)
 		if want := encode(w); string(got) != string(want) {
 			t.Errorf("welcome\n got %s\nwant %s", got, want)

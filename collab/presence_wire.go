@@ -74,8 +74,8 @@ func appendJSONString(b []byte, s string) []byte {
 
 // encodeWelcome encodes w with its peers taken from the room's sessions
 // (except s), ordered by session id, from their cached presence bytes.
-// w.Peers is ignored; text, when not nil, is the text already encoded as a
-// JSON string (headTextJSON) and stands for w.Text.
+// w.Peers and w.Text are ignored: text, when not nil, is the document
+// already encoded as a JSON string (headTextJSON); otherwise w.Ops is sent.
 func (r *room) encodeWelcome(w *Welcome, except *session, text []byte) []byte {
 	type peer struct {
 		id    string
@@ -96,12 +96,9 @@ func (r *room) encodeWelcome(w *Welcome, except *session, text []byte) []byte {
 	}
 	sort.Slice(peers, func(i, j int) bool { return peers[i].id < peers[j].id })
 	var tail []byte
-	switch {
-	case text != nil:
+	if text != nil {
 		tail = append([]byte(`,"text":`), text...)
-	case w.Text != nil:
-		tail = append([]byte(`,"text":`), appendJSONString(nil, *w.Text)...)
-	default:
+	} else {
 		ops := w.Ops
 		if ops == nil {
 			ops = []OpMsg{}
