@@ -21,6 +21,9 @@ func (db *DB) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := db.settle(ctx, ""); err != nil {
+		return err
+	}
 	return db.checkCtx(ctx)
 }
 

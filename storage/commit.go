@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // writeReq is one caller's write, applied by the committer inside a shared
-// transaction.
+// transaction, or, for an Append without a snapshot (app), journaled.
 type writeReq struct {
 	ctx   context.Context
 	apply func(tx *bolt.Tx) error // Returns a rejection if it wrote nothing.
+	app   *journaled              // Non-nil: may go through the journal.
 	done  chan error              // Buffered(1); the committer sends exactly once.
 	err   error                   // Owned by the committer.
 }
@@ -32,13 +34,18 @@ func reject(err error) error { return rejection{err} }
 var errRetry = errors.New("storage: retry batch")
 
 // write submits apply to the committer and waits until its batch is durable
-// (or failed). Once submitted it waits regardless of ctx, because the result
-// decides whether the write is committed.
+// (or failed).
 func (db *DB) write(ctx context.Context, apply func(*bolt.Tx) error) error {
+	return db.submit(ctx, &writeReq{ctx: ctx, apply: apply, done: make(chan error, 1)})
+}
+
+// submit hands r to the committer and waits for its outcome. Once submitted
+// it waits regardless of ctx, because the result decides whether the write
+// is committed.
+func (db *DB) submit(ctx context.Context, r *writeReq) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &writeReq{ctx: ctx, apply: apply, done: make(chan error, 1)}
 	select {
 	case db.reqs <- r:
 	case <-db.stop:
@@ -51,12 +58,18 @@ func (db *DB) write(ctx context.Context, apply func(*bolt.Tx) error) error {
 
 // run is the committer goroutine: it takes one request, adds whatever else
 // is waiting (up to MaxBatch) and, when busy, what arrives within
-// CommitDelay (linger), and commits them in one transaction.
+// CommitDelay (linger), and commits them: through the journal when every
+// request of the batch can go there, else in one bbolt transaction that
+// first checkpoints the journal. It checkpoints CheckpointEvery after the
+// first record the journal holds alone, and on Close.
 func (db *DB) run() {
 	defer db.wg.Done()
 	batch := make([]*writeReq, 0, db.opts.MaxBatch)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
+	ck := time.NewTimer(time.Hour)
+	ck.Stop()
+	armed := false
 	busy := false // The previous transaction carried more than one request.
 	for {
 		select {
@@ -70,12 +83,36 @@ func (db *DB) run() {
 			db.batches.Add(1)
 			db.batched.Add(int64(len(batch)))
 			start := time.Now()
-			db.commit(batch)
+			if db.journalable(batch) {
+				db.journalBatch(batch)
+			} else {
+				db.commit(batch)
+			}
 			if time.Since(start) >= SlowTransaction {
 				db.slowBatches.Add(1)
 			}
 			clear(batch)
+			switch {
+			case db.ckTo == db.applied:
+				if armed {
+					ck.Stop()
+					armed = false
+				}
+			case db.jr.off >= checkpointBytes:
+				db.checkpoint()
+			case !armed:
+				ck.Reset(db.opts.CheckpointEvery)
+				armed = true
+			}
+		case <-ck.C:
+			armed = false
+			db.checkpoint()
+			if db.ckTo != db.applied { // It failed: try again later.
+				ck.Reset(db.opts.CheckpointEvery)
+				armed = true
+			}
 		case <-db.stop:
+			db.checkpoint()
 			return
 		}
 	}
@@ -155,12 +192,16 @@ func (db *DB) commit(batch []*writeReq) {
 	}
 }
 
-// tryBatch runs live's requests in one transaction and commits it. It
-// returns the index of a request that failed after writing (the transaction
-// is rolled back), or -1 and the commit's error.
+// tryBatch runs live's requests in one transaction, after the journal's
+// records (a checkpoint), and commits it. It returns the index of a request
+// that failed after writing (the transaction is rolled back), or -1 and the
+// commit's error.
 func (db *DB) tryBatch(live []*writeReq) (failed int, err error) {
 	failed = -1
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := db.applyJournal(tx); err != nil {
+			return err
+		}
 		for i, r := range live {
 			r.err = r.apply(tx)
 			if r.err != nil && !errors.As(r.err, new(rejection)) {
@@ -176,5 +217,161 @@ func (db *DB) tryBatch(live []*writeReq) (failed int, err error) {
 		}
 		return nil
 	})
+	if failed < 0 && err == nil {
+		db.checkpointed()
+	}
 	return failed, err
+}
+
+// journalable reports whether every request of batch can go through the
+// journal.
+func (db *DB) journalable(batch []*writeReq) bool {
+	if db.jrBroken {
+		return false
+	}
+	for _, r := range batch {
+		if r.app == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// journalBatch validates each Append of batch against its document's head
+// (journaled, else stored), writes the accepted ones to the journal with one
+// fdatasync and answers every request. A failed write fails all of them and
+// checkpoints at once, recording their LSNs as applied without applying them,
+// so that a restart never replays what was reported failed.
+func (db *DB) journalBatch(batch []*writeReq) {
+	jr := db.jr
+	jr.buf = jr.buf[:0]
+	live := db.live[:0]
+	var view *bolt.Tx
+	type undo struct {
+		id   string
+		head uint64
+		had  bool
+	}
+	var undos []undo
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
+		}
+		a := r.app
+		head, had := db.heads[a.id] // Written only by this goroutine.
+		if !had {
+			if view == nil {
+				var err error
+				if view, err = db.bolt.Begin(false); err != nil {
+					r.done <- fmt.Errorf("storage: append %s: %w", a.id, err)
+					continue
+				}
+			}
+			m, err := getMeta(view, "append", a.id)
+			if err != nil {
+				r.done <- err
+				continue
+			}
+			head = m.Version
+		}
+		if a.first != head+1 {
+			r.done <- fmt.Errorf("storage: append %s@%d..%d: head is %d: %w", a.id, a.first, a.last, head, ErrVersionConflict)
+			continue
+		}
+		a.lsn, a.at = jr.next+uint64(len(live)), db.now()
+		jr.buf = appendRecord(jr.buf, a)
+		undos = append(undos, undo{a.id, head, had})
+		db.mu.Lock()
+		db.heads[a.id] = a.last
+		db.mu.Unlock()
+		live = append(live, r)
+	}
+	if view != nil {
+		view.Rollback()
+	}
+	db.live = live[:0]
+	if len(live) == 0 {
+		return
+	}
+	err := jr.write()
+	if err == nil && db.commitHook != nil {
+		err = db.commitHook() // As if the fdatasync failed: the records are in the file.
+	}
+	jr.next += uint64(len(live))
+	db.ckTo = jr.next - 1
+	if err != nil {
+		db.jrBroken = true // Until a checkpoint spends the LSNs of what failed.
+		db.mu.Lock()
+		for _, u := range slices.Backward(undos) {
+			if u.had {
+				db.heads[u.id] = u.head
+			} else {
+				delete(db.heads, u.id)
+			}
+		}
+		db.mu.Unlock()
+		for _, r := range live {
+			r.done <- fmt.Errorf("storage: commit: journal: %w", err)
+		}
+		db.checkpoint()
+		return
+	}
+	for _, r := range live {
+		db.pend = append(db.pend, r.app)
+		r.done <- nil
+	}
+}
+
+// applyJournal writes the journaled records to tx and records the journal as
+// applied up to ckTo.
+func (db *DB) applyJournal(tx *bolt.Tx) error {
+	if db.ckTo == db.applied {
+		return nil
+	}
+	for _, j := range db.pend {
+		if err := j.apply(tx, j.at); err != nil {
+			return fmt.Errorf("journal record %d (%s@%d..%d): %w", j.lsn, j.id, j.first, j.last, err)
+		}
+	}
+	return putJournalState(tx, db.id, db.ckTo)
+}
+
+// checkpointed notes that bbolt holds every journaled record.
+func (db *DB) checkpointed() {
+	if db.ckTo == db.applied {
+		return
+	}
+	clear(db.pend)
+	db.pend = db.pend[:0]
+	db.mu.Lock()
+	clear(db.heads)
+	db.mu.Unlock()
+	db.applied = db.ckTo
+	db.jrBroken = false
+	db.jr.restart()
+	db.checkpoints.Add(1)
+}
+
+// checkpoint copies the journaled records into bbolt, unless it holds them.
+func (db *DB) checkpoint() {
+	if db.ckTo != db.applied {
+		db.tryBatch(nil)
+	}
+}
+
+// settle makes bbolt hold every journaled op of document id (of every
+// document when id is ""), so that a read of bbolt sees every acknowledged
+// write: when some are only in the journal, it has the committer checkpoint.
+func (db *DB) settle(ctx context.Context, id string) error {
+	db.mu.Lock()
+	_, pending := db.heads[id]
+	if id == "" {
+		pending = len(db.heads) > 0
+	}
+	db.mu.Unlock()
+	if !pending {
+		return nil
+	}
+	return db.write(ctx, func(*bolt.Tx) error { return nil })
 }

@@ -131,11 +131,22 @@ func TestCommitFailure(t *testing.T) {
 	if !errors.Is(err, injected) {
 		t.Fatalf("Append with failing commit: %v", err)
 	}
+	w.rollback(4)
+	recs, _ = w.next(1, 0)
+	if err := db.Append(ctx, w.id, recs, w.length(), nil); !errors.Is(err, injected) {
+		t.Fatalf("Append through the journal with failing commit: %v", err)
+	}
+	w.rollback(1)
+	recs, _ = w.next(1, 0)
+	if err := db.Append(ctx, w.id, recs, w.length(), nil); !errors.Is(err, injected) {
+		t.Fatalf("Append after a failed journal write: %v", err)
+	}
+	w.rollback(1)
 	_, errCreate := db.Create(ctx, "other", "")
 	if !errors.Is(errCreate, injected) {
 		t.Fatalf("Create with failing commit: %v", errCreate)
 	}
-	w.rollback(4)
+	db.commitHook = nil // Reads would checkpoint the journal, which would fail too.
 	m := must(db.Meta(ctx, w.id))(t)
 	if m.Version != 3 || m.Length != w.length() {
 		t.Fatalf("meta moved after failed commit: %+v", m)
@@ -149,7 +160,6 @@ func TestCommitFailure(t *testing.T) {
 	if err := db.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
-	db.commitHook = nil
 	recs, snap = w.next(4, 2)
 	if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
 		t.Fatal(err)
@@ -395,14 +405,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// waitingWriters counts the goroutines blocked in DB.write's send to the
+// waitingWriters counts the goroutines blocked in DB.submit's send to the
 // committer.
 func waitingWriters() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "[select") && strings.Contains(g, "storage.(*DB).write(") {
+		if strings.Contains(g, "[select") && strings.Contains(g, "storage.(*DB).submit(") {
 			n++
 		}
 	}

@@ -12,6 +12,7 @@
 // # Bucket layout
 //
 //	folio/                    format -> "folio-storage/1"; a bbolt file without it is foreign
+//	                          journal -> 16-byte database id, uvarint LSN of the last journal record applied
 //	meta/                     <id> -> meta: head version, length, times, flushed, tail
 //	log/                      <8-byte big-endian commit key> -> log entry
 //	docs/                     one nested bucket per document
@@ -51,10 +52,44 @@
 // and the text, raw or DEFLATE-compressed with its length. Decoding checks
 // every field and reports ErrCorrupt (FuzzDecodeChunk, FuzzDecodeSnapshot).
 //
+// # Journal
+//
+// An Append without a snapshot does not wait for a bbolt transaction: the
+// committer writes it to the journal (a write-ahead log next to the bbolt
+// file, <file>-journal; format in journal.go) and answers once that write
+// is fdatasync'd. bbolt commits cost two fdatasyncs and rewrite whole pages;
+// a group of journal records costs one fdatasync of the bytes written, in
+// place in a file that keeps its size. About every Options.CheckpointEvery
+// (100 ms), or when the records pass checkpointBytes, a checkpoint applies
+// the journaled Appends to bbolt exactly as above, in one transaction that
+// also records the last LSN (record number) applied, under folio/journal,
+// with the database's random 16-byte id that the journal's header repeats.
+// The next record then goes to the start of the journal again.
+//
+//   - bbolt is the only state readers see. A read of a document with records
+//     only in the journal (Meta, Load, Ops, TextAt, SessionSeq; List, Backup
+//     and Check for any document) first has the committer checkpoint, so a
+//     read sees every acknowledged write. The room keeps its recent ops in
+//     memory, so that is rare.
+//   - Every other write (Create, PutSnapshot, Delete, an Append with a
+//     snapshot) runs in a bbolt transaction that checkpoints first, so the
+//     journal never holds anything older than what bbolt holds.
+//   - Open applies the records after the stored LSN in one transaction
+//     before anything else. The records are the run from the journal's start
+//     with LSNs increasing by one and valid checksums; the first torn or
+//     stale record ends it (a torn one was never acknowledged; a stale one,
+//     left from before a restart of the file, has an LSN already applied).
+//     A journal of another database, or one whose records start past the
+//     stored LSN + 1, fails Open with ErrCorrupt and changes nothing.
+//   - A failed journal write fails its whole group and stops the journal
+//     until a checkpoint records the group's LSNs as applied without
+//     applying them: what was reported failed is never replayed.
+//
 // # Durability promises
 //
-//   - Append returns nil only after the transaction holding the ops is
-//     fsync'd (unless Options.NoSync, which is for tests and benchmarks only).
+//   - Append returns nil only after the ops are fsync'd, in the journal or in
+//     a bbolt transaction (unless Options.NoSync, which is for tests and
+//     benchmarks only).
 //   - The ops of one Append (with their sessions' Seq), the new Meta and the
 //     optional snapshot are written in one transaction: a crash never leaves
 //     a gap in versions, a session whose op is lost, or a snapshot the log
@@ -65,7 +100,8 @@
 //   - Writes from many goroutines (Append, Create, PutSnapshot, Delete) are
 //     group-committed: one committer goroutine, owned by DB and stopped by
 //     Close, puts whatever requests queued while the previous commit ran (up
-//     to Options.MaxBatch) into one transaction and one fsync. When busy (the
+//     to Options.MaxBatch) into one journal write or one transaction, and
+//     one fsync. When busy (the
 //     previous transaction or the waiting requests number more than one) it
 //     first waits up to Options.CommitDelay for more; a lone writer never
 //     waits. It never yields the processor to let requests arrive. A request that

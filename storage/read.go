@@ -10,16 +10,20 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-func readPrologue(ctx context.Context, op, id string) error {
+// readPrologue checks a read's arguments and settles the document.
+func (db *DB) readPrologue(ctx context.Context, op, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return checkID(op, id)
+	if err := checkID(op, id); err != nil {
+		return err
+	}
+	return db.settle(ctx, id)
 }
 
 // Meta returns a document's metadata.
 func (db *DB) Meta(ctx context.Context, id string) (Meta, error) {
-	if err := readPrologue(ctx, "meta", id); err != nil {
+	if err := db.readPrologue(ctx, "meta", id); err != nil {
 		return Meta{}, err
 	}
 	var m metaRec
@@ -33,7 +37,7 @@ func (db *DB) Meta(ctx context.Context, id string) (Meta, error) {
 // Load returns a document's metadata, its latest snapshot and every op after
 // that snapshot up to the head.
 func (db *DB) Load(ctx context.Context, id string) (Loaded, error) {
-	if err := readPrologue(ctx, "load", id); err != nil {
+	if err := db.readPrologue(ctx, "load", id); err != nil {
 		return Loaded{}, err
 	}
 	var l Loaded
@@ -82,7 +86,7 @@ func snapshotAtOrBelow(tx *bolt.Tx, id string, v uint64) (Snapshot, error) {
 // Ops returns the ops that produced versions from+1..to inclusive; empty
 // when from >= to. to beyond the head is ErrVersionAhead.
 func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, error) {
-	if err := readPrologue(ctx, "ops", id); err != nil {
+	if err := db.readPrologue(ctx, "ops", id); err != nil {
 		return nil, err
 	}
 	var ops []OpRecord
@@ -109,7 +113,7 @@ func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, 
 // plus a replay of the ops after it. A version beyond the head is
 // ErrVersionAhead.
 func (db *DB) TextAt(ctx context.Context, id string, version uint64) (string, error) {
-	if err := readPrologue(ctx, "text at", id); err != nil {
+	if err := db.readPrologue(ctx, "text at", id); err != nil {
 		return "", err
 	}
 	var text string
@@ -161,6 +165,9 @@ func (db *DB) List(ctx context.Context, after string, limit int) ([]Meta, string
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
+	if err := db.settle(ctx, ""); err != nil {
+		return nil, "", err
+	}
 	limit = min(limit, MaxListLimit)
 	var metas []Meta
 	var next string
@@ -192,7 +199,7 @@ func (db *DB) List(ctx context.Context, after string, limit int) ([]Meta, string
 // SessionSeq returns the highest sequence number committed for session on
 // document id and the version its op got; 0, 0, nil for an unknown session.
 func (db *DB) SessionSeq(ctx context.Context, id, session string) (seq, version uint64, err error) {
-	if err := readPrologue(ctx, "session seq", id); err != nil {
+	if err := db.readPrologue(ctx, "session seq", id); err != nil {
 		return 0, 0, err
 	}
 	err = db.view(func(tx *bolt.Tx) error {
@@ -224,7 +231,7 @@ func (db *DB) SessionSeq(ctx context.Context, id, session string) (seq, version 
 // Backup writes a consistent copy of the whole database to w while writers
 // go on (a bbolt read transaction), returning the bytes written.
 func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	if err := ctx.Err(); err != nil {
+	if err := db.settle(ctx, ""); err != nil {
 		return 0, err
 	}
 	var n int64

@@ -361,6 +361,9 @@ func TestLogFlush(t *testing.T) {
 
 func logLen(t *testing.T, db *DB) int {
 	n := 0
+	if err := db.settle(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
 	db.view(func(tx *bolt.Tx) error { n = tx.Bucket(bucketLog).Stats().KeyN; return nil })
 	return n
 }

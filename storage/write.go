@@ -65,54 +65,81 @@ func (db *DB) Append(ctx context.Context, id string, recs []OpRecord, length int
 	if err := checkID("append", id); err != nil {
 		return err
 	}
-	apply, err := db.appendTx(id, recs, length, snap)
+	a, err := db.newAppend(id, recs, length, snap)
 	if err != nil {
 		return err
 	}
-	return db.write(ctx, apply)
+	r := &writeReq{ctx: ctx, done: make(chan error, 1), apply: func(tx *bolt.Tx) error { return a.apply(tx, db.now()) }}
+	if snap == nil && db.jr != nil {
+		r.app = &journaled{appendArgs: a}
+	}
+	return db.submit(ctx, r)
 }
 
 // appendTx checks and encodes Append's arguments, returning the function
 // that validates them against the stored head and writes them.
 func (db *DB) appendTx(id string, recs []OpRecord, length int, snap *Snapshot) (func(*bolt.Tx) error, error) {
+	a, err := db.newAppend(id, recs, length, snap)
+	if err != nil {
+		return nil, err
+	}
+	return func(tx *bolt.Tx) error { return a.apply(tx, db.now()) }, nil
+}
+
+// appendArgs is an Append checked and encoded outside the committer.
+type appendArgs struct {
+	id          string
+	recs        []OpRecord // With their Times set.
+	chunk       []byte     // encodeChunk(recs)
+	first, last uint64
+	length      int
+	snap        *Snapshot
+	snapValue   []byte // encodeSnapshot(snap.Text)
+}
+
+func (db *DB) newAppend(id string, recs []OpRecord, length int, snap *Snapshot) (*appendArgs, error) {
 	recs, chunk, err := db.encodeAppend(id, recs, length, snap)
 	if err != nil {
 		return nil, err
 	}
-	var snapValue []byte
+	a := &appendArgs{id: id, recs: recs, chunk: chunk, first: recs[0].Version, last: recs[len(recs)-1].Version,
+		length: length, snap: snap}
 	if snap != nil {
-		snapValue = encodeSnapshot(snap.Text)
+		a.snapValue = encodeSnapshot(snap.Text)
 	}
-	first, last := recs[0].Version, recs[len(recs)-1].Version
-	return func(tx *bolt.Tx) error {
-		m, err := getMeta(tx, "append", id)
-		if err != nil {
-			return reject(err)
-		}
-		if first != m.Version+1 {
-			return reject(fmt.Errorf("storage: append %s@%d..%d: head is %d: %w", id, first, last, m.Version, ErrVersionConflict))
-		}
-		if snap != nil || m.pending()+uint64(len(recs)) >= flushAfter {
-			err = flush(tx, &m, recs)
-		} else {
-			err = logAppend(tx, &m, first, chunk)
-		}
-		if err != nil {
-			return err
-		}
-		m.Version, m.Length, m.UpdatedAt = last, length, db.now()
-		if err := putMeta(tx, m); err != nil {
-			return err
-		}
-		if snap == nil {
-			return nil
-		}
-		b, err := docBucket(tx, id)
-		if err != nil {
-			return err
-		}
-		return b.Bucket(bucketSnap).Put(versionKey(snap.Version), snapValue)
-	}, nil
+	return a, nil
+}
+
+// apply validates a against the stored head and writes it, with UpdatedAt
+// at.
+func (a *appendArgs) apply(tx *bolt.Tx, at time.Time) error {
+	m, err := getMeta(tx, "append", a.id)
+	if err != nil {
+		return reject(err)
+	}
+	if a.first != m.Version+1 {
+		return reject(fmt.Errorf("storage: append %s@%d..%d: head is %d: %w", a.id, a.first, a.last, m.Version, ErrVersionConflict))
+	}
+	if a.snap != nil || m.pending()+uint64(len(a.recs)) >= flushAfter {
+		err = flush(tx, &m, a.recs)
+	} else {
+		err = logAppend(tx, &m, a.first, a.chunk)
+	}
+	if err != nil {
+		return err
+	}
+	m.Version, m.Length, m.UpdatedAt = a.last, a.length, at
+	if err := putMeta(tx, m); err != nil {
+		return err
+	}
+	if a.snap == nil {
+		return nil
+	}
+	b, err := docBucket(tx, a.id)
+	if err != nil {
+		return err
+	}
+	return b.Bucket(bucketSnap).Put(versionKey(a.snap.Version), a.snapValue)
 }
 
 // logAppend adds chunk to the log as m's newest pending entry.

@@ -29,8 +29,12 @@ func registerStoreMetrics(reg prometheus.Registerer, store Store) {
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "folio_storage_transactions_total",
-			Help: "Durable write transactions committed (one fsync each).",
+			Help: "Durable commits: journal writes and bbolt transactions (one fsync each, two for bbolt).",
 		}, func() float64 { return float64(st.Stats().Transactions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "folio_storage_checkpoints_total",
+			Help: "bbolt transactions that applied journaled ops.",
+		}, func() float64 { return float64(st.Stats().Checkpoints) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "folio_storage_requests_total",
 			Help: "Write requests committed; divided by transactions it is the group-commit factor.",

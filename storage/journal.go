@@ -1,0 +1,260 @@
+package storage
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The journal: a write-ahead log in front of bbolt (see doc.go, "Journal").
+//
+// File: a header (journalMagic, then the 16-byte id of the database it
+// belongs to), then records, each a little-endian uint32 payload length, a
+// little-endian uint32 CRC-32C of the payload, and the payload: uvarint LSN,
+// the document id, uvarint first version, uvarint length, varint UpdatedAt
+// nanoseconds, and the op chunk. Records are written in place from the
+// header on; after a checkpoint the next record goes to the start again,
+// so the file keeps its size and an fdatasync has no metadata to write
+// except when the file grows (by journalGrow of zeros at a time).
+//
+// The valid records are the run from the header whose LSNs increase by one
+// and whose lengths and checksums hold; the first record that breaks the
+// run ends the journal. Records left from before the last restart of the
+// file carry LSNs at or below the one the database holds as applied, so
+// they can never continue a run of newer ones.
+
+const (
+	journalSuffix = "-journal"
+	journalMagic  = "folio-journal/1\n"
+	journalHead   = len(journalMagic) + 16
+	recordHead    = 8
+	journalGrow   = 1 << 20
+
+	// checkpointBytes is the size of journaled records from which the
+	// committer checkpoints at once.
+	checkpointBytes = 8 << 20
+
+	// DefaultCheckpointEvery is how long an Append may stay in the journal
+	// alone before the committer copies it into bbolt.
+	DefaultCheckpointEvery = 100 * time.Millisecond
+)
+
+// keyJournal, in bucketFolio, holds the database's 16-byte id and the
+// uvarint LSN of the last journal record applied to bbolt.
+var keyJournal = []byte("journal")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// journaled is an Append accepted through the journal.
+type journaled struct {
+	*appendArgs
+	lsn uint64
+	at  time.Time // UpdatedAt, fixed when journaled.
+}
+
+// journal is the open journal file. Owned by the committer after Open.
+type journal struct {
+	f      *os.File
+	sync   bool
+	off    int64  // Where the next record goes.
+	size   int64  // File size; zeros past what was written.
+	next   uint64 // LSN of the next record.
+	buf    []byte // Records of the group being written.
+	zeroes []byte
+}
+
+func appendRecord(buf []byte, j *journaled) []byte {
+	start := len(buf)
+	buf = append(buf, make([]byte, recordHead)...)
+	buf = binary.AppendUvarint(buf, j.lsn)
+	buf = appendString(buf, j.id)
+	buf = binary.AppendUvarint(buf, j.first)
+	buf = binary.AppendUvarint(buf, uint64(j.length))
+	buf = binary.AppendVarint(buf, j.at.UnixNano())
+	buf = append(buf, j.chunk...)
+	payload := buf[start+recordHead:]
+	binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, castagnoli))
+	return buf
+}
+
+// nextRecord decodes the record at the start of b; ok is false when b does
+// not start with a whole record whose checksum holds.
+func nextRecord(b []byte) (j journaled, n int, ok bool, err error) {
+	if len(b) < recordHead {
+		return j, 0, false, nil
+	}
+	size := binary.LittleEndian.Uint32(b)
+	if size == 0 || uint64(size) > uint64(len(b)-recordHead) {
+		return j, 0, false, nil
+	}
+	payload := b[recordHead : recordHead+int(size)]
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+		return j, 0, false, nil
+	}
+	// From here on the record is what was written: a malformed one is damage.
+	d := decoder{b: payload}
+	j.lsn = d.uvarint()
+	a := &appendArgs{id: d.string(), first: d.uvarint(), length: int(d.uvarint())}
+	j.at = time.Unix(0, d.varint()).UTC()
+	a.chunk = d.b
+	if d.err != nil {
+		return j, 0, false, fmt.Errorf("journal record: %w", d.err)
+	}
+	if a.recs, err = decodeChunk(a.first, a.chunk); err != nil {
+		return j, 0, false, fmt.Errorf("journal record %d: %w", j.lsn, err)
+	}
+	a.last = a.recs[len(a.recs)-1].Version
+	j.appendArgs = a
+	return j, recordHead + int(size), true, nil
+}
+
+// openJournal opens (or creates) the journal of db's file and applies to
+// bbolt, in one transaction, every record newer than what bbolt holds.
+func (db *DB) openJournal() error {
+	id, applied, err := db.journalState()
+	if err != nil {
+		return err
+	}
+	path := db.path + journalSuffix
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	jr := &journal{f: f, sync: !db.opts.NoSync}
+	if applied, err = jr.load(path, id, db, applied); err != nil {
+		f.Close()
+		return err
+	}
+	db.jr, db.id, db.applied, db.ckTo = jr, id, applied, applied
+	db.heads = map[string]uint64{}
+	return nil
+}
+
+// journalState reads the database's id and applied LSN, giving an older
+// file (one without them) an id.
+func (db *DB) journalState() (id []byte, applied uint64, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketFolio).Get(keyJournal)
+		if v == nil {
+			return nil
+		}
+		d := decoder{b: v[min(16, len(v)):]}
+		id, applied = bytes.Clone(v[:min(16, len(v))]), d.uvarint()
+		if len(id) != 16 || d.err != nil {
+			return fmt.Errorf("journal state: %w", ErrCorrupt)
+		}
+		return nil
+	})
+	if err != nil || id != nil {
+		return id, applied, err
+	}
+	id = make([]byte, 16)
+	rand.Read(id)
+	err = db.bolt.Update(func(tx *bolt.Tx) error { return putJournalState(tx, id, 0) })
+	return id, 0, err
+}
+
+func putJournalState(tx *bolt.Tx, id []byte, applied uint64) error {
+	return tx.Bucket(bucketFolio).Put(keyJournal, binary.AppendUvarint(bytes.Clone(id), applied))
+}
+
+// load reads the journal file: it writes a header into a new one, refuses
+// one that belongs to another database, and replays the records after
+// applied, returning the LSN bbolt then holds.
+func (jr *journal) load(path string, id []byte, db *DB, applied uint64) (uint64, error) {
+	data, err := io.ReadAll(jr.f)
+	if err != nil {
+		return 0, err
+	}
+	jr.size = int64(len(data))
+	if len(data) >= journalHead && string(data[:len(journalMagic)]) != journalMagic {
+		return 0, fmt.Errorf("%s is not a Folio journal: %w", path, ErrCorrupt)
+	}
+	if len(data) < journalHead {
+		// New, or its header was being written: no record was.
+		head := append([]byte(journalMagic), id...)
+		if _, err := jr.f.WriteAt(head, 0); err != nil {
+			return 0, err
+		}
+		if err := jr.f.Sync(); err != nil {
+			return 0, err
+		}
+		jr.size = max(jr.size, int64(len(head)))
+		jr.off, jr.next = int64(journalHead), applied+1
+		return applied, nil
+	}
+	if !bytes.Equal(data[len(journalMagic):journalHead], id) {
+		return 0, fmt.Errorf("%s belongs to another database (was the database file replaced, e.g. by a backup? "+
+			"move the journal away to open it without): %w", path, ErrCorrupt)
+	}
+	var todo []journaled
+	last := uint64(0)
+	for b := data[journalHead:]; ; {
+		j, n, ok, err := nextRecord(b)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+		if !ok || last != 0 && j.lsn != last+1 {
+			break
+		}
+		last, b = j.lsn, b[n:]
+		if j.lsn > applied {
+			todo = append(todo, j)
+		}
+	}
+	if len(todo) > 0 && todo[0].lsn != applied+1 {
+		return 0, fmt.Errorf("%s starts at record %d but the database holds up to %d: %w", path, todo[0].lsn, applied, ErrCorrupt)
+	}
+	jr.off, jr.next = int64(journalHead), max(applied, last)+1
+	if len(todo) == 0 {
+		return applied, nil
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, j := range todo {
+			if err := j.apply(tx, j.at); err != nil {
+				return fmt.Errorf("%s: record %d (%s@%d..%d): %w", path, j.lsn, j.id, j.first, j.last, ErrCorrupt)
+			}
+		}
+		return putJournalState(tx, id, todo[len(todo)-1].lsn)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return todo[len(todo)-1].lsn, nil
+}
+
+// write writes the group's records (jr.buf) and makes them durable.
+func (jr *journal) write() error {
+	end := jr.off + int64(len(jr.buf))
+	for jr.size < end { // Grow by zeros, so later writes in place need no new blocks.
+		if jr.zeroes == nil {
+			jr.zeroes = make([]byte, journalGrow)
+		}
+		if _, err := jr.f.WriteAt(jr.zeroes, jr.size); err != nil {
+			return err
+		}
+		jr.size += journalGrow
+	}
+	if _, err := jr.f.WriteAt(jr.buf, jr.off); err != nil {
+		return err
+	}
+	if jr.sync {
+		if err := fdatasync(jr.f); err != nil {
+			return err
+		}
+	}
+	jr.off = end
+	return nil
+}
+
+// restart makes the next record go to the start of the file, once bbolt
+// holds every record written so far.
+func (jr *journal) restart() { jr.off = int64(journalHead) }

@@ -1,0 +1,289 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// crashCopy copies db's files as a crash would leave them: the bbolt file as
+// of its last transaction and the journal as written, without the
+// checkpoint that Close makes. Nothing may be writing meanwhile.
+func crashCopy(t *testing.T, db *DB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, suffix := range []string{"", journalSuffix} {
+		b, err := os.ReadFile(db.Path() + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "folio.db"+suffix), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "folio.db")
+}
+
+// noCheckpoints: records stay in the journal until a read or another write
+// checkpoints them.
+var noCheckpoints = Options{NoSync: true, CheckpointEvery: time.Hour}
+
+// appendN appends n single-op Appends to w's document and returns its head.
+func appendN(t *testing.T, db *DB, w *writer, n int) uint64 {
+	t.Helper()
+	for range n {
+		recs, _ := w.next(1, 0)
+		if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w.head()
+}
+
+// checkWriter fails unless db holds exactly w's document: head, text, length
+// and its session's seq.
+func checkWriter(t *testing.T, db *DB, w *writer) {
+	t.Helper()
+	m := must(db.Meta(ctx, w.id))(t)
+	if m.Version != w.head() || m.Length != w.length() {
+		t.Fatalf("%s: meta %+v, want version %d length %d", w.id, m, w.head(), w.length())
+	}
+	if got := must(db.TextAt(ctx, w.id, m.Version))(t); got != w.texts[m.Version] {
+		t.Fatalf("%s: text at %d differs", w.id, m.Version)
+	}
+	if seq, v := must2(db.SessionSeq(ctx, w.id, "s-"+w.id))(t); seq != w.seq || v != w.head() {
+		t.Fatalf("%s: session at %d@%d, want %d@%d", w.id, seq, v, w.seq, w.head())
+	}
+}
+
+// TestJournalReplay: Appends acknowledged from the journal alone are there
+// after a crash, with their sessions, and the replayed database takes more
+// Appends and survives another crash.
+func TestJournalReplay(t *testing.T) {
+	db := openTest(t, noCheckpoints)
+	ws := []*writer{newWriter("a", 1, "x"), newWriter("b", 2, "")}
+	for _, w := range ws {
+		must(db.Create(ctx, w.id, w.texts[0]))(t)
+	}
+	for i := range 3 * flushAfter { // Past flushAfter: replay flushes too.
+		appendN(t, db, ws[i%2], 1)
+	}
+	if st := db.Stats(); st.Checkpoints != 0 {
+		t.Fatalf("%d checkpoints before any read", st.Checkpoints)
+	}
+	re := openAt(t, crashCopy(t, db), noCheckpoints)
+	for _, w := range ws {
+		checkWriter(t, re, w)
+		appendN(t, re, w, 5)
+	}
+	re2 := openAt(t, crashCopy(t, re), noCheckpoints)
+	for _, w := range ws {
+		checkWriter(t, re2, w)
+	}
+}
+
+// TestJournalReadsCheckpoint: a read of a document whose ops are only in
+// the journal sees them (read-your-writes), by checkpointing first.
+func TestJournalReadsCheckpoint(t *testing.T) {
+	db := openTest(t, noCheckpoints)
+	w := newWriter("r", 3, "hello")
+	must(db.Create(ctx, w.id, w.texts[0]))(t)
+	appendN(t, db, w, 3)
+	checkWriter(t, db, w)
+	if st := db.Stats(); st.Checkpoints != 1 {
+		t.Fatalf("%d checkpoints, want 1 for the first read", st.Checkpoints)
+	}
+	appendN(t, db, w, 2)
+	ops := must(db.Ops(ctx, w.id, 0, w.head()))(t)
+	if len(ops) != 5 {
+		t.Fatalf("%d ops, want 5", len(ops))
+	}
+	appendN(t, db, w, 1)
+	metas, _ := must2(db.List(ctx, "", 0))(t)
+	if len(metas) != 1 || metas[0].Version != 6 {
+		t.Fatalf("List: %+v", metas)
+	}
+}
+
+// TestJournalEnds: the journal ends at its first torn record, and records
+// left from before a checkpoint are never replayed.
+func TestJournalEnds(t *testing.T) {
+	db := openTest(t, noCheckpoints)
+	w := newWriter("t", 4, "")
+	must(db.Create(ctx, w.id, ""))(t)
+	appendN(t, db, w, 20)
+	must(db.Meta(ctx, w.id))(t) // Checkpoint: the next record goes to the start again.
+	appendN(t, db, w, 3)
+
+	// Stale: the 17 records after the 3 new ones are from before.
+	re := openAt(t, crashCopy(t, db), noCheckpoints)
+	checkWriter(t, re, w)
+
+	// Torn: the last record loses its last byte, or has one flipped.
+	size := int64(journalHead) // Where the last record ends.
+	for b := mustRead(t, db.Path()+journalSuffix)[journalHead:]; ; {
+		j, n, ok, err := nextRecord(b)
+		if err != nil || !ok {
+			t.Fatalf("record after %d: %v", size, err)
+		}
+		size, b = size+int64(n), b[n:]
+		if j.lsn == db.ckTo {
+			break
+		}
+	}
+	for _, damage := range []string{"truncate", "flip"} {
+		path := crashCopy(t, db)
+		jb := mustRead(t, path+journalSuffix)
+		switch damage {
+		case "truncate":
+			jb = jb[:size-1]
+		case "flip":
+			jb[size-2] ^= 0x40
+		}
+		if err := os.WriteFile(path+journalSuffix, jb, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		re := openAt(t, path, noCheckpoints)
+		if m := must(re.Meta(ctx, w.id))(t); m.Version != w.head()-1 {
+			t.Fatalf("%s: head %d, want %d (all but the torn record)", damage, m.Version, w.head()-1)
+		}
+	}
+
+	// Stale, all of them: a crash right after a checkpoint.
+	checkWriter(t, db, w)
+	re = openAt(t, crashCopy(t, db), noCheckpoints)
+	checkWriter(t, re, w)
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestJournalForeign: Open refuses a journal of another database and a file
+// that is not a journal, and changes neither.
+func TestJournalForeign(t *testing.T) {
+	a, b := openTest(t, noCheckpoints), openTest(t, noCheckpoints)
+	w := newWriter("f", 5, "")
+	must(a.Create(ctx, w.id, ""))(t)
+	appendN(t, a, w, 2)
+	pathA, pathB := crashCopy(t, a), crashCopy(t, b)
+	notJournal := filepath.Join(t.TempDir(), "folio.db")
+	if err := os.WriteFile(notJournal, mustRead(t, pathB), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(notJournal+journalSuffix, []byte("some other file, long enough for a header"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// b's database with a's journal.
+	if err := os.WriteFile(pathB+journalSuffix, mustRead(t, pathA+journalSuffix), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{pathB, notJournal} {
+		before := mustRead(t, path+journalSuffix)
+		db, err := Open(path, noCheckpoints)
+		if err == nil {
+			db.Close()
+			t.Fatalf("%s: opened", path)
+		}
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%s: %v, want ErrCorrupt", path, err)
+		}
+		if !bytes.Equal(before, mustRead(t, path+journalSuffix)) {
+			t.Fatalf("%s: journal changed", path)
+		}
+	}
+}
+
+// TestJournalFailedWriteNeverReplayed: records whose write failed (here
+// after they reached the file, as when fdatasync fails) are reported
+// failed and are never replayed by a crash restart, while the records
+// around them are: the failure checkpoints at once (or, when that fails
+// too, the next bbolt transaction does), recording their LSNs as applied.
+func TestJournalFailedWriteNeverReplayed(t *testing.T) {
+	for _, name := range []string{"first in the journal", "after others", "checkpoint fails too"} {
+		t.Run(name, func(t *testing.T) {
+			db := openTest(t, noCheckpoints)
+			w := newWriter("e", 6, "")
+			must(db.Create(ctx, w.id, ""))(t)
+			if name != "first in the journal" {
+				appendN(t, db, w, 4)
+			}
+			injected := errors.New("injected: fdatasync: input/output error")
+			failures := 1
+			if name == "checkpoint fails too" {
+				failures = 2
+			}
+			db.commitHook = func() error {
+				if failures == 0 {
+					return nil
+				}
+				failures--
+				return injected
+			}
+			recs, _ := w.next(1, 0)
+			if err := db.Append(ctx, w.id, recs, w.length(), nil); !errors.Is(err, injected) {
+				t.Fatalf("Append: %v", err)
+			}
+			w.rollback(1)
+			if name == "checkpoint fails too" {
+				appendN(t, db, w, 1) // A bbolt transaction, which checkpoints.
+			}
+			re := openAt(t, crashCopy(t, db), noCheckpoints)
+			checkWriter(t, re, w)
+			appendN(t, db, w, 2) // Through the journal again.
+			re = openAt(t, crashCopy(t, db), noCheckpoints)
+			checkWriter(t, re, w)
+		})
+	}
+}
+
+// TestJournalRandomCrashes: random Appends over a few documents with
+// snapshots, deletes and re-creates between them, and a crash restart every
+// few dozen steps, compared with what was acknowledged.
+func TestJournalRandomCrashes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	db := openTest(t, noCheckpoints)
+	ws := map[string]*writer{}
+	for step := range 600 {
+		id := fmt.Sprintf("d%d", rng.IntN(5))
+		w := ws[id]
+		switch r := rng.IntN(100); {
+		case w == nil:
+			must(db.Create(ctx, id, "🎉"))(t)
+			ws[id] = newWriter(id, rng.Uint64(), "🎉")
+		case r < 3:
+			if err := db.Delete(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			delete(ws, id)
+		case r < 8:
+			recs, snap := w.next(1+rng.IntN(3), 1)
+			if err := db.Append(ctx, id, recs, w.length(), snap); err != nil {
+				t.Fatal(err)
+			}
+		case r < 10:
+			checkWriter(t, db, w)
+		default:
+			recs, _ := w.next(1+rng.IntN(3), 0)
+			if err := db.Append(ctx, id, recs, w.length(), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if step%40 == 39 {
+			db = openAt(t, crashCopy(t, db), noCheckpoints)
+			for _, w := range ws {
+				checkWriter(t, db, w)
+			}
+		}
+	}
+}
