@@ -98,7 +98,7 @@ func (db *DB) run() {
 					ck.Stop()
 					armed = false
 				}
-			case db.jr.off >= checkpointBytes:
+			case db.jr.off >= checkpointBytes || len(db.pend) >= checkpointRecords:
 				db.checkpoint()
 			case !armed:
 				ck.Reset(db.opts.CheckpointEvery)

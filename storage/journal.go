@@ -40,10 +40,14 @@ const (
 	// checkpointBytes is the size of journaled records from which the
 	// committer checkpoints at once.
 	checkpointBytes = 8 << 20
+	// checkpointRecords is how many journaled Appends make the committer
+	// checkpoint at once: a checkpoint holds the committer, so it stays
+	// short under load.
+	checkpointRecords = 512
 
 	// DefaultCheckpointEvery is how long an Append may stay in the journal
 	// alone before the committer copies it into bbolt.
-	DefaultCheckpointEvery = 100 * time.Millisecond
+	DefaultCheckpointEvery = time.Second
 )
 
 // keyJournal, in bucketFolio, holds the database's 16-byte id and the
