@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -104,20 +105,33 @@ func nextRecord(b []byte) (j journaled, n int, ok bool, err error) {
 		return j, 0, false, nil
 	}
 	// From here on the record is what was written: a malformed one is damage.
+	if j, err = decodeRecord(payload); err != nil {
+		return j, 0, false, err
+	}
+	return j, recordHead + int(size), true, nil
+}
+
+// decodeRecord decodes a record's payload; every field is checked.
+func decodeRecord(payload []byte) (j journaled, err error) {
 	d := decoder{b: payload}
 	j.lsn = d.uvarint()
-	a := &appendArgs{id: d.string(), first: d.uvarint(), length: int(d.uvarint())}
+	a := &appendArgs{id: d.string(), first: d.uvarint()}
+	length := d.uvarint()
 	j.at = time.Unix(0, d.varint()).UTC()
 	a.chunk = d.b
-	if d.err != nil {
-		return j, 0, false, fmt.Errorf("journal record: %w", d.err)
+	if d.err == nil && (!ValidID(a.id) || a.first == 0 || length > math.MaxInt32) {
+		d.fail("journal record")
 	}
+	if d.err != nil {
+		return j, fmt.Errorf("journal record: %w", d.err)
+	}
+	a.length = int(length)
 	if a.recs, err = decodeChunk(a.first, a.chunk); err != nil {
-		return j, 0, false, fmt.Errorf("journal record %d: %w", j.lsn, err)
+		return j, fmt.Errorf("journal record %d: %w", j.lsn, err)
 	}
 	a.last = a.recs[len(a.recs)-1].Version
 	j.appendArgs = a
-	return j, recordHead + int(size), true, nil
+	return j, nil
 }
 
 // openJournal opens (or creates) the journal of db's file and applies to
