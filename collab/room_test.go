@@ -551,3 +551,58 @@ func TestSubscriberOpPayloadEncodedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscriptionReady: Ready hands over, in order and without blocking,
+// the catch-up backlog and then what the room has sent, up to max.
+func TestSubscriptionReady(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ctx := context.Background()
+	if _, err := ts.hub.Create(ctx, "d", ""); err != nil {
+		t.Fatal(err)
+	}
+	submit := func(v uint64) {
+		t.Helper()
+		s := Submission{Base: v, Op: ot.Op{{Insert: "x"}}, Session: "idem-00000000000000000000000000000002", Seq: v + 1}
+		if _, err := ts.hub.Submit(ctx, "d", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for v := range uint64(3) {
+		submit(v)
+	}
+	sub, err := ts.hub.Subscribe(ctx, "d", u64(0)) // A backlog of ops 1..3.
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for v := range uint64(3) {
+		submit(3 + v) // Ops 4..6 reach the subscription's queue.
+	}
+	var got []Event
+	for deadline := time.Now().Add(10 * time.Second); len(got) < 6; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events after 10 s", len(got))
+		}
+		got = sub.Ready(got, 6)
+	}
+	if more := sub.Ready(nil, 10); len(more) != 0 {
+		t.Fatalf("Ready returned %d events with none sent", len(more))
+	}
+	for i, ev := range got {
+		if ev.Kind != EventOp || ev.Version != uint64(i+1) {
+			t.Fatalf("event %d: kind %v version %d, want op %d", i, ev.Kind, ev.Version, i+1)
+		}
+	}
+	submit(6)
+	submit(7)
+	if ev, err := sub.Next(ctx); err != nil || ev.Version != 7 {
+		t.Fatalf("Next: %+v, %v", ev, err)
+	}
+	var one []Event
+	for len(one) == 0 {
+		one = sub.Ready(one, 1)
+	}
+	if len(one) != 1 || one[0].Version != 8 {
+		t.Fatalf("Ready with max 1: %+v", one)
+	}
+}

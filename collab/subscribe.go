@@ -137,6 +137,27 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	}
 }
 
+// Ready appends to evs, in order, the events that are available now without
+// blocking, until evs holds max, and returns it. A consumer that writes in
+// batches calls it after Next: what piled up while it wrote goes out
+// together.
+func (s *Subscription) Ready(evs []Event, max int) []Event {
+	for len(evs) < max {
+		if len(s.backlog) > 0 {
+			evs = append(evs, s.backlog[0])
+			s.backlog = s.backlog[1:]
+			continue
+		}
+		select {
+		case ev := <-s.ch:
+			evs = append(evs, ev)
+		default:
+			return evs
+		}
+	}
+	return evs
+}
+
 // Close ends the subscription and detaches it from its document.
 func (s *Subscription) Close() {
 	s.end(errSubClosed)

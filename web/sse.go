@@ -29,6 +29,9 @@ const sseTokenExpired = "event: end\ndata: {\"code\":\"token_expired\",\"message
 // sseRetry is the reconnect delay suggested to EventSource clients.
 const sseRetry = 2 * time.Second
 
+// sseBatch bounds the events a stream writes (and flushes) at once.
+const sseBatch = 64
+
 type snapshotData struct {
 	Version uint64 `json:"version"`
 	Text    string `json:"text"`
@@ -91,19 +94,25 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 // the heartbeat, and waits for the pump before returning.
 func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.Subscription, expires time.Time) {
 	ctx, cancel := context.WithCancel(ctx)
-	events := make(chan collab.Event)
+	events := make(chan []collab.Event)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(events)
-		for {
+		// Two buffers in turn: the writer is done with one before the
+		// pump can hand it over again (events is unbuffered).
+		var bufs [2][]collab.Event
+		for i := 0; ; i ^= 1 {
 			ev, err := sub.Next(ctx)
 			if err != nil {
 				return
 			}
+			// What piled up while the last batch was written goes in one write.
+			batch := sub.Ready(append(bufs[i][:0], ev), sseBatch)
+			bufs[i] = batch
 			select {
-			case events <- ev:
+			case events <- batch:
 			case <-ctx.Done():
 				return
 			}
@@ -120,11 +129,12 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if !s.sseWrite(w, rc, fmt.Sprintf("retry: %d\n\n", sseRetry.Milliseconds())) {
+	if !s.sseWrite(w, rc, fmt.Appendf(nil, "retry: %d\n\n", sseRetry.Milliseconds())) {
 		return
 	}
 	heartbeat := time.NewTicker(s.opts.Heartbeat)
 	defer heartbeat.Stop()
+	var buf []byte // The batch being written; reused.
 	var expired <-chan time.Time
 	if !expires.IsZero() {
 		t := time.NewTimer(time.Until(expires))
@@ -134,14 +144,24 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 	for {
 		select {
 		case <-expired:
-			s.sseWrite(w, rc, sseTokenExpired)
+			s.sseWrite(w, rc, []byte(sseTokenExpired))
 			return
-		case ev, ok := <-events:
-			if !ok || !s.sseWrite(w, rc, formatEvent(ev)) {
+		case batch, ok := <-events:
+			if !ok {
 				return
 			}
+			buf = buf[:0]
+			for _, ev := range batch {
+				buf = appendEvent(buf, ev)
+			}
+			if !s.sseWrite(w, rc, buf) {
+				return
+			}
+			if cap(buf) > 64<<10 { // A snapshot: do not keep its buffer.
+				buf = nil
+			}
 		case <-heartbeat.C:
-			if !s.sseWrite(w, rc, ": heartbeat\n\n") {
+			if !s.sseWrite(w, rc, []byte(": heartbeat\n\n")) {
 				return
 			}
 		case <-ctx.Done():
@@ -152,22 +172,22 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 
 // sseWrite writes and flushes one chunk under its own deadline; false means
 // the client is gone.
-func (s *Server) sseWrite(w http.ResponseWriter, rc *http.ResponseController, chunk string) bool {
-	if chunk == "" {
+func (s *Server) sseWrite(w http.ResponseWriter, rc *http.ResponseController, chunk []byte) bool {
+	if len(chunk) == 0 {
 		return true
 	}
 	_ = rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-	if _, err := fmt.Fprint(w, chunk); err != nil {
+	if _, err := w.Write(chunk); err != nil {
 		return false
 	}
 	return rc.Flush() == nil
 }
 
-// formatEvent renders one event in text/event-stream form. JSON never
+// appendEvent appends one event in text/event-stream form. JSON never
 // contains a raw newline, so each data payload is a single line. Snapshots
 // and ops carry id: = their version, which EventSource sends back as
 // Last-Event-ID on reconnect.
-func formatEvent(ev collab.Event) string {
+func appendEvent(buf []byte, ev collab.Event) []byte {
 	var name string
 	var data any
 	withID := false
@@ -176,38 +196,38 @@ func formatEvent(ev collab.Event) string {
 		name, data, withID = sseSnapshot, snapshotData{ev.Version, ev.Text}, true
 	case collab.EventOp:
 		if ev.Op == nil {
-			return ""
+			return buf
 		}
 		op := *ev.Op
 		op.Type = ""
 		name, data, withID = sseOp, op, true
 	case collab.EventPresence:
 		if ev.Presence == nil {
-			return ""
+			return buf
 		}
 		p := *ev.Presence
 		p.Type = ""
 		name, data = ssePresence, p
 	case collab.EventLeave:
 		if ev.Leave == nil {
-			return ""
+			return buf
 		}
 		name, data = sseLeave, struct {
 			Session string `json:"session"`
 		}{ev.Leave.Session}
 	default:
-		return ""
+		return buf
 	}
 	b := ev.JSON // Encoded once for every subscriber.
 	if b == nil {
 		var err error
 		if b, err = json.Marshal(data); err != nil {
-			return ""
+			return buf
 		}
 	}
-	out := "event: " + name + "\n"
+	buf = append(append(append(buf, "event: "...), name...), '\n')
 	if withID {
-		out += "id: " + strconv.FormatUint(ev.Version, 10) + "\n"
+		buf = append(strconv.AppendUint(append(buf, "id: "...), ev.Version, 10), '\n')
 	}
-	return out + "data: " + string(b) + "\n\n"
+	return append(append(append(buf, "data: "...), b...), "\n\n"...)
 }
