@@ -1,6 +1,6 @@
-// Package storage keeps Folio's documents durable in one bbolt file: their
-// metadata, op logs, snapshots and the per-session records that make op
-// submission exactly-once.
+// Package storage keeps Folio's documents durable in one bbolt file and its
+// journal (see Journal): their metadata, op logs, snapshots and the
+// per-session records that make op submission exactly-once.
 //
 // # Versions
 //
