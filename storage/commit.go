@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -239,28 +238,30 @@ func (db *DB) journalable(batch []*writeReq) bool {
 
 // journalBatch validates each Append of batch against its document's head
 // (journaled, else stored), writes the accepted ones to the journal with one
-// fdatasync and answers every request. A failed write fails all of them and
-// checkpoints at once, recording their LSNs as applied without applying them,
-// so that a restart never replays what was reported failed.
+// fdatasync and answers every request; readers see them (in the overlay)
+// from then on. A failed write fails all of them and checkpoints at once,
+// recording their LSNs as applied without applying them, so that a restart
+// never replays what was reported failed.
 func (db *DB) journalBatch(batch []*writeReq) {
 	jr := db.jr
 	jr.buf = jr.buf[:0]
 	live := db.live[:0]
+	heads := db.batchHeads // This batch's accepted heads, before the overlay's.
+	clear(heads)
 	var view *bolt.Tx
-	type undo struct {
-		id   string
-		head uint64
-		had  bool
-	}
-	var undos []undo
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.done <- err
 			continue
 		}
 		a := r.app
-		head, had := db.heads[a.id] // Written only by this goroutine.
-		if !had {
+		head, ok := heads[a.id]
+		if !ok {
+			if ov := db.overlay[a.id]; ov != nil { // Written only by this goroutine.
+				head, ok = ov.version, true
+			}
+		}
+		if !ok {
 			if view == nil {
 				var err error
 				if view, err = db.bolt.Begin(false); err != nil {
@@ -281,10 +282,7 @@ func (db *DB) journalBatch(batch []*writeReq) {
 		}
 		a.lsn, a.at = jr.next+uint64(len(live)), db.now()
 		jr.buf = appendRecord(jr.buf, a)
-		undos = append(undos, undo{a.id, head, had})
-		db.mu.Lock()
-		db.heads[a.id] = a.last
-		db.mu.Unlock()
+		heads[a.id] = a.last
 		live = append(live, r)
 	}
 	if view != nil {
@@ -302,21 +300,24 @@ func (db *DB) journalBatch(batch []*writeReq) {
 	db.ckTo = jr.next - 1
 	if err != nil {
 		db.jrBroken = true // Until a checkpoint spends the LSNs of what failed.
-		db.mu.Lock()
-		for _, u := range slices.Backward(undos) {
-			if u.had {
-				db.heads[u.id] = u.head
-			} else {
-				delete(db.heads, u.id)
-			}
-		}
-		db.mu.Unlock()
 		for _, r := range live {
 			r.done <- fmt.Errorf("storage: commit: journal: %w", err)
 		}
 		db.checkpoint()
 		return
 	}
+	db.mu.Lock()
+	for _, r := range live {
+		a := r.app
+		ov := db.overlay[a.id]
+		if ov == nil {
+			ov = &overlay{}
+			db.overlay[a.id] = ov
+		}
+		ov.version, ov.length, ov.at = a.last, a.length, a.at
+		ov.recs = append(ov.recs, a.recs...)
+	}
+	db.mu.Unlock()
 	for _, r := range live {
 		db.pend = append(db.pend, r.app)
 		r.done <- nil
@@ -345,7 +346,8 @@ func (db *DB) checkpointed() {
 	clear(db.pend)
 	db.pend = db.pend[:0]
 	db.mu.Lock()
-	clear(db.heads)
+	db.overlay = map[string]*overlay{} // Readers may still hold the old entries.
+	db.base = db.ckTo
 	db.mu.Unlock()
 	db.applied = db.ckTo
 	db.jrBroken = false
@@ -365,9 +367,9 @@ func (db *DB) checkpoint() {
 // write: when some are only in the journal, it has the committer checkpoint.
 func (db *DB) settle(ctx context.Context, id string) error {
 	db.mu.Lock()
-	_, pending := db.heads[id]
+	_, pending := db.overlay[id]
 	if id == "" {
-		pending = len(db.heads) > 0
+		pending = len(db.overlay) > 0
 	}
 	db.mu.Unlock()
 	if !pending {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // The journal: a write-ahead log in front of bbolt (see doc.go, "Journal").
@@ -62,6 +64,53 @@ type journaled struct {
 	*appendArgs
 	lsn uint64
 	at  time.Time // UpdatedAt, fixed when journaled.
+}
+
+// overlay is what bbolt lacks of a document whose ops are journaled: its
+// head, and the records after bbolt's head.
+type overlay struct {
+	version uint64
+	length  int
+	at      time.Time
+	recs    []OpRecord // Versions bbolt's head+1..version; only ever appended to.
+}
+
+// overlayView runs fn in a read transaction, with what id's overlay adds to
+// that transaction's state (nil when it holds every op of id). The
+// transaction begins under mu, so it is either older than the next
+// checkpoint (and the overlay holds what it lacks) or newer (it stores a
+// newer applied LSN and needs nothing from the overlay).
+func (db *DB) overlayView(id string, fn func(*bolt.Tx, *overlay) error) error {
+	db.mu.Lock()
+	var ov overlay
+	p := db.overlay[id]
+	if p != nil {
+		ov = *p
+	}
+	base := db.base
+	tx, err := db.bolt.Begin(false)
+	db.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+			return ErrClosed
+		}
+		return err
+	}
+	defer tx.Rollback()
+	if p == nil || journalApplied(tx) != base {
+		return fn(tx, nil)
+	}
+	return fn(tx, &ov)
+}
+
+// journalApplied returns the LSN up to which tx holds the journal.
+func journalApplied(tx *bolt.Tx) uint64 {
+	v := tx.Bucket(bucketFolio).Get(keyJournal)
+	if len(v) < 16 {
+		return 0
+	}
+	n, _ := binary.Uvarint(v[16:])
+	return n
 }
 
 // journal is the open journal file. Owned by the committer after Open.
@@ -152,7 +201,7 @@ func (db *DB) openJournal() error {
 		return err
 	}
 	db.jr, db.id, db.applied, db.ckTo = jr, id, applied, applied
-	db.heads = map[string]uint64{}
+	db.overlay, db.base, db.batchHeads = map[string]*overlay{}, applied, map[string]uint64{}
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/foliodocs/folio/ot"
 )
 
 // crashCopy copies db's files as a crash would leave them: the bbolt file as
@@ -87,26 +89,99 @@ func TestJournalReplay(t *testing.T) {
 	}
 }
 
-// TestJournalReadsCheckpoint: a read of a document whose ops are only in
-// the journal sees them (read-your-writes), by checkpointing first.
-func TestJournalReadsCheckpoint(t *testing.T) {
+// TestJournalReads: Meta and Ops see ops that are only in the journal
+// without a checkpoint (from the overlay); the other reads checkpoint first.
+// Either way a read sees every acknowledged write.
+func TestJournalReads(t *testing.T) {
 	db := openTest(t, noCheckpoints)
 	w := newWriter("r", 3, "hello")
 	must(db.Create(ctx, w.id, w.texts[0]))(t)
 	appendN(t, db, w, 3)
-	checkWriter(t, db, w)
-	if st := db.Stats(); st.Checkpoints != 1 {
-		t.Fatalf("%d checkpoints, want 1 for the first read", st.Checkpoints)
+	if m := must(db.Meta(ctx, w.id))(t); m.Version != 3 || m.Length != w.length() {
+		t.Fatalf("Meta: %+v", m)
 	}
-	appendN(t, db, w, 2)
-	ops := must(db.Ops(ctx, w.id, 0, w.head()))(t)
+	if ops := must(db.Ops(ctx, w.id, 1, 3))(t); len(ops) != 2 || ops[1].Version != 3 {
+		t.Fatalf("Ops: %+v", ops)
+	}
+	if _, err := db.Ops(ctx, w.id, 0, 4); !errors.Is(err, ErrVersionAhead) {
+		t.Fatalf("Ops past the head: %v", err)
+	}
+	if st := db.Stats(); st.Checkpoints != 0 {
+		t.Fatalf("%d checkpoints after Meta and Ops", st.Checkpoints)
+	}
+	checkWriter(t, db, w) // TextAt and SessionSeq checkpoint.
+	if st := db.Stats(); st.Checkpoints != 1 {
+		t.Fatalf("%d checkpoints, want 1", st.Checkpoints)
+	}
+	appendN(t, db, w, 2) // 4 and 5 in the journal, 1..3 in bbolt.
+	ops := must(db.Ops(ctx, w.id, 0, 5))(t)
+	for i, r := range ops {
+		if r.Version != uint64(i+1) || r.Session != "s-r" {
+			t.Fatalf("op %d: %+v", i, r)
+		}
+	}
 	if len(ops) != 5 {
 		t.Fatalf("%d ops, want 5", len(ops))
+	}
+	ops[4].Op[0].Insert = "changed by the caller"
+	if again := must(db.Ops(ctx, w.id, 4, 5))(t); again[0].Op[0].Insert == "changed by the caller" {
+		t.Fatal("Ops returned the overlay's own op")
 	}
 	appendN(t, db, w, 1)
 	metas, _ := must2(db.List(ctx, "", 0))(t)
 	if len(metas) != 1 || metas[0].Version != 6 {
 		t.Fatalf("List: %+v", metas)
+	}
+}
+
+// TestJournalReadsDuringCheckpoints: readers racing appends and frequent
+// checkpoints (run with -race) always see a head that only grows and the
+// exact ops up to it.
+func TestJournalReadsDuringCheckpoints(t *testing.T) {
+	db := openTest(t, Options{NoSync: true, CheckpointEvery: time.Millisecond})
+	w := newWriter("c", 9, "")
+	must(db.Create(ctx, w.id, ""))(t)
+	const total = 600
+	texts := make(chan []string, 1)
+	go func() {
+		for range total {
+			recs, _ := w.next(1, 0)
+			if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
+				t.Error(err)
+				break
+			}
+		}
+		texts <- w.texts
+	}()
+	var last uint64
+	var seen [][]OpRecord
+	for last < total && !t.Failed() {
+		m := must(db.Meta(ctx, w.id))(t)
+		if m.Version < last {
+			t.Fatalf("head went back from %d to %d", last, m.Version)
+		}
+		ops := must(db.Ops(ctx, w.id, last, m.Version))(t)
+		for i, r := range ops {
+			if r.Version != last+uint64(i)+1 {
+				t.Fatalf("Ops(%d, %d)[%d] has version %d", last, m.Version, i, r.Version)
+			}
+		}
+		seen, last = append(seen, ops), m.Version
+	}
+	all := <-texts
+	doc := ot.NewDocument("")
+	for _, ops := range seen {
+		for _, r := range ops {
+			if err := doc.Apply(r.Op); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if doc.String() != all[total] {
+		t.Fatal("the ops read do not make the text written")
+	}
+	if st := db.Stats(); st.Checkpoints < 2 {
+		t.Fatalf("only %d checkpoints", st.Checkpoints)
 	}
 }
 
@@ -235,6 +310,9 @@ func TestJournalFailedWriteNeverReplayed(t *testing.T) {
 				t.Fatalf("Append: %v", err)
 			}
 			w.rollback(1)
+			if m := must(db.Meta(ctx, w.id))(t); m.Version != w.head() {
+				t.Fatalf("Meta shows version %d after the failed Append, want %d", m.Version, w.head())
+			}
 			if name == "checkpoint fails too" {
 				appendN(t, db, w, 1) // A bbolt transaction, which checkpoints.
 			}

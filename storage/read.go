@@ -5,17 +5,24 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/foliodocs/folio/ot"
 	bolt "go.etcd.io/bbolt"
 )
 
-// readPrologue checks a read's arguments and settles the document.
-func (db *DB) readPrologue(ctx context.Context, op, id string) error {
+// readPrologue checks a read's arguments.
+func readPrologue(ctx context.Context, op, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := checkID(op, id); err != nil {
+	return checkID(op, id)
+}
+
+// settledPrologue checks a read's arguments and settles the document, for
+// the reads that see bbolt alone.
+func (db *DB) settledPrologue(ctx context.Context, op, id string) error {
+	if err := readPrologue(ctx, op, id); err != nil {
 		return err
 	}
 	return db.settle(ctx, id)
@@ -23,12 +30,15 @@ func (db *DB) readPrologue(ctx context.Context, op, id string) error {
 
 // Meta returns a document's metadata.
 func (db *DB) Meta(ctx context.Context, id string) (Meta, error) {
-	if err := db.readPrologue(ctx, "meta", id); err != nil {
+	if err := readPrologue(ctx, "meta", id); err != nil {
 		return Meta{}, err
 	}
 	var m metaRec
-	err := db.view(func(tx *bolt.Tx) (err error) {
+	err := db.overlayView(id, func(tx *bolt.Tx, ov *overlay) (err error) {
 		m, err = getMeta(tx, "meta", id)
+		if err == nil && ov != nil {
+			m.Version, m.Length, m.UpdatedAt = ov.version, ov.length, ov.at
+		}
 		return err
 	})
 	return m.Meta, err
@@ -37,7 +47,7 @@ func (db *DB) Meta(ctx context.Context, id string) (Meta, error) {
 // Load returns a document's metadata, its latest snapshot and every op after
 // that snapshot up to the head.
 func (db *DB) Load(ctx context.Context, id string) (Loaded, error) {
-	if err := db.readPrologue(ctx, "load", id); err != nil {
+	if err := db.settledPrologue(ctx, "load", id); err != nil {
 		return Loaded{}, err
 	}
 	var l Loaded
@@ -86,25 +96,39 @@ func snapshotAtOrBelow(tx *bolt.Tx, id string, v uint64) (Snapshot, error) {
 // Ops returns the ops that produced versions from+1..to inclusive; empty
 // when from >= to. to beyond the head is ErrVersionAhead.
 func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, error) {
-	if err := db.readPrologue(ctx, "ops", id); err != nil {
+	if err := readPrologue(ctx, "ops", id); err != nil {
 		return nil, err
 	}
 	var ops []OpRecord
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.overlayView(id, func(tx *bolt.Tx, ov *overlay) error {
 		m, err := getMeta(tx, "ops", id)
 		if err != nil {
 			return err
 		}
-		if to > m.Version {
-			return fmt.Errorf("storage: ops %s %d..%d: head is %d: %w", id, from, to, m.Version, ErrVersionAhead)
+		head := m.Version
+		if ov != nil {
+			head = ov.version
+		}
+		if to > head {
+			return fmt.Errorf("storage: ops %s %d..%d: head is %d: %w", id, from, to, head, ErrVersionAhead)
 		}
 		if from < to {
 			ops = make([]OpRecord, 0, to-from)
 		}
-		return eachOp(ctx, tx, m, from, to, func(r OpRecord) error {
+		err = eachOp(ctx, tx, m, from, min(to, m.Version), func(r OpRecord) error {
 			ops = append(ops, r)
 			return nil
 		})
+		if err != nil || ov == nil {
+			return err
+		}
+		for _, r := range ov.recs { // Versions m.Version+1..ov.version.
+			if r.Version > max(from, m.Version) && r.Version <= to {
+				r.Op = slices.Clone(r.Op) // The caller may change what it gets.
+				ops = append(ops, r)
+			}
+		}
+		return nil
 	})
 	return ops, err
 }
@@ -113,7 +137,7 @@ func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, 
 // plus a replay of the ops after it. A version beyond the head is
 // ErrVersionAhead.
 func (db *DB) TextAt(ctx context.Context, id string, version uint64) (string, error) {
-	if err := db.readPrologue(ctx, "text at", id); err != nil {
+	if err := db.settledPrologue(ctx, "text at", id); err != nil {
 		return "", err
 	}
 	var text string
@@ -199,7 +223,7 @@ func (db *DB) List(ctx context.Context, after string, limit int) ([]Meta, string
 // SessionSeq returns the highest sequence number committed for session on
 // document id and the version its op got; 0, 0, nil for an unknown session.
 func (db *DB) SessionSeq(ctx context.Context, id, session string) (seq, version uint64, err error) {
-	if err := db.readPrologue(ctx, "session seq", id); err != nil {
+	if err := db.settledPrologue(ctx, "session seq", id); err != nil {
 		return 0, 0, err
 	}
 	err = db.view(func(tx *bolt.Tx) error {

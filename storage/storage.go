@@ -101,16 +101,22 @@ type DB struct {
 	slowBatches      atomic.Int64 // Batches that took SlowTransaction or longer.
 
 	// The journal (journal.go). Owned by the committer after Open, except
-	// heads.
-	jr       *journal
-	id       []byte       // The database's id, which its journal carries.
-	pend     []*journaled // Journaled, not yet in bbolt, in LSN order.
-	live     []*writeReq  // Scratch for journalBatch.
-	applied  uint64       // The last LSN bbolt holds.
-	ckTo     uint64       // The last LSN journaled (or spent by a failed write).
-	jrBroken bool         // A journal write failed; no more until a checkpoint.
-	mu       sync.Mutex
-	heads    map[string]uint64 // Guarded by mu, written by the committer: the journaled head of each document with records only in the journal.
+	// the overlay.
+	jr         *journal
+	id         []byte            // The database's id, which its journal carries.
+	pend       []*journaled      // Journaled, not yet in bbolt, in LSN order.
+	live       []*writeReq       // Scratch for journalBatch.
+	applied    uint64            // The last LSN bbolt holds.
+	ckTo       uint64            // The last LSN journaled (or spent by a failed write).
+	jrBroken   bool              // A journal write failed; no more until a checkpoint.
+	batchHeads map[string]uint64 // Scratch for journalBatch.
+
+	// The overlay: what bbolt lacks of each document with journaled
+	// records. Guarded by mu; written only by the committer, which
+	// replaces the map (never changes a published record) at a checkpoint.
+	mu      sync.Mutex
+	overlay map[string]*overlay
+	base    uint64 // The applied LSN (keyJournal) of the bbolt state the overlay adds to.
 
 	checkpoints atomic.Int64 // bbolt transactions that took journaled records.
 
