@@ -62,10 +62,12 @@ type Report struct {
 	SlowTxns     int64   `json:"server_storage_txns_over_64ms"`
 	OpsPerCommit float64 `json:"server_ops_per_commit,omitempty"`
 	SubmitMeanMS float64 `json:"server_submit_mean_ms,omitempty"`
-	// Storage transactions (one fsync each) and the write requests (room
-	// commits, creates) each carried: the group-commit factor.
+	// Storage commits (journal writes and bbolt transactions) and the write
+	// requests (room commits, creates) each carried: the group-commit
+	// factor; and the bbolt transactions that took journaled ops.
 	StorageTxns       int64   `json:"server_storage_txns,omitempty"`
 	RoomCommitsPerTxn float64 `json:"server_requests_per_txn,omitempty"`
+	Checkpoints       int64   `json:"server_storage_checkpoints,omitempty"`
 	SlowConsumers     int64   `json:"server_slow_consumer_disconnects,omitempty"`
 	// Whole-process Go allocations in the window per applied op (every
 	// delivery, read, commit and heartbeat included).
@@ -147,6 +149,12 @@ func writeTable(w io.Writer, reports []Report) error {
 			return "n/a"
 		}
 		return fmt.Sprintf("%.0f, %.1f", float64(r.StorageTxns)/r.DurationS, r.RoomCommitsPerTxn)
+	})
+	row("server storage checkpoints/s", func(r Report) string {
+		if r.StorageTxns == 0 || r.DurationS == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.1f", float64(r.Checkpoints)/r.DurationS)
 	})
 	row("server disk writes MB/s, KB/commit", func(r Report) string {
 		if !r.CPUMeasured || r.Commits == 0 {
