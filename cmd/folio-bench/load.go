@@ -199,6 +199,10 @@ func (r *loadRun) measure(ctx context.Context, name string) (Report, error) {
 		return Report{}, err
 	}
 	sampler := startSampler(r.tgt)
+	var watch *metricsWatch
+	if r.tgt.remote {
+		watch = r.tgt.watchMetrics(ctx, m0, time.Second)
+	}
 	start := time.Now()
 	r.win.end.Store(0)
 	r.win.start.Store(start.UnixNano())
@@ -206,12 +210,20 @@ func (r *loadRun) measure(ctx context.Context, name string) (Report, error) {
 	end := time.Now()
 	r.win.end.Store(end.UnixNano())
 	res := sampler.stop()
+	var watched serverMetrics
+	if watch != nil {
+		watched = watch.stop()
+	}
 	err = errors.Join(err, prof.stop())
 	if err != nil {
 		return Report{}, err
 	}
 	secs := end.Sub(start).Seconds()
-	r.tgt.metrics(ctx).fill(&rep, m0)
+	if watch != nil {
+		watched.fill(&rep, serverMetrics{ok: true})
+	} else {
+		r.tgt.metrics(ctx).fill(&rep, m0)
+	}
 	if self1, err := readProc(0); err == nil && r.tgt.pid != 0 {
 		rep.GeneratorCPUPercent = 100 * (self1.CPU - self0.CPU).Seconds() / secs
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // serverMetrics are the counters folio-bench reads from the server's
@@ -84,4 +85,75 @@ func (m serverMetrics) fill(rep *Report, m0 serverMetrics) {
 		rep.AllocsPerOp = (m.mallocs - m0.mallocs) / n
 		rep.AllocBytesPerOp = (m.allocBytes - m0.allocBytes) / n
 	}
+}
+
+// counters lists every counter of m.
+func (m *serverMetrics) counters() []*float64 {
+	return []*float64{&m.commitSum, &m.commitCount, &m.commitFast, &m.slowTxns, &m.submitSum, &m.submitCount,
+		&m.applied, &m.slow, &m.mallocs, &m.allocBytes, &m.txns, &m.txnReqs, &m.checkpoints}
+}
+
+// since returns the increments from prev to m. When the server restarted in
+// between (a counter went back), everything m counts is new.
+func (m serverMetrics) since(prev serverMetrics) serverMetrics {
+	d, p := m, prev.counters()
+	for i, c := range d.counters() {
+		if *c < *p[i] {
+			return m
+		}
+		*c -= *p[i]
+	}
+	return d
+}
+
+// plus adds d's counters to m's.
+func (m serverMetrics) plus(d serverMetrics) serverMetrics {
+	dc := d.counters()
+	for i, c := range m.counters() {
+		*c += *dc[i]
+	}
+	m.ok = m.ok || d.ok
+	return m
+}
+
+// metricsWatch adds up a --url server's counters over a window from samples
+// taken every second, so that a restart of the server (its counters back at
+// zero) loses the window at most what it counted in the second before it.
+type metricsWatch struct {
+	done   chan struct{}
+	result chan serverMetrics
+}
+
+func (t *target) watchMetrics(ctx context.Context, first serverMetrics, every time.Duration) *metricsWatch {
+	w := &metricsWatch{done: make(chan struct{}), result: make(chan serverMetrics, 1)}
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		prev, sum := first, serverMetrics{ok: first.ok}
+		sample := func() {
+			if cur := t.metrics(ctx); cur.ok { // Not while the server is down.
+				if prev.ok {
+					sum = sum.plus(cur.since(prev))
+				}
+				prev, sum.ok = cur, true
+			}
+		}
+		for {
+			select {
+			case <-tick.C:
+				sample()
+			case <-w.done:
+				sample()
+				w.result <- sum
+				return
+			}
+		}
+	}()
+	return w
+}
+
+// stop takes the last sample and returns the sum of the increments.
+func (w *metricsWatch) stop() serverMetrics {
+	close(w.done)
+	return <-w.result
 }

@@ -32,6 +32,7 @@ type target struct {
 	baseURL  string
 	pid      int  // Process to sample; 0 means this process.
 	measured bool // False for a URL without --server-pid: CPU and RSS unknown.
+	remote   bool // A --url server, which may restart during a run.
 	desc     string
 	http     *http.Client // Its own transport, so stop can close idle connections.
 	token    string       // Sent as a Bearer header and in hello; empty: none.
@@ -52,7 +53,7 @@ func newTarget(t target) *target {
 // startTarget connects to cfg.URL or starts a server as cfg.Server says.
 func startTarget(ctx context.Context, cfg Config, stderr io.Writer) (*target, error) {
 	if cfg.URL != "" {
-		t := target{baseURL: strings.TrimSuffix(cfg.URL, "/"), pid: cfg.ServerPID, token: cfg.Token,
+		t := target{baseURL: strings.TrimSuffix(cfg.URL, "/"), pid: cfg.ServerPID, token: cfg.Token, remote: true,
 			stop: func(context.Context) error { return nil }}
 		t.measured = cfg.ServerPID != 0
 		t.desc = "remote " + t.baseURL
