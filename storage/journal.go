@@ -287,7 +287,7 @@ func (jr *journal) load(path string, id []byte, db *DB, applied uint64) (uint64,
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, j := range todo {
 			if err := j.apply(tx, j.at); err != nil {
-				return fmt.Errorf("%s: record %d (%s@%d..%d): %w", path, j.lsn, j.id, j.first, j.last, ErrCorrupt)
+				return fmt.Errorf("%s: record %d (%s@%d..%d): %v: %w", path, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
 			}
 		}
 		return putJournalState(tx, id, todo[len(todo)-1].lsn)
