@@ -250,7 +250,8 @@ func openError(path string, timeout time.Duration, err error) error {
 }
 
 // init checks the format marker of an existing file, or creates the
-// top-level buckets of an empty one. Opening an existing file writes nothing.
+// top-level buckets of an empty one. It writes nothing to an existing file
+// (openJournal may: an older file gets its id, the journal is replayed).
 func (db *DB) init() error {
 	empty := false
 	err := db.bolt.View(func(tx *bolt.Tx) error {
