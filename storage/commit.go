@@ -197,6 +197,7 @@ func (db *DB) commit(batch []*writeReq) {
 // commit's error.
 func (db *DB) tryBatch(live []*writeReq) (failed int, err error) {
 	failed = -1
+	start := time.Now()
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		if err := db.applyJournal(tx); err != nil {
 			return err
@@ -217,7 +218,7 @@ func (db *DB) tryBatch(live []*writeReq) (failed int, err error) {
 		return nil
 	})
 	if failed < 0 && err == nil {
-		db.checkpointed()
+		db.checkpointed(time.Since(start))
 	}
 	return failed, err
 }
@@ -338,8 +339,9 @@ func (db *DB) applyJournal(tx *bolt.Tx) error {
 	return putJournalState(tx, db.id, db.ckTo)
 }
 
-// checkpointed notes that bbolt holds every journaled record.
-func (db *DB) checkpointed() {
+// checkpointed notes that bbolt holds every journaled record, after a
+// transaction of duration d.
+func (db *DB) checkpointed(d time.Duration) {
 	if db.ckTo == db.applied {
 		return
 	}
@@ -353,6 +355,7 @@ func (db *DB) checkpointed() {
 	db.jrBroken = false
 	db.jr.restart()
 	db.checkpoints.Add(1)
+	db.checkpointTime.Add(int64(d))
 }
 
 // checkpoint copies the journaled records into bbolt, unless it holds them.

@@ -110,8 +110,8 @@ func TestJournalReads(t *testing.T) {
 		t.Fatalf("%d checkpoints after Meta and Ops", st.Checkpoints)
 	}
 	checkWriter(t, db, w) // TextAt and SessionSeq checkpoint.
-	if st := db.Stats(); st.Checkpoints != 1 {
-		t.Fatalf("%d checkpoints, want 1", st.Checkpoints)
+	if st := db.Stats(); st.Checkpoints != 1 || st.CheckpointTime <= 0 {
+		t.Fatalf("%d checkpoints in %v, want 1", st.Checkpoints, st.CheckpointTime)
 	}
 	appendN(t, db, w, 2) // 4 and 5 in the journal, 1..3 in bbolt.
 	ops := must(db.Ops(ctx, w.id, 0, 5))(t)

@@ -118,7 +118,8 @@ type DB struct {
 	overlay map[string]*overlay
 	base    uint64 // The applied LSN (keyJournal) of the bbolt state the overlay adds to.
 
-	checkpoints atomic.Int64 // bbolt transactions that took journaled records.
+	checkpoints    atomic.Int64 // bbolt transactions that took journaled records.
+	checkpointTime atomic.Int64 // Their total duration, in nanoseconds.
 
 	// commitHook, when set (by tests, before any write), runs inside every
 	// batch transaction just before commit, and after every journal write;
@@ -314,8 +315,10 @@ type Stats struct {
 	// every write waiting meanwhile waits as long).
 	Slow int64
 	// Checkpoints counts the bbolt transactions that took the journal's
-	// records.
-	Checkpoints int64
+	// records, and CheckpointTime is how long they took in all: the
+	// committer writes nothing else meanwhile.
+	Checkpoints    int64
+	CheckpointTime time.Duration
 }
 
 // SlowTransaction is the duration from which Stats counts a transaction as
@@ -326,7 +329,7 @@ const SlowTransaction = 64 * time.Millisecond
 // group-commit factor.
 func (db *DB) Stats() Stats {
 	return Stats{Transactions: db.batches.Load(), Requests: db.batched.Load(), Slow: db.slowBatches.Load(),
-		Checkpoints: db.checkpoints.Load()}
+		Checkpoints: db.checkpoints.Load(), CheckpointTime: time.Duration(db.checkpointTime.Load())}
 }
 
 // view runs fn in a read transaction, mapping a closed database to ErrClosed.

@@ -36,6 +36,10 @@ func registerStoreMetrics(reg prometheus.Registerer, store Store) {
 			Help: "bbolt transactions that applied journaled ops.",
 		}, func() float64 { return float64(st.Stats().Checkpoints) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "folio_storage_checkpoint_seconds_total",
+			Help: "Time spent in those transactions; the storage committer writes nothing else meanwhile.",
+		}, func() float64 { return st.Stats().CheckpointTime.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "folio_storage_requests_total",
 			Help: "Write requests committed; divided by transactions it is the group-commit factor.",
 		}, func() float64 { return float64(st.Stats().Requests) }),

@@ -21,7 +21,7 @@ type serverMetrics struct {
 	slow                   float64 // folio_slow_consumer_disconnects_total.
 	mallocs, allocBytes    float64 // go_memstats_mallocs_total, go_memstats_alloc_bytes_total.
 	txns, txnReqs          float64 // folio_storage_transactions_total, folio_storage_requests_total.
-	checkpoints            float64 // folio_storage_checkpoints_total.
+	checkpoints, ckSeconds float64 // folio_storage_checkpoints_total, folio_storage_checkpoint_seconds_total.
 }
 
 func (t *target) metrics(ctx context.Context) serverMetrics {
@@ -44,7 +44,7 @@ func (t *target) metrics(ctx context.Context) serverMetrics {
 		"folio_ops_applied_total": &m.applied, "folio_slow_consumer_disconnects_total": &m.slow,
 		"go_memstats_mallocs_total": &m.mallocs, "go_memstats_alloc_bytes_total": &m.allocBytes,
 		"folio_storage_transactions_total": &m.txns, "folio_storage_requests_total": &m.txnReqs,
-		"folio_storage_checkpoints_total":         &m.checkpoints,
+		"folio_storage_checkpoints_total": &m.checkpoints, "folio_storage_checkpoint_seconds_total": &m.ckSeconds,
 		`folio_commit_seconds_bucket{le="0.064"}`: &m.commitFast, "folio_storage_slow_transactions_total": &m.slowTxns,
 	}
 	sc := bufio.NewScanner(resp.Body)
@@ -79,6 +79,9 @@ func (m serverMetrics) fill(rep *Report, m0 serverMetrics) {
 		rep.RoomCommitsPerTxn = (m.txnReqs - m0.txnReqs) / n
 		rep.SlowTxns = int64(m.slowTxns - m0.slowTxns)
 		rep.Checkpoints = int64(m.checkpoints - m0.checkpoints)
+		if rep.Checkpoints > 0 {
+			rep.CheckpointMeanMS = 1000 * (m.ckSeconds - m0.ckSeconds) / float64(rep.Checkpoints)
+		}
 	}
 	rep.SlowConsumers = int64(m.slow - m0.slow)
 	if n := m.applied - m0.applied; n > 0 && m.mallocs > 0 {
@@ -90,7 +93,7 @@ func (m serverMetrics) fill(rep *Report, m0 serverMetrics) {
 // counters lists every counter of m.
 func (m *serverMetrics) counters() []*float64 {
 	return []*float64{&m.commitSum, &m.commitCount, &m.commitFast, &m.slowTxns, &m.submitSum, &m.submitCount,
-		&m.applied, &m.slow, &m.mallocs, &m.allocBytes, &m.txns, &m.txnReqs, &m.checkpoints}
+		&m.applied, &m.slow, &m.mallocs, &m.allocBytes, &m.txns, &m.txnReqs, &m.checkpoints, &m.ckSeconds}
 }
 
 // since returns the increments from prev to m. When the server restarted in
