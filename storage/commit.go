@@ -117,12 +117,22 @@ func (db *DB) run() {
 	}
 }
 
-// linger adds the requests that arrive within CommitDelay (or until the
-// batch is full, or Close) to batch.
+// lingerEnough is the batch size at which the committer stops waiting for
+// more: a commit's fixed cost is then shared enough, and writers that wait
+// for their commit before writing again (all of them in the batch already)
+// would only be held for the rest of CommitDelay.
+const lingerEnough = 32
+
+// linger adds the requests that arrive within CommitDelay to batch until it
+// holds lingerEnough (or MaxBatch, or Close).
 func (db *DB) linger(batch []*writeReq, t *time.Timer) []*writeReq {
+	want := min(lingerEnough, db.opts.MaxBatch)
+	if len(batch) >= want {
+		return batch
+	}
 	t.Reset(db.opts.CommitDelay)
 	defer t.Stop()
-	for len(batch) < db.opts.MaxBatch {
+	for len(batch) < want {
 		select {
 		case r := <-db.reqs:
 			batch = append(batch, r)

@@ -483,3 +483,39 @@ func TestSlowTransactionsCounted(t *testing.T) {
 		t.Fatalf("stats %+v, want 3 transactions, 1 slow", st)
 	}
 }
+
+// TestLingerEndsAtEnough: a busy committer stops waiting (here up to an
+// hour) once its batch holds lingerEnough requests, so writers that wait
+// for their commit before writing again are not held for CommitDelay.
+func TestLingerEndsAtEnough(t *testing.T) {
+	db := openTest(t, Options{NoSync: true, CommitDelay: time.Hour})
+	const writers = lingerEnough + 8
+	for i := range writers {
+		must(db.Create(ctx, fmt.Sprintf("e%d", i), ""))(t)
+	}
+	release := make(chan struct{})
+	var holding atomic.Bool
+	db.commitHook = func() error {
+		if holding.CompareAndSwap(false, true) {
+			<-release
+		}
+		return nil
+	}
+	appendOne := func(i int) {
+		w := newWriter(fmt.Sprintf("e%d", i), uint64(i), "")
+		recs, _ := w.next(1, 0)
+		if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
+			t.Error(err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { appendOne(0) })
+	eventually(t, "the first commit held", holding.Load)
+	for i := 1; i < writers; i++ {
+		wg.Go(func() { appendOne(i) })
+	}
+	eventually(t, "every writer waiting", func() bool { return waitingWriters() == writers-1 })
+	close(release)
+	wg.Wait()  // Not an hour.
+	db.Close() // A lone request now (the cleanup's check) would linger.
+}

@@ -109,8 +109,8 @@
 //     to Options.MaxBatch) into one journal write or one transaction, and
 //     one fsync. When busy (the
 //     previous transaction or the waiting requests number more than one) it
-//     first waits up to Options.CommitDelay for more; a lone writer never
-//     waits. It never yields the processor to let requests arrive. A request that
+//     first waits up to Options.CommitDelay for more, until the batch holds
+//     lingerEnough (32); a lone writer never waits. It never yields the processor to let requests arrive. A request that
 //     fails validation fails alone; a failed commit fails every request of
 //     its batch and commits none of them. The ops of one document keep the
 //     order of their Append calls; a caller that wants many ops per fsync

@@ -59,9 +59,9 @@ type Options struct {
 	MaxBatch int
 
 	// CommitDelay is how long the committer waits for more requests before a
-	// transaction, but only while it is busy: when the previous transaction
-	// or the requests already waiting number more than one. A lone writer
-	// never waits. Each commit costs CPU whatever it carries (a journal
+	// commit, but only while it is busy (when the previous transaction or
+	// the requests already waiting number more than one), and only until the
+	// batch holds 32 requests. A lone writer never waits. Each commit costs CPU whatever it carries (a journal
 	// write's fdatasync took ~65 µs of CPU on our test VM; a bbolt
 	// transaction 110-210 µs, BenchmarkTxPages), so under load a short
 	// wait trades a little latency for less CPU per write. Zero means
