@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"syscall"
 
 	"github.com/coder/websocket"
 
@@ -143,6 +144,10 @@ func AsError(err error) *Error {
 		return errorf(CodeVersionAhead, "version is after the document's head")
 	case errors.Is(err, storage.ErrLocked), errors.Is(err, storage.ErrClosed):
 		return errorf(CodeUnavailable, "storage unavailable")
+	case errors.Is(err, syscall.ENOSPC):
+		// Nothing was committed, and writes succeed again once there is
+		// room (the journal has some reserve for ops meanwhile).
+		return errorf(CodeUnavailable, "storage is full; retry later")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errorf(CodeUnavailable, "request cancelled or timed out")
 	}

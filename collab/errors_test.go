@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -34,6 +35,8 @@ func TestAsError(t *testing.T) {
 		{storage.ErrClosed, CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
 		{fmt.Errorf("text at 9: %w", storage.ErrVersionAhead), CodeVersionAhead, http.StatusBadRequest, CloseProtocol},
 		{storage.ErrCorrupt, CodeInternal, http.StatusInternalServerError, websocket.StatusInternalError},
+		{fmt.Errorf("storage: commit: %w", &os.PathError{Op: "write", Path: "/data/folio.db", Err: syscall.ENOSPC}),
+			CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
 		{context.DeadlineExceeded, CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
 		{errors.New("disk on fire at /secret/path"), CodeInternal, http.StatusInternalServerError, websocket.StatusInternalError},
 		{errSlowConsumer, CodeSlowConsumer, http.StatusServiceUnavailable, CloseSlowConsumer},
