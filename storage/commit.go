@@ -369,9 +369,12 @@ func (db *DB) checkpointed(d time.Duration) {
 }
 
 // checkpoint copies the journaled records into bbolt, unless it holds them.
+// A failure (e.g. a full disk) leaves them in the journal for the next try.
 func (db *DB) checkpoint() {
 	if db.ckTo != db.applied {
-		db.tryBatch(nil)
+		if _, err := db.tryBatch(nil); err != nil {
+			db.checkpointFailures.Add(1)
+		}
 	}
 }
 

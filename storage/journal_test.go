@@ -313,6 +313,13 @@ func TestJournalFailedWriteNeverReplayed(t *testing.T) {
 			if m := must(db.Meta(ctx, w.id))(t); m.Version != w.head() {
 				t.Fatalf("Meta shows version %d after the failed Append, want %d", m.Version, w.head())
 			}
+			wantFailures := int64(0) // The checkpoint right after the failed write.
+			if name == "checkpoint fails too" {
+				wantFailures = 1
+			}
+			if got := db.Stats().CheckpointFailures; got != wantFailures {
+				t.Fatalf("%d checkpoint failures, want %d", got, wantFailures)
+			}
 			if name == "checkpoint fails too" {
 				appendN(t, db, w, 1) // A bbolt transaction, which checkpoints.
 			}

@@ -118,8 +118,9 @@ type DB struct {
 	overlay map[string]*overlay
 	base    uint64 // The applied LSN (keyJournal) of the bbolt state the overlay adds to.
 
-	checkpoints    atomic.Int64 // bbolt transactions that took journaled records.
-	checkpointTime atomic.Int64 // Their total duration, in nanoseconds.
+	checkpoints        atomic.Int64 // bbolt transactions that took journaled records.
+	checkpointTime     atomic.Int64 // Their total duration, in nanoseconds.
+	checkpointFailures atomic.Int64 // Checkpoints on their own (not with other writes) that failed.
 
 	// commitHook, when set (by tests, before any write), runs inside every
 	// batch transaction just before commit, and after every journal write;
@@ -319,6 +320,10 @@ type Stats struct {
 	// committer writes nothing else meanwhile.
 	Checkpoints    int64
 	CheckpointTime time.Duration
+	// CheckpointFailures counts checkpoints that failed (a full disk, say):
+	// acknowledged ops wait in the journal meanwhile, and writes fail once
+	// it is full too.
+	CheckpointFailures int64
 }
 
 // SlowTransaction is the duration from which Stats counts a transaction as
@@ -329,7 +334,8 @@ const SlowTransaction = 64 * time.Millisecond
 // group-commit factor.
 func (db *DB) Stats() Stats {
 	return Stats{Transactions: db.batches.Load(), Requests: db.batched.Load(), Slow: db.slowBatches.Load(),
-		Checkpoints: db.checkpoints.Load(), CheckpointTime: time.Duration(db.checkpointTime.Load())}
+		Checkpoints: db.checkpoints.Load(), CheckpointTime: time.Duration(db.checkpointTime.Load()),
+		CheckpointFailures: db.checkpointFailures.Load()}
 }
 
 // view runs fn in a read transaction, mapping a closed database to ErrClosed.

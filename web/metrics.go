@@ -40,6 +40,10 @@ func registerStoreMetrics(reg prometheus.Registerer, store Store) {
 			Help: "Time spent in those transactions; the storage committer writes nothing else meanwhile.",
 		}, func() float64 { return st.Stats().CheckpointTime.Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "folio_storage_checkpoint_failures_total",
+			Help: "Checkpoints that failed (e.g. a full disk): acknowledged ops wait in the journal, and writes fail once it is full too.",
+		}, func() float64 { return float64(st.Stats().CheckpointFailures) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "folio_storage_requests_total",
 			Help: "Write requests committed; divided by transactions it is the group-commit factor.",
 		}, func() float64 { return float64(st.Stats().Requests) }),
