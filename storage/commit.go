@@ -311,10 +311,10 @@ func (db *DB) journalBatch(batch []*writeReq) {
 	db.ckTo = jr.next - 1
 	if err != nil {
 		db.jrBroken = true // Until a checkpoint spends the LSNs of what failed.
+		db.checkpoint()    // Before the replies: a caller told of the failure finds them spent.
 		for _, r := range live {
 			r.done <- fmt.Errorf("storage: commit: journal: %w", err)
 		}
-		db.checkpoint()
 		return
 	}
 	db.mu.Lock()
