@@ -29,7 +29,7 @@ func registerStoreMetrics(reg prometheus.Registerer, store Store) {
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "folio_storage_transactions_total",
-			Help: "Durable commits: journal writes and bbolt transactions (one fsync each, two for bbolt).",
+			Help: "Durable commits: journal writes (one fdatasync each) and bbolt transactions (two).",
 		}, func() float64 { return float64(st.Stats().Transactions) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "folio_storage_checkpoints_total",
