@@ -89,8 +89,9 @@ func TestJournalReplay(t *testing.T) {
 	}
 }
 
-// TestJournalReads: Meta and Ops see ops that are only in the journal
-// without a checkpoint (from the overlay); the other reads checkpoint first.
+// TestJournalReads: Meta, Ops and TextAt see ops that are only in the
+// journal without a checkpoint (from the overlay); the other reads
+// checkpoint first.
 // Either way a read sees every acknowledged write.
 func TestJournalReads(t *testing.T) {
 	db := openTest(t, noCheckpoints)
@@ -106,10 +107,15 @@ func TestJournalReads(t *testing.T) {
 	if _, err := db.Ops(ctx, w.id, 0, 4); !errors.Is(err, ErrVersionAhead) {
 		t.Fatalf("Ops past the head: %v", err)
 	}
-	if st := db.Stats(); st.Checkpoints != 0 {
-		t.Fatalf("%d checkpoints after Meta and Ops", st.Checkpoints)
+	for v := range uint64(4) {
+		if got := must(db.TextAt(ctx, w.id, v))(t); got != w.texts[v] {
+			t.Fatalf("TextAt(%d) = %q, want %q", v, got, w.texts[v])
+		}
 	}
-	checkWriter(t, db, w) // TextAt and SessionSeq checkpoint.
+	if st := db.Stats(); st.Checkpoints != 0 {
+		t.Fatalf("%d checkpoints after Meta, Ops and TextAt", st.Checkpoints)
+	}
+	checkWriter(t, db, w) // SessionSeq checkpoints.
 	if st := db.Stats(); st.Checkpoints != 1 || st.CheckpointTime <= 0 {
 		t.Fatalf("%d checkpoints in %v, want 1", st.Checkpoints, st.CheckpointTime)
 	}

@@ -137,32 +137,49 @@ func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, 
 // plus a replay of the ops after it. A version beyond the head is
 // ErrVersionAhead.
 func (db *DB) TextAt(ctx context.Context, id string, version uint64) (string, error) {
-	if err := db.settledPrologue(ctx, "text at", id); err != nil {
+	if err := readPrologue(ctx, "text at", id); err != nil {
 		return "", err
 	}
 	var text string
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.overlayView(id, func(tx *bolt.Tx, ov *overlay) error {
 		m, err := getMeta(tx, "text at", id)
 		if err != nil {
 			return err
 		}
-		if version > m.Version {
-			return fmt.Errorf("storage: text at %s@%d: head is %d: %w", id, version, m.Version, ErrVersionAhead)
+		head := m.Version
+		if ov != nil {
+			head = ov.version
 		}
-		snap, err := snapshotAtOrBelow(tx, id, version)
+		if version > head {
+			return fmt.Errorf("storage: text at %s@%d: head is %d: %w", id, version, head, ErrVersionAhead)
+		}
+		stored := min(version, m.Version) // Snapshots and ops up to here are in bbolt.
+		snap, err := snapshotAtOrBelow(tx, id, stored)
 		if err != nil || snap.Version == version {
 			text = snap.Text
 			return err
 		}
 		doc := ot.NewDocument(snap.Text)
-		err = eachOp(ctx, tx, m, snap.Version, version, func(r OpRecord) error {
+		apply := func(r OpRecord) error {
 			if err := doc.Apply(r.Op); err != nil {
 				return fmt.Errorf("storage: %s: replay op %d: %v: %w", id, r.Version, err, ErrCorrupt)
 			}
 			return nil
-		})
+		}
+		if err := eachOp(ctx, tx, m, snap.Version, stored, apply); err != nil {
+			return err
+		}
+		if ov != nil {
+			for _, r := range ov.recs { // Versions m.Version+1..ov.version.
+				if r.Version > m.Version && r.Version <= version {
+					if err := apply(r); err != nil {
+						return err
+					}
+				}
+			}
+		}
 		text = doc.String()
-		return err
+		return nil
 	})
 	if err != nil {
 		return "", err
