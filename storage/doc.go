@@ -67,16 +67,16 @@
 // with the database's random 16-byte id that the journal's header repeats.
 // The next record then goes to the start of the journal again.
 //
-//   - Every read sees every acknowledged write. Meta, Ops and TextAt (what
-//     polling clients and catch-up read) add to a bbolt read transaction
-//     what the overlay holds: per document with journaled records, its
-//     head, length, UpdatedAt and those records, published only after
-//     their fdatasync and replaced, never changed, at a checkpoint. The
-//     transaction begins under the overlay's lock and its stored LSN says
-//     whether the overlay still applies to it. The other reads (Load,
-//     SessionSeq; List, Backup and Check for every document) first have the
-//     committer checkpoint a document with journaled records; the room
-//     keeps recent ops in memory, so that is rare.
+//   - Every read sees every acknowledged write. Meta, Ops, TextAt and List
+//     (what polling clients and catch-up read) add to a bbolt read
+//     transaction what the overlay holds: per document with journaled
+//     records, its head, length, UpdatedAt and those records, published
+//     only after their fdatasync and replaced, never changed, at a
+//     checkpoint. The transaction begins under the overlay's lock and its
+//     stored LSN says whether the overlay still applies to it. The other
+//     reads (Load, SessionSeq; Backup and Check for every document) first
+//     have the committer checkpoint a document with journaled records; the
+//     room keeps recent ops in memory, so that is rare.
 //   - Every other write (Create, PutSnapshot, Delete, an Append with a
 //     snapshot) runs in a bbolt transaction that checkpoints first, so the
 //     journal never holds anything older than what bbolt holds.

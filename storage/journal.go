@@ -76,17 +76,29 @@ type overlay struct {
 }
 
 // overlayView runs fn in a read transaction, with what id's overlay adds to
-// that transaction's state (nil when it holds every op of id). The
+// that transaction's state (nil when it holds every op of id).
+func (db *DB) overlayView(id string, fn func(*bolt.Tx, *overlay) error) error {
+	return db.overlaysView(func(m map[string]*overlay) map[string]overlay {
+		if p := m[id]; p != nil {
+			return map[string]overlay{id: *p}
+		}
+		return nil
+	}, func(tx *bolt.Tx, ovs map[string]overlay) error {
+		if ov, ok := ovs[id]; ok {
+			return fn(tx, &ov)
+		}
+		return fn(tx, nil)
+	})
+}
+
+// overlaysView runs fn in a read transaction, with the copies pick makes
+// of the overlay (nil when the transaction holds every op). The
 // transaction begins under mu, so it is either older than the next
 // checkpoint (and the overlay holds what it lacks) or newer (it stores a
 // newer applied LSN and needs nothing from the overlay).
-func (db *DB) overlayView(id string, fn func(*bolt.Tx, *overlay) error) error {
+func (db *DB) overlaysView(pick func(map[string]*overlay) map[string]overlay, fn func(*bolt.Tx, map[string]overlay) error) error {
 	db.mu.Lock()
-	var ov overlay
-	p := db.overlay[id]
-	if p != nil {
-		ov = *p
-	}
+	ovs := pick(db.overlay)
 	base := db.base
 	tx, err := db.bolt.Begin(false)
 	db.mu.Unlock()
@@ -97,10 +109,10 @@ func (db *DB) overlayView(id string, fn func(*bolt.Tx, *overlay) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	if p == nil || journalApplied(tx) != base {
+	if len(ovs) == 0 || journalApplied(tx) != base {
 		return fn(tx, nil)
 	}
-	return fn(tx, &ov)
+	return fn(tx, ovs)
 }
 
 // journalApplied returns the LSN up to which tx holds the journal.

@@ -89,8 +89,8 @@ func TestJournalReplay(t *testing.T) {
 	}
 }
 
-// TestJournalReads: Meta, Ops and TextAt see ops that are only in the
-// journal without a checkpoint (from the overlay); the other reads
+// TestJournalReads: Meta, Ops, TextAt and List see ops that are only in
+// the journal without a checkpoint (from the overlay); the other reads
 // checkpoint first.
 // Either way a read sees every acknowledged write.
 func TestJournalReads(t *testing.T) {
@@ -134,9 +134,13 @@ func TestJournalReads(t *testing.T) {
 		t.Fatal("Ops returned the overlay's own op")
 	}
 	appendN(t, db, w, 1)
+	before := db.Stats().Checkpoints
 	metas, _ := must2(db.List(ctx, "", 0))(t)
-	if len(metas) != 1 || metas[0].Version != 6 {
+	if len(metas) != 1 || metas[0].Version != 6 || metas[0].Length != w.length() {
 		t.Fatalf("List: %+v", metas)
+	}
+	if db.Stats().Checkpoints != before {
+		t.Fatal("List checkpointed")
 	}
 }
 

@@ -206,13 +206,17 @@ func (db *DB) List(ctx context.Context, after string, limit int) ([]Meta, string
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
-	if err := db.settle(ctx, ""); err != nil {
-		return nil, "", err
-	}
 	limit = min(limit, MaxListLimit)
 	var metas []Meta
 	var next string
-	err := db.view(func(tx *bolt.Tx) error {
+	heads := func(m map[string]*overlay) map[string]overlay { // The heads only.
+		out := make(map[string]overlay, len(m))
+		for id, p := range m {
+			out[id] = overlay{version: p.version, length: p.length, at: p.at}
+		}
+		return out
+	}
+	err := db.overlaysView(heads, func(tx *bolt.Tx, ovs map[string]overlay) error {
 		c := tx.Bucket(bucketMeta).Cursor()
 		k, v := c.Seek([]byte(after))
 		if k != nil && bytes.Equal(k, []byte(after)) {
@@ -226,6 +230,9 @@ func (db *DB) List(ctx context.Context, after string, limit int) ([]Meta, string
 			m, err := decodeMeta(string(k), v)
 			if err != nil {
 				return fmt.Errorf("storage: list: %w", err)
+			}
+			if ov, ok := ovs[m.ID]; ok {
+				m.Version, m.Length, m.UpdatedAt = ov.version, ov.length, ov.at
 			}
 			metas = append(metas, m.Meta)
 		}
