@@ -59,8 +59,9 @@ func (db *DB) submit(ctx context.Context, r *writeReq) error {
 // is waiting (up to MaxBatch) and, when busy, what arrives within
 // CommitDelay (linger), and commits them: through the journal when every
 // request of the batch can go there, else in one bbolt transaction that
-// first checkpoints the journal. It checkpoints CheckpointEvery after the
-// first record the journal holds alone, and on Close.
+// first checkpoints the journal. It checkpoints on its own
+// CheckpointEvery after the first record the journal holds alone, at once
+// when checkpointRecords Appends or checkpointBytes wait, and on Close.
 func (db *DB) run() {
 	defer db.wg.Done()
 	batch := make([]*writeReq, 0, db.opts.MaxBatch)

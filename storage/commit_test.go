@@ -79,7 +79,7 @@ func TestBatchIsolation(t *testing.T) {
 	}
 	appendReq := func(id string, v uint64, text string) *writeReq {
 		recs := []OpRecord{{Version: v, Op: ot.Op{{Insert: text}}}}
-		apply, err := db.appendTx(id, recs, int(v), nil)
+		_, apply, err := db.appendTx(id, recs, int(v), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,25 +65,26 @@ func (db *DB) Append(ctx context.Context, id string, recs []OpRecord, length int
 	if err := checkID("append", id); err != nil {
 		return err
 	}
-	a, err := db.newAppend(id, recs, length, snap)
+	a, apply, err := db.appendTx(id, recs, length, snap)
 	if err != nil {
 		return err
 	}
-	r := &writeReq{ctx: ctx, done: make(chan error, 1), apply: func(tx *bolt.Tx) error { return a.apply(tx, db.now()) }}
-	if snap == nil && db.jr != nil {
+	r := &writeReq{ctx: ctx, done: make(chan error, 1), apply: apply}
+	if snap == nil {
 		r.app = &journaled{appendArgs: a}
 	}
 	return db.submit(ctx, r)
 }
 
-// appendTx checks and encodes Append's arguments, returning the function
-// that validates them against the stored head and writes them.
-func (db *DB) appendTx(id string, recs []OpRecord, length int, snap *Snapshot) (func(*bolt.Tx) error, error) {
+// appendTx checks and encodes Append's arguments, returning them and the
+// function that validates them against the stored head and writes them in
+// a bbolt transaction.
+func (db *DB) appendTx(id string, recs []OpRecord, length int, snap *Snapshot) (*appendArgs, func(*bolt.Tx) error, error) {
 	a, err := db.newAppend(id, recs, length, snap)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return func(tx *bolt.Tx) error { return a.apply(tx, db.now()) }, nil
+	return a, func(tx *bolt.Tx) error { return a.apply(tx, db.now()) }, nil
 }
 
 // appendArgs is an Append checked and encoded outside the committer.
