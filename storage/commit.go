@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -342,12 +343,43 @@ func (db *DB) applyJournal(tx *bolt.Tx) error {
 	if db.ckTo == db.applied {
 		return nil
 	}
-	for _, j := range db.pend {
+	for _, j := range mergeAppends(db.pend) {
 		if err := j.apply(tx, j.at); err != nil {
-			return fmt.Errorf("journal record %d (%s@%d..%d): %w", j.lsn, j.id, j.first, j.last, err)
+			return fmt.Errorf("journal records from %d (%s@%d..%d): %w", j.lsn, j.id, j.first, j.last, err)
 		}
 	}
 	return putJournalState(tx, db.id, db.ckTo)
+}
+
+// mergeAppends returns pend with each document's consecutive Appends joined
+// into one, so that a checkpoint reads and writes each document's meta and
+// log once, however many Appends the journal took for it. A joined Append
+// has the LSN of its first part and the length and time of its last.
+func mergeAppends(pend []*journaled) []*journaled {
+	out := make([]*journaled, 0, len(pend))
+	last := make(map[string]int, len(pend)) // Document → its newest entry in out.
+	joined := map[int]bool{}                // Entries of out built here, whose chunk is stale.
+	for _, j := range pend {
+		i, ok := last[j.id]
+		if !ok || out[i].last+1 != j.first {
+			last[j.id] = len(out)
+			out = append(out, j)
+			continue
+		}
+		m := out[i]
+		if !joined[i] {
+			a := *m.appendArgs
+			a.recs = slices.Clip(a.recs)
+			m = &journaled{appendArgs: &a, lsn: m.lsn}
+			out[i], joined[i] = m, true
+		}
+		m.recs = append(m.recs, j.recs...)
+		m.last, m.length, m.at = j.last, j.length, j.at
+	}
+	for i := range joined {
+		out[i].chunk = encodeChunk(out[i].recs)
+	}
+	return out
 }
 
 // checkpointed notes that bbolt holds every journaled record, after a

@@ -359,6 +359,13 @@ func TestLogFlush(t *testing.T) {
 	}
 }
 
+func settle(t *testing.T, db *DB) {
+	t.Helper()
+	if err := db.settle(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func logLen(t *testing.T, db *DB) int {
 	n := 0
 	if err := db.settle(ctx, ""); err != nil {
@@ -387,6 +394,7 @@ func TestLogTrim(t *testing.T) {
 		if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
 			t.Fatal(err)
 		}
+		settle(t, db) // One log entry per Append: a checkpoint joins a document's Appends.
 	}
 	// idle's entry pins the log: busy's flushed entries are still there.
 	if n := logLen(t, db); n <= flushAfter {
@@ -408,6 +416,7 @@ func TestLogTrim(t *testing.T) {
 		if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
 			t.Fatal(err)
 		}
+		settle(t, db) // One log entry per Append: a checkpoint joins a document's Appends.
 	}
 	if n := logLen(t, db); n > 3*flushAfter {
 		t.Fatalf("log has %d entries after the idle document lagged %d", n, db.maxLogLag)
