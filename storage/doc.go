@@ -60,9 +60,10 @@
 // is fdatasync'd. bbolt commits cost two fdatasyncs and rewrite whole pages;
 // a group of journal records costs one fdatasync of the bytes written, in
 // place in a file that keeps its size. Options.CheckpointEvery (1 s) after
-// the first record, or once checkpointRecords (512) Appends or
+// the first record, or once checkpointRecords (2048) Appends or
 // checkpointBytes wait, whichever comes first, a checkpoint applies
-// the journaled Appends to bbolt exactly as above, in one transaction that
+// the journaled Appends to bbolt exactly as above (each document's Appends
+// joined into one), in one transaction that
 // also records the last LSN (record number) applied, under folio/journal,
 // with the database's random 16-byte id that the journal's header repeats.
 // The next record then goes to the start of the journal again.

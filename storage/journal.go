@@ -46,7 +46,7 @@ const (
 	// checkpointRecords is how many journaled Appends make the committer
 	// checkpoint at once: a checkpoint holds the committer, so it stays
 	// short under load.
-	checkpointRecords = 512
+	checkpointRecords = 2048
 
 	// DefaultCheckpointEvery is how long an Append may stay in the journal
 	// alone before the committer copies it into bbolt.
