@@ -195,6 +195,10 @@ func decodeRecord(payload []byte) (j journaled, err error) {
 	return j, nil
 }
 
+// JournalPath is the journal of the database file path. The two belong
+// together: a copy of the database file alone misses the journaled ops.
+func JournalPath(path string) string { return path + journalSuffix }
+
 // openJournal opens (or creates) the journal of db's file and applies to
 // bbolt, in one transaction, every record newer than what bbolt holds.
 func (db *DB) openJournal() error {
@@ -202,7 +206,7 @@ func (db *DB) openJournal() error {
 	if err != nil {
 		return err
 	}
-	path := db.path + journalSuffix
+	path := JournalPath(db.path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/foliodocs/folio/storage"
+)
+
+func runRestore(ctx context.Context, e env) error {
+	fset := flag.NewFlagSet("folio restore", flag.ContinueOnError)
+	fset.SetOutput(e.stderr)
+	data := dataFlag(fset, e.getenv)
+	fset.Usage = func() {
+		fmt.Fprintln(fset.Output(), "Usage: folio restore [--data DIR] <backup-file>\n\n"+
+			"Makes a backup (from folio backup) the data directory's database. The server must be stopped.\n"+
+			"The backup is checked (as folio check) before anything changes; the current database and its\n"+
+			"journal are kept beside it as "+DBFile+".pre-restore-<time>, never deleted.")
+		fset.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fset, e.args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fset.Usage()
+		return errUsage
+	}
+	return restore(ctx, pos[0], *data, time.Now(), e.stdout)
+}
+
+// restore puts backup in place as dir's database. Nothing in dir changes
+// until the backup has passed Check; the current database (made whole by
+// replaying its journal into it, when it opens) and its journal are renamed
+// aside.
+func restore(ctx context.Context, backup, dir string, now time.Time, out io.Writer) error {
+	live := filepath.Join(dir, DBFile)
+	hasLive, err := exists(live)
+	if err != nil {
+		return err
+	}
+	if hasLive {
+		db, err := openDataDir(dir) // Refuses while a server holds it.
+		if errors.Is(err, storage.ErrLocked) {
+			return err
+		}
+		if err != nil {
+			fmt.Fprintf(out, "the current database does not open (%v); it is set aside as it is\n", err)
+		} else if err := db.Close(); err != nil { // Opening replayed its journal into it.
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+
+	staged := live + ".restoring"
+	defer os.Remove(staged)
+	defer os.Remove(storage.JournalPath(staged))
+	n, err := stage(ctx, backup, staged)
+	if err != nil {
+		return fmt.Errorf("%s is not a usable Folio backup, nothing changed: %w", backup, err)
+	}
+
+	aside, err := asideName(live, now)
+	if err != nil {
+		return err
+	}
+	for _, m := range [][2]string{{live, aside}, {storage.JournalPath(live), storage.JournalPath(aside)}} {
+		if ok, err := exists(m[0]); err != nil {
+			return err
+		} else if ok {
+			if err := os.Rename(m[0], m[1]); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.Rename(staged, live); err != nil {
+		return fmt.Errorf("the previous database is at %s; putting the backup in place failed: %w", aside, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "restored %s (%d documents) into %s\n", backup, n, live)
+	if hasLive {
+		fmt.Fprintf(out, "the previous database is at %s\n", aside)
+	}
+	return nil
+}
+
+// stage copies backup to file, syncs it, and checks it, returning how many
+// documents it holds.
+func stage(ctx context.Context, backup, file string) (int, error) {
+	src, err := os.Open(backup)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	err = writeOut(file, nil, func(w io.Writer) error {
+		_, err := io.Copy(w, src)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	db, err := storage.Open(file, storage.Options{Verify: true})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for after := ""; ; {
+		metas, next, err := db.List(ctx, after, 1000)
+		if err != nil {
+			db.Close()
+			return 0, err
+		}
+		n += len(metas)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if err := db.Close(); err != nil {
+		return 0, err
+	}
+	// Open made an empty journal for the staged file; the live file gets its own.
+	return n, os.Remove(storage.JournalPath(file))
+}
+
+// asideName is a name for live's previous copy that no file has yet.
+func asideName(live string, now time.Time) (string, error) {
+	base := fmt.Sprintf("%s.pre-restore-%s", live, now.UTC().Format("20060102T150405Z"))
+	for i := 1; ; i++ {
+		name := base
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		taken, err := exists(name)
+		if err != nil || !taken {
+			return name, err
+		}
+	}
+}
+
+func exists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
+)
+
+// crashCopy makes a data directory that looks like one whose server was
+// killed after appending " world" to doc: the op is only in the journal.
+func crashCopy(t *testing.T, data string) string {
+	t.Helper()
+	file := filepath.Join(data, DBFile)
+	db, err := storage.Open(file, storage.Options{CheckpointEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs := []storage.OpRecord{{Version: 1, Op: ot.Op{{Skip: 5}, {Insert: " world"}}}}
+	if err := db.Append(context.Background(), "doc", recs, 11, nil); err != nil {
+		t.Fatal(err)
+	}
+	crashed := t.TempDir()
+	for _, f := range []string{file, storage.JournalPath(file)} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(crashed, filepath.Base(f)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return crashed
+}
+
+func exportDoc(t *testing.T, data string) string {
+	t.Helper()
+	code, out, errs := runIn(t, "export", "doc", "--data", data)
+	if code != 0 {
+		t.Fatalf("export from %s: exit %d: %s", data, code, errs)
+	}
+	return out
+}
+
+// TestRestore restores a backup over a directory whose journal holds a
+// newer op: the backup's state comes back, the journal's op is not replayed
+// into it, and the previous database, kept aside, holds that op.
+func TestRestore(t *testing.T) {
+	data := seedData(t, "hello")
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if code, _, errs := runIn(t, "backup", "--server", "http://127.0.0.1:1", "--data", data, backup); code != 0 {
+		t.Fatalf("backup: %d %s", code, errs)
+	}
+	crashed := crashCopy(t, data)
+	if got := exportDoc(t, copyDir(t, crashed)); got != "hello world" {
+		t.Fatalf("the crashed directory holds %q, want its journaled op", got)
+	}
+
+	code, out, errs := runIn(t, "restore", "--data", crashed, backup)
+	if code != 0 || !strings.Contains(out, "(1 documents)") {
+		t.Fatalf("restore: exit %d %q %s", code, out, errs)
+	}
+	if got := exportDoc(t, crashed); got != "hello" {
+		t.Errorf("after restore: %q, want the backup's text", got)
+	}
+	if code, out, _ := runIn(t, "check", "--data", crashed); code != 0 || !strings.HasPrefix(out, "ok:") {
+		t.Errorf("check after restore: %d %q", code, out)
+	}
+
+	asides, _ := filepath.Glob(filepath.Join(crashed, DBFile+".pre-restore-*"))
+	var aside string
+	for _, f := range asides {
+		if !strings.HasSuffix(f, "-journal") {
+			aside = f
+		}
+	}
+	if aside == "" || !strings.Contains(out, aside) {
+		t.Fatalf("previous database not kept aside (files %v, output %q)", asides, out)
+	}
+	old := t.TempDir()
+	b, err := os.ReadFile(aside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(old, DBFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := exportDoc(t, old); got != "hello world" {
+		t.Errorf("the database kept aside holds %q without its journal, want the journaled op in it", got)
+	}
+
+	// A second restore within the same second keeps both previous copies.
+	if code, _, errs := runIn(t, "restore", "--data", crashed, backup); code != 0 {
+		t.Fatalf("second restore: %d %s", code, errs)
+	}
+	if now, _ := filepath.Glob(filepath.Join(crashed, DBFile+".pre-restore-*")); len(now) < len(asides)+1 {
+		t.Errorf("second restore left %v (first left %v)", now, asides)
+	}
+}
+
+// TestRestoreIntoEmptyDirectory restores on a fresh machine.
+func TestRestoreIntoEmptyDirectory(t *testing.T) {
+	data := seedData(t, "hello")
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if code, _, errs := runIn(t, "backup", "--server", "http://127.0.0.1:1", "--data", data, backup); code != 0 {
+		t.Fatalf("backup: %d %s", code, errs)
+	}
+	fresh := filepath.Join(t.TempDir(), "new", "data")
+	if code, out, errs := runIn(t, "restore", "--data", fresh, backup); code != 0 || strings.Contains(out, "previous") {
+		t.Fatalf("restore: exit %d %q %s", code, out, errs)
+	}
+	if got := exportDoc(t, fresh); got != "hello" {
+		t.Errorf("after restore: %q", got)
+	}
+}
+
+// TestRestoreRefusals: a bad backup, a missing one and a running server
+// each fail with a message, and the data directory stays as it was.
+func TestRestoreRefusals(t *testing.T) {
+	data := seedData(t, "hello")
+	before := listDir(t, data)
+	garbage := filepath.Join(t.TempDir(), "garbage.db")
+	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a database ", 500)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"garbage", []string{"restore", "--data", data, garbage}, "not a usable Folio backup"},
+		{"missing", []string{"restore", "--data", data, filepath.Join(t.TempDir(), "none.db")}, "no such file"},
+	} {
+		code, _, errs := runIn(t, c.args...)
+		if code != 1 || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d %q, want 1 and %q", c.name, code, errs, c.want)
+		}
+	}
+	if code, _, _ := runIn(t, "restore", "--data", data); code != 2 {
+		t.Errorf("no backup named: exit %d, want 2", code)
+	}
+
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if code, _, errs := runIn(t, "backup", "--server", "http://127.0.0.1:1", "--data", data, backup); code != 0 {
+		t.Fatalf("backup: %d %s", code, errs)
+	}
+	db, err := storage.Open(filepath.Join(data, DBFile), storage.Options{}) // As a running server holds it.
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runIn(t, "restore", "--data", data, backup)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code != 1 || !strings.Contains(errs, "in use by a running folio server") {
+		t.Errorf("while open: exit %d %q", code, errs)
+	}
+	if after := listDir(t, data); strings.Join(after, " ") != strings.Join(before, " ") {
+		t.Errorf("refused restores changed the directory: %v, was %v", after, before)
+	}
+	if got := exportDoc(t, data); got != "hello" {
+		t.Errorf("after refused restores: %q", got)
+	}
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// copyDir copies a flat directory, so that opening the copy leaves the
+// original as it is.
+func copyDir(t *testing.T, dir string) string {
+	t.Helper()
+	dst := t.TempDir()
+	for _, name := range listDir(t, dir) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
