@@ -14,10 +14,18 @@ import (
 // transaction, or, for an Append without a snapshot (app), journaled.
 type writeReq struct {
 	ctx   context.Context
-	apply func(tx *bolt.Tx) error // Returns a rejection if it wrote nothing.
-	app   *journaled              // Non-nil: may go through the journal.
+	apply func(tx *bolt.Tx) error // A write other than Append; returns a rejection if it wrote nothing.
+	app   *journaled              // An Append: through the journal unless it has a snapshot.
 	done  chan error              // Buffered(1); the committer sends exactly once.
 	err   error                   // Owned by the committer.
+}
+
+// write runs r in tx, an Append with UpdatedAt at.
+func (r *writeReq) write(tx *bolt.Tx, at time.Time) error {
+	if r.app != nil {
+		return r.app.apply(tx, at)
+	}
+	return r.apply(tx)
 }
 
 // rejection marks an error found by validation before a request wrote
@@ -215,7 +223,7 @@ func (db *DB) tryBatch(live []*writeReq) (failed int, err error) {
 			return err
 		}
 		for i, r := range live {
-			r.err = r.apply(tx)
+			r.err = r.write(tx, db.now())
 			if r.err != nil && !errors.As(r.err, new(rejection)) {
 				failed = i
 				return errRetry
@@ -242,7 +250,7 @@ func (db *DB) journalable(batch []*writeReq) bool {
 		return false
 	}
 	for _, r := range batch {
-		if r.app == nil {
+		if r.app == nil || r.app.snap != nil {
 			return false
 		}
 	}
@@ -368,9 +376,8 @@ func mergeAppends(pend []*journaled) []*journaled {
 		}
 		m := out[i]
 		if !joined[i] {
-			a := *m.appendArgs
-			a.recs = slices.Clip(a.recs)
-			m = &journaled{appendArgs: &a, lsn: m.lsn}
+			m = &journaled{appendArgs: m.appendArgs, lsn: m.lsn}
+			m.recs = slices.Clip(m.recs)
 			out[i], joined[i] = m, true
 		}
 		m.recs = append(m.recs, j.recs...)

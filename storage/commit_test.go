@@ -79,11 +79,11 @@ func TestBatchIsolation(t *testing.T) {
 	}
 	appendReq := func(id string, v uint64, text string) *writeReq {
 		recs := []OpRecord{{Version: v, Op: ot.Op{{Insert: text}}}}
-		_, apply, err := db.appendTx(id, recs, int(v), nil)
+		r, err := db.appendReq(ctx, id, recs, int(v), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &writeReq{ctx: ctx, done: make(chan error, 1), apply: apply}
+		return r
 	}
 	partial := &writeReq{ctx: ctx, done: make(chan error, 1), apply: func(tx *bolt.Tx) error {
 		tx.Bucket(bucketMeta).Put([]byte("b"), []byte("half-written"))

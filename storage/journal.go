@@ -61,7 +61,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // journaled is an Append accepted through the journal.
 type journaled struct {
-	*appendArgs
+	appendArgs
 	lsn uint64
 	at  time.Time // UpdatedAt, fixed when journaled.
 }
@@ -176,7 +176,8 @@ func nextRecord(b []byte) (j journaled, n int, ok bool, err error) {
 func decodeRecord(payload []byte) (j journaled, err error) {
 	d := decoder{b: payload}
 	j.lsn = d.uvarint()
-	a := &appendArgs{id: d.string(), first: d.uvarint()}
+	a := &j.appendArgs
+	a.id, a.first = d.string(), d.uvarint()
 	length := d.uvarint()
 	j.at = time.Unix(0, d.varint()).UTC()
 	a.chunk = d.b
@@ -191,7 +192,6 @@ func decodeRecord(payload []byte) (j journaled, err error) {
 		return j, fmt.Errorf("journal record %d: %w", j.lsn, err)
 	}
 	a.last = a.recs[len(a.recs)-1].Version
-	j.appendArgs = a
 	return j, nil
 }
 

@@ -390,7 +390,7 @@ func FuzzJournalRecord(f *testing.F) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	for _, n := range []int{1, 4} {
 		recs := randomRecords(rng, n)
-		a := &appendArgs{id: "doc-1", recs: recs, chunk: encodeChunk(recs), first: recs[0].Version, length: 42}
+		a := appendArgs{id: "doc-1", recs: recs, chunk: encodeChunk(recs), first: recs[0].Version, length: 42}
 		rec := appendRecord(nil, &journaled{appendArgs: a, lsn: 7, at: time.Unix(0, 1234).UTC()})
 		f.Add(rec[recordHead:])
 	}

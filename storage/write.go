@@ -65,26 +65,26 @@ func (db *DB) Append(ctx context.Context, id string, recs []OpRecord, length int
 	if err := checkID("append", id); err != nil {
 		return err
 	}
-	a, apply, err := db.appendTx(id, recs, length, snap)
+	r, err := db.appendReq(ctx, id, recs, length, snap)
 	if err != nil {
 		return err
-	}
-	r := &writeReq{ctx: ctx, done: make(chan error, 1), apply: apply}
-	if snap == nil {
-		r.app = &journaled{appendArgs: a}
 	}
 	return db.submit(ctx, r)
 }
 
-// appendTx checks and encodes Append's arguments, returning them and the
-// function that validates them against the stored head and writes them in
-// a bbolt transaction.
-func (db *DB) appendTx(id string, recs []OpRecord, length int, snap *Snapshot) (*appendArgs, func(*bolt.Tx) error, error) {
-	a, err := db.newAppend(id, recs, length, snap)
-	if err != nil {
-		return nil, nil, err
+// appendReq checks and encodes Append's arguments into the request the
+// committer runs, in one allocation with its journal record.
+func (db *DB) appendReq(ctx context.Context, id string, recs []OpRecord, length int, snap *Snapshot) (*writeReq, error) {
+	var req struct {
+		writeReq
+		j journaled
 	}
-	return a, func(tx *bolt.Tx) error { return a.apply(tx, db.now()) }, nil
+	var err error
+	if req.j.appendArgs, err = db.newAppend(id, recs, length, snap); err != nil {
+		return nil, err
+	}
+	req.writeReq = writeReq{ctx: ctx, done: make(chan error, 1), app: &req.j}
+	return &req.writeReq, nil
 }
 
 // appendArgs is an Append checked and encoded outside the committer.
@@ -98,12 +98,12 @@ type appendArgs struct {
 	snapValue   []byte // encodeSnapshot(snap.Text)
 }
 
-func (db *DB) newAppend(id string, recs []OpRecord, length int, snap *Snapshot) (*appendArgs, error) {
+func (db *DB) newAppend(id string, recs []OpRecord, length int, snap *Snapshot) (appendArgs, error) {
 	recs, chunk, err := db.encodeAppend(id, recs, length, snap)
 	if err != nil {
-		return nil, err
+		return appendArgs{}, err
 	}
-	a := &appendArgs{id: id, recs: recs, chunk: chunk, first: recs[0].Version, last: recs[len(recs)-1].Version,
+	a := appendArgs{id: id, recs: recs, chunk: chunk, first: recs[0].Version, last: recs[len(recs)-1].Version,
 		length: length, snap: snap}
 	if snap != nil {
 		a.snapValue = encodeSnapshot(snap.Text)
