@@ -268,7 +268,11 @@ func (r *room) load() error {
 
 func (r *room) trimWindow() {
 	if n := len(r.window) - r.hub.opts.OpWindow; n > 0 {
-		r.window = append(r.window[:0:0], r.window[n:]...)
+		// A new array (catch-up readers may hold slices of the old one), with
+		// room for the ops until the next trim so that appends never regrow it.
+		w := make([]storage.OpRecord, len(r.window)-n, r.hub.opts.OpWindow+r.hub.opts.OpWindow/windowSlack)
+		copy(w, r.window[n:])
+		r.window = w
 	}
 }
 
