@@ -35,12 +35,15 @@ type Report struct {
 	ErrorCodes     map[string]int64 `json:"error_codes,omitempty"` // Server error codes, failed submits and why connections dropped.
 	Reconnects     int64            `json:"reconnects"`
 
-	CPUSeconds  float64 `json:"server_cpu_s"`
-	CPUPercent  float64 `json:"server_cpu_percent"` // Of one core.
-	CPUPerOpUS  float64 `json:"server_cpu_us_per_op"`
-	RSSMB       float64 `json:"server_rss_mb"`
-	PeakRSSMB   float64 `json:"server_peak_rss_mb"`
-	CPUMeasured bool    `json:"cpu_measured"`
+	CPUSeconds float64 `json:"server_cpu_s"`
+	CPUPercent float64 `json:"server_cpu_percent"` // Of one core.
+	CPUPerOpUS float64 `json:"server_cpu_us_per_op"`
+	// SysCPUPerOpUS is the kernel's part of CPUPerOpUS (system time: socket
+	// and file system calls, the loopback network stack they run).
+	SysCPUPerOpUS float64 `json:"server_sys_cpu_us_per_op"`
+	RSSMB         float64 `json:"server_rss_mb"`
+	PeakRSSMB     float64 `json:"server_peak_rss_mb"`
+	CPUMeasured   bool    `json:"cpu_measured"`
 	// GeneratorCPUPercent is this process's CPU (% of a core) when the
 	// server runs elsewhere; 0 in-process.
 	GeneratorCPUPercent float64 `json:"generator_cpu_percent,omitempty"`
@@ -130,6 +133,9 @@ func writeTable(w io.Writer, reports []Report) error {
 		return fmt.Sprintf("%.1f", r.GeneratorCPUPercent)
 	})
 	row("server CPU µs/committed op", func(r Report) string { return cpuCell(r, fmt.Sprintf("%.1f", r.CPUPerOpUS)) })
+	row("server kernel (system) CPU µs/op, share", func(r Report) string {
+		return cpuCell(r, fmt.Sprintf("%.1f (%.0f %%)", r.SysCPUPerOpUS, 100*r.SysCPUPerOpUS/max(r.CPUPerOpUS, 1e-9)))
+	})
 	row("server RSS / peak (MB)", func(r Report) string {
 		return cpuCell(r, fmt.Sprintf("%.0f / %.0f", r.RSSMB, r.PeakRSSMB))
 	})

@@ -17,7 +17,7 @@ type sampler struct {
 // sample is what a sampler measured.
 type sample struct {
 	ok                    bool
-	cpu                   time.Duration
+	cpu, sys              time.Duration
 	wall                  time.Duration
 	rss, max              int64
 	written               int64 // Bytes written to storage in the window; -1 unknown.
@@ -61,7 +61,7 @@ func (s *sampler) loop() {
 				written = st.Written - s.start.Written
 				rcalls, wcalls = st.ReadCalls-s.start.ReadCalls, st.WriteCalls-s.start.WriteCalls
 			}
-			s.result <- sample{ok: true, cpu: st.CPU - s.start.CPU, wall: time.Since(s.t0), rss: st.RSS, max: max(peak, st.RSS),
+			s.result <- sample{ok: true, cpu: st.CPU - s.start.CPU, sys: st.Sys - s.start.Sys, wall: time.Since(s.t0), rss: st.RSS, max: max(peak, st.RSS),
 				written: written, readCalls: rcalls, writeCalls: wcalls}
 			return
 		}
@@ -88,6 +88,7 @@ func (m sample) fill(rep *Report, committed int64) {
 	rep.CPUPercent = 100 * m.cpu.Seconds() / m.wall.Seconds()
 	if committed > 0 {
 		rep.CPUPerOpUS = float64(m.cpu.Microseconds()) / float64(committed)
+		rep.SysCPUPerOpUS = float64(m.sys.Microseconds()) / float64(committed)
 	}
 	rep.RSSMB = float64(m.rss) / (1 << 20)
 	if m.written >= 0 {

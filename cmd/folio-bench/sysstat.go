@@ -17,6 +17,7 @@ const clockTicks = 100
 // procStat is one reading of a process's resource use.
 type procStat struct {
 	CPU time.Duration // User + system time since the process started.
+	Sys time.Duration // The system (kernel) part of CPU.
 	RSS int64         // Resident set size in bytes.
 	HWM int64         // Peak resident set size in bytes.
 	// Written is what the process caused to be written to storage
@@ -37,12 +38,13 @@ func readProc(pid int) (procStat, error) {
 			return st, fmt.Errorf("getrusage: %w", err)
 		}
 		st.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		st.Sys = time.Duration(ru.Stime.Nano())
 	} else {
-		cpu, err := readStatCPU(pid)
+		user, sys, err := readStatCPU(pid)
 		if err != nil {
 			return st, err
 		}
-		st.CPU = cpu
+		st.CPU, st.Sys = user+sys, sys
 	}
 	path := "/proc/self/status"
 	if pid != 0 {
@@ -63,28 +65,28 @@ func readProc(pid int) (procStat, error) {
 	return st, nil
 }
 
-// readStatCPU returns utime+stime of pid from /proc/<pid>/stat.
-func readStatCPU(pid int) (time.Duration, error) {
+// readStatCPU returns utime and stime of pid from /proc/<pid>/stat.
+func readStatCPU(pid int) (user, sys time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name (field 2) may contain spaces; fields after it start
 	// after the last ')'. utime and stime are fields 14 and 15 overall.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	stt, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
 	}
-	return time.Duration(ut+stt) * time.Second / clockTicks, nil
+	return time.Duration(ut) * time.Second / clockTicks, time.Duration(stt) * time.Second / clockTicks, nil
 }
 
 // statusKB returns the value of a "Key:   123 kB" line of /proc/*/status in bytes.

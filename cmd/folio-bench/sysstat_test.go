@@ -19,6 +19,16 @@ func TestReadProcSelfAndPid(t *testing.T) {
 		x += i ^ (x >> 3)
 	}
 	_ = x
+	// And system time: stat(2) of this test binary, many times.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100_000 {
+		if _, err := os.Stat(exe); err != nil {
+			t.Fatal(err)
+		}
+	}
 	byPid, err := readProc(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +38,12 @@ func TestReadProcSelfAndPid(t *testing.T) {
 	}
 	if byPid.CPU <= 0 {
 		t.Fatalf("pid CPU %v, want > 0 after a busy loop", byPid.CPU)
+	}
+	if byPid.Sys <= 0 || byPid.Sys >= byPid.CPU {
+		t.Fatalf("pid system CPU %v of %v, want some after 100,000 stat calls, and less than all", byPid.Sys, byPid.CPU)
+	}
+	if now, _ := readProc(0); now.Sys <= self.Sys {
+		t.Fatalf("self system CPU %v → %v, want more after 100,000 stat calls", self.Sys, now.Sys)
 	}
 }
 
