@@ -368,9 +368,7 @@ func settle(t *testing.T, db *DB) {
 
 func logLen(t *testing.T, db *DB) int {
 	n := 0
-	if err := db.settle(ctx, ""); err != nil {
-		t.Fatal(err)
-	}
+	settle(t, db)
 	db.view(func(tx *bolt.Tx) error { n = tx.Bucket(bucketLog).Stats().KeyN; return nil })
 	return n
 }
