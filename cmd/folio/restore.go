@@ -103,6 +103,11 @@ func stage(ctx context.Context, backup, file string) (int, error) {
 		return 0, err
 	}
 	defer src.Close()
+	if st, err := src.Stat(); err != nil {
+		return 0, err
+	} else if st.Size() == 0 { // Opening it would make a new, empty database.
+		return 0, errors.New("the file is empty")
+	}
 	err = writeOut(file, nil, func(w io.Writer) error {
 		_, err := io.Copy(w, src)
 		return err

@@ -120,13 +120,18 @@ func TestRestoreIntoEmptyDirectory(t *testing.T) {
 	}
 }
 
-// TestRestoreRefusals: a bad backup, a missing one and a running server
+// TestRestoreRefusals: a bad backup, an empty one (bbolt would make a new
+// database of it), a missing one and a running server
 // each fail with a message, and the data directory stays as it was.
 func TestRestoreRefusals(t *testing.T) {
 	data := seedData(t, "hello")
 	before := listDir(t, data)
 	garbage := filepath.Join(t.TempDir(), "garbage.db")
 	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a database ", 500)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -136,6 +141,7 @@ func TestRestoreRefusals(t *testing.T) {
 	}{
 		{"garbage", []string{"restore", "--data", data, garbage}, "not a usable Folio backup"},
 		{"missing", []string{"restore", "--data", data, filepath.Join(t.TempDir(), "none.db")}, "no such file"},
+		{"empty", []string{"restore", "--data", data, empty}, "the file is empty"},
 	} {
 		code, _, errs := runIn(t, c.args...)
 		if code != 1 || !strings.Contains(errs, c.want) {
