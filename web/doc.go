@@ -1,4 +1,5 @@
-// Package web is Folio's HTTP front: the REST API under /api/v1, live
+// Package web is Folio's HTTP front (reference: docs/api.md, which
+// TestAPIDocumented keeps in step with the routes): the REST API under /api/v1, live
 // read-only views over Server-Sent Events, polling and long-polling, the
 // WebSocket upgrade for editors, the pages (pages.go) and the operational
 // endpoints /healthz, /readyz and /metrics.
