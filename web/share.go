@@ -24,6 +24,10 @@ func (s *Server) handleShare(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if _, err := s.store.Meta(r.Context(), id); err != nil { // A link to nothing is not_found, as on every document route.
+		s.writeError(w, r, err)
+		return
+	}
 	q := url.Values{"readonly": {"1"}}
 	var resp shareResponse
 	switch {

@@ -349,6 +349,9 @@ func TestShareLinks(t *testing.T) {
 	if sr.URL != "/d/d?readonly=1" || sr.EmbedURL != "/embed/d?readonly=1" || sr.Token != "" {
 		t.Errorf("open share %+v", sr)
 	}
+	if r := open.send("POST", "/api/v1/docs/missing/share", ""); r.status != 404 || !strings.Contains(string(r.body), "not_found") {
+		t.Errorf("share of a missing document: %d %s", r.status, r.body)
+	}
 
 	e, a := newAuthEnv(t)
 	edit := signed(t, jwt.SigningMethodHS256, testSecret, claims(func(c jwt.MapClaims) { c["exp"] = testNow.Add(10 * time.Minute).Unix() }))
