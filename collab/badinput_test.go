@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/foliodocs/folio/storage"
 )
 
 // TestBadInput sends each kind of bad message to a joined session and checks
@@ -185,13 +186,22 @@ func TestConnectionRefusals(t *testing.T) {
 			}
 			return Grant{}, errors.New("bad signature")
 		}
+		v := dialTest(t, ts.url+"auth")
+		v.send(ClientMsg{Type: TypeHello, Token: "good"})
+		v.expectError(CodeNotFound) // A viewer does not create the document it asks for.
+		if _, err := ts.db.Meta(context.Background(), "auth"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("after a viewer's hello for a missing document: %v", err)
+		}
+		if _, err := ts.db.Create(context.Background(), "auth", ""); err != nil {
+			t.Fatal(err)
+		}
 		c := dialTest(t, ts.url+"auth")
 		c.send(ClientMsg{Type: TypeHello, Token: "bad"})
 		c.expectError(CodeForbidden)
 		if code := c.closed(); code != websocket.StatusPolicyViolation {
 			t.Fatalf("close code %d", code)
 		}
-		v := dialTest(t, ts.url+"auth")
+		v = dialTest(t, ts.url+"auth")
 		w := v.hello(ClientMsg{Token: "good", User: &User{Name: "Mallory"}})
 		if w.Role != "view" {
 			t.Fatalf("role %q", w.Role)

@@ -381,9 +381,10 @@ func (s *session) handle(msg *ClientMsg) {
 }
 
 // join attaches s to docID's room, creating the document when it does not
-// exist (unless NoAutoCreate). After the create a room whose load began
-// before it committed (another joiner's) can still report not_found once;
-// the next attempt starts a fresh room, so a few attempts always suffice.
+// exist (unless NoAutoCreate) if s may edit: a viewer may not create. After
+// the create a room whose load began before it committed (another joiner's)
+// can still report not_found once; the next attempt starts a fresh room, so
+// a few attempts always suffice.
 func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error) {
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
@@ -398,7 +399,7 @@ func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error
 			return joined, e
 		}
 		ae := AsError(err)
-		if ae.Code != CodeNotFound || h.opts.NoAutoCreate || attempt == attempts {
+		if ae.Code != CodeNotFound || h.opts.NoAutoCreate || s.role != RoleEdit || attempt == attempts {
 			return nil, ae
 		}
 		if _, err := h.store.Create(ctx, docID, ""); err != nil && AsError(err).Code != CodeExists {
