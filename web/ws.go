@@ -34,12 +34,9 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug().Err(err).Str(keyDoc, id).Str(keyRemote, r.RemoteAddr).Msg("websocket upgrade refused")
 		return
 	}
-	if conn.Subprotocol() != collab.Subprotocol {
-		_ = conn.Close(websocket.StatusPolicyViolation, "subprotocol "+collab.Subprotocol+" required")
-		return
-	}
-	// The hub serves the connection in its own goroutine: returning here
-	// releases the request, its headers and this handler's stack.
+	// The hub serves the connection in its own goroutine (returning here
+	// releases the request, its headers and this handler's stack), and
+	// refuses one without the subprotocol as docs/protocol.md says.
 	s.hub.StartConn(conn, id, collab.Peer{Addr: r.RemoteAddr, Authorize: s.peerAuthorize(id), Wire: wire})
 }
 

@@ -255,15 +255,20 @@ func TestWebSocketOrigins(t *testing.T) {
 		}
 		conn.Close(websocket.StatusNormalClosure, "")
 	}
-	// Without the subprotocol the connection is closed with a policy violation.
+	// Without the subprotocol: an invalid_message error, then close 4000,
+	// as docs/protocol.md says.
 	url := "ws" + strings.TrimPrefix(e.url, "http") + "/api/v1/docs/d/ws"
 	conn, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, msg, err := conn.Read(ctx)
+	if err != nil || !strings.Contains(string(msg), `"code":"invalid_message"`) || !strings.Contains(string(msg), "subprotocol") {
+		t.Errorf("no subprotocol: first message %s, %v", msg, err)
+	}
 	_, _, err = conn.Read(ctx)
-	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
-		t.Errorf("no subprotocol: %v", err)
+	if websocket.CloseStatus(err) != 4000 {
+		t.Errorf("no subprotocol: close %v, want 4000", err)
 	}
 }
 
