@@ -147,10 +147,11 @@ func New(opts Options) *Server {
 // Handler returns the root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Drain starts the shutdown: /readyz answers 503, new WebSocket upgrades, SSE
-// streams and long-polls are refused, and the open SSE streams and long-polls
-// end now (clients resume by version elsewhere or later). WebSocket sessions
-// are the hub's: collab.Hub.Close closes them with 1001. Idempotent.
+// Drain starts the shutdown: /readyz answers 503, new WebSocket upgrades and
+// SSE streams are refused (503), a long-poll answers at once with what exists
+// (a plain poll), and the open SSE streams and long-polls end now (clients
+// resume by version elsewhere or later). WebSocket sessions are the hub's:
+// collab.Hub.Close closes them with 1001. Idempotent.
 func (s *Server) Drain() {
 	s.once.Do(func() {
 		s.draining.Store(true)
