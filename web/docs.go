@@ -208,24 +208,13 @@ func (s *Server) handleGetText(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	meta, err := s.store.Meta(r.Context(), id)
+	v, err := s.versionOf(r, id, version)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	v := meta.Version
-	if version != nil {
-		if *version > meta.Version {
-			s.writeError(w, r, errVersionAhead(*version, meta.Version))
-			return
-		}
-		v = *version
-	}
-	tag := etag(v)
-	w.Header().Set("ETag", tag)
 	w.Header().Set("Cache-Control", "no-cache")
-	if inm := r.Header.Get("If-None-Match"); inm != "" && matchesETag(inm, tag) {
-		w.WriteHeader(http.StatusNotModified)
+	if notModified(w, r, v) {
 		return
 	}
 	text, err := s.store.TextAt(r.Context(), id, v)
@@ -237,6 +226,34 @@ func (s *Server) handleGetText(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Folio-Version", strconv.FormatUint(v, 10))
 	_, _ = io.WriteString(w, text)
+}
+
+// versionOf is the version a read of document id asks for: version, which
+// may not be beyond the head, or the head when nil.
+func (s *Server) versionOf(r *http.Request, id string, version *uint64) (uint64, error) {
+	meta, err := s.store.Meta(r.Context(), id)
+	if err != nil {
+		return 0, err
+	}
+	if version == nil {
+		return meta.Version, nil
+	}
+	if *version > meta.Version {
+		return 0, errVersionAhead(*version, meta.Version)
+	}
+	return *version, nil
+}
+
+// notModified sets the ETag of version v and, when the request's
+// If-None-Match lists it, answers 304 Not Modified and reports true.
+func notModified(w http.ResponseWriter, r *http.Request, v uint64) bool {
+	tag := etag(v)
+	w.Header().Set("ETag", tag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && matchesETag(inm, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return true
+	}
+	return false
 }
 
 // parseIfMatch reads If-Match: absent or "*" → nil (no precondition), else

@@ -202,7 +202,15 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	e, err := LoadExport(r.Context(), s.store, id, version, history && format == FormatJSON)
+	v, err := s.versionOf(r, id, version)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if notModified(w, r, v) { // A version's export never changes.
+		return
+	}
+	e, err := LoadExport(r.Context(), s.store, id, &v, history && format == FormatJSON)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -217,7 +225,6 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Disposition", `attachment; filename="`+e.Filename(format, version != nil)+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", ExportCSP)
-	h.Set("ETag", etag(e.Version))
 	_, _ = w.Write(buf.Bytes())
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -49,6 +50,16 @@ func TestExportFormats(t *testing.T) {
 	}
 	if r := e.get("/api/v1/docs/missing/export/txt"); r.status != 404 {
 		t.Errorf("missing: %d", r.status)
+	}
+	// A conditional export: the version is the entity tag.
+	if r := e.get("/api/v1/docs/notes/export/md", "If-None-Match", `"1"`); r.status != http.StatusNotModified || len(r.body) != 0 || r.header.Get("ETag") != `"1"` {
+		t.Errorf("If-None-Match of the head: %d %q, ETag %q", r.status, r.body, r.header.Get("ETag"))
+	}
+	if r := e.get("/api/v1/docs/notes/export/md?version=0", "If-None-Match", `"0"`); r.status != http.StatusNotModified {
+		t.Errorf("If-None-Match of version 0: %d", r.status)
+	}
+	if r := e.get("/api/v1/docs/notes/export/md", "If-None-Match", `"0"`); r.status != 200 || r.header.Get("ETag") != `"1"` {
+		t.Errorf("stale If-None-Match: %d, ETag %q", r.status, r.header.Get("ETag"))
 	}
 }
 
