@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -51,8 +52,8 @@ type versionResponse struct {
 	Version uint64 `json:"version"`
 }
 
-// decodeJSON reads a size-limited JSON body strictly: unknown fields and
-// trailing data are errors.
+// decodeJSON reads a size-limited JSON body strictly: it must be one object,
+// and unknown fields and trailing data are errors.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 	if err != nil {
@@ -60,6 +61,9 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 	}
 	if !utf8.Valid(body) {
 		return apiError(codeInvalidMessage, "request body is not valid UTF-8")
+	}
+	if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' { // null would decode as {}.
+		return apiError(codeInvalidMessage, "request body must be a JSON object")
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
