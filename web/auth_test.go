@@ -71,10 +71,10 @@ func TestAuthorizeSeam(t *testing.T) {
 func TestMethodNotAllowed(t *testing.T) {
 	e := newEnv(t, nil)
 	r := e.send("PATCH", "/api/v1/docs/d/text", "x")
-	if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, PUT" {
+	if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD, PUT" {
 		t.Errorf("%d %v %s", r.status, r.header, r.body)
 	}
-	if r := e.send("PUT", "/api/v1/docs", ""); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, POST" {
+	if r := e.send("PUT", "/api/v1/docs", ""); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD, POST" {
 		t.Errorf("%d %v %s", r.status, r.header, r.body)
 	}
 }

@@ -236,6 +236,9 @@ func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
 		probe.Method = m
 		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != apiCatchAll {
 			allow = append(allow, m)
+			if m == http.MethodGet { // A GET pattern serves HEAD too.
+				allow = append(allow, http.MethodHead)
+			}
 		}
 	}
 	if len(allow) == 0 {
