@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/foliodocs/folio/collab"
@@ -246,6 +247,44 @@ func TestGivesUpWhenRefused(t *testing.T) {
 	if _, err := Dial(ctx, s.url(), testOptions(t)); !errors.As(err, &re) {
 		t.Fatalf("dial refused: %v", err)
 	}
+}
+
+// TestFinalCloses: after a close code that docs/protocol.md says not to
+// reconnect after, the client stops, and Submit returns the refusal; after
+// the others it reconnects.
+func TestFinalCloses(t *testing.T) {
+	for code, want := range map[websocket.StatusCode]collab.Code{
+		4004: collab.CodeDeleted, 4401: collab.CodeTokenExpired, 4404: collab.CodeNotFound,
+		4000: collab.CodeTooManyErrors, websocket.StatusPolicyViolation: collab.CodeForbidden,
+	} {
+		s := newWSFake(t, "", 0)
+		closed := make(chan error, 1)
+		o := testOptions(t)
+		o.OnStatus = func(st Status, err error) {
+			if st == StatusClosed {
+				closed <- err
+			}
+		}
+		c := dial(t, s.url(), o)
+		s.closeAll(code)
+		var re *RefusedError
+		select {
+		case err := <-closed:
+			if !errors.As(err, &re) || re.Code != want {
+				t.Fatalf("close %d: closed with %v, want %s", code, err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("close %d: the client did not stop", code)
+		}
+		if err := c.Insert(0, "x"); !errors.As(err, &re) || re.Code != want {
+			t.Fatalf("close %d: submit after it: %v", code, err)
+		}
+	}
+
+	s := newWSFake(t, "", 0)
+	c := dial(t, s.url(), testOptions(t))
+	s.closeAll(4002) // Slow consumer: reconnect and resync.
+	eventually(t, "a reconnect after 4002", func() bool { return c.Reconnects() > 0 && c.Online() })
 }
 
 // TestPingDetectsDeadServer: a server that stops reading (so it answers no

@@ -134,7 +134,28 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	return cn, nil
 }
 
-// RefusedError is the server's error answer to hello.
+// finalClose is the refusal a connection's end means when docs/protocol.md
+// says not to reconnect after its close code (the document was deleted, the
+// token no longer holds, the client broke the protocol), else nil. A
+// reconnect there would fail again, or worse: an editor's hello would create
+// a deleted document anew.
+func finalClose(err error) *RefusedError {
+	code := map[websocket.StatusCode]collab.Code{
+		websocket.StatusPolicyViolation: collab.CodeForbidden,
+		4000:                            collab.CodeTooManyErrors,
+		4004:                            collab.CodeDeleted,
+		4400:                            collab.CodeInvalidID,
+		4401:                            collab.CodeTokenExpired, // The client's token is fixed.
+		4404:                            collab.CodeNotFound,
+	}[websocket.CloseStatus(err)]
+	if code == "" {
+		return nil
+	}
+	return &RefusedError{Code: code, Message: err.Error()}
+}
+
+// RefusedError is the server's error answer to hello, or the close that
+// ended a connection for good.
 type RefusedError struct {
 	Code    collab.Code
 	Message string
@@ -197,6 +218,14 @@ func (c *Client) run(cn *conn) {
 		c.teardown(cn)
 		if c.isClosed() {
 			c.status(StatusClosed, nil)
+			return
+		}
+		if fe := finalClose(err); fe != nil {
+			c.log.Warn().Err(fe).Str(logURL, c.url).Msg("closed for good")
+			c.mu.Lock()
+			c.fatal = fe
+			c.mu.Unlock()
+			c.status(StatusClosed, fe)
 			return
 		}
 		c.log.Debug().Err(err).Str(logURL, c.url).Msg("connection lost")

@@ -67,6 +67,15 @@ func (s *wsFake) close() {
 	s.wg.Wait()
 }
 
+// closeAll closes every connection from the server side with code.
+func (s *wsFake) closeAll(code websocket.StatusCode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		go c.ws.Close(code, "closed by the test")
+	}
+}
+
 // dropAll cuts every connection from the server side.
 func (s *wsFake) dropAll() {
 	s.mu.Lock()
