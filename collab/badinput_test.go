@@ -186,14 +186,29 @@ func TestConnectionRefusals(t *testing.T) {
 			}
 			return Grant{}, errors.New("bad signature")
 		}
-		v := dialTest(t, ts.url+"auth")
-		v.send(ClientMsg{Type: TypeHello, Token: "good"})
-		v.expectError(CodeNotFound) // A viewer does not create the document it asks for.
-		if _, err := ts.db.Meta(context.Background(), "auth"); !errors.Is(err, storage.ErrNotFound) {
-			t.Fatalf("after a viewer's hello for a missing document: %v", err)
+		// Only a grant with Create, of an editor, creates a missing document.
+		for _, g := range []Grant{{Role: RoleView}, {Role: RoleView, Create: true}, {Role: RoleEdit}} {
+			ts.peer.Authorize = func(string) (Grant, error) { return g, nil }
+			v := dialTest(t, ts.url+"auth")
+			v.send(ClientMsg{Type: TypeHello})
+			v.expectError(CodeNotFound)
+			if _, err := ts.db.Meta(context.Background(), "auth"); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("after a hello with %+v for a missing document: %v", g, err)
+			}
+		}
+		ts.peer.Authorize = func(string) (Grant, error) { return Grant{Role: RoleEdit, Create: true}, nil }
+		dialTest(t, ts.url+"created").hello(ClientMsg{})
+		if _, err := ts.db.Meta(context.Background(), "created"); err != nil {
+			t.Fatalf("an editor with Create did not create: %v", err)
 		}
 		if _, err := ts.db.Create(context.Background(), "auth", ""); err != nil {
 			t.Fatal(err)
+		}
+		ts.peer.Authorize = func(token string) (Grant, error) {
+			if token == "good" {
+				return Grant{Role: RoleView, Name: "Token Name"}, nil
+			}
+			return Grant{}, errors.New("bad signature")
 		}
 		c := dialTest(t, ts.url+"auth")
 		c.send(ClientMsg{Type: TypeHello, Token: "bad"})
@@ -201,7 +216,7 @@ func TestConnectionRefusals(t *testing.T) {
 		if code := c.closed(); code != websocket.StatusPolicyViolation {
 			t.Fatalf("close code %d", code)
 		}
-		v = dialTest(t, ts.url+"auth")
+		v := dialTest(t, ts.url+"auth")
 		w := v.hello(ClientMsg{Token: "good", User: &User{Name: "Mallory"}})
 		if w.Role != "view" {
 			t.Fatalf("role %q", w.Role)

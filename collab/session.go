@@ -37,7 +37,10 @@ type Peer struct {
 // Grant is what a token allows.
 type Grant struct {
 	Role Role
-	Name string // Non-empty: the name others see, overriding hello's.
+	// Create lets an editor's hello create the document when it does not
+	// exist (with auto-create on). Open access (no Authorize) may create.
+	Create bool
+	Name   string // Non-empty: the name others see, overriding hello's.
 	// Expires, when set, ends the access: the session is closed then with
 	// token_expired (after what was queued for it).
 	Expires time.Time
@@ -87,6 +90,7 @@ type session struct {
 	id        string
 	resumed   bool // id came from the client: its exactly-once record may be in storage.
 	role      Role
+	mayCreate bool // Its hello may create a missing document (Grant.Create, an editor).
 	author    string
 	nameFixed bool
 	name      string
@@ -291,7 +295,7 @@ func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 		s.sendError(errorf(CodeInvalidMessage, "invalid session id"), 0)
 		return false
 	}
-	grant := Grant{Role: RoleEdit}
+	grant := Grant{Role: RoleEdit, Create: true}
 	if peer.Authorize != nil {
 		g, err := peer.Authorize(msg.Token)
 		if err != nil {
@@ -308,7 +312,7 @@ func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 		s.refuse(errorf(CodeForbidden, "not authorized"))
 		return false
 	}
-	s.role, s.since = grant.Role, msg.Version
+	s.role, s.mayCreate, s.since = grant.Role, grant.Role == RoleEdit && grant.Create, msg.Version
 	if s.id, s.resumed = msg.Session, msg.Session != ""; s.id == "" {
 		s.id = s.hub.newID()
 	}
@@ -381,7 +385,7 @@ func (s *session) handle(msg *ClientMsg) {
 }
 
 // join attaches s to docID's room, creating the document when it does not
-// exist (unless NoAutoCreate) if s may edit: a viewer may not create. After
+// exist (unless NoAutoCreate) if s's grant lets it (an editor's, with Create). After
 // the create a room whose load began before it committed (another joiner's)
 // can still report not_found once; the next attempt starts a fresh room, so
 // a few attempts always suffice.
@@ -399,7 +403,7 @@ func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error
 			return joined, e
 		}
 		ae := AsError(err)
-		if ae.Code != CodeNotFound || h.opts.NoAutoCreate || s.role != RoleEdit || attempt == attempts {
+		if ae.Code != CodeNotFound || h.opts.NoAutoCreate || !s.mayCreate || attempt == attempts {
 			return nil, ae
 		}
 		if _, err := h.store.Create(ctx, docID, ""); err != nil && AsError(err).Code != CodeExists {

@@ -209,7 +209,7 @@ func TestReadBuffersAreNotShared(t *testing.T) {
 func TestTokenExpiryClosesSession(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	expires := time.Now().Add(500 * time.Millisecond)
-	ts.peer.Authorize = func(string) (Grant, error) { return Grant{Role: RoleEdit, Expires: expires}, nil }
+	ts.peer.Authorize = func(string) (Grant, error) { return Grant{Role: RoleEdit, Create: true, Expires: expires}, nil }
 	a := dialTest(t, ts.url+"expiry")
 	a.hello(ClientMsg{})
 	ts.peer.Authorize = func(string) (Grant, error) { return Grant{Role: RoleEdit}, nil }

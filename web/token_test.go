@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/storage"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
@@ -335,6 +337,22 @@ func TestWebSocketTokens(t *testing.T) {
 	}
 	if _, w := wsHello(t, e, "d", mint(t, a, "*", "admin", "root")); w["role"] != "edit" {
 		t.Errorf("admin joins as an editor: %v", w)
+	}
+
+	// A hello creates a missing document only with what a REST create of a
+	// chosen id needs: admin for every document.
+	for _, tok := range []string{
+		mint(t, a, "new", "edit", ""), mint(t, a, "*", "edit", ""), mint(t, a, "new", "admin", ""),
+	} {
+		if _, m := wsHello(t, e, "new", tok); m["type"] != "error" || m["code"] != "not_found" {
+			t.Errorf("hello for a missing document without admin for all: %v", m)
+		}
+	}
+	if _, err := e.db.Meta(ctx, "new"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the refused hellos created the document: %v", err)
+	}
+	if _, m := wsHello(t, e, "new", mint(t, a, "*", "admin", "")); m["type"] != "welcome" {
+		t.Errorf("admin for all documents creates: %v", m)
 	}
 }
 

@@ -42,16 +42,22 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 
 // peerAuthorize adapts Options.Authorize to the hub's per-connection hook;
 // nil keeps the hub's open access. Sessions know only view and edit: an
-// admin grant edits.
+// admin grant edits. A hello may create a missing document only with what
+// creating it over REST with a chosen id needs: admin for every document.
 func (s *Server) peerAuthorize(docID string) func(token string) (collab.Grant, error) {
 	if s.opts.Authorize == nil {
 		return nil
 	}
 	return func(token string) (collab.Grant, error) {
 		g, err := s.opts.Authorize(docID, token)
-		if err == nil && g.Role == roleAdmin {
-			g.Role = collab.RoleEdit
+		if err != nil {
+			return g, err
 		}
-		return g, err
+		if g.Role == roleAdmin {
+			g.Role = collab.RoleEdit
+			all, err := s.opts.Authorize("", token)
+			g.Create = err == nil && all.Role == roleAdmin
+		}
+		return g, nil
 	}
 }
