@@ -191,7 +191,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs := flag.NewFlagSet("folio serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg.bindServe(fs)
-	fs.Usage = func() { usageFor(fs, "folio [serve] [flags]", "Run the Folio service.") }
+	fs.Usage = func() { usageFor(fs, "folio [serve] [flags]", "Run the Folio service.", nil) }
 	if err := fs.Parse(args); err != nil {
 		return cfg, flagError(err)
 	}
@@ -226,12 +226,17 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
-// usageFor prints a synopsis and every flag with its environment twin.
-func usageFor(fs *flag.FlagSet, synopsis, what string) {
+// usageFor prints a synopsis and every flag, with its environment twin when
+// twin says it has one (nil: all do).
+func usageFor(fs *flag.FlagSet, synopsis, what string, twin func(name string) bool) {
 	w := fs.Output()
-	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags (each has an environment twin; precedence: default < environment < flag):\n", synopsis, what)
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags (precedence: default < environment twin < flag):\n", synopsis, what)
 	fs.VisitAll(func(f *flag.Flag) {
-		fmt.Fprintf(w, "  --%s  (env %s, default %q)\n      %s\n", f.Name, envName(f.Name), f.DefValue, f.Usage)
+		if twin == nil || twin(f.Name) {
+			fmt.Fprintf(w, "  --%s  (env %s, default %q)\n      %s\n", f.Name, envName(f.Name), f.DefValue, f.Usage)
+		} else {
+			fmt.Fprintf(w, "  --%s  (no environment twin, default %q)\n      %s\n", f.Name, f.DefValue, f.Usage)
+		}
 	})
 }
 

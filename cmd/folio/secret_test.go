@@ -95,6 +95,17 @@ func TestTokenCommand(t *testing.T) {
 		c.ExpiresAt.Sub(time.Now()) < 119*time.Minute || c.ExpiresAt.Sub(time.Now()) > 2*time.Hour {
 		t.Errorf("claims %+v", c)
 	}
+	// Only the secret has an environment twin, and the help says so: a
+	// FOLIO_ROLE or FOLIO_TTL meant to narrow a token would do nothing.
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(context.Background(), []string{"token", "--help"}, env, &stdout, &stderr); code != 0 {
+		t.Fatalf("token --help: exit %d", code)
+	}
+	help := stdout.String() + stderr.String()
+	if !strings.Contains(help, "env FOLIO_SECRET") || strings.Contains(help, "FOLIO_ROLE") || strings.Contains(help, "FOLIO_TTL") {
+		t.Errorf("token --help lists environment twins it does not read:\n%s", help)
+	}
 	for _, bad := range []struct {
 		args []string
 		env  func(string) string

@@ -23,7 +23,8 @@ func runToken(_ context.Context, e env) error {
 	bindSecret(fs, &cfg)
 	fs.Usage = func() {
 		usageFor(fs, "folio token --doc D [--role view|edit|admin] [--name N] [--ttl 1h]",
-			"Print a token for a document, signed with the server's secret (--secret, --secret-file or their environment twins).")
+			"Print a token for a document, signed with the server's secret (--secret, --secret-file or their environment twins).",
+			secretFlag)
 	}
 	if err := fs.Parse(e.args); err != nil {
 		return flagError(err)
@@ -50,12 +51,17 @@ func runToken(_ context.Context, e env) error {
 	return err
 }
 
+// secretFlag reports whether a flag of folio token (or backup) has an
+// environment twin: only the secret's do, so that FOLIO_* meant for the
+// server never shapes a token.
+func secretFlag(name string) bool { return name == "secret" || name == "secret-file" }
+
 // applySecretEnv sets --secret and --secret-file from their environment twins
 // unless given as flags (the other flags of fs have no twins).
 func applySecretEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	only := flag.NewFlagSet("", flag.ContinueOnError)
 	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name == "secret" || f.Name == "secret-file" {
+		if secretFlag(f.Name) {
 			only.Var(f.Value, f.Name, f.Usage)
 		}
 	})
