@@ -89,3 +89,33 @@ func TestParticipants(t *testing.T) {
 		return len(d.Participants) == 1 && d.Participants[0].Session == ed.session && d.Participants[0].Name == "ed"
 	})
 }
+
+// TestCrossSiteWritesRefused: a browser request from another site may not
+// change anything (CSRF), whatever its content type; the server's own pages,
+// clients that are not browsers, and reads pass.
+func TestCrossSiteWritesRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "x")
+	for _, h := range [][]string{
+		{"Sec-Fetch-Site", "cross-site", "Content-Type", "text/plain"},
+		{"Origin", "http://evil.example", "Content-Type", "text/plain"},
+	} {
+		if r := e.send("POST", "/api/v1/docs", `{"id":"csrf"}`, h...); r.status != http.StatusForbidden || r.errCode() != "forbidden" {
+			t.Errorf("create with %v: %d %s", h, r.status, r.body)
+		}
+		if r := e.send("POST", "/api/v1/docs/d/ops", `{"version":0,"op":["y"]}`, h...); r.status != http.StatusForbidden {
+			t.Errorf("op with %v: %d %s", h, r.status, r.body)
+		}
+		if r := e.get("/api/v1/docs/d/text", h...); r.status != 200 || string(r.body) != "x" {
+			t.Errorf("a read with %v: %d %s", h, r.status, r.body)
+		}
+	}
+	if r := e.get("/api/v1/docs/csrf"); r.status != http.StatusNotFound {
+		t.Errorf("a refused create made the document: %d", r.status)
+	}
+	for _, h := range [][]string{{"Sec-Fetch-Site", "same-origin"}, {"Origin", e.url}, nil} {
+		if r := e.send("POST", "/api/v1/docs", `{}`, h...); r.status != http.StatusCreated {
+			t.Errorf("create with %v: %d %s", h, r.status, r.body)
+		}
+	}
+}

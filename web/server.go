@@ -140,8 +140,22 @@ func New(opts Options) *Server {
 	registerStoreMetrics(opts.Registry, opts.Store)
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.mux = s.routes()
-	s.handler = s.logRequests(s.guard(s.mux))
+	s.handler = s.logRequests(s.guard(s.crossOrigin(s.mux)))
 	return s
+}
+
+// crossOrigin refuses state-changing requests that a browser sends from
+// another site (CSRF: a page anywhere making its visitor's browser create,
+// edit or delete documents on a server it can reach, such as an open one on
+// a private network). net/http's CrossOriginProtection decides by
+// Sec-Fetch-Site or Origin; clients that send neither (integrations, curl)
+// and safe methods pass. The refusal is 403 forbidden, as JSON.
+func (s *Server) crossOrigin(h http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, apiError(codeForbidden, "cross-site request refused: browsers may change documents only from this server's own pages"))
+	}))
+	return cop.Handler(h)
 }
 
 // Handler returns the root handler.
