@@ -190,12 +190,14 @@ func (p Presence) clone() Presence {
 	return p
 }
 
-// cleanName trims, drops control characters and caps the length.
+// cleanName trims, drops control characters and the bidirectional
+// formatting ones (which let "Ann\u202e)renwo(" show as "Ann(owner)"), and
+// caps the length. Joiners and variation selectors stay: emoji need them.
 func cleanName(name string) string {
 	var b strings.Builder
 	n := 0
 	for _, c := range strings.TrimSpace(name) {
-		if unicode.IsControl(c) || c == '\uFFFD' {
+		if unicode.IsControl(c) || c == '\uFFFD' || unicode.Is(unicode.Bidi_Control, c) {
 			continue
 		}
 		if n == maxNameRunes {

@@ -360,3 +360,23 @@ func gaugeValue(g prometheus.Gauge) float64 {
 	_ = g.Write(&m)
 	return m.GetGauge().GetValue()
 }
+
+// TestCleanName: names lose control and bidirectional formatting characters
+// (no "Ann" that shows as someone else's), keep emoji sequences, and are
+// never empty.
+func TestCleanName(t *testing.T) {
+	for in, want := range map[string]string{
+		"  Ann  ":               "Ann",
+		"A\x00n\x1bn":           "Ann",
+		"Ann\u202e)renwo(":      "Ann)renwo(",
+		"\u200fBob\u2066\u2069": "Bob",
+		"Ev\u061ce\u200e":       "Eve",
+		"dev 👩\u200d💻 ❤\ufe0f":  "dev 👩\u200d💻 ❤\ufe0f",
+		"\u202a\u202c":          "Anonymous",
+		"\ufffd":                "Anonymous",
+	} {
+		if got := cleanName(in); got != want {
+			t.Errorf("cleanName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
