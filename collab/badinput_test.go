@@ -253,3 +253,22 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("%q@%d", text, v)
 	}
 }
+
+// TestFullDocumentDoesNotCut: a client typing on in a full document is told
+// doc_too_large for each op, and stays connected: it is not a protocol
+// error.
+func TestFullDocumentDoesNotCut(t *testing.T) {
+	ts := newTestServer(t, Options{MaxDocLen: 3, OpsPerSecond: 1000, OpBurst: 1000})
+	c := dialTest(t, ts.url+"full")
+	c.hello(ClientMsg{})
+	c.sendRaw(opJSON(1, 0, `["abc"]`))
+	c.expect(TypeAck)
+	for seq := uint64(2); seq < 40; seq++ {
+		c.sendRaw(opJSON(seq, 1, `["x"]`))
+		if e := c.expectError(CodeDocTooLarge); e.Seq != seq {
+			t.Fatalf("seq %d: %+v", seq, e)
+		}
+	}
+	c.sendRaw(`{"type":"ping"}`)
+	c.expect(TypePong)
+}

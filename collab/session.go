@@ -416,7 +416,8 @@ func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error
 func (s *session) sendError(e *Error, seq uint64) {
 	s.send(encode(ErrorMsg{Type: TypeError, Code: e.Code, Message: e.Message, Seq: seq}))
 	switch e.Code {
-	case CodeRateLimited, CodeVersionTooOld, CodeInternal, CodeUnavailable, CodeConflict, CodeDeleted:
+	case CodeRateLimited, CodeVersionTooOld, CodeInternal, CodeUnavailable, CodeConflict, CodeDeleted,
+		CodeDocTooLarge: // A full document refuses every insert of a client typing on.
 		return
 	}
 	if !s.errBudget.Allow() {
