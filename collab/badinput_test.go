@@ -272,3 +272,24 @@ func TestFullDocumentDoesNotCut(t *testing.T) {
 	c.sendRaw(`{"type":"ping"}`)
 	c.expect(TypePong)
 }
+
+// TestRefusedOpNamesItsSeq: an op frame that does not decode (not in
+// normal form, a lone surrogate, a malformed component) is refused with its
+// seq, so a client with that op in flight learns its fate.
+func TestRefusedOpNamesItsSeq(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	c := dialTest(t, ts.url+"refused")
+	c.hello(ClientMsg{})
+	for seq, op := range map[uint64]string{
+		1: `[1,"x",2]`, 2: `["a","b"]`, 3: `[{"d":1},{"d":1}]`, 4: `["\ud800"]`, 5: `[0]`, 6: `[{"x":1}]`,
+	} {
+		c.sendRaw(opJSON(seq, 0, op))
+		var e ErrorMsg
+		c.expectInto(TypeError, &e)
+		if e.Seq != seq || (e.Code != CodeInvalidOp && e.Code != CodeInvalidMessage) {
+			t.Errorf("op %s: error %+v, want invalid_op or invalid_message with seq %d", op, e, seq)
+		}
+	}
+	c.sendRaw(opJSON(7, 0, `["ok"]`))
+	c.expect(TypeAck)
+}

@@ -57,6 +57,20 @@ func decodeJSON(data []byte) (*ClientMsg, *Error) {
 	return &m, nil
 }
 
+// opSeq is the seq of an op frame that decodeClient refused (a malformed or
+// non-normalized op, say), so that the error names the op the client waits
+// to hear about; 0 when the frame is no op or its seq cannot be read.
+func opSeq(data []byte) uint64 {
+	var m struct {
+		Type string `json:"type"`
+		Seq  uint64 `json:"seq"`
+	}
+	if json.Unmarshal(data, &m) != nil || m.Type != TypeOp {
+		return 0
+	}
+	return m.Seq
+}
+
 // hasLoneSurrogate reports a \uD800-\uDFFF escape that is not a valid pair.
 func hasLoneSurrogate(b []byte) bool {
 	for i := 0; i < len(b); i++ {

@@ -223,10 +223,14 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 			return nil
 		}
 		msg, e := decodeClient(typ, buf.Bytes())
+		var refused uint64 // The seq of an op frame that does not decode.
+		if e != nil {
+			refused = opSeq(buf.Bytes())
+		}
 		putReadBuf(buf) // Decoding copied what it keeps.
 		switch {
 		case e != nil:
-			s.sendError(e, 0)
+			s.sendError(e, refused)
 		case msg.Type == TypePing:
 			s.send(pongBytes)
 		case s.room == nil && msg.Type == TypeHello:
