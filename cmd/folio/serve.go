@@ -95,6 +95,10 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 		},
 	}
 	opts.Tokens = auth // nil: open access
+	if auth == nil {
+		log.Warn().Str("addr", cfg.Addr).Msg("access control is off (no --secret-file): anyone who can reach this " +
+			"address can read, change, list, delete and back up every document")
+	}
 	srv := web.New(opts)
 	// No ReadTimeout/WriteTimeout: SSE streams and long-polls are long
 	// requests; every SSE write has its own deadline instead.

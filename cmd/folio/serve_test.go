@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -123,6 +124,25 @@ func readUntil(t *testing.T, ctx context.Context, conn *websocket.Conn, typ stri
 		}
 		if head.Type == collab.TypeError {
 			t.Fatalf("waiting for %s: %s", typ, b)
+		}
+	}
+}
+
+// TestOpenAccessWarned: a server without a secret says at start that
+// everything is open; one with a secret does not.
+func TestOpenAccessWarned(t *testing.T) {
+	for _, secret := range []string{"", cliSecret} {
+		cfg := defaultConfig()
+		cfg.Addr, cfg.Data, cfg.Secret = "127.0.0.1:0", t.TempDir(), secret
+		var logs bytes.Buffer
+		log := zerolog.New(&logs)
+		st, err := build(cfg, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.closeHubAndStore(context.Background(), log)
+		if warned := strings.Contains(logs.String(), "access control is off"); warned != (secret == "") {
+			t.Errorf("secret %q: warned %v:\n%s", secret, warned, logs.String())
 		}
 	}
 }
