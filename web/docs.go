@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -52,10 +54,23 @@ type versionResponse struct {
 	Version uint64 `json:"version"`
 }
 
+// readBody reads at most limit bytes of r's body within BodyTimeout, so
+// that a client trickling its body cannot hold the request open (net/http
+// bounds only the headers here: SSE streams and long-polls are long
+// requests).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.BodyTimeout))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, apiError(codeInvalidMessage, "the request body did not arrive within %s", s.opts.BodyTimeout)
+	}
+	return body, err
+}
+
 // decodeJSON reads a size-limited JSON body strictly: it must be one object,
 // and unknown fields and trailing data are errors.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	body, err := s.readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
@@ -89,6 +104,11 @@ func newID() string {
 }
 
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	// The least any create needs, before the body is read.
+	if _, err := s.authorize(r, "", createNeed(false)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var req createRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -285,7 +305,7 @@ func (s *Server) handlePutText(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxTextBytes))
+	body, err := s.readBody(w, r, s.opts.MaxTextBytes)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

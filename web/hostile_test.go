@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -93,6 +96,10 @@ func TestRateLimitedUpgrades(t *testing.T) {
 	_, resp, err := dialWS(ctx, e, "d", nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("4th upgrade: %v %+v", err, resp)
+	}
+	// An SSE stream is held open like a WebSocket: it draws on the same budget.
+	if r := e.get("/api/v1/docs/d/events"); r.status != http.StatusTooManyRequests || r.errCode() != "rate_limited" {
+		t.Fatalf("SSE stream over the limit: %d %s", r.status, r.body)
 	}
 }
 
@@ -282,5 +289,30 @@ func BenchmarkAddrLimiter(b *testing.B) {
 	for b.Loop() {
 		l.reserve(keys[i%len(keys)])
 		i++
+	}
+}
+
+// TestSlowBodyCut: a client that trickles its request body is answered
+// (and its request ends) once BodyTimeout has passed, not whenever it ends.
+func TestSlowBodyCut(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.BodyTimeout = 100 * time.Millisecond })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := "POST /api/v1/docs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a trickled body: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "did not arrive") {
+		t.Errorf("trickled body: %d %s", resp.StatusCode, b)
 	}
 }

@@ -38,6 +38,7 @@ const (
 	DefaultPageLimit    = 100
 	MaxPageLimit        = 1000
 	DefaultWriteTimeout = 10 * time.Second
+	DefaultBodyTimeout  = time.Minute
 )
 
 // Options configures a Server. Zero values are the documented defaults.
@@ -63,6 +64,7 @@ type Options struct {
 	Heartbeat    time.Duration // SSE comment interval. Default 15 s.
 	MaxWait      time.Duration // Longest long-poll wait. Default 60 s.
 	WriteTimeout time.Duration // Deadline of each SSE write. Default 10 s.
+	BodyTimeout  time.Duration // Longest read of a request body (the server bounds headers only). Default 1 min.
 
 	// Tokens, when set, is the access control: Authorize defaults to
 	// Tokens.Authorize, and POST /api/v1/docs/{id}/share mints view tokens.
@@ -91,6 +93,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxWait <= 0 {
 		o.MaxWait = DefaultMaxWait
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout

@@ -52,6 +52,9 @@ func resumeVersion(r *http.Request) (*uint64, error) {
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if !s.limits.upgrades.admit(w, r) { // A stream is held open like a WebSocket.
+		return
+	}
 	id, grant, err := s.docRequest(r, needRead)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -359,6 +359,23 @@ func TestWebSocketTokens(t *testing.T) {
 // TestShareLinks: a read-only link carries a view token for the same
 // document that expires with the presented token; without access control
 // it is only the readonly=1 hint.
+// TestCreateChecksTokenFirst: a create without a token is refused before
+// its body is read: a malformed body, or none, is 403 like a good one.
+func TestCreateChecksTokenFirst(t *testing.T) {
+	e, a := newAuthEnv(t)
+	for _, body := range []string{`{"id":`, ``, `{"id":"x"}`} {
+		if r := e.send("POST", "/api/v1/docs", body); r.status != 403 || r.errCode() != "forbidden" {
+			t.Errorf("create %q without a token: %d %s", body, r.status, r.body)
+		}
+	}
+	if r := e.send("POST", "/api/v1/docs", `{"id":"x"}`, bearer(mint(t, a, "*", "edit", ""))...); r.status != 403 {
+		t.Errorf("create of a chosen id with an edit token: %d %s", r.status, r.body)
+	}
+	if r := e.send("POST", "/api/v1/docs", `{}`, bearer(mint(t, a, "*", "edit", ""))...); r.status != 201 {
+		t.Errorf("create of a random id with an edit token: %d %s", r.status, r.body)
+	}
+}
+
 func TestShareLinks(t *testing.T) {
 	open := newEnv(t, nil)
 	open.create("d", "x")
