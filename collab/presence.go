@@ -65,13 +65,28 @@ func (r *room) join(s *session) *Error {
 	// It moved here from another node: its presence replaces that node's.
 	delete(r.elsewhere, s.id)
 	s.send(r.encodeWelcome(&w, nil, text))
+	r.listedAll()
 	r.sessions[s] = struct{}{}
 	r.byID[s.id] = s
 	r.boundSeqs()
-	r.presLeaves = slices.DeleteFunc(r.presLeaves, func(id string) bool { return id == s.id }) // A reconnect within the tick: its presence says it all.
+	if n := len(r.presLeaves); n > 0 {
+		// A reconnect within the tick: its presence says it all, and since
+		// the peers know its id, its leave is owed if it goes again.
+		r.presLeaves = slices.DeleteFunc(r.presLeaves, func(id string) bool { return id == s.id })
+		s.presAnnounced = len(r.presLeaves) < n
+	}
 	s.presDirty = true
 	r.presenceChanged()
 	return nil
+}
+
+// listedAll notes that every session was just listed to someone (in a
+// welcome or a subscription's backlog) before its announcement: its leave
+// is owed from now on, or that someone would keep a ghost.
+func (r *room) listedAll() {
+	for o := range r.sessions {
+		o.presAnnounced = true
+	}
 }
 
 // leave removes s (if it is still attached). Peers that were told about it

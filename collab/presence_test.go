@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -377,6 +378,62 @@ func TestCleanName(t *testing.T) {
 	} {
 		if got := cleanName(in); got != want {
 			t.Errorf("cleanName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestNoGhostFromWelcome: a session that a joiner's welcome lists before the
+// presence flush announced it, and that leaves before that flush, is still
+// followed by a leave; so is an announced session that reconnects and drops
+// again within one flush.
+func TestNoGhostFromWelcome(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	x := dialTest(t, ts.url+"ghost")
+	wx := x.hello(ClientMsg{})
+	y := dialTest(t, ts.url+"ghost")
+	y.hello(ClientMsg{}) // Lists x, most likely not yet announced.
+	x.conn.Close(websocket.StatusNormalClosure, "")
+	expectLeave(t, y, wx.Session)
+
+	// Announced, then back and gone again within one flush.
+	z := dialTest(t, ts.url+"ghost")
+	wz := z.hello(ClientMsg{})
+	expectPresenceOf(t, y, wz.Session)
+	z.conn.Close(websocket.StatusNormalClosure, "")
+	z2 := dialTest(t, ts.url+"ghost")
+	z2.hello(ClientMsg{Session: wz.Session})
+	z2.conn.Close(websocket.StatusNormalClosure, "")
+	expectLeave(t, y, wz.Session)
+}
+
+// expectLeave reads c's messages until a leave of session.
+func expectLeave(t *testing.T, c *testClient, session string) {
+	t.Helper()
+	for {
+		var m struct {
+			Type, Session string
+		}
+		if err := json.Unmarshal(c.next(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == TypeLeave && m.Session == session {
+			return
+		}
+	}
+}
+
+// expectPresenceOf reads c's messages until a presence of session.
+func expectPresenceOf(t *testing.T, c *testClient, session string) {
+	t.Helper()
+	for {
+		var m struct {
+			Type, Session string
+		}
+		if err := json.Unmarshal(c.next(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == TypePresence && m.Session == session {
+			return
 		}
 	}
 }

@@ -90,6 +90,7 @@ func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
 		p.Type = TypePresence
 		sub.backlog = append(sub.backlog, Event{Kind: EventPresence, Version: p.Version, Presence: &p})
 	}
+	r.listedAll()
 	sub.room = r
 	r.subs[sub] = struct{}{}
 	return nil
