@@ -393,21 +393,21 @@ func TestNoGhostFromWelcome(t *testing.T) {
 	y := dialTest(t, ts.url+"ghost")
 	y.hello(ClientMsg{}) // Lists x, most likely not yet announced.
 	x.conn.Close(websocket.StatusNormalClosure, "")
-	expectLeave(t, y, wx.Session)
+	expectAbout(t, y, TypeLeave, wx.Session)
 
 	// Announced, then back and gone again within one flush.
 	z := dialTest(t, ts.url+"ghost")
 	wz := z.hello(ClientMsg{})
-	expectPresenceOf(t, y, wz.Session)
+	expectAbout(t, y, TypePresence, wz.Session)
 	z.conn.Close(websocket.StatusNormalClosure, "")
 	z2 := dialTest(t, ts.url+"ghost")
 	z2.hello(ClientMsg{Session: wz.Session})
 	z2.conn.Close(websocket.StatusNormalClosure, "")
-	expectLeave(t, y, wz.Session)
+	expectAbout(t, y, TypeLeave, wz.Session)
 }
 
-// expectLeave reads c's messages until a leave of session.
-func expectLeave(t *testing.T, c *testClient, session string) {
+// expectAbout reads c's messages until one of type typ about session.
+func expectAbout(t *testing.T, c *testClient, typ, session string) {
 	t.Helper()
 	for {
 		var m struct {
@@ -416,23 +416,7 @@ func expectLeave(t *testing.T, c *testClient, session string) {
 		if err := json.Unmarshal(c.next(), &m); err != nil {
 			t.Fatal(err)
 		}
-		if m.Type == TypeLeave && m.Session == session {
-			return
-		}
-	}
-}
-
-// expectPresenceOf reads c's messages until a presence of session.
-func expectPresenceOf(t *testing.T, c *testClient, session string) {
-	t.Helper()
-	for {
-		var m struct {
-			Type, Session string
-		}
-		if err := json.Unmarshal(c.next(), &m); err != nil {
-			t.Fatal(err)
-		}
-		if m.Type == TypePresence && m.Session == session {
+		if m.Type == typ && m.Session == session {
 			return
 		}
 	}

@@ -208,15 +208,21 @@ func TestSubmitErrorsAndClose(t *testing.T) {
 
 // TestGivesUpWhenRefused: a permanent refusal of a reconnect stops the
 // client instead of retrying forever; a transient one is retried.
-func TestGivesUpWhenRefused(t *testing.T) {
-	s := newWSFake(t, "", 0)
+// onClosed sets o.OnStatus to report StatusClosed's error on the channel.
+func onClosed(o *Options) <-chan error {
 	closed := make(chan error, 1)
-	o := testOptions(t)
 	o.OnStatus = func(st Status, err error) {
 		if st == StatusClosed {
 			closed <- err
 		}
 	}
+	return closed
+}
+
+func TestGivesUpWhenRefused(t *testing.T) {
+	s := newWSFake(t, "", 0)
+	o := testOptions(t)
+	closed := onClosed(&o)
 	c := dial(t, s.url(), o)
 	s.mu.Lock()
 	s.refuse = collab.CodeTooManyConnections
@@ -258,13 +264,8 @@ func TestFinalCloses(t *testing.T) {
 		4000: collab.CodeTooManyErrors, websocket.StatusPolicyViolation: collab.CodeForbidden,
 	} {
 		s := newWSFake(t, "", 0)
-		closed := make(chan error, 1)
 		o := testOptions(t)
-		o.OnStatus = func(st Status, err error) {
-			if st == StatusClosed {
-				closed <- err
-			}
-		}
+		closed := onClosed(&o)
 		c := dial(t, s.url(), o)
 		s.closeAll(code)
 		var re *RefusedError
