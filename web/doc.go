@@ -31,6 +31,10 @@
 //     export, page, WebSocket hello — is checked by value against the
 //     document id and the role it needs; a refusal is 403 forbidden and says
 //     nothing about whether the document exists. Tokens are HS256 JWTs only.
+//   - A state-changing request a browser sends from another site is
+//     refused (CSRF; net/http's CrossOriginProtection), and a request body
+//     must arrive within Options.BodyTimeout, read only after the token
+//     is checked.
 //   - Per-address rate limits (ratelimit.go) answer 429 with Retry-After;
 //     their maps are bounded and swept during calls, without goroutines.
 //
