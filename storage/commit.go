@@ -313,6 +313,7 @@ func (db *DB) journalBatch(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
+	at := jr.off
 	err := jr.write()
 	if err == nil && db.commitHook != nil {
 		err = db.commitHook() // As if the fdatasync failed: the records are in the file.
@@ -321,7 +322,12 @@ func (db *DB) journalBatch(batch []*writeReq) {
 	db.ckTo = jr.next - 1
 	if err != nil {
 		db.jrBroken = true // Until a checkpoint spends the LSNs of what failed.
-		db.checkpoint()    // Before the replies: a caller told of the failure finds them spent.
+		db.checkpoint()    // Before the replies: a caller told of the failure finds them spent,
+		if db.ckTo != db.applied {
+			// or, when that failed too, cut off from a replay. Only if this
+			// fails as well may a crash before the next checkpoint replay them.
+			_ = jr.void(at)
+		}
 		for _, r := range live {
 			r.done <- fmt.Errorf("storage: commit: journal: %w", err)
 		}

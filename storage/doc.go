@@ -90,7 +90,11 @@
 //     stored LSN + 1, fails Open with ErrCorrupt and changes nothing.
 //   - A failed journal write fails its whole group and stops the journal
 //     until a checkpoint records the group's LSNs as applied without
-//     applying them: what was reported failed is never replayed.
+//     applying them: what was reported failed is never replayed. The
+//     checkpoint runs before the failure is reported; if it fails too, the
+//     group's first record head is zeroed and synced, which ends any replay
+//     before the group. Only when that write fails as well (a disk failing
+//     every write) may a crash before the next checkpoint replay the group.
 //
 // # Durability promises
 //
@@ -133,8 +137,10 @@
 // If Append (or any write) returns an error, nothing of that call is
 // committed: the caller's in-memory state (text, version, session table)
 // must not move, and the ops must not be acknowledged or broadcast. A
-// context cancelled after the request reached the committer does not abort
-// it: Append still waits for the outcome, so its result is always the truth.
+// context cancelled before the committer writes the request's batch fails it
+// with the context's error, unwritten; once the batch is being written,
+// Append waits for the outcome whatever the context: its result is always
+// the truth.
 // The caller owns snapshot timing: it passes a snapshot to Append about every
 // DefaultSnapshotEvery ops and calls PutSnapshot when it unloads a document,
 // so that Load never replays much more than that many ops.

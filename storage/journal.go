@@ -338,6 +338,18 @@ func (jr *journal) write() error {
 	return nil
 }
 
+// void makes the records written from off on unreachable to a replay (a
+// zeroed record head ends the journal there) and syncs that.
+func (jr *journal) void(off int64) error {
+	if _, err := jr.f.WriteAt(make([]byte, recordHead), off); err != nil {
+		return err
+	}
+	if jr.sync {
+		return fdatasync(jr.f)
+	}
+	return nil
+}
+
 // restart makes the next record go to the start of the file, once bbolt
 // holds every record written so far.
 func (jr *journal) restart() { jr.off = int64(journalHead) }

@@ -330,10 +330,12 @@ func TestJournalFailedWriteNeverReplayed(t *testing.T) {
 			if got := db.Stats().CheckpointFailures; got != wantFailures {
 				t.Fatalf("%d checkpoint failures, want %d", got, wantFailures)
 			}
+			re := openAt(t, crashCopy(t, db), noCheckpoints) // A crash right after the failure.
+			checkWriter(t, re, w)
 			if name == "checkpoint fails too" {
 				appendN(t, db, w, 1) // A bbolt transaction, which checkpoints.
 			}
-			re := openAt(t, crashCopy(t, db), noCheckpoints)
+			re = openAt(t, crashCopy(t, db), noCheckpoints)
 			checkWriter(t, re, w)
 			appendN(t, db, w, 2) // Through the journal again.
 			re = openAt(t, crashCopy(t, db), noCheckpoints)
