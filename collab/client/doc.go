@@ -37,12 +37,15 @@
 // with an ack and does not apply it again. Seqs increase per session across
 // reconnects. Edits made while offline wait in the buffer. An op refused as
 // rate_limited, unavailable, conflict or internal is resent with the same
-// seq after about Options.RetryDelay, doubling with each refusal (capped by
-// BackoffMax). An op refused as version_too_old or version_ahead is kept and
-// the client reconnects asking for the full text (below).
-// A hello refused as forbidden, not_found, deleted or invalid stops the
-// client (Submit then returns that *RefusedError); other refusals are
-// retried.
+// seq after about Options.RetryDelay, doubling with each refusal up to
+// BackoffMax, with jitter (between half and one and a half times that). An
+// op refused as version_too_old or version_ahead is kept and the client
+// reconnects asking for the full text (below).
+// A hello refused as forbidden, not_found, deleted or invalid, and a
+// connection closed with 1008, 4000, 4004, 4400, 4401 or 4404 (the codes
+// docs/protocol.md says not to reconnect after), stop the client: OnStatus
+// reports StatusClosed with that *RefusedError, and Submit returns it. Other
+// refusals and closes are retried.
 //
 // When the welcome brings a full text instead of ops (the client was too far
 // behind, or ahead of a server that lost data):
