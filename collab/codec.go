@@ -26,7 +26,7 @@ func decodeClient(typ websocket.MessageType, data []byte) (*ClientMsg, *Error) {
 	if !utf8.Valid(data) {
 		return nil, errorf(CodeInvalidMessage, "invalid UTF-8")
 	}
-	if hasLoneSurrogate(data) {
+	if HasLoneSurrogate(data) {
 		return nil, errorf(CodeInvalidMessage, "lone surrogate escape")
 	}
 	if m, ok := decodeFast(data); ok {
@@ -71,8 +71,10 @@ func opSeq(data []byte) uint64 {
 	return m.Seq
 }
 
-// hasLoneSurrogate reports a \uD800-\uDFFF escape that is not a valid pair.
-func hasLoneSurrogate(b []byte) bool {
+// HasLoneSurrogate reports a \uD800-\uDFFF escape in JSON text b that is not
+// a valid pair: encoding/json would turn it into U+FFFD silently, so that the
+// text stored would not be the text sent.
+func HasLoneSurrogate(b []byte) bool {
 	for i := 0; i < len(b); i++ {
 		if b[i] != '\\' {
 			continue

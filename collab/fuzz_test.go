@@ -79,7 +79,7 @@ func FuzzDecodeFast(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if !utf8.Valid(data) || hasLoneSurrogate(data) {
+		if !utf8.Valid(data) || HasLoneSurrogate(data) {
 			return // decodeClient refuses these before either decoder.
 		}
 		fast, ok := decodeFast(data)

@@ -62,6 +62,7 @@ func TestCreateErrors(t *testing.T) {
 		{"unknown field", `{"name":"x"}`, 400, "invalid_message"},
 		{"trailing", `{} {}`, 400, "invalid_message"},
 		{"null", `null`, 400, "invalid_message"},
+		{"lone surrogate", `{"text":"a\ud800b"}`, 400, "invalid_message"},
 		{"array", ` [] `, 400, "invalid_message"},
 		{"empty", ``, 400, "invalid_message"},
 		{"wrong type", `{"text":5}`, 400, "invalid_message"},
@@ -112,7 +113,7 @@ func TestListPaginates(t *testing.T) {
 	if strings.Join(all, ",") != "a,b,c,d,e" {
 		t.Errorf("listed %v", all)
 	}
-	for _, q := range []string{"limit=0", "limit=-1", "limit=abc", "limit=1001", "cursor=../x", "limit=1&limit=2"} {
+	for _, q := range []string{"limit=0", "limit=-1", "limit=abc", "limit=1001", "cursor=../x", "limit=1&limit=2", "cursor=a&cursor=b"} {
 		if r := e.get("/api/v1/docs?" + q); r.status != 400 {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
 		}
@@ -291,6 +292,18 @@ func TestIdempotencyKey(t *testing.T) {
 	r := e.send("POST", "/api/v1/docs/d/ops", `{"version":0,"op":["z"]}`, "Idempotency-Key", strings.Repeat("k", 256))
 	if r.status != 400 {
 		t.Errorf("long key: %d %s", r.status, r.body)
+	}
+	// Two keys: which one would a retry that sends them the other way round match?
+	req, _ := http.NewRequest("POST", e.url+"/api/v1/docs/d/ops", strings.NewReader(`{"version":3,"op":["z"]}`))
+	req.Header.Add("Idempotency-Key", "k-a")
+	req.Header.Add("Idempotency-Key", "k-b")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || e.text("d") != "cba" {
+		t.Errorf("two keys: %d, text %q", resp.StatusCode, e.text("d"))
 	}
 }
 

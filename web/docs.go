@@ -77,6 +77,9 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 	if !utf8.Valid(body) {
 		return apiError(codeInvalidMessage, "request body is not valid UTF-8")
 	}
+	if collab.HasLoneSurrogate(body) {
+		return apiError(codeInvalidMessage, "request body has a lone surrogate escape (\\ud800-\\udfff without its pair)")
+	}
 	if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' { // null would decode as {}.
 		return apiError(codeInvalidMessage, "request body must be a JSON object")
 	}
@@ -148,9 +151,13 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = *l
 	}
-	cursor := r.URL.Query().Get("cursor")
-	if cursor != "" && !storage.ValidID(cursor) {
-		s.writeError(w, r, apiError(codeInvalidMessage, "invalid cursor"))
+	cursors := r.URL.Query()["cursor"]
+	cursor := ""
+	if len(cursors) > 0 {
+		cursor = cursors[0]
+	}
+	if len(cursors) > 1 || cursor != "" && !storage.ValidID(cursor) {
+		s.writeError(w, r, apiError(codeInvalidMessage, "cursor must be one document id"))
 		return
 	}
 	if _, err := s.authorize(r, "", needAdmin); err != nil {

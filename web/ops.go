@@ -58,8 +58,8 @@ func (s *Server) handlePostOps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
-	if !validIdempotencyKey(key) {
-		s.writeError(w, r, apiError(codeInvalidMessage, "Idempotency-Key must be at most %d printable ASCII characters", MaxIdempotencyKey))
+	if len(r.Header.Values("Idempotency-Key")) > 1 || !validIdempotencyKey(key) {
+		s.writeError(w, r, apiError(codeInvalidMessage, "Idempotency-Key must be given once, as at most %d printable ASCII characters", MaxIdempotencyKey))
 		return
 	}
 	var req opRequest
