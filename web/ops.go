@@ -117,7 +117,7 @@ func (s *Server) parsePoll(r *http.Request) (pollParams, error) {
 }
 
 func (s *Server) handleGetOps(w http.ResponseWriter, r *http.Request) {
-	id, _, err := s.docRequest(r, needRead)
+	id, grant, err := s.docRequest(r, needRead)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -127,10 +127,17 @@ func (s *Server) handleGetOps(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if !grant.Expires.IsZero() { // A long-poll ends with its token's access.
+		p.wait = max(min(p.wait, time.Until(grant.Expires)), 0)
+	}
 	resp, err := s.pollOnce(r.Context(), id, p)
 	if err == nil && len(resp.Ops) == 0 && p.wait > 0 {
 		if err = s.waitForOp(r, id, p); err == nil {
-			resp, err = s.pollOnce(r.Context(), id, p)
+			if !grant.Expires.IsZero() && !time.Now().Before(grant.Expires) {
+				err = errTokenExpired
+			} else {
+				resp, err = s.pollOnce(r.Context(), id, p)
+			}
 		}
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -473,6 +474,27 @@ func TestTokenExpiryEndsLiveAccess(t *testing.T) {
 	}
 	if time.Since(opened) < 900*time.Millisecond {
 		t.Fatalf("access ended %v after a token of 1 s", time.Since(opened))
+	}
+}
+
+// TestLongPollEndsAtExpiry: a long-poll whose token expires while it waits
+// is answered then, with forbidden, not at the end of its wait.
+func TestLongPollEndsAtExpiry(t *testing.T) {
+	e, a := newAuthEnv(t)
+	tok, err := a.Mint(TokenSpec{Doc: "d", Role: "view", TTL: 2 * time.Second}) // exp has whole seconds.
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.db.Meta(context.Background(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/api/v1/docs/d/ops?since=%d", m.Version)
+	if r := e.get(path, bearer(tok)...); r.status != 200 {
+		t.Fatalf("a poll with the fresh token: %d %s", r.status, r.body)
+	}
+	if r := e.get(path+"&wait=60", bearer(tok)...); r.status != 403 || r.errCode() != "forbidden" || !strings.Contains(string(r.body), "expired") {
+		t.Errorf("long-poll past its token's expiry: %d %s", r.status, r.body)
 	}
 }
 
