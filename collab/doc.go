@@ -44,9 +44,15 @@
 // Presence is state, not a log. Joins, presence updates and leaves are
 // flushed right after the next op broadcast or 50 ms after the change,
 // whichever is first, at most once per session interval, each encoded once;
-// a session that joins and leaves before the flush is never announced. Presence never cuts a session: a recipient whose queue is over
-// half full misses it and is later sent the current state of whoever it
-// missed. A welcome lists the peers from their cached encoded presence.
+// a session that joins and leaves before the flush is never announced, but
+// one that a welcome or a subscription's backlog listed is owed its leave
+// (no ghost cursors). Presence never cuts a session: a recipient whose queue
+// is over half full misses it and is later sent the current state of whoever
+// it missed. A welcome lists the peers from their cached encoded presence.
+//
+// A hello for a document that does not exist creates it (unless
+// NoAutoCreate) only for an editor whose Grant has Create; open access (no
+// Peer.Authorize) may create.
 //
 // # Ordering
 //
