@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -65,8 +66,8 @@ func (db *DB) submit(ctx context.Context, r *writeReq) error {
 }
 
 // run is the committer goroutine: it takes one request, adds whatever else
-// is waiting (up to MaxBatch) and, when busy, what arrives within
-// CommitDelay (linger), and commits them: through the journal when every
+// is waiting (up to MaxBatch) and, when busy and the recent arrivals
+// promise more, what arrives within CommitDelay (linger), and commits them: through the journal when every
 // request of the batch can go there, else in one bbolt transaction that
 // first checkpoints the journal. It checkpoints on its own
 // CheckpointEvery after the first record the journal holds alone, at once
@@ -92,6 +93,7 @@ func (db *DB) run() {
 			db.batches.Add(1)
 			db.batched.Add(int64(len(batch)))
 			start := time.Now()
+			db.arrivals.add(batch, start)
 			if db.journalable(batch) {
 				db.journalBatch(batch)
 			} else {
@@ -133,11 +135,79 @@ func (db *DB) run() {
 // would only be held for the rest of CommitDelay.
 const lingerEnough = 32
 
+// lingerExpect is how many more requests a linger must expect to gather
+// within CommitDelay, at the recent arrival rate, to be worth its wait:
+// below it the wait would mostly delay the requests it holds.
+const lingerExpect = 2
+
+// arrivalPeriod is how often the committer re-estimates its arrivals.
+const arrivalPeriod = 100 * time.Millisecond
+
+// arrivals is what the committer knows of its recent writers, to tell
+// whether a linger would gather enough to be worth its wait: the rate of
+// requests in the last complete arrivalPeriod, and how many documents
+// Appended in it. Owned by the committer.
+type arrivals struct {
+	since  time.Time           // Start of the current period.
+	n      int                 // Requests taken since then.
+	docs   map[string]struct{} // Documents that Appended since then.
+	perSec float64             // Requests per second in the last complete period; +Inf before the first.
+	active int                 // Documents that Appended in it; MaxInt before the first.
+	held   map[string]struct{} // Scratch: the documents of the batch a linger holds.
+}
+
+func newArrivals(now time.Time) arrivals {
+	return arrivals{since: now, docs: map[string]struct{}{}, perSec: math.Inf(1), active: math.MaxInt,
+		held: map[string]struct{}{}}
+}
+
+// add counts a batch taken at now; a period that ended re-estimates over
+// its whole length, so a quiet stretch counts as slow.
+func (a *arrivals) add(batch []*writeReq, now time.Time) {
+	a.n += len(batch)
+	for _, r := range batch {
+		if r.app != nil {
+			a.docs[r.app.id] = struct{}{}
+		}
+	}
+	if el := now.Sub(a.since); el >= arrivalPeriod {
+		a.perSec = float64(a.n) / el.Seconds()
+		a.active = len(a.docs)
+		clear(a.docs)
+		a.n, a.since = 0, now
+	}
+}
+
+// expect is how many requests arrive within d at the estimated rate.
+func (a *arrivals) expect(d time.Duration) float64 { return a.perSec * d.Seconds() }
+
+// hold notes the document of r, a request of the batch a linger holds, and
+// reports whether every recently active document is in it: each waits for
+// its commit before it writes again, so none of them can add to the batch.
+func (a *arrivals) hold(r *writeReq) (allIn bool) {
+	if r.app != nil {
+		a.held[r.app.id] = struct{}{}
+	}
+	return len(a.held) >= a.active
+}
+
 // linger adds the requests that arrive within CommitDelay to batch until it
-// holds lingerEnough (or MaxBatch, or Close).
+// holds lingerEnough (or MaxBatch, or Close), when the recent arrivals
+// promise that the wait pays: at least lingerExpect requests within it,
+// from documents the batch does not hold yet. Busy with a few writers the
+// batch soon holds them all and nobody waits; with hundreds the wait pays.
 func (db *DB) linger(batch []*writeReq, t *time.Timer) []*writeReq {
 	want := min(lingerEnough, db.opts.MaxBatch)
-	if len(batch) >= want {
+	a := &db.arrivals
+	if len(batch) >= want || a.expect(db.opts.CommitDelay) < lingerExpect {
+		return batch
+	}
+	defer clear(a.held)
+	allIn := false
+	for _, r := range batch {
+		allIn = a.hold(r)
+	}
+	if allIn {
 		return batch
 	}
 	t.Reset(db.opts.CommitDelay)
@@ -146,6 +216,9 @@ func (db *DB) linger(batch []*writeReq, t *time.Timer) []*writeReq {
 		select {
 		case r := <-db.reqs:
 			batch = append(batch, r)
+			if a.hold(r) {
+				return batch
+			}
 		case <-t.C:
 			return batch
 		case <-db.stop:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -504,5 +505,104 @@ func TestLingerEndsAtEnough(t *testing.T) {
 	}
 	appendBehindHeldCommit(t, db, "e", writers) // Returns at once, not in an hour.
 	// A lone request now (the cleanup's check) would linger: close first.
+	db.Close()
+}
+
+// TestArrivals: the committer's estimate of its recent writers is the rate
+// and the documents of the last complete period; until one completes it
+// assumes many, as busy; a quiet stretch counts as slow.
+func TestArrivals(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	a := newArrivals(t0)
+	const delay = 3 * time.Millisecond
+	appends := func(ids ...string) []*writeReq {
+		var b []*writeReq
+		for _, id := range ids {
+			b = append(b, &writeReq{app: &journaled{appendArgs: appendArgs{id: id}}})
+		}
+		return b
+	}
+	creates := func(n int) []*writeReq { // Requests other than Appends.
+		b := make([]*writeReq, n)
+		for i := range b {
+			b[i] = &writeReq{}
+		}
+		return b
+	}
+	if a.expect(delay) < lingerExpect || a.active != math.MaxInt {
+		t.Fatalf("before the first period: expect %v, %d active", a.expect(delay), a.active)
+	}
+	a.add(appends("a", "b", "a"), t0.Add(50*time.Millisecond)) // The period is not over: still unknown.
+	if a.expect(delay) < lingerExpect || a.active != math.MaxInt {
+		t.Fatal("within the first period the estimate changed")
+	}
+	a.add(append(appends("c", "a"), creates(5)...), t0.Add(100*time.Millisecond)) // 10 in 100 ms.
+	if got := a.expect(delay); got < 0.29 || got > 0.31 || a.active != 3 {
+		t.Fatalf("10 requests from 3 documents in 100 ms: expect %.2f within 3 ms (want 0.3), %d active (want 3)", got, a.active)
+	}
+	if a.hold(appends("a")[0]) || a.hold(appends("a")[0]) || a.hold(&writeReq{}) || a.hold(appends("b")[0]) {
+		t.Fatal("a batch of a, a, a create and b holds all 3 active documents")
+	}
+	if !a.hold(appends("c")[0]) {
+		t.Fatal("a batch of a, b and c does not hold all 3 active documents")
+	}
+	clear(a.held)
+	a.add(creates(300), t0.Add(200*time.Millisecond)) // 3,000/s: 9 within 3 ms.
+	if got := a.expect(delay); got < 8.9 || got > 9.1 || a.active != 0 {
+		t.Fatalf("3,000 creates/s: expect %.2f within 3 ms (want 9), %d active documents (want 0)", got, a.active)
+	}
+	a.add(appends("a"), t0.Add(10*time.Second)) // Ten seconds quiet, then one.
+	if a.expect(delay) >= lingerExpect {
+		t.Fatalf("after a quiet stretch: expect %.4f", a.expect(delay))
+	}
+}
+
+// TestSlowArrivalsNeverLinger: a busy committer (a batch of two) does not
+// wait when requests arrive too slowly for a wait to gather more. The
+// estimate is pinned at zero (a period that never ends) and CommitDelay is
+// an hour, so a linger would outlast the test.
+func TestSlowArrivalsNeverLinger(t *testing.T) {
+	db := openTest(t, Options{NoSync: true, CommitDelay: time.Hour})
+	a := newArrivals(time.Now().Add(time.Hour)) // Before any write.
+	a.perSec = 0
+	db.arrivals = a
+	lingerless(t, db, "the busy committer waited for more requests at a rate of zero")
+}
+
+// TestLingerEndsWhenAllIn: a busy committer does not wait when its batch
+// holds every document that wrote recently (pinned here: the two that the
+// batch holds), since each waits for its commit before it writes again.
+func TestLingerEndsWhenAllIn(t *testing.T) {
+	db := openTest(t, Options{NoSync: true, CommitDelay: time.Hour})
+	a := newArrivals(time.Now().Add(time.Hour)) // Before any write.
+	a.active = 2
+	db.arrivals = a
+	lingerless(t, db, "the busy committer waited for more requests with every writer in its batch")
+}
+
+// lingerless appends behind a held commit from three documents, so that
+// the two behind it form a busy batch, and fails with msg unless that batch
+// commits without a linger (CommitDelay is an hour).
+func lingerless(t *testing.T, db *DB, msg string) {
+	t.Helper()
+	const writers = 3
+	for i := range writers {
+		must(db.Create(ctx, fmt.Sprintf("s%d", i), ""))(t)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		appendBehindHeldCommit(t, db, "s", writers)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		db.Close() // Ends the linger, and the cleanup's check with it.
+		t.Fatal(msg)
+	}
+	if st := db.Stats(); st.Transactions != writers+2 || st.Requests != 2*writers {
+		t.Fatalf("stats %+v, want the creates, the held append, then the other two together", st)
+	}
+	// A request now (the cleanup's check) could linger: close first.
 	db.Close()
 }

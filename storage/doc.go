@@ -113,9 +113,12 @@
 //     Close, puts whatever requests queued while the previous commit ran (up
 //     to Options.MaxBatch) into one journal write or one transaction, and
 //     one fsync. When busy (the
-//     previous transaction or the waiting requests number more than one) it
-//     first waits up to Options.CommitDelay for more, until the batch holds
-//     lingerEnough (32); a lone writer never waits. It never yields the processor to let requests arrive. A request that
+//     previous transaction or the waiting requests number more than one),
+//     and the last 100 ms promise more (requests fast enough to expect at
+//     least lingerExpect (2) within Options.CommitDelay, from documents
+//     that Appended then and are not in the batch yet), it first waits up to
+//     CommitDelay for more, until the batch holds lingerEnough (32) or every
+//     such document; a lone writer, or a few, never waits. It never yields the processor to let requests arrive. A request that
 //     fails validation fails alone; a failed commit fails every request of
 //     its batch and commits none of them. The ops of one document keep the
 //     order of their Append calls; a caller that wants many ops per fsync

@@ -32,7 +32,7 @@ var (
 const (
 	DefaultLockTimeout = time.Second
 	DefaultMaxBatch    = 512
-	DefaultCommitDelay = time.Millisecond
+	DefaultCommitDelay = 3 * time.Millisecond
 
 	// DefaultSnapshotEvery is the number of ops after which the caller (the
 	// collab room) should pass a snapshot to Append. Chosen by measurement
@@ -60,11 +60,14 @@ type Options struct {
 
 	// CommitDelay is how long the committer waits for more requests before a
 	// commit, but only while it is busy (when the previous transaction or
-	// the requests already waiting number more than one), and only until the
-	// batch holds 32 requests. A lone writer never waits. Each commit costs CPU whatever it carries (a journal
-	// write's fdatasync took ~65 µs of CPU on our test VM; a bbolt
-	// transaction 110-210 µs, BenchmarkTxPages), so under load a short
-	// wait trades a little latency for less CPU per write. Zero means
+	// the requests already waiting number more than one) and the last 100
+	// ms promise more (requests fast enough to expect at least two within
+	// it, from documents not in the batch yet), and only until the batch
+	// holds 32 requests or every document that wrote then. A lone writer,
+	// or a few, never waits. Each commit costs CPU whatever it
+	// carries (a journal write's fdatasync took ~65 µs of CPU on our test
+	// VM; a bbolt transaction 110-210 µs, BenchmarkTxPages), so under load a
+	// short wait trades a little latency for less CPU per write. Zero means
 	// DefaultCommitDelay; negative disables the wait.
 	CommitDelay time.Duration
 
@@ -98,6 +101,7 @@ type DB struct {
 	maxLogLag uint64 // maxLogLag, or smaller in tests; set before any write.
 
 	batches, batched atomic.Int64 // Batches (transactions) the committer ran, and requests in them.
+	arrivals         arrivals     // Owned by the committer: whether a linger pays.
 	slowBatches      atomic.Int64 // Batches that took SlowTransaction or longer.
 
 	// The journal (journal.go). Owned by the committer after Open, except
@@ -219,7 +223,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, openError(path, opts.LockTimeout, err)
 	}
 	db := &DB{path: path, opts: opts, bolt: bdb, reqs: make(chan *writeReq), stop: make(chan struct{}),
-		maxLogLag: maxLogLag}
+		maxLogLag: maxLogLag, arrivals: newArrivals(time.Now())}
 	if err := db.init(); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
