@@ -138,7 +138,7 @@ func (tb *tab) debugState() string {
 	ctx, cancel := tb.bounded()
 	defer cancel()
 	state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({
-		text: window.folio ? folio.view.state.doc.toString() : null,
+		text: window.folio ? (t => t.length > 400 ? t.slice(0, 400) + '… (' + t.length + ' UTF-16 units)' : t)(folio.view.state.doc.toString()) : null,
 		status: document.getElementById('status')?.textContent,
 		unsynced: window.folio ? folio.client.unsynced : null,
 		msgs: window.msgs})`))

@@ -40,6 +40,7 @@ func TestEditorInBrowser(t *testing.T) {
 
 	t.Run("TwoEditorsTypeConcurrently", func(t *testing.T) { testTwoEditors(t, env, b) })
 	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
+	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
 	t.Run("RESTPutShowsUp", func(t *testing.T) { testRESTPut(t, env, b) })
@@ -118,6 +119,25 @@ func testLabelPlacement(t *testing.T, env *testEnv, b *browser) {
 	bob.eval(t, `folio.view.dispatch({selection: {anchor: 13}})`)
 	ann.waitJS(t, "Bob's label above his caret on line 2", `(g => g.text === 'second line' &&
 		g.label.top < g.line.top)(`+label+`)`)
+}
+
+// testCRLF: "\r\n" counts two code points on the wire, and the editor must
+// neither fold it into "\n" nor misplace the edits after it: typing at the end
+// and a REST op in the middle land where each was meant.
+func testCRLF(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("crlf", "a\r\nb\r\nc")
+	tab := b.open(t, env.url+"/d/"+id)
+	tab.waitSaved(t)
+	converged(t, env, id, "a\r\nb\r\nc", tab)
+	tab.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.length}}), folio.view.focus()`)
+	if err := tab.typeKeys("X"); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, env, id, "a\r\nb\r\ncX", tab)
+	var meta versionResponse
+	env.get("/api/v1/docs/"+id).json(t, &meta)
+	env.postOp(id, meta.Version, `[4,"Y"]`) // After "b".
+	converged(t, env, id, "a\r\nbY\r\ncX", tab)
 }
 
 func testOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {

@@ -71,7 +71,7 @@ export const pairSafe = EditorState.transactionFilter.of((tr: Transaction): Tran
     }
     specs.push({ from, to, insert: wellFormed(ins.toString()) });
   });
-  const changes = ChangeSet.of(specs, doc.length);
+  const changes = ChangeSet.of(specs, doc.length, tr.startState.facet(EditorState.lineSeparator));
   return {
     changes,
     selection: EditorSelection.create(tr.startState.selection.ranges.map((r) => r.map(changes, 1)), tr.startState.selection.mainIndex),

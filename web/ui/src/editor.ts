@@ -41,6 +41,7 @@ export class Editor {
     const state = EditorState.create({
       doc: "",
       extensions: [
+        EditorState.lineSeparator.of("\n"), // the wire counts "\r\n" as two code points: never normalize
         history(),
         drawSelection(),
         highlightActiveLine(),
