@@ -23,6 +23,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/foliodocs/folio/collab"
 )
 
 const (
@@ -47,6 +49,20 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("LandingCreatesAndOpens", func(t *testing.T) { testLanding(t, env, b) })
 	t.Run("EmbedPostsReadyToAllowedParent", func(t *testing.T) { testEmbedAllowed(t, env, b, hostOK) })
 	t.Run("EmbedRefusedForOtherOrigin", func(t *testing.T) { testEmbedRefused(t, env, b, hostOther) })
+}
+
+// TestEditorOversizeOp: an op over the server's message limit ends the
+// connection (1009). The editor undoes it rather than resending it after
+// every reconnect, and keeps what was typed after it.
+func TestEditorOversizeOp(t *testing.T) {
+	env := newEnvWith(t, func(o *collab.Options) { o.MaxMessageBytes = 1 << 20 }, nil)
+	b := newBrowser(t)
+	id := env.create("oversize", "keep")
+	tab := b.open(t, env.url+"/d/"+id)
+	tab.waitSaved(t)
+	// A paste of 600,000 "é" (1.2 MB of JSON) goes in flight; an edit waits behind it.
+	tab.eval(t, `folio.view.dispatch({changes: {from: 4, insert: "é".repeat(600000)}}), folio.view.dispatch({changes: {from: 0, insert: ">"}})`)
+	converged(t, env, id, ">keep", tab)
 }
 
 func testTwoEditors(t *testing.T, env *testEnv, b *browser) {

@@ -2,6 +2,9 @@
 // application-level ping (browsers cannot send WebSocket pings), and a
 // watchdog that drops a connection on which nothing arrives.
 
+/** The close code of a socket the client drops to resync. */
+export const CLIENT_RESYNC = 4990;
+
 export type ConnState = "connecting" | "open" | "waiting";
 
 export interface ConnHandlers {
@@ -56,9 +59,12 @@ export class Connection {
     this.dial();
   }
 
-  /** Closes the socket; the usual reconnect follows. */
+  /**
+   * Closes the socket; the usual reconnect follows. Its code is the
+   * client's own, not one of the server's (4000 means stop, say).
+   */
   drop(): void {
-    this.abandon(4000, "client resync");
+    this.abandon(CLIENT_RESYNC, "client resync");
   }
 
   send(msg: object): boolean {

@@ -61,6 +61,10 @@ export class OTClient {
   buffer: Pending | null = null;
   private nextSeq = 1;
   private started = false;
+  // Set after a desync: the next hello asks for the full text (no version)
+  // while keeping the session, so the op in flight stays exactly-once and
+  // the pending edits are rebased onto the text.
+  private needText = false;
   // Set while waiting to learn whether the op in flight is in a snapshot.
   private limbo: { text: string; version: number; queue: OpMsg[] } | null = null;
   // The last HISTORY server ops, to bring older presence up to `version`.
@@ -75,7 +79,8 @@ export class OTClient {
 
   /** The hello fields that resume this client's session. */
   hello(): { session?: string; version?: number } {
-    return this.started ? { session: this.session, version: this.version } : {};
+    if (!this.started) return {};
+    return this.needText ? { session: this.session } : { session: this.session, version: this.version };
   }
 
   /** Records a local edit (an op on the local text, invertible form). */
@@ -99,23 +104,27 @@ export class OTClient {
   welcome(w: WelcomeMsg): void {
     const resumed = this.started && w.session === this.session;
     this.limbo = null;
+    this.needText = false;
     this.session = w.session;
     this.started = true;
-    this.live = true;
     if (w.text == null) {
-      for (const o of w.ops ?? []) this.remote(o);
+      for (const o of w.ops ?? []) this.remote(o); // not live yet: nothing is sent meanwhile
       this.version = w.version;
+      this.live = true;
     } else if (resumed && this.inflight) {
+      this.live = true;
       // The snapshot may or may not contain the op in flight. Resending it
       // as it was tells: a duplicate is acknowledged with its old version.
       this.limbo = { text: w.text, version: w.version, queue: [] };
       this.sendInflight();
       return;
     } else {
+      this.live = true;
       if (this.inflight) this.requeueInflight(); // a new session: the server cannot dedupe it
       this.rebase(w.text, w.version);
     }
-    this.flush();
+    if (this.inflight) this.sendInflight(); // the resend, same seq, new base
+    else this.flush();
   }
 
   /** Handles ack of the op in flight. */
@@ -138,43 +147,53 @@ export class OTClient {
       return;
     }
     if (o.version <= this.version) return; // already seen (catch-up overlap)
-    this.remember(o.version, o.op);
     this.incoming(o.op, o.session);
+    this.remember(o.version, o.op);
     this.version = o.version;
   }
 
   /**
    * Handles an error about op seq. "retry": resend it later (rate limited);
-   * "resync": reconnect for a fresh snapshot (the pending edits are kept
-   * when the op was only too old, dropped when it was refused for good);
-   * "handled" or "ignored": nothing to do.
+   * "resync": reconnect for a fresh snapshot, the pending edits kept (the op
+   * was only too old); "handled": done here (an op refused for good is
+   * undone locally, what was typed after it kept); "ignored": not about the
+   * op in flight.
    */
   refused(seq: number, code: string): "retry" | "resync" | "handled" | "ignored" {
     if (!this.inflight || this.inflight.seq !== seq) return "ignored";
+    // Transient refusals: the same op is sent again later. The server decides
+    // these before its exactly-once check, so in limbo they say nothing about
+    // whether the op is in the snapshot.
+    if (["rate_limited", "unavailable", "conflict", "internal"].includes(code)) return "retry";
     if (this.limbo) {
       this.leaveLimbo("not-committed", 0);
       return "handled";
     }
-    // Transient refusals: the same op is sent again later.
-    if (["rate_limited", "unavailable", "conflict", "internal"].includes(code)) return "retry";
     // A base the server cannot rebase from: reconnecting brings a snapshot
-    // and the edits are rebased onto it. Anything else (invalid_op,
-    // doc_too_large, forbidden, ...) means the op can never be accepted.
-    if (code !== "version_too_old" && code !== "version_ahead") this.reset();
-    return "resync";
+    // and the edits are rebased onto it.
+    if (code === "version_too_old" || code === "version_ahead") return "resync";
+    // Anything else (invalid_op, doc_too_large, ...) refuses this op for good:
+    // undo it locally and keep what was typed after it.
+    const undo = type.invert(this.inflight.op);
+    this.inflight = null;
+    this.incoming(undo, "");
+    this.flush();
+    return "handled";
   }
 
-  /** Forgets pending edits and the session: the next hello asks for a snapshot. */
-  reset(): void {
-    this.inflight = null;
-    this.buffer = null;
+  /**
+   * The local text no longer fits the server's ops (a desync): the next
+   * hello asks for the full text, in the same session, and what is pending
+   * is rebased onto it (as after any snapshot), so nothing typed is lost.
+   */
+  resync(): void {
     this.limbo = null;
-    this.started = false;
+    this.needText = true;
   }
 
   /** Resends the op in flight (after rate limiting) without changing its seq. */
   resend(): void {
-    if (this.live && this.inflight && !this.limbo) this.sendInflight();
+    if (this.live && this.inflight) this.sendInflight();
   }
 
   /** Moves a selection given at server version v to local coordinates. */
@@ -205,27 +224,28 @@ export class OTClient {
 
   // incoming transforms an op on the server text against what is pending
   // (ours "left", theirs "right") and applies it to the local text.
+  // Nothing changes when applyRemote throws (a desync): what is pending
+  // still fits the local text, for the resync to rebase.
   private incoming(op: Op, author: string): void {
-    if (this.inflight) {
-      const mine = type.transform(this.inflight.op, op, "left");
-      op = type.transform(op, this.inflight.op, "right");
-      this.inflight.op = mine;
+    let inflight = this.inflight?.op;
+    let buffer = this.buffer?.op;
+    if (inflight) {
+      const mine = type.transform(inflight, op, "left");
+      op = type.transform(op, inflight, "right");
+      inflight = mine;
     }
-    if (this.buffer) {
-      const mine = type.transform(this.buffer.op, op, "left");
-      op = type.transform(op, this.buffer.op, "right");
-      this.buffer.op = mine;
+    if (buffer) {
+      const mine = type.transform(buffer, op, "left");
+      op = type.transform(op, buffer, "right");
+      buffer = mine;
     }
     if (op.length > 0) this.host.applyRemote(op, author);
+    if (this.inflight) this.inflight.op = inflight!;
+    if (this.buffer) this.buffer.op = buffer!;
   }
 
   private flush(): void {
-    if (!this.live || this.limbo) return;
-    if (this.inflight) {
-      this.sendInflight();
-      return;
-    }
-    if (!this.buffer) return;
+    if (!this.live || this.limbo || this.inflight || !this.buffer) return;
     this.inflight = { ...this.buffer, seq: this.nextSeq++ };
     this.buffer = null;
     this.sendInflight();

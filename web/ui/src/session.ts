@@ -16,6 +16,7 @@ export interface Status { state: StatusState; unsynced: number; reason?: string 
 // Close codes after which reconnecting cannot help (docs/protocol.md).
 const FINAL_CLOSES: Record<number, string> = {
   1008: "access refused",
+  4000: "too many protocol errors",
   4003: "this session was opened elsewhere",
   4004: "the document was deleted",
   4400: "invalid document id",
@@ -173,6 +174,9 @@ export class FolioSession {
 
   private onClose(code: number): boolean {
     this.client.disconnected();
+    // 1009: the op in flight (the only large message a client sends) is over
+    // the server's message limit; resending it would be closed again.
+    if (code === 1009 && this.client.inflight) this.client.refused(this.client.inflight.seq, "too_large");
     const final = FINAL_CLOSES[code];
     if (final) {
       this.closedReason = this.connError && code === 1008 ? `${final}: ${this.connError}` : final;
@@ -193,7 +197,7 @@ export class FolioSession {
     } catch (e) {
       if (!(e instanceof DesyncError)) throw e;
       console.error("folio: resync after", e);
-      this.client.reset();
+      this.client.resync();
       this.conn.drop();
     }
   }

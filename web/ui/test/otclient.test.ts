@@ -194,3 +194,88 @@ test("diff keeps surrogate pairs whole", () => {
     for (const c of op) if (typeof c === "string") assert.doesNotMatch(c, /^[\udc00-\udfff]|[\ud800-\udbff]$/);
   }
 });
+
+// A client with a plain host, driven by hand: sent holds what it sent.
+function bare(text = "") {
+  const sent: any[] = [];
+  const h = { text, fail: false };
+  const client = new OTClient({
+    send: (m) => sent.push(m),
+    applyRemote: (op) => {
+      if (h.fail) throw new Error("desync");
+      h.text = type.apply(h.text, op);
+    },
+    text: () => h.text,
+  });
+  return { client, sent, h };
+}
+
+test("an op in flight is sent once, whatever is typed meanwhile", () => {
+  const { client, sent, h } = bare();
+  client.welcome({ session: "s1", version: 0, role: "edit", peers: [], text: "" });
+  h.text = "a";
+  client.local(["a"]);
+  for (const k of "bcdef") {
+    client.local([h.text.length, k]);
+    h.text += k;
+  }
+  assert.deepEqual(sent.map((m) => m.seq), [1]);
+  client.ack(1, 1);
+  assert.deepEqual(sent.map((m) => m.seq), [1, 2]);
+  assert.deepEqual(sent[1].op, [1, "bcdef"]);
+});
+
+test("a temporary refusal of the resend in limbo keeps its seq: nothing is doubled", () => {
+  for (const code of ["rate_limited", "unavailable", "conflict", "internal"]) {
+    const { client, sent, h } = bare();
+    client.welcome({ session: "s1", version: 0, role: "edit", peers: [], text: "" });
+    h.text = "hi";
+    client.local(["hi"]);
+    sent.length = 0; // committed as version 1; the ack is lost
+    client.disconnected();
+    // Too far behind: a snapshot that holds our op and four more.
+    client.welcome({ session: "s1", version: 5, role: "edit", peers: [], text: "....hi" });
+    assert.equal(sent.length, 1, code);
+    assert.equal(client.refused(1, code), "retry", code);
+    client.resend();
+    assert.deepEqual(sent.map((m) => m.seq), [1, 1], code); // the same op again, never a new seq
+    client.ack(1, 1); // the server's exactly-once answer: in the snapshot
+    assert.equal(h.text, "....hi", code);
+    assert.equal(client.unsynced, 0, code);
+  }
+});
+
+test("an op refused for good is undone and what was typed after it is kept", () => {
+  const { client, sent, h } = bare("0123456789");
+  client.welcome({ session: "s1", version: 3, role: "edit", peers: [], text: "0123456789" });
+  h.text = "0123456789XXXXX";
+  client.local([10, "XXXXX"]); // in flight
+  h.text = "456789XXXXX";
+  client.local([{ d: "0123" }]); // buffered
+  assert.equal(client.refused(1, "doc_too_large"), "handled");
+  assert.equal(h.text, "456789");
+  assert.equal(client.session, "s1");
+  assert.deepEqual(sent.map((m) => [m.seq, m.version, m.op]), [[1, 3, [10, "XXXXX"]], [2, 3, [{ d: 4 }]]]);
+});
+
+test("a desync keeps the session and the pending edits: the next hello asks for the text", () => {
+  const { client, sent, h } = bare("abc");
+  client.welcome({ session: "s1", version: 1, role: "edit", peers: [], text: "abc" });
+  h.text = "abcX";
+  client.local([3, "X"]); // in flight, seq 1
+  h.text = "YabcX";
+  client.local(["Y"]); // buffered
+  h.fail = true; // this remote op does not fit the local text
+  assert.throws(() => client.remote({ version: 2, op: [1, "z"], session: "o", seq: 1 }));
+  h.fail = false;
+  client.resync();
+  client.disconnected();
+  assert.deepEqual(client.hello(), { session: "s1" });
+  // The server never got seq 1: the snapshot holds only the other op.
+  client.welcome({ session: "s1", version: 2, role: "edit", peers: [], text: "azbc" });
+  assert.equal(sent.at(-1).seq, 1); // the resend, to find out whether it was committed
+  client.refused(1, "version_too_old"); // its base is not the snapshot's: not committed
+  assert.equal(h.text, "YazbcX");
+  assert.deepEqual(client.hello(), { session: "s1", version: 2 });
+  assert.equal(client.unsynced, 2);
+});
