@@ -377,3 +377,35 @@ func TestSubmitFromCallback(t *testing.T) {
 		t.Fatalf("text %q: want the 50 typed letters and the bot's answers", text)
 	}
 }
+
+// TestOversizeOpDropped: an op over the server's message limit ends the
+// connection with 1009. The client drops that op and reports it instead of
+// resending it after every reconnect, and keeps what was typed after it.
+func TestOversizeOpDropped(t *testing.T) {
+	s := newWSFake(t, "keep", 0)
+	s.limit = 1 << 16
+	o := testOptions(t)
+	refused := make(chan collab.ErrorMsg, 1)
+	o.OnError = func(e collab.ErrorMsg) {
+		if e.Code == collab.CodeTooLarge {
+			refused <- e
+		}
+	}
+	c := dial(t, s.url(), o)
+	waitSynced(t, c)
+	if err := c.Insert(4, strings.Repeat("é", 1<<16)); err != nil { // In flight: 128 KB.
+		t.Fatal(err)
+	}
+	if err := c.Insert(0, ">"); err != nil { // Buffered behind it.
+		t.Fatal(err)
+	}
+	select {
+	case <-refused:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the oversize op was not reported")
+	}
+	waitSynced(t, c)
+	if text, _ := s.text(); text != ">keep" || c.Text() != text {
+		t.Fatalf("server %q, client %q", text, c.Text())
+	}
+}

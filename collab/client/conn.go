@@ -228,6 +228,9 @@ func (c *Client) run(cn *conn) {
 			c.status(StatusClosed, fe)
 			return
 		}
+		if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+			c.dropOversize()
+		}
 		c.log.Debug().Err(err).Str(logURL, c.url).Msg("connection lost")
 		c.status(StatusOffline, err)
 		if cn, err = c.reconnect(); cn == nil {
@@ -237,6 +240,20 @@ func (c *Client) run(cn *conn) {
 		c.reconnects.Add(1)
 		c.flushEvents()
 		c.status(StatusOnline, nil)
+	}
+}
+
+// dropOversize handles a close for a message over the server's limit
+// (1009): the only large message a client sends is its op in flight, and
+// resending it would end the next connection too. The op is refused like
+// one the server turned down for good (dropped, the buffer kept, OnError
+// told).
+func (c *Client) dropOversize() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if seq := c.st.pendingSeq(); seq != 0 {
+		c.st.fail(collab.ErrorMsg{Type: collab.TypeError, Code: collab.CodeTooLarge, Seq: seq,
+			Message: "the op is over the server's message size limit"})
 	}
 }
 

@@ -69,7 +69,10 @@
 //
 // Any other refusal of the in-flight op (invalid_op, doc_too_large, …)
 // drops that op: the local text becomes the server text plus the rebased
-// buffer, and Options.OnError reports it.
+// buffer, and Options.OnError reports it. So does a close with 1009 (the op
+// in flight is over the server's message limit; OnError gets too_large),
+// before the client reconnects: resending it would end the next connection
+// too.
 //
 // # Presence
 //

@@ -33,6 +33,7 @@ type wsFake struct {
 	refuse   collab.Code // Non-empty: answer hello with this error.
 	refused  int
 	stall    chan struct{} // Non-nil: after welcome, stop reading until closed.
+	limit    int64         // Non-zero: the read limit (a larger message closes with 1009); set before dialling.
 }
 
 type fakeConn struct {
@@ -99,6 +100,9 @@ func (s *wsFake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer ws.CloseNow()
+	if s.limit > 0 {
+		ws.SetReadLimit(s.limit)
+	}
 	ctx := context.Background()
 	var hello collab.ClientMsg
 	if _, b, err := ws.Read(ctx); err != nil || json.Unmarshal(b, &hello) != nil {
