@@ -65,6 +65,45 @@ func TestEditorOversizeOp(t *testing.T) {
 	converged(t, env, id, ">keep", tab)
 }
 
+// TestEditorPeersAfterTextWelcome: a peer listed in a welcome that carries
+// text while an op waits in limbo (is it in the snapshot?) cannot be placed
+// until that is settled; its caret shows up then, without the peer moving.
+func TestEditorPeersAfterTextWelcome(t *testing.T) {
+	env := newEnvWith(t, func(o *collab.Options) { o.CatchUpLimit = 2; o.OpWindow = 2 }, nil)
+	proxy := newCutProxy(t, env.ts.Listener.Addr().String())
+	b := newBrowser(t)
+	id := env.create("limbo-peers", "hello\n")
+	ann := b.open(t, proxy.url+"/d/"+id+"?name=Ann")
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	ann.waitSaved(t)
+	bob.waitSaved(t)
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: 2}})`)
+	bobShown := `[...document.querySelectorAll('.cm-remote-label')].some(l => l.textContent === 'Bob')`
+	ann.waitJS(t, "Bob's caret", bobShown)
+	// Ann's op commits but she ignores its ack, so that it is still in flight
+	// when her connection drops.
+	ann.eval(t, `folio.client.ack = () => {}, folio.view.dispatch({selection: {anchor: 5}}), folio.view.focus()`)
+	if err := ann.typeKeys("!"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); env.text(id) != "hello!\n"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Ann's op not committed: server text %q", env.text(id))
+		}
+	}
+	proxy.cut()
+	ann.waitJS(t, "offline", `document.getElementById('status').dataset.state === 'offline'`)
+	ann.eval(t, `delete folio.client.ack`)
+	for i := range 4 { // More than CatchUpLimit: the reconnect gets text.
+		var meta versionResponse
+		env.get("/api/v1/docs/"+id).json(t, &meta)
+		env.postOp(id, meta.Version, fmt.Sprintf(`[6,"%d"]`, i))
+	}
+	proxy.restore()
+	converged(t, env, id, "hello!3210\n", ann, bob)
+	ann.waitJS(t, "Bob's caret after the resync", bobShown)
+}
+
 func testTwoEditors(t *testing.T, env *testEnv, b *browser) {
 	id := env.create("duet", "Title\n\nmiddle line\n\nlast")
 	ann := b.open(t, env.url+"/d/"+id+"?name=Ann&color="+url.QueryEscape(annColor))

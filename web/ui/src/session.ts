@@ -51,6 +51,10 @@ export class FolioSession {
   private everLive = false;
   private role: "edit" | "view" = "edit";
   private peers = new Map<string, { name: string; color: string }>();
+  // Cursors that could not be placed yet (reported at a version the client
+  // has not reached, e.g. listed in a text welcome while an op waits for its
+  // answer): placed as soon as they can be.
+  private unplaced = new Map<string, PeerMsg>();
   private presenceDirty = true;
   private presenceTimer: number | undefined;
   private lastStatus = "";
@@ -116,12 +120,13 @@ export class FolioSession {
   private onMessage(m: any): void {
     switch (m.type) {
       case "welcome": return this.onWelcome(m as WelcomeMsg);
-      case "ack": this.client.ack(m.seq, m.version); break;
+      case "ack": this.guard(() => this.client.ack(m.seq, m.version)); break;
       case "op": this.guard(() => this.client.remote(m)); break;
       case "presence": this.onPresence(m as PeerMsg); break;
       case "leave": this.onLeave(m.session); break;
       case "error": this.onError(m); break;
     }
+    if (this.unplaced.size > 0) this.placeUnplaced();
     this.afterChange();
   }
 
@@ -130,6 +135,7 @@ export class FolioSession {
     this.connError = "";
     this.view.dispatch({ effects: clearPeers.of(null) });
     this.peers.clear();
+    this.unplaced.clear();
     this.guard(() => this.client.welcome(w));
     this.everLive = true;
     this.conn.healthy();
@@ -146,6 +152,8 @@ export class FolioSession {
     if (p.session === this.client.session) return;
     this.peers.set(p.session, { name: String(p.name ?? ""), color: safeColor(p.color) });
     const sel = p.cursor ? this.client.toLocal(p.cursor, p.version) : null;
+    if (p.cursor && !sel) this.unplaced.set(p.session, p);
+    else this.unplaced.delete(p.session);
     const doc = this.view.state.doc;
     const effect = sel
       ? setPeer.of({ session: p.session, name: String(p.name ?? ""), color: safeColor(p.color),
@@ -155,7 +163,15 @@ export class FolioSession {
     this.emitPeers();
   }
 
+  // placeUnplaced places the cursors that could not be placed before.
+  private placeUnplaced(): void {
+    for (const p of [...this.unplaced.values()]) {
+      if (this.client.toLocal(p.cursor!, p.version)) this.onPresence(p);
+    }
+  }
+
   private onLeave(session: string): void {
+    this.unplaced.delete(session);
     this.peers.delete(session);
     this.view.dispatch({ effects: removePeer.of(session) });
     this.emitPeers();
@@ -167,7 +183,13 @@ export class FolioSession {
       this.connError = String(m.message ?? "").slice(0, 200);
       return;
     }
-    const r = this.client.refused(m.seq, m.code);
+    let r: ReturnType<OTClient["refused"]>;
+    try {
+      r = this.client.refused(m.seq, m.code);
+    } catch (e) {
+      this.desynced(e);
+      return;
+    }
     if (r === "retry") setTimeout(() => this.client.resend(), 500 + Math.random() * 1000);
     else if (r === "resync") this.conn.drop(); // reconnect for a fresh snapshot
   }
@@ -195,11 +217,15 @@ export class FolioSession {
     try {
       f();
     } catch (e) {
-      if (!(e instanceof DesyncError)) throw e;
-      console.error("folio: resync after", e);
-      this.client.resync();
-      this.conn.drop();
+      this.desynced(e);
     }
+  }
+
+  private desynced(e: unknown): void {
+    if (!(e instanceof DesyncError)) throw e;
+    console.error("folio: resync after", e);
+    this.client.resync();
+    this.conn.drop();
   }
 
   private applyRemote(op: Op, author: string): void {
