@@ -63,6 +63,8 @@ func TestEditorOversizeOp(t *testing.T) {
 	// A paste of 600,000 "é" (1.2 MB of JSON) goes in flight; an edit waits behind it.
 	tab.eval(t, `folio.view.dispatch({changes: {from: 4, insert: "é".repeat(600000)}}), folio.view.dispatch({changes: {from: 0, insert: ">"}})`)
 	converged(t, env, id, ">keep", tab)
+	tab.waitJS(t, "a notice that the edit was undone", `document.getElementById('status').textContent ===
+		'Saved · an edit was undone: the edit is too large to send'`)
 }
 
 // TestEditorPeersAfterTextWelcome: a peer listed in a welcome that carries

@@ -45,6 +45,11 @@ function identity(params: URLSearchParams, token: string): { name: string; color
 }
 
 export function statusText(s: Status): string {
+  const text = stateText(s);
+  return s.notice && s.state !== "closed" ? `${text} · ${s.notice}` : text;
+}
+
+function stateText(s: Status): string {
   const n = s.unsynced === 1 ? "1 unsynced edit" : `${s.unsynced} unsynced edits`;
   switch (s.state) {
     case "saved": return "Saved";
@@ -192,7 +197,8 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
     dark: params.get("theme") === "dark",
     onStatus: (s) => {
       showStatus(s);
-      post({ type: "folio:status", state: s.state, unsynced: s.unsynced, ...(s.reason ? { reason: s.reason } : {}) });
+      post({ type: "folio:status", state: s.state, unsynced: s.unsynced, ...(s.reason ? { reason: s.reason } : {}),
+        ...(s.notice ? { notice: s.notice } : {}) });
     },
     onChange: (version) => post({ type: "folio:change", version }),
     onPeers: (p) => post({ type: "folio:presence", count: p.length }),

@@ -155,11 +155,11 @@ export class OTClient {
   /**
    * Handles an error about op seq. "retry": resend it later (rate limited);
    * "resync": reconnect for a fresh snapshot, the pending edits kept (the op
-   * was only too old); "handled": done here (an op refused for good is
-   * undone locally, what was typed after it kept); "ignored": not about the
-   * op in flight.
+   * was only too old); "undone": refused for good, the op was undone
+   * locally and what was typed after it kept; "handled": done here (the
+   * answer that ends a limbo); "ignored": not about the op in flight.
    */
-  refused(seq: number, code: string): "retry" | "resync" | "handled" | "ignored" {
+  refused(seq: number, code: string): "retry" | "resync" | "undone" | "handled" | "ignored" {
     if (!this.inflight || this.inflight.seq !== seq) return "ignored";
     // Transient refusals: the same op is sent again later. The server decides
     // these before its exactly-once check, so in limbo they say nothing about
@@ -178,7 +178,7 @@ export class OTClient {
     this.inflight = null;
     this.incoming(undo, "");
     this.flush();
-    return "handled";
+    return "undone";
   }
 
   /**

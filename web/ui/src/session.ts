@@ -11,7 +11,7 @@ import { cpToUtf16, utf16ToCp } from "./unicode";
 import { Editor } from "./editor";
 
 export type StatusState = "connecting" | "connected" | "reconnecting" | "offline" | "saved" | "closed";
-export interface Status { state: StatusState; unsynced: number; reason?: string }
+export interface Status { state: StatusState; unsynced: number; reason?: string; notice?: string }
 
 // Close codes after which reconnecting cannot help (docs/protocol.md).
 const FINAL_CLOSES: Record<number, string> = {
@@ -22,6 +22,13 @@ const FINAL_CLOSES: Record<number, string> = {
   4400: "invalid document id",
   4401: "the access token expired",
   4404: "no such document",
+};
+// Why the server refused an edit for good, for the notice that it was undone.
+const REFUSALS: Record<string, string> = {
+  doc_too_large: "the document would be too large",
+  too_large: "the edit is too large to send",
+  forbidden: "read-only access",
+  invalid_op: "the server could not apply it",
 };
 export interface Participant { session: string; name: string; color: string; self: boolean }
 
@@ -60,6 +67,9 @@ export class FolioSession {
   private lastStatus = "";
   private lastVersion = -1;
   private closedReason = "";
+  // Set when the server refused an edit for good and it was undone; cleared
+  // by the next local edit.
+  private notice = "";
   // The last error about the connection itself (no seq), e.g. why a hello
   // was refused; shown with a final close.
   private connError = "";
@@ -109,7 +119,7 @@ export class FolioSession {
     if (this.client.live) state = unsynced > 0 ? "connected" : "saved";
     else if (this.connState === "waiting") state = "offline";
     else state = this.everLive ? "reconnecting" : "connecting";
-    return { state, unsynced };
+    return this.notice ? { state, unsynced, notice: this.notice } : { state, unsynced };
   }
 
   private sendHello(): void {
@@ -190,6 +200,7 @@ export class FolioSession {
       this.desynced(e);
       return;
     }
+    if (r === "undone") this.undone(m.code);
     if (r === "retry") setTimeout(() => this.client.resend(), 500 + Math.random() * 1000);
     else if (r === "resync") this.conn.drop(); // reconnect for a fresh snapshot
   }
@@ -198,7 +209,9 @@ export class FolioSession {
     this.client.disconnected();
     // 1009: the op in flight (the only large message a client sends) is over
     // the server's message limit; resending it would be closed again.
-    if (code === 1009 && this.client.inflight) this.client.refused(this.client.inflight.seq, "too_large");
+    if (code === 1009 && this.client.inflight && this.client.refused(this.client.inflight.seq, "too_large") === "undone") {
+      this.undone("too_large");
+    }
     const final = FINAL_CLOSES[code];
     if (final) {
       this.closedReason = this.connError && code === 1008 ? `${final}: ${this.connError}` : final;
@@ -239,6 +252,7 @@ export class FolioSession {
   private onUpdate(u: ViewUpdate): void {
     for (const tr of u.transactions) {
       if (!tr.docChanged || tr.annotation(remoteAuthor) !== undefined) continue;
+      this.notice = "";
       this.client.local(changesToOp(tr.changes, tr.startState.doc));
     }
     if (u.docChanged || u.selectionSet || u.focusChanged) this.presenceDirty = true;
@@ -274,10 +288,15 @@ export class FolioSession {
 
   private emitStatus(): void {
     const s = this.status();
-    const key = s.state + ":" + s.unsynced + ":" + (s.reason ?? "");
+    const key = s.state + ":" + s.unsynced + ":" + (s.reason ?? "") + ":" + (s.notice ?? "");
     if (key === this.lastStatus) return;
     this.lastStatus = key;
     this.o.onStatus?.(s);
+  }
+
+  private undone(code: string): void {
+    this.notice = `an edit was undone: ${REFUSALS[code] ?? code}`;
+    this.emitStatus();
   }
 
   private emitPeers(): void {

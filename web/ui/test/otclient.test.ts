@@ -252,7 +252,7 @@ test("an op refused for good is undone and what was typed after it is kept", () 
   client.local([10, "XXXXX"]); // in flight
   h.text = "456789XXXXX";
   client.local([{ d: "0123" }]); // buffered
-  assert.equal(client.refused(1, "doc_too_large"), "handled");
+  assert.equal(client.refused(1, "doc_too_large"), "undone");
   assert.equal(h.text, "456789");
   assert.equal(client.session, "s1");
   assert.deepEqual(sent.map((m) => [m.seq, m.version, m.op]), [[1, 3, [10, "XXXXX"]], [2, 3, [{ d: 4 }]]]);
