@@ -263,6 +263,13 @@ func (c Config) Validate() error {
 			bad("origin pattern %q is malformed", o)
 		}
 	}
+	for _, o := range c.EmbedOrigins {
+		// The embed posts its events to these origins: a browser takes no
+		// postMessage target without a scheme (framing would work, events not).
+		if o != "*" && !strings.Contains(o, "://") {
+			bad("--embed-origins %q needs its scheme, e.g. https://%s", o, o)
+		}
+	}
 	positive := map[string]float64{
 		"--max-body": float64(c.MaxBodyBytes), "--max-text": float64(c.MaxTextBytes),
 		"--max-message": float64(c.MaxMessageBytes), "--max-doc-len": float64(c.MaxDocLen),

@@ -111,6 +111,7 @@ func TestConfigErrors(t *testing.T) {
 		{"zero limit", []string{"--max-body", "0"}, nil, "--max-body"},
 		{"negative timeout", []string{"--shutdown-timeout", "-1s"}, nil, "--shutdown-timeout"},
 		{"bad origin", []string{"--embed-origins", "https://a.example'"}, nil, "origin pattern"},
+		{"embed origin without scheme", []string{"--embed-origins", "a.example"}, nil, "needs its scheme"},
 		{"public pprof", []string{"--pprof-addr", ":6060"}, nil, "--pprof-addr"},
 		{"pprof on another host", nil, map[string]string{"FOLIO_PPROF_ADDR": "10.0.0.1:6060"}, "--pprof-addr"},
 		{"negative commit delay", []string{"--commit-delay", "-1ms"}, nil, "--commit-delay"},
