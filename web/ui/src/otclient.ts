@@ -65,8 +65,9 @@ export class OTClient {
   // while keeping the session, so the op in flight stays exactly-once and
   // the pending edits are rebased onto the text.
   private needText = false;
-  // Set while waiting to learn whether the op in flight is in a snapshot.
-  private limbo: { text: string; version: number; queue: OpMsg[] } | null = null;
+  // Set while waiting to learn whether the op in flight is in a snapshot;
+  // op is the op in flight rebased onto it, as it is resent.
+  private limbo: { text: string; version: number; queue: OpMsg[]; op: Op } | null = null;
   // The last HISTORY server ops, to bring older presence up to `version`.
   private recent: { version: number; op: Op }[] = [];
 
@@ -114,8 +115,12 @@ export class OTClient {
     } else if (resumed && this.inflight) {
       this.live = true;
       // The snapshot may or may not contain the op in flight. Resending it
-      // as it was tells: a duplicate is acknowledged with its old version.
-      this.limbo = { text: w.text, version: w.version, queue: [] };
+      // tells: a duplicate is acknowledged with its old version. It is sent
+      // rebased onto the snapshot, the way leaveLimbo rebases it locally, so
+      // that where it lands does not depend on the server's transforms
+      // agreeing with a diff.
+      const op = type.transform(this.inflight.op, diff(this.serverText(), w.text), "left");
+      this.limbo = { text: w.text, version: w.version, queue: [], op };
       this.sendInflight();
       return;
     } else {
@@ -253,7 +258,18 @@ export class OTClient {
 
   private sendInflight(): void {
     const f = this.inflight!;
-    this.host.send({ type: "op", seq: f.seq, version: this.version, op: type.stripInvertible(f.op) });
+    const [version, op] = this.limbo ? [this.limbo.version, this.limbo.op] : [this.version, f.op];
+    this.host.send({ type: "op", seq: f.seq, version, op: type.stripInvertible(op) });
+  }
+
+  // serverText is the text at `version`: the local text without what is
+  // pending, recovered through the pending ops' deleted text.
+  private serverText(): string {
+    let pending: Op = [];
+    if (this.inflight) pending = this.inflight.op;
+    if (this.buffer) pending = type.compose(pending, this.buffer.op);
+    const local = this.host.text();
+    return pending.length > 0 ? type.apply(local, type.invert(pending)) : local;
   }
 
   private remember(version: number, op: Op): void {
@@ -273,12 +289,7 @@ export class OTClient {
   // server text (the local text without what is pending, recovered through
   // the pending ops' deleted text) to the snapshot is applied as one remote op.
   private rebase(text: string, version: number): void {
-    let pending: Op = [];
-    if (this.inflight) pending = this.inflight.op;
-    if (this.buffer) pending = type.compose(pending, this.buffer.op);
-    const local = this.host.text();
-    const base = pending.length > 0 ? type.apply(local, type.invert(pending)) : local;
-    this.incoming(diff(base, text), "");
+    this.incoming(diff(this.serverText(), text), "");
     this.version = version;
     this.recent = [];
   }

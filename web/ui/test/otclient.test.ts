@@ -279,3 +279,22 @@ test("a desync keeps the session and the pending edits: the next hello asks for 
   assert.deepEqual(client.hello(), { session: "s1", version: 2 });
   assert.equal(client.unsynced, 2);
 });
+
+test("an op resent in limbo is rebased onto the snapshot, as the client rebases it", () => {
+  const { client, sent, h } = bare("aa");
+  client.welcome({ session: "s1", version: 1, role: "edit", peers: [], text: "aa" });
+  h.text = "aba";
+  client.local([1, "b"]); // seq 1 at version 1: lost with the connection
+  client.disconnected();
+  // Someone inserted "a" at 0 as version 2; the server sends text (say, its
+  // catch-up read failed), with the old base still in its window.
+  client.welcome({ session: "s1", version: 2, role: "edit", peers: [], text: "aaa" });
+  const resend = sent.at(-1);
+  // The model server: the op is transformed over what was committed after its base.
+  const log: Op[] = [["a"]];
+  let op: Op = resend.op;
+  for (const o of log.slice(resend.version - 1)) op = type.transform(op, o, "left");
+  const server = type.apply("aaa", op);
+  client.ack(resend.seq, 3);
+  assert.equal(h.text, server);
+});
