@@ -49,6 +49,9 @@ func (r *room) join(s *session) *Error {
 	if old := r.byID[s.id]; old != nil {
 		delete(r.sessions, old)
 		old.closeAfterQueued(errReplaced)
+		// Its leave will find it gone: the peers that know the id are owed
+		// a leave when the new session goes.
+		s.presAnnounced = old.presAnnounced
 	}
 	w := Welcome{Type: TypeWelcome, Session: s.id, Version: r.head, Role: string(s.role)}
 	if s.since != nil && *s.since <= r.head {
@@ -73,7 +76,7 @@ func (r *room) join(s *session) *Error {
 		// A reconnect within the tick: its presence says it all, and since
 		// the peers know its id, its leave is owed if it goes again.
 		r.presLeaves = slices.DeleteFunc(r.presLeaves, func(id string) bool { return id == s.id })
-		s.presAnnounced = len(r.presLeaves) < n
+		s.presAnnounced = s.presAnnounced || len(r.presLeaves) < n
 	}
 	s.presDirty = true
 	r.presenceChanged()

@@ -421,3 +421,19 @@ func expectAbout(t *testing.T, c *testClient, typ, session string) {
 		}
 	}
 }
+
+// TestNoGhostAfterReplace: an announced session replaced by a reconnect
+// with its id while still attached (its leave then finds it gone), whose
+// new connection drops before the next flush, is still followed by a leave.
+func TestNoGhostAfterReplace(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	y := dialTest(t, ts.url+"replace")
+	y.hello(ClientMsg{})
+	z := dialTest(t, ts.url+"replace")
+	wz := z.hello(ClientMsg{})
+	expectAbout(t, y, TypePresence, wz.Session)
+	z2 := dialTest(t, ts.url+"replace")
+	z2.hello(ClientMsg{Session: wz.Session}) // z is still attached: replaced.
+	z2.conn.Close(websocket.StatusNormalClosure, "")
+	expectAbout(t, y, TypeLeave, wz.Session)
+}
