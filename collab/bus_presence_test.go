@@ -113,11 +113,11 @@ func TestBusPresenceNodeGone(t *testing.T) {
 		}
 	}
 	ghost := Presence{Session: "g1", Name: "Ghost", Color: "#123456"}
+	start := time.Now() // Before the news: the room sees it later, never earlier.
 	say(PresenceNews{Node: "dead", Peers: []Presence{ghost}})
 	if p := presenceOf(bob, "g1"); p.Name != "Ghost" {
 		t.Fatalf("%+v", p)
 	}
-	start := time.Now()
 	leaveOf(bob, "g1") // Nobody repeats it.
 	if waited := time.Since(start); waited < 2*50*time.Millisecond {
 		t.Fatalf("ghost dropped after %v, before it could expire", waited)
