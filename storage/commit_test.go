@@ -503,7 +503,17 @@ func TestLingerEndsAtEnough(t *testing.T) {
 	for i := range writers {
 		must(db.Create(ctx, fmt.Sprintf("e%d", i), ""))(t)
 	}
-	appendBehindHeldCommit(t, db, "e", writers) // Returns at once, not in an hour.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		appendBehindHeldCommit(t, db, "e", writers)
+	}()
+	select {
+	case <-done: // At once, not in an hour.
+	case <-time.After(10 * time.Second):
+		db.Close() // Ends the linger, and the cleanup's check with it.
+		t.Fatalf("the committer waited with %d requests in its batch", lingerEnough)
+	}
 	// A lone request now (the cleanup's check) would linger: close first.
 	db.Close()
 }
