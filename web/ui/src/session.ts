@@ -209,9 +209,8 @@ export class FolioSession {
     this.client.disconnected();
     // 1009: the op in flight (the only large message a client sends) is over
     // the server's message limit; resending it would be closed again.
-    if (code === 1009 && this.client.inflight && this.client.refused(this.client.inflight.seq, "too_large") === "undone") {
-      this.undone("too_large");
-    }
+    const f = this.client.inflight;
+    if (code === 1009 && f) this.guard(() => { if (this.client.refused(f.seq, "too_large") === "undone") this.undone("too_large"); });
     const final = FINAL_CLOSES[code];
     if (final) {
       this.closedReason = this.connError && code === 1008 ? `${final}: ${this.connError}` : final;
