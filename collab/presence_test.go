@@ -4,16 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/rs/zerolog"
 
 	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
 )
 
 func TestPresenceCursorsFollowEdits(t *testing.T) {
@@ -436,4 +440,79 @@ func TestNoGhostAfterReplace(t *testing.T) {
 	z2.hello(ClientMsg{Session: wz.Session}) // z is still attached: replaced.
 	z2.conn.Close(websocket.StatusNormalClosure, "")
 	expectAbout(t, y, TypeLeave, wz.Session)
+}
+
+// committedStore lets an Append reach storage, then holds its return (after
+// arm) until release: the store holds the op while the room's commit of it
+// has not ended.
+type committedStore struct {
+	*storage.DB
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *committedStore) Append(ctx context.Context, id string, recs []storage.OpRecord, n int, snap *storage.Snapshot) error {
+	err := c.DB.Append(ctx, id, recs, n, snap)
+	if c.armed.CompareAndSwap(true, false) {
+		close(c.entered)
+		<-c.release
+	}
+	return err
+}
+
+// TestSubscribeAtVersionBeingCommitted: a poller that read version 1 from
+// storage while the room's commit of it had not ended follows from there:
+// no version_ahead, and op 1 is not sent to it again.
+func TestSubscribeAtVersionBeingCommitted(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "f.db"), storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &committedStore{DB: db, entered: make(chan struct{}), release: make(chan struct{})}
+	h := NewHub(cs, Options{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Close(ctx); err != nil {
+			t.Error(err)
+		}
+		db.Close()
+	})
+	ctx := context.Background()
+	if _, err := h.Create(ctx, "d", ""); err != nil {
+		t.Fatal(err)
+	}
+	cs.armed.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Submit(ctx, "d", Submission{Base: 0, Op: ot.Op{{Insert: "x"}}})
+		done <- err
+	}()
+	<-cs.entered // Version 1 is in storage; the room's head is still 0.
+	sub, err := h.Subscribe(ctx, "d", u64(1))
+	close(cs.release)
+	if err != nil {
+		t.Fatalf("subscribe at a version in storage: %v", err)
+	}
+	defer sub.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Submit(ctx, "d", Submission{Base: 1, Op: ot.Op{{Insert: "y"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == EventPresence {
+			continue
+		}
+		if ev.Kind != EventOp || ev.Version != 2 {
+			t.Fatalf("first event %s at version %d, want the op of version 2", ev.Kind, ev.Version)
+		}
+		return
+	}
 }

@@ -39,13 +39,19 @@ type Subscription struct {
 	done    chan struct{} // Closed by end.
 	endOnce sync.Once
 	err     *Error // Why it ended; set before done closes.
+	// seen is the version it subscribed from when that was past the room's
+	// head: ops committed but not applied yet (a poller read them from
+	// storage). Owned by the room, which does not send it ops up to seen.
+	seen uint64
 }
 
 var errSubClosed = errorf(CodeUnavailable, "subscription closed")
 
 // Subscribe follows document id. With since nil the first event is a
 // snapshot; with a version the server can replay from, the first events are
-// the ops after it; with an older version, a snapshot. Current presence
+// the ops after it; with an older version, a snapshot; with a version being
+// committed (in storage already, its commit not ended: a poller read it),
+// the ops after it as they come; past that, version_ahead. Current presence
 // follows the catch-up.
 func (h *Hub) Subscribe(ctx context.Context, id string, since *uint64) (*Subscription, error) {
 	sub := &Subscription{ch: make(chan Event, h.opts.SendQueue), done: make(chan struct{})}
@@ -66,10 +72,18 @@ func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
 	if e := r.reachVersion(since); e != nil {
 		return e
 	}
-	if since != nil && *since > r.head {
+	committing := false
+	switch {
+	case since == nil || *since <= r.head:
+	case *since <= r.head+uint64(len(r.inflight)):
+		// Versions the store already holds while their commit ends here: the
+		// caller read them from storage. It follows from there (the commit's
+		// ops reach it as they reach everyone, and are skipped).
+		sub.seen, committing = *since, true
+	default:
 		return errorf(CodeVersionAhead, "version is ahead of the document")
 	}
-	if since != nil {
+	if since != nil && !committing {
 		ops, e := r.opsAfter(*since)
 		switch {
 		case e == nil:
@@ -99,6 +113,9 @@ func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
 // publish hands ev to every subscription, dropping those that are full.
 func (r *room) publish(ev Event) {
 	for sub := range r.subs {
+		if ev.Kind == EventOp && ev.Version <= sub.seen {
+			continue
+		}
 		select {
 		case sub.ch <- ev:
 		default:
