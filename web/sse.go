@@ -26,6 +26,11 @@ const (
 // EventSource also fires for network errors.
 const sseTokenExpired = "event: end\ndata: {\"code\":\"token_expired\",\"message\":\"token expired\"}\n\n"
 
+// sseDeleted ends a stream whose document was deleted: EventSource would
+// otherwise reconnect, and a document created again under the id restarts
+// its versions, so the viewer should start over rather than resume.
+const sseDeleted = "event: end\ndata: {\"code\":\"deleted\",\"message\":\"the document was deleted\"}\n\n"
+
 // sseRetry is the reconnect delay suggested to EventSource clients.
 const sseRetry = 2 * time.Second
 
@@ -98,6 +103,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.Subscription, expires time.Time) {
 	ctx, cancel := context.WithCancel(ctx)
 	events := make(chan []collab.Event)
+	var ended error // Why the pump stopped; read after events closes.
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -109,6 +115,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 		for i := 0; ; i ^= 1 {
 			ev, err := sub.Next(ctx)
 			if err != nil {
+				ended = err
 				return
 			}
 			// What piled up while the last batch was written goes in one write.
@@ -151,6 +158,9 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 			return
 		case batch, ok := <-events:
 			if !ok {
+				if e := collab.AsError(ended); e != nil && e.Code == collab.CodeDeleted {
+					s.sseWrite(w, rc, []byte(sseDeleted))
+				}
 				return
 			}
 			buf = buf[:0]

@@ -404,3 +404,25 @@ func TestSSEOpPayloadSharedMatchesJSON(t *testing.T) {
 		t.Fatalf("catch-up %s, live %s", ev2.data, ev.data)
 	}
 }
+
+// TestSSEEndsWithDeleted: a stream whose document is deleted ends with an
+// end event saying so, then closes: the viewer must start over rather than
+// resume a document that may come back with its versions restarted.
+func TestSSEEndsWithDeleted(t *testing.T) {
+	env := newEnv(t, nil)
+	id := env.create("gone", "text")
+	c := env.sse("/api/v1/docs/"+id+"/events", "")
+	if ev := c.nextEvent("presence"); ev.name != "snapshot" {
+		t.Fatalf("first event %+v", ev)
+	}
+	if r := env.send("DELETE", "/api/v1/docs/"+id, ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d", r.status)
+	}
+	ev := c.nextEvent("presence", "leave")
+	if ev.name != "end" || !strings.Contains(ev.data, `"code":"deleted"`) {
+		t.Fatalf("after the delete: %+v", ev)
+	}
+	if ev, ok := c.next(); ok {
+		t.Fatalf("the stream goes on after end: %+v", ev)
+	}
+}
