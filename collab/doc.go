@@ -120,6 +120,8 @@
 // head did not move). A hello, Subscribe or op naming a version after the
 // room's head makes the room catch up first; while a commit is in flight it
 // answers unavailable (hello, Subscribe) or conflict (op), both retryable.
+// (On one node, a Subscribe at a version that the room's commit in flight
+// covers, which a poller read from storage, follows from there.)
 //
 // Presence crosses nodes when the Bus is also a PresenceBus. A room
 // publishes what each presence flush sends its sessions (presence of those
