@@ -503,17 +503,7 @@ func TestLingerEndsAtEnough(t *testing.T) {
 	for i := range writers {
 		must(db.Create(ctx, fmt.Sprintf("e%d", i), ""))(t)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		appendBehindHeldCommit(t, db, "e", writers)
-	}()
-	select {
-	case <-done: // At once, not in an hour.
-	case <-time.After(10 * time.Second):
-		db.Close() // Ends the linger, and the cleanup's check with it.
-		t.Fatalf("the committer waited with %d requests in its batch", lingerEnough)
-	}
+	withoutLinger(t, db, "e", writers, fmt.Sprintf("the committer waited with %d requests in its batch", lingerEnough))
 	// A lone request now (the cleanup's check) would linger: close first.
 	db.Close()
 }
@@ -599,10 +589,23 @@ func lingerless(t *testing.T, db *DB, msg string) {
 	for i := range writers {
 		must(db.Create(ctx, fmt.Sprintf("s%d", i), ""))(t)
 	}
+	withoutLinger(t, db, "s", writers, msg)
+	if st := db.Stats(); st.Transactions != writers+2 || st.Requests != 2*writers {
+		t.Fatalf("stats %+v, want the creates, the held append, then the other two together", st)
+	}
+	// A request now (the cleanup's check) could linger: close first.
+	db.Close()
+}
+
+// withoutLinger runs appendBehindHeldCommit and fails with msg unless it
+// returns within 10 s: with CommitDelay an hour, only a linger that should
+// not have happened takes that long.
+func withoutLinger(t *testing.T, db *DB, prefix string, writers int, msg string) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		appendBehindHeldCommit(t, db, "s", writers)
+		appendBehindHeldCommit(t, db, prefix, writers)
 	}()
 	select {
 	case <-done:
@@ -610,9 +613,4 @@ func lingerless(t *testing.T, db *DB, msg string) {
 		db.Close() // Ends the linger, and the cleanup's check with it.
 		t.Fatal(msg)
 	}
-	if st := db.Stats(); st.Transactions != writers+2 || st.Requests != 2*writers {
-		t.Fatalf("stats %+v, want the creates, the held append, then the other two together", st)
-	}
-	// A request now (the cleanup's check) could linger: close first.
-	db.Close()
 }

@@ -3,7 +3,7 @@
 // watchdog that drops a connection on which nothing arrives.
 
 /** The close code of a socket the client drops to resync. */
-export const CLIENT_RESYNC = 4990;
+const CLIENT_RESYNC = 4990;
 
 export type ConnState = "connecting" | "open" | "waiting";
 
