@@ -142,6 +142,9 @@ func AsError(err error) *Error {
 		return errorf(CodeConflict, "concurrent change, retry")
 	case errors.Is(err, storage.ErrVersionAhead):
 		return errorf(CodeVersionAhead, "version is after the document's head")
+	case errors.Is(err, storage.ErrVersionGone):
+		// The document was deleted and created again after that version.
+		return errorf(CodeVersionTooOld, "version is from before the document was created; reload it")
 	case errors.Is(err, storage.ErrLocked), errors.Is(err, storage.ErrClosed):
 		return errorf(CodeUnavailable, "storage unavailable")
 	case errors.Is(err, syscall.ENOSPC):

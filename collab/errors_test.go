@@ -34,6 +34,7 @@ func TestAsError(t *testing.T) {
 		{storage.ErrLocked, CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
 		{storage.ErrClosed, CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
 		{fmt.Errorf("text at 9: %w", storage.ErrVersionAhead), CodeVersionAhead, http.StatusBadRequest, CloseProtocol},
+		{fmt.Errorf("ops 3..9: %w", storage.ErrVersionGone), CodeVersionTooOld, http.StatusConflict, CloseProtocol},
 		{storage.ErrCorrupt, CodeInternal, http.StatusInternalServerError, websocket.StatusInternalError},
 		{fmt.Errorf("storage: commit: %w", &os.PathError{Op: "write", Path: "/data/folio.db", Err: syscall.ENOSPC}),
 			CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},

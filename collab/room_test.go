@@ -388,6 +388,43 @@ func TestCatchUpAndRebaseFromStorage(t *testing.T) {
 	c.expectError(CodeVersionTooOld)
 }
 
+// TestRejoinAfterRecreate: a client of a deleted document that comes back
+// with its session and version after the id was created again gets the new
+// document's text, not its ops on the old text, and its op on the old base is
+// refused, not rebased over ops it never saw.
+func TestRejoinAfterRecreate(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ctx := context.Background()
+	a := dialTest(t, ts.url+"again")
+	w := a.hello(ClientMsg{})
+	for i := uint64(0); i < 3; i++ {
+		a.sendRaw(opJSON(i+1, i, `["a"]`))
+		a.expect(TypeAck)
+	}
+	if err := ts.hub.Delete(ctx, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if code := a.closed(); code != CloseDeleted {
+		t.Fatalf("close code %d", code)
+	}
+	if m, err := ts.hub.Create(ctx, "again", "new"); err != nil || m.Version != 4 {
+		t.Fatalf("re-create: %+v, %v; want version 4", m, err)
+	}
+	for _, v := range []uint64{1, 3} {
+		b := dialTest(t, ts.url+"again")
+		wb := b.hello(ClientMsg{Session: w.Session, Version: u64(v)})
+		if wb.Text == nil || *wb.Text != "new" || wb.Version != 4 || len(wb.Ops) != 0 {
+			t.Fatalf("rejoin at the deleted document's %d: %+v", v, wb)
+		}
+		b.sendRaw(opJSON(4, v, `["z"]`))
+		b.expectError(CodeVersionTooOld)
+		b.conn.CloseNow()
+	}
+	if text, _ := textOf(t, ts.db, "again"); text != "new" {
+		t.Fatalf("text %q", text)
+	}
+}
+
 // TestConcurrentFirstJoins opens a document that does not exist yet from
 // many connections at once: every one is welcomed to the same new document,
 // even when a room started loading before another joiner's create committed.

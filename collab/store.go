@@ -9,7 +9,8 @@ import (
 // Store is the part of storage a hub needs. *storage.DB implements it; tests
 // use a small fake only to inject a failing commit.
 type Store interface {
-	// Create makes a new document at version 0 with text (storage.ErrExists if taken).
+	// Create makes a new document with text (storage.ErrExists if taken), at
+	// version 0 or, for the id of a deleted document, after its last version.
 	Create(ctx context.Context, id, text string) (storage.Meta, error)
 	// Meta returns the document's head version and length (a Bus room
 	// reads it to catch up with other nodes).
@@ -22,7 +23,8 @@ type Store interface {
 	Append(ctx context.Context, id string, recs []storage.OpRecord, length int, snap *storage.Snapshot) error
 	// PutSnapshot stores the text at a version.
 	PutSnapshot(ctx context.Context, id string, snap storage.Snapshot) error
-	// Ops returns the committed ops with versions from+1..to.
+	// Ops returns the committed ops with versions from+1..to
+	// (storage.ErrVersionGone when from is before the document's start).
 	Ops(ctx context.Context, id string, from, to uint64) ([]storage.OpRecord, error)
 	// Delete removes a document and its history.
 	Delete(ctx context.Context, id string) error

@@ -10,12 +10,12 @@ import (
 )
 
 // Check verifies the whole database: bbolt's own page checks, the format
-// marker, and for every document that its ops are exactly 1..head (in its
-// bucket and then in its log chain), that a snapshot exists at version 0 and
-// none beyond the head, that replaying the log from version 0 reproduces
+// marker, and for every document that its ops are exactly Base+1..head (in
+// its bucket and then in its log chain), that a snapshot exists at its Base
+// and none beyond the head, that replaying the log from its Base reproduces
 // every snapshot and the head length, and that every session record points
-// at an op of that session; and that no bucket or log entry belongs to no
-// document. It returns errors.Join of every problem found, each wrapping
+// at an op of that session; that no bucket or log entry belongs to no
+// document; and that every tombstone is readable and names no live document. It returns errors.Join of every problem found, each wrapping
 // ErrCorrupt.
 func (db *DB) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -86,6 +86,16 @@ func checkDocs(ctx context.Context, tx *bolt.Tx, errs []error) ([]error, error) 
 		}
 		return nil
 	})
+	if gone := tx.Bucket(bucketGone); gone != nil {
+		gone.ForEach(func(k, v []byte) error {
+			if _, err := decodeTombstone(v); err != nil {
+				errs = append(errs, fmt.Errorf("document %q: %w", k, err))
+			} else if meta.Get(k) != nil {
+				errs = append(errs, corrupt("document %q has a tombstone", k))
+			}
+			return nil
+		})
+	}
 	return errs, nil
 }
 
@@ -152,9 +162,9 @@ func checkDoc(ctx context.Context, tx *bolt.Tx, k, v []byte, owner map[uint64]st
 }
 
 // checkKeys verifies that the document bucket holds chunks of ops
-// 1..flushed and the two sub-buckets, nothing else.
+// Base+1..flushed and the two sub-buckets, nothing else.
 func checkKeys(b *bolt.Bucket, m metaRec) error {
-	var n uint64
+	n := m.Base
 	err := b.ForEach(func(k, v []byte) error {
 		switch {
 		case isVersionKey(k):
@@ -176,27 +186,27 @@ func checkKeys(b *bolt.Bucket, m metaRec) error {
 		return nil
 	})
 	if err == nil && n != m.flushed {
-		err = corrupt("bucket holds ops 1..%d, meta says flushed to %d", n, m.flushed)
+		err = corrupt("bucket holds ops %d..%d, meta says flushed to %d", m.Base+1, n, m.flushed)
 	}
 	return err
 }
 
-// checkReplay replays ops 1..head from snapshot 0, comparing every snapshot
-// on the way and the head length.
+// checkReplay replays ops Base+1..head from the snapshot at Base, comparing
+// every snapshot on the way and the head length.
 func checkReplay(ctx context.Context, tx *bolt.Tx, snaps *bolt.Bucket, m metaRec) error {
 	sc := snaps.Cursor()
 	sk, sv := sc.First()
-	if sk == nil || !isVersionKey(sk) || keyVersion(sk) != 0 {
-		return corrupt("no snapshot at version 0")
+	if sk == nil || !isVersionKey(sk) || keyVersion(sk) != m.Base {
+		return corrupt("no snapshot at version %d, where the document starts", m.Base)
 	}
 	text, err := decodeSnapshot(sv)
 	if err != nil {
-		return fmt.Errorf("snapshot 0: %w", err)
+		return fmt.Errorf("snapshot %d: %w", m.Base, err)
 	}
 	doc := ot.NewDocument(text)
 	var errs []error
 	sk, sv = sc.Next()
-	err = eachOp(ctx, tx, m, 0, m.Version, func(r OpRecord) error {
+	err = eachOp(ctx, tx, m, m.Base, m.Version, func(r OpRecord) error {
 		if err := doc.Apply(r.Op); err != nil {
 			return corrupt("replay op %d: %v", r.Version, err)
 		}
@@ -232,7 +242,7 @@ func checkSessions(b, sess *bolt.Bucket, m metaRec) error {
 			errs = append(errs, fmt.Errorf("session %q: %w", k, err))
 			return nil
 		}
-		if version == 0 || version > m.flushed {
+		if version <= m.Base || version > m.flushed {
 			errs = append(errs, corrupt("session %q at version %d, flushed to %d", k, version, m.flushed))
 			return nil
 		}

@@ -20,6 +20,7 @@ var (
 	bucketDocs  = []byte("docs")
 	bucketMeta  = []byte("meta")
 	bucketLog   = []byte("log")
+	bucketGone  = []byte("gone")
 	keyFormat   = []byte("format")
 	bucketSnap  = []byte("snap")
 	bucketSess  = []byte("sess")
@@ -29,7 +30,8 @@ const (
 	formatV1 = "folio-storage/1"
 
 	chunkV1 = 1 // first byte of an encoded chunk of op records
-	metaV1  = 1 // first byte of an encoded meta
+	metaV1  = 1 // first byte of an encoded meta of a document based at version 0
+	metaV2  = 2 // first byte of an encoded meta with a base version (a re-created document)
 	entryV1 = 1 // first byte of an encoded log entry
 
 	compSkip    = 0
@@ -289,7 +291,7 @@ func (d *decoder) op() ot.Op {
 }
 
 // metaRec is a document's stored meta: the public Meta plus where its ops
-// are. Ops 1..flushed are keys of the document's bucket; ops flushed+1..
+// are. Ops Base+1..flushed are keys of the document's bucket; ops flushed+1..
 // Version are in the log, in the chain of entries that ends at tail.
 type metaRec struct {
 	Meta
@@ -299,20 +301,31 @@ type metaRec struct {
 
 func (m *metaRec) pending() uint64 { return m.Version - m.flushed }
 
+// encodeMeta writes metaV1 for a document based at 0, so that a file whose
+// documents were never re-created stays readable by the builds before metaV2.
 func encodeMeta(m metaRec) []byte {
 	buf := make([]byte, 0, 48)
-	buf = append(buf, metaV1)
+	if m.Base == 0 {
+		buf = append(buf, metaV1)
+	} else {
+		buf = append(buf, metaV2)
+	}
 	buf = binary.AppendUvarint(buf, m.Version)
 	buf = binary.AppendUvarint(buf, uint64(m.Length))
 	buf = binary.AppendVarint(buf, m.CreatedAt.UnixNano())
 	buf = binary.AppendVarint(buf, m.UpdatedAt.UnixNano())
 	buf = binary.AppendUvarint(buf, m.flushed)
-	return binary.AppendUvarint(buf, m.tail)
+	buf = binary.AppendUvarint(buf, m.tail)
+	if m.Base != 0 {
+		buf = binary.AppendUvarint(buf, m.Base)
+	}
+	return buf
 }
 
 func decodeMeta(id string, b []byte) (metaRec, error) {
 	d := decoder{b: b}
-	if d.byte() != metaV1 {
+	format := d.byte()
+	if format != metaV1 && format != metaV2 {
 		d.fail("meta (unknown format byte)")
 	}
 	m := metaRec{Meta: Meta{ID: id, Version: d.uvarint()}}
@@ -320,7 +333,12 @@ func decodeMeta(id string, b []byte) (metaRec, error) {
 	m.CreatedAt = time.Unix(0, d.varint()).UTC()
 	m.UpdatedAt = time.Unix(0, d.varint()).UTC()
 	m.flushed, m.tail = d.uvarint(), d.uvarint()
-	if d.err == nil && (len(d.b) != 0 || l > 1<<40 || m.flushed > m.Version || (m.tail == 0) != (m.flushed == m.Version)) {
+	if format == metaV2 {
+		if m.Base = d.uvarint(); m.Base == 0 {
+			d.fail("meta (base 0 in format 2)")
+		}
+	}
+	if d.err == nil && (len(d.b) != 0 || l > 1<<40 || m.flushed > m.Version || m.flushed < m.Base || (m.tail == 0) != (m.flushed == m.Version)) {
 		d.fail("meta")
 	}
 	if d.err != nil {
@@ -461,4 +479,14 @@ func decodeSnapshot(b []byte) (string, error) {
 		return string(text), nil
 	}
 	return "", fmt.Errorf("%w: unknown snapshot kind %d", ErrCorrupt, kind)
+}
+
+// decodeTombstone reads a gone/ value: the uvarint last version of a
+// deleted document.
+func decodeTombstone(b []byte) (uint64, error) {
+	last, n := binary.Uvarint(b)
+	if n <= 0 || n != len(b) || last >= 1<<62 {
+		return 0, fmt.Errorf("tombstone: %w", ErrCorrupt)
+	}
+	return last, nil
 }

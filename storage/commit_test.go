@@ -61,7 +61,7 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	wg.Wait()
 	for _, w := range ws {
-		if got := must(db.TextAt(ctx, w.id, w.head()))(t); got != w.texts[w.head()] {
+		if got := must(db.TextAt(ctx, w.id, w.head()))(t); got != w.text(w.head()) {
 			t.Fatalf("%s: text at head differs", w.id)
 		}
 	}
@@ -165,8 +165,8 @@ func TestCommitFailure(t *testing.T) {
 	if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
 		t.Fatal(err)
 	}
-	if got := must(db.TextAt(ctx, w.id, 7))(t); got != w.texts[7] {
-		t.Fatalf("text after recovery %q, want %q", got, w.texts[7])
+	if got := must(db.TextAt(ctx, w.id, 7))(t); got != w.text(7) {
+		t.Fatalf("text after recovery %q, want %q", got, w.text(7))
 	}
 }
 
@@ -230,8 +230,8 @@ func TestReopenAndBackup(t *testing.T) {
 	}
 	for _, p := range []string{path, backup} {
 		db := openAt(t, p, Options{Verify: true})
-		if got := must(db.TextAt(ctx, w.id, 20))(t); got != w.texts[20] {
-			t.Fatalf("%s: text %q, want %q", p, got, w.texts[20])
+		if got := must(db.TextAt(ctx, w.id, 20))(t); got != w.text(20) {
+			t.Fatalf("%s: text %q, want %q", p, got, w.text(20))
 		}
 	}
 }
@@ -281,13 +281,16 @@ func TestCheckFindsDamage(t *testing.T) {
 		b.Bucket(bucketSess).Put([]byte("ghost"), encodeSession(1, 3))
 		tx.Bucket(bucketLog).Put(versionKey(99), encodeEntry("nobody", 0, 1, encodeChunk([]OpRecord{{Op: ot.Op{{Insert: "x"}}}})))
 		tx.Bucket(bucketLog).Put(versionKey(98), encodeEntry("doc", 0, 99, encodeChunk([]OpRecord{{Op: ot.Op{{Insert: "x"}}}})))
+		gone, _ := tx.CreateBucketIfNotExists(bucketGone)
+		gone.Put([]byte("doc"), []byte{3})
+		gone.Put([]byte("dead"), []byte{0x80})
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = db.Check(ctx)
-	for _, want := range []string{"snapshot 5 differs", "op 6 missing", "holds ops 1..5, meta says flushed to 10", `session "ghost"`, "belongs to no document", "neither pending nor flushed"} {
+	for _, want := range []string{"snapshot 5 differs", "op 6 missing", "holds ops 1..5, meta says flushed to 10", `session "ghost"`, "belongs to no document", "neither pending nor flushed", `"doc" has a tombstone`, `"dead": tombstone`} {
 		if !errors.Is(err, ErrCorrupt) || !bytes.Contains([]byte(fmt.Sprint(err)), []byte(want)) {
 			t.Errorf("Check: %v; want ErrCorrupt mentioning %q", err, want)
 		}
@@ -330,7 +333,7 @@ func TestHotBackup(t *testing.T) {
 	for _, p := range backups {
 		b := openAt(t, p, Options{Verify: true})
 		m := must(b.Meta(ctx, w.id))(t)
-		if got := must(b.TextAt(ctx, w.id, m.Version))(t); got != w.texts[m.Version] {
+		if got := must(b.TextAt(ctx, w.id, m.Version))(t); got != w.text(m.Version) {
 			t.Fatalf("%s: text at %d differs from the writer's", p, m.Version)
 		}
 	}

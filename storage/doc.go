@@ -4,21 +4,26 @@
 //
 // # Versions
 //
-// A document at version N is the result of its ops 1..N; op N is the op that
-// produced version N. A new document is at version 0, whose snapshot is its
-// initial text. Ops are never removed (except by Delete), so the text at any
-// past version can be rebuilt.
+// A document at version N is the result of its ops Base+1..N; op N is the op
+// that produced version N. A new document is at its Base version, whose
+// snapshot is its initial text. Base is 0, except for an id whose earlier
+// document was deleted: Delete leaves a tombstone with the last version, and
+// the next Create of that id starts one past it, so that no version of an id
+// ever names two texts (a reader resuming from the deleted document's version
+// gets ErrVersionGone, not the new document's ops). Ops are never removed
+// (except by Delete), so the text at any version from Base on can be rebuilt.
 //
 // # Bucket layout
 //
 //	folio/                    format -> "folio-storage/1"; a bbolt file without it is foreign
 //	                          journal -> 16-byte database id, uvarint LSN of the last journal record applied
-//	meta/                     <id> -> meta: head version, length, times, flushed, tail
+//	meta/                     <id> -> meta: head version, length, times, flushed, tail[, base]
+//	gone/                     <id> -> uvarint last version of a deleted document (made by the first Delete)
 //	log/                      <8-byte big-endian commit key> -> log entry
 //	docs/                     one nested bucket per document
 //	  <id>/
-//	    <8-byte big-endian version> -> op chunk       ops 1..flushed, a chunk keyed by its first version
-//	    snap/  <8-byte big-endian version> -> text    version 0 always present; DEFLATE'd when smaller
+//	    <8-byte big-endian version> -> op chunk       ops Base+1..flushed, a chunk keyed by its first version
+//	    snap/  <8-byte big-endian version> -> text    version Base always present; DEFLATE'd when smaller
 //	    sess/  <session> -> uvarint seq, uvarint version   as of the flushed ops
 //
 // Every id passes ValidID before any key is built. Versions are 8-byte
@@ -48,7 +53,8 @@
 // as a tag byte (0 skip, 1 insert, 2 delete count, 3 delete text) with a
 // uvarint count or a length-prefixed UTF-8 string. Meta is a format byte,
 // uvarint Version and Length, varint CreatedAt and UpdatedAt nanoseconds,
-// uvarint flushed and tail. A snapshot value is a format byte, a kind byte
+// uvarint flushed and tail, and in format 2 (only a document with a Base,
+// so that older builds still read every other file) uvarint Base. A snapshot value is a format byte, a kind byte
 // and the text, raw or DEFLATE-compressed with its length. Decoding checks
 // every field and reports ErrCorrupt (FuzzDecodeChunk, FuzzDecodeSnapshot).
 //

@@ -92,8 +92,9 @@ type writer struct {
 	id    string
 	rng   *rand.Rand
 	doc   *ot.Document
-	texts []string // texts[v] is the text at version v.
+	texts []string // texts[v-base] is the text at version v.
 	seq   uint64
+	base  uint64 // The document's Meta.Base.
 }
 
 func newWriter(id string, seed uint64, text string) *writer {
@@ -111,12 +112,12 @@ func (w *writer) next(n int, snapEvery uint64) ([]OpRecord, *Snapshot) {
 			panic(err)
 		}
 		w.seq++
-		v := uint64(len(w.texts))
+		v := w.base + uint64(len(w.texts))
 		w.texts = append(w.texts, w.doc.String())
 		recs = append(recs, OpRecord{Version: v, Op: op, Session: "s-" + w.id, Seq: w.seq, Author: "Ada",
 			Time: time.Unix(1700000000, int64(v)).UTC()})
 		if snapEvery > 0 && v%snapEvery == 0 {
-			snap = &Snapshot{Version: v, Text: w.texts[v]}
+			snap = &Snapshot{Version: v, Text: w.text(v)}
 		}
 	}
 	return recs, snap
@@ -132,7 +133,10 @@ func (w *writer) rollback(n int) {
 
 func (w *writer) length() int { return utf8.RuneCountInString(w.texts[len(w.texts)-1]) }
 
-func (w *writer) head() uint64 { return uint64(len(w.texts) - 1) }
+// text is the text at version v.
+func (w *writer) text(v uint64) string { return w.texts[v-w.base] }
+
+func (w *writer) head() uint64 { return w.base + uint64(len(w.texts)-1) }
 
 // must(f())(t) returns f's value, failing t on an error.
 func must[T any](v T, err error) func(testing.TB) T {

@@ -32,9 +32,10 @@ func TestRandomModel(t *testing.T) {
 			db.maxLogLag = 40
 			rng := rand.New(rand.NewPCG(seed, 99))
 			docs := map[string]*modelDoc{}
+			gone := map[string]uint64{} // Deleted id -> its last version.
 			for step := range steps {
 				id := fmt.Sprintf("d%d", rng.IntN(4))
-				modelStep(t, db, rng, docs, id)
+				modelStep(t, db, rng, docs, gone, id)
 				checkModelDoc(t, db, rng, docs[id], id)
 				if step%250 == 0 {
 					if err := db.Check(ctx); err != nil {
@@ -46,25 +47,35 @@ func TestRandomModel(t *testing.T) {
 	}
 }
 
-func modelStep(t *testing.T, db *DB, rng *rand.Rand, docs map[string]*modelDoc, id string) {
+func modelStep(t *testing.T, db *DB, rng *rand.Rand, docs map[string]*modelDoc, gone map[string]uint64, id string) {
 	d := docs[id]
 	switch r := rng.IntN(100); {
 	case d == nil || r < 3:
-		_, err := db.Create(ctx, id, "x🎉")
+		m, err := db.Create(ctx, id, "x🎉")
 		if d == nil && err != nil || d != nil && !errors.Is(err, ErrExists) {
 			t.Fatalf("create %s: %v", id, err)
 		}
 		if d == nil {
-			docs[id] = &modelDoc{w: newWriter(id, rng.Uint64(), "x🎉"), sessions: map[string][2]uint64{}}
+			base := uint64(0)
+			if last, ok := gone[id]; ok {
+				base = last + 1
+			}
+			if m.Base != base || m.Version != base {
+				t.Fatalf("create %s: %+v, want base %d", id, m, base)
+			}
+			w := newWriter(id, rng.Uint64(), "x🎉")
+			w.base = base
+			docs[id] = &modelDoc{w: w, sessions: map[string][2]uint64{}}
 		}
 	case r < 6:
 		if err := db.Delete(ctx, id); err != nil {
 			t.Fatalf("delete %s: %v", id, err)
 		}
+		gone[id] = d.w.head()
 		delete(docs, id)
 	case r < 10:
-		v := rng.Uint64N(d.w.head() + 1)
-		if err := db.PutSnapshot(ctx, id, Snapshot{Version: v, Text: d.w.texts[v]}); err != nil {
+		v := d.w.base + rng.Uint64N(d.w.head()-d.w.base+1)
+		if err := db.PutSnapshot(ctx, id, Snapshot{Version: v, Text: d.w.text(v)}); err != nil {
 			t.Fatal(err)
 		}
 	case r < 15:
@@ -90,7 +101,7 @@ func modelAppend(t *testing.T, db *DB, rng *rand.Rand, d *modelDoc, id string) {
 	var snap *Snapshot
 	if rng.IntN(8) == 0 {
 		v := recs[rng.IntN(n)].Version
-		snap = &Snapshot{Version: v, Text: d.w.texts[v]}
+		snap = &Snapshot{Version: v, Text: d.w.text(v)}
 	}
 	session := fmt.Sprintf("s%d", rng.IntN(3))
 	seq := d.sessions[session][0]
@@ -123,23 +134,28 @@ func checkModelDoc(t *testing.T, db *DB, rng *rand.Rand, d *modelDoc, id string)
 	}
 	// Ops before any read that checkpoints: with ops in the journal they
 	// come partly from bbolt and partly from the overlay.
-	from := rng.Uint64N(head + 1)
+	if base := d.w.base; base > 0 {
+		if _, err := db.Ops(ctx, id, rng.Uint64N(base), head); !errors.Is(err, ErrVersionGone) {
+			t.Fatalf("%s Ops from before its base %d: %v", id, base, err)
+		}
+	}
+	from := d.w.base + rng.Uint64N(head-d.w.base+1)
 	to := from + rng.Uint64N(head-from+1)
 	ops := must(db.Ops(ctx, id, from, to))(t)
 	if uint64(len(ops)) != to-from || len(ops) > 0 && (ops[0].Version != from+1 || ops[len(ops)-1].Version != to) {
 		t.Fatalf("%s Ops(%d, %d) returned %d ops", id, from, to, len(ops))
 	}
-	doc := ot.NewDocument(d.w.texts[from])
+	doc := ot.NewDocument(d.w.text(from))
 	for _, r := range ops {
 		if err := doc.Apply(r.Op); err != nil {
 			t.Fatalf("%s op %d: %v", id, r.Version, err)
 		}
 	}
-	if doc.String() != d.w.texts[to] {
+	if doc.String() != d.w.text(to) {
 		t.Fatalf("%s Ops(%d, %d) do not lead to the text at %d", id, from, to, to)
 	}
-	v := rng.Uint64N(head + 1)
-	if got := must(db.TextAt(ctx, id, v))(t); got != d.w.texts[v] {
+	v := d.w.base + rng.Uint64N(head-d.w.base+1)
+	if got := must(db.TextAt(ctx, id, v))(t); got != d.w.text(v) {
 		t.Fatalf("%s TextAt(%d) differs", id, v)
 	}
 	for s, want := range d.sessions {
@@ -149,7 +165,7 @@ func checkModelDoc(t *testing.T, db *DB, rng *rand.Rand, d *modelDoc, id string)
 	}
 	if rng.IntN(10) == 0 {
 		l := must(db.Load(ctx, id))(t)
-		if l.Snapshot.Text != d.w.texts[l.Snapshot.Version] || uint64(len(l.Ops)) != head-l.Snapshot.Version {
+		if l.Snapshot.Text != d.w.text(l.Snapshot.Version) || uint64(len(l.Ops)) != head-l.Snapshot.Version {
 			t.Fatalf("%s Load: snapshot %d, %d ops", id, l.Snapshot.Version, len(l.Ops))
 		}
 	}

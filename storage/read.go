@@ -94,7 +94,8 @@ func snapshotAtOrBelow(tx *bolt.Tx, id string, v uint64) (Snapshot, error) {
 }
 
 // Ops returns the ops that produced versions from+1..to inclusive; empty
-// when from >= to. to beyond the head is ErrVersionAhead.
+// when from >= to. to beyond the head is ErrVersionAhead; from before the
+// document's Base is ErrVersionGone.
 func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, error) {
 	if err := readPrologue(ctx, "ops", id); err != nil {
 		return nil, err
@@ -111,6 +112,9 @@ func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, 
 		}
 		if to > head {
 			return fmt.Errorf("storage: ops %s %d..%d: head is %d: %w", id, from, to, head, ErrVersionAhead)
+		}
+		if from < m.Base && from < to {
+			return fmt.Errorf("storage: ops %s %d..%d: the document starts at %d: %w", id, from, to, m.Base, ErrVersionGone)
 		}
 		if from < to {
 			ops = make([]OpRecord, 0, to-from)
@@ -135,7 +139,7 @@ func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, 
 
 // TextAt returns the text at version: the nearest snapshot at or below it
 // plus a replay of the ops after it. A version beyond the head is
-// ErrVersionAhead.
+// ErrVersionAhead, one before the document's Base ErrVersionGone.
 func (db *DB) TextAt(ctx context.Context, id string, version uint64) (string, error) {
 	if err := readPrologue(ctx, "text at", id); err != nil {
 		return "", err
@@ -152,6 +156,9 @@ func (db *DB) TextAt(ctx context.Context, id string, version uint64) (string, er
 		}
 		if version > head {
 			return fmt.Errorf("storage: text at %s@%d: head is %d: %w", id, version, head, ErrVersionAhead)
+		}
+		if version < m.Base {
+			return fmt.Errorf("storage: text at %s@%d: the document starts at %d: %w", id, version, m.Base, ErrVersionGone)
 		}
 		stored := min(version, m.Version) // Snapshots and ops up to here are in bbolt.
 		snap, err := snapshotAtOrBelow(tx, id, stored)

@@ -22,6 +22,7 @@ var (
 	ErrInvalidID       = errors.New("invalid document id")
 	ErrVersionConflict = errors.New("version conflict")
 	ErrVersionAhead    = errors.New("version is ahead of the document head")
+	ErrVersionGone     = errors.New("version is before the document was created")
 	ErrLocked          = errors.New("database file is held by another process")
 	ErrCorrupt         = errors.New("database is corrupt or not a Folio database")
 	ErrClosed          = errors.New("database is closed")
@@ -134,8 +135,12 @@ type DB struct {
 
 // Meta describes a document. Length counts Unicode code points.
 type Meta struct {
-	ID                   string
-	Version              uint64
+	ID      string
+	Version uint64
+	// Base is the version the document was created at: 0, or for an id
+	// whose earlier document was deleted, one past that document's last
+	// version, so that no version ever names two texts (see doc.go).
+	Base                 uint64
 	Length               int
 	CreatedAt, UpdatedAt time.Time
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -111,15 +112,15 @@ func TestAppendAndRead(t *testing.T) {
 		t.Fatalf("Meta = %+v, want version %d length %d", m, head, w.length())
 	}
 	l := must(db.Load(ctx, w.id))(t)
-	if l.Snapshot.Version != head/16*16 || l.Snapshot.Text != w.texts[l.Snapshot.Version] {
+	if l.Snapshot.Version != head/16*16 || l.Snapshot.Text != w.text(l.Snapshot.Version) {
 		t.Fatalf("Load snapshot at %d, want %d with matching text", l.Snapshot.Version, head/16*16)
 	}
 	if !recordsEqual(l.Ops, all[l.Snapshot.Version:]) {
 		t.Fatalf("Load ops differ")
 	}
 	for v := uint64(0); v <= head; v++ {
-		if got := must(db.TextAt(ctx, w.id, v))(t); got != w.texts[v] {
-			t.Fatalf("TextAt(%d) = %q, want %q", v, got, w.texts[v])
+		if got := must(db.TextAt(ctx, w.id, v))(t); got != w.text(v) {
+			t.Fatalf("TextAt(%d) = %q, want %q", v, got, w.text(v))
 		}
 	}
 	for _, r := range [][2]uint64{{0, head}, {5, 9}, {16, 17}, {head - 1, head}, {7, 7}, {9, 3}} {
@@ -184,7 +185,7 @@ func TestAppendRejected(t *testing.T) {
 	if m := must(db.Meta(ctx, w.id))(t); m != before {
 		t.Fatalf("rejected appends moved meta: %+v -> %+v", before, m)
 	}
-	if err := db.Append(ctx, w.id, recs, w.length(), &Snapshot{Version: 3, Text: w.texts[3]}); err != nil {
+	if err := db.Append(ctx, w.id, recs, w.length(), &Snapshot{Version: 3, Text: w.text(3)}); err != nil {
 		t.Fatal(err)
 	}
 	// The same records again are a conflict: head moved.
@@ -230,11 +231,11 @@ func TestPutSnapshot(t *testing.T) {
 	if err := db.PutSnapshot(ctx, w.id, Snapshot{Version: 11, Text: "x"}); !errors.Is(err, ErrVersionAhead) {
 		t.Fatalf("snapshot ahead: %v, want ErrVersionAhead", err)
 	}
-	if err := db.PutSnapshot(ctx, w.id, Snapshot{Version: 10, Text: w.texts[10]}); err != nil {
+	if err := db.PutSnapshot(ctx, w.id, Snapshot{Version: 10, Text: w.text(10)}); err != nil {
 		t.Fatal(err)
 	}
 	l := must(db.Load(ctx, w.id))(t)
-	if l.Snapshot.Version != 10 || l.Snapshot.Text != w.texts[10] || len(l.Ops) != 0 {
+	if l.Snapshot.Version != 10 || l.Snapshot.Text != w.text(10) || len(l.Ops) != 0 {
 		t.Fatalf("Load after PutSnapshot: snapshot %d, %d ops", l.Snapshot.Version, len(l.Ops))
 	}
 }
@@ -299,13 +300,90 @@ func TestDelete(t *testing.T) {
 	if err := db.Delete(ctx, w.id); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second Delete: %v", err)
 	}
-	// A new document under the same id starts from nothing.
+	// A new document under the same id starts from nothing but its
+	// versions: it starts after the deleted one's last (8).
 	must(db.Create(ctx, w.id, "new"))(t)
-	if _, _, err := db.SessionSeq(ctx, w.id, "s-doc"); err != nil {
+	if seq, _, err := db.SessionSeq(ctx, w.id, "s-doc"); err != nil || seq != 0 {
+		t.Fatalf("session of the deleted document: seq %d, %v", seq, err)
+	}
+	if l := must(db.Load(ctx, w.id))(t); l.Meta.Version != 9 || l.Meta.Base != 9 || l.Snapshot != (Snapshot{9, "new"}) || len(l.Ops) != 0 {
+		t.Fatalf("recreated: %+v", l)
+	}
+}
+
+// TestRecreateNeverReusesVersions: a document created under the id of a
+// deleted one starts one past the deleted one's last version, so a reader
+// that resumes from a version of the old document (an SSE Last-Event-ID, a
+// poll's since) is told that version is gone instead of getting the new
+// document's ops on the old text. It holds through flushes to the bucket,
+// a reopen, a second delete and Check.
+func TestRecreateNeverReusesVersions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "folio.db")
+	db := openAt(t, path, Options{NoSync: true})
+	old := newWriter("doc", 11, "old")
+	must(db.Create(ctx, old.id, "old"))(t)
+	for range 3 {
+		recs, snap := old.next(100, 64)
+		if err := db.Append(ctx, old.id, recs, old.length(), snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Delete(ctx, old.id); err != nil {
 		t.Fatal(err)
 	}
-	if l := must(db.Load(ctx, w.id))(t); l.Meta.Version != 0 || l.Snapshot.Text != "new" {
-		t.Fatalf("recreated: %+v", l)
+	m := must(db.Create(ctx, "doc", "new"))(t)
+	if m.Version != 301 || m.Base != 301 {
+		t.Fatalf("re-created at %+v, want version and base 301", m)
+	}
+	w := newWriter("doc", 12, "new")
+	w.base = 301
+	for range 3 { // Past flushAfter: ops Base+1.. move to the document's bucket.
+		recs, snap := w.next(100, 128)
+		if err := db.Append(ctx, w.id, recs, w.length(), snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle(t, db)
+	check := func(db *DB) {
+		t.Helper()
+		for _, v := range []uint64{0, 200, 300} {
+			if _, err := db.Ops(ctx, w.id, v, 302); !errors.Is(err, ErrVersionGone) {
+				t.Errorf("Ops from %d: %v, want ErrVersionGone", v, err)
+			}
+			if _, err := db.TextAt(ctx, w.id, v); !errors.Is(err, ErrVersionGone) {
+				t.Errorf("TextAt %d: %v, want ErrVersionGone", v, err)
+			}
+		}
+		ops := must(db.Ops(ctx, w.id, 301, 601))(t)
+		if len(ops) != 300 || ops[0].Version != 302 || ops[299].Version != 601 {
+			t.Fatalf("Ops 301..601: %d ops", len(ops))
+		}
+		for _, v := range []uint64{301, 450, 601} {
+			if got := must(db.TextAt(ctx, w.id, v))(t); got != w.text(v) {
+				t.Errorf("TextAt %d differs", v)
+			}
+		}
+		if l := must(db.Load(ctx, w.id))(t); l.Meta.Base != 301 || l.Meta.Version != 601 {
+			t.Errorf("Load: %+v", l.Meta)
+		}
+		if err := db.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(db)
+	db.Close()
+	db = openAt(t, path, Options{NoSync: true, Verify: true})
+	check(db)
+
+	// Deleted again, it leaves its own last version.
+	if err := db.Delete(ctx, w.id); err != nil {
+		t.Fatal(err)
+	}
+	if m := must(db.Create(ctx, w.id, ""))(t); m.Version != 602 || m.Base != 602 {
+		t.Fatalf("re-created again at %+v, want 602", m)
+	}
+	if m := must(db.Create(ctx, "fresh", ""))(t); m.Version != 0 || m.Base != 0 {
+		t.Fatalf("a never-deleted id starts at %+v, want 0", m)
 	}
 }
 
@@ -341,7 +419,7 @@ func TestLogFlush(t *testing.T) {
 			if at > v {
 				continue
 			}
-			if got := must(db.TextAt(ctx, w.id, at))(t); got != w.texts[at] {
+			if got := must(db.TextAt(ctx, w.id, at))(t); got != w.text(at) {
 				t.Fatalf("at %d: TextAt(%d) differs", v, at)
 			}
 		}
@@ -404,11 +482,12 @@ func TestLogTrim(t *testing.T) {
 	if err := db.Delete(ctx, "busy"); err != nil {
 		t.Fatal(err)
 	}
-	must(db.Create(ctx, "busy", "again"))(t)
+	m := must(db.Create(ctx, "busy", "again"))(t)
 	if err := db.Check(ctx); err != nil {
 		t.Fatalf("after delete and re-create: %v", err)
 	}
 	w = newWriter("busy", 11, "again")
+	w.base = m.Base
 	for range 3*flushAfter + 10 {
 		recs, _ := w.next(1, 0)
 		if err := db.Append(ctx, w.id, recs, w.length(), nil); err != nil {
@@ -422,7 +501,7 @@ func TestLogTrim(t *testing.T) {
 	if seq, v := must2(db.SessionSeq(ctx, "idle", "I"))(t); seq != 1 || v != 1 {
 		t.Fatalf("idle session after its flush: %d@%d", seq, v)
 	}
-	if got := must(db.TextAt(ctx, "busy", w.head()))(t); got != w.texts[w.head()] {
+	if got := must(db.TextAt(ctx, "busy", w.head()))(t); got != w.text(w.head()) {
 		t.Fatal("busy text differs")
 	}
 }

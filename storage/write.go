@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
@@ -13,8 +14,9 @@ import (
 // now returns the clock reading at the precision stored on disk.
 func (db *DB) now() time.Time { return time.Unix(0, db.opts.Now().UnixNano()).UTC() }
 
-// Create makes a new document at version 0 whose snapshot {0, text} is its
-// initial text. ErrExists if id is taken.
+// Create makes a new document whose first snapshot is its initial text, at
+// version 0, or when a document of that id was deleted before, one past that
+// document's last version (Meta.Base). ErrExists if id is taken.
 func (db *DB) Create(ctx context.Context, id, text string) (Meta, error) {
 	if err := checkID("create", id); err != nil {
 		return Meta{}, err
@@ -28,9 +30,13 @@ func (db *DB) Create(ctx context.Context, id, text string) (Meta, error) {
 		if tx.Bucket(bucketMeta).Get([]byte(id)) != nil {
 			return reject(fmt.Errorf("storage: create %s: %w", id, ErrExists))
 		}
+		base, err := takeTombstone(tx, id)
+		if err != nil {
+			return err
+		}
 		now := db.now()
-		meta = Meta{ID: id, Length: utf8.RuneCountInString(text), CreatedAt: now, UpdatedAt: now}
-		if err := putMeta(tx, metaRec{Meta: meta}); err != nil {
+		meta = Meta{ID: id, Version: base, Base: base, Length: utf8.RuneCountInString(text), CreatedAt: now, UpdatedAt: now}
+		if err := putMeta(tx, metaRec{Meta: meta, flushed: base}); err != nil {
 			return err
 		}
 		b, err := tx.Bucket(bucketDocs).CreateBucket([]byte(id))
@@ -44,7 +50,7 @@ func (db *DB) Create(ctx context.Context, id, text string) (Meta, error) {
 		if err != nil {
 			return err
 		}
-		return snaps.Put(versionKey(0), snapValue)
+		return snaps.Put(versionKey(base), snapValue)
 	})
 	if err != nil {
 		return Meta{}, err
@@ -230,7 +236,8 @@ func (db *DB) PutSnapshot(ctx context.Context, id string, snap Snapshot) error {
 }
 
 // Delete removes a document and all its data (meta, ops in its bucket and
-// in the log, snapshots, sessions).
+// in the log, snapshots, sessions), leaving only a tombstone with its last
+// version, where a document created again under its id will start.
 func (db *DB) Delete(ctx context.Context, id string) error {
 	if err := checkID("delete", id); err != nil {
 		return err
@@ -243,9 +250,41 @@ func (db *DB) Delete(ctx context.Context, id string) error {
 		if err := purgeLog(tx, m.ID); err != nil {
 			return err
 		}
+		if err := putTombstone(tx, id, m.Version); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketMeta).Delete([]byte(id)); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketDocs).DeleteBucket([]byte(id))
 	})
+}
+
+// putTombstone records under gone/ that id's document ended at version last.
+// The bucket is made by the first Delete, so Open writes nothing to a file.
+func putTombstone(tx *bolt.Tx, id string, last uint64) error {
+	b, err := tx.CreateBucketIfNotExists(bucketGone)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(id), binary.AppendUvarint(nil, last))
+}
+
+// takeTombstone removes id's tombstone and returns the base version of a new
+// document of that id: 0 without one, else one past the deleted document's
+// last version.
+func takeTombstone(tx *bolt.Tx, id string) (uint64, error) {
+	b := tx.Bucket(bucketGone)
+	if b == nil {
+		return 0, nil
+	}
+	v := b.Get([]byte(id))
+	if v == nil {
+		return 0, nil
+	}
+	last, err := decodeTombstone(v)
+	if err != nil {
+		return 0, fmt.Errorf("storage: tombstone of %s: %w", id, err)
+	}
+	return last + 1, b.Delete([]byte(id))
 }

@@ -46,12 +46,15 @@ const ExportCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https:
 
 // Export is one document at one version, ready to be rendered.
 type Export struct {
-	ID        string       `json:"id"`
-	Version   uint64       `json:"version"`
-	Text      string       `json:"text"`
-	CreatedAt time.Time    `json:"createdAt"`
-	UpdatedAt time.Time    `json:"updatedAt"`
-	History   []ExportedOp `json:"ops,omitempty"`
+	ID        string    `json:"id"`
+	Version   uint64    `json:"version"`
+	Text      string    `json:"text"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Base is the version the document started at, where History begins:
+	// 0 unless the id's earlier document was deleted (storage.Meta.Base).
+	Base    uint64       `json:"base,omitempty"`
+	History []ExportedOp `json:"ops,omitempty"`
 }
 
 // ExportedOp is one committed op in a JSON export or a polling answer.
@@ -82,9 +85,9 @@ func LoadExport(ctx context.Context, store Store, id string, version *uint64, hi
 	if err != nil {
 		return Export{}, err
 	}
-	e := Export{ID: id, Version: v, Text: text, CreatedAt: meta.CreatedAt, UpdatedAt: meta.UpdatedAt}
+	e := Export{ID: id, Version: v, Text: text, CreatedAt: meta.CreatedAt, UpdatedAt: meta.UpdatedAt, Base: meta.Base}
 	if history {
-		recs, err := store.Ops(ctx, id, 0, v)
+		recs, err := store.Ops(ctx, id, meta.Base, v)
 		if err != nil {
 			return Export{}, err
 		}

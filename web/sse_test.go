@@ -426,3 +426,51 @@ func TestSSEEndsWithDeleted(t *testing.T) {
 		t.Fatalf("the stream goes on after end: %+v", ev)
 	}
 }
+
+// TestResumeAfterRecreate: a document created under the id of a deleted one
+// continues its versions, so every way of resuming from a version of the
+// deleted document (SSE Last-Event-ID, a poll's since, a long-poll, a text
+// or export at a version) is told that version is gone, never given the new
+// document's ops as if they followed the old text.
+func TestResumeAfterRecreate(t *testing.T) {
+	env := newEnv(t, nil)
+	id := env.create("again", "abc")
+	for v := uint64(0); v < 3; v++ {
+		env.postOp(id, v, `["x"]`) // Versions 1..3 of the first document.
+	}
+	if r := env.send("DELETE", "/api/v1/docs/"+id, ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d", r.status)
+	}
+	r := env.send(http.MethodPost, "/api/v1/docs", `{"id":"again","text":"new"}`)
+	var c createResponse
+	r.json(t, &c)
+	if r.status != http.StatusCreated || c.Version != 4 {
+		t.Fatalf("re-create: %d %s, want version 4", r.status, r.body)
+	}
+	if v := env.postOp(id, 4, `[3,"!"]`); v != 5 {
+		t.Fatalf("first op of the new document made version %d, want 5", v)
+	}
+	for _, last := range []string{"1", "3"} {
+		ev := env.sse("/api/v1/docs/"+id+"/events", last).nextEvent("presence")
+		if ev.name != "snapshot" || ev.id != "5" || !strings.Contains(ev.data, `"text":"new!"`) {
+			t.Errorf("SSE resumed from the deleted document's %s: %+v, want the snapshot at 5", last, ev)
+		}
+	}
+	for _, path := range []string{"/ops?since=3", "/ops?since=0&wait=1", "/text?version=2", "/export/json?version=3"} {
+		if r := env.get("/api/v1/docs/" + id + path); r.status != http.StatusConflict || r.errCode() != "version_too_old" {
+			t.Errorf("%s: %d %s, want 409 version_too_old", path, r.status, r.body)
+		}
+	}
+	r = env.get("/api/v1/docs/" + id + "/ops?since=4")
+	var ops opsResponse
+	r.json(t, &ops)
+	if r.status != http.StatusOK || ops.Version != 5 || len(ops.Ops) != 1 || ops.Ops[0].Version != 5 {
+		t.Errorf("ops since 4: %d %s", r.status, r.body)
+	}
+	var e Export
+	r = env.get("/api/v1/docs/" + id + "/export/json?history=1")
+	r.json(t, &e)
+	if e.Base != 4 || e.Version != 5 || e.Text != "new!" || len(e.History) != 1 || e.History[0].Version != 5 {
+		t.Errorf("export with history: %s", r.body)
+	}
+}
