@@ -5,6 +5,7 @@
 import { FolioSession, Participant, Status } from "./session";
 import { safeColor } from "./cursors";
 import { createDoc, pageToken, readonlyLink, tokenClaims, withToken } from "./access";
+import { parentOrigin, postTargets } from "./embed";
 
 interface PageConfig {
   page: "landing" | "editor" | "embed";
@@ -159,27 +160,9 @@ function shareBox(cfg: PageConfig, id: string, token: string): void {
     }));
 }
 
-/**
- * postTargets turns the allowed embed origins into postMessage targets. A
- * pattern with a wildcard ("https://*.example.com", valid in CSP) cannot be
- * a target: the parent's actual origin is used when it matches one.
- */
-export function postTargets(allowed: string[]): string[] {
-  if (allowed.includes("*")) return ["*"];
-  const exact = allowed.filter((o) => !o.includes("*"));
-  const patterns = allowed.filter((o) => o.includes("*"));
-  const parent = (location as any).ancestorOrigins?.[0] as string | undefined;
-  if (parent && patterns.some((p) => wildcardMatch(p, parent))) exact.push(parent);
-  return exact;
-}
-
-function wildcardMatch(pattern: string, origin: string): boolean {
-  const re = new RegExp("^" + pattern.split("*").map((x) => x.replace(/[.+?^${}()|[\]\\/]/g, "\\$&")).join("[^/]+") + "$");
-  return re.test(origin);
-}
-
 function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): FolioSession {
-  const targets = postTargets(cfg.embedOrigins?.length ? cfg.embedOrigins : ["*"]);
+  const targets = postTargets(cfg.embedOrigins?.length ? cfg.embedOrigins : ["*"],
+    parentOrigin((location as any).ancestorOrigins, document.referrer));
   const post = (msg: object) => {
     if (window.parent === window) return;
     // The browser delivers a message only when its target matches the
