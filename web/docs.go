@@ -61,19 +61,30 @@ type versionResponse struct {
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.BodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil, errors.As(err, &tooBig):
+		return body, err
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		return nil, apiError(codeInvalidMessage, "the request body did not arrive within %s", s.opts.BodyTimeout)
 	}
-	return body, err
+	// A body cut before its Content-Length, or broken chunked framing: the
+	// client's fault, not ours (a client that has gone away reads no answer).
+	return nil, apiError(codeInvalidMessage, "the request body could not be read: %v", err)
 }
 
-// decodeJSON reads a size-limited JSON body strictly: it must be one object,
-// and unknown fields and trailing data are errors.
+// decodeJSON reads a size-limited JSON body strictly (see decodeBody).
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := s.readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
+	return decodeBody(body, v)
+}
+
+// decodeBody decodes a JSON body strictly: it must be one object, and
+// unknown fields and trailing data are errors.
+func decodeBody(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return apiError(codeInvalidMessage, "request body is not valid UTF-8")
 	}

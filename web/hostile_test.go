@@ -316,3 +316,69 @@ func TestSlowBodyCut(t *testing.T) {
 		t.Errorf("trickled body: %d %s", resp.StatusCode, b)
 	}
 }
+
+// rawRequest writes req on a new connection, half-closes it when shut is set
+// (the client has nothing more to send), and reads the answer.
+func rawRequest(t *testing.T, e *testEnv, req string, shut bool) (int, response) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	if shut {
+		_ = conn.(*net.TCPConn).CloseWrite()
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, response{resp.StatusCode, resp.Header, b}
+}
+
+// TestUnreadableBodyIsClientError: a body that ends before its
+// Content-Length or has broken chunked framing is the client's fault (400
+// invalid_message, as a body that never arrives is), never 500 internal,
+// and nothing is committed.
+func TestUnreadableBodyIsClientError(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "abc")
+	cases := []struct {
+		name, req string
+		shut      bool
+	}{
+		{"short create", "POST /api/v1/docs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"id\":", true},
+		{"short put", "PUT /api/v1/docs/d/text HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", true},
+		{"short op", "POST /api/v1/docs/d/ops HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"version\":0", true},
+		{"bad chunk", "POST /api/v1/docs/d/ops HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, r := rawRequest(t, e, c.req, c.shut)
+			if status != http.StatusBadRequest || r.errCode() != "invalid_message" {
+				t.Errorf("got %d %s, want 400 invalid_message", status, r.body)
+			}
+		})
+	}
+	if got := e.text("d"); got != "abc" {
+		t.Errorf("text %q after unreadable bodies", got)
+	}
+}
+
+// TestSlowOpBodyIsInvalidMessage: POST ops turns a malformed body into
+// invalid_op, but a body that did not arrive in time is not malformed: it
+// is invalid_message, as on every other endpoint (docs/api.md, Body limits).
+func TestSlowOpBodyIsInvalidMessage(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.BodyTimeout = 100 * time.Millisecond })
+	e.create("d", "")
+	status, r := rawRequest(t, e, "POST /api/v1/docs/d/ops HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{", false)
+	if status != http.StatusBadRequest || r.errCode() != "invalid_message" || !strings.Contains(string(r.body), "did not arrive") {
+		t.Errorf("trickled op body: %d %s, want 400 invalid_message", status, r.body)
+	}
+}

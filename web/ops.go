@@ -62,12 +62,14 @@ func (s *Server) handlePostOps(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apiError(codeInvalidMessage, "Idempotency-Key must be given once, as at most %d printable ASCII characters", MaxIdempotencyKey))
 		return
 	}
-	var req opRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
-		if e := collab.AsError(err); e.Code == codeInvalidMessage {
-			err = apiError(codeInvalidOp, "%s", e.Message)
-		}
+	body, err := s.readBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil { // Not malformed, but missing: invalid_message or too_large, as elsewhere.
 		s.writeError(w, r, err)
+		return
+	}
+	var req opRequest
+	if err := decodeBody(body, &req); err != nil {
+		s.writeError(w, r, apiError(codeInvalidOp, "%s", collab.AsError(err).Message))
 		return
 	}
 	if req.Version == nil || req.Op == nil {
