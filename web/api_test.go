@@ -346,3 +346,34 @@ func TestUnknownAPIPath(t *testing.T) {
 		t.Errorf("unknown format: %d %s", r.status, r.body)
 	}
 }
+
+// TestVersionBeforeBaseIsNeverNotModified: a text or export at a version of
+// a deleted document, under the id of the one created again, is
+// version_too_old even when If-None-Match lists its tag (a 304 would tell a
+// cache that the version is still served), and the error carries no ETag.
+func TestVersionBeforeBaseIsNeverNotModified(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "old")
+	e.postOp("d", 0, `[3,"!"]`)
+	if r := e.send("DELETE", "/api/v1/docs/d", ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	e.create("d", "new") // Starts at version 2.
+	for _, path := range []string{"/text?version=1", "/export/txt?version=1", "/export/json?version=0"} {
+		for _, inm := range []string{"", `"1"`, `"0"`, "*"} {
+			var r response
+			if inm == "" {
+				r = e.get("/api/v1/docs/d" + path)
+			} else {
+				r = e.get("/api/v1/docs/d"+path, "If-None-Match", inm)
+			}
+			if r.status != http.StatusConflict || r.errCode() != "version_too_old" || r.header.Get("ETag") != "" {
+				t.Errorf("%s If-None-Match %s: %d ETag %q %s, want 409 version_too_old without ETag",
+					path, inm, r.status, r.header.Get("ETag"), r.body)
+			}
+		}
+	}
+	if r := e.get("/api/v1/docs/d/text?version=2", "If-None-Match", `"2"`); r.status != http.StatusNotModified {
+		t.Errorf("base version: %d %s, want 304", r.status, r.body)
+	}
+}

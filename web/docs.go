@@ -271,7 +271,9 @@ func (s *Server) handleGetText(w http.ResponseWriter, r *http.Request) {
 }
 
 // versionOf is the version a read of document id asks for: version, which
-// may not be beyond the head, or the head when nil.
+// may not be beyond the head nor before the document's base (a version of a
+// deleted document of that id), or the head when nil. Checked here, before
+// If-None-Match, so a version this document never had is never 304.
 func (s *Server) versionOf(r *http.Request, id string, version *uint64) (uint64, error) {
 	meta, err := s.store.Meta(r.Context(), id)
 	if err != nil {
@@ -282,6 +284,9 @@ func (s *Server) versionOf(r *http.Request, id string, version *uint64) (uint64,
 	}
 	if *version > meta.Version {
 		return 0, errVersionAhead(*version, meta.Version)
+	}
+	if *version < meta.Base {
+		return 0, apiError(collab.CodeVersionTooOld, "version %d is from before the document was created at version %d; reload it", *version, meta.Base)
 	}
 	return *version, nil
 }
