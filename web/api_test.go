@@ -377,3 +377,25 @@ func TestVersionBeforeBaseIsNeverNotModified(t *testing.T) {
 		t.Errorf("base version: %d %s, want 304", r.status, r.body)
 	}
 }
+
+// TestIfMatchStrict: If-Match is one version, quoted ("1", W/"1") or bare
+// (1); anything else, such as doubled or unbalanced quotes, is
+// invalid_message and changes nothing.
+func TestIfMatchStrict(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "a")
+	e.postOp("d", 0, `[1,"b"]`)
+	for _, h := range []string{`""1""`, `"1`, `1"`, `W/1`, `"W/"1""`, `W/""1""`, `"1" "1"`, `"1", "2"`, `"`, `""`, `W/`} {
+		if r := e.send("PUT", "/api/v1/docs/d/text", "changed", "If-Match", h); r.status != 400 || r.errCode() != "invalid_message" {
+			t.Errorf("If-Match %s: %d %s, want 400 invalid_message", h, r.status, r.body)
+		}
+	}
+	if got := e.text("d"); got != "ab" {
+		t.Fatalf("text %q after refused PUTs", got)
+	}
+	for i, h := range []string{`"1"`, `W/"2"`, ` 3 `, `*`} {
+		if r := e.send("PUT", "/api/v1/docs/d/text", "v"+itoa(uint64(i)), "If-Match", h); r.status != 200 {
+			t.Errorf("If-Match %s: %d %s", h, r.status, r.body)
+		}
+	}
+}

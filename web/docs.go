@@ -310,7 +310,16 @@ func parseIfMatch(r *http.Request) (*uint64, error) {
 	if h == "" || h == "*" {
 		return nil, nil
 	}
-	v, ok := parseUint(strings.Trim(strings.TrimPrefix(h, "W/"), `"`))
+	tag := h
+	if q, ok := strings.CutPrefix(h, "W/"); ok || strings.HasPrefix(h, `"`) {
+		// An entity tag: exactly one pair of quotes (Trim would take ""1"").
+		if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
+			tag = ""
+		} else {
+			tag = q[1 : len(q)-1]
+		}
+	}
+	v, ok := parseUint(tag)
 	if !ok {
 		return nil, apiError(codeInvalidMessage, `If-Match must be a version such as "12"`)
 	}
