@@ -185,7 +185,7 @@ func (s *Server) waitForOp(r *http.Request, id string, p pollParams) error {
 	defer s.metrics.pollers.Dec()
 
 	since := p.since
-	sub, err := s.hub.Subscribe(ctx, id, &since)
+	sub, err := s.subscribe(ctx, id, &since)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -202,4 +202,16 @@ func (s *Server) waitForOp(r *http.Request, id string, p pollParams) error {
 			return nil
 		}
 	}
+}
+
+// subscribe is hub.Subscribe for long-polls and SSE streams. A document
+// whose deletion is under way refuses subscriptions with deleted (410), a
+// code for requests that were under way when it went; a read that arrives
+// then is not_found, as it is a moment later (docs/api.md).
+func (s *Server) subscribe(ctx context.Context, id string, since *uint64) (*collab.Subscription, error) {
+	sub, err := s.hub.Subscribe(ctx, id, since)
+	if e := collab.AsError(err); e != nil && e.Code == collab.CodeDeleted {
+		return nil, apiError(codeNotFound, "document not found")
+	}
+	return sub, err
 }

@@ -84,7 +84,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	sub, err := s.hub.Subscribe(ctx, id, since)
+	sub, err := s.subscribe(ctx, id, since)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -474,3 +474,47 @@ func TestResumeAfterRecreate(t *testing.T) {
 		t.Errorf("export with history: %s", r.body)
 	}
 }
+
+// TestLongPollDuringDeleteIsNotFound: a long-poll or SSE stream that
+// starts while its document is being deleted (ops still committing) answers
+// what docs/api.md lists for them, 200 or not_found, never deleted (410).
+func TestLongPollDuringDeleteIsNotFound(t *testing.T) {
+	e := newEnv(t, nil)
+	for round := range 20 {
+		id := e.create("d"+itoa(uint64(round)), "")
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var polls []response
+		for range 10 {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				e.send("POST", "/api/v1/docs/"+id+"/ops", `{"version":0,"op":["x"]}`)
+			}()
+			go func() {
+				defer wg.Done()
+				r := e.get("/api/v1/docs/" + id + "/ops?since=0&wait=5")
+				mu.Lock()
+				polls = append(polls, r)
+				mu.Unlock()
+			}()
+		}
+		for range 5 { // An SSE stream starting then: the same codes before it starts.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.get("/api/v1/docs/" + id + "/events?since=0")
+				mu.Lock()
+				polls = append(polls, r)
+				mu.Unlock()
+			}()
+		}
+		e.send("DELETE", "/api/v1/docs/"+id, "")
+		wg.Wait()
+		for _, r := range polls {
+			if r.status != http.StatusOK && r.errCode() != "not_found" {
+				t.Fatalf("round %d: long-poll or stream during delete: %d %s", round, r.status, r.body)
+			}
+		}
+	}
+}
