@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -96,12 +97,14 @@ func (db *DB) overlayView(id string, fn func(*bolt.Tx, *overlay) error) error {
 // transaction begins under mu, so it is either older than the next
 // checkpoint (and the overlay holds what it lacks) or newer (it stores a
 // newer applied LSN and needs nothing from the overlay).
-func (db *DB) overlaysView(pick func(map[string]*overlay) map[string]overlay, fn func(*bolt.Tx, map[string]overlay) error) error {
+func (db *DB) overlaysView(pick func(map[string]*overlay) map[string]overlay, fn func(*bolt.Tx, map[string]overlay) error) (err error) {
 	db.mu.Lock()
 	ovs := pick(db.overlay)
 	base := db.base
 	tx, err := db.bolt.Begin(false)
 	db.mu.Unlock()
+	defer recoverCorrupt(db.path, &err) // As in view.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 			return ErrClosed
@@ -224,7 +227,7 @@ func (db *DB) openJournal() error {
 // journalState reads the database's id and applied LSN, giving an older
 // file (one without them) an id.
 func (db *DB) journalState() (id []byte, applied uint64, err error) {
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketFolio).Get(keyJournal)
 		if v == nil {
 			return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -217,7 +218,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+	bdb, err := openBolt(path, &bolt.Options{
 		Timeout:         opts.LockTimeout,
 		NoSync:          opts.NoSync,
 		NoFreelistSync:  false,
@@ -249,6 +250,27 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
+// openBolt is bolt.Open, with the panic or memory fault bbolt meets on a
+// damaged or truncated file (a page past the end, a page that is not what
+// its parent says) returned as ErrCorrupt instead of crashing the process.
+func openBolt(path string, o *bolt.Options) (bdb *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: bbolt: %v", ErrCorrupt, r) // Open adds the path.
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return bolt.Open(path, 0o600, o)
+}
+
+// recoverCorrupt, deferred, turns a panic of bbolt into ErrCorrupt in *err:
+// bbolt asserts rather than returns errors on pages it cannot read.
+func recoverCorrupt(path string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("storage: read %s: %w: bbolt: %v", path, ErrCorrupt, r)
+	}
+}
+
 func openError(path string, timeout time.Duration, err error) error {
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -265,7 +287,7 @@ func openError(path string, timeout time.Duration, err error) error {
 // (openJournal may: an older file gets its id, the journal is replayed).
 func (db *DB) init() error {
 	empty := false
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		if fb := tx.Bucket(bucketFolio); fb != nil {
 			if got := fb.Get(keyFormat); string(got) != formatV1 {
 				return fmt.Errorf("%w: unsupported format %q (want %q)", ErrCorrupt, got, formatV1)
@@ -347,9 +369,13 @@ func (db *DB) Stats() Stats {
 		CheckpointFailures: db.checkpointFailures.Load()}
 }
 
-// view runs fn in a read transaction, mapping a closed database to ErrClosed.
-func (db *DB) view(fn func(*bolt.Tx) error) error {
-	err := db.bolt.View(fn)
+// view runs fn in a read transaction, mapping a closed database to ErrClosed
+// and a damaged page that makes bbolt panic (or fault, on a truncated file)
+// to ErrCorrupt.
+func (db *DB) view(fn func(*bolt.Tx) error) (err error) {
+	defer recoverCorrupt(db.path, &err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	err = db.bolt.View(fn)
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}

@@ -35,6 +35,7 @@ func TestBinaryFaults(t *testing.T) {
 	}
 	t.Run("SIGKILL between commit and ack", func(t *testing.T) { testKillBetweenCommitAndAck(t, bin) })
 	t.Run("second server on the same data", func(t *testing.T) { testSecondServer(t, bin) })
+	t.Run("damaged database file", func(t *testing.T) { testDamagedDatabase(t, bin) })
 }
 
 // server is a running folio child process.
@@ -285,6 +286,48 @@ func testSecondServer(t *testing.T, bin string) {
 	mustHTTP(t, "POST", first.base+"/api/v1/docs", `{"id":"still"}`, http.StatusCreated)
 	if _, err := os.Stat(filepath.Join(data, DBFile)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testDamagedDatabase: check, export and restore on a database file with a
+// damaged page, or cut short, exit 1 with a message (or 0 where the page is
+// unused), never with a Go panic or fault and its stack trace.
+func testDamagedDatabase(t *testing.T, bin string) {
+	data := seedData(t, strings.Repeat("a line of text\n", 50))
+	good, err := os.ReadFile(filepath.Join(data, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	damaged := map[string][]byte{"cut short after two pages": good[:2*page]}
+	for p := 0; p < 16 && (p+1)*page <= len(good); p++ {
+		b := bytes.Clone(good)
+		copy(b[p*page:(p+1)*page], bytes.Repeat([]byte{0xa5}, page))
+		damaged[fmt.Sprintf("page %d overwritten", p)] = b
+	}
+	for name, b := range damaged {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, DBFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"check", "--data", dir},
+			{"export", "doc", "--data", dir},
+			{"restore", "--data", t.TempDir(), filepath.Join(dir, DBFile)},
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+			cancel()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code > 1 || strings.Contains(string(out), "goroutine ") {
+				t.Errorf("%s: folio %s: exit %d:\n%.600s", name, args[0], code, out)
+			}
+		}
 	}
 }
 
