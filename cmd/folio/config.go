@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -268,6 +269,8 @@ func (c Config) Validate() error {
 		// postMessage target without a scheme (framing would work, events not).
 		if o != "*" && !strings.Contains(o, "://") {
 			bad("--embed-origins %q needs its scheme, e.g. https://%s", o, o)
+		} else if o != "*" && !embedOrigin(o) {
+			bad("--embed-origins %q is not an origin: scheme://host[:port] (host may start with *.), no path, query or user", o)
 		}
 	}
 	positive := map[string]float64{
@@ -330,6 +333,20 @@ func (c Config) logTo(log zerolog.Logger) {
 		Float64("export_rate", c.ExportRate).Int("export_burst", c.ExportBurst).
 		Strs("trusted_proxies", c.TrustedProxies).Str("pprof_addr", c.PprofAddr).
 		Msg("configuration")
+}
+
+// embedOrigin reports whether o is an origin a browser can match both as a
+// CSP frame-ancestors source and as a postMessage target: scheme://host[:port]
+// and nothing else (a trailing "/" aside). A host without a name frames
+// nothing; a path makes frame-ancestors refuse the parent that postMessage
+// still reaches.
+func embedOrigin(o string) bool {
+	u, err := url.Parse(strings.TrimSuffix(o, ":*")) // CSP's any-port wildcard.
+	if err != nil || u.Scheme == "" || u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return false
+	}
+	host := strings.TrimPrefix(u.Hostname(), "*.")
+	return host != "" && !strings.Contains(host, "*") && (u.Path == "" || u.Path == "/")
 }
 
 // trustedProxies parses TrustedProxies: CIDRs, or bare addresses (one host).

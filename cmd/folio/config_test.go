@@ -112,6 +112,10 @@ func TestConfigErrors(t *testing.T) {
 		{"negative timeout", []string{"--shutdown-timeout", "-1s"}, nil, "--shutdown-timeout"},
 		{"bad origin", []string{"--embed-origins", "https://a.example'"}, nil, "origin pattern"},
 		{"embed origin without scheme", []string{"--embed-origins", "a.example"}, nil, "needs its scheme"},
+		{"embed origin without host", []string{"--embed-origins", "https://"}, nil, "is not an origin"},
+		{"embed origin with a path", nil, map[string]string{"FOLIO_EMBED_ORIGINS": "https://a.example/app"}, "is not an origin"},
+		{"embed origin with a query", []string{"--embed-origins", "https://a.example?x=1"}, nil, "is not an origin"},
+		{"embed origin with a wildcard inside", []string{"--embed-origins", "https://a*.example"}, nil, "is not an origin"},
 		{"public pprof", []string{"--pprof-addr", ":6060"}, nil, "--pprof-addr"},
 		{"pprof on another host", nil, map[string]string{"FOLIO_PPROF_ADDR": "10.0.0.1:6060"}, "--pprof-addr"},
 		{"negative commit delay", []string{"--commit-delay", "-1ms"}, nil, "--commit-delay"},
@@ -127,6 +131,11 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 	var stderr bytes.Buffer
+	for _, ok := range []string{"*", "https://app.example.com", "https://*.example.com", "http://localhost:3000/", "https://a.example:*", "https://[::1]:8443"} {
+		if _, err := parseServe([]string{"--embed-origins", ok}, envMap(nil), &stderr); err != nil {
+			t.Errorf("--embed-origins %q refused: %v", ok, err)
+		}
+	}
 	if _, err := parseServe([]string{"--nope"}, envMap(nil), &stderr); !errors.Is(err, errUsage) {
 		t.Errorf("unknown flag: %v", err)
 	}
