@@ -210,14 +210,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 }
 
 // applyEnv sets every flag that was not given on the command line from its
-// FOLIO_* environment twin.
+// FOLIO_* environment twin. --secret and --secret-file are one setting: when
+// either is given, neither twin is read.
 func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
 		v := getenv(envName(f.Name))
-		if set[f.Name] || v == "" {
+		if set[f.Name] || v == "" || secretFlag(f.Name) && secretOnCommandLine(set) {
 			return
 		}
 		if err := f.Value.Set(v); err != nil {

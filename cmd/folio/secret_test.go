@@ -35,6 +35,9 @@ func TestSecretConfig(t *testing.T) {
 		{"file from env", nil, map[string]string{"FOLIO_SECRET_FILE": file}, ""},
 		{"short", []string{"--secret", "short"}, nil, "at least 32 bytes"},
 		{"both", []string{"--secret", cliSecret, "--secret-file", file}, nil, "exclusive"},
+		{"both in the environment", nil, map[string]string{"FOLIO_SECRET": cliSecret, "FOLIO_SECRET_FILE": file}, "exclusive"},
+		{"file flag over env secret", []string{"--secret-file", file}, map[string]string{"FOLIO_SECRET": "an-old-secret-from-the-environment"}, ""},
+		{"secret flag over env file", []string{"--secret", cliSecret}, map[string]string{"FOLIO_SECRET_FILE": "/nonexistent"}, ""},
 		{"negative rate", []string{"--write-rate", "-1"}, nil, "--write-rate"},
 		{"rate without burst", []string{"--export-burst", "0"}, nil, "--export-rate"},
 		{"limit off", []string{"--upgrade-rate", "0"}, nil, ""},
@@ -94,6 +97,19 @@ func TestTokenCommand(t *testing.T) {
 	if c.Doc != "d" || c.Role != "view" || c.Name != "Ann" || c.ExpiresAt == nil ||
 		c.ExpiresAt.Sub(time.Now()) < 119*time.Minute || c.ExpiresAt.Sub(time.Now()) > 2*time.Hour {
 		t.Errorf("claims %+v", c)
+	}
+	// --secret-file on the command line wins over FOLIO_SECRET in the
+	// environment, as every flag over its twin.
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte(cliSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	oldEnv := envMap(map[string]string{"FOLIO_SECRET": "an-old-secret-left-in-the-environment"})
+	if code := run(context.Background(), []string{"token", "--doc", "d", "--secret-file", file}, oldEnv, &stdout, &stderr); code != 0 {
+		t.Errorf("--secret-file with FOLIO_SECRET set: exit %d: %s", code, stderr.String())
+	} else if _, err := auth.Parse(strings.TrimSpace(stdout.String())); err != nil {
+		t.Errorf("--secret-file with FOLIO_SECRET set: token not signed with the file's secret: %v", err)
 	}
 	// Only the secret has an environment twin, and the help says so: a
 	// FOLIO_ROLE or FOLIO_TTL meant to narrow a token would do nothing.

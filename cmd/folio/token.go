@@ -56,8 +56,14 @@ func runToken(_ context.Context, e env) error {
 // server never shapes a token.
 func secretFlag(name string) bool { return name == "secret" || name == "secret-file" }
 
+// secretOnCommandLine reports whether --secret or --secret-file is among the
+// flags set on the command line. The two choose one secret, so a flag for
+// either wins over both environment twins (a FOLIO_SECRET left in the
+// environment does not collide with --secret-file).
+func secretOnCommandLine(set map[string]bool) bool { return set["secret"] || set["secret-file"] }
+
 // applySecretEnv sets --secret and --secret-file from their environment twins
-// unless given as flags (the other flags of fs have no twins).
+// unless either is given as a flag (the other flags of fs have no twins).
 func applySecretEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	only := flag.NewFlagSet("", flag.ContinueOnError)
 	fs.VisitAll(func(f *flag.Flag) {
@@ -69,7 +75,7 @@ func applySecretEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
 	only.VisitAll(func(f *flag.Flag) {
-		if v := getenv(envName(f.Name)); v != "" && !set[f.Name] {
+		if v := getenv(envName(f.Name)); v != "" && !secretOnCommandLine(set) {
 			errs = append(errs, f.Value.Set(v))
 		}
 	})
