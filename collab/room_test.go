@@ -343,6 +343,34 @@ func TestSessionTakeover(t *testing.T) {
 	}
 }
 
+// TestShutdownDeadlineCutsCloseHandshake: a client that never answers the
+// server's close frame (it stopped reading) does not hold Close past its
+// deadline for the websocket library's 5 s close handshake.
+func TestShutdownDeadlineCutsCloseHandshake(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	conn, _, err := websocket.Dial(context.Background(), ts.url+"mute", &websocket.DialOptions{Subprotocols: []string{Subprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	if err := conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"hello"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := conn.Read(context.Background()); err != nil || !strings.Contains(string(msg), `"welcome"`) {
+		t.Fatalf("no welcome: %s %v", msg, err) // Joined; from now on the client reads nothing.
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := ts.hub.Close(ctx); err == nil {
+		t.Fatal("Close reported every session closed in time, though the client never answered")
+	}
+	// The handshake alone would take 5 s; anything near it means Close waited for it.
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("Close took %v with a 100 ms deadline", took)
+	}
+}
+
 func TestShutdownClosesSessionsBeforeHello(t *testing.T) {
 	ts := newTestServer(t, Options{HelloTimeout: time.Hour})
 	c := dialTest(t, ts.url+"early")

@@ -172,7 +172,7 @@ func (s *session) serve(docID string, peer Peer) {
 	s.conn.SetReadLimit(s.hub.opts.MaxMessageBytes)
 	// Reads and writes use wctx, for which coder/websocket registers no
 	// context.AfterFunc per call; the end of ctx closes the connection once.
-	defer context.AfterFunc(s.ctx, func() { _ = s.conn.CloseNow() })()
+	defer context.AfterFunc(s.ctx, s.closeNow)()
 	s.watchdog = time.AfterFunc(time.Hour, func() { _ = s.conn.CloseNow() })
 	s.watchdog.Stop()
 	s.pingTimer = time.AfterFunc(time.Hour, s.pingDue)
@@ -513,6 +513,17 @@ func (s *session) ping() {
 	if err := s.conn.Ping(ctx); err != nil {
 		s.kick(errPingTimeout)
 	}
+}
+
+// closeNow drops the connection at once, when the session's context ends
+// (the hub stops, past its shutdown deadline). The socket itself is closed
+// first: coder/websocket's CloseNow waits for a close handshake already
+// under way, which waits up to 5 s for a peer that does not answer.
+func (s *session) closeNow() {
+	if s.wire != nil {
+		_ = s.wire.conn.Close()
+	}
+	_ = s.conn.CloseNow()
 }
 
 func (s *session) closeConn() {
