@@ -114,23 +114,24 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 // ready, when not nil, receives the listening address once the server
 // accepts connections.
 func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready chan<- string) error {
-	st, err := build(cfg, log)
-	if err != nil {
-		return err
-	}
+	// The addresses first: a port in use fails before the data directory
+	// and the database file are created.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		st.closeHubAndStore(context.Background(), log)
 		return fmt.Errorf("listen: %w", err)
 	}
 	if cfg.PprofAddr != "" {
 		_, stopPprof, err := startPprof(cfg.PprofAddr, log)
 		if err != nil {
 			_ = ln.Close()
-			st.closeHubAndStore(context.Background(), log)
 			return fmt.Errorf("pprof listen: %w", err)
 		}
 		defer stopPprof()
+	}
+	st, err := build(cfg, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
 	}
 	log.Info().Str("addr", ln.Addr().String()).Msg("listening")
 	if ready != nil {

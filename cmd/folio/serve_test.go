@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -143,6 +146,33 @@ func TestOpenAccessWarned(t *testing.T) {
 		st.closeHubAndStore(context.Background(), log)
 		if warned := strings.Contains(logs.String(), "access control is off"); warned != (secret == "") {
 			t.Errorf("secret %q: warned %v:\n%s", secret, warned, logs.String())
+		}
+	}
+}
+
+// TestPortInUseCreatesNothing: a server that cannot listen fails before it
+// creates its data directory or database file, so a mistaken start leaves
+// nothing behind to confuse the next one.
+func TestPortInUseCreatesNothing(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, pprof := range []bool{false, true} {
+		cfg := defaultConfig()
+		cfg.Addr, cfg.Data = "127.0.0.1:0", filepath.Join(t.TempDir(), "data")
+		if pprof {
+			cfg.PprofAddr = taken.Addr().String()
+		} else {
+			cfg.Addr = taken.Addr().String()
+		}
+		err := serve(context.Background(), cfg, zerolog.New(zerolog.NewTestWriter(t)), nil)
+		if err == nil || !strings.Contains(err.Error(), "listen") {
+			t.Fatalf("pprof %v: serve on a taken port: %v", pprof, err)
+		}
+		if _, err := os.Stat(cfg.Data); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("pprof %v: the data directory was created (%v)", pprof, err)
 		}
 	}
 }
