@@ -170,7 +170,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleUnload, "idle-unload", c.IdleUnload, "unload a document from memory after this long without clients")
 	fs.IntVar(&c.OpWindow, "op-window", c.OpWindow, "recent ops each open document keeps in memory (about 210 bytes each) for clients that are behind; older ones are read from storage")
 	fs.DurationVar(&c.SSEHeartbeat, "sse-heartbeat", c.SSEHeartbeat, "interval of SSE heartbeat comments")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown may take")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown (on SIGINT or SIGTERM) may take; a second signal ends the process at once")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send request headers")
 	fs.DurationVar(&c.CommitDelay, "commit-delay", c.CommitDelay, "how long a busy storage committer waits to put more writes in one fsync'd commit (0: never; at most 50ms); only when writes from other documents arrive fast enough to expect two more within it, so a lone writer never waits")
 	fs.BoolVar(&c.Check, "check", c.Check, "check the whole database (as folio check: structure, every snapshot and length replayed from the op log) before serving, and refuse to start if it fails; start-up then takes about as long as folio check")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +38,50 @@ func TestBinaryFaults(t *testing.T) {
 	t.Run("SIGKILL between commit and ack", func(t *testing.T) { testKillBetweenCommitAndAck(t, bin) })
 	t.Run("second server on the same data", func(t *testing.T) { testSecondServer(t, bin) })
 	t.Run("damaged database file", func(t *testing.T) { testDamagedDatabase(t, bin) })
+	t.Run("second signal ends a slow shutdown", func(t *testing.T) { testSecondSignal(t, bin) })
+}
+
+// testSecondSignal: a second SIGINT during a graceful shutdown ends the
+// process at once. The shutdown is held by a client that never answers the
+// close handshake (the server waits 5 s for it); without the second signal's
+// default handling the process would finish that wait and exit 0.
+func testSecondSignal(t *testing.T, bin string) {
+	s := startServer(t, bin, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	mute := &wsClient{name: "mute", acked: map[uint64]string{}}
+	if _, err := mute.join(ctx, s.base, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	defer mute.conn.CloseNow()
+	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyT(t, "shutdown started", func() bool {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil || resp.StatusCode != http.StatusOK
+	})
+	// Again until it exits: the default handling comes back just after the
+	// first signal, on another goroutine.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+wait:
+	for {
+		select {
+		case err = <-s.exited:
+			break wait
+		case <-tick.C:
+			_ = s.cmd.Process.Signal(os.Interrupt)
+		}
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
+		t.Fatalf("after a second SIGINT the server exited with %v, want killed by it\n%s", err, s.logs)
+	}
 }
 
 // server is a running folio child process.
