@@ -16,6 +16,11 @@ type Submission struct {
 	Session string
 	Seq     uint64
 	Author  string
+	// Single: the Session carries this one op (an Idempotency-Key), and Seq
+	// fingerprints the request. The Session with another Seq, committed or
+	// on its way, is the key reused for a different request:
+	// CodeIdempotencyMismatch, nothing applied.
+	Single bool
 }
 
 // Submit runs sub through the same pipeline as WebSocket ops and returns the
@@ -24,7 +29,7 @@ func (h *Hub) Submit(ctx context.Context, id string, sub Submission) (uint64, er
 	if sub.Session != "" && (!ValidID(sub.Session) || sub.Seq == 0) {
 		return 0, errorf(CodeInvalidMessage, "session needs a valid id and a seq > 0")
 	}
-	s := &submission{base: sub.Base, op: sub.Op, session: sub.Session, seq: sub.Seq,
+	s := &submission{base: sub.Base, op: sub.Op, session: sub.Session, seq: sub.Seq, single: sub.Single,
 		author: sub.Author, reply: make(chan submitResult, 1), start: time.Now()}
 	err := h.withRoom(ctx, id, func(r *room) { r.submit(s) })
 	return h.await(ctx, err, s.reply)

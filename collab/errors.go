@@ -42,6 +42,8 @@ const (
 	CodeTooManyErrors      Code = "too_many_errors"      // repeated protocol errors
 	CodePingTimeout        Code = "ping_timeout"         // no pong within the pong timeout
 	CodeTokenExpired       Code = "token_expired"        // the token a connection was opened with expired
+
+	CodeIdempotencyMismatch Code = "idempotency_mismatch" // an Idempotency-Key already used for a different request
 )
 
 // Error is the one error type collab returns. Message is safe to show to a
@@ -58,6 +60,7 @@ func errorf(code Code, msg string) *Error { return &Error{Code: code, Message: m
 // Errors with a fixed message, shared to avoid allocating on hot paths.
 var (
 	errUnavailable    = errorf(CodeUnavailable, "server is shutting down")
+	errKeyReused      = errorf(CodeIdempotencyMismatch, "this Idempotency-Key was used for a different request; use a new key per op")
 	errDeleted        = errorf(CodeDeleted, "document deleted")
 	errSlowConsumer   = errorf(CodeSlowConsumer, "send queue full")
 	errHelloTimeout   = errorf(CodeHelloTimeout, "no hello in time")
@@ -106,6 +109,8 @@ var mapping = map[Code]struct {
 	CodeTooManyErrors:      {http.StatusBadRequest, CloseProtocol},
 	CodePingTimeout:        {http.StatusRequestTimeout, ClosePingTimeout},
 	CodeTokenExpired:       {http.StatusUnauthorized, CloseTokenExpired},
+
+	CodeIdempotencyMismatch: {http.StatusUnprocessableEntity, CloseProtocol},
 }
 
 // Custom WebSocket close codes (4000-4999 is the application range).

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -669,5 +670,43 @@ func TestSubscriptionReady(t *testing.T) {
 	}
 	if len(one) != 1 || one[0].Version != 8 {
 		t.Fatalf("Ready with max 1: %+v", one)
+	}
+}
+
+// TestSingleSessionFingerprint: a Submission.Single session (a REST
+// Idempotency-Key) answers a retry with its seq by the first version and
+// refuses another seq, from memory and, after a restart, from storage.
+func TestSingleSessionFingerprint(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "f.db"), storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.Create(ctx, "d", ""); err != nil {
+		t.Fatal(err)
+	}
+	first := Submission{Op: ot.Op{{Insert: "a"}}, Session: "idem-k", Seq: 77, Single: true}
+	other := first
+	other.Seq, other.Op = 78, ot.Op{{Insert: "b"}}
+	for round := range 2 {
+		h := NewHub(db, Options{})
+		if round == 0 {
+			if v, err := h.Submit(ctx, "d", first); err != nil || v != 1 {
+				t.Fatalf("first: %d %v", v, err)
+			}
+		}
+		if v, err := h.Submit(ctx, "d", first); err != nil || v != 1 {
+			t.Errorf("round %d: retry got %d %v, want version 1", round, v, err)
+		}
+		if _, err := h.Submit(ctx, "d", other); AsError(err).Code != CodeIdempotencyMismatch {
+			t.Errorf("round %d: another request under the key: %v", round, err)
+		}
+		if err := h.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if text, _ := textOf(t, db, "d"); text != "a" {
+		t.Fatalf("text %q", text)
 	}
 }

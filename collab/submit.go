@@ -20,6 +20,7 @@ type submission struct {
 	from    *session          // The WebSocket session that sent it; nil for Submit.
 	reply   chan submitResult // Submit's answer; nil for WebSocket ops.
 	start   time.Time
+	single  bool // The session carries only this op (Submission.Single).
 	strict  bool // Must apply at exactly its base (ReplaceText with ifVersion).
 	pending bool // base is the room's pending head, not a version a client saw (ReplaceText).
 }
@@ -115,6 +116,9 @@ func (r *room) pendingHead() uint64 {
 
 // dedupe answers a (session, seq) seen before and reports whether it did.
 func (r *room) dedupe(sub *submission) bool {
+	if sub.single {
+		return r.dedupeSingle(sub)
+	}
 	var newest uint64
 	for _, list := range [][]*pendingOp{r.inflight, r.queued} {
 		for _, p := range list {
@@ -149,6 +153,39 @@ func (r *room) dedupe(sub *submission) bool {
 		}
 	}
 	r.reject(sub, errSeqNotIncrease)
+	return true
+}
+
+// dedupeSingle is dedupe for a session of one op (Submission.Single): the
+// session's op, committed or on its way, answers sub when their seqs match,
+// and refuses it otherwise (the key was reused for another request).
+func (r *room) dedupeSingle(sub *submission) bool {
+	for _, list := range [][]*pendingOp{r.inflight, r.queued} {
+		for _, p := range list {
+			switch {
+			case p.rec.Session != sub.session:
+			case p.rec.Seq != sub.seq:
+				r.reject(sub, errKeyReused)
+				return true
+			default:
+				if sub.reply != nil {
+					p.replies = append(p.replies, sub.reply)
+				}
+				return true
+			}
+		}
+	}
+	last, e := r.lastSeq(sub.session)
+	switch {
+	case e != nil:
+		r.reject(sub, e)
+	case last.seq == 0:
+		return false
+	case last.seq == sub.seq:
+		r.ackAgain(sub, last.version)
+	default:
+		r.reject(sub, errKeyReused)
+	}
 	return true
 }
 

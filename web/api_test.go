@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -304,6 +305,53 @@ func TestIdempotencyKey(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 || e.text("d") != "cba" {
 		t.Errorf("two keys: %d, text %q", resp.StatusCode, e.text("d"))
+	}
+}
+
+// TestIdempotencyKeyReusedForAnotherRequest: a key already used is refused
+// with 422 idempotency_mismatch when the request differs (another op or
+// another base), applying nothing; the first request's retries still get
+// its version. Concurrent requests with one key and two bodies commit one.
+func TestIdempotencyKeyReusedForAnotherRequest(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "")
+	v := e.postOp("d", 0, `["a"]`, "Idempotency-Key", "k")
+	for _, body := range []string{`{"version":0,"op":["b"]}`, `{"version":1,"op":["a"]}`} {
+		r := e.send("POST", "/api/v1/docs/d/ops", body, "Idempotency-Key", "k")
+		if r.status != http.StatusUnprocessableEntity || r.errCode() != "idempotency_mismatch" {
+			t.Errorf("key reused with %s: %d %s", body, r.status, r.body)
+		}
+	}
+	if again := e.postOp("d", 0, `["a"]`, "Idempotency-Key", "k"); again != v {
+		t.Errorf("retry of the first request: version %d, want %d", again, v)
+	}
+	if got := e.text("d"); got != "a" {
+		t.Fatalf("text %q", got)
+	}
+
+	var wg sync.WaitGroup
+	codes := make([]int, 20)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := `{"version":1,"op":["x"]}`
+			if i%2 == 1 {
+				body = `{"version":1,"op":["y"]}`
+			}
+			codes[i] = e.send("POST", "/api/v1/docs/d/ops", body, "Idempotency-Key", "race").status
+		}()
+	}
+	wg.Wait()
+	text := e.text("d")
+	winner := map[string]int{"xa": 0, "ya": 1}[text]
+	if text != "xa" && text != "ya" {
+		t.Fatalf("text %q after one key with two bodies", text)
+	}
+	for i, c := range codes {
+		if want := map[bool]int{true: http.StatusOK, false: http.StatusUnprocessableEntity}[i%2 == winner]; c != want {
+			t.Errorf("request %d (body %d, %q won): %d, want %d", i, i%2, text, c, want)
+		}
 	}
 }
 

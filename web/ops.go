@@ -3,7 +3,9 @@ package web
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -34,9 +36,18 @@ func restSubmission(key string, base uint64, op ot.Op, author string) collab.Sub
 	sub := collab.Submission{Base: base, Op: op, Author: author}
 	if key != "" {
 		sum := sha256.Sum256([]byte(key))
-		sub.Session, sub.Seq = "idem-"+hex.EncodeToString(sum[:16]), 1
+		sub.Session, sub.Seq, sub.Single = "idem-"+hex.EncodeToString(sum[:16]), requestPrint(base, op), true
 	}
 	return sub
+}
+
+// requestPrint fingerprints an op request as the seq of its key's session,
+// so that a retry matches the first request and a reuse of the key for a
+// different one does not. In [2^52, 2^53): exact as a JSON number anywhere.
+func requestPrint(base uint64, op ot.Op) uint64 {
+	b, _ := json.Marshal(op) // An ot.Op always encodes.
+	sum := sha256.Sum256(binary.BigEndian.AppendUint64(b, base))
+	return binary.BigEndian.Uint64(sum[:8])&(1<<52-1) | 1<<52
 }
 
 func validIdempotencyKey(key string) bool {
