@@ -99,7 +99,8 @@ func decodeBody(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return apiError(codeInvalidMessage, "invalid JSON body: %v", err)
 	}
-	if dec.More() {
+	// dec.More is false before a stray '}' or ']', so look at the bytes.
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return apiError(codeInvalidMessage, "invalid JSON body: trailing data")
 	}
 	return nil
