@@ -10,8 +10,8 @@
 //     editor's. Reads of metadata, history and old versions go to the Store;
 //     an acknowledged op is committed before it is acknowledged, so a read
 //     after an acknowledgement sees it.
-//   - Ids are checked against ^[A-Za-z0-9_-]{1,64}$ before anything else
-//     (400). Versions are strict decimal integers; a version beyond the head
+//   - Ids are checked against ^[A-Za-z0-9_-]{1,64}$ before access control
+//     and storage (400; only rate limits come first). Versions are strict decimal integers; a version beyond the head
 //     is version_ahead, never clamped, except where an SSE stream resumes:
 //     there it starts over from a snapshot, since EventSource would not
 //     retry after an error (e.g. a client of a server restored from a
