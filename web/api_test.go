@@ -215,6 +215,10 @@ func TestPutText(t *testing.T) {
 	if r := e.send("PUT", "/api/v1/docs/d/text", "x", "If-Match", `"0"`); r.status != 412 || r.errCode() != "precondition_failed" {
 		t.Errorf("stale If-Match: %d %s", r.status, r.body)
 	}
+	// A version beyond the head is not the head either: 412, not version_ahead.
+	if r := e.send("PUT", "/api/v1/docs/d/text", "x", "If-Match", `"9"`); r.status != 412 || r.errCode() != "precondition_failed" {
+		t.Errorf("If-Match beyond the head: %d %s", r.status, r.body)
+	}
 	if r := e.send("PUT", "/api/v1/docs/d/text", "x", "If-Match", `"1"`); r.status != 200 {
 		t.Errorf("fresh If-Match: %d %s", r.status, r.body)
 	}
