@@ -26,6 +26,9 @@ type Store interface {
 	// Ops returns the committed ops with versions from+1..to
 	// (storage.ErrVersionGone when from is before the document's start).
 	Ops(ctx context.Context, id string, from, to uint64) ([]storage.OpRecord, error)
+	// TextAt returns the committed text at a version (an op whose deleted
+	// text must be checked at an older base).
+	TextAt(ctx context.Context, id string, version uint64) (string, error)
 	// Delete removes a document and its history.
 	Delete(ctx context.Context, id string) error
 	// SessionSeq is the last committed seq of a session and the version it

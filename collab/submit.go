@@ -279,6 +279,11 @@ func (r *room) rebase(base uint64, op ot.Op) (rebased, atHead ot.Op, e *Error) {
 	if op.BaseLen() > baseLen {
 		return nil, nil, errorf(CodeInvalidOp, "op does not fit the document at its base version")
 	}
+	if hasDelText(op) {
+		if e := r.checkDelText(base, op); e != nil {
+			return nil, nil, e
+		}
+	}
 	op = ot.Normalize(op)
 	for _, rec := range committed {
 		op = ot.Transform(op, rec.Op, ot.Left)
@@ -293,12 +298,35 @@ func (r *room) rebase(base uint64, op ot.Op) (rebased, atHead ot.Op, e *Error) {
 		r.log.Error().Msg("rebased op does not fit")
 		return nil, nil, errInternal
 	}
-	if hasDelText(op) {
-		if _, err := ot.Apply(r.textAfter(r.allPending()), op); err != nil {
-			return nil, nil, errorf(CodeInvalidOp, "deleted text does not match the document")
-		}
-	}
 	return op, atHead, nil
+}
+
+// checkDelText checks the {"d":"text"} deletes of op against the text at
+// its base version. Checking the rebased op instead is not enough: where a
+// later op deleted some of that text, the rebased op no longer names it, and
+// a mismatch there would pass. The text at a committed base before the head
+// comes from storage (O(document length), like the check at the head).
+func (r *room) checkDelText(base uint64, op ot.Op) *Error {
+	var text string
+	if base >= r.head {
+		var before []*pendingOp
+		for _, p := range r.allPending() {
+			if p.rec.Version <= base {
+				before = append(before, p)
+			}
+		}
+		text = r.textAfter(before)
+	} else {
+		t, err := r.hub.store.TextAt(r.hub.ctx, r.id, base)
+		if err != nil {
+			return r.hub.fail("text at", r.id, err)
+		}
+		text = t
+	}
+	if _, err := ot.Apply(text, op); err != nil {
+		return errorf(CodeInvalidOp, "deleted text does not match the document")
+	}
+	return nil
 }
 
 // opsAfter returns the committed ops after version v, from the window or storage.
