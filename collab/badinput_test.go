@@ -3,6 +3,7 @@ package collab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -295,4 +296,51 @@ func TestRefusedOpNamesItsSeq(t *testing.T) {
 	}
 	c.sendRaw(opJSON(7, 0, `["ok"]`))
 	c.expect(TypeAck)
+}
+
+// TestClosingConnectionActsOnNothing: once the server has decided to close a
+// connection (a refused connection, an exhausted error budget), what the
+// client sends before the close takes effect is not acted on: a hello on a
+// connection without the subprotocol does not join or create the document,
+// an op after the error that closes the connection is not committed. The
+// client sends right behind the refusal; each round is a race the server
+// must never lose.
+func TestClosingConnectionActsOnNothing(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	write := func(c *testClient, s string) {
+		_ = c.conn.Write(context.Background(), websocket.MessageText, []byte(s)) // May be closed already.
+	}
+	t.Run("no subprotocol", func(t *testing.T) {
+		for i := range 200 {
+			id := fmt.Sprintf("nosub%d", i)
+			c := dialProto(t, ts.url+id, nil)
+			write(c, `{"type":"hello"}`)
+			write(c, opJSON(1, 0, `["x"]`))
+			if code := c.closed(); code != CloseProtocol {
+				t.Fatalf("close code %d", code)
+			}
+			c.close()
+			if m, err := ts.db.Meta(context.Background(), id); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("refused connection's hello reached the document: %+v, %v", m, err)
+			}
+		}
+	})
+	t.Run("error budget", func(t *testing.T) {
+		for i := range 50 {
+			id := fmt.Sprintf("budget%d", i)
+			c := dialTest(t, ts.url+id)
+			c.hello(ClientMsg{})
+			for range 11 {
+				write(c, `{"type":"nope"}`)
+			}
+			write(c, opJSON(1, 0, `["x"]`))
+			if code := c.closed(); code != CloseProtocol {
+				t.Fatalf("close code %d", code)
+			}
+			c.close()
+			if text, v := textOf(t, ts.db, id); v != 0 {
+				t.Fatalf("op after the closing error committed: %q@%d", text, v)
+			}
+		}
+	})
 }

@@ -76,8 +76,12 @@ type session struct {
 	stopClosing func() bool
 	// expiry closes the session when its grant expires (nil without an
 	// expiry); armed by the reader on hello, stopped by serve.
-	expiry    *time.Timer
-	kicked    chan struct{} // Closed once by kick.
+	expiry *time.Timer
+	kicked chan struct{} // Closed once by kick.
+	// closing is set once the connection is to close (closeAfterQueued,
+	// kick): the reader reads on, for the close handshake, but handles
+	// nothing more.
+	closing   atomic.Bool
 	kickOnce  sync.Once
 	closeErr  *Error        // Why the connection closes (nil: normal); set before kicked closes.
 	ops       *rate.Limiter // Ops per second.
@@ -221,6 +225,13 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 				return errorf(CodeTooLarge, "message too large")
 			}
 			return nil
+		}
+		if s.closing.Load() {
+			// Refused, replaced, expired or over its error budget: what the
+			// client sends until the close takes effect must not be acted on
+			// (a refused hello must not join, an expired token not edit).
+			putReadBuf(buf)
+			continue
 		}
 		msg, e := decodeClient(typ, buf.Bytes())
 		var refused uint64 // The seq of an op frame that does not decode.
@@ -431,6 +442,7 @@ func (s *session) sendError(e *Error, seq uint64) {
 
 // closeAfterQueued closes the connection with e once the queue is written.
 func (s *session) closeAfterQueued(e *Error) {
+	s.closing.Store(true)
 	if !s.out.push(outMsg{close: e}) {
 		s.kick(e)
 	}
@@ -444,6 +456,7 @@ func (s *session) closeAfterQueued(e *Error) {
 // safe: serve calls kick before it waits, and only the first kick adds.
 func (s *session) kick(e *Error) {
 	s.kickOnce.Do(func() {
+		s.closing.Store(true)
 		s.closeErr = e
 		if e == errSlowConsumer {
 			s.hub.opts.Metrics.slowConsumer()
