@@ -52,8 +52,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	e := collab.AsError(err)
 	status := collab.HTTPStatus(e)
-	if status >= 500 {
+	switch {
+	case status < 500:
+	case e.Code == collab.CodeInternal:
 		s.log.Error().Err(err).Str(keyMethod, r.Method).Str(keyPath, r.URL.Path).Msg("request failed")
+	case r.Context().Err() != nil:
+		// The client hung up: nothing failed on our side, and the request
+		// line records it.
+	default:
+		// Unavailable (storage full or locked, shutting down): an operator
+		// wants the cause, but it is no server error.
+		s.log.Warn().Err(err).Str(keyMethod, r.Method).Str(keyPath, r.URL.Path).Msg("request unavailable")
 	}
 	writeJSON(w, status, errorBody{errorDetail{e.Code, e.Message}})
 }

@@ -102,12 +102,20 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
+// requestEvent picks the level of a request line: error for server
+// failures; debug for probes and scrapes (a 503 from /readyz while draining
+// or with a broken store is what readiness is for, and the store's failure
+// is logged by the handler); warn for other 503s (unavailable: storage full
+// or locked, shutting down), unless the client hung up, which is info like
+// any other client-side end.
 func (s *Server) requestEvent(r *http.Request, status int) *zerolog.Event {
 	switch {
-	case status >= 500:
+	case status >= 500 && status != http.StatusServiceUnavailable:
 		return s.log.Error()
 	case r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics":
 		return s.log.Debug()
+	case status == http.StatusServiceUnavailable && r.Context().Err() == nil:
+		return s.log.Warn()
 	default:
 		return s.log.Info()
 	}

@@ -518,3 +518,43 @@ func TestLongPollDuringDeleteIsNotFound(t *testing.T) {
 		}
 	}
 }
+
+// TestLogLevelsOfUnavailable: a client that hangs up mid-request and the
+// refusals of a draining server (readiness, new streams and WebSockets) are
+// not server errors, so nothing about them is logged at error level; an
+// internal error still is, with its detail.
+func TestLogLevelsOfUnavailable(t *testing.T) {
+	var logs syncBuffer
+	log := zerolog.New(&logs).Level(zerolog.DebugLevel)
+	e := newEnvWith(t, func(o *collab.Options) { o.Logger = log }, func(o *Options) { o.Logger = log })
+	e.create("d", "abc")
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, path := range []string{"/api/v1/docs/d", "/api/v1/docs/d/text", "/api/v1/docs", "/api/v1/docs/d/export/txt"} {
+		rec := httptest.NewRecorder()
+		e.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil).WithContext(gone))
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("%s with the client gone: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	e.srv.Drain()
+	for _, path := range []string{"/readyz", "/api/v1/docs/d/events", "/api/v1/docs/d/ws"} {
+		if r := e.get(path); r.status != http.StatusServiceUnavailable {
+			t.Errorf("%s while draining: %d %s", path, r.status, r.body)
+		}
+	}
+	if out := logs.String(); strings.Contains(out, `"level":"error"`) {
+		t.Errorf("error-level lines for a client that left or a draining server:\n%s", out)
+	}
+
+	logs = syncBuffer{}
+	srv := New(Options{Store: brokenStore{}, Logger: log})
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/docs/d", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("broken store: %d %s", rec.Code, rec.Body)
+	}
+	if out := logs.String(); !strings.Contains(out, `"level":"error"`) || !strings.Contains(out, "database not open") {
+		t.Errorf("internal error not logged at error level with its detail:\n%s", out)
+	}
+}
