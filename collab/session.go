@@ -81,9 +81,14 @@ type session struct {
 	// closing is set once the connection is to close (closeAfterQueued,
 	// kick): the reader reads on, for the close handshake, but handles
 	// nothing more.
-	closing   atomic.Bool
-	kickOnce  sync.Once
-	closeErr  *Error        // Why the connection closes (nil: normal); set before kicked closes.
+	closing  atomic.Bool
+	kickOnce sync.Once
+	closeErr *Error // Why the connection closes (nil: normal); set before kicked closes.
+	// peerClose is how the reader found the connection ended when the
+	// server had no reason of its own: the client's close code, or -1 when
+	// it dropped without a close frame (0: the reader saw no end). Owned by
+	// serve's goroutine.
+	peerClose websocket.StatusCode
 	ops       *rate.Limiter // Ops per second.
 	errBudget *rate.Limiter // Protocol errors tolerated before closing.
 	reads     *rate.Limiter // Messages of any kind; the reader waits on it.
@@ -204,8 +209,22 @@ func (s *session) serve(docID string, peer Peer) {
 	if s.closeErr != nil {
 		ev = ev.Str(logCode, string(s.closeErr.Code))
 	}
+	ev.Int("close", int(s.endCode())).Msg("connection closed")
+}
+
+// endCode is the close code the connection ended with, for the log: the
+// server's when it had a reason, else the client's, else 1006 when the
+// connection dropped (a failed read or write) without a close frame.
+func (s *session) endCode() websocket.StatusCode {
 	code, _ := closeCode(s.closeErr)
-	ev.Int("close", int(code)).Msg("connection closed")
+	switch {
+	case s.closeErr != nil || s.peerClose == 0:
+		return code
+	case s.peerClose < 0:
+		return websocket.StatusAbnormalClosure
+	default:
+		return s.peerClose
+	}
 }
 
 // readLoop reads messages until the connection fails or closes. It returns
@@ -224,6 +243,7 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				return errorf(CodeTooLarge, "message too large")
 			}
+			s.peerClose = websocket.CloseStatus(err)
 			return nil
 		}
 		if s.closing.Load() {
