@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/foliodocs/folio/storage"
 )
 
@@ -343,4 +345,26 @@ func TestClosingConnectionActsOnNothing(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRefusedOpsCounted: folio_ops_rejected_total counts every op frame
+// refused, by its code, whether it fails to decode, lacks its seq or
+// version, or does not fit the text: the same invalid_op must not be counted
+// in one case and not in another.
+func TestRefusedOpsCounted(t *testing.T) {
+	m := NewMetrics(prometheus.NewRegistry())
+	ts := newTestServer(t, Options{Metrics: m})
+	c := dialTest(t, ts.url+"counted")
+	c.hello(ClientMsg{})
+	for i, op := range []string{`[0,"x"]`, `[{"x":1}]`, `[5,"x"]`} {
+		c.sendRaw(opJSON(uint64(i+1), 0, op))
+		c.expectError(CodeInvalidOp)
+	}
+	c.sendRaw(`{"type":"op","seq":9,"op":["x"]}`)
+	c.expectError(CodeInvalidMessage)
+	for code, want := range map[Code]float64{CodeInvalidOp: 3, CodeInvalidMessage: 1} {
+		if got := counterValue(m.opsRejected.WithLabelValues(string(code))); got != want {
+			t.Errorf("folio_ops_rejected_total{reason=%q} = %v, want %v", code, got, want)
+		}
+	}
 }

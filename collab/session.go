@@ -261,6 +261,9 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 		putReadBuf(buf) // Decoding copied what it keeps.
 		switch {
 		case e != nil:
+			if refused != 0 { // An op frame: counted like the ops refused later.
+				s.hub.opts.Metrics.opRejected(e.Code)
+			}
 			s.sendError(e, refused)
 		case msg.Type == TypePing:
 			s.send(pongBytes)
@@ -402,8 +405,10 @@ func (s *session) handle(msg *ClientMsg) {
 	case TypeOp:
 		switch {
 		case s.role != RoleEdit:
+			s.hub.opts.Metrics.opRejected(CodeForbidden)
 			s.sendError(errorf(CodeForbidden, "read-only access"), msg.Seq)
 		case msg.Seq == 0 || msg.Version == nil:
+			s.hub.opts.Metrics.opRejected(CodeInvalidMessage)
 			s.sendError(errorf(CodeInvalidMessage, "op needs seq > 0 and version"), msg.Seq)
 		case !s.ops.Allow():
 			s.hub.opts.Metrics.opRejected(CodeRateLimited)
