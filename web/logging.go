@@ -70,8 +70,10 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logRequests logs one line per request (per connection for WebSockets, when
-// it ends) and counts it in the metrics.
+// logRequests logs one line per request and counts it in the metrics. A
+// WebSocket's line is written at the upgrade (status 101): the hub serves the
+// connection from then on and logs its end ("connection closed", with the
+// close code).
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
