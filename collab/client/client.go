@@ -101,9 +101,10 @@ type Client struct {
 	opts Options
 	log  zerolog.Logger
 
-	ctx    context.Context // Cancelled by Close.
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // The run goroutine and the current writer.
+	ctx     context.Context // Cancelled by Close.
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // The run goroutine and the current writer.
+	stopped chan struct{}  // Closed when the run goroutine returns: no more reconnects.
 
 	reconnects atomic.Int64
 	spare      []event // Event slice to reuse; owned by the run goroutine.
@@ -126,7 +127,7 @@ type Client struct {
 // reconnects by itself until Close.
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	opts.setDefaults()
-	c := &Client{url: url, opts: opts, log: opts.Logger, st: newState()}
+	c := &Client{url: url, opts: opts, log: opts.Logger, st: newState(), stopped: make(chan struct{})}
 	if opts.Session != "" {
 		// Resuming a session another client used: its seqs are unknown, and
 		// reusing one would be taken as a duplicate.
@@ -265,12 +266,18 @@ func (c *Client) Synced() bool {
 	return c.st.synced()
 }
 
-// WaitSynced waits until every local edit is acknowledged.
+// WaitSynced waits until every local edit is acknowledged. It returns the
+// *RefusedError once the client has stopped for good (its edits can no
+// longer be acknowledged), and ErrClosed after Close.
 func (c *Client) WaitSynced(ctx context.Context) error {
 	c.mu.Lock()
 	if c.st.synced() {
 		c.mu.Unlock()
 		return nil
+	}
+	if c.fatal != nil {
+		defer c.mu.Unlock()
+		return c.fatal
 	}
 	if c.syncCh == nil {
 		c.syncCh = make(chan struct{})
@@ -282,9 +289,18 @@ func (c *Client) WaitSynced(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-c.stopped:
 	case <-c.ctx.Done():
-		return ErrClosed
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.st.synced():
+		return nil
+	case c.fatal != nil:
+		return c.fatal
+	}
+	return ErrClosed
 }
 
 // Reconnects counts the successful reconnections since Dial.

@@ -409,3 +409,29 @@ func TestOversizeOpDropped(t *testing.T) {
 		t.Fatalf("server %q, client %q", text, c.Text())
 	}
 }
+
+// TestWaitSyncedAfterFinalClose: a client that stopped for good with an edit
+// unacknowledged (here the document was deleted) will never be synced;
+// WaitSynced returns the refusal at once instead of waiting for its context.
+func TestWaitSyncedAfterFinalClose(t *testing.T) {
+	s := newWSFake(t, "", 0)
+	s.stall = make(chan struct{}) // The edit below is never acknowledged.
+	o := testOptions(t)
+	closed := onClosed(&o)
+	c := dial(t, s.url(), o)
+	if err := c.Insert(0, "x"); err != nil {
+		t.Fatal(err)
+	}
+	s.closeAll(4004)
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client did not stop")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var re *RefusedError
+	if err := c.WaitSynced(ctx); !errors.As(err, &re) || re.Code != collab.CodeDeleted {
+		t.Fatalf("wait synced after the client stopped: %v", err)
+	}
+}

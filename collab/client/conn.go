@@ -211,6 +211,7 @@ func handshake(ctx context.Context, ws *websocket.Conn, hello collab.ClientMsg) 
 // goroutine that calls the Options callbacks.
 func (c *Client) run(cn *conn) {
 	defer c.wg.Done()
+	defer close(c.stopped)
 	c.flushEvents()
 	c.status(StatusOnline, nil)
 	for {

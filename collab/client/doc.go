@@ -44,8 +44,8 @@
 // A hello refused as forbidden, not_found, deleted or invalid, and a
 // connection closed with 1008, 4000, 4004, 4400, 4401 or 4404 (the codes
 // docs/protocol.md says not to reconnect after), stop the client: OnStatus
-// reports StatusClosed with that *RefusedError, and Submit returns it. Other
-// refusals and closes are retried.
+// reports StatusClosed with that *RefusedError, and Submit and WaitSynced
+// return it. Other refusals and closes are retried.
 //
 // When the welcome brings a full text instead of ops (the client was too far
 // behind, or ahead of a server that lost data):
