@@ -99,6 +99,7 @@ func (o *Options) setDefaults() {
 type Client struct {
 	url  string
 	opts Options
+	hc   *http.Client // opts.HTTPClient, its transport wrapped by rawTransport.
 	log  zerolog.Logger
 
 	ctx     context.Context // Cancelled by Close.
@@ -127,7 +128,8 @@ type Client struct {
 // reconnects by itself until Close.
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	opts.setDefaults()
-	c := &Client{url: url, opts: opts, log: opts.Logger, st: newState(), stopped: make(chan struct{})}
+	c := &Client{url: url, opts: opts, hc: httpClient(opts.HTTPClient), log: opts.Logger, st: newState(),
+		stopped: make(chan struct{})}
 	if opts.Session != "" {
 		// Resuming a session another client used: its seqs are unknown, and
 		// reusing one would be taken as a duplicate.
@@ -331,6 +333,8 @@ func (c *Client) DropConnection() {
 
 // Close closes the connection (normal closure, so peers see leave at once),
 // stops every goroutine and waits for them. Unacknowledged edits are dropped.
+// A server that does not answer the close within closeGrace (or
+// WriteTimeout, if shorter) is cut off.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -341,12 +345,18 @@ func (c *Client) Close() error {
 	cur := c.cur
 	c.mu.Unlock()
 	if cur != nil {
+		cut := time.AfterFunc(min(c.opts.WriteTimeout, closeGrace), cur.closeRaw)
 		cur.ws.Close(websocket.StatusNormalClosure, "client closed")
+		cut.Stop()
 	}
 	c.cancel()
 	c.wg.Wait()
 	return nil
 }
+
+// closeGrace is how long Close waits for the server to answer its close
+// frame: a server that answers at all does so within a round trip.
+const closeGrace = time.Second
 
 // pumpLocked hands the state's outgoing messages to the current connection's
 // writer and wakes WaitSynced callers. Called with mu held.

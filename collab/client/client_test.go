@@ -435,3 +435,17 @@ func TestWaitSyncedAfterFinalClose(t *testing.T) {
 		t.Fatalf("wait synced after the client stopped: %v", err)
 	}
 }
+
+// TestCloseUnansweredServer: Close on a server that answers nothing (it
+// stopped reading, as behind a dead route) returns within about a second,
+// not after coder/websocket's own 5 s wait for the close handshake.
+func TestCloseUnansweredServer(t *testing.T) {
+	s := newWSFake(t, "", 0)
+	s.stall = make(chan struct{})
+	c := dial(t, s.url(), testOptions(t))
+	start := time.Now()
+	c.Close()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Close took %v", d)
+	}
+}

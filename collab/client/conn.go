@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -29,6 +31,7 @@ const (
 // progress (see send).
 type conn struct {
 	ws     *websocket.Conn
+	raw    io.Closer       // The byte stream under ws; nil if the transport did not give it.
 	ctx    context.Context // Cancelled at teardown; stops the writer.
 	cancel context.CancelFunc
 	done   chan struct{} // Closed when the writer has returned.
@@ -48,13 +51,57 @@ type retryReq struct {
 	delay time.Duration
 }
 
-func newConn(ws *websocket.Conn) *conn {
+func newConn(ws *websocket.Conn, raw io.Closer) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	cn := &conn{ws: ws, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	cn := &conn{ws: ws, raw: raw, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		wake: make(chan struct{}, 1), retry: make(chan retryReq, 1)}
 	cn.deadline = time.AfterFunc(time.Hour, func() { ws.CloseNow() })
 	cn.deadline.Stop()
 	return cn
+}
+
+// closeRaw closes the byte stream under the connection. Unlike
+// ws.CloseNow, it also ends a close handshake in progress, which
+// coder/websocket otherwise waits up to 5 s for twice (writing the close
+// frame, then the answer) when the server answers nothing.
+func (cn *conn) closeRaw() {
+	if cn.raw != nil {
+		cn.raw.Close()
+	}
+}
+
+// rawKey is the context key under which connect asks rawTransport for the
+// byte stream of the connection it dials (a *rawSlot).
+type rawKey struct{}
+
+type rawSlot struct{ rwc io.Closer }
+
+// rawTransport wraps the HTTP client's transport to keep the byte stream of
+// a successful WebSocket handshake (the 101 response's body) in the
+// request's rawSlot.
+type rawTransport struct{ rt http.RoundTripper }
+
+func (t rawTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
+		if slot, ok := req.Context().Value(rawKey{}).(*rawSlot); ok {
+			if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
+				slot.rwc = rwc
+			}
+		}
+	}
+	return resp, err
+}
+
+// httpClient is opts.HTTPClient with its transport wrapped by rawTransport.
+func httpClient(hc *http.Client) *http.Client {
+	c := *hc
+	rt := c.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	c.Transport = rawTransport{rt: rt}
+	return &c
 }
 
 // enqueue appends messages for the writer. Called with Client.mu held.
@@ -92,8 +139,9 @@ func (c *Client) send(cn *conn) {
 func (c *Client) connect(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.WriteTimeout)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
-		HTTPClient:   c.opts.HTTPClient,
+	raw := &rawSlot{}
+	ws, _, err := websocket.Dial(context.WithValue(ctx, rawKey{}, raw), c.url, &websocket.DialOptions{
+		HTTPClient:   c.hc,
 		HTTPHeader:   c.opts.Header,
 		Subprotocols: []string{collab.Subprotocol},
 	})
@@ -126,7 +174,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 		ws.CloseNow()
 		return nil, err
 	}
-	cn := newConn(ws)
+	cn := newConn(ws, raw.rwc)
 	c.cur = cn
 	c.pumpLocked()
 	c.wg.Add(1)

@@ -106,7 +106,8 @@
 // callbacks, write their own message when no write is in progress (a
 // goroutine wake-up less per op; the connection's write lock keeps the
 // order), so they may take as long as one write. Close closes the connection
-// normally (peers see leave at once), cancels, and waits for both.
+// normally (peers see leave at once; a server that does not answer the close
+// within a second is cut off), cancels, and waits for both.
 //
 // The frequent server messages (op, ack, presence, leave) are decoded by
 // hand, falling back to encoding/json for anything not in their plain form
