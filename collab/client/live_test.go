@@ -24,7 +24,6 @@ type liveServer struct {
 	path string
 	addr string
 	opts collab.Options
-	auth func(token string) (collab.Grant, error)
 
 	db  *storage.DB
 	hub *collab.Hub
@@ -60,14 +59,14 @@ func (s *liveServer) start() {
 	}
 	s.addr = ln.Addr().String()
 	s.db, s.hub = db, collab.NewHub(db, s.opts)
-	hub, auth := s.hub, s.auth
+	hub := s.hub
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/docs/{id}/ws", func(w http.ResponseWriter, r *http.Request) {
 		c, wire, err := collab.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{collab.Subprotocol}})
 		if err != nil {
 			return
 		}
-		hub.ServeConn(c, r.PathValue("id"), collab.Peer{Addr: r.RemoteAddr, Wire: wire, Authorize: auth})
+		hub.ServeConn(c, r.PathValue("id"), collab.Peer{Addr: r.RemoteAddr, Wire: wire})
 	})
 	s.hs = &http.Server{Handler: mux}
 	s.wg.Add(1)
