@@ -21,23 +21,27 @@ import (
 // Config is every setting of `folio serve`. Precedence: the defaults below,
 // then FOLIO_* environment variables, then flags. Validate runs once.
 type Config struct {
-	Addr              string
-	Data              string
-	LogLevel          string
-	LogFormat         string // auto (console on a terminal, else JSON), json, console
-	AllowedOrigins    []string
-	EmbedOrigins      []string
-	MaxBodyBytes      int64
-	MaxTextBytes      int64
-	MaxMessageBytes   int64
-	MaxDocLen         int
-	MaxConnsPerDoc    int
-	OpsPerSecond      float64
-	OpBurst           int
-	IdleUnload        time.Duration
-	OpWindow          int // Recent ops each open document keeps in memory (collab.Options.OpWindow).
-	SSEHeartbeat      time.Duration
-	ShutdownTimeout   time.Duration
+	Addr            string
+	Data            string
+	LogLevel        string
+	LogFormat       string // auto (console on a terminal, else JSON), json, console
+	AllowedOrigins  []string
+	EmbedOrigins    []string
+	MaxBodyBytes    int64
+	MaxTextBytes    int64
+	MaxMessageBytes int64
+	MaxDocLen       int
+	MaxConnsPerDoc  int
+	OpsPerSecond    float64
+	OpBurst         int
+	IdleUnload      time.Duration
+	OpWindow        int // Recent ops each open document keeps in memory (collab.Options.OpWindow).
+	SSEHeartbeat    time.Duration
+	ShutdownTimeout time.Duration
+	// DrainDelay is how long a shutdown keeps listening after /readyz turns
+	// 503, so that a load balancer sees it and stops sending traffic before
+	// the port closes (part of ShutdownTimeout).
+	DrainDelay        time.Duration
 	ReadHeaderTimeout time.Duration
 	// CommitDelay is how long a busy storage committer waits to gather more
 	// writes into one transaction (storage.Options.CommitDelay); 0: never.
@@ -171,6 +175,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.IntVar(&c.OpWindow, "op-window", c.OpWindow, "recent ops each open document keeps in memory (about 210 bytes each) for clients that are behind; older ones are read from storage")
 	fs.DurationVar(&c.SSEHeartbeat, "sse-heartbeat", c.SSEHeartbeat, "interval of SSE heartbeat comments")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown (on SIGINT or SIGTERM) may take; a second signal ends the process at once")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", c.DrainDelay, "how long a shutdown keeps the port open with /readyz at 503 before closing it, for a load balancer to notice (part of --shutdown-timeout; 0: none)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send request headers")
 	fs.DurationVar(&c.CommitDelay, "commit-delay", c.CommitDelay, "how long a busy storage committer waits to put more writes in one fsync'd commit (0: never; at most 50ms); only when writes from other documents arrive fast enough to expect two more within it, so a lone writer never waits")
 	fs.BoolVar(&c.Check, "check", c.Check, "check the whole database (as folio check: structure, every snapshot and length replayed from the op log) before serving, and refuse to start if it fails; start-up then takes about as long as folio check")
@@ -296,6 +301,9 @@ func (c Config) Validate() error {
 			bad("--%s-rate must be 0 (off) or positive, with --%s-burst at least 1", l.name, l.name)
 		}
 	}
+	if c.DrainDelay < 0 || c.DrainDelay >= c.ShutdownTimeout {
+		bad("--drain-delay must be at least 0 and shorter than --shutdown-timeout")
+	}
 	if c.CommitDelay < 0 || c.CommitDelay > maxCommitDelay {
 		bad("--commit-delay must be between 0 and %v", maxCommitDelay)
 	}
@@ -326,7 +334,8 @@ func (c Config) logTo(log zerolog.Logger) {
 		Int("max_conns_per_doc", c.MaxConnsPerDoc).
 		Float64("ops_per_second", c.OpsPerSecond).Int("op_burst", c.OpBurst).
 		Dur("idle_unload", c.IdleUnload).Int("op_window", c.OpWindow).Dur("sse_heartbeat", c.SSEHeartbeat).
-		Dur("shutdown_timeout", c.ShutdownTimeout).Dur("read_header_timeout", c.ReadHeaderTimeout).
+		Dur("shutdown_timeout", c.ShutdownTimeout).Dur("drain_delay", c.DrainDelay).
+		Dur("read_header_timeout", c.ReadHeaderTimeout).
 		Dur("commit_delay", c.CommitDelay).Bool("check", c.Check).
 		Str("secret", redact(c.Secret)).Str("secret_file", c.SecretFile).
 		Float64("upgrade_rate", c.UpgradeRate).Int("upgrade_burst", c.UpgradeBurst).

@@ -120,6 +120,8 @@ func TestConfigErrors(t *testing.T) {
 		{"pprof on another host", nil, map[string]string{"FOLIO_PPROF_ADDR": "10.0.0.1:6060"}, "--pprof-addr"},
 		{"negative commit delay", []string{"--commit-delay", "-1ms"}, nil, "--commit-delay"},
 		{"long commit delay", nil, map[string]string{"FOLIO_COMMIT_DELAY": "1s"}, "--commit-delay"},
+		{"negative drain delay", []string{"--drain-delay", "-1s"}, nil, "--drain-delay"},
+		{"drain delay past the shutdown timeout", []string{"--drain-delay", "20s", "--shutdown-timeout", "20s"}, nil, "--drain-delay"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

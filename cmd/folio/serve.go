@@ -148,7 +148,7 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready chan<- str
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	st.shutdown(sctx, log)
+	st.shutdown(sctx, log, cfg.DrainDelay)
 	<-serveErr
 	log.Info().Msg("stopped")
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -158,14 +158,23 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger, ready chan<- str
 }
 
 // shutdown stops the service in order, within ctx:
-//  1. readiness goes to 503, SSE streams and long-polls end (web Drain);
+//  1. readiness goes to 503, SSE streams and long-polls end (web Drain),
+//     and requests are still answered for drainDelay;
 //  2. the listener closes and in-flight HTTP requests finish (Shutdown);
 //  3. the hub closes: in-flight commits finish and are acknowledged, every
 //     WebSocket is closed with 1001 and waited for (Shutdown does not wait
 //     for hijacked connections), final snapshots are written;
 //  4. the store closes.
-func (st *stack) shutdown(ctx context.Context, log zerolog.Logger) {
+func (st *stack) shutdown(ctx context.Context, log zerolog.Logger, drainDelay time.Duration) {
 	st.web.Drain()
+	if drainDelay > 0 {
+		t := time.NewTimer(drainDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	if err := st.http.Shutdown(ctx); err != nil {
 		log.Warn().Err(err).Msg("http shutdown incomplete")
 		_ = st.http.Close()

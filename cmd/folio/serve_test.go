@@ -176,3 +176,50 @@ func TestPortInUseCreatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestDrainDelayKeepsAnswering: with --drain-delay a shutdown keeps the port
+// open with /readyz at 503 (what a load balancer needs to see to stop sending
+// traffic) instead of refusing connections at once.
+func TestDrainDelayKeepsAnswering(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Addr, cfg.Data, cfg.DrainDelay = "127.0.0.1:0", t.TempDir(), 2*time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, zerolog.New(zerolog.NewTestWriter(t)), ready) }()
+	base := "http://" + <-ready
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	readyz := func() (int, error) {
+		resp, err := hc.Get(base + "/readyz")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if st, err := readyz(); st != http.StatusOK {
+		t.Fatalf("readyz before the shutdown: %d %v", st, err)
+	}
+	cancel()
+	for {
+		st, err := readyz()
+		if err != nil {
+			t.Fatalf("readyz refused before it answered 503: %v", err)
+		}
+		if st == http.StatusServiceUnavailable {
+			break
+		}
+	}
+	for i := range 5 { // Still listening: each new connection is answered.
+		if st, err := readyz(); st != http.StatusServiceUnavailable {
+			t.Fatalf("readyz %d during the drain delay: %d %v", i, st, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readyz(); err == nil {
+		t.Fatal("still answering after the shutdown")
+	}
+}
