@@ -94,6 +94,9 @@
 //     left from before a restart of the file, has an LSN already applied).
 //     A journal of another database, or one whose records start past the
 //     stored LSN + 1, fails Open with ErrCorrupt and changes nothing.
+//     Otherwise, once bbolt holds the run, Open empties the journal: records
+//     past the run (a failed group, a torn one) may carry LSNs that were
+//     never applied, which the next records would take again.
 //   - A failed journal write fails its whole group and stops the journal
 //     until a checkpoint records the group's LSNs as applied without
 //     applying them: what was reported failed is never replayed. The

@@ -300,21 +300,41 @@ func (jr *journal) load(path string, id []byte, db *DB, applied uint64) (uint64,
 		return 0, fmt.Errorf("%s starts at record %d but the database holds up to %d: %w", path, todo[0].lsn, applied, ErrCorrupt)
 	}
 	jr.off, jr.next = int64(journalHead), max(applied, last)+1
-	if len(todo) == 0 {
-		return applied, nil
-	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		for _, j := range todo {
-			if err := j.apply(tx, j.at); err != nil {
-				return fmt.Errorf("%s: record %d (%s@%d..%d): %v: %w", path, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
+	if len(todo) > 0 {
+		err = db.bolt.Update(func(tx *bolt.Tx) error {
+			for _, j := range todo {
+				if err := j.apply(tx, j.at); err != nil {
+					return fmt.Errorf("%s: record %d (%s@%d..%d): %v: %w", path, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
+				}
 			}
+			return putJournalState(tx, id, todo[len(todo)-1].lsn)
+		})
+		if err != nil {
+			return 0, err
 		}
-		return putJournalState(tx, id, todo[len(todo)-1].lsn)
-	})
-	if err != nil {
-		return 0, err
+		applied = todo[len(todo)-1].lsn
 	}
-	return todo[len(todo)-1].lsn, nil
+	return applied, jr.empty()
+}
+
+// empty drops every record once bbolt holds the run a replay takes. Past
+// that run the file may hold records with LSNs bbolt never applied: a
+// group whose write failed and whose first record void cut off, or whose
+// first record a crash tore. The next records take those LSNs again, so
+// one of them could end where such a record starts and the next replay
+// would continue into it.
+func (jr *journal) empty() error {
+	if jr.size <= int64(journalHead) {
+		return nil
+	}
+	if err := jr.f.Truncate(int64(journalHead)); err != nil {
+		return err
+	}
+	jr.size = int64(journalHead)
+	if jr.sync {
+		return jr.f.Sync()
+	}
+	return nil
 }
 
 // write writes the group's records (jr.buf) and makes them durable.

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -421,4 +423,80 @@ func FuzzJournalRecord(f *testing.F) {
 			t.Fatalf("re-encoding changed the record: %+v -> %+v", j, again)
 		}
 	})
+}
+
+// TestJournalVoidedGroupStaysDead: a group of two records whose write and
+// checkpoint both failed is cut off from a replay by its first record's
+// zeroed head, but its second record stays in the file with an LSN that
+// was never applied. After a crash the reopened database must not hand
+// out those LSNs again: a retried Append of the same size, journaled at
+// the start again, would be followed by the failed record, and the next
+// replay would bring it back (or fail Open on its version conflict).
+func TestJournalVoidedGroupStaysDead(t *testing.T) {
+	db := openTest(t, Options{NoSync: true, CheckpointEvery: time.Hour, CommitDelay: -1})
+	// Same seed and id length: their records have the same size, so
+	// whichever is retried first ends where the failed group's first did.
+	ws := []*writer{newWriter("a", 1, ""), newWriter("b", 1, "")}
+	recs := make([][]OpRecord, len(ws))
+	for i, w := range ws {
+		must(db.Create(ctx, w.id, ""))(t)
+		recs[i], _ = w.next(1, 0)
+	}
+	injected := errors.New("injected: fdatasync: input/output error")
+	release := make(chan struct{})
+	var calls atomic.Int32
+	db.commitHook = func() error {
+		switch calls.Add(1) {
+		case 1: // The Create that the two Appends queue behind.
+			<-release
+			return nil
+		case 2, 3: // The group's journal write, then its checkpoint.
+			return injected
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { must(db.Create(ctx, "held", ""))(t) })
+	eventually(t, "the Create held", func() bool { return calls.Load() == 1 })
+	for i, w := range ws {
+		wg.Go(func() {
+			if err := db.Append(ctx, w.id, recs[i], w.length(), nil); !errors.Is(err, injected) {
+				t.Errorf("%s: Append: %v, want the injected failure", w.id, err)
+			}
+		})
+	}
+	eventually(t, "both Appends waiting", func() bool { return waitingWriters() == 2 })
+	close(release)
+	wg.Wait()
+	if calls.Load() != 3 {
+		t.Fatalf("%d commit hooks, want the Create, the group and its checkpoint", calls.Load())
+	}
+	db.commitHook = nil
+	for _, w := range ws {
+		w.rollback(1)
+	}
+
+	re := openAt(t, crashCopy(t, db), noCheckpoints) // A crash right after the failure.
+	for _, w := range ws {
+		checkWriter(t, re, w)
+	}
+	w := ws[0] // Its client sends the same op again.
+	for _, r := range recs[0] {
+		if err := w.doc.Apply(r.Op); err != nil {
+			t.Fatal(err)
+		}
+		w.seq++
+		w.texts = append(w.texts, w.doc.String())
+	}
+	if err := re.Append(ctx, w.id, recs[0], w.length(), nil); err != nil {
+		t.Fatal(err)
+	}
+	re2, err := Open(crashCopy(t, re), noCheckpoints) // And another crash.
+	if err != nil {
+		t.Fatalf("reopen after the retry: %v", err)
+	}
+	defer re2.Close()
+	for _, w := range ws {
+		checkWriter(t, re2, w)
+	}
 }
