@@ -279,6 +279,33 @@ func TestListPages(t *testing.T) {
 	}
 }
 
+// TestPutSnapshotBeforeBase: a snapshot of a deleted document's version,
+// e.g. from a room that unloads after the id was deleted and created again,
+// is refused with ErrVersionGone: stored below the new document's Base it
+// would be its first snapshot, which Check requires at Base.
+func TestPutSnapshotBeforeBase(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	old := newWriter("doc", 3, "")
+	must(db.Create(ctx, old.id, ""))(t)
+	recs, _ := old.next(5, 0)
+	if err := db.Append(ctx, old.id, recs, old.length(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete(ctx, old.id); err != nil {
+		t.Fatal(err)
+	}
+	must(db.Create(ctx, old.id, "new"))(t) // At Base 6.
+	for _, v := range []uint64{0, 3, 5} {
+		err := db.PutSnapshot(ctx, old.id, Snapshot{Version: v, Text: old.text(v)})
+		if !errors.Is(err, ErrVersionGone) {
+			t.Fatalf("snapshot at %d before the Base: %v, want ErrVersionGone", v, err)
+		}
+	}
+	if err := db.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestDelete(t *testing.T) {
 	db := openTest(t, Options{NoSync: true})
 	w := newWriter("doc", 4, "abc")

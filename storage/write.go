@@ -209,8 +209,9 @@ func (db *DB) encodeAppend(id string, recs []OpRecord, length int, snap *Snapsho
 	return recs, encodeChunk(recs), nil
 }
 
-// PutSnapshot stores the text at snap.Version (at most the head), e.g. when
-// a room unloads. The text is trusted; Check verifies it against the log.
+// PutSnapshot stores the text at snap.Version (at most the head, at least
+// its Base, else ErrVersionAhead or ErrVersionGone), e.g. when a room
+// unloads. The text is trusted; Check verifies it against the log.
 func (db *DB) PutSnapshot(ctx context.Context, id string, snap Snapshot) error {
 	if err := checkID("put snapshot", id); err != nil {
 		return err
@@ -226,6 +227,9 @@ func (db *DB) PutSnapshot(ctx context.Context, id string, snap Snapshot) error {
 		}
 		if snap.Version > m.Version {
 			return reject(fmt.Errorf("storage: put snapshot %s@%d: head is %d: %w", id, snap.Version, m.Version, ErrVersionAhead))
+		}
+		if snap.Version < m.Base { // A version of a deleted document of that id.
+			return reject(fmt.Errorf("storage: put snapshot %s@%d: the document starts at %d: %w", id, snap.Version, m.Base, ErrVersionGone))
 		}
 		b, err := docBucket(tx, id)
 		if err != nil {
