@@ -238,6 +238,15 @@ func Open(path string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("storage: open %s: journal: %w", path, err)
 	}
+	if !opts.NoSync {
+		// The two files may be new: their directory entries must be durable
+		// before an Append is acknowledged from them.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			db.jr.f.Close()
+			bdb.Close()
+			return nil, fmt.Errorf("storage: open %s: sync directory: %w", path, err)
+		}
+	}
 	if opts.Verify {
 		if err := db.check(); err != nil {
 			db.jr.f.Close()
@@ -380,4 +389,14 @@ func (db *DB) view(fn func(*bolt.Tx) error) (err error) {
 		return ErrClosed
 	}
 	return err
+}
+
+// syncDir makes the entries of dir durable (files created or renamed in it).
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
