@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -261,10 +262,14 @@ func (jr *journal) load(path string, id []byte, db *DB, applied uint64) (uint64,
 		return 0, err
 	}
 	jr.size = int64(len(data))
-	if len(data) >= journalHead && string(data[:len(journalMagic)]) != journalMagic {
+	// All zeros: the file's length became durable but not its header (a
+	// power loss on a file system that writes data back after metadata).
+	// The header is synced before any record is written, so none was.
+	blank := !slices.ContainsFunc(data, func(b byte) bool { return b != 0 })
+	if len(data) >= journalHead && !blank && string(data[:len(journalMagic)]) != journalMagic {
 		return 0, fmt.Errorf("%s is not a Folio journal: %w", path, ErrCorrupt)
 	}
-	if len(data) < journalHead {
+	if len(data) < journalHead || blank {
 		// New, or its header was being written: no record was.
 		head := append([]byte(journalMagic), id...)
 		if _, err := jr.f.WriteAt(head, 0); err != nil {

@@ -295,6 +295,38 @@ func TestJournalForeign(t *testing.T) {
 	}
 }
 
+// TestJournalBlankOpens: a journal that is all zeros (its length durable, its
+// header not, after a power loss) held no record: Open starts it anew, and
+// the database works on. One zero byte less is still no Folio journal.
+func TestJournalBlankOpens(t *testing.T) {
+	for _, size := range []int{journalHead, 1 << 20} {
+		path := filepath.Join(t.TempDir(), "folio.db")
+		db := openAt(t, path, noCheckpoints)
+		must(db.Create(ctx, "d", "x"))(t)
+		db.Close()
+		if err := os.WriteFile(path+journalSuffix, make([]byte, size), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		db = openAt(t, path, noCheckpoints)
+		w := newWriter("d", 3, "x")
+		appendN(t, db, w, 3)
+		checkWriter(t, db, w)
+	}
+	path := filepath.Join(t.TempDir(), "folio.db")
+	openAt(t, path, noCheckpoints).Close()
+	junk := make([]byte, journalHead)
+	junk[journalHead-1] = 1
+	if err := os.WriteFile(path+journalSuffix, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open(path, noCheckpoints); !errors.Is(err, ErrCorrupt) {
+		if err == nil {
+			db.Close()
+		}
+		t.Fatalf("a journal of zeros but one byte: %v, want ErrCorrupt", err)
+	}
+}
+
 // TestJournalFailedWriteNeverReplayed: records whose write failed (here
 // after they reached the file, as when fdatasync fails) are reported
 // failed and are never replayed by a crash restart, while the records
