@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,7 +224,7 @@ func Open(path string, opts Options) (*DB, error) {
 		NoSync:          opts.NoSync,
 		NoFreelistSync:  false,
 		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 64 << 20,
+		InitialMmapSize: initialMmap(),
 	})
 	if err != nil {
 		return nil, openError(path, opts.LockTimeout, err)
@@ -257,6 +258,20 @@ func Open(path string, opts Options) (*DB, error) {
 	db.wg.Add(1)
 	go db.run()
 	return db, nil
+}
+
+// initialMmap is the address space bbolt maps at Open. bbolt grows its map
+// only when no read transaction is open, so a write that needs a larger map
+// waits for every read in progress, such as a backup streamed to a slow
+// client (TestWritesGoOnDuringSlowBackup). A map is address space, not
+// memory: on 64-bit systems it is reserved large (8 GiB) so that such a wait
+// comes only past that size; 32-bit systems keep 64 MiB.
+func initialMmap() int {
+	if strconv.IntSize < 64 {
+		return 64 << 20
+	}
+	size := uint64(8) << 30
+	return int(size)
 }
 
 // openBolt is bolt.Open, with the panic or memory fault bbolt meets on a

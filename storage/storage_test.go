@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/foliodocs/folio/ot"
@@ -530,5 +532,56 @@ func TestLogTrim(t *testing.T) {
 	}
 	if got := must(db.TextAt(ctx, "busy", w.head()))(t); got != w.text(w.head()) {
 		t.Fatal("busy text differs")
+	}
+}
+
+// TestWritesGoOnDuringSlowBackup: a backup streamed to a slow reader holds a
+// read transaction for as long; writes that grow the file past what bbolt
+// has mapped must not wait for it (bbolt remaps only when no read
+// transaction is open, unless its initial map is large enough).
+func TestWritesGoOnDuringSlowBackup(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	must(db.Create(ctx, "big", ""))(t)
+	pr, pw := io.Pipe()
+	backup := make(chan error, 1)
+	go func() {
+		_, err := db.Backup(ctx, pw)
+		pw.CloseWithError(err)
+		backup <- err
+	}()
+	if _, err := pr.Read(make([]byte, 1)); err != nil { // The backup's transaction is open and stalled.
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		mib := strings.Repeat("x", 1<<20)   // Op chunks are not compressed: 1 MiB each in the file.
+		for v := uint64(1); v <= 160; v++ { // 80 MiB of inserts, each deleted by the next op.
+			op, length := ot.Op{{Insert: mib}}, 1<<20
+			if v%2 == 0 {
+				op, length = ot.Op{{Delete: 1 << 20}}, 0
+			}
+			rec := OpRecord{Version: v, Op: op, Session: "s", Seq: v}
+			if err := db.Append(ctx, "big", []OpRecord{rec}, length, nil); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- db.settle(ctx, "") // The checkpoints that write it all to bbolt.
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		go io.Copy(io.Discard, pr) // Let the writes and Close finish.
+		t.Fatal("writes stalled behind the backup's read transaction")
+	}
+	if st := db.Stats(); st.Checkpoints == 0 {
+		t.Fatal("no checkpoint: the ops never reached bbolt")
+	}
+	go io.Copy(io.Discard, pr)
+	if err := <-backup; err != nil {
+		t.Fatal(err)
 	}
 }
