@@ -255,6 +255,44 @@ func TestGivesUpWhenRefused(t *testing.T) {
 	}
 }
 
+// TestGivesUpWhenUpgradeRefused: a reconnect whose upgrade the server
+// refuses for good over HTTP (403 forbidden origin, 400 invalid id) stops the
+// client with that refusal instead of retrying for ever; a 503 is retried.
+func TestGivesUpWhenUpgradeRefused(t *testing.T) {
+	for status, want := range map[int]collab.Code{403: collab.CodeForbidden, 400: collab.CodeInvalidID} {
+		s := newWSFake(t, "", 0)
+		o := testOptions(t)
+		closed := onClosed(&o)
+		c := dial(t, s.url(), o)
+		s.mu.Lock()
+		s.httpCode = 503
+		s.mu.Unlock()
+		c.DropConnection()
+		eventually(t, "retried 503s", func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.refused >= 2
+		})
+		s.mu.Lock()
+		s.httpCode = status
+		s.mu.Unlock()
+		var re *RefusedError
+		select {
+		case err := <-closed:
+			if !errors.As(err, &re) || re.Code != want {
+				t.Fatalf("%d: closed with %v, want %s", status, err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d: the client kept retrying", status)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := Dial(ctx, s.url(), testOptions(t)); !errors.As(err, &re) || re.Code != want {
+			t.Errorf("%d: Dial: %v, want a refusal %s", status, err, want)
+		}
+		cancel()
+	}
+}
+
 // TestFinalCloses: after a close code that docs/protocol.md says not to
 // reconnect after, the client stops, and Submit returns the refusal; after
 // the others it reconnects.

@@ -140,12 +140,15 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.WriteTimeout)
 	defer cancel()
 	raw := &rawSlot{}
-	ws, _, err := websocket.Dial(context.WithValue(ctx, rawKey{}, raw), c.url, &websocket.DialOptions{
+	ws, resp, err := websocket.Dial(context.WithValue(ctx, rawKey{}, raw), c.url, &websocket.DialOptions{
 		HTTPClient:   c.hc,
 		HTTPHeader:   c.opts.Header,
 		Subprotocols: []string{collab.Subprotocol},
 	})
 	if err != nil {
+		if re := upgradeRefused(resp); re != nil {
+			return nil, re
+		}
 		return nil, err
 	}
 	ws.SetReadLimit(c.opts.ReadLimit)
@@ -200,6 +203,35 @@ func finalClose(err error) *RefusedError {
 		return nil
 	}
 	return &RefusedError{Code: code, Message: err.Error()}
+}
+
+// upgradeRefused is the refusal an HTTP answer to the upgrade means: the
+// API's error body ({"error":{"code","message"}}, docs/api.md), or for a
+// 400, 403 or 404 without one its usual code; nil for a status worth
+// retrying (429, 5xx) or no answer at all.
+func upgradeRefused(resp *http.Response) *RefusedError {
+	if resp == nil || resp.StatusCode < 400 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return nil
+	}
+	var body struct {
+		Error struct {
+			Code    collab.Code `json:"code"`
+			Message string      `json:"message"`
+		} `json:"error"`
+	}
+	if resp.Body != nil {
+		_ = json.NewDecoder(resp.Body).Decode(&body) // coder/websocket keeps its first 1 KB.
+	}
+	re := &RefusedError{Code: body.Error.Code, Message: body.Error.Message}
+	if re.Code == "" {
+		re.Code = map[int]collab.Code{400: collab.CodeInvalidMessage, 403: collab.CodeForbidden,
+			404: collab.CodeNotFound}[resp.StatusCode]
+		re.Message = resp.Status
+	}
+	if re.Code == "" {
+		return nil
+	}
+	return re
 }
 
 // RefusedError is the server's error answer to hello, or the close that

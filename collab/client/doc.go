@@ -41,7 +41,8 @@
 // BackoffMax, with jitter (between half and one and a half times that). An
 // op refused as version_too_old or version_ahead is kept and the client
 // reconnects asking for the full text (below).
-// A hello refused as forbidden, not_found, deleted or invalid, and a
+// A hello refused as forbidden, not_found, deleted or invalid, an upgrade
+// refused over HTTP with 400, 403 or 404 (e.g. a foreign Origin), and a
 // connection closed with 1008, 4000, 4004, 4400, 4401 or 4404 (the codes
 // docs/protocol.md says not to reconnect after), stop the client: OnStatus
 // reports StatusClosed with that *RefusedError, and Submit and WaitSynced

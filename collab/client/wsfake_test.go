@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -31,6 +32,7 @@ type wsFake struct {
 	presence map[string]collab.Presence
 	ops      int
 	refuse   collab.Code // Non-empty: answer hello with this error.
+	httpCode int         // Non-zero: refuse the upgrade with this HTTP status (and the API's error body).
 	refused  int
 	stall    chan struct{} // Non-nil: after welcome, stop reading until closed.
 	limit    int64         // Non-zero: the read limit (a larger message closes with 1009); set before dialling.
@@ -95,6 +97,19 @@ func (s *wsFake) text() (string, uint64) {
 func (s *wsFake) serve(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	defer s.wg.Done()
+	s.mu.Lock()
+	status := s.httpCode
+	if status != 0 {
+		s.refused++
+	}
+	s.mu.Unlock()
+	if status != 0 {
+		code := map[int]collab.Code{403: collab.CodeForbidden, 400: collab.CodeInvalidID, 503: collab.CodeUnavailable}[status]
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":{"code":%q,"message":"refused by the test"}}`, code)
+		return
+	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{collab.Subprotocol}})
 	if err != nil {
 		return
