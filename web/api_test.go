@@ -297,9 +297,11 @@ func TestIdempotencyKey(t *testing.T) {
 	if got := e.text("d"); got != "cba" {
 		t.Errorf("text %q: a retried request applied twice?", got)
 	}
-	r := e.send("POST", "/api/v1/docs/d/ops", `{"version":0,"op":["z"]}`, "Idempotency-Key", strings.Repeat("k", 256))
-	if r.status != 400 {
-		t.Errorf("long key: %d %s", r.status, r.body)
+	for _, bad := range []string{strings.Repeat("k", 256), ""} {
+		r := e.send("POST", "/api/v1/docs/d/ops", `{"version":0,"op":["z"]}`, "Idempotency-Key", bad)
+		if r.status != 400 {
+			t.Errorf("key %q: %d %s", bad, r.status, r.body)
+		}
 	}
 	// Two keys: which one would a retry that sends them the other way round match?
 	req, _ := http.NewRequest("POST", e.url+"/api/v1/docs/d/ops", strings.NewReader(`{"version":3,"op":["z"]}`))

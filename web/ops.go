@@ -68,9 +68,10 @@ func (s *Server) handlePostOps(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if len(r.Header.Values("Idempotency-Key")) > 1 || !validIdempotencyKey(key) {
-		s.writeError(w, r, apiError(codeInvalidMessage, "Idempotency-Key must be given once, as at most %d printable ASCII characters", MaxIdempotencyKey))
+	key, keys := r.Header.Get("Idempotency-Key"), r.Header.Values("Idempotency-Key")
+	// An empty key is refused, not taken as none: its sender expects retries to be safe.
+	if len(keys) > 1 || len(keys) == 1 && key == "" || !validIdempotencyKey(key) {
+		s.writeError(w, r, apiError(codeInvalidMessage, "Idempotency-Key must be given once, as 1 to %d printable ASCII characters", MaxIdempotencyKey))
 		return
 	}
 	body, err := s.readBody(w, r, s.opts.MaxBodyBytes)
