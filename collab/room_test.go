@@ -454,6 +454,37 @@ func TestRejoinAfterRecreate(t *testing.T) {
 	}
 }
 
+// TestResumeAfterDeleteDoesNotCreate: a client of a deleted document that
+// comes back with its session (offline while it was deleted) is told it was
+// deleted; its hello does not create an empty document under that id, onto
+// which it would rebase its offline edits as if the rest had been erased.
+func TestResumeAfterDeleteDoesNotCreate(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	a := dialTest(t, ts.url+"asleep")
+	w := a.hello(ClientMsg{})
+	a.sendRaw(opJSON(1, 0, `["text"]`))
+	a.expect(TypeAck)
+	a.conn.CloseNow()
+	if err := ts.hub.Delete(context.Background(), "asleep"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []*uint64{u64(1), nil} {
+		b := dialTest(t, ts.url+"asleep")
+		b.send(ClientMsg{Type: TypeHello, Session: w.Session, Version: v})
+		b.expectError(CodeDeleted)
+		if code := b.closed(); code != CloseDeleted {
+			t.Fatalf("resume at %v: close code %d, want %d", v, code, CloseDeleted)
+		}
+	}
+	if _, err := ts.db.Meta(context.Background(), "asleep"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the deleted document after the resumes: %v, want not found", err)
+	}
+	// A fresh page (no session) still creates it.
+	if w := dialTest(t, ts.url+"asleep").hello(ClientMsg{}); w.Text == nil || *w.Text != "" {
+		t.Fatalf("fresh join: %+v", w)
+	}
+}
+
 // TestConcurrentFirstJoins opens a document that does not exist yet from
 // many connections at once: every one is welcomed to the same new document,
 // even when a room started loading before another joiner's create committed.

@@ -428,7 +428,10 @@ func (s *session) handle(msg *ClientMsg) {
 // exist (unless NoAutoCreate) if s's grant lets it (an editor's, with Create). After
 // the create a room whose load began before it committed (another joiner's)
 // can still report not_found once; the next attempt starts a fresh room, so
-// a few attempts always suffice.
+// a few attempts always suffice. A session that resumes (its id came from a
+// welcome) had the document: missing now, it was deleted meanwhile, and
+// creating it again would hand the client an empty text to rebase its
+// offline edits onto, the rest of its text gone and reported saved.
 func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error) {
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
@@ -445,6 +448,9 @@ func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error
 		ae := AsError(err)
 		if ae.Code != CodeNotFound || h.opts.NoAutoCreate || !s.mayCreate || attempt == attempts {
 			return nil, ae
+		}
+		if s.resumed {
+			return nil, errDeleted
 		}
 		if _, err := h.store.Create(ctx, docID, ""); err != nil && AsError(err).Code != CodeExists {
 			return nil, h.fail("create", docID, err)

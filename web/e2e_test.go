@@ -44,6 +44,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
+	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
 	t.Run("RESTPutShowsUp", func(t *testing.T) { testRESTPut(t, env, b) })
 	t.Run("LandingCreatesAndOpens", func(t *testing.T) { testLanding(t, env, b) })
@@ -225,6 +226,36 @@ func testOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 	proxy.restore()
 	converged(t, env, id, "ONE\ntwo\nthree 🎉!", tab)
 	tab.waitJS(t, "no warning once everything is saved", "!"+leaving)
+}
+
+// testDeletedWhileOffline: a document deleted while the page was offline
+// (a laptop asleep) is not brought back by the page's reconnect with only
+// what was typed offline, the rest of the text gone from the screen and
+// "Saved" shown: the page says the document was deleted and that its
+// offline edits were not saved, keeps them visible to copy, and stops.
+func testDeletedWhileOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
+	id := env.create("gone", "important text\n")
+	tab := b.open(t, proxy.url+"/d/"+id)
+	tab.waitSaved(t)
+	tab.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.length}}), folio.view.focus()`)
+	proxy.cut()
+	tab.waitJS(t, "offline", `document.getElementById('status').dataset.state === 'offline'`)
+	if err := tab.typeKeys("more"); err != nil {
+		t.Fatal(err)
+	}
+	if r := env.do(http.MethodDelete, "/api/v1/docs/"+id, nil); r.status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", r.status, r.body)
+	}
+	proxy.restore()
+	tab.waitJS(t, "closed: deleted, 4 edits not saved", `(s => s.dataset.state === 'closed' &&
+		s.textContent === 'Closed · the document was deleted · 4 edits not saved' &&
+		document.querySelector('.cm-content').contentEditable === 'false')(document.getElementById('status'))`)
+	if got := tab.text(t); got != "important text\nmore" {
+		t.Errorf("text after the refused reconnect %q", got)
+	}
+	if r := env.get("/api/v1/docs/" + id); r.status != http.StatusNotFound {
+		t.Errorf("GET the deleted document after the reconnect: %d %s", r.status, r.body)
+	}
 }
 
 func testReadonly(t *testing.T, env *testEnv, b *browser) {

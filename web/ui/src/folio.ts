@@ -58,7 +58,9 @@ function stateText(s: Status): string {
     case "connecting": return "Connecting…";
     case "reconnecting": return s.unsynced ? `Reconnecting · ${n}` : "Reconnecting…";
     case "offline": return `Offline · ${n}`;
-    case "closed": return `Closed · ${s.reason ?? "disconnected"}`;
+    // Whatever is unsynced now never will be: say so, the text is still there to copy.
+    case "closed": return `Closed · ${s.reason ?? "disconnected"}` +
+      (s.unsynced ? ` · ${s.unsynced === 1 ? "1 edit" : `${s.unsynced} edits`} not saved` : "");
   }
 }
 
