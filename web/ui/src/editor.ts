@@ -1,6 +1,6 @@
 // The CodeMirror 6 editor with Folio's extensions.
 
-import { Compartment, EditorState, Extension } from "@codemirror/state";
+import { Compartment, EditorState, Extension, Transaction } from "@codemirror/state";
 import { EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { markdown } from "@codemirror/lang-markdown";
@@ -24,6 +24,32 @@ const highlight = HighlightStyle.define([
   { tag: t.list, color: "var(--hl-mark)" },
 ]);
 
+/**
+ * The number of lines above which Markdown is not parsed (no highlighting).
+ * lezer-markdown parses a block (a paragraph, a code block) as a whole on
+ * every edit inside it, and a text of many lines without a blank one (a
+ * log, a list of names, code) is one block: at 200,000 lines every keystroke
+ * cost 150-400 ms in Chromium. Parsing resumes below 90% of it, so that
+ * editing around the limit does not switch back and forth.
+ */
+export const HIGHLIGHT_MAX_LINES = 10000;
+
+/** markdownUnlessLarge is markdown() while the text has at most HIGHLIGHT_MAX_LINES lines. */
+export function markdownUnlessLarge(): Extension {
+  const lang = new Compartment();
+  const md = markdown();
+  return [
+    lang.of(md),
+    EditorState.transactionExtender.of((tr: Transaction) => {
+      if (!tr.docChanged) return null;
+      const on = lang.get(tr.startState) === md, lines = tr.newDoc.lines;
+      if (on && lines > HIGHLIGHT_MAX_LINES) return { effects: lang.reconfigure([]) };
+      if (!on && lines <= HIGHLIGHT_MAX_LINES * 0.9) return { effects: lang.reconfigure(md) };
+      return null;
+    }),
+  ];
+}
+
 export interface EditorOptions {
   parent: HTMLElement;
   lineNumbers: boolean;
@@ -46,7 +72,7 @@ export class Editor {
         drawSelection(),
         highlightActiveLine(),
         keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
-        markdown(),
+        markdownUnlessLarge(),
         syntaxHighlighting(highlight),
         EditorView.lineWrapping,
         EditorView.contentAttributes.of({ "aria-label": "Document text" }),
