@@ -115,7 +115,8 @@ func (e Export) Filename(format string, pinned bool) string {
 
 // WriteExport renders e in format to w. HTML is the Markdown rendered with
 // goldmark, sanitised with bluemonday, in a standalone page whose CSP forbids
-// every script.
+// every script (a text over MaxMarkdownHTML is not rendered: it is shown as
+// preformatted text).
 func WriteExport(w io.Writer, format string, e Export) error {
 	switch format {
 	case FormatText, FormatMarkdown:
@@ -171,10 +172,23 @@ img{max-width:100%}
 </html>
 `))
 
+// MaxMarkdownHTML is the largest text (in bytes) an HTML export renders as
+// Markdown. goldmark takes time quadratic in some inputs (nested '>', runs of
+// emphasis delimiters or link openers: 200 KB of '>' is a minute of CPU, a
+// document at the default --max-doc-len hours), and any reader of a document
+// may export it. Up to this bound the worst case is a few seconds; past it
+// the page holds the text escaped in a <pre>, which takes linear time.
+const MaxMarkdownHTML = 64 << 10
+
 func writeHTML(w io.Writer, e Export) error {
-	body, err := RenderMarkdown(e.Text)
-	if err != nil {
-		return err
+	var body template.HTML
+	if len(e.Text) > MaxMarkdownHTML {
+		body = template.HTML("<pre>" + template.HTMLEscapeString(e.Text) + "</pre>")
+	} else {
+		var err error
+		if body, err = RenderMarkdown(e.Text); err != nil {
+			return err
+		}
 	}
 	return exportPage.Execute(w, struct {
 		CSP   string

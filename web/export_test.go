@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 )
@@ -159,4 +160,44 @@ func checkInert(t *testing.T, page string) {
 		}
 	}
 	walk(doc)
+}
+
+// TestExportHTMLBounded: goldmark takes time quadratic in some inputs (200 KB
+// of '>' is a minute of CPU; a 2M-character document hours), so any reader of
+// a document — a share link's — could pin the server's CPUs with HTML
+// exports. Past MaxMarkdownHTML the export is the text, escaped, unrendered.
+func TestExportHTMLBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	for name, text := range map[string]string{
+		"quotes":   strings.Repeat(">", 400_000),
+		"emphasis": strings.Repeat("*a_", 130_000),
+		"links":    strings.Repeat("[a](", 100_000) + "<script>alert(1)</script>",
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.create(name, "")
+			if r := e.send(http.MethodPut, "/api/v1/docs/"+name+"/text", text); r.status != 200 {
+				t.Fatalf("PUT: %d %s", r.status, r.body)
+			}
+			done := make(chan response, 1)
+			go func() { done <- e.get("/api/v1/docs/" + name + "/export/html") }()
+			var r response
+			select {
+			case r = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the HTML export of a pathological document took over 10 s")
+			}
+			if r.status != 200 {
+				t.Fatalf("%d %.200s", r.status, r.body)
+			}
+			checkInert(t, string(r.body))
+			if !strings.Contains(string(r.body), "<pre>") || len(r.body) < len(text) {
+				t.Errorf("export lacks the text as <pre>: %.300s", r.body)
+			}
+		})
+	}
+	// Up to the bound, Markdown is still rendered.
+	e.create("small", strings.Repeat("x", MaxMarkdownHTML-20)+" **bold**")
+	if r := e.get("/api/v1/docs/small/export/html"); !strings.Contains(string(r.body), "<strong>bold</strong>") {
+		t.Errorf("a document under the bound was not rendered: %.300s", r.body[len(r.body)-300:])
+	}
 }
