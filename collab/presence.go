@@ -47,6 +47,9 @@ func (r *room) join(s *session) *Error {
 		return e
 	}
 	if old := r.byID[s.id]; old != nil {
+		if !old.sameHolder(s) {
+			return errorf(CodeForbidden, "that session id belongs to another participant")
+		}
 		delete(r.sessions, old)
 		old.closeAfterQueued(errReplaced)
 		// Its leave will find it gone: the peers that know the id are owed
@@ -81,6 +84,15 @@ func (r *room) join(s *session) *Error {
 	s.presDirty = true
 	r.presenceChanged()
 	return nil
+}
+
+// sameHolder reports whether s may take over o's session id: session ids are
+// not secret (every participant sees them), so a takeover needs the same
+// role and the same name fixed by the token. Otherwise a viewer, a share
+// link's included, could close every editor with 4003, which the browser
+// editor takes as final. With open access everyone is an unnamed editor.
+func (o *session) sameHolder(s *session) bool {
+	return o.role == s.role && o.nameFixed == s.nameFixed && (!s.nameFixed || o.name == s.name)
 }
 
 // listedAll notes that every session was just listed to someone (in a

@@ -515,3 +515,68 @@ func TestRefusedPageIsHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionTakeoverNeedsSameHolder: session ids are not secret (every
+// participant sees them in welcome, presence and GET /docs/{id}), so a hello
+// taking over a live session must come from the same holder — same role and
+// same token name. Otherwise a share link's viewer could close every editor
+// with 4003, which the browser editor takes as final.
+func TestSessionTakeoverNeedsSameHolder(t *testing.T) {
+	e, a := newAuthEnv(t)
+	hello := func(token, session string) (*websocket.Conn, map[string]any) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, _, err := dialWS(ctx, e, "d", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.CloseNow() })
+		b, _ := json.Marshal(collab.ClientMsg{Type: collab.TypeHello, Token: token, Session: session})
+		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+		return conn, readFrame(t, conn)
+	}
+	ann, w := hello(mint(t, a, "d", "edit", "Ann"), "")
+	id, _ := w["session"].(string)
+	if w["type"] != "welcome" || id == "" {
+		t.Fatalf("welcome %v", w)
+	}
+	for name, tok := range map[string]string{
+		"view token without a name": mint(t, a, "d", "view", ""),
+		"view token named Ann":      mint(t, a, "d", "view", "Ann"),
+		"edit token named Bob":      mint(t, a, "d", "edit", "Bob"),
+		"edit token without a name": mint(t, a, "d", "edit", ""),
+	} {
+		conn, m := hello(tok, id)
+		if m["type"] != "error" || m["code"] != "forbidden" {
+			t.Errorf("%s: took the session over: %v", name, m)
+		}
+		if m := readFrame(t, conn); m["closed"] != float64(websocket.StatusPolicyViolation) {
+			t.Errorf("%s: then %v", name, m)
+		}
+	}
+	// Ann is still connected: her ping is answered.
+	ctx := context.Background()
+	if err := ann.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for m := readFrame(t, ann); m["type"] != "pong"; m = readFrame(t, ann) {
+		if m["closed"] != nil {
+			t.Fatalf("Ann was cut: %v", m)
+		}
+	}
+	// Ann herself, with a fresh token, takes her session back.
+	if _, m := hello(mint(t, a, "d", "edit", "Ann"), id); m["type"] != "welcome" {
+		t.Fatalf("Ann's reconnect: %v", m)
+	}
+	for m := readFrame(t, ann); ; m = readFrame(t, ann) {
+		if m["closed"] != nil {
+			if m["closed"] != float64(collab.CloseReplaced) {
+				t.Errorf("Ann's old connection closed with %v", m["closed"])
+			}
+			break
+		}
+	}
+}
