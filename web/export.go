@@ -232,6 +232,14 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if format == FormatHTML { // One render per processor; the rest wait their turn, or leave.
+		select {
+		case s.renders <- struct{}{}:
+			defer func() { <-s.renders }()
+		case <-r.Context().Done():
+			return
+		}
+	}
 	var buf bytes.Buffer
 	if err := WriteExport(&buf, format, e); err != nil {
 		s.writeError(w, r, err)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -199,5 +200,33 @@ func TestExportHTMLBounded(t *testing.T) {
 	e.create("small", strings.Repeat("x", MaxMarkdownHTML-20)+" **bold**")
 	if r := e.get("/api/v1/docs/small/export/html"); !strings.Contains(string(r.body), "<strong>bold</strong>") {
 		t.Errorf("a document under the bound was not rendered: %.300s", r.body[len(r.body)-300:])
+	}
+}
+
+// TestHTMLRendersBounded: HTML exports render one per processor; past that
+// they wait for a turn (and a client that leaves meanwhile costs nothing),
+// while other formats never wait.
+func TestHTMLRendersBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("r", "# title")
+	for range cap(e.srv.renders) { // Every processor busy rendering.
+		e.srv.renders <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/api/v1/docs/r/export/html", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("an HTML export rendered past the bound: %d", resp.StatusCode)
+	}
+	if r := e.get("/api/v1/docs/r/export/md"); r.status != 200 || string(r.body) != "# title" {
+		t.Fatalf("a Markdown export waited for the renders: %d %s", r.status, r.body)
+	}
+	<-e.srv.renders // One turn frees up.
+	if r := e.get("/api/v1/docs/r/export/html"); r.status != 200 || !strings.Contains(string(r.body), "<h1>title</h1>") {
+		t.Fatalf("after a render ended: %d %.200s", r.status, r.body)
+	}
+	for len(e.srv.renders) > 0 {
+		<-e.srv.renders
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,6 +124,10 @@ type Server struct {
 	handler http.Handler
 	mux     *http.ServeMux
 
+	// renders bounds the HTML exports rendered at once to the processors
+	// (goldmark's worst case under MaxMarkdownHTML is seconds of CPU each).
+	renders chan struct{}
+
 	draining atomic.Bool
 	// drainCtx ends every SSE stream and long-poll when Drain is called.
 	drainCtx context.Context
@@ -141,6 +146,7 @@ func New(opts Options) *Server {
 		log:     opts.Logger,
 		metrics: newMetrics(opts.Registry),
 		limits:  newLimiters(opts.RateLimits),
+		renders: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	registerStoreMetrics(opts.Registry, opts.Store)
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
