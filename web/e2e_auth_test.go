@@ -115,8 +115,10 @@ func testEditAndView(t *testing.T, a *tokenEnv, b *browser) {
 	a.converged(t, id, want, edit, view, embed)
 
 	for _, tb := range []*tab{view, embed} {
-		tb.waitJS(t, "read-only by the token's role", `folio.readOnly && document.querySelector('.cm-content').contentEditable === 'false'`)
+		tb.waitJS(t, "read-only by the token's role", `folio.readOnly && document.querySelector('.cm-content').contentEditable === 'false' &&
+			document.getElementById('status').textContent === 'Read-only'`)
 	}
+	edit.waitJS(t, "the editor's own status", `document.getElementById('status').textContent === 'Saved'`)
 	view.eval(t, `folio.view.focus()`)
 	if err := view.typeKeys("typed\b\n"); err != nil {
 		t.Fatal(err)

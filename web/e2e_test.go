@@ -269,7 +269,9 @@ func testReadonly(t *testing.T, env *testEnv, b *browser) {
 	if got := tab.text(t); got != "read me" {
 		t.Fatalf("readonly page text %q after typing", got)
 	}
-	tab.waitJS(t, "not editable, dark, line numbers", `document.querySelector('.cm-content').contentEditable === 'false' &&
+	// Nothing of a viewer's is ever saved: the status says what the page is, not "Saved".
+	tab.waitJS(t, "not editable, dark, line numbers, said to be read-only", `document.querySelector('.cm-content').contentEditable === 'false' &&
+		document.getElementById('status').textContent === 'Read-only' &&
 		document.documentElement.dataset.theme === 'dark' && document.querySelector('.cm-lineNumbers') !== null`)
 	if r := env.send(http.MethodPut, "/api/v1/docs/"+id+"/text", "read me, again"); r.status != http.StatusOK {
 		t.Fatalf("PUT: %d %s", r.status, r.body)

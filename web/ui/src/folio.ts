@@ -2,7 +2,8 @@
 // server, since the CSP allows no inline script) and starts the landing page,
 // the full editor or the embed.
 
-import { FolioSession, Participant, Status } from "./session";
+import { FolioSession, Participant } from "./session";
+import { Status, statusText } from "./status";
 import { safeColor } from "./cursors";
 import { createDoc, pageToken, readonlyLink, tokenClaims, withToken } from "./access";
 import { parentOrigin, postTargets } from "./embed";
@@ -45,31 +46,13 @@ function identity(params: URLSearchParams, token: string): { name: string; color
   return { name, color, fixedName: fromToken !== "" };
 }
 
-export function statusText(s: Status): string {
-  const text = stateText(s);
-  return s.notice && s.state !== "closed" ? `${text} · ${s.notice}` : text;
-}
-
-function stateText(s: Status): string {
-  const n = s.unsynced === 1 ? "1 unsynced edit" : `${s.unsynced} unsynced edits`;
-  switch (s.state) {
-    case "saved": return "Saved";
-    case "connected": return `Connected · ${n}`;
-    case "connecting": return "Connecting…";
-    case "reconnecting": return s.unsynced ? `Reconnecting · ${n}` : "Reconnecting…";
-    case "offline": return `Offline · ${n}`;
-    // Whatever is unsynced now never will be: say so, the text is still there to copy.
-    case "closed": return `Closed · ${s.reason ?? "disconnected"}` +
-      (s.unsynced ? ` · ${s.unsynced === 1 ? "1 edit" : `${s.unsynced} edits`} not saved` : "");
-  }
-}
-
 function showStatus(s: Status): void {
   const el = $("status");
   if (!el) return;
   el.textContent = statusText(s);
   el.dataset.state = s.state;
   el.dataset.unsynced = String(s.unsynced);
+  el.toggleAttribute("data-readonly", s.readonly === true);
 }
 
 function showPeers(list: Participant[]): void {
@@ -182,7 +165,8 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
     dark: params.get("theme") === "dark",
     onStatus: (s) => {
       showStatus(s);
-      post({ type: "folio:status", state: s.state, unsynced: s.unsynced, ...(s.reason ? { reason: s.reason } : {}),
+      post({ type: "folio:status", state: s.state, unsynced: s.unsynced, ...(s.readonly ? { readonly: true } : {}),
+        ...(s.reason ? { reason: s.reason } : {}),
         ...(s.notice ? { notice: s.notice } : {}) });
     },
     onChange: (version) => post({ type: "folio:change", version }),

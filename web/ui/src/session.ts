@@ -10,8 +10,7 @@ import { clearPeers, removePeer, remoteAuthor, safeColor, setPeer } from "./curs
 import { cpToUtf16, utf16ToCp } from "./unicode";
 import { Editor } from "./editor";
 
-export type StatusState = "connecting" | "connected" | "reconnecting" | "offline" | "saved" | "closed";
-export interface Status { state: StatusState; unsynced: number; reason?: string; notice?: string }
+import { Status, StatusState } from "./status";
 
 // Close codes after which reconnecting cannot help (docs/protocol.md).
 const FINAL_CLOSES: Record<number, string> = {
@@ -119,7 +118,10 @@ export class FolioSession {
     if (this.client.live) state = unsynced > 0 ? "connected" : "saved";
     else if (this.connState === "waiting") state = "offline";
     else state = this.everLive ? "reconnecting" : "connecting";
-    return this.notice ? { state, unsynced, notice: this.notice } : { state, unsynced };
+    const s: Status = { state, unsynced };
+    if (this.readOnly) s.readonly = true;
+    if (this.notice) s.notice = this.notice;
+    return s;
   }
 
   private sendHello(): void {
@@ -287,7 +289,7 @@ export class FolioSession {
 
   private emitStatus(): void {
     const s = this.status();
-    const key = s.state + ":" + s.unsynced + ":" + (s.reason ?? "") + ":" + (s.notice ?? "");
+    const key = JSON.stringify(s);
     if (key === this.lastStatus) return;
     this.lastStatus = key;
     this.o.onStatus?.(s);

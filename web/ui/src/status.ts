@@ -1,0 +1,41 @@
+// What the status pill says: pure functions of a Status, so that node tests
+// can run them without a DOM.
+
+export type StatusState = "connecting" | "connected" | "reconnecting" | "offline" | "saved" | "closed";
+export interface Status {
+  state: StatusState;
+  unsynced: number;
+  /** The page may not edit (readonly=1 or a view token); state stays that of the connection. */
+  readonly?: boolean;
+  reason?: string;
+  notice?: string;
+}
+
+/** statusText is the visible status line. */
+export function statusText(s: Status): string {
+  const text = stateText(s);
+  return s.notice && s.state !== "closed" ? `${text} · ${s.notice}` : text;
+}
+
+function stateText(s: Status): string {
+  const n = s.unsynced === 1 ? "1 unsynced edit" : `${s.unsynced} unsynced edits`;
+  // A read-only page has nothing to save: "Saved" would suggest it could
+  // edit. Connection trouble still shows.
+  if (s.readonly) {
+    switch (s.state) {
+      case "saved": case "connected": return "Read-only";
+      case "reconnecting": return "Read-only · Reconnecting…";
+      case "offline": return "Read-only · Offline";
+    }
+  }
+  switch (s.state) {
+    case "saved": return "Saved";
+    case "connected": return `Connected · ${n}`;
+    case "connecting": return "Connecting…";
+    case "reconnecting": return s.unsynced ? `Reconnecting · ${n}` : "Reconnecting…";
+    case "offline": return `Offline · ${n}`;
+    // Whatever is unsynced now never will be: say so, the text is still there to copy.
+    case "closed": return `Closed · ${s.reason ?? "disconnected"}` +
+      (s.unsynced ? ` · ${s.unsynced === 1 ? "1 edit" : `${s.unsynced} edits`} not saved` : "");
+  }
+}
