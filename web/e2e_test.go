@@ -68,6 +68,22 @@ func TestEditorOversizeOp(t *testing.T) {
 		'Saved · an edit was undone: the edit is too large to send'`)
 }
 
+// TestEditorShowsWhyItRetries: a close the page retries after, such as
+// too_many_connections (1013), shows the server's reason beside
+// Offline/Reconnecting until the page is let in.
+func TestEditorShowsWhyItRetries(t *testing.T) {
+	env := newEnvWith(t, func(o *collab.Options) { o.MaxConnsPerDoc = 1 }, nil)
+	b := newBrowser(t)
+	id := env.create("crowded", "room for one")
+	first := b.open(t, env.url+"/d/"+id)
+	first.waitSaved(t)
+	second := b.open(t, env.url+"/d/"+id)
+	second.waitJS(t, "the server's reason while retrying", `(s => ['connecting', 'offline', 'reconnecting'].includes(s.dataset.state) &&
+		s.textContent.endsWith(' · too many connections to this document'))(document.getElementById('status'))`)
+	first.eval(t, `folio.conn.stop()`) // The first page leaves.
+	second.waitJS(t, "let in: the reason gone", `document.getElementById('status').textContent === 'Saved'`)
+}
+
 // TestEditorPeersAfterTextWelcome: a peer listed in a welcome that carries
 // text while an op waits in limbo (is it in the snapshot?) cannot be placed
 // until that is settled; its caret shows up then, without the peer moving.

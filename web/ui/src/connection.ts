@@ -10,7 +10,10 @@ export type ConnState = "connecting" | "open" | "waiting";
 export interface ConnHandlers {
   open(): void;
   message(msg: any): void;
-  /** The socket closed; returning false stops reconnecting for good. */
+  /**
+   * The socket closed; returning false stops reconnecting for good. reason
+   * is the server's ("" when the client closed it or the network dropped).
+   */
   close(code: number, reason: string): boolean;
   state(s: ConnState, retryAt?: number): void;
 }
@@ -118,7 +121,7 @@ export class Connection {
   private abandon(code: number, reason: string): void {
     const ws = this.ws;
     if (!ws) return;
-    this.closed(code, reason);
+    this.closed(code, "");
     ws.close(code, reason);
   }
 

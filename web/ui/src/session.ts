@@ -72,6 +72,9 @@ export class FolioSession {
   // The last error about the connection itself (no seq), e.g. why a hello
   // was refused; shown with a final close.
   private connError = "";
+  // Why the server closed the last connection when it is worth retrying
+  // (too many connections, shutting down, …): shown until the next welcome.
+  private retryReason = "";
 
   constructor(private o: SessionOptions) {
     this.editor = new Editor({
@@ -86,7 +89,7 @@ export class FolioSession {
     this.conn = new Connection(o.wsURL, {
       open: () => this.sendHello(),
       message: (m) => this.onMessage(m),
-      close: (code) => this.onClose(code),
+      close: (code, reason) => this.onClose(code, reason),
       state: (s) => { this.connState = s; this.emitStatus(); },
     });
     window.addEventListener("beforeunload", (e) => {
@@ -120,6 +123,7 @@ export class FolioSession {
     else state = this.everLive ? "reconnecting" : "connecting";
     const s: Status = { state, unsynced };
     if (this.readOnly) s.readonly = true;
+    if (!this.client.live && this.retryReason) s.reason = this.retryReason;
     if (this.notice) s.notice = this.notice;
     return s;
   }
@@ -145,6 +149,7 @@ export class FolioSession {
   private onWelcome(w: WelcomeMsg): void {
     const first = !this.everLive;
     this.connError = "";
+    this.retryReason = "";
     this.view.dispatch({ effects: clearPeers.of(null) });
     this.peers.clear();
     this.unplaced.clear();
@@ -207,7 +212,7 @@ export class FolioSession {
     else if (r === "resync") this.conn.drop(); // reconnect for a fresh snapshot
   }
 
-  private onClose(code: number): boolean {
+  private onClose(code: number, reason: string): boolean {
     this.client.disconnected();
     // 1009: the op in flight (the only large message a client sends) is over
     // the server's message limit; resending it would be closed again.
@@ -220,6 +225,9 @@ export class FolioSession {
       this.view.dispatch({ effects: clearPeers.of(null) });
       this.peers.clear();
       this.emitPeers();
+    } else {
+      // "" when the network dropped or the client closed the socket itself.
+      this.retryReason = reason.slice(0, 200);
     }
     this.emitStatus();
     return !final;

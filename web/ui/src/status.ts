@@ -7,14 +7,17 @@ export interface Status {
   unsynced: number;
   /** The page may not edit (readonly=1 or a view token); state stays that of the connection. */
   readonly?: boolean;
+  /** Why a closed page stopped, or why the server closed the connection that is being retried. */
   reason?: string;
   notice?: string;
 }
 
 /** statusText is the visible status line. */
 export function statusText(s: Status): string {
-  const text = stateText(s);
-  return s.notice && s.state !== "closed" ? `${text} · ${s.notice}` : text;
+  if (s.state === "closed") return stateText(s);
+  let text = stateText(s);
+  if (s.reason) text += ` · ${s.reason}`;
+  return s.notice ? `${text} · ${s.notice}` : text;
 }
 
 function stateText(s: Status): string {

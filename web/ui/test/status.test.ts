@@ -19,3 +19,11 @@ test("statusText: a read-only page says so, never Saved, and still shows connect
   assert.equal(ro({ state: "reconnecting", unsynced: 0 }), "Read-only · Reconnecting…");
   assert.equal(ro({ state: "closed", unsynced: 0, reason: "the access token expired" }), "Closed · the access token expired");
 });
+
+test("statusText: the server's reason shows while the page retries", () => {
+  const reason = "too many connections to this document";
+  assert.equal(statusText({ state: "offline", unsynced: 2, reason }), `Offline · 2 unsynced edits · ${reason}`);
+  assert.equal(statusText({ state: "reconnecting", unsynced: 0, reason }), `Reconnecting… · ${reason}`);
+  assert.equal(statusText({ state: "connecting", unsynced: 0, reason }), `Connecting… · ${reason}`);
+  assert.equal(statusText({ state: "offline", unsynced: 0, readonly: true, reason }), `Read-only · Offline · ${reason}`);
+});
