@@ -42,6 +42,7 @@ func TestEditorInBrowser(t *testing.T) {
 
 	t.Run("TwoEditorsTypeConcurrently", func(t *testing.T) { testTwoEditors(t, env, b) })
 	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
+	t.Run("StatusAnnouncesWhatMatters", func(t *testing.T) { testAnnouncements(t, env, proxy, b) })
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
@@ -242,6 +243,39 @@ func testOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 	proxy.restore()
 	converged(t, env, id, "ONE\ntwo\nthree 🎉!", tab)
 	tab.waitJS(t, "no warning once everything is saved", "!"+leaving)
+}
+
+// testAnnouncements: the status flips between unsynced and saved about
+// twice per keystroke; a live region that followed it would talk over the
+// typing. Screen readers hear the connection lost and back, not each save.
+func testAnnouncements(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
+	id := env.create("announce", "")
+	tab := b.open(t, proxy.url+"/d/"+id)
+	tab.waitSaved(t)
+	// Every change inside a live region, as a screen reader would hear it.
+	tab.eval(t, `window.heard = [], new MutationObserver(ms => {
+		for (const m of ms) {
+			const el = m.target.nodeType === Node.ELEMENT_NODE ? m.target : m.target.parentElement;
+			const live = el && el.closest('[role=status], [role=alert], [role=log], [aria-live]:not([aria-live=off])');
+			if (live) heard.push(live.textContent.trim());
+		}
+	}).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true}), folio.view.focus()`)
+	if err := tab.typeKeys("typing along"); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, env, id, "typing along", tab)
+	tab.waitJS(t, "nothing announced while typing and saving", `heard.length === 0`)
+
+	proxy.cut()
+	tab.waitJS(t, "the lost connection announced", `heard.length === 1 && /^(Offline|Reconnecting)/.test(heard[0])`)
+	if err := tab.typeKeys("!"); err != nil {
+		t.Fatal(err)
+	}
+	tab.waitJS(t, "the offline edit counted, not announced", `/1 unsynced edit/.test(document.getElementById('status').textContent) &&
+		heard.length === 1`)
+	proxy.restore()
+	converged(t, env, id, "typing along!", tab)
+	tab.waitJS(t, "the connection back announced", `heard.length === 2 && heard[1].startsWith('Back online · ')`)
 }
 
 // testDeletedWhileOffline: a document deleted while the page was offline

@@ -3,7 +3,7 @@
 // the full editor or the embed.
 
 import { FolioSession, Participant } from "./session";
-import { Status, statusText } from "./status";
+import { Status, announcement, statusText } from "./status";
 import { safeColor } from "./cursors";
 import { createDoc, pageToken, readonlyLink, tokenClaims, withToken } from "./access";
 import { parentOrigin, postTargets } from "./embed";
@@ -46,7 +46,16 @@ function identity(params: URLSearchParams, token: string): { name: string; color
   return { name, color, fixedName: fromToken !== "" };
 }
 
+let shownStatus: Status | undefined;
+
+// showStatus updates the visible status, which is no live region, and says
+// only what matters in #status-live, a visually hidden one.
 function showStatus(s: Status): void {
+  const said = announcement(shownStatus, s);
+  shownStatus = s;
+  const live = $("status-live");
+  // The same words again must still be a change for a screen reader.
+  if (said && live) live.textContent = live.textContent === said ? said + "\u00a0" : said;
   const el = $("status");
   if (!el) return;
   el.textContent = statusText(s);

@@ -42,3 +42,23 @@ function stateText(s: Status): string {
       (s.unsynced ? ` · ${s.unsynced === 1 ? "1 edit" : `${s.unsynced} edits`} not saved` : "");
   }
 }
+
+const down = (s: Status) => s.state === "offline" || s.state === "reconnecting";
+const up = (s: Status) => s.state === "saved" || s.state === "connected";
+
+/**
+ * announcement is what to tell a screen reader when the status goes from
+ * prev to s, or "" for nothing. The status flips between unsynced and saved
+ * about twice per keystroke: announcing that would talk over the typing.
+ * Only what the user must know is said: the connection lost (not each
+ * retry), the server's reason for refusing it, the connection back, the
+ * page closed, an edit undone.
+ */
+export function announcement(prev: Status | undefined, s: Status): string {
+  if (!prev) return "";
+  if (s.state === "closed") return prev.state !== "closed" || prev.reason !== s.reason ? statusText(s) : "";
+  if (s.notice && s.notice !== prev.notice) return statusText(s);
+  if (down(s) && (!down(prev) || (s.reason && s.reason !== prev.reason))) return statusText(s);
+  if (up(s) && down(prev)) return `Back online · ${statusText(s)}`;
+  return "";
+}

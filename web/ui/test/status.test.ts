@@ -1,7 +1,7 @@
 // The status line and what is announced of it, without a DOM.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Status, statusText } from "../src/status";
+import { Status, announcement, statusText } from "../src/status";
 
 test("statusText: an editor's save state", () => {
   assert.equal(statusText({ state: "saved", unsynced: 0 }), "Saved");
@@ -26,4 +26,33 @@ test("statusText: the server's reason shows while the page retries", () => {
   assert.equal(statusText({ state: "reconnecting", unsynced: 0, reason }), `Reconnecting… · ${reason}`);
   assert.equal(statusText({ state: "connecting", unsynced: 0, reason }), `Connecting… · ${reason}`);
   assert.equal(statusText({ state: "offline", unsynced: 0, readonly: true, reason }), `Read-only · Offline · ${reason}`);
+});
+
+test("announcement: typing and saving say nothing; losing, regaining and closing do", () => {
+  const saved: Status = { state: "saved", unsynced: 0 };
+  const typing: Status = { state: "connected", unsynced: 1 };
+  const offline: Status = { state: "offline", unsynced: 1 };
+  const retrying: Status = { state: "reconnecting", unsynced: 1 };
+  assert.equal(announcement(undefined, saved), "", "the first status of a page");
+  assert.equal(announcement({ state: "connecting", unsynced: 0 }, saved), "", "the page's first welcome");
+  for (const [a, b] of [[saved, typing], [typing, saved], [typing, { ...typing, unsynced: 2 }]]) {
+    assert.equal(announcement(a, b), "", `${a.state} → ${b.state}`);
+  }
+  assert.equal(announcement(typing, offline), "Offline · 1 unsynced edit");
+  assert.equal(announcement(saved, { state: "reconnecting", unsynced: 0 }), "Reconnecting…");
+  // Each retry flips offline and reconnecting, and typing offline counts up: not news.
+  assert.equal(announcement(offline, retrying), "");
+  assert.equal(announcement(retrying, { ...offline, unsynced: 2 }), "");
+  assert.equal(announcement({ state: "connecting", unsynced: 0 }, { state: "offline", unsynced: 0 }), "Offline · 0 unsynced edits");
+  const reason = "too many connections to this document";
+  assert.equal(announcement(retrying, { ...offline, reason }), `Offline · 1 unsynced edit · ${reason}`);
+  assert.equal(announcement({ ...offline, reason }, { ...retrying, reason }), "");
+  assert.equal(announcement(offline, typing), "Back online · Connected · 1 unsynced edit");
+  assert.equal(announcement(retrying, { ...saved, readonly: true }), "Back online · Read-only");
+  const closed: Status = { state: "closed", unsynced: 1, reason: "the document was deleted" };
+  assert.equal(announcement(offline, closed), "Closed · the document was deleted · 1 edit not saved");
+  assert.equal(announcement(closed, closed), "");
+  const undone: Status = { ...saved, notice: "an edit was undone: the document would be too large" };
+  assert.equal(announcement(typing, undone), "Saved · an edit was undone: the document would be too large");
+  assert.equal(announcement(undone, { ...undone, state: "connected", unsynced: 1 }), "", "the same notice again");
 });
