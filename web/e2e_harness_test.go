@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 )
@@ -102,6 +103,29 @@ func (tb *tab) evalInt(t *testing.T, expr string) int {
 		t.Fatalf("%s: eval %s: %v", tb.url, expr, err)
 	}
 	return n
+}
+
+// axNames lists the accessible names Chromium computes for the page's
+// nodes of role (e.g. "button"), as a screen reader gets them.
+func (tb *tab) axNames(t *testing.T, role string) []string {
+	t.Helper()
+	ctx, cancel := tb.bounded()
+	defer cancel()
+	tree, err := chromedp.Call(ctx, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+	if err != nil {
+		t.Fatalf("%s: accessibility tree: %v", tb.url, err)
+	}
+	var names []string
+	for _, n := range tree.Nodes {
+		var r, name string
+		if n.Ignored || n.Role == nil || n.Name == nil || json.Unmarshal(n.Role.Value, &r) != nil || r != role {
+			continue
+		}
+		if json.Unmarshal(n.Name.Value, &name) == nil {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 func (tb *tab) text(t *testing.T) string {

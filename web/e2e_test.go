@@ -48,6 +48,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
 	t.Run("RESTPutShowsUp", func(t *testing.T) { testRESTPut(t, env, b) })
+	t.Run("ShareBoxCopyButtons", func(t *testing.T) { testCopyButtons(t, env, b) })
 	t.Run("LandingCreatesAndOpens", func(t *testing.T) { testLanding(t, env, b) })
 	t.Run("EmbedPostsReadyToAllowedParent", func(t *testing.T) { testEmbedAllowed(t, env, b, hostOK) })
 	t.Run("EmbedRefusedForOtherOrigin", func(t *testing.T) { testEmbedRefused(t, env, b, hostOther) })
@@ -358,6 +359,33 @@ func testRESTPut(t *testing.T, env *testEnv, b *browser) {
 	if got := tab.text(t); got != "héllo 🌍 world\n" {
 		t.Errorf("text after delete %q", got)
 	}
+}
+
+// testCopyButtons: each Copy button and link is named for what it copies
+// (the visible label names the input), and a button says Copied only for a
+// moment, and only the last one clicked.
+func testCopyButtons(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("copy", "x")
+	tab := b.open(t, env.url+"/d/"+id)
+	tab.waitSaved(t)
+	tab.waitJS(t, "the read-only link", `document.getElementById('readonly-link').value !== ''`)
+	buttons, boxes := strings.Join(tab.axNames(t, "button"), "|"), strings.Join(tab.axNames(t, "textbox"), "|")
+	if !strings.Contains(buttons, "Copy the edit link|Copy the read-only link") {
+		t.Errorf("buttons named %q, want each Copy named for its link", buttons)
+	}
+	if !strings.Contains(boxes, "Anyone with this link can edit|Read-only link") {
+		t.Errorf("text boxes named %q, want the share links named by their visible labels", boxes)
+	}
+	tab.eval(t, `window.copied = [], Object.defineProperty(navigator, 'clipboard', {configurable: true,
+		value: {writeText: text => (copied.push(text), Promise.resolve())}})`)
+	const state = `[...document.querySelectorAll('button[data-copy]')].map(b => b.textContent).join('|')`
+	tab.eval(t, `document.querySelector('button[data-copy=readonly-link]').click()`)
+	tab.waitJS(t, "the read-only link copied", `copied.join() === document.getElementById('readonly-link').value &&
+		`+state+` === 'Copy the edit link|Copied the read-only link'`)
+	tab.eval(t, `document.querySelector('button[data-copy=share-link]').click()`)
+	tab.waitJS(t, "the edit link copied, the other button back to Copy", `copied[1] === document.getElementById('share-link').value &&
+		`+state+` === 'Copied the edit link|Copy the read-only link'`)
+	tab.waitJS(t, "Copy again after a moment", state+` === 'Copy the edit link|Copy the read-only link'`)
 }
 
 func testLanding(t *testing.T, env *testEnv, b *browser) {

@@ -46,6 +46,13 @@ function identity(params: URLSearchParams, token: string): { name: string; color
   return { name, color, fixedName: fromToken !== "" };
 }
 
+// say tells screen readers text, through the polite live region #status-live.
+function say(text: string): void {
+  const live = $("status-live");
+  // The same words again must still be a change for a screen reader.
+  if (live) live.textContent = live.textContent === text ? text + "\u00a0" : text;
+}
+
 let shownStatus: Status | undefined;
 
 // showStatus updates the visible status, which is no live region, and says
@@ -53,9 +60,7 @@ let shownStatus: Status | undefined;
 function showStatus(s: Status): void {
   const said = announcement(shownStatus, s);
   shownStatus = s;
-  const live = $("status-live");
-  // The same words again must still be a change for a screen reader.
-  if (said && live) live.textContent = live.textContent === said ? said + "\u00a0" : said;
+  if (said) say(said);
   const el = $("status");
   if (!el) return;
   el.textContent = statusText(s);
@@ -147,11 +152,48 @@ function shareBox(cfg: PageConfig, id: string, token: string): void {
     else $("share-readonly")?.setAttribute("hidden", "");
     if (!link && token) $("share")?.setAttribute("hidden", "");
   });
-  document.querySelectorAll<HTMLButtonElement>("button[data-copy]").forEach((b) =>
-    b.addEventListener("click", () => {
+  copyButtons();
+}
+
+const COPIED_FOR = 2000; // ms a Copy button says Copied
+
+// copyButtons makes each button[data-copy] copy its input. A button says
+// Copied for a moment, and only the last one clicked: that is the link on
+// the clipboard.
+function copyButtons(): void {
+  const buttons = [...document.querySelectorAll<HTMLButtonElement>("button[data-copy]")];
+  const label = (b: HTMLButtonElement, text: string) => {
+    const l = b.querySelector("[data-copy-label]");
+    if (l) l.textContent = text;
+  };
+  let timer: number | undefined;
+  const reset = () => {
+    clearTimeout(timer);
+    for (const b of buttons) label(b, "Copy");
+  };
+  for (const b of buttons) {
+    b.addEventListener("click", async () => {
       const input = $<HTMLInputElement>(b.dataset.copy!);
-      if (input) navigator.clipboard?.writeText(input.value).then(() => { b.textContent = "Copied"; }, () => input.select());
-    }));
+      if (!input) return;
+      reset();
+      if (!(await copyText(input))) return;
+      label(b, "Copied");
+      say(b.textContent ?? "Copied");
+      timer = setTimeout(reset, COPIED_FOR) as unknown as number;
+    });
+  }
+}
+
+// copyText copies input's value. Without the clipboard API (a page served
+// over plain HTTP) or when it is refused, the text is selected and copied
+// the old way; if that fails too, it stays selected for the user to copy.
+async function copyText(input: HTMLInputElement): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(input.value);
+    return true;
+  } catch { /* below */ }
+  input.select();
+  try { return document.execCommand("copy"); } catch { return false; }
 }
 
 function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): FolioSession {
