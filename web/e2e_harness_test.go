@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 )
@@ -78,6 +79,30 @@ func (b *browser) open(t *testing.T, url string) *tab {
 		t.Fatalf("open %s: %v", url, err)
 	}
 	return &tab{ctx: ctx, url: url}
+}
+
+// prefers sets the prefers-color-scheme the tab reports ("light" or
+// "dark"), as a user's system setting would; pages see a change at once.
+func (tb *tab) prefers(t *testing.T, scheme string) {
+	t.Helper()
+	ctx, cancel := tb.bounded()
+	defer cancel()
+	_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+	if err != nil {
+		t.Fatalf("prefers-color-scheme %s: %v", scheme, err)
+	}
+}
+
+// navigate loads url in the tab.
+func (tb *tab) navigate(t *testing.T, url string) {
+	t.Helper()
+	ctx, cancel := tb.bounded()
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	tb.url = url
 }
 
 // bounded returns the tab's context limited to waitFor, for one step.

@@ -47,6 +47,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
+	t.Run("ThemeFollowsPreference", func(t *testing.T) { testTheme(t, env, b) })
 	t.Run("RESTPutShowsUp", func(t *testing.T) { testRESTPut(t, env, b) })
 	t.Run("ShareBoxCopyButtons", func(t *testing.T) { testCopyButtons(t, env, b) })
 	t.Run("LandingCreatesAndOpens", func(t *testing.T) { testLanding(t, env, b) })
@@ -328,6 +329,37 @@ func testReadonly(t *testing.T, env *testEnv, b *browser) {
 		t.Fatalf("PUT: %d %s", r.status, r.body)
 	}
 	converged(t, env, id, "read me, again", tab)
+}
+
+// testTheme: the pages are dark when the user prefers dark and follow a
+// change of that preference, unless ?theme= asks for light or dark.
+func testTheme(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("themes", "# colours")
+	const (
+		darkBg  = "rgb(20, 22, 27)"    // --bg, dark
+		lightBg = "rgb(246, 247, 249)" // --bg, light
+	)
+	// The page's background, and CodeMirror's own idea of the scheme.
+	looks := func(bg string, dark bool) string {
+		return fmt.Sprintf(`window.folio !== undefined && getComputedStyle(document.body).backgroundColor === %q &&
+			folio.view.state.facet(folio.view.constructor.darkTheme) === %t`, bg, dark)
+	}
+	tab := b.open(t, "about:blank")
+	tab.prefers(t, "dark")
+	tab.navigate(t, env.url+"/d/"+id)
+	tab.waitJS(t, "dark, as preferred", looks(darkBg, true))
+	tab.prefers(t, "light")
+	tab.waitJS(t, "light once the preference changes", looks(lightBg, false))
+
+	embed := b.open(t, "about:blank")
+	embed.prefers(t, "dark")
+	embed.navigate(t, env.url+"/embed/"+id+"?theme=light")
+	embed.waitJS(t, "light, as the embed asks, whatever the preference", looks(lightBg, false))
+	embed.prefers(t, "light")
+	embed.navigate(t, env.url+"/embed/"+id+"?theme=dark")
+	embed.prefers(t, "dark")
+	embed.prefers(t, "light")
+	embed.waitJS(t, "dark, as the embed asks, through a change of preference", looks(darkBg, true))
 }
 
 func testRESTPut(t *testing.T, env *testEnv, b *browser) {

@@ -62,6 +62,7 @@ export class Editor {
   readonly view: EditorView;
   private editable = new Compartment();
   private numbers = new Compartment();
+  private scheme = new Compartment();
 
   constructor(o: EditorOptions) {
     const state = EditorState.create({
@@ -76,7 +77,7 @@ export class Editor {
         syntaxHighlighting(highlight),
         EditorView.lineWrapping,
         EditorView.contentAttributes.of({ "aria-label": "Document text" }),
-        EditorView.theme({}, { dark: o.dark }),
+        this.scheme.of(EditorView.theme({}, { dark: o.dark })),
         this.numbers.of(o.lineNumbers ? lineNumbers() : []),
         this.editable.of(readonlyExt(true)),
         peersField,
@@ -89,6 +90,11 @@ export class Editor {
 
   setReadonly(ro: boolean): void {
     this.view.dispatch({ effects: this.editable.reconfigure(readonlyExt(ro)) });
+  }
+
+  /** setDark switches CodeMirror's own colours (its base theme) to dark or light. */
+  setDark(dark: boolean): void {
+    this.view.dispatch({ effects: this.scheme.reconfigure(EditorView.theme({}, { dark })) });
   }
 
   setLineNumbers(on: boolean): void {

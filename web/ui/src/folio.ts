@@ -111,7 +111,7 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
     parent: $("editor")!, wsURL: wsURL(cfg.api, id), token, ...me,
     readonly: params.get("readonly") === "1",
     lineNumbers: params.get("lineNumbers") === "1",
-    dark: params.get("theme") === "dark",
+    dark: darkScheme(params),
     onStatus: showStatus, onPeers: showPeers,
   });
   shareBox(cfg, id, token);
@@ -213,7 +213,7 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
     parent: $("editor")!, wsURL: wsURL(cfg.api, cfg.id!), token, ...me,
     readonly: params.get("readonly") === "1",
     lineNumbers: params.get("lineNumbers") === "1",
-    dark: params.get("theme") === "dark",
+    dark: darkScheme(params),
     onStatus: (s) => {
       showStatus(s);
       post({ type: "folio:status", state: s.state, unsynced: s.unsynced, ...(s.readonly ? { readonly: true } : {}),
@@ -226,15 +226,38 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
   });
 }
 
+// explicitTheme is the theme the page or embed asks for (?theme=), if any.
+function explicitTheme(params: URLSearchParams): "light" | "dark" | undefined {
+  const t = params.get("theme");
+  return t === "light" || t === "dark" ? t : undefined;
+}
+
+const darkQuery = () => window.matchMedia?.("(prefers-color-scheme: dark)");
+
+// darkScheme says whether the page is dark: as asked by ?theme=, else as the user prefers.
+function darkScheme(params: URLSearchParams): boolean {
+  const t = explicitTheme(params);
+  return t ? t === "dark" : darkQuery()?.matches === true;
+}
+
+// followScheme keeps the editor's colours in step with the user's
+// preference when it changes (folio.css follows it by itself).
+function followScheme(params: URLSearchParams, session: FolioSession): void {
+  if (explicitTheme(params)) return;
+  darkQuery()?.addEventListener("change", (e) => session.editor.setDark(e.matches));
+}
+
 function main(): void {
   const cfg = config();
   const params = new URLSearchParams(location.search);
-  if (params.get("theme") === "dark") document.documentElement.dataset.theme = "dark";
+  const theme = explicitTheme(params);
+  if (theme) document.documentElement.dataset.theme = theme;
   let session: FolioSession | undefined;
   const token = pageToken(location.search);
   if (cfg.page === "landing") landing(cfg, token);
   else if (cfg.page === "editor") session = editorPage(cfg, params, token);
   else if (cfg.page === "embed") session = embedPage(cfg, params, token);
+  if (session) followScheme(params, session);
   // Exposed for tests and for debugging from the console.
   (window as any).folio = session;
 }
