@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
 )
 
 // presenceInterval coalesces presence broadcasts to at most 20 a second per
@@ -43,8 +44,12 @@ func (r *room) join(s *session) *Error {
 	}
 	if !s.resumed {
 		r.seqs[s.id] = seqRec{} // A fresh random id has no history.
-	} else if _, e := r.lastSeq(s.id); e != nil { // Warms the exactly-once record.
+	} else if last, e := r.lastSeq(s.id); e != nil { // Warms the exactly-once record.
 		return e
+	} else if r.byID[s.id] == nil {
+		if e := r.resumeHolder(s, last); e != nil {
+			return e
+		}
 	}
 	if old := r.byID[s.id]; old != nil {
 		if !old.sameHolder(s) {
@@ -83,6 +88,33 @@ func (r *room) join(s *session) *Error {
 	}
 	s.presDirty = true
 	r.presenceChanged()
+	return nil
+}
+
+// resumeHolder refuses a resume, by a holder of a named token, of a session
+// whose committed ops another name wrote: session ids are not secret, and
+// one resumed by someone else while its owner is offline would take the
+// owner's next seqs, so the owner's resent ops would be answered as
+// duplicates and dropped. Unnamed holders (open access) are not told apart.
+func (r *room) resumeHolder(s *session, last seqRec) *Error {
+	if !s.nameFixed || last.seq == 0 || last.version == 0 {
+		return nil
+	}
+	var rec *storage.OpRecord
+	if start := r.head - uint64(len(r.window)); last.version > start && last.version <= r.head {
+		rec = &r.window[last.version-start-1]
+	} else {
+		ops, err := r.hub.store.Ops(r.hub.ctx, r.id, last.version-1, last.version)
+		if err != nil {
+			return r.hub.fail("read ops", r.id, err)
+		}
+		if len(ops) == 1 {
+			rec = &ops[0]
+		}
+	}
+	if rec != nil && rec.Session == s.id && rec.Author != s.name {
+		return errorf(CodeForbidden, "that session id belongs to another participant")
+	}
 	return nil
 }
 

@@ -580,3 +580,65 @@ func TestSessionTakeoverNeedsSameHolder(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionResumeNeedsSameHolder: while Ann is offline, Bob (another name)
+// cannot resume her session: he would take her next seqs, and her resent op
+// would be answered as a duplicate and dropped. Ann resumes it, and her op
+// resent with its seq commits once.
+func TestSessionResumeNeedsSameHolder(t *testing.T) {
+	e, a := newAuthEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	hello := func(token, session string) (*websocket.Conn, map[string]any) {
+		t.Helper()
+		conn, _, err := dialWS(ctx, e, "d", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.CloseNow() })
+		b, _ := json.Marshal(collab.ClientMsg{Type: collab.TypeHello, Token: token, Session: session})
+		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+		return conn, readFrame(t, conn)
+	}
+	send := func(conn *websocket.Conn, msg string) {
+		t.Helper()
+		if err := conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until := func(conn *websocket.Conn, typ string) map[string]any {
+		t.Helper()
+		for {
+			m := readFrame(t, conn)
+			if m["type"] == typ || m["closed"] != nil {
+				return m
+			}
+		}
+	}
+	ann, w := hello(mint(t, a, "d", "edit", "Ann"), "")
+	id, _ := w["session"].(string)
+	send(ann, `{"type":"op","seq":1,"version":0,"op":["A"]}`)
+	if m := until(ann, "ack"); m["version"] != float64(1) {
+		t.Fatalf("Ann's first op: %v", m)
+	}
+	ann.CloseNow() // Offline, about to send seq 2.
+	bob, m := hello(mint(t, a, "d", "edit", "Bob"), id)
+	if m["type"] != "error" || m["code"] != "forbidden" {
+		send(bob, `{"type":"op","seq":2,"version":1,"op":["B"]}`) // Would take Ann's seq 2.
+		until(bob, "ack")
+		t.Errorf("Bob resumed Ann's session: %v", m)
+	}
+	ann, m = hello(mint(t, a, "d", "edit", "Ann"), id)
+	if m["type"] != "welcome" {
+		t.Fatalf("Ann's resume: %v", m)
+	}
+	send(ann, `{"type":"op","seq":2,"version":1,"op":[1,"n"]}`)
+	if m := until(ann, "ack"); m["version"] != float64(2) {
+		t.Fatalf("Ann's resent op: %v", m)
+	}
+	if r := e.get("/api/v1/docs/d/text", "Authorization", "Bearer "+mint(t, a, "d", "view", "")); string(r.body) != "Ansecret d" {
+		t.Fatalf("text %d %q", r.status, r.body)
+	}
+}
