@@ -617,3 +617,19 @@ func withoutLinger(t *testing.T, db *DB, prefix string, writers int, msg string)
 		t.Fatal(msg)
 	}
 }
+
+// TestReadPanicNotCorrupt: a panic in a read that no damaged file causes (a
+// bug's nil dereference) is an error with its stack, not ErrCorrupt, and a
+// bbolt-style panic is ErrCorrupt; neither takes the process down.
+func TestReadPanicNotCorrupt(t *testing.T) {
+	db := openTest(t, Options{NoSync: true})
+	var nilMap *map[string]int
+	err := db.view(func(*bolt.Tx) error { _ = (*nilMap)["x"]; return nil })
+	if err == nil || errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "TestReadPanicNotCorrupt") {
+		t.Errorf("a nil dereference in a read: %v", err)
+	}
+	err = db.view(func(*bolt.Tx) error { panic("assertion failed: page 7: has unexpected type/flags: 0") })
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a bbolt assertion in a read: %v", err)
+	}
+}

@@ -291,8 +291,27 @@ func openBolt(path string, o *bolt.Options) (bdb *bolt.DB, err error) {
 // bbolt asserts rather than returns errors on pages it cannot read.
 func recoverCorrupt(path string, err *error) {
 	if r := recover(); r != nil {
+		if !damaged(r) {
+			// Likely a bug, not the file: not reported as corrupt, and with
+			// its stack for the log (the read's transaction is rolled back).
+			*err = fmt.Errorf("storage: read %s: panic: %v\n%s", path, r, debug.Stack())
+			return
+		}
 		*err = fmt.Errorf("storage: read %s: %w: bbolt: %v", path, ErrCorrupt, r)
 	}
+}
+
+// damaged reports whether a recovered panic is what a damaged file causes:
+// bbolt's own panics (it panics with formatted strings on pages it cannot
+// read) or a memory fault in the mapped file (SetPanicOnFault's, which
+// carries the faulting address). A nil dereference or an index out of
+// range is not.
+func damaged(r any) bool {
+	switch r.(type) {
+	case string, interface{ Addr() uintptr }:
+		return true
+	}
+	return false
 }
 
 func openError(path string, timeout time.Duration, err error) error {
