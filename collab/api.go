@@ -19,7 +19,9 @@ type Submission struct {
 	// Single: the Session carries this one op (an Idempotency-Key), and Seq
 	// fingerprints the request. The Session with another Seq, committed or
 	// on its way, is the key reused for a different request:
-	// CodeIdempotencyMismatch, nothing applied.
+	// CodeIdempotencyMismatch, nothing applied. A Session committed with
+	// Seq 1 (before fingerprints) answers every retry with its version, so
+	// Seq must not be 1.
 	Single bool
 }
 

@@ -740,4 +740,16 @@ func TestSingleSessionFingerprint(t *testing.T) {
 	if text, _ := textOf(t, db, "d"); text != "a" {
 		t.Fatalf("text %q", text)
 	}
+	// A key stored before fingerprints (seq 1) answers its retries as then.
+	h := NewHub(db, Options{})
+	defer h.Close(ctx)
+	old := Submission{Base: 1, Op: ot.Op{{Skip: 1}, {Insert: "o"}}, Session: "idem-old", Seq: 1}
+	if v, err := h.Submit(ctx, "d", old); err != nil || v != 2 {
+		t.Fatalf("a request of the old build: %d %v", v, err)
+	}
+	retry := old
+	retry.Seq, retry.Single = 1<<52+5, true
+	if v, err := h.Submit(ctx, "d", retry); err != nil || v != 2 {
+		t.Errorf("its retry after the upgrade: %d %v, want version 2", v, err)
+	}
 }

@@ -181,13 +181,18 @@ func (r *room) dedupeSingle(sub *submission) bool {
 		r.reject(sub, e)
 	case last.seq == 0:
 		return false
-	case last.seq == sub.seq:
+	case last.seq == sub.seq || last.seq == legacySingleSeq:
 		r.ackAgain(sub, last.version)
 	default:
 		r.reject(sub, errKeyReused)
 	}
 	return true
 }
+
+// legacySingleSeq is the seq under which REST ops with an Idempotency-Key
+// were stored before requests were fingerprinted: such a key's retry is
+// answered with its version, as it was then.
+const legacySingleSeq = 1
 
 // windowSlack: the op window is trimmed back to OpWindow ops once it holds
 // OpWindow/windowSlack more, so a busy room keeps at most 1.25 × OpWindow

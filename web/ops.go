@@ -28,10 +28,11 @@ const MaxIdempotencyKey = 255
 
 // restSubmission builds the hub submission of a REST op. With an
 // Idempotency-Key the session is derived from the key (a valid session id:
-// "idem-" and 32 hex digits) with seq 1, so a retried request is the same
-// (session, seq) and the hub answers it with its original version instead of
-// applying it twice. Without a key there is no session: no exactly-once
-// record is kept.
+// "idem-" and 32 hex digits) and the seq from the request (requestPrint), so
+// a retried request is the same (session, seq) and the hub answers it with
+// its original version instead of applying it twice, and the key with
+// another request is refused (collab.Submission.Single). Without a key there
+// is no session: no exactly-once record is kept.
 func restSubmission(key string, base uint64, op ot.Op, author string) collab.Submission {
 	sub := collab.Submission{Base: base, Op: op, Author: author}
 	if key != "" {
