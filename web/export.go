@@ -232,11 +232,14 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if format == FormatHTML { // One render per processor; the rest wait their turn, or leave.
+	if format == FormatHTML && len(e.Text) <= MaxMarkdownHTML {
+		// One Markdown render per processor; the rest wait their turn, or
+		// leave (a longer text is only escaped: it never waits).
 		select {
 		case s.renders <- struct{}{}:
 			defer func() { <-s.renders }()
 		case <-r.Context().Done():
+			s.writeError(w, r, r.Context().Err()) // Logged as the client's leaving.
 			return
 		}
 	}

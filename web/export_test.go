@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -215,9 +216,19 @@ func TestHTMLRendersBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/api/v1/docs/r/export/html", nil)
-	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
-		t.Fatalf("an HTML export rendered past the bound: %d", resp.StatusCode)
+	if resp, err := http.DefaultClient.Do(req); !errors.Is(err, context.DeadlineExceeded) {
+		if err == nil {
+			resp.Body.Close()
+		}
+		t.Fatalf("an HTML export past the bound: %v, want it waiting until the client left", err)
+	}
+	if n := len(e.srv.renders); n != cap(e.srv.renders) {
+		t.Fatalf("%d of %d turns taken after a waiting client left", n, cap(e.srv.renders))
+	}
+	big := strings.Repeat("> ", MaxMarkdownHTML)
+	e.create("big", big)
+	if r := e.get("/api/v1/docs/big/export/html"); r.status != 200 || !strings.Contains(string(r.body), "<pre>") {
+		t.Fatalf("a text past MaxMarkdownHTML waited for a render: %d", r.status)
 	}
 	if r := e.get("/api/v1/docs/r/export/md"); r.status != 200 || string(r.body) != "# title" {
 		t.Fatalf("a Markdown export waited for the renders: %d %s", r.status, r.body)
