@@ -15,7 +15,8 @@ import (
 // and none beyond the head, that replaying the log from its Base reproduces
 // every snapshot and the head length, and that every session record points
 // at an op of that session; that no bucket or log entry belongs to no
-// document; and that every tombstone is readable and names no live document. It returns errors.Join of every problem found, each wrapping
+// document; and that every tombstone is readable and names no live
+// document. It returns errors.Join of every problem found, each wrapping
 // ErrCorrupt.
 func (db *DB) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {

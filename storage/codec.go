@@ -338,7 +338,8 @@ func decodeMeta(id string, b []byte) (metaRec, error) {
 			d.fail("meta (base 0 in format 2)")
 		}
 	}
-	if d.err == nil && (len(d.b) != 0 || l > 1<<40 || m.flushed > m.Version || m.flushed < m.Base || (m.tail == 0) != (m.flushed == m.Version)) {
+	if d.err == nil && (len(d.b) != 0 || l > 1<<40 || m.flushed > m.Version || m.flushed < m.Base ||
+		(m.tail == 0) != (m.flushed == m.Version)) {
 		d.fail("meta")
 	}
 	if d.err != nil {

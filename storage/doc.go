@@ -54,8 +54,9 @@
 // uvarint count or a length-prefixed UTF-8 string. Meta is a format byte,
 // uvarint Version and Length, varint CreatedAt and UpdatedAt nanoseconds,
 // uvarint flushed and tail, and in format 2 (only a document with a Base,
-// so that older builds still read every other file) uvarint Base. A snapshot value is a format byte, a kind byte
-// and the text, raw or DEFLATE-compressed with its length. Decoding checks
+// so that older builds still read every other file) uvarint Base. A
+// snapshot value is a format byte, a kind byte and the text, raw or
+// DEFLATE-compressed with its length. Decoding checks
 // every field and reports ErrCorrupt (FuzzDecodeChunk, FuzzDecodeSnapshot).
 //
 // # Journal

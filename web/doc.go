@@ -11,11 +11,12 @@
 //     an acknowledged op is committed before it is acknowledged, so a read
 //     after an acknowledgement sees it.
 //   - Ids are checked against ^[A-Za-z0-9_-]{1,64}$ before access control
-//     and storage (400; only rate limits come first). Versions are strict decimal integers; a version beyond the head
-//     is version_ahead, never clamped, except where an SSE stream resumes:
-//     there it starts over from a snapshot, since EventSource would not
-//     retry after an error (e.g. a client of a server restored from a
-//     backup); nothing in input yields a 500.
+//     and storage (400; only rate limits come first). Versions are strict
+//     decimal integers; a version beyond the head is version_ahead, never
+//     clamped, except in If-Match (412 precondition_failed) and where an SSE
+//     stream resumes: there it starts over from a snapshot, since
+//     EventSource would not retry after an error (e.g. a client of a server
+//     restored from a backup); nothing in input yields a 500.
 //   - Errors are {"error":{"code","message"}} with the status from
 //     collab.HTTPStatus, the one mapping of codes to statuses. Anything that
 //     is not a *collab.Error is "internal" to the client and logged here once.
