@@ -32,7 +32,8 @@ func (h *Hub) Submit(ctx context.Context, id string, sub Submission) (uint64, er
 		return 0, errorf(CodeInvalidMessage, "session needs a valid id and a seq > 0")
 	}
 	s := &submission{base: sub.Base, op: sub.Op, session: sub.Session, seq: sub.Seq, single: sub.Single,
-		author: sub.Author, reply: make(chan submitResult, 1), start: time.Now()}
+		author: sub.Author, reply: make(chan submitResult, 1), start: time.Now(),
+		baseText: h.readBaseText(ctx, id, sub.Base, sub.Op)}
 	err := h.withRoom(ctx, id, func(r *room) { r.submit(s) })
 	return h.await(ctx, err, s.reply)
 }

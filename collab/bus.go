@@ -206,7 +206,7 @@ func (r *room) requeue(rec storage.OpRecord) {
 			p.fail(r, errorf(CodePreconditionFailed, "document changed since that version"))
 			continue
 		}
-		op, _, e := r.rebase(p.base, p.atHead)
+		op, _, e := r.rebase(p.base, p.atHead, nil)
 		if e != nil {
 			p.fail(r, e)
 			continue

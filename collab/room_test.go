@@ -25,6 +25,13 @@ type faultStore struct {
 	loads    atomic.Int32
 	failNext atomic.Int32 // Appends to fail.
 	appendMu sync.Mutex   // Held by a test to stall commits.
+	textAtMu sync.Mutex   // Held by a test to stall reads of old texts.
+}
+
+func (f *faultStore) TextAt(ctx context.Context, id string, v uint64) (string, error) {
+	f.textAtMu.Lock()
+	f.textAtMu.Unlock()
+	return f.DB.TextAt(ctx, id, v)
 }
 
 func (f *faultStore) Load(ctx context.Context, id string) (storage.Loaded, error) {
@@ -50,6 +57,34 @@ func newFaultServer(t *testing.T, opts Options) (*testServer, *faultStore) {
 	}
 	fs := &faultStore{DB: db}
 	return newTestServerStore(t, fs, db, opts), fs
+}
+
+// TestStaleDelTextReadOffTheRoom: checking a {"d":"text"} delete at an old
+// base needs the text there from storage; that read happens on its
+// sender's goroutine, so while it is slow the room goes on serving others.
+func TestStaleDelTextReadOffTheRoom(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{})
+	a, b := dialTest(t, ts.url+"slow"), dialTest(t, ts.url+"slow")
+	a.hello(ClientMsg{})
+	b.hello(ClientMsg{})
+	a.sendRaw(opJSON(1, 0, `["abc"]`))
+	a.expect(TypeAck)
+	a.sendRaw(opJSON(2, 1, `[3,"d"]`))
+	a.expect(TypeAck)
+	b.expect(TypeOp)
+	b.expect(TypeOp)
+	fs.textAtMu.Lock()
+	unlock := sync.OnceFunc(fs.textAtMu.Unlock)
+	defer unlock()                         // Also when the test fails: the room may be the one waiting.
+	a.sendRaw(opJSON(3, 1, `[{"d":"a"}]`)) // At base 1, behind the head (2): its text comes from storage.
+	b.sendRaw(opJSON(1, 2, `[4,"!"]`))
+	b.expect(TypeAck) // Not held behind a's read.
+	unlock()
+	for msgType(a.next()) != TypeAck { // b's op comes first.
+	}
+	if text, _ := textOf(t, ts.db, "slow"); text != "bcd!" {
+		t.Fatalf("text %q", text)
+	}
 }
 
 func TestExactlyOnceAcrossReconnect(t *testing.T) {

@@ -415,7 +415,7 @@ func (s *session) handle(msg *ClientMsg) {
 			s.sendError(errRateLimited, msg.Seq)
 		default:
 			sub := &submission{base: *msg.Version, op: msg.Op, session: s.id, seq: msg.Seq,
-				author: s.author, from: s, start: time.Now()}
+				author: s.author, from: s, start: time.Now(), baseText: s.hub.readBaseText(s.ctx, r.id, *msg.Version, msg.Op)}
 			_ = r.post(s.ctx, func() { r.submit(sub) })
 		}
 	case TypePresence:

@@ -21,8 +21,12 @@ type submission struct {
 	reply   chan submitResult // Submit's answer; nil for WebSocket ops.
 	start   time.Time
 	single  bool // The session carries only this op (Submission.Single).
-	strict  bool // Must apply at exactly its base (ReplaceText with ifVersion).
-	pending bool // base is the room's pending head, not a version a client saw (ReplaceText).
+	// baseText is the committed text at base when op deletes by text and
+	// base was committed when it was read (readBaseText), so that the room
+	// checks it without reading storage itself.
+	baseText *string
+	strict   bool // Must apply at exactly its base (ReplaceText with ifVersion).
+	pending  bool // base is the room's pending head, not a version a client saw (ReplaceText).
 }
 
 type submitResult struct {
@@ -77,7 +81,7 @@ func (r *room) submit(sub *submission) {
 	if sub.session != "" && r.dedupe(sub) {
 		return
 	}
-	op, atHead, e := r.rebase(sub.base, sub.op)
+	op, atHead, e := r.rebase(sub.base, sub.op, sub.baseText)
 	if e != nil {
 		r.reject(sub, e)
 		return
@@ -254,11 +258,12 @@ func (r *room) reject(sub *submission, e *Error) {
 	}
 }
 
-// rebase checks op against the text at base and transforms it over every op
-// after base, committed or pending. It also returns op transformed over the
-// committed ops only (nil when base is after the head): a Bus room moves a
-// queued op behind another node's commit by rebasing that form again.
-func (r *room) rebase(base uint64, op ot.Op) (rebased, atHead ot.Op, e *Error) {
+// rebase checks op against the text at base (baseText, when not nil, is the
+// committed text there) and transforms it over every op after base,
+// committed or pending. It also returns op transformed over the committed
+// ops only (nil when base is after the head): a Bus room moves a queued op
+// behind another node's commit by rebasing that form again.
+func (r *room) rebase(base uint64, op ot.Op, baseText *string) (rebased, atHead ot.Op, e *Error) {
 	if base > r.pendingHead() {
 		return nil, nil, errorf(CodeVersionAhead, "base version is ahead of the document")
 	}
@@ -285,7 +290,7 @@ func (r *room) rebase(base uint64, op ot.Op) (rebased, atHead ot.Op, e *Error) {
 		return nil, nil, errorf(CodeInvalidOp, "op does not fit the document at its base version")
 	}
 	if hasDelText(op) {
-		if e := r.checkDelText(base, op); e != nil {
+		if e := r.checkDelText(base, op, baseText); e != nil {
 			return nil, nil, e
 		}
 	}
@@ -310,10 +315,14 @@ func (r *room) rebase(base uint64, op ot.Op) (rebased, atHead ot.Op, e *Error) {
 // its base version. Checking the rebased op instead is not enough: where a
 // later op deleted some of that text, the rebased op no longer names it, and
 // a mismatch there would pass. The text at a committed base before the head
-// comes from storage (O(document length), like the check at the head).
-func (r *room) checkDelText(base uint64, op ot.Op) *Error {
+// is known, read by the sender's goroutine (readBaseText), or else (its base
+// was committed since) read from storage here.
+func (r *room) checkDelText(base uint64, op ot.Op, known *string) *Error {
 	var text string
-	if base >= r.head {
+	switch {
+	case base < r.head && known != nil:
+		text = *known
+	case base >= r.head:
 		var before []*pendingOp
 		for _, p := range r.allPending() {
 			if p.rec.Version <= base {
@@ -321,7 +330,7 @@ func (r *room) checkDelText(base uint64, op ot.Op) *Error {
 			}
 		}
 		text = r.textAfter(before)
-	} else {
+	default:
 		t, err := r.hub.store.TextAt(r.hub.ctx, r.id, base)
 		if err != nil {
 			return r.hub.fail("text at", r.id, err)
@@ -532,3 +541,19 @@ func hasDelText(op ot.Op) bool {
 }
 
 func runeCount(s string) int { return utf8.RuneCountInString(s) }
+
+// readBaseText reads, on the sender's goroutine, the committed text at base
+// for an op that deletes by text, so that the room checks it without a
+// storage read of its own (a snapshot and up to SnapshotEvery ops replayed,
+// which would hold every participant). Nil when op has no such delete or
+// base is not committed yet (the room has that text in memory).
+func (h *Hub) readBaseText(ctx context.Context, id string, base uint64, op ot.Op) *string {
+	if !hasDelText(op) {
+		return nil
+	}
+	text, err := h.store.TextAt(ctx, id, base)
+	if err != nil {
+		return nil
+	}
+	return &text
+}
