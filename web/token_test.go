@@ -523,21 +523,7 @@ func TestRefusedPageIsHTML(t *testing.T) {
 // with 4003, which the browser editor takes as final.
 func TestSessionTakeoverNeedsSameHolder(t *testing.T) {
 	e, a := newAuthEnv(t)
-	hello := func(token, session string) (*websocket.Conn, map[string]any) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, _, err := dialWS(ctx, e, "d", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.CloseNow() })
-		b, _ := json.Marshal(collab.ClientMsg{Type: collab.TypeHello, Token: token, Session: session})
-		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
-			t.Fatal(err)
-		}
-		return conn, readFrame(t, conn)
-	}
+	hello := func(token, session string) (*websocket.Conn, map[string]any) { return helloDoc(t, e, token, session) }
 	ann, w := hello(mint(t, a, "d", "edit", "Ann"), "")
 	id, _ := w["session"].(string)
 	if w["type"] != "welcome" || id == "" {
@@ -589,19 +575,7 @@ func TestSessionResumeNeedsSameHolder(t *testing.T) {
 	e, a := newAuthEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	hello := func(token, session string) (*websocket.Conn, map[string]any) {
-		t.Helper()
-		conn, _, err := dialWS(ctx, e, "d", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.CloseNow() })
-		b, _ := json.Marshal(collab.ClientMsg{Type: collab.TypeHello, Token: token, Session: session})
-		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
-			t.Fatal(err)
-		}
-		return conn, readFrame(t, conn)
-	}
+	hello := func(token, session string) (*websocket.Conn, map[string]any) { return helloDoc(t, e, token, session) }
 	send := func(conn *websocket.Conn, msg string) {
 		t.Helper()
 		if err := conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
@@ -641,4 +615,22 @@ func TestSessionResumeNeedsSameHolder(t *testing.T) {
 	if r := e.get("/api/v1/docs/d/text", "Authorization", "Bearer "+mint(t, a, "d", "view", "")); string(r.body) != "Ansecret d" {
 		t.Fatalf("text %d %q", r.status, r.body)
 	}
+}
+
+// helloDoc opens a WebSocket on document d, says hello with token and
+// session, and returns the connection and the first frame it gets.
+func helloDoc(t *testing.T, e *testEnv, token, session string) (*websocket.Conn, map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := dialWS(ctx, e, "d", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	b, _ := json.Marshal(collab.ClientMsg{Type: collab.TypeHello, Token: token, Session: session})
+	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+	return conn, readFrame(t, conn)
 }
