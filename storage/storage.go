@@ -242,7 +242,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if !opts.NoSync {
 		// The two files may be new: their directory entries must be durable
 		// before an Append is acknowledged from them.
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := SyncDir(filepath.Dir(path)); err != nil {
 			db.jr.f.Close()
 			bdb.Close()
 			return nil, fmt.Errorf("storage: open %s: sync directory: %w", path, err)
@@ -425,8 +425,9 @@ func (db *DB) view(fn func(*bolt.Tx) error) (err error) {
 	return err
 }
 
-// syncDir makes the entries of dir durable (files created or renamed in it).
-func syncDir(dir string) error {
+// SyncDir makes the entries of dir durable (files created or renamed in it).
+// folio restore uses it after renaming database files.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -85,7 +85,7 @@ func restore(ctx context.Context, backup, dir string, now time.Time, out io.Writ
 	if err := os.Rename(staged, live); err != nil {
 		return fmt.Errorf("the previous database is at %s; putting the backup in place failed: %w", aside, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := storage.SyncDir(dir); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "restored %s (%d documents) into %s\n", backup, n, live)
@@ -160,14 +160,4 @@ func exists(path string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// syncDir makes the renames in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
