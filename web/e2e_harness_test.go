@@ -33,7 +33,7 @@ import (
 // browser is one Chromium shared by every subtest; each page is a tab.
 type browser struct{ ctx context.Context }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -65,7 +65,7 @@ type tab struct {
 }
 
 // open loads url in a new tab, closed at the end of the (sub)test.
-func (b *browser) open(t *testing.T, url string) *tab {
+func (b *browser) open(t testing.TB, url string) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx)
 	t.Cleanup(cancel)
@@ -110,7 +110,7 @@ func (tb *tab) bounded() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(tb.ctx, waitFor)
 }
 
-func (tb *tab) eval(t *testing.T, expr string) {
+func (tb *tab) eval(t testing.TB, expr string) {
 	t.Helper()
 	ctx, cancel := tb.bounded()
 	defer cancel()
@@ -119,7 +119,7 @@ func (tb *tab) eval(t *testing.T, expr string) {
 	}
 }
 
-func (tb *tab) evalInt(t *testing.T, expr string) int {
+func (tb *tab) evalInt(t testing.TB, expr string) int {
 	t.Helper()
 	ctx, cancel := tb.bounded()
 	defer cancel()
@@ -166,7 +166,7 @@ func (tb *tab) text(t *testing.T) string {
 
 // waitJS polls a JS condition until it is true or waitFor passes. The
 // polling runs here, not in the page: the page's CSP forbids eval.
-func (tb *tab) waitJS(t *testing.T, what, cond string) {
+func (tb *tab) waitJS(t testing.TB, what, cond string) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for {
@@ -197,7 +197,7 @@ func (tb *tab) debugState() string {
 	return state
 }
 
-func (tb *tab) waitSaved(t *testing.T) {
+func (tb *tab) waitSaved(t testing.TB) {
 	t.Helper()
 	tb.waitJS(t, "connected and saved", `window.folio !== undefined && document.getElementById('status').dataset.state === 'saved'`)
 }
