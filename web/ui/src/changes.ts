@@ -2,7 +2,7 @@
 
 import { ChangeSet, ChangeSpec, EditorSelection, EditorState, Text, Transaction, TransactionSpec } from "@codemirror/state";
 import { type, TextOp } from "ot-text-unicode";
-import { advanceCp, cpLength, splitsPair, wellFormed } from "./unicode";
+import { cpLength, cpToUtf16, docCpLength, splitsPair, utf16ToCp, wellFormed } from "./unicode";
 import { remoteAuthor } from "./cursors";
 
 /**
@@ -11,13 +11,15 @@ import { remoteAuthor } from "./cursors";
  */
 export function changesToOp(changes: ChangeSet, doc: Text): TextOp {
   const op: TextOp = [];
-  let last = 0;
+  let last = 0, lastCp = 0;
   changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
-    if (fromA > last) op.push(cpLength(doc.sliceString(last, fromA)));
+    const fromCp = fromA > last ? utf16ToCp(doc, fromA) : lastCp;
+    if (fromA > last) op.push(fromCp - lastCp);
     if (toA > fromA) op.push({ d: doc.sliceString(fromA, toA) });
     const ins = inserted.toString();
     if (ins.length > 0) op.push(wellFormed(ins));
     last = toA;
+    lastCp = toA > fromA ? utf16ToCp(doc, toA) : fromCp;
   });
   return type.normalize(op);
 }
@@ -28,11 +30,12 @@ export class DesyncError extends Error {}
 /** opToChanges converts a (transformed) remote op into CodeMirror changes on doc. */
 export function opToChanges(op: TextOp, doc: Text): ChangeSpec[] {
   const out: ChangeSpec[] = [];
-  let pos = 0;
+  const total = docCpLength(doc);
+  let cp = 0, pos = 0;
   const advance = (n: number) => {
-    const p = advanceCp(doc, pos, n);
-    if (p < 0) throw new DesyncError("op does not fit the local text");
-    return p;
+    cp += n;
+    if (cp > total) throw new DesyncError("op does not fit the local text");
+    return cpToUtf16(doc, cp);
   };
   for (const c of op) {
     if (typeof c === "number") pos = advance(c);

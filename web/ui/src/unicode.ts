@@ -3,8 +3,10 @@
 // CodeMirror (like every JavaScript string) counts UTF-16 code units; Folio's
 // protocol and ot-text-unicode count Unicode code points. Everything crossing
 // that edge goes through this file. A position never lands between the two
-// halves of a surrogate pair: local changes are widened by pairSafeChanges
-// before they are converted, and remote ops are mapped code point by code point.
+// halves of a surrogate pair: local changes are widened by pairSafe before
+// they are converted, and remote ops are mapped code point by code point.
+
+import type { Text } from "@codemirror/state";
 
 /** A read-only view of the editor's text (CodeMirror's Text satisfies it). */
 export interface TextLike {
@@ -50,37 +52,79 @@ export function wellFormed(s: string): string {
   return last === 0 ? s : out + s.slice(last);
 }
 
-/** Converts a UTF-16 offset into a code point offset. O(pos). */
-export function utf16ToCp(doc: TextLike, pos: number): number {
-  return cpLength(doc.sliceString(0, pos));
+// pairCounts caches, per node of CodeMirror's text tree, how many surrogate
+// pairs the node holds: its UTF-16 length minus its code points. A Text is
+// immutable, and an edit shares every node it does not touch with the text
+// before it, so after a keystroke only the few nodes on the path to it are
+// counted again (a leaf holds at most 32 lines). Pairs never straddle two
+// nodes, which always meet at a line break.
+const pairCounts = new WeakMap<Text, number>();
+
+function pairs(t: Text): number {
+  let n = pairCounts.get(t);
+  if (n === undefined) {
+    const children = t.children;
+    if (children) {
+      n = 0;
+      for (const c of children) n += pairs(c);
+    } else {
+      n = t.length - cpLength(t.sliceString(0));
+    }
+    pairCounts.set(t, n);
+  }
+  return n;
+}
+
+/** Number of code points in doc. */
+export function docCpLength(doc: Text): number {
+  return doc.length - pairs(doc);
 }
 
 /**
- * Advances n code points from UTF-16 offset from and returns the new UTF-16
- * offset, or -1 when the text ends first.
+ * Converts a UTF-16 offset into a code point offset (clamped to the text),
+ * counting pairs like cpLength(doc.sliceString(0, pos)) would. It descends
+ * CodeMirror's tree, skipping whole nodes by their cached pair counts, and
+ * scans text only inside one leaf that holds a pair; the cost does not grow
+ * with pos.
  */
-export function advanceCp(doc: TextLike, from: number, n: number): number {
-  let pos = from;
-  while (n > 0) {
-    if (pos >= doc.length) return -1;
-    // n code points span at most 2n units; read a bounded chunk at a time.
-    const chunk = doc.sliceString(pos, Math.min(doc.length, pos + Math.min(2 * n, 65536)));
+export function utf16ToCp(doc: Text, pos: number): number {
+  pos = Math.max(0, Math.min(pos, doc.length));
+  let node = doc, cp = 0;
+  for (;;) {
+    if (pairs(node) === 0) return cp + pos;
+    const children = node.children;
+    if (!children) return cp + cpLength(node.sliceString(0, pos));
+    // Children are separated by one line break: one unit, one code point.
     let i = 0;
-    while (n > 0 && i < chunk.length) {
-      const c = chunk.charCodeAt(i);
-      if (isHigh(c) && i + 1 < chunk.length && isLow(chunk.charCodeAt(i + 1))) i += 2;
-      else if (isHigh(c) && i + 1 === chunk.length && pos + i + 1 < doc.length) break; // pair cut by the chunk
-      else i++;
-      n--;
+    for (; pos > children[i].length; i++) {
+      pos -= children[i].length + 1;
+      cp += docCpLength(children[i]) + 1;
     }
-    pos += i;
+    node = children[i];
   }
-  return pos;
 }
 
 /** Converts a code point offset into a UTF-16 offset, clamped to the text. */
-export function cpToUtf16(doc: TextLike, cp: number): number {
-  if (cp <= 0) return 0;
-  const p = advanceCp(doc, 0, cp);
-  return p < 0 ? doc.length : p;
+export function cpToUtf16(doc: Text, cp: number): number {
+  cp = Math.max(0, cp);
+  if (cp >= docCpLength(doc)) return doc.length;
+  let node = doc, pos = 0;
+  for (;;) {
+    if (pairs(node) === 0) return pos + cp;
+    const children = node.children;
+    if (!children) return pos + advance(node.sliceString(0), cp);
+    let i = 0;
+    for (; cp > docCpLength(children[i]); i++) {
+      cp -= docCpLength(children[i]) + 1;
+      pos += children[i].length + 1;
+    }
+    node = children[i];
+  }
+}
+
+// advance returns the UTF-16 offset n code points into s (n fits in s).
+function advance(s: string, n: number): number {
+  let i = 0;
+  for (; n > 0; n--) i += isHigh(s.charCodeAt(i)) && isLow(s.charCodeAt(i + 1)) ? 2 : 1;
+  return i;
 }
