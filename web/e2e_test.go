@@ -19,6 +19,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
@@ -44,6 +45,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
 	t.Run("StatusAnnouncesWhatMatters", func(t *testing.T) { testAnnouncements(t, env, proxy, b) })
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
+	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
@@ -215,6 +217,57 @@ func testCRLF(t *testing.T, env *testEnv, b *browser) {
 	env.get("/api/v1/docs/"+id).json(t, &meta)
 	env.postOp(id, meta.Version, `[4,"Y"]`) // After "b".
 	converged(t, env, id, "a\r\nbY\r\ncX", tab)
+}
+
+// testLongText: in a text long enough for CodeMirror to hold it as a tree of
+// nodes (3,000 lines, emoji on every 7th, CR LF on every 5th), code point
+// positions are converted through that tree: edits typed at the end and in
+// the middle, a REST op near the end and a remote caret all land where they
+// were meant.
+func testLongText(t *testing.T, env *testEnv, b *browser) {
+	var sb strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&sb, "line %04d", i)
+		if i%7 == 0 {
+			sb.WriteString(" 🎉")
+		}
+		if i%5 == 0 {
+			sb.WriteByte('\r')
+		}
+		sb.WriteByte('\n')
+	}
+	text := sb.String()
+	id := env.create("long", text)
+	ann := b.open(t, env.url+"/d/"+id+"?name=Ann")
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	ann.waitSaved(t)
+	bob.waitSaved(t)
+	ann.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.length}}), folio.view.focus()`)
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.line(2101).to}}), folio.view.focus()`) // after "line 2100 🎉\r"
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Go(func() { errs[0] = ann.typeKeys("👍A") })
+	wg.Go(func() { errs[1] = bob.typeKeys("B🎉") })
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	text = strings.Replace(text, "line 2100 🎉\r\n", "line 2100 🎉\rB🎉\n", 1) + "👍A"
+	converged(t, env, id, text, ann, bob)
+
+	var meta versionResponse
+	env.get("/api/v1/docs/"+id).json(t, &meta)
+	at := strings.Index(text, "line 2900") + len("line 29")
+	env.postOp(id, meta.Version, fmt.Sprintf(`[%d,"R👨‍👩‍👧"]`, utf8.RuneCountInString(text[:at])))
+	text = text[:at] + "R👨‍👩‍👧" + text[at:]
+	converged(t, env, id, text, ann, bob)
+
+	// Ann, scrolled to Bob's line, sees his caret right after what he typed.
+	ann.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.line(2101).from}, scrollIntoView: true})`)
+	ann.waitJS(t, "Bob's caret after 'B🎉'", `(c => c && folio.view.posAtDOM(c) === folio.view.state.doc.line(2101).to)(
+		[...document.querySelectorAll('.cm-remote-label')].find(l => l.textContent === 'Bob')?.closest('.cm-remote-caret'))`)
 }
 
 func testOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
