@@ -27,6 +27,9 @@
 //     and ship a CSP forbidding every script; no script from a document runs.
 //   - Request logs carry method, path, route, status, size, duration and
 //     peer address; never query strings (tokens), bodies or document text.
+//     A request line is info (debug for probes and scrapes) whatever its
+//     status: a failure's cause is logged once, at warn or error, where it
+//     is handled (here, or in collab for an internal *collab.Error).
 //   - Access control (token.go, guard.go): with Options.Tokens or
 //     Options.Authorize, every request about a document — REST, SSE,
 //     export, page, WebSocket hello — is checked by value against the

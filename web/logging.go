@@ -88,7 +88,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		streaming := sw.hijacked || strings.HasSuffix(r.Pattern, "/events") ||
 			(strings.HasSuffix(r.Pattern, "/ops") && r.Method == http.MethodGet)
 		s.metrics.observe(r.Pattern, sw.status, d, streaming)
-		ev := s.requestEvent(r, sw.status)
+		ev := s.requestEvent(r)
 		if id := r.PathValue("id"); storage.ValidID(id) {
 			ev = ev.Str(keyDoc, id)
 		}
@@ -104,20 +104,15 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// requestEvent picks the level of a request line: error for server
-// failures; debug for probes and scrapes (a 503 from /readyz while draining
-// or with a broken store is what readiness is for, and the store's failure
-// is logged by the handler); warn for other 503s (unavailable: storage full
-// or locked, shutting down), unless the client hung up, which is info like
-// any other client-side end.
-func (s *Server) requestEvent(r *http.Request, status int) *zerolog.Event {
-	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable:
-		return s.log.Error()
-	case r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics":
+// requestEvent picks the level of a request line: debug for probes and
+// scrapes, info for everything else, whatever the status. A failure's cause
+// is logged once, at warn or error, where it is handled (writeError, the
+// hub, the readiness check); the request line adds the status and timing
+// without a second warning.
+func (s *Server) requestEvent(r *http.Request) *zerolog.Event {
+	switch r.URL.Path {
+	case "/healthz", "/readyz", "/metrics":
 		return s.log.Debug()
-	case status == http.StatusServiceUnavailable && r.Context().Err() == nil:
-		return s.log.Warn()
 	default:
 		return s.log.Info()
 	}

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // The editor bundle, built by `npm run build` in web/ui and committed, so that
@@ -37,6 +39,7 @@ var (
 // /embed/ may be framed, by Options.EmbedOrigins; other pages by 'self'.
 func (s *Server) routePages(mux *http.ServeMux) {
 	p := newPages(s.opts.EmbedOrigins)
+	p.log = s.log
 	mux.HandleFunc("GET /{$}", p.landing)
 	mux.HandleFunc("GET /d/{id}", p.editor)
 	mux.HandleFunc("GET /embed/{id}", p.embed)
@@ -49,6 +52,7 @@ type pages struct {
 	embedOrigins   []string // origins the embed posts events to; ["*"] for any
 	assets         map[string]asset
 	version        string // content hash of the bundle, busts caches
+	log            zerolog.Logger
 }
 
 type asset struct {
@@ -161,6 +165,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, stat
 	d.Config.API = "/api/v1"
 	var buf bytes.Buffer
 	if err := pageTemplates.ExecuteTemplate(&buf, name, d); err != nil {
+		p.log.Error().Err(err).Str(keyMethod, r.Method).Str(keyPath, r.URL.Path).Msg("page failed")
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

@@ -1,0 +1,133 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/storage"
+)
+
+// lockedStore fails every read as a database another process holds.
+type lockedStore struct{ Store }
+
+func (lockedStore) Meta(context.Context, string) (storage.Meta, error) {
+	return storage.Meta{}, fmt.Errorf("meta d: %w", storage.ErrLocked)
+}
+
+// appendFails is a real store whose commits fail with err.
+type appendFails struct {
+	*storage.DB
+	err error
+}
+
+func (s appendFails) Append(context.Context, string, []storage.OpRecord, int, *storage.Snapshot) error {
+	return s.err
+}
+
+// logLine is one JSON log line.
+type logLine map[string]any
+
+func (l logLine) String() string { b, _ := json.Marshal(l); return string(b) }
+
+// parseLogs splits JSON log output into lines.
+func parseLogs(t *testing.T, out string) []logLine {
+	t.Helper()
+	var lines []logLine
+	for _, s := range strings.Split(strings.TrimSpace(out), "\n") {
+		if s == "" {
+			continue
+		}
+		var l logLine
+		if err := json.Unmarshal([]byte(s), &l); err != nil {
+			t.Fatalf("log line %q: %v", s, err)
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// TestOneLogLinePerFailure: a failed request logs one line at warn or
+// error, with the cause, wherever the cause was handled (web converting a
+// store error, or the hub converting a commit's); the request line stays at
+// info with the status, so an operator counting warnings counts failures.
+func TestOneLogLinePerFailure(t *testing.T) {
+	cases := []struct {
+		name      string
+		store     Store  // web's reads; nil: the real database
+		commitErr error  // the hub's commits fail with it; nil: they succeed
+		method    string // of the request
+		path      string //
+		body      string //
+		status    int    // expected
+		level     string // of the one loud line
+		cause     string // in the loud line
+	}{
+		{name: "store locked, read by web", store: lockedStore{}, method: "GET", path: "/api/v1/docs/d",
+			status: http.StatusServiceUnavailable, level: "warn", cause: "meta d: database file is held"},
+		{name: "store broken, read by web", store: brokenStore{}, method: "GET", path: "/api/v1/docs/d",
+			status: http.StatusInternalServerError, level: "error", cause: "database not open"},
+		{name: "storage full in the hub", commitErr: fmt.Errorf("append: %w", syscall.ENOSPC), method: "POST",
+			path: "/api/v1/docs/d/ops", body: `{"version":0,"op":["x"]}`,
+			status: http.StatusServiceUnavailable, level: "warn", cause: "storage is full"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var logs syncBuffer
+			log := zerolog.New(&logs).Level(zerolog.DebugLevel)
+			db, err := storage.Open(filepath.Join(t.TempDir(), "folio.db"), storage.Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var hubStore collab.Store = db
+			if c.commitErr != nil {
+				hubStore = appendFails{db, c.commitErr}
+			}
+			hub := collab.NewHub(hubStore, collab.Options{Logger: log})
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = hub.Close(ctx)
+			}()
+			if _, err := hub.Create(context.Background(), "d", ""); err != nil {
+				t.Fatal(err)
+			}
+			opts := Options{Hub: hub, Store: db, Logger: log}
+			if c.store != nil {
+				opts.Store = c.store
+			}
+			rec := httptest.NewRecorder()
+			New(opts).Handler().ServeHTTP(rec, httptest.NewRequest(c.method, c.path, strings.NewReader(c.body)))
+			if rec.Code != c.status {
+				t.Fatalf("%s %s: %d %s", c.method, c.path, rec.Code, rec.Body)
+			}
+			var loud []logLine
+			var request logLine
+			for _, l := range parseLogs(t, logs.String()) {
+				if l["level"] == "warn" || l["level"] == "error" {
+					loud = append(loud, l)
+				}
+				if l["message"] == "http request" {
+					request = l
+				}
+			}
+			if len(loud) != 1 || loud[0]["level"] != c.level || !strings.Contains(fmt.Sprint(loud[0]["error"]), c.cause) {
+				t.Errorf("want one %s line with %q, got %d:\n%s", c.level, c.cause, len(loud), loud)
+			}
+			if request == nil || request["level"] != "info" || request["status"] != float64(c.status) {
+				t.Errorf("request line: %v", request)
+			}
+		})
+	}
+}
