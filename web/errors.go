@@ -45,6 +45,10 @@ type errorDetail struct {
 // writeError answers with err's code and status. Anything that is not a
 // *collab.Error (after collab.AsError) is internal: the client sees only
 // "internal error", the log gets the detail.
+//
+// A failure is logged once, here or where its cause became a *collab.Error,
+// at error (internal) or warn (other 5xx, unavailable); the request line
+// (logRequests) stays at info and carries the status only.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -52,8 +56,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	e := collab.AsError(err)
 	status := collab.HTTPStatus(e)
+	var made *collab.Error
 	switch {
 	case status < 500:
+	case e.Code == collab.CodeInternal && errors.As(err, &made):
+		// collab logged the cause when it turned it into this *Error; the
+		// *Error itself says only "internal error".
 	case e.Code == collab.CodeInternal:
 		s.log.Error().Err(err).Str(keyMethod, r.Method).Str(keyPath, r.URL.Path).Msg("request failed")
 	case r.Context().Err() != nil:

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -77,6 +78,9 @@ func TestOneLogLinePerFailure(t *testing.T) {
 			status: http.StatusServiceUnavailable, level: "warn", cause: "meta d: database file is held"},
 		{name: "store broken, read by web", store: brokenStore{}, method: "GET", path: "/api/v1/docs/d",
 			status: http.StatusInternalServerError, level: "error", cause: "database not open"},
+		{name: "commit fails in the hub", commitErr: errors.New("disk on fire"), method: "POST",
+			path: "/api/v1/docs/d/ops", body: `{"version":0,"op":["x"]}`,
+			status: http.StatusInternalServerError, level: "error", cause: "disk on fire"},
 		{name: "storage full in the hub", commitErr: fmt.Errorf("append: %w", syscall.ENOSPC), method: "POST",
 			path: "/api/v1/docs/d/ops", body: `{"version":0,"op":["x"]}`,
 			status: http.StatusServiceUnavailable, level: "warn", cause: "storage is full"},
