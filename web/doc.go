@@ -25,9 +25,9 @@
 //     committed ops, so a client can switch transports and resume.
 //   - HTML exports render Markdown with goldmark, sanitise with bluemonday
 //     and ship a CSP forbidding every script; no script from a document runs.
-//   - Request logs carry method, path, route, status, size, duration and
-//     peer address; never query strings (tokens), bodies or document text.
-//     A request line is info (debug for probes and scrapes) whatever its
+//   - Request logs carry method, path, route, status, bytes, duration_ms
+//     and remote (the peer address); never query strings (tokens), bodies
+//     or document text. A request line is info (debug for probes and scrapes) whatever its
 //     status: a failure's cause is logged once, at warn or error, where it
 //     is handled (here, or in collab for an internal *collab.Error).
 //   - Access control (token.go, guard.go): with Options.Tokens or

@@ -21,7 +21,7 @@ const (
 	keyRoute    = "route"
 	keyStatus   = "status"
 	keyBytes    = "bytes"
-	keyDuration = "duration"
+	keyDuration = "duration_ms" // float milliseconds, whatever zerolog.DurationFieldUnit says
 	keyRemote   = "remote"
 	keyDoc      = "doc"
 )
@@ -98,7 +98,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			Str(keyRoute, r.Pattern).
 			Int(keyStatus, sw.status).
 			Int64(keyBytes, sw.bytes).
-			Dur(keyDuration, d).
+			Float64(keyDuration, float64(d)/float64(time.Millisecond)).
 			Str(keyRemote, r.RemoteAddr).
 			Msg("http request")
 	})

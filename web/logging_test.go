@@ -135,3 +135,32 @@ func TestOneLogLinePerFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestDurationInMilliseconds: the request line names its duration's
+// unit. A long-poll that waits a second must read about 1000, not 1.
+func TestRequestDurationInMilliseconds(t *testing.T) {
+	var logs syncBuffer
+	log := zerolog.New(&logs).Level(zerolog.InfoLevel)
+	e := newEnvWith(t, nil, func(o *Options) { o.Logger = log })
+	e.create("d", "")
+	if r := e.get("/api/v1/docs/d/ops?since=0&wait=1"); r.status != http.StatusOK {
+		t.Fatalf("long-poll: %d %s", r.status, r.body)
+	}
+	e.close()
+	var found bool
+	for _, l := range parseLogs(t, logs.String()) {
+		if l["message"] != "http request" || l["route"] != "GET /api/v1/docs/{id}/ops" {
+			continue
+		}
+		found = true
+		if _, ok := l["duration"]; ok {
+			t.Errorf("a duration without its unit: %v", l)
+		}
+		if ms, ok := l["duration_ms"].(float64); !ok || ms < 900 || ms > 30000 {
+			t.Errorf("duration_ms of a one-second wait: %v", l)
+		}
+	}
+	if !found {
+		t.Fatalf("no request line for the long-poll:\n%s", logs.String())
+	}
+}
