@@ -38,6 +38,11 @@ func (h *Hub) Submit(ctx context.Context, id string, sub Submission) (uint64, er
 	return h.await(ctx, err, s.reply)
 }
 
+// RefuseOp counts in folio_ops_rejected_total an op refused before it
+// could be submitted (a REST body that does not decode), under the code its
+// client got, as the WebSocket path counts the op frames it cannot decode.
+func (h *Hub) RefuseOp(code Code) { h.opts.Metrics.opRejected(code) }
+
 // ReplaceText makes the document's text equal text through one op, the diff
 // (ot.Diff) from the text at the pending head, applied right after it: the
 // text at the version it returns is text, and later edits and cursors are

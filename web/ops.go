@@ -82,11 +82,11 @@ func (s *Server) handlePostOps(w http.ResponseWriter, r *http.Request) {
 	}
 	var req opRequest
 	if err := decodeBody(body, &req); err != nil {
-		s.writeError(w, r, apiError(codeInvalidOp, "%s", collab.AsError(err).Message))
+		s.refuseOp(w, r, apiError(codeInvalidOp, "%s", collab.AsError(err).Message))
 		return
 	}
 	if req.Version == nil || req.Op == nil {
-		s.writeError(w, r, apiError(codeInvalidOp, `the body must be {"version": N, "op": [...]}`))
+		s.refuseOp(w, r, apiError(codeInvalidOp, `the body must be {"version": N, "op": [...]}`))
 		return
 	}
 	v, err := s.hub.Submit(r.Context(), id, restSubmission(key, *req.Version, *req.Op, author(g)))
@@ -95,6 +95,13 @@ func (s *Server) handlePostOps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, versionResponse{Version: v})
+}
+
+// refuseOp answers an op body that does not decode, counted with the ops
+// the hub refuses (folio_ops_rejected_total), as a WebSocket op frame is.
+func (s *Server) refuseOp(w http.ResponseWriter, r *http.Request, e *collab.Error) {
+	s.hub.RefuseOp(e.Code)
+	s.writeError(w, r, e)
 }
 
 // pollParams are the validated query of GET ops.

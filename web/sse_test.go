@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/foliodocs/folio/collab"
@@ -557,4 +558,36 @@ func TestLogLevelsOfUnavailable(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, `"level":"error"`) || !strings.Contains(out, "database not open") {
 		t.Errorf("internal error not logged at error level with its detail:\n%s", out)
 	}
+}
+
+// TestRESTRefusedOpsCounted: folio_ops_rejected_total counts a REST op that
+// is refused, by the code its client got, whether its body does not decode
+// (bad JSON, a malformed op, a missing field) or its op does not fit the
+// text, as the WebSocket path counts its op frames.
+func TestRESTRefusedOpsCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnvWith(t, func(o *collab.Options) { o.Metrics = collab.NewMetrics(reg) },
+		func(o *Options) { o.Registry = reg })
+	e.create("d", "abc")
+	for _, body := range []string{`{"version":0,"op":[0,"x"]}`, `{"version":0,"op":"x"}`, `not json`,
+		`{"version":0}`, `{"version":0,"op":[9,"x"]}`} {
+		if r := e.send("POST", "/api/v1/docs/d/ops", body); r.errCode() != "invalid_op" {
+			t.Fatalf("%s: %d %s", body, r.status, r.body)
+		}
+	}
+	r := e.get("/metrics")
+	if want := `folio_ops_rejected_total{reason="invalid_op"} 5`; !strings.Contains(string(r.body), want) {
+		t.Errorf("want %s in:\n%s", want, grepLines(string(r.body), "folio_ops_rejected_total"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
