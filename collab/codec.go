@@ -35,8 +35,13 @@ func decodeClient(typ websocket.MessageType, data []byte) (*ClientMsg, *Error) {
 	return decodeJSON(data)
 }
 
-// decodeJSON is decodeClient's general path, through encoding/json.
+// decodeJSON is decodeClient's general path, through encoding/json, with
+// the protocol's key rules (clientKeys) applied first.
 func decodeJSON(data []byte) (*ClientMsg, *Error) {
+	data, e := clientKeys.strict(data, "message")
+	if e != nil {
+		return nil, e
+	}
 	var w wireMsg
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, errorf(CodeInvalidMessage, clip("malformed message: "+err.Error()))
@@ -61,14 +66,27 @@ func decodeJSON(data []byte) (*ClientMsg, *Error) {
 // non-normalized op, say), so that the error names the op the client waits
 // to hear about; 0 when the frame is no op or its seq cannot be read.
 func opSeq(data []byte) uint64 {
-	var m struct {
-		Type string `json:"type"`
-		Seq  uint64 `json:"seq"`
-	}
-	if json.Unmarshal(data, &m) != nil || m.Type != TypeOp {
+	keys, vals, ok := members(data)
+	if !ok {
 		return 0
 	}
-	return m.Seq
+	var typ string
+	var seq uint64
+	var types, seqs int
+	for i, k := range keys {
+		switch k {
+		case "type":
+			types++
+			_ = json.Unmarshal(vals[i], &typ)
+		case "seq":
+			seqs++
+			_ = json.Unmarshal(vals[i], &seq)
+		}
+	}
+	if types != 1 || seqs != 1 || typ != TypeOp {
+		return 0 // Keys are matched exactly; a repeated type or seq names no op.
+	}
+	return seq
 }
 
 // HasLoneSurrogate reports a \uD800-\uDFFF escape in JSON text b that is not

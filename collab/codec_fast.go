@@ -9,9 +9,10 @@ import (
 // presence, ping) in the shape clients write them: an object with the keys
 // type, seq, version, op and cursor, each at most once, spelled exactly,
 // unescaped, numbers as plain integers. It gives up (ok false) on anything
-// else, and decodeClient then runs encoding/json, so its answer, errors
-// included, is always encoding/json's; the fuzz test checks that both agree
-// wherever this one answers. It exists because encoding/json's reflection
+// else, and decodeClient then runs decodeJSON (encoding/json under the
+// protocol's key rules, codec_keys.go), so its answer, errors included, is
+// always decodeJSON's; the fuzz test checks that both agree wherever this
+// one answers. It exists because encoding/json's reflection
 // was a tenth of the server's CPU per received message.
 func decodeFast(b []byte) (m ClientMsg, ok bool) {
 	p := fastParser{jsonscan.Scanner{B: b}}

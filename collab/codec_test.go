@@ -2,11 +2,14 @@ package collab
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+
+	"github.com/foliodocs/folio/ot"
 )
 
 // FuzzDecodeClient: any frame gives a message or an *Error, never a panic;
@@ -48,4 +51,67 @@ func FuzzDecodeClient(f *testing.F) {
 			t.Fatalf("decoder introduced U+FFFD: %q -> %s", data, b)
 		}
 	})
+}
+
+// TestDecodeKeysExact: keys are matched exactly, a key given twice is
+// invalid_message, other keys are ignored, and a cursor needs both anchor
+// and head; the same whichever decoder answers (decodeFast gives up on all
+// of these but the first, and FuzzDecodeFast checks the two agree).
+func TestDecodeKeysExact(t *testing.T) {
+	one := uint64(1)
+	for _, c := range []struct {
+		frame string
+		want  *ClientMsg // nil: refused with invalid_message
+	}{
+		{`{"type":"presence","cursor":{"head":2,"anchor":1}}`,
+			&ClientMsg{Type: TypePresence, Cursor: CursorField{Set: true, Sel: &ot.Selection{Anchor: 1, Head: 2}}}},
+		{`{"type":"presence","cursor":{"anchor":1,"head":2,"radius":3}}`,
+			&ClientMsg{Type: TypePresence, Cursor: CursorField{Set: true, Sel: &ot.Selection{Anchor: 1, Head: 2}}}},
+		{`{"type":"ping","future":{"x":1,"x":2}}`, &ClientMsg{Type: TypePing}},
+		{`{"type":"op","Seq":1,"version":1}`, &ClientMsg{Type: TypeOp, Version: &one}},
+		{`{"type":"op","SEQ":"not a number","version":1}`, &ClientMsg{Type: TypeOp, Version: &one}},
+		{`{"type":"ping","Type":"op"}`, &ClientMsg{Type: TypePing}},
+		{`{"Type":"ping"}`, nil}, // No type.
+		{`{"type":"hello","Token":"t","user":{"Name":"Ann","color":"#3366ff"}}`,
+			&ClientMsg{Type: TypeHello, User: &User{Color: "#3366ff"}}},
+		{`{"type":"hello","\u0074oken":"t"}`, &ClientMsg{Type: TypeHello, Token: "t"}}, // Escaped, still exact.
+		{`{"type":"op","seq":1,"seq":2,"version":1}`, nil},
+		{`{"type":"op","seq":1,"\u0073eq":2,"version":1}`, nil},
+		{`{"type":"ping","type":"ping"}`, nil},
+		{`{"type":"ping","x":1,"x":1}`, nil},
+		{`{"type":"hello","user":{"name":"a","name":"b"}}`, nil},
+		{`{"type":"presence","cursor":{"anchor":1}}`, nil},
+		{`{"type":"presence","cursor":{"head":1}}`, nil},
+		{`{"type":"presence","cursor":{}}`, nil},
+		{`{"type":"presence","cursor":{"anchor":1,"Head":2}}`, nil},
+		{`{"type":"presence","cursor":{"anchor":1,"head":2,"anchor":3}}`, nil},
+		{`{"type":"ping"} {"type":"ping"}`, nil},
+	} {
+		m, e := decodeClient(websocket.MessageText, []byte(c.frame))
+		switch {
+		case c.want == nil && (e == nil || e.Code != CodeInvalidMessage):
+			t.Errorf("%s: got %+v, %v; want invalid_message", c.frame, m, e)
+		case c.want != nil && e != nil:
+			t.Errorf("%s: refused: %v", c.frame, e)
+		case c.want != nil && !reflect.DeepEqual(*m, *c.want):
+			t.Errorf("%s:\n got %+v\nwant %+v", c.frame, *m, *c.want)
+		}
+	}
+}
+
+// TestOpSeqKeysExact: the seq an op frame's error carries is read by the
+// same rule: a differently-cased or repeated type or seq names no op.
+func TestOpSeqKeysExact(t *testing.T) {
+	for frame, want := range map[string]uint64{
+		`{"type":"op","seq":4,"op":[0]}`:          4,
+		`{"type":"op","Seq":4,"op":[0]}`:          0,
+		`{"TYPE":"op","seq":4,"op":[0]}`:          0,
+		`{"type":"op","seq":4,"seq":5,"op":[0]}`:  0,
+		`{"type":"op","seq":4,"op":[0],"op":[1]}`: 4,
+		`{"type":"ping","type":"op","seq":4}`:     0,
+	} {
+		if got := opSeq([]byte(frame)); got != want {
+			t.Errorf("opSeq(%s) = %d, want %d", frame, got, want)
+		}
+	}
 }

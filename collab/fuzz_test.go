@@ -1,6 +1,7 @@
 package collab
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -17,7 +18,9 @@ import (
 //     invalid_op) and a short, valid UTF-8 message;
 //   - an accepted message is stable: encoding it and decoding it again gives
 //     the same message, so what the server acted on is exactly what it would
-//     log or relay.
+//     log or relay;
+//   - an accepted frame has no key twice at its top level (docs/protocol.md's
+//     key rule; TestDecodeKeysExact has the rest of it).
 func FuzzDecodeFrame(f *testing.F) {
 	f.Add([]byte(`{"type":"op","seq":2,"version":1,"op":[1,{"d":"é"},"👍🏽"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -32,6 +35,9 @@ func FuzzDecodeFrame(f *testing.F) {
 			}
 			return
 		}
+		if k, ok := repeatedKey(data); ok {
+			t.Fatalf("%q accepted with the key %q twice", data, k)
+		}
 		b, err := json.Marshal(m)
 		if err != nil {
 			t.Fatalf("re-encode %+v: %v", m, err)
@@ -44,6 +50,31 @@ func FuzzDecodeFrame(f *testing.F) {
 			t.Fatalf("unstable decoding of %q:\n%+v\n%+v", data, a, b2)
 		}
 	})
+}
+
+// repeatedKey is a key given twice at the top level of JSON object data.
+func repeatedKey(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // comparable erases what encoding cannot carry: an empty op and an empty
@@ -75,6 +106,13 @@ func FuzzDecodeFast(f *testing.F) {
 		`{"type":"op","seq":1,"version":0,"op":[{"d":1}]}`,
 		`{"type":"presence","cursor":{"head":2,"anchor":1}}`,
 		`{"type":"op","seq":1,"version":0,"op":["x"]}x`,
+		`{"type":"op","seq":1,"version":0,"op":["x"],"SEQ":2}`,
+		`{"type":"op","seq":1,"version":0,"op":["x"],"Op":["y"]}`,
+		`{"type":"presence","cursor":{"anchor":1}}`,
+		`{"type":"presence","cursor":{"anchor":1,"Head":2}}`,
+		`{"type":"presence","cursor":{"anchor":1,"head":2,"head":3}}`,
+		`{"type":"presence","cursor":{"anchor":1,"head":2},"cursor":null}`,
+		`{"type":"ping","type":"ping"}`,
 	} {
 		f.Add([]byte(s))
 	}
