@@ -44,6 +44,7 @@ const (
 	CodeTokenExpired       Code = "token_expired"        // the token a connection was opened with expired
 
 	CodeIdempotencyMismatch Code = "idempotency_mismatch" // an Idempotency-Key already used for a different request
+	CodeHostNotAllowed      Code = "host_not_allowed"     // a Host header the server does not answer to (DNS rebinding)
 )
 
 // Error is the one error type collab returns. Message is safe to show to a
@@ -111,6 +112,9 @@ var mapping = map[Code]struct {
 	CodeTokenExpired:       {http.StatusUnauthorized, CloseTokenExpired},
 
 	CodeIdempotencyMismatch: {http.StatusUnprocessableEntity, CloseProtocol},
+	// Refused before any upgrade, so the close code is never sent; 1008 is
+	// what a policy refusal would be.
+	CodeHostNotAllowed: {http.StatusForbidden, websocket.StatusPolicyViolation},
 }
 
 // Custom WebSocket close codes (4000-4999 is the application range).

@@ -35,6 +35,11 @@
 //     export, page, WebSocket hello — is checked by value against the
 //     document id and the role it needs; a refusal is 403 forbidden and says
 //     nothing about whether the document exists. Tokens are HS256 JWTs only.
+//   - A request whose Host header names a host the server does not answer to
+//     (host.go: beyond IP literals and localhost, Options.AllowedHosts; any
+//     when tokens are required and no list is given) is refused with 403
+//     host_not_allowed before anything else, /healthz and /readyz excepted:
+//     a page cannot rebind its DNS name to the server to use it.
 //   - A state-changing request a browser sends from another site is
 //     refused (CSRF; net/http's CrossOriginProtection), and a request body
 //     must arrive within Options.BodyTimeout, read only after the token

@@ -32,7 +32,7 @@ func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 // serveFrom runs one request through the handler as if from addr.
 func serveFrom(h http.Handler, addr, method, path, body string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r := httptest.NewRequest(method, "http://localhost"+path, strings.NewReader(body))
 	r.RemoteAddr = addr
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -168,7 +168,7 @@ func TestRateLimitBehindProxy(t *testing.T) {
 	e.create("d", "")
 	h := e.srv.Handler()
 	put := func(peer, xff string) int {
-		r := httptest.NewRequest("PUT", "/api/v1/docs/d/text", strings.NewReader("t"))
+		r := httptest.NewRequest("PUT", "http://localhost/api/v1/docs/d/text", strings.NewReader("t"))
 		r.RemoteAddr = peer
 		r.Header.Set("X-Forwarded-For", xff)
 		w := httptest.NewRecorder()
@@ -301,7 +301,7 @@ func TestSlowBodyCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	req := "POST /api/v1/docs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+	req := "POST /api/v1/docs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
 	if _, err := io.WriteString(conn, req); err != nil {
 		t.Fatal(err)
 	}
@@ -353,10 +353,10 @@ func TestUnreadableBodyIsClientError(t *testing.T) {
 		name, req string
 		shut      bool
 	}{
-		{"short create", "POST /api/v1/docs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"id\":", true},
-		{"short put", "PUT /api/v1/docs/d/text HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", true},
-		{"short op", "POST /api/v1/docs/d/ops HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"version\":0", true},
-		{"bad chunk", "POST /api/v1/docs/d/ops HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n", false},
+		{"short create", "POST /api/v1/docs HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"id\":", true},
+		{"short put", "PUT /api/v1/docs/d/text HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nabc", true},
+		{"short op", "POST /api/v1/docs/d/ops HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"version\":0", true},
+		{"bad chunk", "POST /api/v1/docs/d/ops HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -377,7 +377,7 @@ func TestUnreadableBodyIsClientError(t *testing.T) {
 func TestSlowOpBodyIsInvalidMessage(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.BodyTimeout = 100 * time.Millisecond })
 	e.create("d", "")
-	status, r := rawRequest(t, e, "POST /api/v1/docs/d/ops HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{", false)
+	status, r := rawRequest(t, e, "POST /api/v1/docs/d/ops HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n{", false)
 	if status != http.StatusBadRequest || r.errCode() != "invalid_message" || !strings.Contains(string(r.body), "did not arrive") {
 		t.Errorf("trickled op body: %d %s, want 400 invalid_message", status, r.body)
 	}

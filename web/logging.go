@@ -24,6 +24,7 @@ const (
 	keyDuration = "duration_ms" // float milliseconds, whatever zerolog.DurationFieldUnit says
 	keyRemote   = "remote"
 	keyDoc      = "doc"
+	keyHost     = "host"
 )
 
 // statusWriter records the status and size of a response. It passes Flush and

@@ -112,7 +112,7 @@ func TestOneLogLinePerFailure(t *testing.T) {
 				opts.Store = c.store
 			}
 			rec := httptest.NewRecorder()
-			New(opts).Handler().ServeHTTP(rec, httptest.NewRequest(c.method, c.path, strings.NewReader(c.body)))
+			New(opts).Handler().ServeHTTP(rec, httptest.NewRequest(c.method, "http://localhost"+c.path, strings.NewReader(c.body)))
 			if rec.Code != c.status {
 				t.Fatalf("%s %s: %d %s", c.method, c.path, rec.Code, rec.Body)
 			}

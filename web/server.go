@@ -59,6 +59,15 @@ type Options struct {
 	// EmbedOrigins are the origins allowed to frame /embed/ pages and to
 	// receive its postMessage events. Empty means any ("*").
 	EmbedOrigins []string
+	// AllowedHosts are the host names, beyond IP literals, localhost and
+	// *.localhost, that requests may name in their Host header (host.go):
+	// exact names ("docs.example.com", any port), "*.example.com" for the
+	// names under example.com, or "*" for any. Others are refused with 403
+	// host_not_allowed, except /healthz and /readyz, so that a page rebinding
+	// its DNS name to this server cannot use it. Empty means none beyond those
+	// when access is open (Authorize nil), and any host when tokens are
+	// required, since a rebinding page has none.
+	AllowedHosts []string
 
 	MaxBodyBytes int64         // Default DefaultMaxBodyBytes.
 	MaxTextBytes int64         // Default DefaultMaxTextBytes.
@@ -120,7 +129,8 @@ type Server struct {
 	store   Store
 	log     zerolog.Logger
 	metrics *metrics
-	limits  limiters // Static after New; each limiter guards its own map.
+	limits  limiters   // Static after New; each limiter guards its own map.
+	hosts   hostPolicy // Static after New.
 	handler http.Handler
 	mux     *http.ServeMux
 
@@ -146,12 +156,13 @@ func New(opts Options) *Server {
 		log:     opts.Logger,
 		metrics: newMetrics(opts.Registry),
 		limits:  newLimiters(opts.RateLimits),
+		hosts:   newHostPolicy(opts.AllowedHosts, opts.Authorize != nil),
 		renders: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	registerStoreMetrics(opts.Registry, opts.Store)
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.mux = s.routes()
-	s.handler = s.logRequests(s.guard(s.crossOrigin(s.mux)))
+	s.handler = s.logRequests(s.checkHost(s.guard(s.crossOrigin(s.mux))))
 	return s
 }
 

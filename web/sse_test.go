@@ -533,7 +533,7 @@ func TestLogLevelsOfUnavailable(t *testing.T) {
 	cancel()
 	for _, path := range []string{"/api/v1/docs/d", "/api/v1/docs/d/text", "/api/v1/docs", "/api/v1/docs/d/export/txt"} {
 		rec := httptest.NewRecorder()
-		e.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil).WithContext(gone))
+		e.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost"+path, nil).WithContext(gone))
 		if rec.Code != http.StatusServiceUnavailable {
 			t.Errorf("%s with the client gone: %d %s", path, rec.Code, rec.Body)
 		}
@@ -551,7 +551,7 @@ func TestLogLevelsOfUnavailable(t *testing.T) {
 	logs = syncBuffer{}
 	srv := New(Options{Store: brokenStore{}, Logger: log})
 	rec := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/docs/d", nil))
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost/api/v1/docs/d", nil))
 	if rec.Code != http.StatusInternalServerError {
 		t.Fatalf("broken store: %d %s", rec.Code, rec.Body)
 	}
