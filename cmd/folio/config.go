@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +29,7 @@ type Config struct {
 	LogFormat       string // auto (console on a terminal, else JSON), json, console
 	AllowedOrigins  []string
 	EmbedOrigins    []string
+	AllowedHosts    []string // Host names served beyond IP literals and localhost, against DNS rebinding (allowedHosts).
 	MaxBodyBytes    int64
 	MaxTextBytes    int64
 	MaxMessageBytes int64
@@ -164,6 +167,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: auto (console on a terminal, JSON otherwise), json, console")
 	fs.Var(listValue{&c.AllowedOrigins}, "allowed-origins", "extra origins allowed to open editor WebSockets, comma-separated host patterns (\"app.example.com\", \"*.example.com\"); same-origin is always allowed")
 	fs.Var(listValue{&c.EmbedOrigins}, "embed-origins", "origins allowed to frame /embed/ pages, comma-separated (\"https://app.example.com\"); empty means any")
+	fs.Var(listValue{&c.AllowedHosts}, "allowed-hosts", "host names requests may address, beyond IP literals, localhost and the host of --addr, comma-separated (\"docs.example.com\", \"*.example.com\"; ports are ignored), or * for any; others get 403 host_not_allowed (DNS rebinding). Empty: any when a secret is set. Behind a reverse proxy that passes the public Host, list that name")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in bytes (413 above)")
 	fs.Int64Var(&c.MaxTextBytes, "max-text", c.MaxTextBytes, "largest PUT text body in bytes (413 above)")
 	fs.Int64Var(&c.MaxMessageBytes, "max-message", c.MaxMessageBytes, "largest WebSocket message in bytes")
@@ -279,6 +283,11 @@ func (c Config) Validate() error {
 			bad("--embed-origins %q is not an origin: scheme://host[:port] (host may start with *.), no path, query or user", o)
 		}
 	}
+	for _, h := range c.AllowedHosts {
+		if err := checkAllowedHost(h); err != nil {
+			bad("--allowed-hosts %q %v", h, err)
+		}
+	}
 	positive := map[string]float64{
 		"--max-body": float64(c.MaxBodyBytes), "--max-text": float64(c.MaxTextBytes),
 		"--max-message": float64(c.MaxMessageBytes), "--max-doc-len": float64(c.MaxDocLen),
@@ -329,6 +338,7 @@ func (c Config) logTo(log zerolog.Logger) {
 		Str("addr", c.Addr).Str("data", c.Data).
 		Str("log_level", c.LogLevel).Str("log_format", c.LogFormat).
 		Strs("allowed_origins", c.AllowedOrigins).Strs("embed_origins", c.EmbedOrigins).
+		Strs("allowed_hosts", c.AllowedHosts).
 		Int64("max_body", c.MaxBodyBytes).Int64("max_text", c.MaxTextBytes).
 		Int64("max_message", c.MaxMessageBytes).Int("max_doc_len", c.MaxDocLen).
 		Int("max_conns_per_doc", c.MaxConnsPerDoc).
@@ -374,4 +384,45 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
+}
+
+// checkAllowedHost checks one --allowed-hosts entry: "*", a host name or IP
+// address alone, or "*." and a name of at least two labels (a wildcard over a
+// whole top-level domain would let anyone who registers a name under it
+// rebind that name to this server).
+func checkAllowedHost(h string) error {
+	if h == "*" {
+		return nil
+	}
+	if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		return nil
+	}
+	name, wild := strings.CutPrefix(strings.TrimSuffix(h, "."), "*.")
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+			return errors.New("is not a host name: give the name alone (docs.example.com), *.example.com for the names under it, or *; no scheme, port or path (ports are ignored)")
+		}
+	}
+	if wild && len(labels) < 2 {
+		return errors.New("covers a whole top-level domain, where anyone can register a name; list the names, or *.example.com")
+	}
+	return nil
+}
+
+// allowedHosts is web.Options.AllowedHosts: --allowed-hosts, plus the host
+// name of --addr when it names one (a server told to listen on
+// folio.lan:8080 answers to folio.lan; IP literals are answered anyway).
+// With a secret and no list it stays empty, which web takes as any host.
+func (c Config) allowedHosts() []string {
+	if len(c.AllowedHosts) == 0 && (c.Secret != "" || c.SecretFile != "") {
+		return nil
+	}
+	hosts := slices.Clone(c.AllowedHosts)
+	if h, _, err := net.SplitHostPort(c.Addr); err == nil && h != "" {
+		if _, err := netip.ParseAddr(h); err != nil {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +123,12 @@ func TestConfigErrors(t *testing.T) {
 		{"long commit delay", nil, map[string]string{"FOLIO_COMMIT_DELAY": "1s"}, "--commit-delay"},
 		{"negative drain delay", []string{"--drain-delay", "-1s"}, nil, "--drain-delay"},
 		{"drain delay past the shutdown timeout", []string{"--drain-delay", "20s", "--shutdown-timeout", "20s"}, nil, "--drain-delay"},
+		{"allowed host with a scheme", []string{"--allowed-hosts", "https://docs.example.com"}, nil, "--allowed-hosts \"https://docs.example.com\" is not a host name"},
+		{"allowed host with a port", nil, map[string]string{"FOLIO_ALLOWED_HOSTS": "docs.example.com:443"}, "ports are ignored"},
+		{"allowed host with a path", []string{"--allowed-hosts", "a.example,docs.example.com/app"}, nil, "\"docs.example.com/app\" is not a host name"},
+		{"allowed host with a space", []string{"--allowed-hosts", "docs example.com"}, nil, "is not a host name"},
+		{"allowed host wildcard inside", []string{"--allowed-hosts", "*x.example.com"}, nil, "is not a host name"},
+		{"allowed host wildcard over a top-level domain", []string{"--allowed-hosts", "*.com"}, nil, "whole top-level domain"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -136,6 +143,11 @@ func TestConfigErrors(t *testing.T) {
 	for _, ok := range []string{"*", "https://app.example.com", "https://*.example.com", "http://localhost:3000/", "https://a.example:*", "https://[::1]:8443"} {
 		if _, err := parseServe([]string{"--embed-origins", ok}, envMap(nil), &stderr); err != nil {
 			t.Errorf("--embed-origins %q refused: %v", ok, err)
+		}
+	}
+	for _, ok := range []string{"*", "docs.example.com", "Docs.Example.COM.", "*.example.com", "localhost", "folio_1.lan", "10.0.0.1", "[::1]", "::1"} {
+		if _, err := parseServe([]string{"--allowed-hosts", ok}, envMap(nil), &stderr); err != nil {
+			t.Errorf("--allowed-hosts %q refused: %v", ok, err)
 		}
 	}
 	if _, err := parseServe([]string{"--nope"}, envMap(nil), &stderr); !errors.Is(err, errUsage) {
@@ -153,6 +165,7 @@ func TestHelpDocumentsEverySetting(t *testing.T) {
 	}
 	help := stderr.String()
 	for _, want := range []string{"--addr", "FOLIO_ADDR", "--data", "FOLIO_DATA", "--embed-origins", "--allowed-origins",
+		"--allowed-hosts", "FOLIO_ALLOWED_HOSTS",
 		"--log-level", "--shutdown-timeout", "--max-body", "FOLIO_SSE_HEARTBEAT", `default ":8080"`} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help lacks %q:\n%s", want, help)
@@ -208,5 +221,48 @@ func TestOpWindowReachesHub(t *testing.T) {
 	}
 	if _, err := parseServe([]string{"--op-window", "0"}, envMap(nil), &stderr); err == nil {
 		t.Error("--op-window 0 accepted")
+	}
+}
+
+// TestAllowedHostsConfig: --allowed-hosts and FOLIO_ALLOWED_HOSTS in the
+// usual precedence, and the list web gets: the host of --addr is added when
+// it is a name, and without a list a secret leaves it empty (any host).
+func TestAllowedHostsConfig(t *testing.T) {
+	const secret = "FOLIO_SECRET"
+	for _, c := range []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		config   []string // Config.AllowedHosts
+		webHosts []string // web.Options.AllowedHosts
+	}{
+		{"default", nil, nil, nil, nil},
+		{"environment", nil, map[string]string{"FOLIO_ALLOWED_HOSTS": "docs.example.com, *.example.org"},
+			[]string{"docs.example.com", "*.example.org"}, []string{"docs.example.com", "*.example.org"}},
+		{"flag over environment", []string{"--allowed-hosts", "a.example"}, map[string]string{"FOLIO_ALLOWED_HOSTS": "b.example"},
+			[]string{"a.example"}, []string{"a.example"}},
+		{"any", []string{"--allowed-hosts", "*"}, nil, []string{"*"}, []string{"*"}},
+		{"listen name", []string{"--addr", "folio.lan:8080"}, nil, nil, []string{"folio.lan"}},
+		{"listen name and list", []string{"--addr", "folio.lan:8080", "--allowed-hosts", "a.example"}, nil,
+			[]string{"a.example"}, []string{"a.example", "folio.lan"}},
+		{"listen address", []string{"--addr", "192.168.1.20:8080"}, nil, nil, nil},
+		{"all interfaces", []string{"--addr", "[::]:8080"}, nil, nil, nil},
+		{"secret, no list", []string{"--addr", "folio.lan:8080"}, map[string]string{secret: cliSecret}, nil, nil},
+		{"secret and list", []string{"--allowed-hosts", "a.example"}, map[string]string{secret: cliSecret},
+			[]string{"a.example"}, []string{"a.example"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			cfg, err := parseServe(c.args, envMap(c.env), &stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(cfg.AllowedHosts, c.config) {
+				t.Errorf("AllowedHosts %q, want %q", cfg.AllowedHosts, c.config)
+			}
+			if got := cfg.allowedHosts(); !slices.Equal(got, c.webHosts) {
+				t.Errorf("web AllowedHosts %q, want %q", got, c.webHosts)
+			}
+		})
 	}
 }

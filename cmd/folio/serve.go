@@ -85,7 +85,7 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 	hub := collab.NewHub(db, hubOpts)
 	opts := web.Options{
 		Hub: hub, Store: db, Logger: log.With().Str("component", "web").Logger(), Registry: reg,
-		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins,
+		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins, AllowedHosts: cfg.allowedHosts(),
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxTextBytes: cfg.MaxTextBytes, Heartbeat: cfg.SSEHeartbeat,
 		RateLimits: web.RateLimits{
 			Upgrades:       web.Limit{PerSecond: cfg.UpgradeRate, Burst: cfg.UpgradeBurst},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,6 +148,63 @@ func TestOpenAccessWarned(t *testing.T) {
 		if warned := strings.Contains(logs.String(), "access control is off"); warned != (secret == "") {
 			t.Errorf("secret %q: warned %v:\n%s", secret, warned, logs.String())
 		}
+	}
+}
+
+// TestServeAllowedHosts: the server folio serve builds refuses a rebinding
+// Host when open, answers the names of --allowed-hosts and of --addr, and
+// any Host once a secret is set (the request then needs a token instead).
+func TestServeAllowedHosts(t *testing.T) {
+	for _, c := range []struct {
+		args       []string
+		env        map[string]string
+		pass, fail []string
+	}{
+		{nil, nil, []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080"}, []string{"evil.example:8080", "folio.lan"}},
+		{[]string{"--allowed-hosts", "docs.example.com"}, nil, []string{"docs.example.com", "127.0.0.1"}, []string{"evil.example"}},
+		{[]string{"--addr", "folio.lan:0"}, nil, []string{"folio.lan:8080"}, []string{"evil.example"}},
+		{[]string{"--allowed-hosts", "*"}, nil, []string{"evil.example:8080"}, nil},
+		{[]string{"--addr", "folio.lan:0"}, map[string]string{"FOLIO_SECRET": cliSecret}, []string{"evil.example:8080"}, nil},
+		{[]string{"--allowed-hosts", "docs.example.com"}, map[string]string{"FOLIO_SECRET": cliSecret}, []string{"docs.example.com"}, []string{"evil.example"}},
+	} {
+		var stderr bytes.Buffer
+		cfg, err := parseServe(append(c.args, "--data", t.TempDir()), envMap(c.env), &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := zerolog.New(zerolog.NewTestWriter(t))
+		st, err := build(cfg, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(st.http.Handler)
+		get := func(host string) (int, string) {
+			req, err := http.NewRequest(http.MethodGet, ts.URL+"/metrics", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct{ Error struct{ Code string } }
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			return resp.StatusCode, body.Error.Code
+		}
+		for _, host := range c.pass {
+			if status, code := get(host); status != http.StatusOK {
+				t.Errorf("%v %v: Host %s: %d %s", c.args, c.env, host, status, code)
+			}
+		}
+		for _, host := range c.fail {
+			if status, code := get(host); status != http.StatusForbidden || code != "host_not_allowed" {
+				t.Errorf("%v %v: Host %s: %d %s, want 403 host_not_allowed", c.args, c.env, host, status, code)
+			}
+		}
+		ts.Close()
+		st.closeHubAndStore(context.Background(), log)
 	}
 }
 
