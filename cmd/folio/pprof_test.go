@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -39,5 +40,34 @@ func TestPprofListener(t *testing.T) {
 	stop()
 	if _, err := http.Get("http://" + bound + "/debug/pprof/"); err == nil {
 		t.Fatal("pprof still serving after stop")
+	}
+}
+
+// TestPprofRefusesRebindingHosts: a page that points its DNS name at the
+// pprof listener cannot read the profiles, the command line least of all.
+func TestPprofRefusesRebindingHosts(t *testing.T) {
+	bound, stop, err := startPprof("127.0.0.1:0", zerolog.New(zerolog.NewTestWriter(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	_, port, _ := net.SplitHostPort(bound)
+	for host, want := range map[string]int{
+		"evil.example:" + port: http.StatusForbidden, "192.168.1.20:" + port: http.StatusForbidden,
+		"localhost:" + port: http.StatusOK, "127.0.0.1:" + port: http.StatusOK, "[::1]:" + port: http.StatusOK,
+	} {
+		req, err := http.NewRequest(http.MethodGet, "http://"+bound+"/debug/pprof/cmdline", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
 	}
 }
