@@ -332,7 +332,7 @@ func (c Config) Validate() error {
 }
 
 // logTo writes the effective configuration as one log line; the secret is
-// logged as "[redacted]" when set.
+// logged as "[redacted]" when set, durations as their flags take them ("3ms").
 func (c Config) logTo(log zerolog.Logger) {
 	log.Info().
 		Str("addr", c.Addr).Str("data", c.Data).
@@ -343,10 +343,10 @@ func (c Config) logTo(log zerolog.Logger) {
 		Int64("max_message", c.MaxMessageBytes).Int("max_doc_len", c.MaxDocLen).
 		Int("max_conns_per_doc", c.MaxConnsPerDoc).
 		Float64("ops_per_second", c.OpsPerSecond).Int("op_burst", c.OpBurst).
-		Dur("idle_unload", c.IdleUnload).Int("op_window", c.OpWindow).Dur("sse_heartbeat", c.SSEHeartbeat).
-		Dur("shutdown_timeout", c.ShutdownTimeout).Dur("drain_delay", c.DrainDelay).
-		Dur("read_header_timeout", c.ReadHeaderTimeout).
-		Dur("commit_delay", c.CommitDelay).Bool("check", c.Check).
+		Stringer("idle_unload", c.IdleUnload).Int("op_window", c.OpWindow).Stringer("sse_heartbeat", c.SSEHeartbeat).
+		Stringer("shutdown_timeout", c.ShutdownTimeout).Stringer("drain_delay", c.DrainDelay).
+		Stringer("read_header_timeout", c.ReadHeaderTimeout).
+		Stringer("commit_delay", c.CommitDelay).Bool("check", c.Check).
 		Str("secret", redact(c.Secret)).Str("secret_file", c.SecretFile).
 		Float64("upgrade_rate", c.UpgradeRate).Int("upgrade_burst", c.UpgradeBurst).
 		Float64("write_rate", c.WriteRate).Int("write_burst", c.WriteBurst).

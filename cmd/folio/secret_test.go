@@ -79,6 +79,20 @@ func TestSecretRedactedInLogs(t *testing.T) {
 	}
 }
 
+// TestConfigLineDurations: durations are logged as the flags take them,
+// not as a bare number whose unit is zerolog's global setting.
+func TestConfigLineDurations(t *testing.T) {
+	var logs bytes.Buffer
+	cfg := defaultConfig()
+	cfg.CommitDelay, cfg.IdleUnload = 3*time.Millisecond, 90*time.Second
+	cfg.logTo(zerolog.New(&logs))
+	for _, want := range []string{`"commit_delay":"3ms"`, `"idle_unload":"1m30s"`, `"shutdown_timeout":"15s"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("configuration line lacks %s: %s", want, logs.String())
+		}
+	}
+}
+
 func TestTokenCommand(t *testing.T) {
 	env := envMap(map[string]string{"FOLIO_SECRET": cliSecret})
 	var stdout, stderr bytes.Buffer
