@@ -147,7 +147,7 @@ func TestBusPresenceMoved(t *testing.T) {
 	presenceOf(bob, wa.Session)
 
 	again := dialTest(t, nb.url+"d")
-	w2 := again.hello(ClientMsg{Session: wa.Session, User: &User{Name: "Ann"}, Version: u64(0)})
+	w2 := again.hello(ClientMsg{Key: wa.Key, User: &User{Name: "Ann"}, Version: u64(0)})
 	if p := peerOf(w2, wa.Session); p != nil {
 		t.Fatalf("a moved session's welcome lists itself: %+v", w2.Peers)
 	}

@@ -82,6 +82,14 @@
 // hello and on a first REST submission). A resend of an op still being
 // committed is answered by that commit's ack.
 //
+// A session's public id, which every participant sees and storage records,
+// is derived from a private key (SessionID) that only the session's own
+// welcome carries. A hello resumes a session, or takes over its connection,
+// by that key; a legacy hello naming an id is refused for every id derived
+// from a key and every REST idempotency session, so nobody who merely saw
+// an id can close its connection or take its next seqs (which would make
+// its owner's resent ops look like duplicates, and drop them).
+//
 // # Several nodes (Options.Bus)
 //
 // Rooms, storage and fan-out meet through two small interfaces: Store and

@@ -29,16 +29,17 @@ func TestStaleBasesFollowTheModel(t *testing.T) {
 		var ops []ot.Op      // committed ops; ops[v-1] produced version v
 		type cl struct {
 			c       *testClient
-			session string
+			key     string // Private, to resume.
+			session string // Public.
 			seq     uint64
 			lastOp  string
 			lastVer uint64
 			lastAck uint64
 		}
-		dial := func(session string) *cl {
+		dial := func(key string) *cl {
 			c := dialTest(t, ts.url+doc)
-			w := c.hello(ClientMsg{Session: session})
-			return &cl{c: c, session: w.Session}
+			w := c.hello(ClientMsg{Key: key})
+			return &cl{c: c, key: w.Key, session: w.Session}
 		}
 		clients := []*cl{dial(""), dial("")}
 		defer func() {
@@ -53,7 +54,7 @@ func TestStaleBasesFollowTheModel(t *testing.T) {
 			switch rapid.IntRange(0, 9).Draw(rt, "action") {
 			case 0: // reconnect / take over with the same session
 				if rapid.Bool().Draw(rt, "takeover") {
-					nc := dial(c.session)
+					nc := dial(c.key)
 					if code := c.c.closed(); code != CloseReplaced {
 						rt.Fatalf("takeover closed old with %d", code)
 					}
@@ -61,7 +62,7 @@ func TestStaleBasesFollowTheModel(t *testing.T) {
 					clients[k] = nc
 				} else {
 					c.c.close()
-					nc := dial(c.session)
+					nc := dial(c.key)
 					nc.seq, nc.lastOp, nc.lastVer, nc.lastAck = c.seq, c.lastOp, c.lastVer, c.lastAck
 					clients[k] = nc
 				}

@@ -46,13 +46,13 @@ func (r *room) join(s *session) *Error {
 		r.seqs[s.id] = seqRec{} // A fresh random id has no history.
 	} else if last, e := r.lastSeq(s.id); e != nil { // Warms the exactly-once record.
 		return e
-	} else if r.byID[s.id] == nil {
+	} else if r.byID[s.id] == nil && !s.keyed {
 		if e := r.resumeHolder(s, last); e != nil {
 			return e
 		}
 	}
 	if old := r.byID[s.id]; old != nil {
-		if !old.sameHolder(s) {
+		if !s.keyed && !old.sameHolder(s) {
 			return errorf(CodeForbidden, "that session id belongs to another participant")
 		}
 		delete(r.sessions, old)
@@ -61,7 +61,7 @@ func (r *room) join(s *session) *Error {
 		// a leave when the new session goes.
 		s.presAnnounced = old.presAnnounced
 	}
-	w := Welcome{Type: TypeWelcome, Session: s.id, Version: r.head, Role: string(s.role)}
+	w := Welcome{Type: TypeWelcome, Session: s.id, Key: s.key, Version: r.head, Role: string(s.role)}
 	if s.since != nil && *s.since <= r.head {
 		if ops, e := r.opsAfter(*s.since); e == nil {
 			w.Ops = opMsgs(ops)
@@ -91,11 +91,13 @@ func (r *room) join(s *session) *Error {
 	return nil
 }
 
-// resumeHolder refuses a resume, by a holder of a named token, of a session
-// whose committed ops another name wrote: session ids are not secret, and
-// one resumed by someone else while its owner is offline would take the
-// owner's next seqs, so the owner's resent ops would be answered as
-// duplicates and dropped. Unnamed holders (open access) are not told apart.
+// resumeHolder refuses a legacy resume (by id, without the key), by a holder
+// of a named token, of a session whose committed ops another name wrote:
+// session ids are not secret, and one resumed by someone else while its
+// owner is offline would take the owner's next seqs, so the owner's resent
+// ops would be answered as duplicates and dropped. Unnamed holders (open
+// access) are not told apart; sessions with a key cannot be resumed by id
+// at all (publicOnlyID), and a resume with the key needs no such check.
 func (r *room) resumeHolder(s *session, last seqRec) *Error {
 	if !s.nameFixed || last.seq == 0 || last.version == 0 {
 		return nil
@@ -118,11 +120,13 @@ func (r *room) resumeHolder(s *session, last seqRec) *Error {
 	return nil
 }
 
-// sameHolder reports whether s may take over o's session id: session ids are
-// not secret (every participant sees them), so a takeover needs the same
-// role and the same name fixed by the token. Otherwise a viewer, a share
-// link's included, could close every editor with 4003, which the browser
-// editor takes as final. With open access everyone is an unnamed editor.
+// sameHolder reports whether s, a legacy hello (by id, without the key), may
+// take over o's session id: session ids are not secret (every participant
+// sees them), so a takeover needs the same role and the same name fixed by
+// the token. Otherwise a viewer, a share link's included, could close every
+// editor with 4003, which the browser editor takes as final. With open
+// access everyone is an unnamed editor. A hello with the key proves it is
+// the session's client and needs no such check.
 func (o *session) sameHolder(s *session) bool {
 	return o.role == s.role && o.nameFixed == s.nameFixed && (!s.nameFixed || o.name == s.name)
 }

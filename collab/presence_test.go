@@ -405,7 +405,7 @@ func TestNoGhostFromWelcome(t *testing.T) {
 	expectAbout(t, y, TypePresence, wz.Session)
 	z.conn.Close(websocket.StatusNormalClosure, "")
 	z2 := dialTest(t, ts.url+"ghost")
-	z2.hello(ClientMsg{Session: wz.Session})
+	z2.hello(ClientMsg{Key: wz.Key})
 	z2.conn.Close(websocket.StatusNormalClosure, "")
 	expectAbout(t, y, TypeLeave, wz.Session)
 }
@@ -437,7 +437,7 @@ func TestNoGhostAfterReplace(t *testing.T) {
 	wz := z.hello(ClientMsg{})
 	expectAbout(t, y, TypePresence, wz.Session)
 	z2 := dialTest(t, ts.url+"replace")
-	z2.hello(ClientMsg{Session: wz.Session}) // z is still attached: replaced.
+	z2.hello(ClientMsg{Key: wz.Key}) // z is still attached: replaced.
 	z2.conn.Close(websocket.StatusNormalClosure, "")
 	expectAbout(t, y, TypeLeave, wz.Session)
 }

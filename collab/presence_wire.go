@@ -105,9 +105,13 @@ func (r *room) encodeWelcome(w *Welcome, except *session, text []byte) []byte {
 		}
 		tail = append([]byte(`,"ops":`), encode(ops)...)
 	}
-	b := make([]byte, 0, 96+len(w.Session)+n+len(tail))
+	b := make([]byte, 0, 104+len(w.Session)+len(w.Key)+n+len(tail))
 	b = append(b, `{"type":"welcome","session":`...)
 	b = appendJSONString(b, w.Session)
+	if w.Key != "" {
+		b = append(b, `,"key":`...)
+		b = appendJSONString(b, w.Key)
+	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendUint(b, w.Version, 10)
 	b = append(b, `,"role":`...)

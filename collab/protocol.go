@@ -33,10 +33,14 @@ type User struct {
 }
 
 // ClientMsg is any message a client sends. Which fields are meaningful depends
-// on Type: hello (Session, Version, Token, User), op (Seq, Version, Op),
-// presence (Version, Cursor, Name, Color), ping (none).
+// on Type: hello (Key or Session, Version, Token, User), op (Seq, Version,
+// Op), presence (Version, Cursor, Name, Color), ping (none).
 type ClientMsg struct {
-	Type    string      `json:"type"`
+	Type string `json:"type"`
+	// Key resumes the session whose key it is (from an earlier welcome).
+	Key string `json:"key,omitempty"`
+	// Session is a legacy resume by public id, from clients that predate
+	// keys; ids derived from keys are refused.
 	Session string      `json:"session,omitempty"`
 	Version *uint64     `json:"version,omitempty"`
 	Token   string      `json:"token,omitempty"`
@@ -80,10 +84,12 @@ func (c CursorField) MarshalJSON() ([]byte, error) {
 
 // Welcome answers hello. Exactly one of Text (a full snapshot at Version) or
 // Ops (every op after the client's version, up to Version) is set; an empty
-// catch-up is sent as "ops":[].
+// catch-up is sent as "ops":[]. Session is the public id; Key, the private
+// key the client sends in its next hello, goes to this connection only.
 type Welcome struct {
 	Type    string     `json:"type"`
 	Session string     `json:"session"`
+	Key     string     `json:"key,omitempty"`
 	Version uint64     `json:"version"`
 	Role    string     `json:"role"`
 	Peers   []Presence `json:"peers"`

@@ -97,7 +97,7 @@ func TestExactlyOnceAcrossReconnect(t *testing.T) {
 
 	// The client did not see the ack: it resumes with its session and old version.
 	b := dialTest(t, ts.url+"once")
-	w2 := b.hello(ClientMsg{Session: w.Session, Version: u64(0)})
+	w2 := b.hello(ClientMsg{Key: w.Key, Version: u64(0)})
 	if w2.Session != w.Session || w2.Text != nil || len(w2.Ops) != 1 ||
 		w2.Ops[0].Session != w.Session || w2.Ops[0].Seq != 1 || w2.Ops[0].Version != 1 {
 		t.Fatalf("catch-up welcome %+v", w2)
@@ -362,7 +362,7 @@ func TestSessionTakeover(t *testing.T) {
 	// The same session connects again (the old socket is not yet seen dead),
 	// claiming a version the server never had: it gets the text.
 	b := dialTest(t, ts.url+"take")
-	w2 := b.hello(ClientMsg{Session: w.Session, Version: u64(40)})
+	w2 := b.hello(ClientMsg{Key: w.Key, Version: u64(40)})
 	if w2.Text == nil || *w2.Text != "x" || w2.Version != 1 || len(w2.Peers) != 0 {
 		t.Fatalf("welcome %+v", w2)
 	}
@@ -476,7 +476,7 @@ func TestRejoinAfterRecreate(t *testing.T) {
 	}
 	for _, v := range []uint64{1, 3} {
 		b := dialTest(t, ts.url+"again")
-		wb := b.hello(ClientMsg{Session: w.Session, Version: u64(v)})
+		wb := b.hello(ClientMsg{Key: w.Key, Version: u64(v)})
 		if wb.Text == nil || *wb.Text != "new" || wb.Version != 4 || len(wb.Ops) != 0 {
 			t.Fatalf("rejoin at the deleted document's %d: %+v", v, wb)
 		}
@@ -505,7 +505,7 @@ func TestResumeAfterDeleteDoesNotCreate(t *testing.T) {
 	}
 	for _, v := range []*uint64{u64(1), nil} {
 		b := dialTest(t, ts.url+"asleep")
-		b.send(ClientMsg{Type: TypeHello, Session: w.Session, Version: v})
+		b.send(ClientMsg{Type: TypeHello, Key: w.Key, Version: v})
 		b.expectError(CodeDeleted)
 		if code := b.closed(); code != CloseDeleted {
 			t.Fatalf("resume at %v: close code %d, want %d", v, code, CloseDeleted)

@@ -95,8 +95,14 @@ type session struct {
 	wg        sync.WaitGroup
 
 	// Set by the reader before joining a room, read-only afterwards.
-	log       zerolog.Logger
-	id        string
+	log zerolog.Logger
+	id  string // Public: everyone sees it, storage records it.
+	// key is the session's private key, sent back in its welcome only and
+	// never logged; "" for a legacy session (resumed by id, without a key).
+	key string
+	// keyed: the client named the key (it proved it holds the session), so
+	// it may resume or take it over whoever it is now (see room.join).
+	keyed     bool
 	resumed   bool // id came from the client: its exactly-once record may be in storage.
 	role      Role
 	mayCreate bool // Its hello may create a missing document (Grant.Create, an editor).
@@ -329,8 +335,20 @@ func (s *session) awaitWriter() bool {
 
 // hello authorizes the session and joins the document; true when joined.
 func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
-	if msg.Session != "" && !ValidID(msg.Session) {
+	switch {
+	case msg.Key != "" && msg.Session != "":
+		s.sendError(errorf(CodeInvalidMessage, "send key or session, not both"), 0)
+		return false
+	case msg.Key != "" && !ValidKey(msg.Key):
+		s.sendError(errorf(CodeInvalidMessage, "invalid session key"), 0)
+		return false
+	case msg.Session != "" && !ValidID(msg.Session):
 		s.sendError(errorf(CodeInvalidMessage, "invalid session id"), 0)
+		return false
+	case msg.Session != "" && publicOnlyID(msg.Session):
+		// Everyone sees this id: taking it would close its holder's
+		// connection or swallow its holder's resent ops.
+		s.refuse(errorf(CodeForbidden, "a session id is public: resume a session with its key"))
 		return false
 	}
 	grant := Grant{Role: RoleEdit, Create: true}
@@ -351,8 +369,15 @@ func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 		return false
 	}
 	s.role, s.mayCreate, s.since = grant.Role, grant.Role == RoleEdit && grant.Create, msg.Version
-	if s.id, s.resumed = msg.Session, msg.Session != ""; s.id == "" {
-		s.id = s.hub.newID()
+	switch {
+	case msg.Key != "":
+		s.key, s.keyed, s.resumed = msg.Key, true, true
+		s.id = SessionID(s.key)
+	case msg.Session != "":
+		s.id, s.resumed = msg.Session, true
+	default:
+		s.key = s.hub.newKey()
+		s.id = SessionID(s.key)
 	}
 	if msg.User != nil {
 		s.name, s.color = msg.User.Name, msg.User.Color
@@ -583,5 +608,5 @@ func closeCode(e *Error) (websocket.StatusCode, string) {
 	return CloseStatus(e), e.Message
 }
 
-// randomID returns a new session id: a random (version 4) UUID.
+// randomID returns a random (version 4) UUID.
 func randomID() string { return uuid.NewString() }

@@ -35,7 +35,7 @@ func (tr *transcript) recv(who string, c *testClient, typ string) {
 func TestGoldenTranscript(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	var n atomic.Int32
-	ts.hub.newID = func() string { return fmt.Sprintf("s%d", n.Add(1)) }
+	ts.hub.newKey = func() string { return fmt.Sprintf("key%d-0123456789abcdef", n.Add(1)) }
 	tr := &transcript{t: t}
 	a := dialTest(t, ts.url+"notes")
 	tr.send("A", a, `{"type":"hello","user":{"name":"Ann","color":"#3366ff"}}`)
@@ -63,7 +63,7 @@ func TestGoldenTranscript(t *testing.T) {
 	tr.recv("A", a, TypeLeave)
 
 	b2 := dialTest(t, ts.url+"notes")
-	tr.send("B", b2, `{"type":"hello","session":"s2","version":1,"user":{"name":"Bob"}}`)
+	tr.send("B", b2, `{"type":"hello","key":"key2-0123456789abcdef","version":1,"user":{"name":"Bob"}}`)
 	tr.recv("B", b2, TypeWelcome)
 	tr.recv("A", a, TypePresence)
 	tr.send("B", b2, `{"type":"op","seq":1,"version":1,"op":[5,{"d":1},", world "]}`)

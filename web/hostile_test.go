@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -272,6 +273,69 @@ func TestTokensNeverLogged(t *testing.T) {
 		sig := tok[strings.LastIndexByte(tok, '.')+1:]
 		if strings.Contains(out, sig) {
 			t.Errorf("a token is in the logs:\n%s", out)
+		}
+	}
+}
+
+// TestSessionKeysStayPrivate: a session's key, which resumes it, reaches its
+// own client in welcome and nothing else: not the logs (debug level, with a
+// resume, a takeover, a refused resume by id and a malformed key), the ops
+// list, the SSE stream or another participant; those show the public id.
+func TestSessionKeysStayPrivate(t *testing.T) {
+	var logs syncBuffer
+	log := zerolog.New(&logs).Level(zerolog.DebugLevel)
+	e := newEnvWith(t, func(o *collab.Options) { o.Logger = log }, func(o *Options) { o.Logger = log })
+	e.create("d", "")
+	stream := e.sse("/api/v1/docs/d/events", "")
+	bob, _ := helloDoc(t, e, collab.ClientMsg{})
+	ann, w := helloDoc(t, e, collab.ClientMsg{})
+	id, _ := w["session"].(string)
+	key, _ := w["key"].(string)
+	if key == "" || id != collab.SessionID(key) {
+		t.Fatalf("welcome %v", w)
+	}
+	sendFrame(t, ann, `{"type":"presence","version":0,"cursor":{"anchor":0,"head":0}}`)
+	sendFrame(t, ann, `{"type":"op","seq":1,"version":0,"op":["A"]}`)
+	readUntil(t, ann, "ack")
+	again, _ := helloDoc(t, e, collab.ClientMsg{Key: key, Version: ptr(uint64(1))}) // Takes over.
+	sendFrame(t, again, `{"type":"op","seq":2,"version":1,"op":[1,"n"]}`)
+	readUntil(t, again, "ack")
+	again.CloseNow()
+	for _, h := range []collab.ClientMsg{{Session: id}, {Key: key + " !"}, {Key: key, Session: id}} {
+		if conn, m := helloDoc(t, e, h); m["type"] != "error" {
+			t.Errorf("hello %+v: %v", h, m)
+		} else {
+			conn.CloseNow()
+		}
+	}
+
+	var seen []string
+	for m := readFrame(t, bob); m["closed"] == nil; m = readFrame(t, bob) {
+		seen = append(seen, fmt.Sprint(m))
+		if m["type"] == "op" && m["seq"] == float64(2) {
+			break
+		}
+	}
+	for {
+		ev := stream.nextEvent()
+		seen = append(seen, ev.data)
+		if ev.name == "op" && strings.Contains(ev.data, `"seq":2`) {
+			break
+		}
+	}
+	ops := e.get("/api/v1/docs/d/ops?since=0")
+	seen = append(seen, string(ops.body))
+	ann.CloseNow()
+	bob.CloseNow()
+	stream.close()
+	e.close()
+	seen = append(seen, logs.String())
+	if !strings.Contains(string(ops.body), id) || !strings.Contains(logs.String(), id) {
+		t.Fatalf("the public id is missing from the ops (%s) or the logs:\n%s", ops.body, logs.String())
+	}
+	for _, s := range seen {
+		if strings.Contains(s, key) {
+			t.Errorf("the key is out: %s", s)
 		}
 	}
 }

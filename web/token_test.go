@@ -516,17 +516,23 @@ func TestRefusedPageIsHTML(t *testing.T) {
 	}
 }
 
-// TestSessionTakeoverNeedsSameHolder: session ids are not secret (every
-// participant sees them in welcome, presence and GET /docs/{id}), so a hello
-// taking over a live session must come from the same holder — same role and
-// same token name. Otherwise a share link's viewer could close every editor
-// with 4003, which the browser editor takes as final.
+// legacyID is a session id as servers before session keys issued them (a
+// UUID), which a client built then resumes by the id alone.
+const legacyID = "0b7d3f0e-7d1f-4b8e-9d7e-2f0c1a9b6e11"
+
+// TestSessionTakeoverNeedsSameHolder: a legacy session (resumed by its id,
+// without a key) is taken over only by the same holder — same role and same
+// token name — since its id is no secret (every participant sees it in
+// welcome, presence and GET /docs/{id}/ops). Otherwise a share link's viewer
+// could close every editor with 4003, which the browser editor takes as
+// final. A keyed session's id is refused outright (TestSessionKeyProvesHolder).
 func TestSessionTakeoverNeedsSameHolder(t *testing.T) {
 	e, a := newAuthEnv(t)
-	hello := func(token, session string) (*websocket.Conn, map[string]any) { return helloDoc(t, e, token, session) }
-	ann, w := hello(mint(t, a, "d", "edit", "Ann"), "")
-	id, _ := w["session"].(string)
-	if w["type"] != "welcome" || id == "" {
+	hello := func(token, session string) (*websocket.Conn, map[string]any) {
+		return helloDoc(t, e, collab.ClientMsg{Token: token, Session: session})
+	}
+	ann, w := hello(mint(t, a, "d", "edit", "Ann"), legacyID)
+	if w["type"] != "welcome" || w["session"] != legacyID {
 		t.Fatalf("welcome %v", w)
 	}
 	for name, tok := range map[string]string{
@@ -535,7 +541,7 @@ func TestSessionTakeoverNeedsSameHolder(t *testing.T) {
 		"edit token named Bob":      mint(t, a, "d", "edit", "Bob"),
 		"edit token without a name": mint(t, a, "d", "edit", ""),
 	} {
-		conn, m := hello(tok, id)
+		conn, m := hello(tok, legacyID)
 		if m["type"] != "error" || m["code"] != "forbidden" {
 			t.Errorf("%s: took the session over: %v", name, m)
 		}
@@ -543,73 +549,67 @@ func TestSessionTakeoverNeedsSameHolder(t *testing.T) {
 			t.Errorf("%s: then %v", name, m)
 		}
 	}
-	// Ann is still connected: her ping is answered.
-	ctx := context.Background()
-	if err := ann.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)); err != nil {
-		t.Fatal(err)
-	}
-	for m := readFrame(t, ann); m["type"] != "pong"; m = readFrame(t, ann) {
-		if m["closed"] != nil {
-			t.Fatalf("Ann was cut: %v", m)
-		}
-	}
+	stillThere(t, ann)
 	// Ann herself, with a fresh token, takes her session back.
-	if _, m := hello(mint(t, a, "d", "edit", "Ann"), id); m["type"] != "welcome" {
+	if _, m := hello(mint(t, a, "d", "edit", "Ann"), legacyID); m["type"] != "welcome" {
 		t.Fatalf("Ann's reconnect: %v", m)
 	}
-	for m := readFrame(t, ann); ; m = readFrame(t, ann) {
+	replaced(t, ann)
+}
+
+// stillThere fails unless conn is open: its ping is answered.
+func stillThere(t *testing.T, conn *websocket.Conn) {
+	t.Helper()
+	if err := conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for m := readFrame(t, conn); m["type"] != "pong"; m = readFrame(t, conn) {
+		if m["closed"] != nil {
+			t.Fatalf("the connection was cut: %v", m)
+		}
+	}
+}
+
+// replaced fails unless conn is closed with 4003 (session_replaced).
+func replaced(t *testing.T, conn *websocket.Conn) {
+	t.Helper()
+	for m := readFrame(t, conn); ; m = readFrame(t, conn) {
 		if m["closed"] != nil {
 			if m["closed"] != float64(collab.CloseReplaced) {
-				t.Errorf("Ann's old connection closed with %v", m["closed"])
+				t.Errorf("the old connection closed with %v", m["closed"])
 			}
-			break
+			return
 		}
 	}
 }
 
 // TestSessionResumeNeedsSameHolder: while Ann is offline, Bob (another name)
-// cannot resume her session: he would take her next seqs, and her resent op
-// would be answered as a duplicate and dropped. Ann resumes it, and her op
-// resent with its seq commits once.
+// cannot resume her legacy session by its id: he would take her next seqs,
+// and her resent op would be answered as a duplicate and dropped. Ann
+// resumes it, and her op resent with its seq commits once.
 func TestSessionResumeNeedsSameHolder(t *testing.T) {
 	e, a := newAuthEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	hello := func(token, session string) (*websocket.Conn, map[string]any) { return helloDoc(t, e, token, session) }
-	send := func(conn *websocket.Conn, msg string) {
-		t.Helper()
-		if err := conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
-			t.Fatal(err)
-		}
+	hello := func(token, session string) (*websocket.Conn, map[string]any) {
+		return helloDoc(t, e, collab.ClientMsg{Token: token, Session: session})
 	}
-	until := func(conn *websocket.Conn, typ string) map[string]any {
-		t.Helper()
-		for {
-			m := readFrame(t, conn)
-			if m["type"] == typ || m["closed"] != nil {
-				return m
-			}
-		}
-	}
-	ann, w := hello(mint(t, a, "d", "edit", "Ann"), "")
-	id, _ := w["session"].(string)
-	send(ann, `{"type":"op","seq":1,"version":0,"op":["A"]}`)
-	if m := until(ann, "ack"); m["version"] != float64(1) {
+	ann, _ := hello(mint(t, a, "d", "edit", "Ann"), legacyID)
+	sendFrame(t, ann, `{"type":"op","seq":1,"version":0,"op":["A"]}`)
+	if m := readUntil(t, ann, "ack"); m["version"] != float64(1) {
 		t.Fatalf("Ann's first op: %v", m)
 	}
 	ann.CloseNow() // Offline, about to send seq 2.
-	bob, m := hello(mint(t, a, "d", "edit", "Bob"), id)
+	bob, m := hello(mint(t, a, "d", "edit", "Bob"), legacyID)
 	if m["type"] != "error" || m["code"] != "forbidden" {
-		send(bob, `{"type":"op","seq":2,"version":1,"op":["B"]}`) // Would take Ann's seq 2.
-		until(bob, "ack")
+		sendFrame(t, bob, `{"type":"op","seq":2,"version":1,"op":["B"]}`) // Would take Ann's seq 2.
+		readUntil(t, bob, "ack")
 		t.Errorf("Bob resumed Ann's session: %v", m)
 	}
-	ann, m = hello(mint(t, a, "d", "edit", "Ann"), id)
+	ann, m = hello(mint(t, a, "d", "edit", "Ann"), legacyID)
 	if m["type"] != "welcome" {
 		t.Fatalf("Ann's resume: %v", m)
 	}
-	send(ann, `{"type":"op","seq":2,"version":1,"op":[1,"n"]}`)
-	if m := until(ann, "ack"); m["version"] != float64(2) {
+	sendFrame(t, ann, `{"type":"op","seq":2,"version":1,"op":[1,"n"]}`)
+	if m := readUntil(t, ann, "ack"); m["version"] != float64(2) {
 		t.Fatalf("Ann's resent op: %v", m)
 	}
 	if r := e.get("/api/v1/docs/d/text", "Authorization", "Bearer "+mint(t, a, "d", "view", "")); string(r.body) != "Ansecret d" {
@@ -617,9 +617,87 @@ func TestSessionResumeNeedsSameHolder(t *testing.T) {
 	}
 }
 
-// helloDoc opens a WebSocket on document d, says hello with token and
-// session, and returns the connection and the first frame it gets.
-func helloDoc(t *testing.T, e *testEnv, token, session string) (*websocket.Conn, map[string]any) {
+// TestSessionKeyProvesHolder: a keyed session's public id takes over and
+// resumes nothing, whatever the token (Ann's own name included: a token's
+// name is no proof, share links let anyone pick one); its key does both,
+// whatever the token: Ann's client, now with a view token, takes over her
+// connection, and, offline, resumes her session under a renamed token, her
+// resent op committed once.
+func TestSessionKeyProvesHolder(t *testing.T) {
+	e, a := newAuthEnv(t)
+	ann, w := helloDoc(t, e, collab.ClientMsg{Token: mint(t, a, "d", "edit", "Ann")})
+	id, _ := w["session"].(string)
+	key, _ := w["key"].(string)
+	if w["type"] != "welcome" || key == "" || id != collab.SessionID(key) {
+		t.Fatalf("welcome %v", w)
+	}
+	for name, tok := range map[string]string{
+		"view token without a name": mint(t, a, "d", "view", ""),
+		"edit token without a name": mint(t, a, "d", "edit", ""),
+		"edit token named Ann":      mint(t, a, "d", "edit", "Ann"),
+	} {
+		conn, m := helloDoc(t, e, collab.ClientMsg{Token: tok, Session: id})
+		if m["type"] != "error" || m["code"] != "forbidden" {
+			t.Errorf("%s: took the session over by its id: %v", name, m)
+		}
+		if m := readFrame(t, conn); m["closed"] != float64(websocket.StatusPolicyViolation) {
+			t.Errorf("%s: then %v", name, m)
+		}
+	}
+	stillThere(t, ann)
+	viewer, m := helloDoc(t, e, collab.ClientMsg{Token: mint(t, a, "d", "view", "Ann"), Key: key})
+	if m["type"] != "welcome" || m["session"] != id || m["role"] != "view" {
+		t.Fatalf("takeover with the key: %v", m)
+	}
+	replaced(t, ann)
+	viewer.CloseNow()
+
+	ann, m = helloDoc(t, e, collab.ClientMsg{Token: mint(t, a, "d", "edit", "Ann"), Key: key})
+	if m["type"] != "welcome" {
+		t.Fatalf("Ann's resume: %v", m)
+	}
+	sendFrame(t, ann, `{"type":"op","seq":1,"version":0,"op":["A"]}`)
+	readUntil(t, ann, "ack")
+	ann.CloseNow() // Offline, about to send seq 2.
+	ann, m = helloDoc(t, e, collab.ClientMsg{Token: mint(t, a, "d", "edit", "Ann Smith"), Key: key, Version: ptr(uint64(1))})
+	if m["type"] != "welcome" || m["session"] != id {
+		t.Fatalf("resume with the key under another name: %v", m)
+	}
+	sendFrame(t, ann, `{"type":"op","seq":2,"version":1,"op":[1,"n"]}`)
+	if m := readUntil(t, ann, "ack"); m["version"] != float64(2) {
+		t.Fatalf("Ann's op: %v", m)
+	}
+	if r := e.get("/api/v1/docs/d/text", "Authorization", "Bearer "+mint(t, a, "d", "view", "")); string(r.body) != "Ansecret d" {
+		t.Fatalf("text %d %q", r.status, r.body)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// sendFrame writes msg to conn.
+func sendFrame(t *testing.T, conn *websocket.Conn, msg string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := conn.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readUntil reads frames up to one of type typ, or the close.
+func readUntil(t *testing.T, conn *websocket.Conn, typ string) map[string]any {
+	t.Helper()
+	for {
+		m := readFrame(t, conn)
+		if m["type"] == typ || m["closed"] != nil {
+			return m
+		}
+	}
+}
+
+// helloDoc opens a WebSocket on document d, sends h as its hello, and
+// returns the connection and the first frame it gets.
+func helloDoc(t *testing.T, e *testEnv, h collab.ClientMsg) (*websocket.Conn, map[string]any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -628,7 +706,8 @@ func helloDoc(t *testing.T, e *testEnv, token, session string) (*websocket.Conn,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.CloseNow() })
-	b, _ := json.Marshal(collab.ClientMsg{Type: collab.TypeHello, Token: token, Session: session})
+	h.Type = collab.TypeHello
+	b, _ := json.Marshal(h)
 	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
 		t.Fatal(err)
 	}

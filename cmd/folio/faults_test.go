@@ -125,7 +125,8 @@ func (s *server) kill(t *testing.T) {
 type wsClient struct {
 	name     string
 	conn     *websocket.Conn
-	session  string
+	session  string // Public id, on its ops.
+	key      string // Resumes the session.
 	version  uint64
 	seq      uint64
 	inflight string            // Token of the op sent and not acknowledged.
@@ -135,6 +136,7 @@ type wsClient struct {
 type serverMsg struct {
 	Type    string         `json:"type"`
 	Session string         `json:"session"`
+	Key     string         `json:"key"`
 	Version uint64         `json:"version"`
 	Seq     uint64         `json:"seq"`
 	Code    string         `json:"code"`
@@ -149,8 +151,8 @@ func (c *wsClient) join(ctx context.Context, base, doc string) ([]collab.OpMsg, 
 	}
 	conn.SetReadLimit(-1)
 	c.conn = conn
-	hello := collab.ClientMsg{Type: collab.TypeHello, Session: c.session}
-	if c.session != "" {
+	hello := collab.ClientMsg{Type: collab.TypeHello, Key: c.key}
+	if c.key != "" {
 		hello.Version = &c.version
 	}
 	if err := c.write(ctx, hello); err != nil {
@@ -160,7 +162,7 @@ func (c *wsClient) join(ctx context.Context, base, doc string) ([]collab.OpMsg, 
 	if err != nil {
 		return nil, err
 	}
-	c.session, c.version = m.Session, m.Version
+	c.session, c.key, c.version = m.Session, m.Key, m.Version
 	return m.Ops, nil
 }
 
@@ -229,7 +231,7 @@ func (c *wsClient) typeUntilCut(ctx context.Context, acks *atomic.Int64) {
 // testKillBetweenCommitAndAck: typists keep one op in flight each while the
 // server is SIGKILLed; one of them ("late") has an op that is committed
 // before the kill but whose ack it never read. After a restart every
-// client resumes with its session and version and resends its op in flight
+// client resumes with its session key and version and resends its op in flight
 // with the same seq: every acknowledged op is present, and every resent op
 // is in the text exactly once (the late one acknowledged with its original
 // version, found in the catch-up).

@@ -41,10 +41,12 @@ const (
 type Options struct {
 	Name, Color string // Display identity sent in hello.
 	Token       string // Sent in hello.
-	// Session is a session id from an earlier welcome, to resume it (the
-	// server replaces that session's connection). Seqs then start from a
-	// clock value, above what an earlier client of the session used.
-	Session string
+	// Key is a session key from an earlier client (Client.Key), to resume
+	// its session: same public id, exactly-once kept (the server replaces
+	// that session's connection if it is still open). Seqs then start from
+	// a clock value, above what an earlier client of the session used. The
+	// key is a secret: whoever holds it may act as that session.
+	Key string
 
 	HTTPClient *http.Client // Defaults to http.DefaultClient.
 	Header     http.Header  // Extra handshake headers (e.g. Origin, Cookie).
@@ -130,10 +132,10 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	opts.setDefaults()
 	c := &Client{url: url, opts: opts, hc: httpClient(opts.HTTPClient), log: opts.Logger, st: newState(),
 		stopped: make(chan struct{})}
-	if opts.Session != "" {
+	if opts.Key != "" {
 		// Resuming a session another client used: its seqs are unknown, and
 		// reusing one would be taken as a duplicate.
-		c.st.session, c.st.lastSeq = opts.Session, freshSeq()
+		c.st.key, c.st.session, c.st.lastSeq = opts.Key, collab.SessionID(opts.Key), freshSeq()
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	cn, err := c.connect(ctx)
@@ -168,11 +170,21 @@ func (c *Client) Version() uint64 {
 	return c.st.version
 }
 
-// Session returns the session id the server assigned (stable across reconnects).
+// Session returns the public session id the server assigned (stable across
+// reconnects): the id the others see on this client's ops and presence.
 func (c *Client) Session() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.st.session
+}
+
+// Key returns the session's private key, which resumes it (Options.Key);
+// "" before the first welcome and with a server that predates keys. Keep
+// it secret: whoever holds it may act as this session.
+func (c *Client) Key() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.key
 }
 
 // Peers returns the other sessions' presence, cursors in local-text coordinates.

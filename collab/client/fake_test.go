@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/foliodocs/folio/collab"
@@ -26,14 +27,19 @@ func newFakeServer(t *testing.T, text string) *fakeServer {
 func (f *fakeServer) version() uint64 { return uint64(len(f.log)) }
 
 // welcome answers hello; withText forces a full text even when the client
-// named a version.
+// named a version. As the server does, a new session gets a key and the id
+// derived from it, a hello with a key resumes that id, and one with a
+// session id alone (a legacy client) resumes that id.
 func (f *fakeServer) welcome(h collab.ClientMsg, withText bool) collab.Welcome {
-	session := h.Session
-	if session == "" {
+	session, key := h.Session, h.Key
+	if session == "" && key == "" {
 		f.next++
-		session = string(rune('A' - 1 + f.next))
+		key = fmt.Sprintf("fake-key-%c-0123456789", 'A'-1+f.next)
 	}
-	w := collab.Welcome{Type: collab.TypeWelcome, Session: session, Version: f.version(), Role: "edit"}
+	if key != "" {
+		session = collab.SessionID(key)
+	}
+	w := collab.Welcome{Type: collab.TypeWelcome, Session: session, Key: key, Version: f.version(), Role: "edit"}
 	if h.Version == nil || withText {
 		t := f.text
 		w.Text = &t

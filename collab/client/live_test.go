@@ -230,3 +230,57 @@ func (p *faultProxy) close() {
 	p.cutAll()
 	p.wg.Wait()
 }
+
+// TestKeyResumesSession: against the real server, a client reconnects with
+// the key from its welcome (the server refuses a keyed session's public id)
+// and keeps its session and exactly-once; Options.Key resumes the session
+// from another client; the others see only the public id.
+func TestKeyResumesSession(t *testing.T) {
+	s := newLiveServer(t, collab.Options{})
+	var mu sync.Mutex
+	var seen []string
+	o := testOptions(t)
+	o.OnPresence = func(p collab.Presence) { mu.Lock(); seen = append(seen, p.Session); mu.Unlock() }
+	dial(t, s.url("k"), o)
+	a := dial(t, s.url("k"), testOptions(t))
+	key, id := a.Key(), a.Session()
+	if key == "" || id != collab.SessionID(key) {
+		t.Fatalf("key %q, session %q", key, id)
+	}
+	if err := a.Insert(0, "a"); err != nil {
+		t.Fatal(err)
+	}
+	waitSynced(t, a)
+	a.DropConnection()
+	if err := a.Insert(1, "b"); err != nil {
+		t.Fatal(err)
+	}
+	waitSynced(t, a)
+	if a.Reconnects() == 0 || a.Session() != id || a.Key() != key {
+		t.Fatalf("after %d reconnects: session %q key %q", a.Reconnects(), a.Session(), a.Key())
+	}
+	a.Close()
+	o = testOptions(t)
+	o.Key = key
+	b := dial(t, s.url("k"), o)
+	if b.Session() != id {
+		t.Fatalf("Options.Key resumed %q, want %q", b.Session(), id)
+	}
+	if err := b.Insert(0, "c"); err != nil {
+		t.Fatal(err)
+	}
+	waitSynced(t, b)
+	if text, v := s.serverText("k"); text != "cab" || v != 3 {
+		t.Fatalf("server text %q at %d", text, v)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) == 0 {
+		t.Fatal("no presence seen")
+	}
+	for _, p := range seen {
+		if p != id {
+			t.Errorf("presence of %q, want only %q", p, id)
+		}
+	}
+}

@@ -29,7 +29,8 @@ var errResync = errors.New("client: op base refused, resyncing from the full tex
 // sends them in order on the current connection); callback events to events
 // (the transport dispatches them from its run goroutine).
 type state struct {
-	session    string
+	session    string // Public id.
+	key        string // Private key: what hello sends to resume the session.
 	role       string
 	hasVersion bool   // Set by the first welcome.
 	version    uint64 // Server version the server text is at.
@@ -168,9 +169,14 @@ func (s *state) sendOp(seq uint64, op ot.Op) {
 	s.out = append(s.out, collab.ClientMsg{Type: collab.TypeOp, Seq: seq, Version: &v, Op: op})
 }
 
-// hello is the first message on every connection.
+// hello is the first message on every connection. It resumes the session
+// by its key; by its id only with a server that sent no key (one that
+// predates keys).
 func (s *state) hello(user collab.User, token string) collab.ClientMsg {
-	m := collab.ClientMsg{Type: collab.TypeHello, Session: s.session, Token: token, User: &user}
+	m := collab.ClientMsg{Type: collab.TypeHello, Key: s.key, Token: token, User: &user}
+	if s.key == "" {
+		m.Session = s.session
+	}
 	if s.hasVersion {
 		v := s.version
 		m.Version = &v
@@ -187,7 +193,7 @@ func (s *state) offline() {
 // welcome applies the server's answer to hello: catch up through its ops (or
 // take its text), then resend the in-flight op with the same seq.
 func (s *state) welcome(w collab.Welcome) error {
-	s.session, s.role = w.Session, w.Role
+	s.session, s.key, s.role = w.Session, w.Key, w.Role
 	if w.Text != nil {
 		s.takeText(*w.Text, w.Version)
 	} else {

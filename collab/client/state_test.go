@@ -351,8 +351,8 @@ func TestSeqReusedByResumedSession(t *testing.T) {
 	if _, ack := deliver(t, f, a); a.ack(ack) != nil {
 		t.Fatal("ack")
 	}
-	b := newState() // Resumes a's session without knowing its seqs.
-	b.session = a.session
+	b := newState() // Resumes a's session (Options.Key) without knowing its seqs.
+	b.key, b.session = a.key, a.session
 	connect(t, f, b, false)
 	mustSubmit(t, b, ins(0, "second"))
 	committed, ack := deliver(t, f, b)
@@ -482,5 +482,30 @@ func TestCursorClamped(t *testing.T) {
 	if len(out) != 1 || out[0].Type != collab.TypePresence || out[0].Cursor.Sel == nil ||
 		*out[0].Cursor.Sel != (ot.Selection{Anchor: 1, Head: 0}) || *out[0].Version != 1 {
 		t.Fatalf("sent %+v", out)
+	}
+}
+
+// TestHelloResumesByKey: after a welcome the hello names the session by the
+// welcome's key, not by its public id (refused for a keyed session); after a
+// welcome without a key (a server from before keys) it names the id.
+func TestHelloResumesByKey(t *testing.T) {
+	text := ""
+	s := newState()
+	if h := s.hello(collab.User{}, ""); h.Key != "" || h.Session != "" {
+		t.Fatalf("first hello %+v", h)
+	}
+	key := "0123456789abcdef0123456789abcdef"
+	if err := s.welcome(collab.Welcome{Session: collab.SessionID(key), Key: key, Role: "edit", Text: &text}); err != nil {
+		t.Fatal(err)
+	}
+	if h := s.hello(collab.User{}, ""); h.Key != key || h.Session != "" {
+		t.Fatalf("resuming hello %+v", h)
+	}
+	old := newState()
+	if err := old.welcome(collab.Welcome{Session: "0b7d3f0e-7d1f-4b8e-9d7e-2f0c1a9b6e11", Role: "edit", Text: &text}); err != nil {
+		t.Fatal(err)
+	}
+	if h := old.hello(collab.User{}, ""); h.Key != "" || h.Session != "0b7d3f0e-7d1f-4b8e-9d7e-2f0c1a9b6e11" {
+		t.Fatalf("hello to a server without keys %+v", h)
 	}
 }

@@ -33,7 +33,11 @@ export interface PeerMsg {
   cursor: Selection | null; version: number;
 }
 export interface WelcomeMsg {
-  session: string; version: number; role: "edit" | "view";
+  /** The public id, which the others see on this client's ops and presence. */
+  session: string;
+  /** The private key that resumes the session (absent from a server before keys). */
+  key?: string;
+  version: number; role: "edit" | "view";
   peers: PeerMsg[] | null; text?: string; ops?: OpMsg[] | null;
 }
 
@@ -54,6 +58,10 @@ const HISTORY = 256;
 
 export class OTClient {
   session = "";
+  // The session's private key, from welcome: the next hello resumes the
+  // session with it (its public id, which everyone sees, cannot). Kept in
+  // this page only.
+  private key = "";
   version = 0;
   /** True once a welcome was processed on the current connection. */
   live = false;
@@ -78,10 +86,14 @@ export class OTClient {
     return (this.inflight?.edits ?? 0) + (this.buffer?.edits ?? 0);
   }
 
-  /** The hello fields that resume this client's session. */
-  hello(): { session?: string; version?: number } {
+  /**
+   * The hello fields that resume this client's session: its key, or its id
+   * when the server sent no key (one from before keys).
+   */
+  hello(): { key?: string; session?: string; version?: number } {
     if (!this.started) return {};
-    return this.needText ? { session: this.session } : { session: this.session, version: this.version };
+    const resume = this.key ? { key: this.key } : { session: this.session };
+    return this.needText ? resume : { ...resume, version: this.version };
   }
 
   /** Records a local edit (an op on the local text, invertible form). */
@@ -107,6 +119,7 @@ export class OTClient {
     this.limbo = null;
     this.needText = false;
     this.session = w.session;
+    this.key = w.key ?? "";
     this.started = true;
     if (w.text == null) {
       for (const o of w.ops ?? []) this.remote(o); // not live yet: nothing is sent meanwhile

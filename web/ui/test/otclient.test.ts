@@ -15,13 +15,17 @@ class Server {
   sessions = 0;
   window = Infinity; // ops kept for catch-up and for rebasing a submitted op
 
-  hello(h: { session?: string; version?: number }): WelcomeMsg {
-    const session = h.session ?? `s${++this.sessions}`;
+  // A new session gets a key and an id derived from it (here "s-" + key); a
+  // hello resumes one by its key, or, from a client before keys, by its id.
+  hello(h: { key?: string; session?: string; version?: number }): WelcomeMsg {
+    assert.ok(!(h.key && h.session), "key and session in one hello");
+    const key = h.session ? undefined : h.key ?? `key${++this.sessions}`;
+    const session = key ? `s-${key}` : h.session!;
     const version = this.log.length;
-    if (h.session && h.version !== undefined && version - h.version <= this.window) {
-      return { session, version, role: "edit", peers: [], ops: this.log.slice(h.version) };
+    if ((h.key || h.session) && h.version !== undefined && version - h.version <= this.window) {
+      return { session, key, version, role: "edit", peers: [], ops: this.log.slice(h.version) };
     }
-    return { session, version, role: "edit", peers: [], text: this.text };
+    return { session, key, version, role: "edit", peers: [], text: this.text };
   }
 
   submit(session: string, seq: number, base: number, op: Op): { ack: number; fresh: boolean } | null {
@@ -297,4 +301,17 @@ test("an op resent in limbo is rebased onto the snapshot, as the client rebases 
   const server = type.apply("aaa", op);
   client.ack(resend.seq, 3);
   assert.equal(h.text, server);
+});
+
+test("a reconnect resumes the session by the welcome's key, not by its public id", () => {
+  const { client } = bare("abc");
+  assert.deepEqual(client.hello(), {});
+  client.welcome({ session: "s-public", key: "0123456789abcdef", version: 1, role: "edit", peers: [], text: "abc" });
+  client.disconnected();
+  assert.deepEqual(client.hello(), { key: "0123456789abcdef", version: 1 });
+  assert.equal(client.session, "s-public");
+  // A server from before keys sends none: the id resumes, as it did then.
+  const old = bare("abc").client;
+  old.welcome({ session: "0b7d3f0e-7d1f-4b8e-9d7e-2f0c1a9b6e11", version: 1, role: "edit", peers: [], text: "abc" });
+  assert.deepEqual(old.hello(), { session: "0b7d3f0e-7d1f-4b8e-9d7e-2f0c1a9b6e11", version: 1 });
 });
