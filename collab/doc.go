@@ -83,9 +83,11 @@
 // committed is answered by that commit's ack.
 //
 // A session's public id, which every participant sees and storage records,
-// is derived from a private key (SessionID) that only the session's own
-// welcome carries. A hello resumes a session, or takes over its connection,
-// by that key; a legacy hello naming an id is refused for every id derived
+// is derived from a private key (SessionID) that its client draws and sends
+// in its hello, and only its own welcome echoes. A hello resumes a session,
+// or takes over its connection, by that key; a hello without one gets a
+// legacy session (a random UUID, resumed by id, with the older holder
+// checks); a legacy hello naming an id is refused for every id derived
 // from a key and every REST idempotency session, so nobody who merely saw
 // an id can close its connection or take its next seqs (which would make
 // its owner's resent ops look like duplicates, and drop them).

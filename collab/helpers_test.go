@@ -238,10 +238,14 @@ func (c *testClient) closed() websocket.StatusCode {
 	}
 }
 
-// hello sends hello and returns the welcome.
+// hello sends hello and returns the welcome. Without Key or Session it
+// draws a key, as the browser editor and the Go client do.
 func (c *testClient) hello(h ClientMsg) Welcome {
 	c.t.Helper()
 	h.Type = TypeHello
+	if h.Key == "" && h.Session == "" {
+		h.Key = NewKey()
+	}
 	c.send(h)
 	var w Welcome
 	c.expectInto(TypeWelcome, &w)

@@ -34,7 +34,7 @@ type Hub struct {
 	closing    <-chan struct{}    // Closed when Close starts; rooms drain and end.
 	closingCtx context.Context    // Done is closing; sessions before hello watch it.
 	endClosing context.CancelFunc
-	newKey     func() string // Keys of new sessions; tests replace it.
+	newID      func() string // Ids of sessions whose client names no key; tests replace it.
 	node       string        // Static: this hub's id on a PresenceBus.
 
 	mu     sync.Mutex
@@ -58,7 +58,7 @@ func NewHub(store Store, opts Options) *Hub {
 		closing:    closingCtx.Done(),
 		closingCtx: closingCtx,
 		endClosing: endClosing,
-		newKey:     randomKey,
+		newID:      randomID,
 		node:       randomID(),
 		rooms:      make(map[string]*room),
 	}

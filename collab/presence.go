@@ -46,13 +46,13 @@ func (r *room) join(s *session) *Error {
 		r.seqs[s.id] = seqRec{} // A fresh random id has no history.
 	} else if last, e := r.lastSeq(s.id); e != nil { // Warms the exactly-once record.
 		return e
-	} else if r.byID[s.id] == nil && !s.keyed {
+	} else if r.byID[s.id] == nil && s.key == "" {
 		if e := r.resumeHolder(s, last); e != nil {
 			return e
 		}
 	}
 	if old := r.byID[s.id]; old != nil {
-		if !s.keyed && !old.sameHolder(s) {
+		if s.key == "" && !old.sameHolder(s) {
 			return errorf(CodeForbidden, "that session id belongs to another participant")
 		}
 		delete(r.sessions, old)

@@ -37,7 +37,8 @@ type User struct {
 // Op), presence (Version, Cursor, Name, Color), ping (none).
 type ClientMsg struct {
 	Type string `json:"type"`
-	// Key resumes the session whose key it is (from an earlier welcome).
+	// Key is the session's private key, chosen by the client (16-64 of
+	// [A-Za-z0-9_-], random): the same key resumes the same session.
 	Key string `json:"key,omitempty"`
 	// Session is a legacy resume by public id, from clients that predate
 	// keys; ids derived from keys are refused.
@@ -84,8 +85,9 @@ func (c CursorField) MarshalJSON() ([]byte, error) {
 
 // Welcome answers hello. Exactly one of Text (a full snapshot at Version) or
 // Ops (every op after the client's version, up to Version) is set; an empty
-// catch-up is sent as "ops":[]. Session is the public id; Key, the private
-// key the client sends in its next hello, goes to this connection only.
+// catch-up is sent as "ops":[]. Session is the public id; Key echoes the
+// hello's key (absent for a legacy session), so a client learns that the
+// server resumes by key.
 type Welcome struct {
 	Type    string     `json:"type"`
 	Session string     `json:"session"`

@@ -490,9 +490,10 @@ func TestRejoinAfterRecreate(t *testing.T) {
 }
 
 // TestResumeAfterDeleteDoesNotCreate: a client of a deleted document that
-// comes back with its session (offline while it was deleted) is told it was
-// deleted; its hello does not create an empty document under that id, onto
-// which it would rebase its offline edits as if the rest had been erased.
+// comes back (offline while it was deleted) is told it was deleted; its
+// hello does not create an empty document under that id, onto which it
+// would rebase its offline edits as if the rest had been erased. Such a
+// client names the version it has (or, built before keys, its session).
 func TestResumeAfterDeleteDoesNotCreate(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	a := dialTest(t, ts.url+"asleep")
@@ -503,12 +504,16 @@ func TestResumeAfterDeleteDoesNotCreate(t *testing.T) {
 	if err := ts.hub.Delete(context.Background(), "asleep"); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []*uint64{u64(1), nil} {
+	for _, h := range []ClientMsg{
+		{Type: TypeHello, Key: w.Key, Version: u64(1)},
+		{Type: TypeHello, Key: NewKey(), Version: u64(1)},
+		{Type: TypeHello, Session: "0b7d3f0e-7d1f-4b8e-9d7e-2f0c1a9b6e11"},
+	} {
 		b := dialTest(t, ts.url+"asleep")
-		b.send(ClientMsg{Type: TypeHello, Key: w.Key, Version: v})
+		b.send(h)
 		b.expectError(CodeDeleted)
 		if code := b.closed(); code != CloseDeleted {
-			t.Fatalf("resume at %v: close code %d, want %d", v, code, CloseDeleted)
+			t.Fatalf("resume %+v: close code %d, want %d", h, code, CloseDeleted)
 		}
 	}
 	if _, err := ts.db.Meta(context.Background(), "asleep"); !errors.Is(err, storage.ErrNotFound) {

@@ -97,13 +97,15 @@ type session struct {
 	// Set by the reader before joining a room, read-only afterwards.
 	log zerolog.Logger
 	id  string // Public: everyone sees it, storage records it.
-	// key is the session's private key, sent back in its welcome only and
-	// never logged; "" for a legacy session (resumed by id, without a key).
-	key string
-	// keyed: the client named the key (it proved it holds the session), so
-	// it may resume or take it over whoever it is now (see room.join).
-	keyed     bool
-	resumed   bool // id came from the client: its exactly-once record may be in storage.
+	// key is the session's private key, from its hello, echoed in its
+	// welcome only and never logged; "" for a legacy session (no key). A
+	// keyed session proved it holds the session, so it may resume or take
+	// it over whoever it is now (see room.join).
+	key     string
+	resumed bool // id came from the client: its exactly-once record may be in storage.
+	// hadDoc: its hello named a version or a legacy session, so the document
+	// existed for it; missing now, it was deleted (Hub.join).
+	hadDoc    bool
 	role      Role
 	mayCreate bool // Its hello may create a missing document (Grant.Create, an editor).
 	author    string
@@ -371,14 +373,13 @@ func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 	s.role, s.mayCreate, s.since = grant.Role, grant.Role == RoleEdit && grant.Create, msg.Version
 	switch {
 	case msg.Key != "":
-		s.key, s.keyed, s.resumed = msg.Key, true, true
-		s.id = SessionID(s.key)
+		s.key, s.id, s.resumed = msg.Key, SessionID(msg.Key), true
 	case msg.Session != "":
 		s.id, s.resumed = msg.Session, true
-	default:
-		s.key = s.hub.newKey()
-		s.id = SessionID(s.key)
+	default: // A client that names no key: a legacy session with a fresh id.
+		s.id = s.hub.newID()
 	}
+	s.hadDoc = msg.Version != nil || msg.Session != ""
 	if msg.User != nil {
 		s.name, s.color = msg.User.Name, msg.User.Color
 	}
@@ -453,8 +454,8 @@ func (s *session) handle(msg *ClientMsg) {
 // exist (unless NoAutoCreate) if s's grant lets it (an editor's, with Create). After
 // the create a room whose load began before it committed (another joiner's)
 // can still report not_found once; the next attempt starts a fresh room, so
-// a few attempts always suffice. A session that resumes (its id came from a
-// welcome) had the document: missing now, it was deleted meanwhile, and
+// a few attempts always suffice. A session whose hello named a version (or a
+// legacy session id) had the document: missing now, it was deleted meanwhile, and
 // creating it again would hand the client an empty text to rebase its
 // offline edits onto, the rest of its text gone and reported saved.
 func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error) {
@@ -474,7 +475,7 @@ func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error
 		if ae.Code != CodeNotFound || h.opts.NoAutoCreate || !s.mayCreate || attempt == attempts {
 			return nil, ae
 		}
-		if s.resumed {
+		if s.hadDoc {
 			return nil, errDeleted
 		}
 		if _, err := h.store.Create(ctx, docID, ""); err != nil && AsError(err).Code != CodeExists {

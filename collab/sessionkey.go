@@ -8,12 +8,12 @@ import (
 	"strings"
 )
 
-// A session has a private key and a public id derived from it. The id is
-// what everybody sees (presence, broadcasts, leave, welcome's peers and
-// catch-up ops, REST, SSE) and what storage records; the key is sent only in
-// the session's own welcome, and a hello that names it proves it is the same
-// client: it may resume the session (keeping exactly-once) and take over its
-// live connection. Deriving the id keeps it stable across reconnects,
+// A session has a private key, drawn by its client, and a public id derived
+// from it. The id is what everybody sees (presence, broadcasts, leave,
+// welcome's peers and catch-up ops, REST, SSE) and what storage records; the
+// key is sent only in the client's hello and echoed in its own welcome, and
+// a hello that names it proves it is the same client: it may resume the
+// session (keeping exactly-once) and take over its live connection. Deriving the id keeps it stable across reconnects,
 // restarts and servers without storing anything.
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
@@ -46,9 +46,9 @@ func publicOnlyID(id string) bool {
 	return strings.HasPrefix(id, derivedPrefix) || strings.HasPrefix(id, idemPrefix)
 }
 
-// randomKey returns a new session key: 32 hex digits (128 bits) from
-// crypto/rand.
-func randomKey() string {
+// NewKey returns a new session key for a client: 32 hex digits (128 bits)
+// from crypto/rand.
+func NewKey() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // Never fails (crypto/rand panics rather than return an error).
 	return hex.EncodeToString(b[:])

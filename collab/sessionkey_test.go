@@ -126,9 +126,6 @@ func TestLegacySessionHello(t *testing.T) {
 // invalid_message that leaves the connection open for a proper hello.
 func TestHelloKeyChecked(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	if _, err := ts.hub.Create(context.Background(), "d", ""); err != nil { // A key resumes: it creates nothing.
-		t.Fatal(err)
-	}
 	c := dialTest(t, ts.url+"d")
 	for _, h := range []ClientMsg{
 		{Key: strings.Repeat("k", 15)},
@@ -144,6 +141,24 @@ func TestHelloKeyChecked(t *testing.T) {
 	key := "0123456789abcdef_-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst" // The longest.
 	if w := c.hello(ClientMsg{Key: key}); w.Session != SessionID(key) || w.Key != key {
 		t.Fatalf("welcome %+v", w)
+	}
+}
+
+// TestHelloWithoutKey: a client that names neither a key nor a session (one
+// built before keys, which takes its id from the welcome) gets a fresh
+// legacy session: a random UUID it may resume by, and no key.
+func TestHelloWithoutKey(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	seen := map[string]bool{}
+	for range 2 {
+		c := dialTest(t, ts.url+"d")
+		c.send(ClientMsg{Type: TypeHello})
+		var w Welcome
+		c.expectInto(TypeWelcome, &w)
+		if w.Key != "" || !ValidID(w.Session) || publicOnlyID(w.Session) || len(w.Session) != 36 || seen[w.Session] {
+			t.Fatalf("welcome %+v", w)
+		}
+		seen[w.Session] = true
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 )
 
@@ -34,17 +33,15 @@ func (tr *transcript) recv(who string, c *testClient, typ string) {
 // Regenerate with: go test ./collab -run TestGoldenTranscript -update
 func TestGoldenTranscript(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	var n atomic.Int32
-	ts.hub.newKey = func() string { return fmt.Sprintf("key%d-0123456789abcdef", n.Add(1)) }
 	tr := &transcript{t: t}
 	a := dialTest(t, ts.url+"notes")
-	tr.send("A", a, `{"type":"hello","user":{"name":"Ann","color":"#3366ff"}}`)
+	tr.send("A", a, `{"type":"hello","key":"ann-5d1c0f3e9a7b2c48","user":{"name":"Ann","color":"#3366ff"}}`)
 	tr.recv("A", a, TypeWelcome)
 	tr.send("A", a, `{"type":"op","seq":1,"version":0,"op":["Hello 🎉"]}`)
 	tr.recv("A", a, TypeAck)
 
 	b := dialTest(t, ts.url+"notes")
-	tr.send("B", b, `{"type":"hello","user":{"name":"Bob","color":"not a colour"}}`)
+	tr.send("B", b, `{"type":"hello","key":"bob-8e2a6f41c9d07b35","user":{"name":"Bob","color":"not a colour"}}`)
 	tr.recv("B", b, TypeWelcome)
 	tr.recv("A", a, TypePresence)
 	tr.send("B", b, `{"type":"presence","version":1,"cursor":{"anchor":7,"head":7}}`)
@@ -63,7 +60,7 @@ func TestGoldenTranscript(t *testing.T) {
 	tr.recv("A", a, TypeLeave)
 
 	b2 := dialTest(t, ts.url+"notes")
-	tr.send("B", b2, `{"type":"hello","key":"key2-0123456789abcdef","version":1,"user":{"name":"Bob"}}`)
+	tr.send("B", b2, `{"type":"hello","key":"bob-8e2a6f41c9d07b35","version":1,"user":{"name":"Bob"}}`)
 	tr.recv("B", b2, TypeWelcome)
 	tr.recv("A", a, TypePresence)
 	tr.send("B", b2, `{"type":"op","seq":1,"version":1,"op":[5,{"d":1},", world "]}`)

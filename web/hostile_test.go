@@ -288,10 +288,10 @@ func TestSessionKeysStayPrivate(t *testing.T) {
 	e.create("d", "")
 	stream := e.sse("/api/v1/docs/d/events", "")
 	bob, _ := helloDoc(t, e, collab.ClientMsg{})
-	ann, w := helloDoc(t, e, collab.ClientMsg{})
+	key := collab.NewKey()
+	ann, w := helloDoc(t, e, collab.ClientMsg{Key: key})
 	id, _ := w["session"].(string)
-	key, _ := w["key"].(string)
-	if key == "" || id != collab.SessionID(key) {
+	if w["key"] != key || id != collab.SessionID(key) {
 		t.Fatalf("welcome %v", w)
 	}
 	sendFrame(t, ann, `{"type":"presence","version":0,"cursor":{"anchor":0,"head":0}}`)

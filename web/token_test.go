@@ -625,10 +625,10 @@ func TestSessionResumeNeedsSameHolder(t *testing.T) {
 // resent op committed once.
 func TestSessionKeyProvesHolder(t *testing.T) {
 	e, a := newAuthEnv(t)
-	ann, w := helloDoc(t, e, collab.ClientMsg{Token: mint(t, a, "d", "edit", "Ann")})
+	key := collab.NewKey()
+	ann, w := helloDoc(t, e, collab.ClientMsg{Token: mint(t, a, "d", "edit", "Ann"), Key: key})
 	id, _ := w["session"].(string)
-	key, _ := w["key"].(string)
-	if w["type"] != "welcome" || key == "" || id != collab.SessionID(key) {
+	if w["type"] != "welcome" || w["key"] != key || id != collab.SessionID(key) {
 		t.Fatalf("welcome %v", w)
 	}
 	for name, tok := range map[string]string{

@@ -126,7 +126,7 @@ type wsClient struct {
 	name     string
 	conn     *websocket.Conn
 	session  string // Public id, on its ops.
-	key      string // Resumes the session.
+	key      string // Names the session in every hello.
 	version  uint64
 	seq      uint64
 	inflight string            // Token of the op sent and not acknowledged.
@@ -151,8 +151,11 @@ func (c *wsClient) join(ctx context.Context, base, doc string) ([]collab.OpMsg, 
 	}
 	conn.SetReadLimit(-1)
 	c.conn = conn
+	if c.key == "" {
+		c.key = collab.NewKey() // As the browser and the Go client draw theirs.
+	}
 	hello := collab.ClientMsg{Type: collab.TypeHello, Key: c.key}
-	if c.key != "" {
+	if c.session != "" { // Joined before: resume from its version.
 		hello.Version = &c.version
 	}
 	if err := c.write(ctx, hello); err != nil {

@@ -42,7 +42,7 @@ type Options struct {
 	Name, Color string // Display identity sent in hello.
 	Token       string // Sent in hello.
 	// Key is a session key from an earlier client (Client.Key), to resume
-	// its session: same public id, exactly-once kept (the server replaces
+	// its session (without it Dial draws a new key): same public id, exactly-once kept (the server replaces
 	// that session's connection if it is still open). Seqs then start from
 	// a clock value, above what an earlier client of the session used. The
 	// key is a secret: whoever holds it may act as that session.
@@ -136,6 +136,8 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 		// Resuming a session another client used: its seqs are unknown, and
 		// reusing one would be taken as a duplicate.
 		c.st.key, c.st.session, c.st.lastSeq = opts.Key, collab.SessionID(opts.Key), freshSeq()
+	} else {
+		c.st.key = collab.NewKey()
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	cn, err := c.connect(ctx)
@@ -179,8 +181,8 @@ func (c *Client) Session() string {
 }
 
 // Key returns the session's private key, which resumes it (Options.Key);
-// "" before the first welcome and with a server that predates keys. Keep
-// it secret: whoever holds it may act as this session.
+// "" with a server that predates keys. Keep it secret: whoever holds it may
+// act as this session.
 func (c *Client) Key() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -27,14 +27,14 @@ func newFakeServer(t *testing.T, text string) *fakeServer {
 func (f *fakeServer) version() uint64 { return uint64(len(f.log)) }
 
 // welcome answers hello; withText forces a full text even when the client
-// named a version. As the server does, a new session gets a key and the id
-// derived from it, a hello with a key resumes that id, and one with a
-// session id alone (a legacy client) resumes that id.
+// named a version. As the server does, a hello with a key gets the id
+// derived from it and the key echoed, one with a session id alone (a legacy
+// client) resumes that id, and one with neither gets a new legacy id.
 func (f *fakeServer) welcome(h collab.ClientMsg, withText bool) collab.Welcome {
 	session, key := h.Session, h.Key
 	if session == "" && key == "" {
 		f.next++
-		key = fmt.Sprintf("fake-key-%c-0123456789", 'A'-1+f.next)
+		session = fmt.Sprintf("fake-session-%c", 'A'-1+f.next)
 	}
 	if key != "" {
 		session = collab.SessionID(key)

@@ -232,7 +232,7 @@ func (p *faultProxy) close() {
 }
 
 // TestKeyResumesSession: against the real server, a client reconnects with
-// the key from its welcome (the server refuses a keyed session's public id)
+// the key it drew (the server refuses a keyed session's public id)
 // and keeps its session and exactly-once; Options.Key resumes the session
 // from another client; the others see only the public id.
 func TestKeyResumesSession(t *testing.T) {

@@ -169,9 +169,9 @@ func (s *state) sendOp(seq uint64, op ot.Op) {
 	s.out = append(s.out, collab.ClientMsg{Type: collab.TypeOp, Seq: seq, Version: &v, Op: op})
 }
 
-// hello is the first message on every connection. It resumes the session
-// by its key; by its id only with a server that sent no key (one that
-// predates keys).
+// hello is the first message on every connection. It names the session by
+// its key (Dial draws one); by its id only with a server whose welcome
+// echoed no key (one that predates keys).
 func (s *state) hello(user collab.User, token string) collab.ClientMsg {
 	m := collab.ClientMsg{Type: collab.TypeHello, Key: s.key, Token: token, User: &user}
 	if s.key == "" {
@@ -193,7 +193,7 @@ func (s *state) offline() {
 // welcome applies the server's answer to hello: catch up through its ops (or
 // take its text), then resend the in-flight op with the same seq.
 func (s *state) welcome(w collab.Welcome) error {
-	s.session, s.key, s.role = w.Session, w.Key, w.Role
+	s.session, s.key, s.role = w.Session, w.Key, w.Role // No key back: the server predates keys.
 	if w.Text != nil {
 		s.takeText(*w.Text, w.Version)
 	} else {

@@ -485,16 +485,18 @@ func TestCursorClamped(t *testing.T) {
 	}
 }
 
-// TestHelloResumesByKey: after a welcome the hello names the session by the
-// welcome's key, not by its public id (refused for a keyed session); after a
-// welcome without a key (a server from before keys) it names the id.
+// TestHelloResumesByKey: the hello names the session by its key, before
+// and after a welcome that echoes it, never by its public id (refused for a
+// keyed session); after a welcome without a key (a server from before keys)
+// it names the id.
 func TestHelloResumesByKey(t *testing.T) {
 	text := ""
+	key := "0123456789abcdef0123456789abcdef"
 	s := newState()
-	if h := s.hello(collab.User{}, ""); h.Key != "" || h.Session != "" {
+	s.key = key // As Dial draws it.
+	if h := s.hello(collab.User{}, ""); h.Key != key || h.Session != "" {
 		t.Fatalf("first hello %+v", h)
 	}
-	key := "0123456789abcdef0123456789abcdef"
 	if err := s.welcome(collab.Welcome{Session: collab.SessionID(key), Key: key, Role: "edit", Text: &text}); err != nil {
 		t.Fatal(err)
 	}

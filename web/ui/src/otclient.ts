@@ -35,7 +35,7 @@ export interface PeerMsg {
 export interface WelcomeMsg {
   /** The public id, which the others see on this client's ops and presence. */
   session: string;
-  /** The private key that resumes the session (absent from a server before keys). */
+  /** The hello's key, echoed (absent from a server before keys). */
   key?: string;
   version: number; role: "edit" | "view";
   peers: PeerMsg[] | null; text?: string; ops?: OpMsg[] | null;
@@ -58,10 +58,11 @@ const HISTORY = 256;
 
 export class OTClient {
   session = "";
-  // The session's private key, from welcome: the next hello resumes the
-  // session with it (its public id, which everyone sees, cannot). Kept in
-  // this page only.
-  private key = "";
+  // The session's private key, drawn here: every hello names the session
+  // by it (its public id, which everyone sees, cannot resume it). Kept in
+  // this page only; "" after a welcome that did not echo it (a server from
+  // before keys), which is resumed by its id.
+  private key = newKey();
   version = 0;
   /** True once a welcome was processed on the current connection. */
   live = false;
@@ -87,11 +88,11 @@ export class OTClient {
   }
 
   /**
-   * The hello fields that resume this client's session: its key, or its id
-   * when the server sent no key (one from before keys).
+   * The hello fields that name this client's session: its key, or its id
+   * when the server did not echo the key (one from before keys).
    */
   hello(): { key?: string; session?: string; version?: number } {
-    if (!this.started) return {};
+    if (!this.started) return { key: this.key };
     const resume = this.key ? { key: this.key } : { session: this.session };
     return this.needText ? resume : { ...resume, version: this.version };
   }
@@ -356,3 +357,9 @@ export function diff(a: string, b: string): Op {
 
 const isHighAt = (s: string, i: number) => { const c = s.charCodeAt(i); return c >= 0xd800 && c <= 0xdbff; };
 const isLowAt = (s: string, i: number) => { const c = s.charCodeAt(i); return c >= 0xdc00 && c <= 0xdfff; };
+
+/** A new session key: 32 hex digits (128 bits) from the platform's CSPRNG. */
+function newKey(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}

@@ -19,8 +19,10 @@ class Server {
   // hello resumes one by its key, or, from a client before keys, by its id.
   hello(h: { key?: string; session?: string; version?: number }): WelcomeMsg {
     assert.ok(!(h.key && h.session), "key and session in one hello");
-    const key = h.session ? undefined : h.key ?? `key${++this.sessions}`;
-    const session = key ? `s-${key}` : h.session!;
+    // As the server: a key names its session; neither key nor session is a
+    // client from before keys, which gets a fresh id.
+    const key = h.key;
+    const session = key ? `s-${key}` : h.session ?? `legacy${++this.sessions}`;
     const version = this.log.length;
     if ((h.key || h.session) && h.version !== undefined && version - h.version <= this.window) {
       return { session, key, version, role: "edit", peers: [], ops: this.log.slice(h.version) };
@@ -303,12 +305,15 @@ test("an op resent in limbo is rebased onto the snapshot, as the client rebases 
   assert.equal(h.text, server);
 });
 
-test("a reconnect resumes the session by the welcome's key, not by its public id", () => {
+test("every hello names the session by the client's own key, not by its public id", () => {
   const { client } = bare("abc");
-  assert.deepEqual(client.hello(), {});
-  client.welcome({ session: "s-public", key: "0123456789abcdef", version: 1, role: "edit", peers: [], text: "abc" });
+  const first = client.hello();
+  assert.deepEqual(Object.keys(first), ["key"]);
+  assert.match(first.key!, /^[0-9a-f]{32}$/);
+  assert.notEqual(bare("abc").client.hello().key, first.key, "each client draws its own key");
+  client.welcome({ session: "s-public", key: first.key, version: 1, role: "edit", peers: [], text: "abc" });
   client.disconnected();
-  assert.deepEqual(client.hello(), { key: "0123456789abcdef", version: 1 });
+  assert.deepEqual(client.hello(), { key: first.key, version: 1 });
   assert.equal(client.session, "s-public");
   // A server from before keys sends none: the id resumes, as it did then.
   const old = bare("abc").client;
