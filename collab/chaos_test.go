@@ -4,135 +4,18 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/http"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/foliodocs/folio/collab"
 	"github.com/foliodocs/folio/collab/client"
+	"github.com/foliodocs/folio/collab/internal/livetest"
 	"github.com/foliodocs/folio/ot"
 	"github.com/foliodocs/folio/storage"
 )
-
-// liveServer is a hub on a real bbolt file behind a real HTTP server on
-// 127.0.0.1. It can be stopped and started again on the same file and
-// address (restart_test.go). With maxDelay, every write on the server's and
-// on dialAll's clients' connections waits up to maxDelay (network jitter).
-type liveServer struct {
-	t        testing.TB
-	path     string
-	addr     string
-	opts     collab.Options
-	maxDelay time.Duration
-	noSync   bool // Skip fsync: for tests about ordering, not durability.
-
-	db  *storage.DB
-	hub *collab.Hub
-	hs  *http.Server
-	wg  sync.WaitGroup // The Serve goroutine.
-}
-
-func newLiveServer(t testing.TB, opts collab.Options, maxDelay time.Duration, noSync bool) *liveServer {
-	t.Helper()
-	s := &liveServer{t: t, path: filepath.Join(t.TempDir(), "folio.db"), addr: "127.0.0.1:0",
-		opts: opts, maxDelay: maxDelay, noSync: noSync}
-	s.opts.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *liveServer) url(doc string) string { return "ws://" + s.addr + "/api/v1/docs/" + doc + "/ws" }
-
-// start opens the data file and serves on s.addr (the same port after a stop).
-func (s *liveServer) start() {
-	t := s.t
-	t.Helper()
-	db, err := storage.Open(s.path, storage.Options{NoSync: s.noSync})
-	if err != nil {
-		t.Fatalf("open storage: %v", err)
-	}
-	var ln net.Listener
-	deadline := time.Now().Add(5 * time.Second)
-	for ln, err = net.Listen("tcp", s.addr); err != nil; ln, err = net.Listen("tcp", s.addr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("listen %s: %v", s.addr, err)
-		}
-		time.Sleep(10 * time.Millisecond) // The port is still held by the old server.
-	}
-	s.addr = ln.Addr().String()
-	s.db, s.hub = db, collab.NewHub(db, s.opts)
-	mux := http.NewServeMux()
-	hub := s.hub
-	mux.HandleFunc("GET /api/v1/docs/{id}/ws", func(w http.ResponseWriter, r *http.Request) {
-		c, wire, err := collab.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{collab.Subprotocol}})
-		if err != nil {
-			return
-		}
-		hub.ServeConn(c, r.PathValue("id"), collab.Peer{Addr: r.RemoteAddr, Wire: wire})
-	})
-	s.hs = &http.Server{Handler: mux}
-	if s.maxDelay > 0 {
-		ln = &jitterListener{Listener: ln, max: s.maxDelay}
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.hs.Serve(ln)
-	}()
-}
-
-// stop shuts down in the production order: stop accepting, close the hub
-// (it waits for the hijacked WebSocket sessions), close the store.
-func (s *liveServer) stop() {
-	if s.hub == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := s.hs.Shutdown(ctx); err != nil {
-		s.t.Errorf("http shutdown: %v", err)
-	}
-	s.wg.Wait()
-	if err := s.hub.Close(ctx); err != nil {
-		s.t.Errorf("hub close: %v", err)
-	}
-	if err := s.db.Close(); err != nil {
-		s.t.Errorf("storage close: %v", err)
-	}
-	s.hub, s.db = nil, nil
-}
-
-// jitterListener delays every write on accepted connections by a random
-// duration up to max, keeping the byte order.
-type jitterListener struct {
-	net.Listener
-	max time.Duration
-}
-
-func (l *jitterListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &jitterConn{Conn: c, max: l.max}, nil
-}
-
-type jitterConn struct {
-	net.Conn
-	max time.Duration
-}
-
-func (c *jitterConn) Write(b []byte) (int, error) {
-	time.Sleep(rand.N(c.max))
-	return c.Conn.Write(b)
-}
 
 // ackLog records every ack the clients receive, and counts refusals.
 type ackLog struct {
@@ -185,26 +68,16 @@ func clientOptions(t testing.TB, name string) client.Options {
 }
 
 // dialAll connects n clients to doc, recording their acks in acks.
-func dialAll(t testing.TB, s *liveServer, doc string, n int, acks *ackLog) []*client.Client {
+func dialAll(t testing.TB, s *livetest.Server, doc string, n int, acks *ackLog) []*client.Client {
 	t.Helper()
 	cs := make([]*client.Client, n)
 	for i := range cs {
 		o := clientOptions(t, fmt.Sprintf("c%d", i))
 		o.OnAck = acks.hook(&cs[i])
 		o.OnError = acks.onError
-		if s.maxDelay > 0 { // Jitter the client-to-server direction too.
-			tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-				if err != nil {
-					return nil, err
-				}
-				return &jitterConn{Conn: c, max: s.maxDelay}, nil
-			}}
-			t.Cleanup(tr.CloseIdleConnections)
-			o.HTTPClient = &http.Client{Transport: tr}
-		}
+		o.HTTPClient = s.HTTPClient() // Jitter the client-to-server direction too.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, err := client.Dial(ctx, s.url(doc), o)
+		c, err := client.Dial(ctx, s.URL(doc), o)
 		cancel()
 		if err != nil {
 			t.Fatalf("dial: %v", err)
@@ -257,7 +130,7 @@ func editLoop(c *client.Client, seed uint64, ops, dropEvery int) {
 // texts equal the server's text and a replay of the stored log, that every
 // (session, seq) appears once in the log, and that every ack names the log
 // record it acknowledged.
-func checkConverged(t *testing.T, s *liveServer, doc string, cs []*client.Client, acks *ackLog) {
+func checkConverged(t *testing.T, s *livetest.Server, doc string, cs []*client.Client, acks *ackLog) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -266,7 +139,7 @@ func checkConverged(t *testing.T, s *liveServer, doc string, cs []*client.Client
 			t.Fatalf("%s: not synced: %v", c.Session(), err)
 		}
 	}
-	meta, err := s.db.Meta(ctx, doc)
+	meta, err := s.DB().Meta(ctx, doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +147,7 @@ func checkConverged(t *testing.T, s *liveServer, doc string, cs []*client.Client
 	for _, c := range cs {
 		eventually(t, "clients at the head version", func() bool { return c.Version() == head })
 	}
-	replay, seen := replayLog(t, s.db, doc, head)
+	replay, seen := replayLog(t, s.DB(), doc, head)
 	fresh := dialAll(t, s, doc, 1, &ackLog{})[0]
 	if fresh.Text() != replay || fresh.Version() != head {
 		t.Fatalf("server text at %d differs from the log replay:\n%q\n%q", fresh.Version(), fresh.Text(), replay)
@@ -338,7 +211,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func runChaos(t *testing.T, clients, ops int) {
-	s := newLiveServer(t, collab.Options{OpsPerSecond: 300, OpBurst: 20}, 2*time.Millisecond, true)
+	s := livetest.New(t, livetest.Options{Hub: collab.Options{OpsPerSecond: 300, OpBurst: 20},
+		NoSync: true, MaxDelay: 2 * time.Millisecond})
 	var acks ackLog
 	cs := dialAll(t, s, "chaos", clients, &acks)
 	var wg sync.WaitGroup
@@ -371,7 +245,7 @@ func TestChaosConvergenceLong(t *testing.T) {
 // TestPresenceThroughEdits: a peer's cursor, as another client sees it, moves
 // with a third client's edits, and leave arrives when a client closes.
 func TestPresenceThroughEdits(t *testing.T) {
-	s := newLiveServer(t, collab.Options{}, 0, true)
+	s := livetest.New(t, livetest.Options{NoSync: true})
 	var acks ackLog
 	cs := dialAll(t, s, "pres", 3, &acks)
 	a, b, c := cs[0], cs[1], cs[2]
@@ -422,7 +296,7 @@ func BenchmarkClientRoundTrip(b *testing.B) { benchRoundTrip(b, false) }
 func BenchmarkClientRoundTripNoSync(b *testing.B) { benchRoundTrip(b, true) }
 
 func benchRoundTrip(b *testing.B, noSync bool) {
-	s := newLiveServer(b, collab.Options{OpsPerSecond: 1e9, OpBurst: 1 << 30}, 0, noSync)
+	s := livetest.New(b, livetest.Options{Hub: collab.Options{OpsPerSecond: 1e9, OpBurst: 1 << 30}, NoSync: noSync})
 	c := dialAll(b, s, "bench", 1, &ackLog{})[0]
 	ctx := context.Background()
 	b.ResetTimer()

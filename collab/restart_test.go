@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/collab/internal/livetest"
 	"github.com/foliodocs/folio/ot"
 )
 
@@ -18,7 +18,7 @@ import (
 // text must hold every typed character exactly once: nothing typed is lost
 // or doubled, whether it was in flight, buffered or typed offline.
 func TestRestart(t *testing.T) {
-	s := newLiveServer(t, collab.Options{}, 0, false)
+	s := livetest.New(t, livetest.Options{})
 	var acks ackLog
 	cs := dialAll(t, s, "restart", 4, &acks)
 	stop := make(chan struct{})
@@ -50,7 +50,7 @@ func TestRestart(t *testing.T) {
 	for range 3 {
 		n := acks.count()
 		eventually(t, "edits acknowledged before the restart", func() bool { return acks.count() >= n+10 })
-		s.stop()
+		s.Stop()
 		eventually(t, "every client offline with unsent edits", func() bool {
 			for _, c := range cs {
 				if c.Online() || c.Synced() {
@@ -59,7 +59,7 @@ func TestRestart(t *testing.T) {
 			}
 			return true
 		})
-		s.start()
+		s.Start()
 		// Every client back before the next stop: each one then lives
 		// through every restart (a client still in its reconnect backoff
 		// would otherwise sleep through a short-lived server).
