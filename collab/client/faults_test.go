@@ -9,7 +9,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/foliodocs/folio/collab"
+	"github.com/foliodocs/folio/collab/internal/livetest"
 )
 
 // TestFaultsConverge: random edits by a few clients of a real server, behind
@@ -21,16 +21,16 @@ func TestFaultsConverge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("randomized fault runs")
 	}
-	s := newLiveServer(t, collab.Options{})
-	p := newFaultProxy(t, s.addr)
+	s := livetest.New(t, livetest.Options{NoSync: true})
+	p := newFaultProxy(t, s.Addr())
 	run := 0
 	rapid.Check(t, func(rt *rapid.T) {
 		run++
 		doc := fmt.Sprintf("r%d", run)
 		p.setHole(false, false)
 		p.setDown(false)
-		if s.hub == nil {
-			s.start()
+		if !s.Running() {
+			s.Start()
 		}
 		n := rapid.IntRange(1, 3).Draw(rt, "clients")
 		cs := make([]*Client, n)
@@ -80,8 +80,8 @@ func TestFaultsConverge(t *testing.T) {
 			case 8:
 				cs[rapid.IntRange(0, n-1).Draw(rt, "who")].DropConnection()
 			case 9:
-				s.stop()
-				s.start()
+				s.Stop()
+				s.Start()
 			}
 			time.Sleep(time.Duration(rapid.IntRange(0, 20).Draw(rt, "pause")) * time.Millisecond)
 		}
@@ -95,7 +95,7 @@ func TestFaultsConverge(t *testing.T) {
 				rt.Fatalf("%s not synced: %v (online %v)", c.Session(), err, c.Online())
 			}
 		}
-		text, v := s.serverText(doc)
+		text, v := s.Text(doc)
 		deadline := time.Now().Add(20 * time.Second)
 		for _, c := range cs {
 			for c.Version() != v || c.Text() != text {

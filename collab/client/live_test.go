@@ -1,113 +1,14 @@
 package client
 
 import (
-	"context"
 	"net"
-	"net/http"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-	"github.com/rs/zerolog"
-
 	"github.com/foliodocs/folio/collab"
-	"github.com/foliodocs/folio/storage"
+	"github.com/foliodocs/folio/collab/internal/livetest"
 )
-
-// liveServer is a real hub on a bbolt file in t.TempDir() behind an HTTP
-// server on 127.0.0.1; it can be stopped and started again on the same file
-// and address.
-type liveServer struct {
-	t    *testing.T
-	path string
-	addr string
-	opts collab.Options
-
-	db  *storage.DB
-	hub *collab.Hub
-	hs  *http.Server
-	wg  sync.WaitGroup
-}
-
-func newLiveServer(t *testing.T, opts collab.Options) *liveServer {
-	t.Helper()
-	s := &liveServer{t: t, path: filepath.Join(t.TempDir(), "folio.db"), addr: "127.0.0.1:0", opts: opts}
-	s.opts.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *liveServer) url(doc string) string { return "ws://" + s.addr + "/api/v1/docs/" + doc + "/ws" }
-
-func (s *liveServer) start() {
-	t := s.t
-	t.Helper()
-	db, err := storage.Open(s.path, storage.Options{NoSync: true})
-	if err != nil {
-		t.Fatalf("open storage: %v", err)
-	}
-	var ln net.Listener
-	deadline := time.Now().Add(5 * time.Second)
-	for ln, err = net.Listen("tcp", s.addr); err != nil; ln, err = net.Listen("tcp", s.addr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("listen %s: %v", s.addr, err)
-		}
-		time.Sleep(10 * time.Millisecond) // The port is still held by the old server.
-	}
-	s.addr = ln.Addr().String()
-	s.db, s.hub = db, collab.NewHub(db, s.opts)
-	hub := s.hub
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/docs/{id}/ws", func(w http.ResponseWriter, r *http.Request) {
-		c, wire, err := collab.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{collab.Subprotocol}})
-		if err != nil {
-			return
-		}
-		hub.ServeConn(c, r.PathValue("id"), collab.Peer{Addr: r.RemoteAddr, Wire: wire})
-	})
-	s.hs = &http.Server{Handler: mux}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.hs.Serve(ln)
-	}()
-}
-
-func (s *liveServer) stop() {
-	if s.hub == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	s.hs.Shutdown(ctx)
-	s.wg.Wait()
-	if err := s.hub.Close(ctx); err != nil {
-		s.t.Errorf("hub close: %v", err)
-	}
-	if err := s.db.Close(); err != nil {
-		s.t.Errorf("storage close: %v", err)
-	}
-	s.hub, s.db = nil, nil
-}
-
-// serverText is the document's text and version as a fresh reader sees it.
-func (s *liveServer) serverText(doc string) (string, uint64) {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	meta, err := s.db.Meta(ctx, doc)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	text, err := s.db.TextAt(ctx, doc, meta.Version)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return text, meta.Version
-}
 
 // faultProxy forwards TCP connections on 127.0.0.1 to target and can cut
 // them all, or black-hole them (keep them open, holding every byte back).
@@ -236,13 +137,13 @@ func (p *faultProxy) close() {
 // and keeps its session and exactly-once; Options.Key resumes the session
 // from another client; the others see only the public id.
 func TestKeyResumesSession(t *testing.T) {
-	s := newLiveServer(t, collab.Options{})
+	s := livetest.New(t, livetest.Options{NoSync: true})
 	var mu sync.Mutex
 	var seen []string
 	o := testOptions(t)
 	o.OnPresence = func(p collab.Presence) { mu.Lock(); seen = append(seen, p.Session); mu.Unlock() }
-	dial(t, s.url("k"), o)
-	a := dial(t, s.url("k"), testOptions(t))
+	dial(t, s.URL("k"), o)
+	a := dial(t, s.URL("k"), testOptions(t))
 	key, id := a.Key(), a.Session()
 	if key == "" || id != collab.SessionID(key) {
 		t.Fatalf("key %q, session %q", key, id)
@@ -262,7 +163,7 @@ func TestKeyResumesSession(t *testing.T) {
 	a.Close()
 	o = testOptions(t)
 	o.Key = key
-	b := dial(t, s.url("k"), o)
+	b := dial(t, s.URL("k"), o)
 	if b.Session() != id {
 		t.Fatalf("Options.Key resumed %q, want %q", b.Session(), id)
 	}
@@ -270,7 +171,7 @@ func TestKeyResumesSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSynced(t, b)
-	if text, v := s.serverText("k"); text != "cab" || v != 3 {
+	if text, v := s.Text("k"); text != "cab" || v != 3 {
 		t.Fatalf("server text %q at %d", text, v)
 	}
 	mu.Lock()
