@@ -40,6 +40,9 @@ type Config struct {
 	IdleUnload      time.Duration
 	OpWindow        int // Recent ops each open document keeps in memory (collab.Options.OpWindow).
 	SSEHeartbeat    time.Duration
+	// MaxWait is the longest long-poll wait of GET ops (web.Options.MaxWait):
+	// below a proxy's read timeout, or the proxy cuts waits that end quietly.
+	MaxWait         time.Duration
 	ShutdownTimeout time.Duration
 	// DrainDelay is how long a shutdown keeps listening after /readyz turns
 	// 503, so that a load balancer sees it and stops sending traffic before
@@ -119,6 +122,7 @@ func defaultConfig() Config {
 		IdleUnload:        time.Minute,
 		OpWindow:          1000,
 		SSEHeartbeat:      15 * time.Second,
+		MaxWait:           web.DefaultMaxWait,
 		ShutdownTimeout:   15 * time.Second,
 		ReadHeaderTimeout: 10 * time.Second,
 		CommitDelay:       storage.DefaultCommitDelay,
@@ -178,6 +182,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleUnload, "idle-unload", c.IdleUnload, "unload a document from memory after this long without clients")
 	fs.IntVar(&c.OpWindow, "op-window", c.OpWindow, "recent ops each open document keeps in memory (about 210 bytes each) for clients that are behind; older ones are read from storage")
 	fs.DurationVar(&c.SSEHeartbeat, "sse-heartbeat", c.SSEHeartbeat, "interval of SSE heartbeat comments")
+	fs.DurationVar(&c.MaxWait, "max-wait", c.MaxWait, "longest long-poll wait of GET ops (?wait=, whole seconds); keep it below the read timeout of any proxy in front")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown (on SIGINT or SIGTERM) may take; a second signal ends the process at once")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", c.DrainDelay, "how long a shutdown keeps the port open with /readyz at 503 before closing it, for a load balancer to notice (part of --shutdown-timeout; 0: none)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send request headers")
@@ -288,6 +293,9 @@ func (c Config) Validate() error {
 			bad("--allowed-hosts %q %v", h, err)
 		}
 	}
+	if c.MaxWait < time.Second || c.MaxWait%time.Second != 0 {
+		bad("--max-wait must be whole seconds, at least 1s (clients ask for ?wait= in seconds)")
+	}
 	positive := map[string]float64{
 		"--max-body": float64(c.MaxBodyBytes), "--max-text": float64(c.MaxTextBytes),
 		"--max-message": float64(c.MaxMessageBytes), "--max-doc-len": float64(c.MaxDocLen),
@@ -343,7 +351,7 @@ func (c Config) logTo(log zerolog.Logger) {
 		Int64("max_message", c.MaxMessageBytes).Int("max_doc_len", c.MaxDocLen).
 		Int("max_conns_per_doc", c.MaxConnsPerDoc).
 		Float64("ops_per_second", c.OpsPerSecond).Int("op_burst", c.OpBurst).
-		Stringer("idle_unload", c.IdleUnload).Int("op_window", c.OpWindow).Stringer("sse_heartbeat", c.SSEHeartbeat).
+		Stringer("idle_unload", c.IdleUnload).Int("op_window", c.OpWindow).Stringer("sse_heartbeat", c.SSEHeartbeat).Stringer("max_wait", c.MaxWait).
 		Stringer("shutdown_timeout", c.ShutdownTimeout).Stringer("drain_delay", c.DrainDelay).
 		Stringer("read_header_timeout", c.ReadHeaderTimeout).
 		Stringer("commit_delay", c.CommitDelay).Bool("check", c.Check).

@@ -129,6 +129,8 @@ func TestConfigErrors(t *testing.T) {
 		{"allowed host with a space", []string{"--allowed-hosts", "docs example.com"}, nil, "is not a host name"},
 		{"allowed host wildcard inside", []string{"--allowed-hosts", "*x.example.com"}, nil, "is not a host name"},
 		{"allowed host wildcard over a top-level domain", []string{"--allowed-hosts", "*.com"}, nil, "whole top-level domain"},
+		{"long-poll wait under a second", []string{"--max-wait", "500ms"}, nil, "--max-wait"},
+		{"long-poll wait in part seconds", nil, map[string]string{"FOLIO_MAX_WAIT": "1500ms"}, "--max-wait"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

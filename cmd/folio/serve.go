@@ -86,7 +86,7 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 	opts := web.Options{
 		Hub: hub, Store: db, Logger: log.With().Str("component", "web").Logger(), Registry: reg,
 		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins, AllowedHosts: cfg.allowedHosts(),
-		MaxBodyBytes: cfg.MaxBodyBytes, MaxTextBytes: cfg.MaxTextBytes, Heartbeat: cfg.SSEHeartbeat,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxTextBytes: cfg.MaxTextBytes, Heartbeat: cfg.SSEHeartbeat, MaxWait: cfg.MaxWait,
 		RateLimits: web.RateLimits{
 			Upgrades:       web.Limit{PerSecond: cfg.UpgradeRate, Burst: cfg.UpgradeBurst},
 			Writes:         web.Limit{PerSecond: cfg.WriteRate, Burst: cfg.WriteBurst},

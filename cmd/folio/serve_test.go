@@ -281,3 +281,37 @@ func TestDrainDelayKeepsAnswering(t *testing.T) {
 		t.Fatal("still answering after the shutdown")
 	}
 }
+
+// TestServeMaxWait: --max-wait bounds the long-poll wait a client may ask
+// for, so that it stays below the read timeout of a proxy in front.
+func TestServeMaxWait(t *testing.T) {
+	var stderr bytes.Buffer
+	cfg, err := parseServe([]string{"--max-wait", "25s", "--data", t.TempDir()}, envMap(nil), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	st, err := build(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(st.http.Handler)
+	defer st.closeHubAndStore(context.Background(), log)
+	defer ts.Close()
+	status := func(wait string) (int, string) {
+		resp, err := http.Get(ts.URL + "/api/v1/docs/d/ops?since=0&wait=" + wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct{ Error struct{ Code, Message string } }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body.Error.Message
+	}
+	if code, msg := status("26"); code != http.StatusBadRequest || !strings.Contains(msg, "at most 25 seconds") {
+		t.Errorf("wait=26 past --max-wait 25s: %d %q", code, msg)
+	}
+	if code, _ := status("25"); code == http.StatusBadRequest {
+		t.Errorf("wait=25 within --max-wait 25s refused")
+	}
+}
