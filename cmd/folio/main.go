@@ -1,4 +1,3 @@
-// Command folio runs the Folio service and its maintenance commands.
 package main
 
 import (

@@ -304,7 +304,9 @@ func TestServeMaxWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var body struct{ Error struct{ Code, Message string } }
+		var body struct {
+			Error struct{ Code, Message string }
+		}
 		_ = json.NewDecoder(resp.Body).Decode(&body)
 		return resp.StatusCode, body.Error.Message
 	}
