@@ -38,7 +38,7 @@ func decodeClient(typ websocket.MessageType, data []byte) (*ClientMsg, *Error) {
 // decodeJSON is decodeClient's general path, through encoding/json, with
 // the protocol's key rules (clientKeys) applied first.
 func decodeJSON(data []byte) (*ClientMsg, *Error) {
-	data, e := clientKeys.strict(data, "message")
+	data, e := clientKeys.strict(data, "message", false)
 	if e != nil {
 		return nil, e
 	}

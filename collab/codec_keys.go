@@ -19,7 +19,8 @@ import (
 // and the same as decodeFast's: keys are matched exactly (after JSON
 // unescaping), a key given twice is invalid_message, and any other key is
 // ignored, value and all, so that clients may send fields a later server
-// reads. docs/protocol.md states the rule.
+// reads. docs/protocol.md states the rule. REST bodies follow it too, but
+// refuse unknown keys (CheckKeys).
 type keySet struct {
 	keys     map[string]*keySet // nil for a value passed on as it is
 	required bool               // every key must be present (a cursor's anchor and head)
@@ -72,11 +73,24 @@ func structKeys(t reflect.Type) *keySet {
 	return ks
 }
 
+// CheckKeys applies the key rule of client frames to JSON object b before
+// encoding/json decodes it into v, a pointer to a struct: keys match v's
+// JSON tags exactly (after JSON unescaping), each at most once, in nested
+// objects too. Unlike a frame, where an unknown key is ignored, any key v
+// does not read is refused: this is for REST bodies, which refuse what they
+// would not read (docs/api.md). Anything that is not one valid JSON object
+// passes, for encoding/json to report. The error is invalid_message.
+func CheckKeys(b []byte, v any) *Error {
+	_, e := structKeys(reflect.TypeOf(v).Elem()).strict(b, "body", true)
+	return e
+}
+
 // strict returns object b (what names it in errors) with only the keys ks
 // reads, each once, and their nested objects likewise, for encoding/json
-// to decode. Anything that is not one valid JSON object is returned as it
-// is, for encoding/json to report.
-func (ks *keySet) strict(b []byte, what string) ([]byte, *Error) {
+// to decode; any other key is dropped, or with refuseUnknown refused.
+// Anything that is not one valid JSON object is returned as it is, for
+// encoding/json to report.
+func (ks *keySet) strict(b []byte, what string, refuseUnknown bool) ([]byte, *Error) {
 	keys, vals, ok := members(b)
 	if !ok {
 		return b, nil
@@ -89,13 +103,16 @@ func (ks *keySet) strict(b []byte, what string) ([]byte, *Error) {
 		}
 		seen[k] = true
 		sub, known := ks.keys[k]
+		if !known && refuseUnknown {
+			return nil, ks.unknown(what, k)
+		}
 		if !known {
 			continue
 		}
 		v := vals[i]
 		if sub != nil {
 			var e *Error
-			if v, e = sub.strict(v, k); e != nil {
+			if v, e = sub.strict(v, k, refuseUnknown); e != nil {
 				return nil, e
 			}
 		}
@@ -115,6 +132,17 @@ func (ks *keySet) strict(b []byte, what string) ([]byte, *Error) {
 		}
 	}
 	return append(out, '}'), nil
+}
+
+// unknown refuses key k of object what, naming the key it may have meant
+// when they differ only in letter case.
+func (ks *keySet) unknown(what, k string) *Error {
+	for _, known := range slices.Sorted(maps.Keys(ks.keys)) {
+		if strings.EqualFold(k, known) {
+			return errorf(CodeInvalidMessage, clip(fmt.Sprintf("%s has the unknown key %q (keys match exactly: %q)", what, k, known)))
+		}
+	}
+	return errorf(CodeInvalidMessage, clip(fmt.Sprintf("%s has the unknown key %q", what, k)))
 }
 
 // members splits b, which must be one JSON object and nothing else, into

@@ -115,3 +115,31 @@ func TestOpSeqKeysExact(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckKeys: a REST body follows a frame's key rule (exact, once, in
+// nested objects too) and its unknown keys are refused rather than ignored;
+// what is no JSON object is left to encoding/json.
+func TestCheckKeys(t *testing.T) {
+	type body struct {
+		Version *uint64 `json:"version"`
+		User    User    `json:"user"`
+	}
+	for b, want := range map[string]string{ // "": accepted
+		`{"version":1,"user":{"name":"Ann"}}`: "",
+		`{"\u0076ersion":1}`:                  "",
+		`not json`:                            "",
+		`{"Version":1}`:                       `body has the unknown key "Version" (keys match exactly: "version")`,
+		`{"version":1,"seq":2}`:               `body has the unknown key "seq"`,
+		`{"version":1,"version":2}`:           `body has the key "version" twice`,
+		`{"user":{"name":"a","Name":"b"}}`:    `user has the unknown key "Name" (keys match exactly: "name")`,
+		`{"user":{"name":"a","name":"b"}}`:    `user has the key "name" twice`,
+	} {
+		e := CheckKeys([]byte(b), &body{})
+		switch {
+		case want == "" && e != nil:
+			t.Errorf("%s: refused: %v", b, e)
+		case want != "" && (e == nil || e.Code != CodeInvalidMessage || e.Message != want):
+			t.Errorf("%s: got %v, want invalid_message: %s", b, e, want)
+		}
+	}
+}

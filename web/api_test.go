@@ -61,6 +61,10 @@ func TestCreateErrors(t *testing.T) {
 		{"long id", `{"id":"` + strings.Repeat("a", 65) + `"}`, 400, "invalid_id"},
 		{"not json", `{"id":`, 400, "invalid_message"},
 		{"unknown field", `{"name":"x"}`, 400, "invalid_message"},
+		// Keys as a WebSocket frame's: exactly as spelled, once.
+		{"key case", `{"ID":"kc"}`, 400, "invalid_message"},
+		{"key twice", `{"id":"k1","id":"k2"}`, 400, "invalid_message"},
+		{"key twice, escaped", `{"id":"k3","\u0069d":"k4"}`, 400, "invalid_message"},
 		{"trailing", `{} {}`, 400, "invalid_message"},
 		{"trailing brace", `{"id":"tb"}}`, 400, "invalid_message"},
 		{"trailing bracket", `{"id":"tk"} ]`, 400, "invalid_message"},
@@ -79,6 +83,15 @@ func TestCreateErrors(t *testing.T) {
 				t.Errorf("got %d %s, want %d %s", r.status, r.body, c.status, c.code)
 			}
 		})
+	}
+	// A key matches after JSON unescaping, as in a WebSocket frame.
+	if r := e.send("POST", "/api/v1/docs", `{"\u0069d":"esc"}`); r.status != http.StatusCreated {
+		t.Errorf("escaped key: %d %s", r.status, r.body)
+	}
+	for _, id := range []string{"kc", "k1", "k2", "k3", "k4"} {
+		if r := e.get("/api/v1/docs/" + id); r.status != http.StatusNotFound {
+			t.Errorf("%s created by a refused body: %d", id, r.status)
+		}
 	}
 }
 
@@ -263,6 +276,10 @@ func TestOpsEndpoint(t *testing.T) {
 		{"no version", `{"op":["x"]}`, 400, "invalid_op"},
 		{"no op", `{"version":2}`, 400, "invalid_op"},
 		{"trailing brace", `{"version":2,"op":["x"]}}`, 400, "invalid_op"},
+		{"unknown field", `{"version":2,"op":["x"],"seq":1}`, 400, "invalid_op"},
+		{"key case", `{"Version":2,"op":["x"]}`, 400, "invalid_op"},
+		{"key twice", `{"version":9,"version":2,"op":["x"]}`, 400, "invalid_op"},
+		{"op twice", `{"version":2,"op":["x"],"op":["y"]}`, 400, "invalid_op"},
 		{"version ahead", `{"version":9,"op":["x"]}`, 400, "version_ahead"},
 		{"negative version", `{"version":-1,"op":["x"]}`, 400, "invalid_op"},
 		{"oversize", `{"version":2,"op":["` + strings.Repeat("x", 300) + `"]}`, 413, "too_large"},

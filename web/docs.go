@@ -82,8 +82,10 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 	return decodeBody(body, v)
 }
 
-// decodeBody decodes a JSON body strictly: it must be one object, and
-// unknown fields and trailing data are errors.
+// decodeBody decodes a JSON body strictly: it must be one object whose
+// keys are v's exactly as spelled, each once (collab.CheckKeys: the rule of
+// WebSocket frames, except that unknown keys are errors), and trailing
+// data is an error.
 func decodeBody(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return apiError(codeInvalidMessage, "request body is not valid UTF-8")
@@ -94,8 +96,11 @@ func decodeBody(body []byte, v any) error {
 	if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' { // null would decode as {}.
 		return apiError(codeInvalidMessage, "request body must be a JSON object")
 	}
+	if e := collab.CheckKeys(body, v); e != nil {
+		return e
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
+	dec.DisallowUnknownFields() // For a body CheckKeys could not split: refused below anyway.
 	if err := dec.Decode(v); err != nil {
 		return apiError(codeInvalidMessage, "invalid JSON body: %v", err)
 	}
