@@ -39,8 +39,9 @@ func (h *Hub) Submit(ctx context.Context, id string, sub Submission) (uint64, er
 }
 
 // RefuseOp counts in folio_ops_rejected_total an op refused before it
-// could be submitted (a REST body that does not decode), under the code its
-// client got, as the WebSocket path counts the op frames it cannot decode.
+// could be submitted (a REST body that does not decode, a token that may
+// not edit, an address over its rate), under the code its client got, as
+// the WebSocket path counts the op frames it refuses before the room.
 func (h *Hub) RefuseOp(code Code) { h.opts.Metrics.opRejected(code) }
 
 // ReplaceText makes the document's text equal text through one op, the diff

@@ -66,6 +66,10 @@ func validIdempotencyKey(key string) bool {
 func (s *Server) handlePostOps(w http.ResponseWriter, r *http.Request) {
 	id, g, err := s.docRequest(r, needEdit)
 	if err != nil {
+		if e := collab.AsError(err); e.Code == codeForbidden {
+			s.refuseOp(w, r, e) // As a view session's op frame is.
+			return
+		}
 		s.writeError(w, r, err)
 		return
 	}
@@ -97,11 +101,31 @@ func (s *Server) handlePostOps(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, versionResponse{Version: v})
 }
 
-// refuseOp answers an op body that does not decode, counted with the ops
+// refuseOp answers an op that web refuses before the hub sees it (a body
+// that does not decode, a token that may not edit), counted with the ops
 // the hub refuses (folio_ops_rejected_total), as a WebSocket op frame is.
+// The hub counts what it refuses itself: Submit's errors are not counted
+// here.
 func (s *Server) refuseOp(w http.ResponseWriter, r *http.Request, e *collab.Error) {
 	s.hub.RefuseOp(e.Code)
 	s.writeError(w, r, e)
+}
+
+// limitedOps is limited(s.limits.writes, h) for POST ops: an op refused
+// for its address's rate counts as rate_limited, as an op frame over its
+// session's rate does.
+func (s *Server) limitedOps(h http.HandlerFunc) http.HandlerFunc {
+	l := s.limits.writes
+	if l == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !l.admit(w, r) {
+			s.hub.RefuseOp(errRateLimited.Code)
+			return
+		}
+		h(w, r)
+	}
 }
 
 // pollParams are the validated query of GET ops.

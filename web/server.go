@@ -213,7 +213,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("DELETE /api/v1/docs/{id}", limited(writes, s.handleDelete))
 	mux.HandleFunc("GET /api/v1/docs/{id}/text", s.handleGetText)
 	mux.HandleFunc("PUT /api/v1/docs/{id}/text", limited(writes, s.handlePutText))
-	mux.HandleFunc("POST /api/v1/docs/{id}/ops", limited(writes, s.handlePostOps))
+	mux.HandleFunc("POST /api/v1/docs/{id}/ops", s.limitedOps(s.handlePostOps))
 	mux.HandleFunc("GET /api/v1/docs/{id}/ops", s.handleGetOps)
 	mux.HandleFunc("GET /api/v1/docs/{id}/events", s.handleEvents)
 	mux.HandleFunc("GET /api/v1/docs/{id}/export/{format}", limited(exports, s.handleExport))

@@ -591,3 +591,43 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestRESTForbiddenAndRateLimitedOpsCounted: a REST op refused for its
+// token or its address's rate counts in folio_ops_rejected_total under the
+// code its client got, as a view session's or a flooding session's op frame
+// does; an op the hub refuses is counted once, by the hub; a refused create
+// is no op.
+func TestRESTForbiddenAndRateLimitedOpsCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnvWith(t, func(o *collab.Options) { o.Metrics = collab.NewMetrics(reg) }, func(o *Options) {
+		o.Registry, o.Authorize = reg, fakeAuthorize
+		o.RateLimits = RateLimits{Writes: Limit{PerSecond: 0.001, Burst: 4}}
+	})
+	if _, err := e.hub.Create(context.Background(), "d", "abc"); err != nil {
+		t.Fatal(err)
+	}
+	const ops = "/api/v1/docs/d/ops"
+	for _, c := range []struct {
+		token, body, code string
+	}{
+		{"view-d", `{"version":0,"op":["x"]}`, "forbidden"},
+		{"", `{"version":0,"op":["x"]}`, "forbidden"},
+		{"edit-d", `{"version":0,"op":[9,"x"]}`, "invalid_op"}, // Refused by the hub.
+		{"edit-d", `{"version":0,"op":["x"]}`, ""},
+		{"edit-d", `{"version":1,"op":["y"]}`, "rate_limited"}, // The burst of 4 is spent.
+	} {
+		if r := e.send("POST", ops, c.body, "Authorization", "Bearer "+c.token); r.errCode() != c.code {
+			t.Fatalf("%q %s: %d %s, want %q", c.token, c.body, r.status, r.body, c.code)
+		}
+	}
+	if r := e.send("POST", "/api/v1/docs", `{}`, "Authorization", "Bearer admin"); r.errCode() != "rate_limited" {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	body := string(e.get("/metrics").body)
+	for _, want := range []string{`folio_ops_rejected_total{reason="forbidden"} 2`,
+		`folio_ops_rejected_total{reason="invalid_op"} 1`, `folio_ops_rejected_total{reason="rate_limited"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("want %s in:\n%s", want, grepLines(body, "folio_ops_rejected_total"))
+		}
+	}
+}
