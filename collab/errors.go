@@ -52,9 +52,21 @@ const (
 type Error struct {
 	Code    Code
 	Message string
+
+	cause error // What became this error (a storage failure), for the log only; see Hub.fail.
 }
 
-func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+// Error is for the log: the code, the message and the underlying error when
+// there is one. A client gets Code and Message only.
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return string(e.Code) + ": " + e.Message + ": " + e.cause.Error()
+	}
+	return string(e.Code) + ": " + e.Message
+}
+
+// Unwrap returns the underlying error, or nil.
+func (e *Error) Unwrap() error { return e.cause }
 
 func errorf(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
 

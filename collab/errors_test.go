@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
 
 	"github.com/foliodocs/folio/storage"
 )
@@ -87,5 +88,29 @@ func TestProtocolDocTable(t *testing.T) {
 		if !seen[code] {
 			t.Errorf("code %s missing from docs/protocol.md", code)
 		}
+	}
+}
+
+// TestFailKeepsCause: the *Error of a storage failure that is not internal
+// carries the failure for the log (Error, Unwrap), while its Message, all a
+// client sees, stays the code's; an internal one is logged by fail itself
+// and says nothing more.
+func TestFailKeepsCause(t *testing.T) {
+	var logs strings.Builder
+	h := &Hub{log: zerolog.New(&logs)}
+	full := fmt.Errorf("append: %w", &os.PathError{Op: "write", Path: "/data/folio.db", Err: syscall.ENOSPC})
+	e := h.fail("commit", "d", full)
+	if e.Code != CodeUnavailable || e.Message != "storage is full; retry later" || !errors.Is(e, syscall.ENOSPC) ||
+		!strings.Contains(e.Error(), "commit d: append: write /data/folio.db: no space left on device") {
+		t.Errorf("storage full: %+v, %q", e, e.Error())
+	}
+	if logs.Len() != 0 {
+		t.Errorf("a 503's cause is its handler's to log, once: %s", logs.String())
+	}
+	if e := h.fail("commit", "d", errConflict); e != errConflict {
+		t.Errorf("an *Error already: %+v", e)
+	}
+	if e := h.fail("commit", "d", errors.New("disk on fire")); e != errInternal || !strings.Contains(logs.String(), "disk on fire") {
+		t.Errorf("internal: %+v, log %s", e, logs.String())
 	}
 }

@@ -3,6 +3,7 @@ package collab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"sync"
 
@@ -234,11 +235,18 @@ func (h *Hub) isClosed() bool {
 	return h.closed
 }
 
-// fail logs err when it is not a client error and returns it as an *Error.
+// fail returns err, from op on document id, as an *Error. An internal error
+// is logged here, since its *Error says nothing more; any other keeps err as
+// its cause, so that the one line its handler logs (web's writeError, for a
+// 503 such as a full disk) names the storage error behind it.
 func (h *Hub) fail(op, id string, err error) *Error {
 	e := AsError(err)
-	if e.Code == CodeInternal {
+	var made *Error
+	switch {
+	case e.Code == CodeInternal:
 		h.log.Error().Err(err).Str(logDoc, id).Msg(op)
+	case !errors.As(err, &made):
+		e = &Error{Code: e.Code, Message: e.Message, cause: fmt.Errorf("%s %s: %w", op, id, err)}
 	}
 	return e
 }

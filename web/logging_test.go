@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -62,28 +63,31 @@ func parseLogs(t *testing.T, out string) []logLine {
 // error, with the cause, wherever the cause was handled (web converting a
 // store error, or the hub converting a commit's); the request line stays at
 // info with the status, so an operator counting warnings counts failures.
+// A 503 from the hub names both what the client was told and the storage
+// error behind it.
 func TestOneLogLinePerFailure(t *testing.T) {
 	cases := []struct {
 		name      string
-		store     Store  // web's reads; nil: the real database
-		commitErr error  // the hub's commits fail with it; nil: they succeed
-		method    string // of the request
-		path      string //
-		body      string //
-		status    int    // expected
-		level     string // of the one loud line
-		cause     string // in the loud line
+		store     Store    // web's reads; nil: the real database
+		commitErr error    // the hub's commits fail with it; nil: they succeed
+		method    string   // of the request
+		path      string   //
+		body      string   //
+		status    int      // expected
+		level     string   // of the one loud line
+		cause     []string // in the loud line's error
 	}{
 		{name: "store locked, read by web", store: lockedStore{}, method: "GET", path: "/api/v1/docs/d",
-			status: http.StatusServiceUnavailable, level: "warn", cause: "meta d: database file is held"},
+			status: http.StatusServiceUnavailable, level: "warn", cause: []string{"meta d: database file is held"}},
 		{name: "store broken, read by web", store: brokenStore{}, method: "GET", path: "/api/v1/docs/d",
-			status: http.StatusInternalServerError, level: "error", cause: "database not open"},
+			status: http.StatusInternalServerError, level: "error", cause: []string{"database not open"}},
 		{name: "commit fails in the hub", commitErr: errors.New("disk on fire"), method: "POST",
 			path: "/api/v1/docs/d/ops", body: `{"version":0,"op":["x"]}`,
-			status: http.StatusInternalServerError, level: "error", cause: "disk on fire"},
-		{name: "storage full in the hub", commitErr: fmt.Errorf("append: %w", syscall.ENOSPC), method: "POST",
-			path: "/api/v1/docs/d/ops", body: `{"version":0,"op":["x"]}`,
-			status: http.StatusServiceUnavailable, level: "warn", cause: "storage is full"},
+			status: http.StatusInternalServerError, level: "error", cause: []string{"disk on fire"}},
+		{name: "storage full in the hub", commitErr: fmt.Errorf("append: %w",
+			&os.PathError{Op: "write", Path: "/data/folio.db", Err: syscall.ENOSPC}), method: "POST",
+			path: "/api/v1/docs/d/ops", body: `{"version":0,"op":["x"]}`, status: http.StatusServiceUnavailable, level: "warn",
+			cause: []string{"storage is full", "commit d: append: write /data/folio.db: no space left on device"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,6 +120,9 @@ func TestOneLogLinePerFailure(t *testing.T) {
 			if rec.Code != c.status {
 				t.Fatalf("%s %s: %d %s", c.method, c.path, rec.Code, rec.Body)
 			}
+			if detail := c.cause[len(c.cause)-1]; strings.Contains(rec.Body.String(), detail) {
+				t.Errorf("the client was told %q: %s", detail, rec.Body)
+			}
 			var loud []logLine
 			var request logLine
 			for _, l := range parseLogs(t, logs.String()) {
@@ -126,7 +133,7 @@ func TestOneLogLinePerFailure(t *testing.T) {
 					request = l
 				}
 			}
-			if len(loud) != 1 || loud[0]["level"] != c.level || !strings.Contains(fmt.Sprint(loud[0]["error"]), c.cause) {
+			if len(loud) != 1 || loud[0]["level"] != c.level || !containsAll(fmt.Sprint(loud[0]["error"]), c.cause) {
 				t.Errorf("want one %s line with %q, got %d:\n%s", c.level, c.cause, len(loud), loud)
 			}
 			if request == nil || request["level"] != "info" || request["status"] != float64(c.status) {
@@ -134,6 +141,15 @@ func TestOneLogLinePerFailure(t *testing.T) {
 			}
 		})
 	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }
 
 // TestRequestDurationInMilliseconds: the request line names its duration's
