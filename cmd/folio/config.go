@@ -340,13 +340,14 @@ func (c Config) Validate() error {
 }
 
 // logTo writes the effective configuration as one log line; the secret is
-// logged as "[redacted]" when set, durations as their flags take them ("3ms").
+// logged as "[redacted]" when set, durations as their flags take them ("3ms"),
+// allowed_hosts as served (servedHosts), not as listed.
 func (c Config) logTo(log zerolog.Logger) {
 	log.Info().
 		Str("addr", c.Addr).Str("data", c.Data).
 		Str("log_level", c.LogLevel).Str("log_format", c.LogFormat).
 		Strs("allowed_origins", c.AllowedOrigins).Strs("embed_origins", c.EmbedOrigins).
-		Strs("allowed_hosts", c.AllowedHosts).
+		Strs("allowed_hosts", c.servedHosts()).
 		Int64("max_body", c.MaxBodyBytes).Int64("max_text", c.MaxTextBytes).
 		Int64("max_message", c.MaxMessageBytes).Int("max_doc_len", c.MaxDocLen).
 		Int("max_conns_per_doc", c.MaxConnsPerDoc).
@@ -423,7 +424,7 @@ func checkAllowedHost(h string) error {
 // folio.lan:8080 answers to folio.lan; IP literals are answered anyway).
 // With a secret and no list it stays empty, which web takes as any host.
 func (c Config) allowedHosts() []string {
-	if len(c.AllowedHosts) == 0 && (c.Secret != "" || c.SecretFile != "") {
+	if len(c.AllowedHosts) == 0 && c.hasSecret() {
 		return nil
 	}
 	hosts := slices.Clone(c.AllowedHosts)
@@ -434,3 +435,18 @@ func (c Config) allowedHosts() []string {
 	}
 	return hosts
 }
+
+// servedHosts are the host names the server answers beyond IP literals,
+// localhost and *.localhost, for the configuration line: allowedHosts as web
+// applies it (web.Options.AllowedHosts), so "*" alone when any host is,
+// whether listed or from a secret and no list.
+func (c Config) servedHosts() []string {
+	hosts := c.allowedHosts()
+	if len(hosts) == 0 && c.hasSecret() || slices.Contains(hosts, "*") {
+		return []string{"*"}
+	}
+	return hosts
+}
+
+// hasSecret reports whether tokens are required (tokenAuth is not nil).
+func (c Config) hasSecret() bool { return c.Secret != "" || c.SecretFile != "" }

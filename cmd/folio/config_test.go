@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/foliodocs/folio/storage"
 )
@@ -228,7 +231,8 @@ func TestOpWindowReachesHub(t *testing.T) {
 
 // TestAllowedHostsConfig: --allowed-hosts and FOLIO_ALLOWED_HOSTS in the
 // usual precedence, and the list web gets: the host of --addr is added when
-// it is a name, and without a list a secret leaves it empty (any host).
+// it is a name, and without a list a secret leaves it empty (any host). The
+// configuration line logs the hosts served, "*" for any, not the flag.
 func TestAllowedHostsConfig(t *testing.T) {
 	const secret = "FOLIO_SECRET"
 	for _, c := range []struct {
@@ -237,21 +241,25 @@ func TestAllowedHostsConfig(t *testing.T) {
 		env      map[string]string
 		config   []string // Config.AllowedHosts
 		webHosts []string // web.Options.AllowedHosts
+		logged   []string // allowed_hosts in the configuration line
 	}{
-		{"default", nil, nil, nil, nil},
+		{"default", nil, nil, nil, nil, []string{}},
 		{"environment", nil, map[string]string{"FOLIO_ALLOWED_HOSTS": "docs.example.com, *.example.org"},
-			[]string{"docs.example.com", "*.example.org"}, []string{"docs.example.com", "*.example.org"}},
+			[]string{"docs.example.com", "*.example.org"}, []string{"docs.example.com", "*.example.org"},
+			[]string{"docs.example.com", "*.example.org"}},
 		{"flag over environment", []string{"--allowed-hosts", "a.example"}, map[string]string{"FOLIO_ALLOWED_HOSTS": "b.example"},
-			[]string{"a.example"}, []string{"a.example"}},
-		{"any", []string{"--allowed-hosts", "*"}, nil, []string{"*"}, []string{"*"}},
-		{"listen name", []string{"--addr", "folio.lan:8080"}, nil, nil, []string{"folio.lan"}},
+			[]string{"a.example"}, []string{"a.example"}, []string{"a.example"}},
+		{"any", []string{"--allowed-hosts", "*"}, nil, []string{"*"}, []string{"*"}, []string{"*"}},
+		{"any among names", []string{"--allowed-hosts", "a.example,*"}, nil, []string{"a.example", "*"},
+			[]string{"a.example", "*"}, []string{"*"}},
+		{"listen name", []string{"--addr", "folio.lan:8080"}, nil, nil, []string{"folio.lan"}, []string{"folio.lan"}},
 		{"listen name and list", []string{"--addr", "folio.lan:8080", "--allowed-hosts", "a.example"}, nil,
-			[]string{"a.example"}, []string{"a.example", "folio.lan"}},
-		{"listen address", []string{"--addr", "192.168.1.20:8080"}, nil, nil, nil},
-		{"all interfaces", []string{"--addr", "[::]:8080"}, nil, nil, nil},
-		{"secret, no list", []string{"--addr", "folio.lan:8080"}, map[string]string{secret: cliSecret}, nil, nil},
+			[]string{"a.example"}, []string{"a.example", "folio.lan"}, []string{"a.example", "folio.lan"}},
+		{"listen address", []string{"--addr", "192.168.1.20:8080"}, nil, nil, nil, []string{}},
+		{"all interfaces", []string{"--addr", "[::]:8080"}, nil, nil, nil, []string{}},
+		{"secret, no list", []string{"--addr", "folio.lan:8080"}, map[string]string{secret: cliSecret}, nil, nil, []string{"*"}},
 		{"secret and list", []string{"--allowed-hosts", "a.example"}, map[string]string{secret: cliSecret},
-			[]string{"a.example"}, []string{"a.example"}},
+			[]string{"a.example"}, []string{"a.example"}, []string{"a.example"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -264,6 +272,15 @@ func TestAllowedHostsConfig(t *testing.T) {
 			}
 			if got := cfg.allowedHosts(); !slices.Equal(got, c.webHosts) {
 				t.Errorf("web AllowedHosts %q, want %q", got, c.webHosts)
+			}
+			var logs bytes.Buffer
+			cfg.logTo(zerolog.New(&logs))
+			var line struct {
+				AllowedHosts []string `json:"allowed_hosts"`
+			}
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.AllowedHosts == nil ||
+				!slices.Equal(line.AllowedHosts, c.logged) {
+				t.Errorf("configuration line: allowed_hosts %q, want %q (%v)", line.AllowedHosts, c.logged, err)
 			}
 		})
 	}
