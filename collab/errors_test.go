@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/foliodocs/folio/storage"
 )
@@ -93,19 +94,27 @@ func TestProtocolDocTable(t *testing.T) {
 
 // TestFailKeepsCause: the *Error of a storage failure that is not internal
 // carries the failure for the log (Error, Unwrap), while its Message, all a
-// client sees, stays the code's; an internal one is logged by fail itself
-// and says nothing more.
+// client sees, stays the code's; fail logs it at warn, once per
+// unavailLogEvery (every commit of every room fails alike while the disk is
+// full), and never a cancelled request; an internal one is logged by fail
+// itself, every time, and says nothing more.
 func TestFailKeepsCause(t *testing.T) {
 	var logs strings.Builder
-	h := &Hub{log: zerolog.New(&logs)}
+	h := &Hub{log: zerolog.New(&logs), unavailLog: rate.Sometimes{Interval: unavailLogEvery}}
 	full := fmt.Errorf("append: %w", &os.PathError{Op: "write", Path: "/data/folio.db", Err: syscall.ENOSPC})
 	e := h.fail("commit", "d", full)
 	if e.Code != CodeUnavailable || e.Message != "storage is full; retry later" || !errors.Is(e, syscall.ENOSPC) ||
 		!strings.Contains(e.Error(), "commit d: append: write /data/folio.db: no space left on device") {
 		t.Errorf("storage full: %+v, %q", e, e.Error())
 	}
+	if n := strings.Count(logs.String(), `"level":"warn"`); n != 1 || !strings.Contains(logs.String(), "no space left on device") {
+		t.Errorf("a storage refusal is logged once, with its cause: %s", logs.String())
+	}
+	logs.Reset()
+	h.fail("commit", "e", full)
+	h.fail("read ops", "d", context.Canceled)
 	if logs.Len() != 0 {
-		t.Errorf("a 503's cause is its handler's to log, once: %s", logs.String())
+		t.Errorf("logged again within %v, or a cancelled request: %s", unavailLogEvery, logs.String())
 	}
 	if e := h.fail("commit", "d", errConflict); e != errConflict {
 		t.Errorf("an *Error already: %+v", e)

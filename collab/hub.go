@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/foliodocs/folio/storage"
 )
@@ -37,6 +39,9 @@ type Hub struct {
 	endClosing context.CancelFunc
 	newID      func() string // Ids of sessions whose client names no key; tests replace it.
 	node       string        // Static: this hub's id on a PresenceBus.
+	// unavailLog lets fail log a storage refusal (a full disk) at most once
+	// per unavailLogEvery: every commit of every room fails alike meanwhile.
+	unavailLog rate.Sometimes
 
 	mu     sync.Mutex
 	rooms  map[string]*room // Guarded by mu.
@@ -61,6 +66,7 @@ func NewHub(store Store, opts Options) *Hub {
 		endClosing: endClosing,
 		newID:      randomID,
 		node:       randomID(),
+		unavailLog: rate.Sometimes{Interval: unavailLogEvery},
 		rooms:      make(map[string]*room),
 	}
 }
@@ -235,18 +241,31 @@ func (h *Hub) isClosed() bool {
 	return h.closed
 }
 
-// fail returns err, from op on document id, as an *Error. An internal error
-// is logged here, since its *Error says nothing more; any other keeps err as
-// its cause, so that the one line its handler logs (web's writeError, for a
-// 503 such as a full disk) names the storage error behind it.
+// unavailLogEvery is how often fail logs storage refusals at most.
+const unavailLogEvery = 10 * time.Second
+
+// fail returns err, from op on document id, as an *Error, and logs it once
+// when it is the server's failure: an internal error at error, since its
+// *Error says nothing more; a storage refusal (unavailable: a full disk, a
+// closed store) at warn, at most once per unavailLogEvery, since WebSocket
+// clients alone hear of it otherwise. Any error that is not already an
+// *Error keeps err as its cause (never shown to clients), so web does not
+// log it again (see web's writeError). A cancelled request is no failure.
 func (h *Hub) fail(op, id string, err error) *Error {
 	e := AsError(err)
 	var made *Error
 	switch {
 	case e.Code == CodeInternal:
 		h.log.Error().Err(err).Str(logDoc, id).Msg(op)
-	case !errors.As(err, &made):
-		e = &Error{Code: e.Code, Message: e.Message, cause: fmt.Errorf("%s %s: %w", op, id, err)}
+		return e
+	case errors.As(err, &made):
+		return e
+	}
+	e = &Error{Code: e.Code, Message: e.Message, cause: fmt.Errorf("%s %s: %w", op, id, err)}
+	if e.Code == CodeUnavailable && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		h.unavailLog.Do(func() {
+			h.log.Warn().Err(e).Str(logDoc, id).Msg("storage refused; clients are told to retry (at most one such line per 10s)")
+		})
 	}
 	return e
 }

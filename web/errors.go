@@ -59,9 +59,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var made *collab.Error
 	switch {
 	case status < 500:
-	case e.Code == collab.CodeInternal && errors.As(err, &made):
-		// collab logged the cause when it turned it into this *Error; the
-		// *Error itself says only "internal error".
+	case e.Code == collab.CodeInternal && errors.As(err, &made),
+		errors.As(err, &made) && errors.Unwrap(made) != nil:
+		// collab logged (or, for a storage refusal, rate-limited) the cause
+		// when it turned it into this *Error (collab's Hub.fail).
 	case e.Code == collab.CodeInternal:
 		s.log.Error().Err(err).Str(keyMethod, r.Method).Str(keyPath, r.URL.Path).Msg("request failed")
 	case r.Context().Err() != nil:
