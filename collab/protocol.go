@@ -41,7 +41,9 @@ type ClientMsg struct {
 	// [A-Za-z0-9_-], random): the same key resumes the same session.
 	Key string `json:"key,omitempty"`
 	// Session is a legacy resume by public id, from clients that predate
-	// keys; ids derived from keys are refused.
+	// keys; ids derived from keys are refused. With Key it must be the
+	// key's id (clients send both so that a server before keys resumes by
+	// the id).
 	Session string      `json:"session,omitempty"`
 	Version *uint64     `json:"version,omitempty"`
 	Token   string      `json:"token,omitempty"`

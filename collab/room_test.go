@@ -493,7 +493,8 @@ func TestRejoinAfterRecreate(t *testing.T) {
 // comes back (offline while it was deleted) is told it was deleted; its
 // hello does not create an empty document under that id, onto which it
 // would rebase its offline edits as if the rest had been erased. Such a
-// client names the version it has (or, built before keys, its session).
+// client names the version it has or its session id (with its key, asking
+// for the text after a desync; or, built before keys, alone).
 func TestResumeAfterDeleteDoesNotCreate(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	a := dialTest(t, ts.url+"asleep")
@@ -507,6 +508,7 @@ func TestResumeAfterDeleteDoesNotCreate(t *testing.T) {
 	for _, h := range []ClientMsg{
 		{Type: TypeHello, Key: w.Key, Version: u64(1)},
 		{Type: TypeHello, Key: NewKey(), Version: u64(1)},
+		{Type: TypeHello, Key: w.Key, Session: w.Session},
 		{Type: TypeHello, Session: "0b7d3f0e-7d1f-4b8e-9d7e-2f0c1a9b6e11"},
 	} {
 		b := dialTest(t, ts.url+"asleep")

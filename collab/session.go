@@ -102,9 +102,10 @@ type session struct {
 	// keyed session proved it holds the session, so it may resume or take
 	// it over whoever it is now (see room.join).
 	key     string
-	resumed bool // id came from the client: its exactly-once record may be in storage.
-	// hadDoc: its hello named a version or a legacy session, so the document
-	// existed for it; missing now, it was deleted (Hub.join).
+	resumed bool // id came from the client (its key, or a legacy id): its exactly-once record may be in storage.
+	// hadDoc: its hello named a version or a session id (which a client
+	// learns from a welcome), so the document existed for it; missing now,
+	// it was deleted (Hub.join).
 	hadDoc    bool
 	role      Role
 	mayCreate bool // Its hello may create a missing document (Grant.Create, an editor).
@@ -338,16 +339,16 @@ func (s *session) awaitWriter() bool {
 // hello authorizes the session and joins the document; true when joined.
 func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 	switch {
-	case msg.Key != "" && msg.Session != "":
-		s.sendError(errorf(CodeInvalidMessage, "send key or session, not both"), 0)
-		return false
 	case msg.Key != "" && !ValidKey(msg.Key):
 		s.sendError(errorf(CodeInvalidMessage, "invalid session key"), 0)
+		return false
+	case msg.Key != "" && msg.Session != "" && msg.Session != SessionID(msg.Key):
+		s.sendError(errorf(CodeInvalidMessage, "session is not the key's id"), 0)
 		return false
 	case msg.Session != "" && !ValidID(msg.Session):
 		s.sendError(errorf(CodeInvalidMessage, "invalid session id"), 0)
 		return false
-	case msg.Session != "" && publicOnlyID(msg.Session):
+	case msg.Key == "" && msg.Session != "" && publicOnlyID(msg.Session):
 		// Everyone sees this id: taking it would close its holder's
 		// connection or swallow its holder's resent ops.
 		s.refuse(errorf(CodeForbidden, "a session id is public: resume a session with its key"))
@@ -454,8 +455,8 @@ func (s *session) handle(msg *ClientMsg) {
 // exist (unless NoAutoCreate) if s's grant lets it (an editor's, with Create). After
 // the create a room whose load began before it committed (another joiner's)
 // can still report not_found once; the next attempt starts a fresh room, so
-// a few attempts always suffice. A session whose hello named a version (or a
-// legacy session id) had the document: missing now, it was deleted meanwhile, and
+// a few attempts always suffice. A session whose hello named a version or a
+// session id had the document: missing now, it was deleted meanwhile, and
 // creating it again would hand the client an empty text to rebase its
 // offline edits onto, the rest of its text gone and reported saved.
 func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error) {

@@ -122,7 +122,7 @@ func TestLegacySessionHello(t *testing.T) {
 	}
 }
 
-// TestHelloKeyChecked: a malformed key, or a key with a session, is an
+// TestHelloKeyChecked: a malformed key, or a key with a session not its id, is an
 // invalid_message that leaves the connection open for a proper hello.
 func TestHelloKeyChecked(t *testing.T) {
 	ts := newTestServer(t, Options{})
@@ -141,6 +141,11 @@ func TestHelloKeyChecked(t *testing.T) {
 	key := "0123456789abcdef_-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst" // The longest.
 	if w := c.hello(ClientMsg{Key: key}); w.Session != SessionID(key) || w.Key != key {
 		t.Fatalf("welcome %+v", w)
+	}
+	// With its own id as well (what a server before keys resumes by).
+	again := dialTest(t, ts.url+"d")
+	if w := again.hello(ClientMsg{Key: key, Session: SessionID(key)}); w.Session != SessionID(key) || w.Key != key {
+		t.Fatalf("welcome to key and id %+v", w)
 	}
 }
 

@@ -301,7 +301,7 @@ func TestSessionKeysStayPrivate(t *testing.T) {
 	sendFrame(t, again, `{"type":"op","seq":2,"version":1,"op":[1,"n"]}`)
 	readUntil(t, again, "ack")
 	again.CloseNow()
-	for _, h := range []collab.ClientMsg{{Session: id}, {Key: key + " !"}, {Key: key, Session: id}} {
+	for _, h := range []collab.ClientMsg{{Session: id}, {Key: key + " !"}, {Key: key, Session: id + "0"}} {
 		if conn, m := helloDoc(t, e, h); m["type"] != "error" {
 			t.Errorf("hello %+v: %v", h, m)
 		} else {

@@ -32,7 +32,7 @@ type state struct {
 	session    string // Public id.
 	key        string // Private key: what hello sends to resume the session.
 	role       string
-	hasVersion bool   // Set by the first welcome.
+	hasVersion bool   // Set by the first welcome; cleared by a desync.
 	version    uint64 // Server version the server text is at.
 	server     *ot.Document
 	local      *ot.Document
@@ -170,13 +170,14 @@ func (s *state) sendOp(seq uint64, op ot.Op) {
 }
 
 // hello is the first message on every connection. It names the session by
-// its key (Dial draws one); by its id only with a server whose welcome
-// echoed no key (one that predates keys).
+// its key (Dial draws one) and, once known, by its id too, which a server
+// that predates keys resumes by (it ignores the key; a welcome of such a
+// server echoes none, and the id alone is sent from then on). The id also
+// tells the server the client had the document, so that one deleted
+// meanwhile is not created again, even by a hello without a version (after
+// a desync, asking for the text).
 func (s *state) hello(user collab.User, token string) collab.ClientMsg {
-	m := collab.ClientMsg{Type: collab.TypeHello, Key: s.key, Token: token, User: &user}
-	if s.key == "" {
-		m.Session = s.session
-	}
+	m := collab.ClientMsg{Type: collab.TypeHello, Key: s.key, Session: s.session, Token: token, User: &user}
 	if s.hasVersion {
 		v := s.version
 		m.Version = &v

@@ -486,22 +486,28 @@ func TestCursorClamped(t *testing.T) {
 }
 
 // TestHelloResumesByKey: the hello names the session by its key, before
-// and after a welcome that echoes it, never by its public id (refused for a
-// keyed session); after a welcome without a key (a server from before keys)
-// it names the id.
+// and after a welcome that echoes it, and by its id too once known (what a
+// server from before keys resumes by, and what tells the server the client
+// had the document); after a welcome without a key (such a server) it names
+// the id alone. After a desync it asks for the text without a version, its
+// session still named.
 func TestHelloResumesByKey(t *testing.T) {
 	text := ""
 	key := "0123456789abcdef0123456789abcdef"
 	s := newState()
 	s.key = key // As Dial draws it.
-	if h := s.hello(collab.User{}, ""); h.Key != key || h.Session != "" {
+	if h := s.hello(collab.User{}, ""); h.Key != key || h.Session != "" || h.Version != nil {
 		t.Fatalf("first hello %+v", h)
 	}
 	if err := s.welcome(collab.Welcome{Session: collab.SessionID(key), Key: key, Role: "edit", Text: &text}); err != nil {
 		t.Fatal(err)
 	}
-	if h := s.hello(collab.User{}, ""); h.Key != key || h.Session != "" {
+	if h := s.hello(collab.User{}, ""); h.Key != key || h.Session != collab.SessionID(key) || h.Version == nil {
 		t.Fatalf("resuming hello %+v", h)
+	}
+	_ = s.corrupt(errGap)
+	if h := s.hello(collab.User{}, ""); h.Key != key || h.Session != collab.SessionID(key) || h.Version != nil {
+		t.Fatalf("hello after a desync %+v", h)
 	}
 	old := newState()
 	if err := old.welcome(collab.Welcome{Session: "0b7d3f0e-7d1f-4b8e-9d7e-2f0c1a9b6e11", Role: "edit", Text: &text}); err != nil {

@@ -88,12 +88,15 @@ export class OTClient {
   }
 
   /**
-   * The hello fields that name this client's session: its key, or its id
-   * when the server did not echo the key (one from before keys).
+   * The hello fields that name this client's session: its key and, once
+   * known, its id, which a server from before keys resumes by (and whose
+   * welcome echoes no key: the id alone is sent from then on). The id also
+   * tells the server this page had the document, so that one deleted
+   * meanwhile is not created again, even without a version (after a desync).
    */
   hello(): { key?: string; session?: string; version?: number } {
     if (!this.started) return { key: this.key };
-    const resume = this.key ? { key: this.key } : { session: this.session };
+    const resume = this.key ? { key: this.key, session: this.session } : { session: this.session };
     return this.needText ? resume : { ...resume, version: this.version };
   }
 

@@ -18,7 +18,7 @@ class Server {
   // A new session gets a key and an id derived from it (here "s-" + key); a
   // hello resumes one by its key, or, from a client before keys, by its id.
   hello(h: { key?: string; session?: string; version?: number }): WelcomeMsg {
-    assert.ok(!(h.key && h.session), "key and session in one hello");
+    assert.ok(!(h.key && h.session) || h.session === `s-${h.key}`, "a session that is not the key's");
     // As the server: a key names its session; neither key nor session is a
     // client from before keys, which gets a fresh id.
     const key = h.key;
@@ -313,7 +313,9 @@ test("every hello names the session by the client's own key, not by its public i
   assert.notEqual(bare("abc").client.hello().key, first.key, "each client draws its own key");
   client.welcome({ session: "s-public", key: first.key, version: 1, role: "edit", peers: [], text: "abc" });
   client.disconnected();
-  assert.deepEqual(client.hello(), { key: first.key, version: 1 });
+  assert.deepEqual(client.hello(), { key: first.key, session: "s-public", version: 1 });
+  client.resync();
+  assert.deepEqual(client.hello(), { key: first.key, session: "s-public" });
   assert.equal(client.session, "s-public");
   // A server from before keys sends none: the id resumes, as it did then.
   const old = bare("abc").client;
