@@ -153,11 +153,10 @@ func (s *Server) parsePoll(r *http.Request) (pollParams, error) {
 	if v, err := queryUint(r, "wait"); err != nil {
 		return p, err
 	} else if v != nil {
-		maxWait := uint64(s.opts.MaxWait / time.Second)
-		if *v > maxWait {
-			return p, apiError(codeInvalidMessage, "wait is at most %d seconds", maxWait)
-		}
-		p.wait = time.Duration(*v) * time.Second
+		// A longer wait is shortened, not refused: a long-poll may end
+		// early anyway, and clients written for one server's maximum keep
+		// working on one whose operator lowered it (--max-wait).
+		p.wait = time.Duration(min(*v, uint64(s.opts.MaxWait/time.Second))) * time.Second
 	}
 	return p, nil
 }
