@@ -28,7 +28,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		opsApplied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "folio_ops_applied_total", Help: "Ops committed and applied."}),
 		opsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "folio_ops_rejected_total", Help: "WebSocket op frames and REST ops refused or failed, by error code, including those that do not decode."}, []string{"reason"}),
+			Name: "folio_ops_rejected_total", Help: "WebSocket op frames and REST ops refused or failed, by error code: REST bodies that do not decode included, WebSocket frames only when their seq can be read (other bad frames are not known to be ops)."}, []string{"reason"}),
 		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "folio_commit_seconds", Help: "Duration of one durable commit of a batch of ops.", Buckets: buckets}),
 		submitTime: prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -339,7 +339,7 @@ func (s *session) awaitWriter() bool {
 // hello authorizes the session and joins the document; true when joined.
 func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 	switch {
-	case msg.Key != "" && !ValidKey(msg.Key):
+	case msg.Key != "" && !validKey(msg.Key):
 		s.sendError(errorf(CodeInvalidMessage, "invalid session key"), 0)
 		return false
 	case msg.Key != "" && msg.Session != "" && msg.Session != SessionID(msg.Key):

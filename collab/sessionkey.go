@@ -18,9 +18,9 @@ import (
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
 
-// ValidKey reports whether key is a well-formed session key: 16 to 64
+// validKey reports whether key is a well-formed session key: 16 to 64
 // characters of [A-Za-z0-9_-].
-func ValidKey(key string) bool { return keyPattern.MatchString(key) }
+func validKey(key string) bool { return keyPattern.MatchString(key) }
 
 // SessionID is the public session id of key: "s-" and the first 32 hex
 // digits of SHA-256("folio-session\x00" + key).

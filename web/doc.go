@@ -27,9 +27,10 @@
 //     and ship a CSP forbidding every script; no script from a document runs.
 //   - Request logs carry method, path, route, status, bytes, duration_ms
 //     and remote (the peer address); never query strings (tokens), bodies
-//     or document text. A request line is info (debug for probes and scrapes) whatever its
-//     status: a failure's cause is logged once, at warn or error, where it
-//     is handled (here, or in collab for an internal *collab.Error).
+//     or document text. A request line is info (debug for probes and
+//     scrapes) whatever its status: a failure's cause is logged once, at
+//     warn or error, where it is handled (here, or in collab for the
+//     *collab.Error it made of an internal error or a storage refusal).
 //   - Access control (token.go, guard.go): with Options.Tokens or
 //     Options.Authorize, every request about a document — REST, SSE,
 //     export, page, WebSocket hello — is checked by value against the

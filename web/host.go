@@ -65,6 +65,14 @@ func (p hostPolicy) allows(hostport string) bool {
 	return false
 }
 
+// LoopbackHost reports whether a Host header names localhost or a loopback
+// address: the only Hosts a loopback-only listener (folio's pprof) answers.
+func LoopbackHost(hostport string) bool {
+	h := hostName(hostport)
+	ip, err := netip.ParseAddr(h)
+	return h == "localhost" || err == nil && ip.IsLoopback()
+}
+
 // hostName is the host of a Host header without its port or IPv6
 // brackets, in lower case and without a trailing dot ("Example.COM." and
 // "example.com:80" are one host).

@@ -667,6 +667,10 @@ func TestSessionKeyProvesHolder(t *testing.T) {
 	if m := readUntil(t, ann, "ack"); m["version"] != float64(2) {
 		t.Fatalf("Ann's op: %v", m)
 	}
+	sendFrame(t, ann, `{"type":"op","seq":2,"version":1,"op":[1,"n"]}`) // Resent, as after a lost ack: once.
+	if m := readUntil(t, ann, "ack"); m["version"] != float64(2) {
+		t.Fatalf("Ann's resent op: %v", m)
+	}
 	if r := e.get("/api/v1/docs/d/text", "Authorization", "Bearer "+mint(t, a, "d", "view", "")); string(r.body) != "Ansecret d" {
 		t.Fatalf("text %d %q", r.status, r.body)
 	}

@@ -6,11 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/foliodocs/folio/web"
 )
 
 // loopbackAddr reports whether addr is host:port on a loopback host.
@@ -26,18 +27,6 @@ func loopbackAddr(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// loopbackHost reports whether a Host header names a loopback address or
-// localhost.
-func loopbackHost(hostport string) bool {
-	h := hostport
-	if host, _, err := net.SplitHostPort(hostport); err == nil {
-		h = host
-	}
-	h = strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")
-	ip := net.ParseIP(h)
-	return h == "localhost" || ip != nil && ip.IsLoopback()
-}
-
 // pprofHandler serves the runtime profiles under /debug/pprof/ on its own
 // mux, so they never reach the public listener. Only to a loopback Host: a
 // page that points its DNS name at 127.0.0.1 (DNS rebinding) still sends its
@@ -51,7 +40,7 @@ func pprofHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !loopbackHost(r.Host) {
+		if !web.LoopbackHost(r.Host) {
 			http.Error(w, "pprof answers only to localhost and loopback addresses (DNS rebinding)", http.StatusForbidden)
 			return
 		}

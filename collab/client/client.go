@@ -42,10 +42,11 @@ type Options struct {
 	Name, Color string // Display identity sent in hello.
 	Token       string // Sent in hello.
 	// Key is a session key from an earlier client (Client.Key), to resume
-	// its session (without it Dial draws a new key): same public id, exactly-once kept (the server replaces
-	// that session's connection if it is still open). Seqs then start from
-	// a clock value, above what an earlier client of the session used. The
-	// key is a secret: whoever holds it may act as that session.
+	// its session (without it Dial draws a new key): same public id,
+	// exactly-once kept (the server replaces that session's connection if
+	// it is still open). Seqs then start from a clock value, above what an
+	// earlier client of the session used. The key is a secret: whoever
+	// holds it may act as that session.
 	Key string
 
 	HTTPClient *http.Client // Defaults to http.DefaultClient.

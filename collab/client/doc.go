@@ -29,14 +29,14 @@
 //
 // When the connection fails, the client reconnects with exponential backoff
 // (Options.BackoffMin doubling up to BackoffMax) and jitter (a random delay
-// between half and all of it). Its hello carries its session's key (drawn by
-// Dial, or Options.Key; the public id alone, which everyone sees, cannot
-// resume a session) and its version; the welcome's ops are applied like broadcasts,
-// and one carrying this session and the in-flight op's seq is that op's
-// acknowledgement (it was committed before the drop). Then the in-flight op
-// is resent with the same seq and its rebased base version; the server
-// answers a (session, seq) it already has with an ack and does not apply it
-// again. Seqs increase per session across
+// between half and all of it). Its hello carries its session's key (drawn
+// by Dial, or Options.Key; the public id alone, which everyone sees, cannot
+// resume a session), the id once known, and its version; the welcome's ops
+// are applied like broadcasts, and one carrying this session and the
+// in-flight op's seq is that op's acknowledgement (it was committed before
+// the drop). Then the in-flight op is resent with the same seq and its
+// rebased base version; the server answers a (session, seq) it already has
+// with an ack and does not apply it again. Seqs increase per session across
 // reconnects. Edits made while offline wait in the buffer. An op refused as
 // rate_limited, unavailable, conflict or internal is resent with the same
 // seq after about Options.RetryDelay, doubling with each refusal up to
