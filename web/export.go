@@ -53,8 +53,10 @@ type Export struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// Base is the version the document started at, where History begins:
 	// 0 unless the id's earlier document was deleted (storage.Meta.Base).
-	Base    uint64       `json:"base,omitempty"`
-	History []ExportedOp `json:"ops,omitempty"`
+	Base uint64 `json:"base,omitempty"`
+	// History is nil unless asked for; asked for, it is never nil, so a
+	// document without ops yet still exports "ops": [].
+	History []ExportedOp `json:"ops,omitzero"`
 }
 
 // ExportedOp is one committed op in a JSON export or a polling answer.

@@ -89,6 +89,17 @@ func TestExportJSONHistory(t *testing.T) {
 	if len(x.History) != 1 || x.Text != "a" {
 		t.Errorf("history at v1 %+v", x)
 	}
+	// Asked for, the history is there even when it has no op: a client
+	// reads ops.length, not whether the key exists.
+	for _, q := range []string{"h/export/json?history=1&version=0", "h/export/json?history=true&version=0"} {
+		if r := e.get("/api/v1/docs/" + q); r.status != 200 || !strings.Contains(string(r.body), `"ops": []`) {
+			t.Errorf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+	e.create("empty", "")
+	if r := e.get("/api/v1/docs/empty/export/json?history=1"); !strings.Contains(string(r.body), `"ops": []`) {
+		t.Errorf("a new document's history: %s", r.body)
+	}
 }
 
 // TestExportHTMLIsInert feeds hostile Markdown through the HTML export: no
