@@ -273,5 +273,5 @@ func queryBool(r *http.Request, name string) (bool, error) {
 			return false, nil
 		}
 	}
-	return false, apiError(codeInvalidMessage, "%s must be 1 or 0", name)
+	return false, apiError(codeInvalidMessage, "%s must be given once, as 1, true, 0 or false", name)
 }
