@@ -40,10 +40,11 @@ type Options struct {
 	BusPoll time.Duration // with a Bus, how often a room checks the store for commits it was not told about; default 2 s
 }
 
-const (
-	minMessageBytes = 1 << 20
-	maxNameRunes    = 64
-)
+// MinMessageBytes is the smallest MaxMessageBytes: a smaller one is raised to
+// it, so that an op as large as a REST body (1 MiB by default) fits a frame.
+const MinMessageBytes = 1 << 20
+
+const maxNameRunes = 64
 
 func (o Options) withDefaults() Options {
 	if o.Now == nil {
@@ -75,8 +76,8 @@ func (o Options) withDefaults() Options {
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 2 << 20
 	}
-	if o.MaxMessageBytes < minMessageBytes {
-		o.MaxMessageBytes = minMessageBytes
+	if o.MaxMessageBytes < MinMessageBytes {
+		o.MaxMessageBytes = MinMessageBytes
 	}
 	if o.OpsPerSecond <= 0 {
 		o.OpsPerSecond = 30

@@ -174,7 +174,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.Var(listValue{&c.AllowedHosts}, "allowed-hosts", "host names requests may address, beyond IP literals, localhost and the host of --addr, comma-separated (\"docs.example.com\", \"*.example.com\"; ports are ignored), or * for any; others get 403 host_not_allowed (DNS rebinding). Empty: any when a secret is set. Behind a reverse proxy that passes the public Host, list that name")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in bytes (413 above)")
 	fs.Int64Var(&c.MaxTextBytes, "max-text", c.MaxTextBytes, "largest PUT text body in bytes (413 above)")
-	fs.Int64Var(&c.MaxMessageBytes, "max-message", c.MaxMessageBytes, "largest WebSocket message in bytes")
+	fs.Int64Var(&c.MaxMessageBytes, "max-message", c.MaxMessageBytes, "largest WebSocket message in bytes (at least 1048576, 1 MiB)")
 	fs.IntVar(&c.MaxDocLen, "max-doc-len", c.MaxDocLen, "largest document in code points")
 	fs.IntVar(&c.MaxConnsPerDoc, "max-conns-per-doc", c.MaxConnsPerDoc, "most editor connections on one document")
 	fs.Float64Var(&c.OpsPerSecond, "ops-per-second", c.OpsPerSecond, "sustained ops per second per connection")
@@ -317,6 +317,11 @@ func (c Config) Validate() error {
 		if !(l.rate >= 0) || l.rate > 0 && l.burst < 1 {
 			bad("--%s-rate must be 0 (off) or positive, with --%s-burst at least 1", l.name, l.name)
 		}
+	}
+	if c.MaxMessageBytes > 0 && c.MaxMessageBytes < collab.MinMessageBytes {
+		// collab would raise it silently, and the configuration line would
+		// log a limit the server does not apply.
+		bad("--max-message must be at least %d (1 MiB)", collab.MinMessageBytes)
 	}
 	if c.DrainDelay < 0 || c.DrainDelay >= c.ShutdownTimeout {
 		bad("--drain-delay must be at least 0 and shorter than --shutdown-timeout")

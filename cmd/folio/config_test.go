@@ -134,6 +134,8 @@ func TestConfigErrors(t *testing.T) {
 		{"allowed host wildcard over a top-level domain", []string{"--allowed-hosts", "*.com"}, nil, "whole top-level domain"},
 		{"long-poll wait under a second", []string{"--max-wait", "500ms"}, nil, "--max-wait"},
 		{"long-poll wait in part seconds", nil, map[string]string{"FOLIO_MAX_WAIT": "1500ms"}, "--max-wait"},
+		{"message limit under 1 MiB", []string{"--max-message", "1000"}, nil, "--max-message must be at least"},
+		{"message limit under 1 MiB from the environment", nil, map[string]string{"FOLIO_MAX_MESSAGE": "65536"}, "--max-message must be at least"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
