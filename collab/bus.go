@@ -126,9 +126,14 @@ func (r *room) drainRemote() {
 func (r *room) catchUp() {
 	ctx := r.hub.ctx
 	meta, err := r.hub.store.Meta(ctx, r.id)
+	// Deleted and created again elsewhere: the new document's versions start
+	// past this one's last (Meta.Base), and its ops cannot apply here.
+	recreated := err == nil && meta.Base != r.base
 	switch {
-	case errors.Is(err, storage.ErrNotFound) && r.stopErr == nil:
+	case (recreated || errors.Is(err, storage.ErrNotFound)) && r.stopErr == nil:
 		r.deletedElsewhere()
+		return
+	case recreated:
 		return
 	case err != nil:
 		r.hub.fail("catch up", r.id, err)

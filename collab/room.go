@@ -44,6 +44,7 @@ type room struct {
 	// Owned by run.
 	doc           *ot.Document       // Text at head (committed ops only).
 	head          uint64             // Committed version.
+	base          uint64             // The document's Meta.Base when loaded; another in the store means it was deleted and created again.
 	snapVersion   uint64             // Version of the newest stored snapshot.
 	window        []storage.OpRecord // The last OpWindow committed ops, in order.
 	inflight      []*pendingOp       // Being committed by the commit goroutine.
@@ -259,6 +260,7 @@ func (r *room) load() error {
 	}
 	r.doc = doc
 	r.head = ld.Meta.Version
+	r.base = ld.Meta.Base
 	r.snapVersion = ld.Snapshot.Version
 	r.pendLen = doc.Len()
 	r.window = append(r.window[:0], ld.Ops...)
