@@ -164,7 +164,9 @@ func (r *room) catchUp() {
 // and answers errBehind (retry): serving from a stale head would give the
 // client a text older than its own, and its in-flight op an ack it would
 // misread. A version the store does not have either is left to the caller
-// (as on a single node).
+// (as on a single node). When catching up ends the room (the document was
+// deleted or created again elsewhere) it answers errBehind too: the room
+// must not admit the caller with its old text, and a retry finds a new one.
 func (r *room) reachVersion(v *uint64) *Error {
 	if v == nil || r.remote == nil || *v <= r.head {
 		return nil
@@ -173,6 +175,11 @@ func (r *room) reachVersion(v *uint64) *Error {
 		return errBehind
 	}
 	r.catchUp()
+	if r.stopErr != nil {
+		// Catching up found the document deleted (or created again) on
+		// another node: this room ends, and a retry finds what the store has.
+		return errBehind
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package collab
 import (
 	"context"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,5 +99,35 @@ func TestBusRecreatedElsewhere(t *testing.T) {
 	eventually(t, "node b serving the new document", func() bool {
 		text, v := roomState(t, b, "d")
 		return text == "Nnew" && v == 3
+	})
+}
+
+// TestBusRecreatedSeenElsewhere: a client names a version of the new
+// document (seen through another node) to a room that still has the old
+// one. It is told to retry (unavailable), not version_ahead, and is not
+// served the old text; the retry finds the new document.
+func TestBusRecreatedSeenElsewhere(t *testing.T) {
+	var drop atomic.Bool
+	a, b := recreateNodes(t, &MemBus{Drop: func(string, []storage.OpRecord) bool { return drop.Load() }})
+	roomState(t, b, "d")
+	drop.Store(true) // Node b hears nothing of the new document.
+	recreate(t, a)
+	ctx := context.Background()
+	sub, err := b.Subscribe(ctx, "d", u64(3))
+	if err == nil {
+		sub.Close()
+		t.Fatal("a room with the old document accepted a version of the new one")
+	}
+	if code := AsError(err).Code; code != CodeUnavailable {
+		t.Fatalf("subscribe at a version of the new document: %v, want unavailable", err)
+	}
+	eventually(t, "a retry served by the new document", func() bool {
+		sub, err := b.Subscribe(ctx, "d", u64(2))
+		if err != nil {
+			return false
+		}
+		defer sub.Close()
+		ev, err := sub.Next(ctx)
+		return err == nil && ev.Kind == EventOp && ev.Version == 3
 	})
 }
