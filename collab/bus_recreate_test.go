@@ -2,7 +2,9 @@ package collab
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,4 +132,73 @@ func TestBusRecreatedSeenElsewhere(t *testing.T) {
 		ev, err := sub.Next(ctx)
 		return err == nil && ev.Kind == EventOp && ev.Version == 3
 	})
+}
+
+// TestBusResendAckInOrder: a client whose op another node committed (its
+// ack lost with that connection) resends it to a node that has not heard
+// of that commit yet. Storage knows the (session, seq), so it is not
+// applied again; but the ack must not overtake the ops under it: the
+// client hears of every version up to it first, in order, as the protocol
+// promises (else it sees a gap and resyncs).
+func TestBusResendAckInOrder(t *testing.T) {
+	var drop atomic.Bool
+	bus := &MemBus{Drop: func(string, []storage.OpRecord) bool { return drop.Load() }}
+	db, err := storage.Open(filepath.Join(t.TempDir(), "f.db"), storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Bus: bus, BusPoll: time.Hour}
+	ta := newTestServerStore(t, db, db, opts) // Cleaned up last: it closes db.
+	tb := newTestServerStore(t, db, nil, opts)
+	ctx := context.Background()
+	if _, err := db.Create(ctx, "d", ""); err != nil {
+		t.Fatal(err)
+	}
+	roomState(t, ta.hub, "d") // Node a's room at 0 ...
+	drop.Store(true)          // ... hears nothing from now on.
+	key := NewKey()
+	if _, err := tb.hub.Submit(ctx, "d", Submission{Base: 0, Op: insertAt(0, "a"), Session: "other", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := tb.hub.Submit(ctx, "d", Submission{Base: 0, Op: insertAt(0, "b"), Session: SessionID(key), Seq: 1}); err != nil || v != 2 {
+		t.Fatalf("the op on node b: %d, %v", v, err)
+	}
+
+	c := dialTest(t, ta.url+"d")
+	if w := c.hello(ClientMsg{Key: key, Version: u64(0)}); w.Version != 0 {
+		t.Fatalf("welcome at %d", w.Version)
+	}
+	c.sendRaw(opJSON(1, 0, `["b"]`))
+	var versions []uint64
+	for {
+		b := c.next()
+		switch msgType(b) {
+		case TypeOp:
+			var m OpMsg
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			versions = append(versions, m.Version)
+			continue
+		case TypeAck:
+			var a Ack
+			if err := json.Unmarshal(b, &a); err != nil {
+				t.Fatal(err)
+			}
+			if a.Seq != 1 || a.Version != 2 {
+				t.Fatalf("ack %+v, want seq 1 at version 2", a)
+			}
+		case TypePresence, TypeLeave:
+			continue
+		default:
+			t.Fatalf("unexpected %s", b)
+		}
+		break
+	}
+	if !slices.Equal(versions, []uint64{1, 2}) {
+		t.Fatalf("ops %v before the ack of version 2, want [1 2]", versions)
+	}
+	if text, v := textOf(t, db, "d"); text != "ba" || v != 2 {
+		t.Fatalf("stored %q at %d", text, v)
+	}
 }

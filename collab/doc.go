@@ -128,8 +128,10 @@
 // which requeues the batch and the queue the same way, and commits again
 // (at most 8 times per op, then conflict; conflict at once if the store's
 // head did not move). A hello, Subscribe or op naming a version after the
-// room's head makes the room catch up first; while a commit is in flight it
-// answers unavailable (hello, Subscribe) or conflict (op), both retryable.
+// room's head makes the room catch up first, and so does a resent op that
+// storage shows committed after it (by another node), so that its ack
+// follows the ops before it; while a commit is in flight it answers
+// unavailable (hello, Subscribe) or conflict (op), both retryable.
 // (On one node, a Subscribe at a version that the room's commit in flight
 // covers, which a poller read from storage, follows from there.)
 //

@@ -239,7 +239,18 @@ func (r *room) lastSeq(session string) (seqRec, *Error) {
 	return rec, nil
 }
 
+// ackAgain answers a resent op with the version it was committed at. With
+// a Bus that version may be one another node committed and this room has
+// not applied yet: the room catches up first, so that a client hears of
+// every version before the ack of its op (else it sees a gap); while a
+// commit is in flight it cannot, and the op is refused as retryable.
 func (r *room) ackAgain(sub *submission, version uint64) {
+	if r.remote != nil && version > r.head {
+		if e := r.reachVersion(&version); e != nil || version > r.head {
+			r.reject(sub, errConflict)
+			return
+		}
+	}
 	if sub.reply != nil {
 		sub.reply <- submitResult{version: version}
 	}
