@@ -254,6 +254,20 @@ func (r *room) failQueued() {
 	r.pendLen = r.doc.Len()
 }
 
+// commitFoundGone handles a batch whose commit found no document (nothing
+// of it was stored) and reports whether it did. With a Bus that is another
+// node's delete, which this room has not seen yet: it ends like
+// deletedElsewhere at once, rather than refusing every op with not_found
+// until its next look at the store.
+func (r *room) commitFoundGone(batch []*pendingOp, err error) bool {
+	if r.remote == nil || !errors.Is(err, storage.ErrNotFound) {
+		return false
+	}
+	r.queued = append(batch, r.queued...)
+	r.deletedElsewhere()
+	return true
+}
+
 // retryConflict handles a batch that lost the version race to another node
 // (nothing of it was stored) and reports whether it did. The room catches
 // up, which rebases the batch and the queued ops over the winners, and the

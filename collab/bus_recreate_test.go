@@ -3,6 +3,7 @@ package collab
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -200,5 +201,38 @@ func TestBusResendAckInOrder(t *testing.T) {
 	}
 	if text, v := textOf(t, db, "d"); text != "ba" || v != 2 {
 		t.Fatalf("stored %q at %d", text, v)
+	}
+}
+
+// TestBusCommitFindsDeleted: a commit that finds the document gone (another
+// node deleted it, and this one has not looked at the store since) ends the
+// room at once as a delete elsewhere: the op is refused with deleted and
+// the sessions are closed with 4004, not refused one op at a time with
+// not_found until the next poll.
+func TestBusCommitFindsDeleted(t *testing.T) {
+	bus := &MemBus{}
+	db, err := storage.Open(filepath.Join(t.TempDir(), "f.db"), storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Bus: bus, BusPoll: time.Hour}
+	ta := newTestServerStore(t, db, db, opts)
+	tb := newTestServerStore(t, db, nil, opts)
+	ctx := context.Background()
+	if _, err := db.Create(ctx, "d", ""); err != nil {
+		t.Fatal(err)
+	}
+	c := dialTest(t, ta.url+"d")
+	c.hello(ClientMsg{})
+	if err := tb.hub.Delete(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	c.sendRaw(opJSON(1, 0, `["x"]`))
+	c.expectError(CodeDeleted)
+	if code := c.closed(); code != CloseDeleted {
+		t.Fatalf("closed with %d, want %d", code, CloseDeleted)
+	}
+	if _, err := db.Meta(ctx, "d"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("document after the delete: %v", err)
 	}
 }

@@ -151,11 +151,12 @@
 // Node-local, not shared through the Bus: session takeover (4003), rate
 // limits, connection limits and metrics. Delete is not published either:
 // a room on another node finds the document gone at its next look at the
-// store (BusPoll, or a catch-up) and ends as if it had been deleted there
-// (sessions closed with 4004, subscriptions ended with deleted), without
-// deleting anything again. So does a room that finds the document created
-// again (its Meta.Base is not the one loaded): the new document's versions
-// start past the old one's last, and the next room serves it.
+// store (BusPoll, a catch-up, or a commit that finds no document) and ends
+// as if it had been deleted there (sessions closed with 4004, subscriptions
+// ended with deleted), without deleting anything again. So does a room that
+// finds the document created again (its Meta.Base is not the one loaded):
+// the new document's versions start past the old one's last, and the next
+// room serves it.
 //
 // # Errors
 //

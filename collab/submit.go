@@ -432,7 +432,7 @@ func (r *room) finishCommit(res commitResult) {
 	r.inflight = nil
 	r.hub.opts.Metrics.commitTook(res.took)
 	if res.err != nil {
-		if r.retryConflict(batch, res.err) {
+		if r.retryConflict(batch, res.err) || r.commitFoundGone(batch, res.err) {
 			return
 		}
 		e := r.hub.fail("commit", r.id, res.err)
