@@ -236,3 +236,33 @@ func TestBusCommitFindsDeleted(t *testing.T) {
 		t.Fatalf("document after the delete: %v", err)
 	}
 }
+
+// TestBusDeleteWhileGoneElsewhere: a Delete that reaches a room in the turn
+// it found the document deleted on another node (drainInbox runs it after
+// a catch-up) is answered. The room deletes nothing itself (the store may
+// hold a new document of that id by now): the caller is sent on to a room
+// of its own, which deletes what the store has (not_found here).
+func TestBusDeleteWhileGoneElsewhere(t *testing.T) {
+	a, b := recreateNodes(t, &MemBus{})
+	ctx := context.Background()
+	roomState(t, b, "d")
+	if err := a.Delete(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	reply := make(chan error, 1)
+	inRoom(t, b, "d", func(r *room) {
+		r.catchUp()          // Finds the document gone ...
+		r.startDelete(reply) // ... and a Delete comes in the same turn.
+	})
+	select {
+	case err := <-reply:
+		if !errors.Is(err, errRoomGone) {
+			t.Fatalf("delete answered %v, want errRoomGone (retry)", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Delete taken by a room ending as deleted elsewhere was never answered")
+	}
+	if err := b.Delete(ctx, "d"); AsError(err).Code != CodeNotFound {
+		t.Fatalf("delete after the delete elsewhere: %v, want not_found", err)
+	}
+}

@@ -206,6 +206,9 @@ func (h *Hub) Delete(ctx context.Context, id string) error {
 		}
 		select {
 		case err := <-reply:
+			if errors.Is(err, errRoomGone) {
+				continue // It ended as deleted on another node.
+			}
 			return err
 		case <-ctx.Done():
 			return AsError(ctx.Err())

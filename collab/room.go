@@ -371,6 +371,12 @@ func (r *room) shutdown() {
 		r.writeSnapshot()
 		return
 	case r.goneElsewhere:
+		// Deletes that came while it ended: the store may hold a new
+		// document of that id by now, so each caller retries with a room
+		// of its own, which deletes what the store has.
+		for _, c := range r.stopReplies {
+			c <- errRoomGone
+		}
 		return
 	}
 	err := r.deleteStored()
