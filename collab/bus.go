@@ -22,7 +22,8 @@ type Bus interface {
 	// Publish announces recs (consecutive versions) that were just durably
 	// committed to doc. It runs on the room's commit path, before the local
 	// acks, so it should hand the message off rather than wait for delivery.
-	// An error is logged; the other nodes catch up later.
+	// An error is logged (at most once per 10 s); the other nodes catch up
+	// later.
 	Publish(ctx context.Context, doc string, recs []storage.OpRecord) error
 	// Subscribe calls deliver with the records published for doc by any node,
 	// this one included (a room ignores versions it already has), until
@@ -83,8 +84,16 @@ func (r *room) unsubscribeBus() {
 // version order.
 func (h *Hub) publishCommit(id string, recs []storage.OpRecord) {
 	if err := h.opts.Bus.Publish(h.ctx, id, recs); err != nil {
-		h.log.Error().Err(err).Str(logDoc, id).Msg("publish commit")
+		h.busFailed("publish commit", id, err)
 	}
+}
+
+// busFailed logs a publication the bus refused, at most once per
+// unavailLogEvery (see Hub.busLog).
+func (h *Hub) busFailed(op, id string, err error) {
+	h.busLog.Do(func() {
+		h.log.Error().Err(err).Str(logDoc, id).Msg(op + "; other nodes catch up by polling (at most one such line per 10s)")
+	})
 }
 
 // onRemote runs on the room goroutine with no commit in flight. A record at

@@ -123,7 +123,7 @@ func (r *room) publishAllPresence() {
 
 func (r *room) sendNews(news PresenceNews) {
 	if err := r.presBus.PublishPresence(r.hub.ctx, r.id, news); err != nil {
-		r.log.Error().Err(err).Msg("publish presence")
+		r.hub.busFailed("publish presence", r.id, err)
 	}
 }
 

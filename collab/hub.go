@@ -42,6 +42,10 @@ type Hub struct {
 	// unavailLog lets fail log a storage refusal (a full disk) at most once
 	// per unavailLogEvery: every commit of every room fails alike meanwhile.
 	unavailLog rate.Sometimes
+	// busLog lets busFailed log a refused publication at most once per
+	// unavailLogEvery: while the bus is down every commit and presence flush
+	// of every room fails alike, and the other nodes catch up by polling.
+	busLog rate.Sometimes
 
 	mu     sync.Mutex
 	rooms  map[string]*room // Guarded by mu.
@@ -67,6 +71,7 @@ func NewHub(store Store, opts Options) *Hub {
 		newID:      randomID,
 		node:       randomID(),
 		unavailLog: rate.Sometimes{Interval: unavailLogEvery},
+		busLog:     rate.Sometimes{Interval: unavailLogEvery},
 		rooms:      make(map[string]*room),
 	}
 }
