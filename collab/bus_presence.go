@@ -153,7 +153,13 @@ func (r *room) onPresenceNews(n PresenceNews) {
 		}
 		q.Type = ""
 		if !r.presenceAtHead(&q) {
-			continue // Ahead of this room, or unusable: the next full state retries.
+			// Ahead of this room (its commit in flight holds other nodes'
+			// ops back), or unusable: the next full state retries. The node
+			// still speaks of the peer, so it is not expired meanwhile.
+			if old := r.elsewhere[q.Session]; old != nil && old.node == n.Node {
+				old.seen = now
+			}
+			continue
 		}
 		old := r.elsewhere[q.Session]
 		if old != nil && old.node == n.Node && samePresence(old.pres, q) {

@@ -144,7 +144,8 @@
 // connected here is shown as this node knows it, whatever other nodes say;
 // a peer whose node has not spoken of it for 3 polls (the node died) or that
 // its node's full state no longer lists is dropped with a leave. News about
-// a version the room cannot reach yet is skipped until the next full state.
+// a version the room cannot reach yet is skipped until the next full state
+// (the peer stays shown meanwhile: its node is alive).
 // A room shows at most 4 × MaxConnsPerDoc peers of other nodes.
 // With a plain Bus presence is node-local.
 //
