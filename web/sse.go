@@ -82,6 +82,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if since != nil && *since > meta.Version {
 		since = nil // A version we never issued: start over from a snapshot.
 	}
+	if r.Method == http.MethodHead {
+		// The stream's headers without the stream (GET routes take HEAD
+		// too): its writes would be discarded, so it would hold a
+		// subscription, and its keep-alive connection, until the client
+		// closes the connection.
+		setStreamHeaders(w.Header())
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	sub, err := s.subscribe(ctx, id, since)
@@ -134,10 +143,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 	rc := http.NewResponseController(w)
 	// The connection may serve further requests: leave no deadline behind.
 	defer rc.SetWriteDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	setStreamHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	if !s.sseWrite(w, rc, fmt.Appendf(nil, "retry: %d\n\n", sseRetry.Milliseconds())) {
 		return
@@ -181,6 +187,15 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 			return
 		}
 	}
+}
+
+// setStreamHeaders sets the headers of an event stream: no cache and no
+// proxy buffering (nginx honours X-Accel-Buffering), so each event reaches
+// the viewer when it is flushed.
+func setStreamHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
 }
 
 // sseWrite writes and flushes one chunk under its own deadline; false means

@@ -631,3 +631,34 @@ func TestRESTForbiddenAndRateLimitedOpsCounted(t *testing.T) {
 		}
 	}
 }
+
+// TestSSEHeadIsNotAStream: a HEAD of the events URL (a link checker, an
+// uptime monitor) gets the stream's headers and ends: it holds no
+// subscription, and its keep-alive connection serves the next request.
+func TestSSEHeadIsNotAStream(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "")
+	tr := &http.Transport{MaxConnsPerHost: 1} // The GET below reuses the HEAD's connection.
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	resp, err := client.Head(e.url + "/api/v1/docs/d/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" ||
+		resp.Header.Get("X-Accel-Buffering") != "no" {
+		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, err = client.Get(e.url + "/api/v1/docs/d")
+	if err != nil {
+		t.Fatalf("a request after the HEAD, on its connection: %v", err)
+	}
+	resp.Body.Close()
+	if g := testutilGauge(e, "folio_sse_clients"); g != 0 {
+		t.Errorf("folio_sse_clients = %v after a HEAD", g)
+	}
+	if r, err := client.Head(e.url + "/api/v1/docs/missing/events"); err != nil || r.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD of a missing document's events: %v %v", r, err)
+	}
+}
