@@ -13,7 +13,8 @@
 // 1.25 × OpWindow ops, the cache of session seqs (exactly-once records, which
 // storage holds too) at 4 × MaxConnsPerDoc entries, the peers of other nodes
 // at 4 × MaxConnsPerDoc. A text of 64 KB or more is also kept encoded for
-// the welcomes at its version (headTextJSON), one copy.
+// the welcomes at its version (headTextJSON), one copy, and as the last
+// snapshot event for subscriptions (snapshotEvent), one more.
 // A room loads its document itself, so however many sessions join at the
 // same moment it is read once; joiners wait in the inbox. A room with nobody
 // attached for Options.IdleUnload writes a snapshot, unregisters and ends; a

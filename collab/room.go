@@ -66,6 +66,7 @@ type room struct {
 		version uint64
 		b       []byte
 	}
+	snapCache Event // The last large snapshot event (snapshotEvent).
 }
 
 type seqRec struct{ seq, version uint64 }

@@ -795,3 +795,49 @@ func TestSingleSessionFingerprint(t *testing.T) {
 		t.Errorf("its retry after the upgrade: %d %v, want version 2", v, err)
 	}
 }
+
+// TestSubscriberSnapshotEncodedOnce: the subscribers that start with a
+// snapshot of a large text at the same version share one event: its text
+// and its payload (what SSE sends as data, byte for byte what encoding/json
+// writes) are built once, not once per viewer on the room's goroutine.
+func TestSubscriberSnapshotEncodedOnce(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ctx := context.Background()
+	text := strings.Repeat("<é&🎉>\u2028\"\\ ", cachedTextMin/8)
+	if _, err := ts.hub.Create(ctx, "d", text); err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func() Event {
+		t.Helper()
+		sub, err := ts.hub.Subscribe(ctx, "d", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sub.Close)
+		ev, err := sub.Next(ctx)
+		if err != nil || ev.Kind != EventSnapshot {
+			t.Fatalf("first event %+v, %v", ev.Kind, err)
+		}
+		return ev
+	}
+	first, second := snapshot(), snapshot()
+	want, err := json.Marshal(struct {
+		Version uint64 `json:"version"`
+		Text    string `json:"text"`
+	}{0, text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Text != text || string(first.JSON) != string(want) {
+		t.Fatalf("snapshot text %d bytes, payload %.80s…; want %.80s…", len(first.Text), first.JSON, want)
+	}
+	if len(second.JSON) == 0 || &first.JSON[0] != &second.JSON[0] {
+		t.Error("each subscriber got its own encoding of the snapshot")
+	}
+	if _, err := ts.hub.Submit(ctx, "d", Submission{Base: 0, Op: ot.Op{{Insert: "!"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if third := snapshot(); third.Version != 1 || third.Text != "!"+text || !strings.HasPrefix(string(third.JSON), `{"version":1,"text":"!`) {
+		t.Errorf("snapshot after an op: version %d, payload %.40s…", third.Version, third.JSON)
+	}
+}

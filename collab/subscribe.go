@@ -2,6 +2,7 @@ package collab
 
 import (
 	"context"
+	"strconv"
 	"sync"
 )
 
@@ -24,8 +25,8 @@ type Event struct {
 	Presence *Presence
 	Leave    *Leave
 	// JSON, when not nil, is the event's payload as encoding/json writes
-	// it (for an op: Op without its type), encoded once and shared by every
-	// subscriber: read-only.
+	// it (for an op: Op without its type; for a snapshot: {"version",
+	// "text"}), encoded once and shared by subscribers: read-only.
 	JSON []byte
 }
 
@@ -98,7 +99,7 @@ func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
 		}
 	}
 	if since == nil {
-		sub.backlog = append(sub.backlog, Event{Kind: EventSnapshot, Version: r.head, Text: r.doc.String()})
+		sub.backlog = append(sub.backlog, r.snapshotEvent())
 	}
 	for _, p := range r.peers(nil) {
 		p.Type = TypePresence
@@ -108,6 +109,27 @@ func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
 	sub.room = r
 	r.subs[sub] = struct{}{}
 	return nil
+}
+
+// snapshotEvent is the snapshot at head, with its payload as
+// encoding/json writes {"version","text"}. For a text of cachedTextMin or
+// more, the event is kept for the next subscribers at the same version: the
+// viewers of a large document arriving together (a page shared, a server
+// restarted) cost the room one walk and one encoding of the text, not one
+// each.
+func (r *room) snapshotEvent() Event {
+	if c := r.snapCache; c.JSON != nil && c.Version == r.head {
+		return c
+	}
+	text := r.doc.String()
+	b := strconv.AppendUint(append(make([]byte, 0, len(text)+48), `{"version":`...), r.head, 10)
+	b = appendJSONString(append(b, `,"text":`...), text)
+	ev := Event{Kind: EventSnapshot, Version: r.head, Text: text, JSON: append(b, '}')}
+	r.snapCache = Event{}
+	if len(text) >= cachedTextMin {
+		r.snapCache = ev
+	}
+	return ev
 }
 
 // publish hands ev to every subscription, dropping those that are full.
