@@ -189,12 +189,13 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 	}
 }
 
-// setStreamHeaders sets the headers of an event stream: no cache and no
+// setStreamHeaders sets the headers of an event stream: no cache, no
+// transformation (a compressing proxy buffers what it compresses) and no
 // proxy buffering (nginx honours X-Accel-Buffering), so each event reaches
 // the viewer when it is flushed.
 func setStreamHeaders(h http.Header) {
 	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
+	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
 }
 

@@ -647,7 +647,7 @@ func TestSSEHeadIsNotAStream(t *testing.T) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" ||
-		resp.Header.Get("X-Accel-Buffering") != "no" {
+		resp.Header.Get("X-Accel-Buffering") != "no" || resp.Header.Get("Cache-Control") != "no-cache, no-transform" {
 		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
 	}
 	resp, err = client.Get(e.url + "/api/v1/docs/d")
