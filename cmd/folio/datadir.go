@@ -48,8 +48,8 @@ func openDataDir(dir string) (*storage.DB, error) {
 	}
 	db, err := storage.Open(file, storage.Options{LockTimeout: 500 * time.Millisecond})
 	if errors.Is(err, storage.ErrLocked) {
-		return nil, fmt.Errorf("%s is in use by a running folio server: stop it first, use its HTTP API "+
-			"(GET /api/v1/docs/{id}/export/{format}), or work on a copy made with `folio backup --server URL FILE`: %w", file, err)
+		return nil, fmt.Errorf("%s is in use by a running folio server: stop it first, or work on a copy made "+
+			"with `folio backup --server URL FILE` (while it runs, its HTTP API serves exports and backups): %w", file, err)
 	}
 	return db, err
 }
