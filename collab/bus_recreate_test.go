@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/foliodocs/folio/storage"
 )
 
@@ -20,24 +18,8 @@ import (
 // store. Document "d" holds "old" and one op; b's room has it open at 1.
 func recreateNodes(t *testing.T, bus *MemBus) (a, b *Hub) {
 	t.Helper()
-	db, err := storage.Open(filepath.Join(t.TempDir(), "f.db"), storage.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := Options{Bus: bus, BusPoll: time.Hour, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
-	a, b = NewHub(db, opts), NewHub(db, opts)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, h := range []*Hub{a, b} {
-			if err := h.Close(ctx); err != nil {
-				t.Errorf("hub close: %v", err)
-			}
-		}
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	n := newTwoNodes(t, bus, time.Hour)
+	a, b = n.a, n.b
 	ctx := context.Background()
 	if _, err := a.Create(ctx, "d", "old"); err != nil {
 		t.Fatal(err)

@@ -36,8 +36,9 @@ func (g *gatedStore) Append(ctx context.Context, id string, recs []storage.OpRec
 	return g.DB.Append(ctx, id, recs, n, snap)
 }
 
-// twoNodes is two hubs on one bbolt file joined by one MemBus; node a
-// commits through a gatedStore.
+// twoNodes is two hubs on one bbolt file joined by one MemBus, each room
+// looking at the store every poll (0: the default); node a commits through
+// a gatedStore, which passes every Append through until armed.
 type twoNodes struct {
 	db   *storage.DB
 	gate *gatedStore
@@ -45,14 +46,14 @@ type twoNodes struct {
 	a, b *Hub
 }
 
-func newTwoNodes(t *testing.T, bus *MemBus) *twoNodes {
+func newTwoNodes(t *testing.T, bus *MemBus, poll time.Duration) *twoNodes {
 	t.Helper()
 	db, err := storage.Open(filepath.Join(t.TempDir(), "f.db"), storage.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := &twoNodes{db: db, gate: &gatedStore{DB: db}, bus: bus}
-	opts := Options{Bus: bus, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+	opts := Options{Bus: bus, BusPoll: poll, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
 	n.a, n.b = NewHub(n.gate, opts), NewHub(db, opts)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -128,7 +129,7 @@ func (n *twoNodes) submitHeld(doc string, sub Submission) <-chan submitOutcome {
 // node b's; a catches up, rebases its op over b's and commits it as version
 // 2, as one node would have with the same arrival order.
 func TestBusConflictRebased(t *testing.T) {
-	n := newTwoNodes(t, &MemBus{})
+	n := newTwoNodes(t, &MemBus{}, 0)
 	ctx := context.Background()
 	if _, err := n.a.Create(ctx, "d", "abc"); err != nil {
 		t.Fatal(err)
@@ -163,7 +164,7 @@ func TestBusConflictRebased(t *testing.T) {
 // again: its held copy is answered with b's version, and so is a later
 // resend.
 func TestBusConflictSameSeq(t *testing.T) {
-	n := newTwoNodes(t, &MemBus{})
+	n := newTwoNodes(t, &MemBus{}, 0)
 	ctx := context.Background()
 	if _, err := n.a.Create(ctx, "d", ""); err != nil {
 		t.Fatal(err)
@@ -189,7 +190,7 @@ func TestBusConflictSameSeq(t *testing.T) {
 // TestBusConflictPrecondition: a ReplaceText bound to a version is not
 // rebased over another node's commit; it fails with precondition_failed.
 func TestBusConflictPrecondition(t *testing.T) {
-	n := newTwoNodes(t, &MemBus{})
+	n := newTwoNodes(t, &MemBus{}, 0)
 	ctx := context.Background()
 	if _, err := n.a.Create(ctx, "d", "abc"); err != nil {
 		t.Fatal(err)
@@ -219,7 +220,7 @@ func TestBusConflictPrecondition(t *testing.T) {
 // subscribers get every op in order.
 func TestBusGap(t *testing.T) {
 	var drop atomic.Bool
-	n := newTwoNodes(t, &MemBus{Drop: func(string, []storage.OpRecord) bool { return drop.Load() }})
+	n := newTwoNodes(t, &MemBus{Drop: func(string, []storage.OpRecord) bool { return drop.Load() }}, 0)
 	ctx := context.Background()
 	if _, err := n.a.Create(ctx, "d", ""); err != nil {
 		t.Fatal(err)
@@ -256,7 +257,7 @@ func TestBusGap(t *testing.T) {
 // heard of (it saw it on node b): node a catches up from the store first,
 // for a subscription's resume version and for an op's base alike.
 func TestBusVersionSeenElsewhere(t *testing.T) {
-	n := newTwoNodes(t, &MemBus{Drop: func(string, []storage.OpRecord) bool { return true }})
+	n := newTwoNodes(t, &MemBus{Drop: func(string, []storage.OpRecord) bool { return true }}, 0)
 	ctx := context.Background()
 	if _, err := n.a.Create(ctx, "d", ""); err != nil {
 		t.Fatal(err)
@@ -294,7 +295,7 @@ func TestBusVersionSeenElsewhere(t *testing.T) {
 // queue of deliveries holds; the bus callback does not block, and the room
 // catches up from the store when it is free again.
 func TestBusBehind(t *testing.T) {
-	n := newTwoNodes(t, &MemBus{})
+	n := newTwoNodes(t, &MemBus{}, 0)
 	ctx := context.Background()
 	if _, err := n.a.Create(ctx, "d", ""); err != nil {
 		t.Fatal(err)
@@ -445,25 +446,8 @@ func TestBusCommitRace(t *testing.T) {
 // deleted, as on the node that deleted it, and the store is not asked to
 // delete it again.
 func TestBusDeleteElsewhere(t *testing.T) {
-	db, err := storage.Open(filepath.Join(t.TempDir(), "f.db"), storage.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bus := &MemBus{}
-	opts := Options{Bus: bus, BusPoll: 20 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
-	a, b := NewHub(db, opts), NewHub(db, opts)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, h := range []*Hub{a, b} {
-			if err := h.Close(ctx); err != nil {
-				t.Errorf("hub close: %v", err)
-			}
-		}
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	n := newTwoNodes(t, &MemBus{}, 20*time.Millisecond)
+	a, b, db := n.a, n.b, n.db
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := db.Create(ctx, "d", "x"); err != nil {

@@ -167,17 +167,7 @@ func TestServeAllowedHosts(t *testing.T) {
 		{[]string{"--addr", "folio.lan:0"}, map[string]string{"FOLIO_SECRET": cliSecret}, []string{"evil.example:8080"}, nil},
 		{[]string{"--allowed-hosts", "docs.example.com"}, map[string]string{"FOLIO_SECRET": cliSecret}, []string{"docs.example.com"}, []string{"evil.example"}},
 	} {
-		var stderr bytes.Buffer
-		cfg, err := parseServe(append(c.args, "--data", t.TempDir()), envMap(c.env), &stderr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		log := zerolog.New(zerolog.NewTestWriter(t))
-		st, err := build(cfg, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(st.http.Handler)
+		ts, _ := servedStack(t, c.args, c.env)
 		get := func(host string) (int, string) {
 			req, err := http.NewRequest(http.MethodGet, ts.URL+"/metrics", nil)
 			if err != nil {
@@ -203,9 +193,30 @@ func TestServeAllowedHosts(t *testing.T) {
 				t.Errorf("%v %v: Host %s: %d %s, want 403 host_not_allowed", c.args, c.env, host, status, code)
 			}
 		}
+	}
+}
+
+// servedStack is what folio serve builds from args and env (with a data
+// directory of the test's), behind an httptest server; the test's cleanup
+// closes the server, the hub and the store.
+func servedStack(t *testing.T, args []string, env map[string]string) (*httptest.Server, *stack) {
+	t.Helper()
+	var stderr bytes.Buffer
+	cfg, err := parseServe(append(args, "--data", t.TempDir()), envMap(env), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	st, err := build(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(st.http.Handler)
+	t.Cleanup(func() {
 		ts.Close()
 		st.closeHubAndStore(context.Background(), log)
-	}
+	})
+	return ts, st
 }
 
 // TestPortInUseCreatesNothing: a server that cannot listen fails before it
@@ -286,19 +297,7 @@ func TestDrainDelayKeepsAnswering(t *testing.T) {
 // for, so that it stays below the read timeout of a proxy in front; a
 // longer ask is not refused (clients written for another maximum go on).
 func TestServeMaxWait(t *testing.T) {
-	var stderr bytes.Buffer
-	cfg, err := parseServe([]string{"--max-wait", "1s", "--data", t.TempDir()}, envMap(nil), &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := zerolog.New(zerolog.NewTestWriter(t))
-	st, err := build(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(st.http.Handler)
-	defer st.closeHubAndStore(context.Background(), log)
-	defer ts.Close()
+	ts, st := servedStack(t, []string{"--max-wait", "1s"}, nil)
 	if _, err := st.hub.Create(context.Background(), "d", "x"); err != nil {
 		t.Fatal(err)
 	}
