@@ -56,18 +56,8 @@ func TestPprofRefusesRebindingHosts(t *testing.T) {
 		"evil.example:" + port: http.StatusForbidden, "192.168.1.20:" + port: http.StatusForbidden,
 		"localhost:" + port: http.StatusOK, "127.0.0.1:" + port: http.StatusOK, "[::1]:" + port: http.StatusOK,
 	} {
-		req, err := http.NewRequest(http.MethodGet, "http://"+bound+"/debug/pprof/cmdline", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Host = host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		if status, _ := getWithHost(t, "http://"+bound+"/debug/pprof/cmdline", host); status != want {
+			t.Errorf("Host %s: %d, want %d", host, status, want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -169,19 +170,10 @@ func TestServeAllowedHosts(t *testing.T) {
 	} {
 		ts, _ := servedStack(t, c.args, c.env)
 		get := func(host string) (int, string) {
-			req, err := http.NewRequest(http.MethodGet, ts.URL+"/metrics", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Host = host
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
+			status, b := getWithHost(t, ts.URL+"/metrics", host)
 			var body struct{ Error struct{ Code string } }
-			_ = json.NewDecoder(resp.Body).Decode(&body)
-			return resp.StatusCode, body.Error.Code
+			_ = json.Unmarshal(b, &body)
+			return status, body.Error.Code
 		}
 		for _, host := range c.pass {
 			if status, code := get(host); status != http.StatusOK {
@@ -316,4 +308,25 @@ func TestServeMaxWait(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || len(body.Ops) != 0 {
 		t.Fatalf("wait=30: %d %+v %v", resp.StatusCode, body, err)
 	}
+}
+
+// getWithHost GETs url with the Host header host and returns the status
+// and the body.
+func getWithHost(t *testing.T, url, host string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
 }
