@@ -12,9 +12,10 @@
 // What a room keeps is bounded however long it stays open: the op window at
 // 1.25 × OpWindow ops, the cache of session seqs (exactly-once records, which
 // storage holds too) at 4 × MaxConnsPerDoc entries, the peers of other nodes
-// at 4 × MaxConnsPerDoc. A text of 64 KB or more is also kept encoded for
-// the welcomes at its version (headTextJSON), one copy, and as the last
-// snapshot event for subscriptions (snapshotEvent), one more.
+// at 4 × MaxConnsPerDoc. A text of 64 KB or more is also kept, once asked
+// for, encoded for the welcomes at the head (headTextJSON) and as a
+// snapshot event for subscriptions (snapshotEvent: the text and its
+// encoding): up to three more copies, dropped when the head moves.
 // A room loads its document itself, so however many sessions join at the
 // same moment it is read once; joiners wait in the inbox. A room with nobody
 // attached for Options.IdleUnload writes a snapshot, unregisters and ends; a

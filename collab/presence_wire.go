@@ -135,15 +135,14 @@ func (r *room) encodeWelcome(w *Welcome, except *session, text []byte) []byte {
 const cachedTextMin = 64 << 10
 
 // headTextJSON is the document at head as a JSON string, from the cache
-// when it is large and the head has not moved.
+// when it is large and the head has not moved (apply drops it).
 func (r *room) headTextJSON() []byte {
-	if r.textCache.b != nil && r.textCache.version == r.head {
+	if r.textCache.b != nil {
 		return r.textCache.b
 	}
 	b := appendJSONString(nil, r.doc.String())
-	r.textCache.b, r.textCache.version = nil, 0
 	if len(b) >= cachedTextMin {
-		r.textCache.b, r.textCache.version = b, r.head
+		r.textCache.b = b
 	}
 	return b
 }

@@ -62,11 +62,10 @@ type room struct {
 	held          []*session   // Writers claimed in this turn (sendHeld), started by releaseWriters.
 	gather        gather       // Holds the next commit briefly for just-acknowledged authors.
 	presLeaves    []string     // Sessions that left since the last flush and must be announced.
-	textCache     struct {     // The text at version as a JSON string, when large (headTextJSON).
-		version uint64
-		b       []byte
-	}
-	snapCache Event // The last large snapshot event (snapshotEvent).
+	// The text at head, when large, as a JSON string (headTextJSON) and as a
+	// snapshot event (snapshotEvent); apply drops both when the head moves.
+	textCache struct{ b []byte }
+	snapCache Event
 }
 
 type seqRec struct{ seq, version uint64 }

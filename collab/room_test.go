@@ -615,7 +615,8 @@ func TestRoomMemoryBounded(t *testing.T) {
 
 // TestWelcomeTextShared: joiners of a large document at the same version get
 // the text encoded once (byte for byte what encoding/json writes, escapes
-// and all); after an op the next joiner gets the new text.
+// and all); an op drops the cached encoding (it would pin the old text), and
+// the next joiner gets the new text.
 func TestWelcomeTextShared(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	line := "<b>\"Ünïcödé\" & 🎉</b>\t\\\n"
@@ -635,13 +636,18 @@ func TestWelcomeTextShared(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.textCache.version != 0 || !bytes.Equal(cached, want) {
-			t.Errorf("cache at version %d, %d bytes; want version 0 and encoding/json's %d bytes", r.textCache.version, len(cached), len(want))
+		if !bytes.Equal(cached, want) {
+			t.Errorf("cache of %d bytes; want encoding/json's %d bytes", len(cached), len(want))
 		}
 	})
 	if _, err := ts.hub.Submit(context.Background(), "big", Submission{Base: 0, Op: ot.Op{{Insert: "¡"}}}); err != nil {
 		t.Fatal(err)
 	}
+	inRoom(t, ts.hub, "big", func(r *room) {
+		if r.textCache.b != nil || r.snapCache.JSON != nil {
+			t.Errorf("caches of version 0 kept at version %d", r.head)
+		}
+	})
 	w3 := join()
 	if w3.Text == nil || *w3.Text != "¡"+text || w3.Version != 1 {
 		t.Fatalf("welcome after an op: version %d, text starts %q", w3.Version, (*w3.Text)[:8])
@@ -839,5 +845,22 @@ func TestSubscriberSnapshotEncodedOnce(t *testing.T) {
 	}
 	if third := snapshot(); third.Version != 1 || third.Text != "!"+text || !strings.HasPrefix(string(third.JSON), `{"version":1,"text":"!`) {
 		t.Errorf("snapshot after an op: version %d, payload %.40s…", third.Version, third.JSON)
+	}
+}
+
+// TestBacklogDoesNotPin: a subscription's consumed backlog events, a
+// snapshot's text among them, are let go: a viewer of an idle document must
+// not keep the snapshot it started with for the rest of its stream.
+func TestBacklogDoesNotPin(t *testing.T) {
+	orig := []Event{{Kind: EventSnapshot, Text: "big text", JSON: []byte("{}")}, {Kind: EventPresence}}
+	s := &Subscription{backlog: orig, ch: make(chan Event, 1), done: make(chan struct{})}
+	if ev, err := s.Next(context.Background()); err != nil || ev.Text != "big text" {
+		t.Fatalf("Next: %+v, %v", ev, err)
+	}
+	if evs := s.Ready(nil, 4); len(evs) != 1 || evs[0].Kind != EventPresence {
+		t.Fatalf("Ready: %+v", evs)
+	}
+	if orig[0].Text != "" || orig[0].JSON != nil || orig[1].Kind != "" || s.backlog != nil {
+		t.Errorf("consumed backlog kept: %+v, backlog %v", orig, s.backlog)
 	}
 }

@@ -481,6 +481,9 @@ func (r *room) apply(p *pendingOp) bool {
 		return false
 	}
 	r.head = rec.Version
+	// The large-text caches are for the head only: a stale one would pin an
+	// old copy of the text for as long as the room lives.
+	r.textCache.b, r.snapCache = nil, Event{}
 	r.window = append(r.window, rec)
 	if len(r.window) >= r.hub.opts.OpWindow+r.hub.opts.OpWindow/windowSlack {
 		r.trimWindow()

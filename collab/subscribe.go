@@ -112,20 +112,19 @@ func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
 }
 
 // snapshotEvent is the snapshot at head, with its payload as
-// encoding/json writes {"version","text"}. For a text of cachedTextMin or
-// more, the event is kept for the next subscribers at the same version: the
-// viewers of a large document arriving together (a page shared, a server
-// restarted) cost the room one walk and one encoding of the text, not one
-// each.
+// encoding/json writes {"version","text"} (the text's encoding is
+// headTextJSON's, which welcomes share). For a large text the event is kept
+// until the head moves (apply drops it): the viewers of a large document
+// arriving together (a page shared, a server restarted) cost the room one
+// walk and one encoding of the text, not one each.
 func (r *room) snapshotEvent() Event {
-	if c := r.snapCache; c.JSON != nil && c.Version == r.head {
-		return c
+	if r.snapCache.JSON != nil {
+		return r.snapCache
 	}
-	text := r.doc.String()
-	b := strconv.AppendUint(append(make([]byte, 0, len(text)+48), `{"version":`...), r.head, 10)
-	b = appendJSONString(append(b, `,"text":`...), text)
-	ev := Event{Kind: EventSnapshot, Version: r.head, Text: text, JSON: append(b, '}')}
-	r.snapCache = Event{}
+	text := r.headTextJSON()
+	b := strconv.AppendUint(append(make([]byte, 0, len(text)+32), `{"version":`...), r.head, 10)
+	b = append(append(append(b, `,"text":`...), text...), '}')
+	ev := Event{Kind: EventSnapshot, Version: r.head, Text: r.doc.String(), JSON: b}
 	if len(text) >= cachedTextMin {
 		r.snapCache = ev
 	}
@@ -158,9 +157,7 @@ func (s *Subscription) end(e *Error) {
 // ended: slow_consumer (fell behind), deleted, unavailable (shutdown or Close).
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	if len(s.backlog) > 0 {
-		ev := s.backlog[0]
-		s.backlog = s.backlog[1:]
-		return ev, nil
+		return s.popBacklog(), nil
 	}
 	select {
 	case ev := <-s.ch:
@@ -184,8 +181,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 func (s *Subscription) Ready(evs []Event, max int) []Event {
 	for len(evs) < max {
 		if len(s.backlog) > 0 {
-			evs = append(evs, s.backlog[0])
-			s.backlog = s.backlog[1:]
+			evs = append(evs, s.popBacklog())
 			continue
 		}
 		select {
@@ -204,4 +200,16 @@ func (s *Subscription) Close() {
 	if r := s.room; r != nil {
 		_ = r.do(context.Background(), func() { delete(r.subs, s) })
 	}
+}
+
+// popBacklog takes the first backlog event, clearing its slot: the backlog
+// may start with a snapshot, whose text the subscription must not keep for
+// the rest of its life.
+func (s *Subscription) popBacklog() Event {
+	ev := s.backlog[0]
+	s.backlog[0] = Event{}
+	if s.backlog = s.backlog[1:]; len(s.backlog) == 0 {
+		s.backlog = nil
+	}
+	return ev
 }

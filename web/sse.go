@@ -127,7 +127,10 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 				ended = err
 				return
 			}
-			// What piled up while the last batch was written goes in one write.
+			// What piled up while the last batch was written goes in one
+			// write. The writer is done with bufs[i]: clear it, or an idle
+			// stream would keep its last events (a snapshot's text) alive.
+			clear(bufs[i])
 			batch := sub.Ready(append(bufs[i][:0], ev), sseBatch)
 			bufs[i] = batch
 			select {
