@@ -15,25 +15,41 @@ import (
 	"github.com/foliodocs/folio/storage"
 )
 
-// gatedStore holds one Append (after arm) until release is closed.
+// gatedStore holds one Append (after arm or armStored) until release is
+// closed.
 type gatedStore struct {
 	*storage.DB
 	armed   atomic.Bool
+	stored  bool // Hold after the records are stored, not before (armStored).
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (g *gatedStore) arm() {
-	g.entered, g.release = make(chan struct{}), make(chan struct{})
+func (g *gatedStore) arm() { g.hold(false) }
+
+// armStored holds the next Append once its records are stored: other nodes
+// can commit after them while the commit is still in flight here.
+func (g *gatedStore) armStored() { g.hold(true) }
+
+func (g *gatedStore) hold(stored bool) {
+	g.entered, g.release, g.stored = make(chan struct{}), make(chan struct{}), stored
 	g.armed.Store(true)
 }
 
 func (g *gatedStore) Append(ctx context.Context, id string, recs []storage.OpRecord, n int, snap *storage.Snapshot) error {
-	if g.armed.CompareAndSwap(true, false) {
-		close(g.entered)
-		<-g.release
+	if !g.armed.CompareAndSwap(true, false) {
+		return g.DB.Append(ctx, id, recs, n, snap)
 	}
-	return g.DB.Append(ctx, id, recs, n, snap)
+	var err error
+	if g.stored {
+		err = g.DB.Append(ctx, id, recs, n, snap)
+	}
+	close(g.entered)
+	<-g.release
+	if !g.stored {
+		err = g.DB.Append(ctx, id, recs, n, snap)
+	}
+	return err
 }
 
 // twoNodes is two hubs on one bbolt file joined by one MemBus, each room

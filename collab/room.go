@@ -180,6 +180,14 @@ func (r *room) loop() {
 				r.stopErr = errUnavailable
 			}
 		}
+		// Other nodes' commits first: this turn's writers then carry them
+		// (else they wait for the room's next turn, which in a quiet room
+		// is the next poll), a delete found elsewhere ends the room in this
+		// turn, and the inbox's ops rebase over them. Nothing from here to
+		// startCommit starts a commit, so their versions stay free.
+		if r.remote != nil && len(r.inflight) == 0 {
+			r.drainRemote()
+		}
 		if r.stopErr != nil {
 			r.gather.stop()
 		}
@@ -188,9 +196,6 @@ func (r *room) loop() {
 		if r.stopErr != nil && len(r.inflight) == 0 && len(r.queued) == 0 {
 			r.shutdown()
 			return
-		}
-		if r.remote != nil && len(r.inflight) == 0 {
-			r.drainRemote() // Before the next commit takes versions.
 		}
 		r.startCommit()
 		r.armIdle()
