@@ -140,6 +140,7 @@ func (r *room) catchUp() {
 	recreated := err == nil && meta.Base != r.base
 	switch {
 	case (recreated || errors.Is(err, storage.ErrNotFound)) && r.stopErr == nil:
+		r.recreated = recreated
 		r.deletedElsewhere()
 		return
 	case recreated:
@@ -173,9 +174,19 @@ func (r *room) catchUp() {
 // and answers errBehind (retry): serving from a stale head would give the
 // client a text older than its own, and its in-flight op an ack it would
 // misread. A version the store does not have either is left to the caller
-// (as on a single node). When catching up ends the room (the document was
-// deleted or created again elsewhere) it answers errBehind too: the room
-// must not admit the caller with its old text, and a retry finds a new one.
+// (as on a single node).
+//
+// When catching up ends the room, the room must not admit the caller with
+// its old text, and the answer depends on what the store holds now:
+//   - nothing (deleted elsewhere): the room's stopErr, deleted, as for a
+//     caller that comes a moment later; a retry would only find not_found.
+//   - a new document of this id (deleted and created again elsewhere):
+//     errBehind. v is past the old document's head, so most likely a
+//     version of the new one, seen on another node; a retry reaches a room
+//     that loads the new document and serves it.
+//
+// Any other end (a record that does not apply) answers the room's stopErr.
+// An op hears errBehind as conflict (see opRefusal), its retryable code.
 func (r *room) reachVersion(v *uint64) *Error {
 	if v == nil || r.remote == nil || *v <= r.head {
 		return nil
@@ -184,12 +195,23 @@ func (r *room) reachVersion(v *uint64) *Error {
 		return errBehind
 	}
 	r.catchUp()
-	if r.stopErr != nil {
-		// Catching up found the document deleted (or created again) on
-		// another node: this room ends, and a retry finds what the store has.
+	switch {
+	case r.stopErr == nil:
+		return nil
+	case r.recreated:
 		return errBehind
 	}
-	return nil
+	return r.stopErr
+}
+
+// opRefusal is how an op hears reachVersion's refusal e: errBehind (retry)
+// as conflict, like a commit lost to another node, so that clients resend
+// it as they do then; anything else as it is.
+func opRefusal(e *Error) *Error {
+	if e == errBehind {
+		return errConflict
+	}
+	return e
 }
 
 // applyRemote applies rec, committed by another node at head+1, like a

@@ -245,3 +245,64 @@ func TestBusDeleteWhileGoneElsewhere(t *testing.T) {
 		t.Fatalf("the new document after the delete: %v, want not_found", err)
 	}
 }
+
+// TestBusGoneSeenElsewhere: a client names a version node b has not heard
+// of, and catching up finds the document gone. Deleted elsewhere, the
+// client hears deleted, as it would a moment later: an op is not refused
+// with conflict, which only makes its client resend it. Deleted and created
+// again, an op is told to retry (conflict), and the retry reaches the new
+// document (TestBusRecreatedSeenElsewhere: the same for a subscription).
+func TestBusGoneSeenElsewhere(t *testing.T) {
+	type call func(b *Hub) error
+	submit := func(base uint64) call {
+		return func(b *Hub) error {
+			_, err := b.Submit(context.Background(), "d", Submission{Base: base, Op: insertAt(0, "y")})
+			return err
+		}
+	}
+	subscribe := func(since uint64) call {
+		return func(b *Hub) error {
+			sub, err := b.Subscribe(context.Background(), "d", u64(since))
+			if err == nil {
+				sub.Close()
+			}
+			return err
+		}
+	}
+	cases := []struct {
+		name      string
+		recreated bool
+		call      call
+		want      Code
+	}{
+		{"op/deleted", false, submit(2), CodeDeleted},
+		{"subscribe/deleted", false, subscribe(2), CodeDeleted},
+		{"op/recreated", true, submit(3), CodeConflict},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var drop atomic.Bool
+			a, b := recreateNodes(t, &MemBus{Drop: func(string, []storage.OpRecord) bool { return drop.Load() }})
+			ctx := context.Background()
+			roomState(t, b, "d")
+			drop.Store(true) // Node b hears nothing from now on.
+			if tc.recreated {
+				recreate(t, a)
+			} else {
+				if _, err := a.Submit(ctx, "d", Submission{Base: 1, Op: insertAt(0, "x")}); err != nil {
+					t.Fatal(err)
+				}
+				if err := a.Delete(ctx, "d"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tc.call(b); AsError(err).Code != tc.want {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+			if !tc.recreated {
+				return
+			}
+			eventually(t, "a retry served by the new document", func() bool { return tc.call(b) == nil })
+		})
+	}
+}

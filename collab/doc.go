@@ -159,7 +159,9 @@
 // ended with deleted), without deleting anything again. So does a room that
 // finds the document created again (its Meta.Base is not the one loaded):
 // the new document's versions start past the old one's last, and the next
-// room serves it.
+// room serves it. A client whose version past the room's head made it look
+// hears deleted, or, when the document was created again, is told to retry
+// (unavailable; conflict for an op), since the retry finds the new one.
 //
 // # Errors
 //

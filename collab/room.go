@@ -57,6 +57,7 @@ type room struct {
 	stopErr       *Error       // Set when draining: shutdown (unavailable) or deleted.
 	stopReplies   []chan error // Delete callers waiting for the end.
 	goneElsewhere bool         // Another node deleted the document (deletedElsewhere).
+	recreated     bool         // With goneElsewhere: the store holds a new document of this id.
 	idle          *time.Timer  // Armed while nobody is attached.
 	presTimer     *time.Timer  // Armed while some presence waits for coalescing.
 	held          []*session   // Writers claimed in this turn (sendHeld), started by releaseWriters.

@@ -70,7 +70,7 @@ func (r *room) submit(sub *submission) {
 	}
 	if r.remote != nil && !sub.pending && sub.base > r.head {
 		if e := r.reachVersion(&sub.base); e != nil {
-			r.reject(sub, errConflict) // Retryable, like a commit lost to another node.
+			r.reject(sub, opRefusal(e))
 			return
 		}
 		if sub.base > r.head {
@@ -243,10 +243,15 @@ func (r *room) lastSeq(session string) (seqRec, *Error) {
 // a Bus that version may be one another node committed and this room has
 // not applied yet: the room catches up first, so that a client hears of
 // every version before the ack of its op (else it sees a gap); while a
-// commit is in flight it cannot, and the op is refused as retryable.
+// commit is in flight it cannot, and the op is refused as retryable (see
+// reachVersion for a room that catching up ended).
 func (r *room) ackAgain(sub *submission, version uint64) {
 	if r.remote != nil && version > r.head {
-		if e := r.reachVersion(&version); e != nil || version > r.head {
+		if e := r.reachVersion(&version); e != nil {
+			r.reject(sub, opRefusal(e))
+			return
+		}
+		if version > r.head { // Catching up fell short: the store could not be read.
 			r.reject(sub, errConflict)
 			return
 		}
