@@ -13,8 +13,9 @@ import (
 // welcome's peers and catch-up ops, REST, SSE) and what storage records; the
 // key is sent only in the client's hello and echoed in its own welcome, and
 // a hello that names it proves it is the same client: it may resume the
-// session (keeping exactly-once) and take over its live connection. Deriving the id keeps it stable across reconnects,
-// restarts and servers without storing anything.
+// session (keeping exactly-once) and take over its live connection.
+// Deriving the id keeps it stable across reconnects, restarts and servers
+// without storing anything.
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
 
