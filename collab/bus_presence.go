@@ -134,7 +134,7 @@ func (r *room) onPresenceNews(n PresenceNews) {
 	if r.stopErr != nil {
 		return
 	}
-	now := time.Now()
+	now := r.hub.opts.Now()
 	if n.All {
 		for id, p := range r.elsewhere {
 			if p.node == n.Node && !slices.ContainsFunc(n.Peers, func(q Presence) bool { return q.Session == id }) {
@@ -222,7 +222,7 @@ func (r *room) showElsewhere(subject string, b []byte) {
 // expireElsewhere forgets the peers whose node has not spoken of them for
 // presenceExpiry polls: that node is gone.
 func (r *room) expireElsewhere() {
-	limit := time.Now().Add(-presenceExpiry * r.hub.opts.BusPoll)
+	limit := r.hub.opts.Now().Add(-presenceExpiry * r.hub.opts.BusPoll)
 	for id, p := range r.elsewhere {
 		if p.seen.Before(limit) {
 			r.forgetElsewhere(id)
