@@ -50,10 +50,7 @@ type errorDetail struct {
 // at error (internal) or warn (other 5xx, unavailable); the request line
 // (logRequests) stays at info and carries the status only.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		err = apiError(codeTooLarge, "request body is larger than %d bytes", tooBig.Limit)
-	}
+	err = tooLarge(err)
 	e := collab.AsError(err)
 	status := collab.HTTPStatus(e)
 	var made *collab.Error
@@ -127,4 +124,13 @@ func queryUint(r *http.Request, name string) (*uint64, error) {
 		return nil, apiError(codeInvalidMessage, "%s must be a non-negative integer, got %q", name, vals[0])
 	}
 	return &n, nil
+}
+
+// tooLarge is err, or too_large when err is a body over its limit.
+func tooLarge(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return apiError(codeTooLarge, "request body is larger than %d bytes", tooBig.Limit)
+	}
+	return err
 }

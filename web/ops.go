@@ -76,12 +76,12 @@ func (s *Server) handlePostOps(w http.ResponseWriter, r *http.Request) {
 	key, keys := r.Header.Get("Idempotency-Key"), r.Header.Values("Idempotency-Key")
 	// An empty key is refused, not taken as none: its sender expects retries to be safe.
 	if len(keys) > 1 || len(keys) == 1 && key == "" || !validIdempotencyKey(key) {
-		s.writeError(w, r, apiError(codeInvalidMessage, "Idempotency-Key must be given once, as 1 to %d printable ASCII characters", MaxIdempotencyKey))
+		s.refuseOp(w, r, apiError(codeInvalidMessage, "Idempotency-Key must be given once, as 1 to %d printable ASCII characters", MaxIdempotencyKey))
 		return
 	}
 	body, err := s.readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil { // Not malformed, but missing: invalid_message or too_large, as elsewhere.
-		s.writeError(w, r, err)
+		s.refuseOp(w, r, collab.AsError(tooLarge(err)))
 		return
 	}
 	var req opRequest
@@ -101,8 +101,9 @@ func (s *Server) handlePostOps(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, versionResponse{Version: v})
 }
 
-// refuseOp answers an op that web refuses before the hub sees it (a body
-// that does not decode, a token that may not edit), counted with the ops
+// refuseOp answers an op that web refuses before the hub sees it (a bad
+// Idempotency-Key, a body too large or that does not decode, a token that
+// may not edit), counted with the ops
 // the hub refuses (folio_ops_rejected_total), as a WebSocket op frame is.
 // The hub counts what it refuses itself: Submit's errors are not counted
 // here.

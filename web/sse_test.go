@@ -575,9 +575,19 @@ func TestRESTRefusedOpsCounted(t *testing.T) {
 			t.Fatalf("%s: %d %s", body, r.status, r.body)
 		}
 	}
+	// Refused before the body is read: a bad Idempotency-Key, a body over the limit.
+	if r := e.send("POST", "/api/v1/docs/d/ops", `{"version":0,"op":["x"]}`, "Idempotency-Key", ""); r.errCode() != "invalid_message" {
+		t.Fatalf("empty Idempotency-Key: %d %s", r.status, r.body)
+	}
+	if r := e.send("POST", "/api/v1/docs/d/ops", `{"version":0,"op":["`+strings.Repeat("x", int(DefaultMaxBodyBytes))+`"]}`); r.errCode() != "too_large" {
+		t.Fatalf("body over the limit: %d %.200s", r.status, r.body)
+	}
 	r := e.get("/metrics")
-	if want := `folio_ops_rejected_total{reason="invalid_op"} 5`; !strings.Contains(string(r.body), want) {
-		t.Errorf("want %s in:\n%s", want, grepLines(string(r.body), "folio_ops_rejected_total"))
+	for _, want := range []string{`folio_ops_rejected_total{reason="invalid_op"} 5`,
+		`folio_ops_rejected_total{reason="invalid_message"} 1`, `folio_ops_rejected_total{reason="too_large"} 1`} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("want %s in:\n%s", want, grepLines(string(r.body), "folio_ops_rejected_total"))
+		}
 	}
 }
 
