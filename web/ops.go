@@ -176,6 +176,9 @@ func (s *Server) handleGetOps(w http.ResponseWriter, r *http.Request) {
 	if !grant.Expires.IsZero() { // A long-poll ends with its token's access.
 		p.wait = max(min(p.wait, time.Until(grant.Expires)), 0)
 	}
+	if r.Method == http.MethodHead { // Its answer has no body to wait for.
+		p.wait = 0
+	}
 	resp, err := s.pollOnce(r.Context(), id, p)
 	if err == nil && len(resp.Ops) == 0 && p.wait > 0 {
 		if err = s.waitForOp(r, id, p); err == nil {

@@ -672,3 +672,20 @@ func TestSSEHeadIsNotAStream(t *testing.T) {
 		t.Errorf("HEAD of a missing document's events: %v %v", r, err)
 	}
 }
+
+// TestHeadLongPollDoesNotWait: a HEAD of a long-poll (a link checker, a
+// monitor) is answered at once, as a HEAD of a stream is: there is no body
+// to wait for. The client's own timeout fails the test otherwise.
+func TestHeadLongPollDoesNotWait(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "")
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Head(e.url + "/api/v1/docs/d/ops?since=0&wait=60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HEAD of a long-poll: %d", resp.StatusCode)
+	}
+}
