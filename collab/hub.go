@@ -37,8 +37,7 @@ type Hub struct {
 	closing    <-chan struct{}    // Closed when Close starts; rooms drain and end.
 	closingCtx context.Context    // Done is closing; sessions before hello watch it.
 	endClosing context.CancelFunc
-	newID      func() string // Ids of sessions whose client names no key; tests replace it.
-	node       string        // Static: this hub's id on a PresenceBus.
+	node       string // Static: this hub's id on a PresenceBus.
 	// unavailLog lets fail log a storage refusal (a full disk) at most once
 	// per unavailLogEvery: every commit of every room fails alike meanwhile.
 	unavailLog rate.Sometimes
@@ -68,7 +67,6 @@ func NewHub(store Store, opts Options) *Hub {
 		closing:    closingCtx.Done(),
 		closingCtx: closingCtx,
 		endClosing: endClosing,
-		newID:      randomID,
 		node:       randomID(),
 		unavailLog: rate.Sometimes{Interval: unavailLogEvery},
 		busLog:     rate.Sometimes{Interval: unavailLogEvery},

@@ -378,7 +378,7 @@ func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 	case msg.Session != "":
 		s.id, s.resumed = msg.Session, true
 	default: // A client that names no key: a legacy session with a fresh id.
-		s.id = s.hub.newID()
+		s.id = randomID()
 	}
 	s.hadDoc = msg.Version != nil || msg.Session != ""
 	if msg.User != nil {
