@@ -89,44 +89,45 @@ var (
 	errTokenExpired   = errorf(CodeTokenExpired, "token expired")
 )
 
-// mapping is the single table from codes to HTTP statuses and WebSocket close
-// codes. A close code is used when the error ends a connection; errors about
+// mapping is the single table from codes to HTTP statuses, WebSocket close
+// codes and whether a refusal passes with time (Retryable). A close code is used when the error ends a connection; errors about
 // one message (invalid_op, rate_limited, ...) end it only when they persist
 // (too_many_errors).
 var mapping = map[Code]struct {
 	http  int
 	close websocket.StatusCode
+	retry bool // Retryable
 }{
-	CodeInvalidMessage:     {http.StatusBadRequest, CloseProtocol},
-	CodeInvalidOp:          {http.StatusBadRequest, CloseProtocol},
-	CodeVersionAhead:       {http.StatusBadRequest, CloseProtocol},
-	CodeVersionTooOld:      {http.StatusConflict, CloseProtocol},
-	CodeNotFound:           {http.StatusNotFound, CloseNotFound},
-	CodeExists:             {http.StatusConflict, CloseProtocol},
-	CodeInvalidID:          {http.StatusBadRequest, CloseInvalidID},
-	CodeForbidden:          {http.StatusForbidden, websocket.StatusPolicyViolation},
-	CodeRateLimited:        {http.StatusTooManyRequests, CloseProtocol},
-	CodeTooLarge:           {http.StatusRequestEntityTooLarge, websocket.StatusMessageTooBig},
-	CodeDocTooLarge:        {http.StatusRequestEntityTooLarge, CloseProtocol},
-	CodeConflict:           {http.StatusConflict, CloseProtocol},
-	CodePreconditionFailed: {http.StatusPreconditionFailed, CloseProtocol},
-	CodeSeqNotIncreasing:   {http.StatusConflict, CloseProtocol},
-	CodeHelloRequired:      {http.StatusBadRequest, CloseProtocol},
-	CodeTooManyConnections: {http.StatusServiceUnavailable, websocket.StatusTryAgainLater},
-	CodeUnavailable:        {http.StatusServiceUnavailable, websocket.StatusGoingAway},
-	CodeInternal:           {http.StatusInternalServerError, websocket.StatusInternalError},
-	CodeHelloTimeout:       {http.StatusRequestTimeout, CloseHelloTimeout},
-	CodeSlowConsumer:       {http.StatusServiceUnavailable, CloseSlowConsumer},
-	CodeSessionReplaced:    {http.StatusConflict, CloseReplaced},
-	CodeDeleted:            {http.StatusGone, CloseDeleted},
-	CodeTooManyErrors:      {http.StatusBadRequest, CloseProtocol},
-	CodePingTimeout:        {http.StatusRequestTimeout, ClosePingTimeout},
-	CodeTokenExpired:       {http.StatusUnauthorized, CloseTokenExpired},
+	CodeInvalidMessage:     {http.StatusBadRequest, CloseProtocol, false},
+	CodeInvalidOp:          {http.StatusBadRequest, CloseProtocol, false},
+	CodeVersionAhead:       {http.StatusBadRequest, CloseProtocol, false},
+	CodeVersionTooOld:      {http.StatusConflict, CloseProtocol, false},
+	CodeNotFound:           {http.StatusNotFound, CloseNotFound, false},
+	CodeExists:             {http.StatusConflict, CloseProtocol, false},
+	CodeInvalidID:          {http.StatusBadRequest, CloseInvalidID, false},
+	CodeForbidden:          {http.StatusForbidden, websocket.StatusPolicyViolation, false},
+	CodeRateLimited:        {http.StatusTooManyRequests, CloseProtocol, true},
+	CodeTooLarge:           {http.StatusRequestEntityTooLarge, websocket.StatusMessageTooBig, false},
+	CodeDocTooLarge:        {http.StatusRequestEntityTooLarge, CloseProtocol, false},
+	CodeConflict:           {http.StatusConflict, CloseProtocol, true},
+	CodePreconditionFailed: {http.StatusPreconditionFailed, CloseProtocol, false},
+	CodeSeqNotIncreasing:   {http.StatusConflict, CloseProtocol, false},
+	CodeHelloRequired:      {http.StatusBadRequest, CloseProtocol, false},
+	CodeTooManyConnections: {http.StatusServiceUnavailable, websocket.StatusTryAgainLater, true},
+	CodeUnavailable:        {http.StatusServiceUnavailable, websocket.StatusGoingAway, true},
+	CodeInternal:           {http.StatusInternalServerError, websocket.StatusInternalError, false},
+	CodeHelloTimeout:       {http.StatusRequestTimeout, CloseHelloTimeout, false},
+	CodeSlowConsumer:       {http.StatusServiceUnavailable, CloseSlowConsumer, true},
+	CodeSessionReplaced:    {http.StatusConflict, CloseReplaced, false},
+	CodeDeleted:            {http.StatusGone, CloseDeleted, false},
+	CodeTooManyErrors:      {http.StatusBadRequest, CloseProtocol, false},
+	CodePingTimeout:        {http.StatusRequestTimeout, ClosePingTimeout, false},
+	CodeTokenExpired:       {http.StatusUnauthorized, CloseTokenExpired, false},
 
-	CodeIdempotencyMismatch: {http.StatusUnprocessableEntity, CloseProtocol},
+	CodeIdempotencyMismatch: {http.StatusUnprocessableEntity, CloseProtocol, false},
 	// Refused before any upgrade, so the close code is never sent; 1008 is
 	// what a policy refusal would be.
-	CodeHostNotAllowed: {http.StatusForbidden, websocket.StatusPolicyViolation},
+	CodeHostNotAllowed: {http.StatusForbidden, websocket.StatusPolicyViolation, false},
 }
 
 // Custom WebSocket close codes (4000-4999 is the application range).
@@ -199,4 +200,19 @@ func CloseStatus(err error) websocket.StatusCode {
 		return m.close
 	}
 	return websocket.StatusInternalError
+}
+
+// Retryable reports whether err refuses a request for a reason that passes
+// with time, so the same request may succeed later unchanged: the server is
+// shutting down or catching up with another server, storage is unavailable,
+// a rate or connection limit was reached, a subscriber fell behind, a
+// concurrent change won. A refusal about the request itself or its access
+// (forbidden, not_found, invalid_*, deleted, version_*, ...) is not, and
+// neither is internal: a bug does not pass with time, and clients that
+// retried it would only add load. nil is not.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	return mapping[AsError(err).Code].retry
 }

@@ -59,6 +59,28 @@ func TestAsError(t *testing.T) {
 	}
 }
 
+// TestRetryable: the refusals that pass with time are exactly those a
+// client may repeat unchanged; a refusal about the request or its access,
+// and an internal error, are not.
+func TestRetryable(t *testing.T) {
+	retry := []error{errUnavailable, errBehind, errRateLimited, errSlowConsumer, errConflict,
+		errorf(CodeTooManyConnections, "full"), storage.ErrLocked, context.Canceled,
+		fmt.Errorf("subscribe: %w", errUnavailable)}
+	for _, err := range retry {
+		if !Retryable(err) {
+			t.Errorf("%v: not retryable", err)
+		}
+	}
+	never := []error{nil, errNotFound, errInvalidID, errDeleted, errInternal, errTokenExpired, errKeyReused,
+		errorf(CodeForbidden, "no"), errorf(CodeInvalidMessage, "bad"), errorf(CodeVersionTooOld, "old"),
+		errors.New("disk on fire"), storage.ErrCorrupt}
+	for _, err := range never {
+		if Retryable(err) {
+			t.Errorf("%v: retryable", err)
+		}
+	}
+}
+
 // TestProtocolDocTable checks that docs/protocol.md's table lists every code
 // with the HTTP status and close code the implementation uses.
 func TestProtocolDocTable(t *testing.T) {
