@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/foliodocs/folio/collab"
 	"github.com/foliodocs/folio/storage"
@@ -42,20 +44,25 @@ type errorDetail struct {
 	Message string      `json:"message"`
 }
 
-// writeError answers with err's code and status. Anything that is not a
-// *collab.Error (after collab.AsError) is internal: the client sees only
-// "internal error", the log gets the detail.
-//
-// A failure is logged once, here or where its cause became a *collab.Error,
-// at error (internal) or warn (other 5xx, unavailable); the request line
-// (logRequests) stays at info and carries the status only.
+// writeError answers with err's code and status, and Retry-After when err
+// says when to retry (retryAfter). Anything that is not a *collab.Error
+// (after collab.AsError) is internal: the client sees only "internal
+// error", the log gets the detail.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	err = tooLarge(err)
+	s.logFailure(r, err)
+	writeErrorBody(w, err)
+}
+
+// logFailure logs err, the refusal of r, once, here or where its cause
+// became a *collab.Error, at error (internal) or warn (other 5xx,
+// unavailable); the request line (logRequests) stays at info and carries
+// the status only.
+func (s *Server) logFailure(r *http.Request, err error) {
 	e := collab.AsError(err)
-	status := collab.HTTPStatus(e)
 	var made *collab.Error
 	switch {
-	case status < 500:
+	case collab.HTTPStatus(e) < 500:
 	case e.Code == collab.CodeInternal && errors.As(err, &made),
 		errors.As(err, &made) && errors.Unwrap(made) != nil:
 		// collab logged (or, for a storage refusal, rate-limited) the cause
@@ -70,7 +77,43 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// wants the cause, but it is no server error.
 		s.log.Warn().Err(err).Str(keyMethod, r.Method).Str(keyPath, r.URL.Path).Msg("request unavailable")
 	}
-	writeJSON(w, status, errorBody{errorDetail{e.Code, e.Message}})
+}
+
+// writeErrorBody writes err as the JSON error answer, with Retry-After when
+// err says when to retry.
+func writeErrorBody(w http.ResponseWriter, err error) {
+	e := collab.AsError(err)
+	if d, ok := retryAfter(err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(d)))
+	}
+	writeJSON(w, collab.HTTPStatus(e), errorBody{errorDetail{e.Code, e.Message}})
+}
+
+// retryError is a refusal that says when to retry: after (Retry-After on
+// an HTTP error, the least reconnect delay of an event stream's refusal).
+type retryError struct {
+	err   *collab.Error
+	after time.Duration
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// retryLater is e, saying to retry after d.
+func retryLater(e *collab.Error, d time.Duration) error { return &retryError{e, d} }
+
+// retryAfter is the delay err asks a client to wait before it retries.
+func retryAfter(err error) (time.Duration, bool) {
+	var re *retryError
+	if errors.As(err, &re) {
+		return re.after, true
+	}
+	return 0, false
+}
+
+// retrySeconds is d as Retry-After sends it: whole seconds, at least 1.
+func retrySeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -221,20 +219,27 @@ func parseAddr(s string) netip.Addr {
 
 var errRateLimited = apiError(collab.CodeRateLimited, "too many requests from this address; retry after the delay in Retry-After")
 
-// admit takes a token for r's client or answers 429 with Retry-After (whole
-// seconds, at least 1) and returns false. A nil limiter admits everything.
-func (l *addrLimiter) admit(w http.ResponseWriter, r *http.Request) bool {
+// check takes a token for r's client: nil, or rate_limited saying how long
+// until there is one. A nil limiter admits everything.
+func (l *addrLimiter) check(r *http.Request) error {
 	if l == nil {
-		return true
+		return nil
 	}
 	ok, wait := l.reserve(clientKey(r, l.proxies))
 	if ok {
-		return true
+		return nil
 	}
-	secs := max(1, int(math.Ceil(wait.Seconds())))
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeJSON(w, collab.HTTPStatus(errRateLimited), errorBody{errorDetail{errRateLimited.Code, errRateLimited.Message}})
-	return false
+	return retryLater(errRateLimited, wait)
+}
+
+// admit is check answering a refusal itself: 429 with Retry-After (whole
+// seconds, at least 1).
+func (l *addrLimiter) admit(w http.ResponseWriter, r *http.Request) bool {
+	err := l.check(r)
+	if err != nil {
+		writeErrorBody(w, err)
+	}
+	return err == nil
 }
 
 // limited wraps h with l.
