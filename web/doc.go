@@ -47,6 +47,11 @@
 //     is checked.
 //   - Per-address rate limits (ratelimit.go) answer 429 with Retry-After;
 //     their maps are bounded and swept during calls, without goroutines.
+//   - An EventSource is never refused into giving up for a reason that
+//     passes (collab.Retryable): such a refusal of a request accepting
+//     text/event-stream is a 200 stream with a spread retry: delay and a
+//     reconnect event (sse.go, refuseStream), and so is the end of the
+//     streams a drain closes; other clients get the HTTP error.
 //
 // Ownership: Server starts no goroutines of its own. Each SSE stream runs one
 // pump goroutine owned and waited for by its handler. Drain flips /readyz to

@@ -15,6 +15,9 @@ type metrics struct {
 	duration   *prometheus.HistogramVec
 	sseClients prometheus.Gauge
 	pollers    prometheus.Gauge
+	// sseReconnects counts reconnect events: a refusal answered 200 for
+	// EventSource's sake is invisible in folio_http_requests_total.
+	sseReconnects *prometheus.CounterVec
 }
 
 // storeStats is implemented by *storage.DB: its group-commit counters.
@@ -73,8 +76,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "folio_longpoll_clients",
 			Help: "Long-poll requests currently waiting for an op.",
 		}),
+		sseReconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "folio_sse_reconnects_total",
+			Help: "SSE streams refused (answered 200 so that EventSource retries) or ended with a reconnect event, by error code.",
+		}, []string{"code"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.sseClients, m.pollers)
+	reg.MustRegister(m.requests, m.duration, m.sseClients, m.pollers, m.sseReconnects)
 	return m
 }
 

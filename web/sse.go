@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +33,17 @@ const sseTokenExpired = "event: end\ndata: {\"code\":\"token_expired\",\"message
 // its versions, so the viewer should start over rather than resume.
 const sseDeleted = "event: end\ndata: {\"code\":\"deleted\",\"message\":\"the document was deleted\"}\n\n"
 
-// sseRetry is the reconnect delay suggested to EventSource clients.
+// sseReconnect is the event of a stream that ends, or is refused, for a
+// reason that passes with time (collab.Retryable): the server is shutting
+// down, storage is unavailable, a limit was reached. Its data is the code
+// and message, as end's, and retryMs, the delay the retry: field before it
+// sets: EventSource reconnects by itself then, with its Last-Event-ID. Not
+// end, which tells a page to stop (or to fetch a new token), nor error,
+// which EventSource fires itself.
+const sseReconnect = "reconnect"
+
+// sseRetry is the reconnect delay suggested to EventSource clients, and the
+// least one after a refusal that names none.
 const sseRetry = 2 * time.Second
 
 // sseBatch bounds the events a stream writes (and flushes) at once.
@@ -57,26 +69,28 @@ func resumeVersion(r *http.Request) (*uint64, error) {
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	if !s.limits.upgrades.admit(w, r) { // A stream is held open like a WebSocket.
+	// A stream is held open like a WebSocket.
+	if err := s.limits.upgrades.check(r); err != nil {
+		s.refuseStream(w, r, err)
 		return
 	}
 	id, grant, err := s.docRequest(r, needRead)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuseStream(w, r, err)
 		return
 	}
 	since, err := resumeVersion(r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuseStream(w, r, err)
 		return
 	}
 	if s.Draining() {
-		s.writeError(w, r, errDraining())
+		s.refuseStream(w, r, errDraining())
 		return
 	}
 	meta, err := s.store.Meta(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuseStream(w, r, err)
 		return
 	}
 	if since != nil && *since > meta.Version {
@@ -95,13 +109,79 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	sub, err := s.subscribe(ctx, id, since)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuseStream(w, r, err)
 		return
 	}
 	defer sub.Close()
 	s.metrics.sseClients.Inc()
 	defer s.metrics.sseClients.Dec()
 	s.stream(ctx, w, sub, grant.Expires)
+}
+
+// refuseStream answers an event-stream request refused with err. EventSource
+// gives up for good on any answer but 200 text/event-stream, so a refusal
+// that passes with time (collab.Retryable: shutting down, storage
+// unavailable, a rate or connection limit) of a request that accepts
+// text/event-stream, as EventSource's always do, is a 200 stream holding
+// only a retry: field and a reconnect event, then its end: the browser
+// reconnects by itself after the delay, with its Last-Event-ID. Other
+// refusals (forbidden, not_found, invalid_*), and every refusal of a client
+// that did not ask for an event stream (curl, integrations), keep their
+// HTTP status.
+func (s *Server) refuseStream(w http.ResponseWriter, r *http.Request, err error) {
+	if !collab.Retryable(err) || !acceptsEventStream(r) {
+		s.writeError(w, r, err)
+		return
+	}
+	s.logFailure(r, err)
+	setStreamHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(s.appendReconnect(nil, err))
+}
+
+// acceptsEventStream reports whether r's Accept names text/event-stream
+// (not a wildcard: curl's */* keeps HTTP statuses).
+func acceptsEventStream(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(v, ",") {
+			mediaType, _, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type reconnectData struct {
+	Code    collab.Code `json:"code"`
+	Message string      `json:"message"`
+	RetryMs int64       `json:"retryMs"`
+}
+
+// appendReconnect appends the end of a stream that ends, or is refused, for
+// err, a reason that passes: a retry: field with reconnectDelay(err), then a
+// reconnect event saying why. It counts the event in folio_sse_reconnects_total.
+func (s *Server) appendReconnect(buf []byte, err error) []byte {
+	e := collab.AsError(err)
+	ms := reconnectDelay(err).Milliseconds()
+	b, _ := json.Marshal(reconnectData{e.Code, e.Message, ms}) // Always encodes.
+	s.metrics.sseReconnects.WithLabelValues(string(e.Code)).Inc()
+	buf = fmt.Appendf(buf, "retry: %d\n\nevent: %s\ndata: ", ms, sseReconnect)
+	return append(append(buf, b...), "\n\n"...)
+}
+
+// reconnectDelay is how long EventSource should wait before it reconnects
+// after a stream refused or ended for err: the Retry-After err would carry
+// as an HTTP error, or sseRetry, stretched by a random factor in [1, 2) so
+// that a crowd refused together (viewers reconnecting after a restart, an
+// office behind one address over its rate) does not come back together.
+func reconnectDelay(err error) time.Duration {
+	d := sseRetry
+	if after, ok := retryAfter(err); ok {
+		d = time.Duration(retrySeconds(after)) * time.Second
+	}
+	return d + rand.N(d)
 }
 
 // stream copies the subscription's events to w until the client leaves, the
@@ -167,9 +247,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 			return
 		case batch, ok := <-events:
 			if !ok {
-				if e := collab.AsError(ended); e != nil && e.Code == collab.CodeDeleted {
-					s.sseWrite(w, rc, []byte(sseDeleted))
-				}
+				s.sseWrite(w, rc, s.streamEnd(ctx, ended))
 				return
 			}
 			buf = buf[:0]
@@ -187,9 +265,29 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 				return
 			}
 		case <-ctx.Done():
+			s.sseWrite(w, rc, s.streamEnd(ctx, nil))
 			return
 		}
 	}
+}
+
+// streamEnd is what a stream writes last when its subscription ended with
+// ended (nil: its context ended): end for a deleted document; a reconnect
+// event, with a spread delay, when the server drains (a crowd of viewers
+// would otherwise all come back sseRetry later) or the end passes with time
+// (a slow consumer, the hub closing); nothing when the client left.
+func (s *Server) streamEnd(ctx context.Context, ended error) []byte {
+	switch {
+	case s.Draining():
+		return s.appendReconnect(nil, errDraining())
+	case ctx.Err() != nil:
+		return nil
+	case collab.AsError(ended) != nil && collab.AsError(ended).Code == collab.CodeDeleted:
+		return []byte(sseDeleted)
+	case collab.Retryable(ended):
+		return s.appendReconnect(nil, ended)
+	}
+	return nil
 }
 
 // setStreamHeaders sets the headers of an event stream: no cache, no

@@ -36,6 +36,7 @@ type sseClient struct {
 	rd     *bufio.Reader
 	cancel context.CancelFunc
 	lastID string
+	retry  string // The last retry: field.
 }
 
 func (e *testEnv) sse(path string, lastEventID string) *sseClient {
@@ -93,6 +94,8 @@ func (c *sseClient) next() (ev sseEvent, ok bool) {
 			ev.id = value
 		case "data":
 			data = append(data, value)
+		case "retry":
+			c.retry = value
 		}
 	}
 }
