@@ -12,7 +12,8 @@
 // What a room keeps is bounded however long it stays open: the op window at
 // 1.25 × OpWindow ops, the cache of session seqs (exactly-once records, which
 // storage holds too) at 4 × MaxConnsPerDoc entries, the peers of other nodes
-// at 4 × MaxConnsPerDoc. A text of 64 KB or more is also kept, once asked
+// at 4 × MaxConnsPerDoc, its sessions at MaxConnsPerDoc and its
+// subscriptions at MaxSubscribersPerDoc. A text of 64 KB or more is also kept, once asked
 // for, encoded for the welcomes at the head (headTextJSON) and as a
 // snapshot event for subscriptions (snapshotEvent: the text and its
 // encoding): up to three more copies, dropped when the head moves.

@@ -25,7 +25,11 @@ type Options struct {
 	OpBurst         int     // token bucket size; default 60
 	MessagesPerSec  float64 // messages of any kind read per second per connection; default 200 (burst 400); past it the reader waits, so a flood slows only its sender
 	MaxConnsPerDoc  int     // sessions per document; default 250
-	SendQueue       int     // messages queued per session (and events per subscription); default 256
+	// MaxSubscribersPerDoc bounds the subscriptions (SSE streams, waiting
+	// long-polls) of one document; default 5000. Viewers are cheaper than
+	// sessions (they never write), and a popular page can have thousands.
+	MaxSubscribersPerDoc int
+	SendQueue            int // messages queued per session (and events per subscription); default 256
 
 	HelloTimeout time.Duration // hello must arrive within; default 10 s
 	PingInterval time.Duration // server pings this often; default 15 s
@@ -39,6 +43,14 @@ type Options struct {
 	Bus     Bus
 	BusPoll time.Duration // with a Bus, how often a room checks the store for commits it was not told about; default 2 s
 }
+
+// DefaultMaxSubscribersPerDoc is the default of Options.MaxSubscribersPerDoc:
+// generous for a page thousands watch (an all-hands agenda, a live status
+// document), yet a bound on one room's fan-out (each op is handed to every
+// subscription on the room's goroutine) and on the memory one document's
+// viewers take (each subscription queues up to SendQueue events, about
+// 22 KB at the default 256, besides its connection).
+const DefaultMaxSubscribersPerDoc = 5000
 
 // MinMessageBytes is the smallest MaxMessageBytes: a smaller one is raised to
 // it, so that an op as large as a REST body (1 MiB by default) fits a frame.
@@ -72,6 +84,7 @@ func (o Options) withDefaults() Options {
 	setInt(&o.MaxDocLen, 2_000_000)
 	setInt(&o.OpBurst, 60)
 	setInt(&o.MaxConnsPerDoc, 250)
+	setInt(&o.MaxSubscribersPerDoc, DefaultMaxSubscribersPerDoc)
 	setInt(&o.SendQueue, 256)
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 2 << 20

@@ -32,6 +32,16 @@ type Peer struct {
 	// a batch is one write(2), done by the room when the socket takes it at
 	// once. nil: each message goes through coder/websocket's writer.
 	Wire *Wire
+	// Done, when not nil, is called once when the hub is finished with
+	// the connection: its session ended, or the hub refused it at once
+	// (closed). A caller that counts held connections releases one here.
+	Done func()
+}
+
+func (p Peer) done() {
+	if p.Done != nil {
+		p.Done()
+	}
 }
 
 // Grant is what a token allows.
@@ -133,6 +143,7 @@ type session struct {
 // for document docID until it ends. The session's context comes from the
 // hub, not from the HTTP request.
 func (h *Hub) ServeConn(conn *websocket.Conn, docID string, peer Peer) {
+	defer peer.done()
 	if !h.addSession(conn) {
 		return
 	}
@@ -145,10 +156,12 @@ func (h *Hub) ServeConn(conn *websocket.Conn, docID string, peer Peer) {
 // releases its request, headers and deep stack for the connection's life.
 func (h *Hub) StartConn(conn *websocket.Conn, docID string, peer Peer) {
 	if !h.addSession(conn) {
+		peer.done()
 		return
 	}
 	go func() {
 		defer h.sessWG.Done()
+		defer peer.done()
 		h.newSession(conn, docID, peer).serve(docID, peer)
 	}()
 }

@@ -53,7 +53,8 @@ var errSubClosed = errorf(CodeUnavailable, "subscription closed")
 // the ops after it; with an older version, a snapshot; with a version being
 // committed (in storage already, its commit not ended: a poller read it),
 // the ops after it as they come; past that, version_ahead. Current presence
-// follows the catch-up.
+// follows the catch-up. A document with MaxSubscribersPerDoc subscriptions
+// refuses more with too_many_connections.
 func (h *Hub) Subscribe(ctx context.Context, id string, since *uint64) (*Subscription, error) {
 	sub := &Subscription{ch: make(chan Event, h.opts.SendQueue), done: make(chan struct{})}
 	var e *Error
@@ -69,6 +70,9 @@ func (h *Hub) Subscribe(ctx context.Context, id string, since *uint64) (*Subscri
 func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
 	if r.stopErr != nil {
 		return r.stopErr
+	}
+	if len(r.subs) >= r.hub.opts.MaxSubscribersPerDoc {
+		return errorf(CodeTooManyConnections, "too many viewers of this document")
 	}
 	if e := r.reachVersion(since); e != nil {
 		return e
