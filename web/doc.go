@@ -52,6 +52,12 @@
 //     text/event-stream is a 200 stream with a spread retry: delay and a
 //     reconnect event (sse.go, refuseStream), and so is the end of the
 //     streams a drain closes; other clients get the HTTP error.
+//   - The connections held at once (WebSocket sessions, SSE streams,
+//     waiting long-polls) are bounded by Options.MaxConns (connlimit.go),
+//     a document's streams and long-polls by the hub's
+//     MaxSubscribersPerDoc: past either, 503 too_many_connections with
+//     Retry-After. A slot is taken only by what holds a connection and is
+//     given back on every exit path (the hub's Peer.Done for WebSockets).
 //
 // Ownership: Server starts no goroutines of its own. Each SSE stream runs one
 // pump goroutine owned and waited for by its handler. Drain flips /readyz to

@@ -69,6 +69,9 @@ func (s *Server) logFailure(r *http.Request, err error) {
 		// when it turned it into this *Error (collab's Hub.fail).
 	case e.Code == collab.CodeInternal:
 		s.log.Error().Err(err).Str(keyMethod, r.Method).Str(keyPath, r.URL.Path).Msg("request failed")
+	case e.Code == collab.CodeTooManyConnections:
+		// A limit refusing a crowd: each refusal would be a line, and
+		// connSlots logs that the server-wide one is reached.
 	case r.Context().Err() != nil:
 		// The client hung up: nothing failed on our side, and the request
 		// line records it.

@@ -57,6 +57,21 @@ func registerStoreMetrics(reg prometheus.Registerer, store Store) {
 	)
 }
 
+// registerConnMetrics exports the held connections and the refusals of
+// Options.MaxConns.
+func registerConnMetrics(reg prometheus.Registerer, c *connSlots) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "folio_held_connections",
+			Help: "Connections held against --max-conns: WebSocket sessions, SSE streams and waiting long-polls.",
+		}, func() float64 { return float64(c.held.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "folio_held_connections_refused_total",
+			Help: "WebSockets, SSE streams and long-polls refused because --max-conns connections were held.",
+		}, func() float64 { return float64(c.refused.Load()) }),
+	)
+}
+
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{

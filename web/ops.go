@@ -224,6 +224,10 @@ func (s *Server) waitForOp(r *http.Request, id string, p pollParams) error {
 	if s.Draining() {
 		return nil
 	}
+	if err := s.conns.acquire(); err != nil {
+		return err
+	}
+	defer s.conns.release()
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	ctx, cancelWait := context.WithTimeout(ctx, p.wait)
@@ -254,11 +258,17 @@ func (s *Server) waitForOp(r *http.Request, id string, p pollParams) error {
 // subscribe is hub.Subscribe for long-polls and SSE streams. A document
 // whose deletion is under way refuses subscriptions with deleted (410), a
 // code for requests that were under way when it went; a read that arrives
-// then is not_found, as it is a moment later (docs/api.md).
+// then is not_found, as it is a moment later (docs/api.md). A document with
+// all the subscribers it takes (collab.Options.MaxSubscribersPerDoc) says
+// when to retry, as the server-wide limit does.
 func (s *Server) subscribe(ctx context.Context, id string, since *uint64) (*collab.Subscription, error) {
 	sub, err := s.hub.Subscribe(ctx, id, since)
-	if e := collab.AsError(err); e != nil && e.Code == collab.CodeDeleted {
+	switch e := collab.AsError(err); {
+	case e == nil:
+	case e.Code == collab.CodeDeleted:
 		return nil, apiError(codeNotFound, "document not found")
+	case e.Code == collab.CodeTooManyConnections:
+		return nil, retryLater(e, busyRetry)
 	}
 	return sub, err
 }

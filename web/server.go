@@ -89,6 +89,13 @@ type Options struct {
 	// RateLimits are per-client-address limits on WebSocket upgrades, REST
 	// writes and exports. The zero value limits nothing.
 	RateLimits RateLimits
+
+	// MaxConns bounds the connections held at once, whatever their
+	// address: WebSocket sessions, SSE streams and long-polls waiting for
+	// an op. Over it they are refused with 503 too_many_connections and
+	// Retry-After (an EventSource with a reconnect event). Default
+	// DefaultMaxConns.
+	MaxConns int
 }
 
 func (o *Options) setDefaults() {
@@ -130,6 +137,7 @@ type Server struct {
 	log     zerolog.Logger
 	metrics *metrics
 	limits  limiters   // Static after New; each limiter guards its own map.
+	conns   *connSlots // Static after New; its counters are atomic.
 	hosts   hostPolicy // Static after New.
 	handler http.Handler
 	mux     *http.ServeMux
@@ -156,10 +164,12 @@ func New(opts Options) *Server {
 		log:     opts.Logger,
 		metrics: newMetrics(opts.Registry),
 		limits:  newLimiters(opts.RateLimits),
+		conns:   newConnSlots(opts.MaxConns, opts.Logger),
 		hosts:   newHostPolicy(opts.AllowedHosts, opts.Authorize != nil),
 		renders: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	registerStoreMetrics(opts.Registry, opts.Store)
+	registerConnMetrics(opts.Registry, s.conns)
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.mux = s.routes()
 	s.handler = s.logRequests(s.checkHost(s.guard(s.crossOrigin(s.mux))))

@@ -105,6 +105,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	if err := s.conns.acquire(); err != nil {
+		s.refuseStream(w, r, err)
+		return
+	}
+	defer s.conns.release() // After sub.Close: a free slot means a closed subscription.
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	sub, err := s.subscribe(ctx, id, since)

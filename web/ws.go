@@ -25,19 +25,26 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if !s.limits.upgrades.admit(w, r) {
 		return
 	}
+	if err := s.conns.acquire(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	conn, wire, err := collab.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{collab.Subprotocol},
 		OriginPatterns: s.opts.AllowedOrigins,
 	})
 	if err != nil {
 		// Accept has answered (403 for a foreign origin, 400/426 otherwise).
+		s.conns.release()
 		s.log.Debug().Err(err).Str(keyDoc, id).Str(keyRemote, r.RemoteAddr).Msg("websocket upgrade refused")
 		return
 	}
 	// The hub serves the connection in its own goroutine (returning here
 	// releases the request, its headers and this handler's stack), and
-	// refuses one without the subprotocol as docs/protocol.md says.
-	s.hub.StartConn(conn, id, collab.Peer{Addr: r.RemoteAddr, Authorize: s.peerAuthorize(id), Wire: wire})
+	// refuses one without the subprotocol as docs/protocol.md says. It
+	// gives the slot back when it is done with the connection.
+	s.hub.StartConn(conn, id, collab.Peer{Addr: r.RemoteAddr, Authorize: s.peerAuthorize(id), Wire: wire,
+		Done: s.conns.release})
 }
 
 // peerAuthorize adapts Options.Authorize to the hub's per-connection hook;
