@@ -35,11 +35,17 @@ type Config struct {
 	MaxMessageBytes int64
 	MaxDocLen       int
 	MaxConnsPerDoc  int
-	OpsPerSecond    float64
-	OpBurst         int
-	IdleUnload      time.Duration
-	OpWindow        int // Recent ops each open document keeps in memory (collab.Options.OpWindow).
-	SSEHeartbeat    time.Duration
+	// MaxStreamsPerDoc bounds one document's SSE streams and waiting
+	// long-polls (collab.Options.MaxSubscribersPerDoc).
+	MaxStreamsPerDoc int
+	// MaxConns bounds the connections held at once: WebSocket sessions,
+	// SSE streams, waiting long-polls (web.Options.MaxConns).
+	MaxConns     int
+	OpsPerSecond float64
+	OpBurst      int
+	IdleUnload   time.Duration
+	OpWindow     int // Recent ops each open document keeps in memory (collab.Options.OpWindow).
+	SSEHeartbeat time.Duration
 	// MaxWait is the longest long-poll wait of GET ops (web.Options.MaxWait):
 	// below a proxy's read timeout, or the proxy cuts waits that end quietly.
 	MaxWait         time.Duration
@@ -100,6 +106,8 @@ func (c Config) collabOptions() collab.Options {
 		OpsPerSecond:    c.OpsPerSecond,
 		OpBurst:         c.OpBurst,
 		MaxConnsPerDoc:  c.MaxConnsPerDoc,
+
+		MaxSubscribersPerDoc: c.MaxStreamsPerDoc,
 	}
 }
 
@@ -117,6 +125,8 @@ func defaultConfig() Config {
 		MaxMessageBytes:   2 << 20,
 		MaxDocLen:         2_000_000,
 		MaxConnsPerDoc:    250,
+		MaxStreamsPerDoc:  collab.DefaultMaxSubscribersPerDoc,
+		MaxConns:          web.DefaultMaxConns,
 		OpsPerSecond:      30,
 		OpBurst:           60,
 		IdleUnload:        time.Minute,
@@ -177,6 +187,8 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxMessageBytes, "max-message", c.MaxMessageBytes, "largest WebSocket message in bytes (at least 1048576, 1 MiB)")
 	fs.IntVar(&c.MaxDocLen, "max-doc-len", c.MaxDocLen, "largest document in code points")
 	fs.IntVar(&c.MaxConnsPerDoc, "max-conns-per-doc", c.MaxConnsPerDoc, "most editor connections on one document")
+	fs.IntVar(&c.MaxStreamsPerDoc, "max-streams-per-doc", c.MaxStreamsPerDoc, "most SSE streams and waiting long-polls on one document (viewers; editors count in --max-conns-per-doc); more get 503 too_many_connections")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most connections held at once: WebSocket sessions, SSE streams and waiting long-polls; more get 503 too_many_connections. Each needs a file descriptor: keep it under the process's open-file limit (ulimit -n)")
 	fs.Float64Var(&c.OpsPerSecond, "ops-per-second", c.OpsPerSecond, "sustained ops per second per connection")
 	fs.IntVar(&c.OpBurst, "op-burst", c.OpBurst, "op burst per connection")
 	fs.DurationVar(&c.IdleUnload, "idle-unload", c.IdleUnload, "unload a document from memory after this long without clients")
@@ -300,6 +312,7 @@ func (c Config) Validate() error {
 		"--max-body": float64(c.MaxBodyBytes), "--max-text": float64(c.MaxTextBytes),
 		"--max-message": float64(c.MaxMessageBytes), "--max-doc-len": float64(c.MaxDocLen),
 		"--max-conns-per-doc": float64(c.MaxConnsPerDoc), "--ops-per-second": c.OpsPerSecond,
+		"--max-streams-per-doc": float64(c.MaxStreamsPerDoc), "--max-conns": float64(c.MaxConns),
 		"--op-burst": float64(c.OpBurst), "--idle-unload": float64(c.IdleUnload), "--op-window": float64(c.OpWindow),
 		"--sse-heartbeat": float64(c.SSEHeartbeat), "--shutdown-timeout": float64(c.ShutdownTimeout),
 		"--read-header-timeout": float64(c.ReadHeaderTimeout),
@@ -355,7 +368,7 @@ func (c Config) logTo(log zerolog.Logger) {
 		Strs("allowed_hosts", c.servedHosts()).
 		Int64("max_body", c.MaxBodyBytes).Int64("max_text", c.MaxTextBytes).
 		Int64("max_message", c.MaxMessageBytes).Int("max_doc_len", c.MaxDocLen).
-		Int("max_conns_per_doc", c.MaxConnsPerDoc).
+		Int("max_conns_per_doc", c.MaxConnsPerDoc).Int("max_streams_per_doc", c.MaxStreamsPerDoc).Int("max_conns", c.MaxConns).
 		Float64("ops_per_second", c.OpsPerSecond).Int("op_burst", c.OpBurst).
 		Stringer("idle_unload", c.IdleUnload).Int("op_window", c.OpWindow).Stringer("sse_heartbeat", c.SSEHeartbeat).Stringer("max_wait", c.MaxWait).
 		Stringer("shutdown_timeout", c.ShutdownTimeout).Stringer("drain_delay", c.DrainDelay).

@@ -136,6 +136,8 @@ func TestConfigErrors(t *testing.T) {
 		{"long-poll wait in part seconds", nil, map[string]string{"FOLIO_MAX_WAIT": "1500ms"}, "--max-wait"},
 		{"message limit under 1 MiB", []string{"--max-message", "1000"}, nil, "--max-message must be at least"},
 		{"message limit under 1 MiB from the environment", nil, map[string]string{"FOLIO_MAX_MESSAGE": "65536"}, "--max-message must be at least"},
+		{"no streams per document", []string{"--max-streams-per-doc", "0"}, nil, "--max-streams-per-doc must be positive"},
+		{"no connections", nil, map[string]string{"FOLIO_MAX_CONNS": "-1"}, "--max-conns must be positive"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -285,5 +287,40 @@ func TestAllowedHostsConfig(t *testing.T) {
 				t.Errorf("configuration line: allowed_hosts %q, want %q (%v)", line.AllowedHosts, c.logged, err)
 			}
 		})
+	}
+}
+
+// TestConnLimitsConfig: --max-streams-per-doc and --max-conns (and their
+// FOLIO_* twins) in the usual precedence, with their defaults, reach the hub
+// and are in the configuration line.
+func TestConnLimitsConfig(t *testing.T) {
+	for _, c := range []struct {
+		args           []string
+		env            map[string]string
+		streams, conns int
+	}{
+		{nil, nil, 5000, 20000},
+		{nil, map[string]string{"FOLIO_MAX_STREAMS_PER_DOC": "300", "FOLIO_MAX_CONNS": "4000"}, 300, 4000},
+		{[]string{"--max-streams-per-doc", "7", "--max-conns", "9"}, map[string]string{"FOLIO_MAX_CONNS": "4000"}, 7, 9},
+	} {
+		var stderr bytes.Buffer
+		cfg, err := parseServe(c.args, envMap(c.env), &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.MaxStreamsPerDoc != c.streams || cfg.collabOptions().MaxSubscribersPerDoc != c.streams || cfg.MaxConns != c.conns {
+			t.Errorf("%v %v: streams %d (hub %d), conns %d; want %d, %d", c.args, c.env,
+				cfg.MaxStreamsPerDoc, cfg.collabOptions().MaxSubscribersPerDoc, cfg.MaxConns, c.streams, c.conns)
+		}
+		var logs bytes.Buffer
+		cfg.logTo(zerolog.New(&logs))
+		var line struct {
+			Streams *int `json:"max_streams_per_doc"`
+			Conns   *int `json:"max_conns"`
+		}
+		if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Streams == nil || *line.Streams != c.streams ||
+			line.Conns == nil || *line.Conns != c.conns {
+			t.Errorf("configuration line %s", logs.String())
+		}
 	}
 }

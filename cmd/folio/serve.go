@@ -87,6 +87,7 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 		Hub: hub, Store: db, Logger: log.With().Str("component", "web").Logger(), Registry: reg,
 		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins, AllowedHosts: cfg.allowedHosts(),
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxTextBytes: cfg.MaxTextBytes, Heartbeat: cfg.SSEHeartbeat, MaxWait: cfg.MaxWait,
+		MaxConns: cfg.MaxConns,
 		RateLimits: web.RateLimits{
 			Upgrades:       web.Limit{PerSecond: cfg.UpgradeRate, Burst: cfg.UpgradeBurst},
 			Writes:         web.Limit{PerSecond: cfg.WriteRate, Burst: cfg.WriteBurst},

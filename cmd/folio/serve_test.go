@@ -310,6 +310,48 @@ func TestServeMaxWait(t *testing.T) {
 	}
 }
 
+// TestServeConnLimits: --max-streams-per-doc refuses a document's streams
+// past it, --max-conns every held connection past it, each with 503
+// too_many_connections and Retry-After.
+func TestServeConnLimits(t *testing.T) {
+	ts, st := servedStack(t, []string{"--max-streams-per-doc", "1"}, map[string]string{"FOLIO_MAX_CONNS": "2"})
+	for _, id := range []string{"a", "b", "c"} {
+		if _, err := st.hub.Create(context.Background(), id, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	open := func(id string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/api/v1/docs/"+id+"/events", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			t.Cleanup(func() { resp.Body.Close() })
+			return resp, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	open("a")
+	if resp, body := open("a"); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		!strings.Contains(body, "too_many_connections") || !strings.Contains(body, "viewers of this document") {
+		t.Errorf("a second stream on a document: %d %s", resp.StatusCode, body)
+	}
+	open("b")
+	if resp, body := open("c"); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		!strings.Contains(body, "too_many_connections") || !strings.Contains(body, "server holds too many connections") {
+		t.Errorf("a third stream on the server: %d %s", resp.StatusCode, body)
+	}
+}
+
 // getWithHost GETs url with the Host header host and returns the status
 // and the body.
 func getWithHost(t *testing.T, url, host string) (int, []byte) {
