@@ -194,9 +194,10 @@ func (s *Server) crossOrigin(h http.Handler) http.Handler {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Drain starts the shutdown: /readyz answers 503, new WebSocket upgrades and
-// SSE streams are refused (503), a long-poll answers at once with what exists
-// (a plain poll), and the open SSE streams and long-polls end now (clients
-// resume by version elsewhere or later). WebSocket sessions are the hub's:
+// SSE streams are refused (503; an EventSource gets a reconnect event
+// instead, see refuseStream), a long-poll answers at once with what exists
+// (a plain poll), and the open SSE streams (with a reconnect event) and
+// long-polls end now (clients resume by version elsewhere or later). WebSocket sessions are the hub's:
 // collab.Hub.Close closes them with 1001. Idempotent.
 func (s *Server) Drain() {
 	s.once.Do(func() {
