@@ -46,8 +46,17 @@ func (v *viewerSet) watch(ctx context.Context, tgt *target, url string, win *win
 		if err == nil {
 			sc := bufio.NewScanner(resp.Body)
 			sc.Buffer(make([]byte, 64<<10), 64<<20)
+			event := "" // The event: line before a data: line, if any.
 			for sc.Scan() {
-				if bytes.HasPrefix(sc.Bytes(), []byte("data:")) && win.contains(time.Now()) {
+				line := sc.Bytes()
+				switch {
+				case bytes.HasPrefix(line, []byte("event:")):
+					event = string(bytes.TrimSpace(line[len("event:"):]))
+				case len(line) == 0:
+					event = ""
+				case bytes.HasPrefix(line, []byte("data:")) && event != "reconnect" && win.contains(time.Now()):
+					// A reconnect event is the server ending the stream,
+					// counted below as the drop it is, not a delivery.
 					v.events.Add(1)
 				}
 			}
