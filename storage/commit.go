@@ -55,6 +55,9 @@ func (db *DB) submit(ctx context.Context, r *writeReq) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := db.usable(); err != nil {
+		return err
+	}
 	select {
 	case db.reqs <- r:
 	case <-db.stop:
@@ -94,7 +97,11 @@ func (db *DB) run() {
 			db.batched.Add(int64(len(batch)))
 			start := time.Now()
 			db.arrivals.add(batch, start)
-			if db.journalable(batch) {
+			if err := db.failure(); err != nil {
+				for _, r := range batch {
+					r.done <- err
+				}
+			} else if db.journalable(batch) {
 				db.journalBatch(batch)
 			} else {
 				db.commit(batch)
@@ -291,7 +298,9 @@ func (db *DB) commit(batch []*writeReq) {
 func (db *DB) tryBatch(live []*writeReq) (failed int, err error) {
 	failed = -1
 	start := time.Now()
+	txid := 0
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		txid = tx.ID()
 		if err := db.applyJournal(tx); err != nil {
 			return err
 		}
@@ -313,7 +322,57 @@ func (db *DB) tryBatch(live []*writeReq) (failed int, err error) {
 	if failed < 0 && err == nil {
 		db.checkpointed(time.Since(start))
 	}
+	if failed < 0 && err != nil && db.landed(txid) {
+		err = db.fail(err)
+	}
 	return failed, err
+}
+
+// landed reports whether bbolt now reads the state of transaction txid,
+// whose commit failed: the failure came after its meta page reached the
+// file (bbolt reads its meta pages from the file's mapping), when the
+// fdatasync after that write failed. bbolt then rolls back its own
+// bookkeeping but not the page. An error before the meta page (growing
+// the file, writing a data page, the fdatasync of the data pages: a full
+// disk, say) leaves bbolt where it was, with the transaction's pages
+// unreferenced and free again.
+func (db *DB) landed(txid int) bool {
+	tx, err := db.bolt.Begin(false)
+	if err != nil {
+		return true // Unknown: assume the worst.
+	}
+	defer tx.Rollback()
+	return tx.ID() >= txid
+}
+
+// fail makes the store fail every call from now on, after a commit that
+// landed although it failed: whether it is durable is unknown (a failed
+// fdatasync may have dropped the page it wrote, and a later one would not
+// write it again), and the committer's view (applied, the overlay, the
+// journal's records) no longer matches bbolt's. The journal keeps every
+// acknowledged record; reopening the database replays what bbolt lacks.
+func (db *DB) fail(err error) error {
+	err = fmt.Errorf("%w: %w", ErrFailed, err)
+	db.failed.CompareAndSwap(nil, &err)
+	return err
+}
+
+// failure is the error every call fails with once fail has run, else nil.
+func (db *DB) failure() error {
+	if p := db.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// usable returns ErrClosed after Close, else failure.
+func (db *DB) usable() error {
+	select {
+	case <-db.stop:
+		return ErrClosed
+	default:
+		return db.failure()
+	}
 }
 
 // journalable reports whether every request of batch can go through the
@@ -490,7 +549,7 @@ func (db *DB) checkpointed(d time.Duration) {
 // checkpoint copies the journaled records into bbolt, unless it holds them.
 // A failure (e.g. a full disk) leaves them in the journal for the next try.
 func (db *DB) checkpoint() {
-	if db.ckTo != db.applied {
+	if db.ckTo != db.applied && db.failure() == nil {
 		if _, err := db.tryBatch(nil); err != nil {
 			db.checkpointFailures.Add(1)
 		}

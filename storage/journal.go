@@ -99,6 +99,9 @@ func (db *DB) overlayView(id string, fn func(*bolt.Tx, *overlay) error) error {
 // checkpoint (and the overlay holds what it lacks) or newer (it stores a
 // newer applied LSN and needs nothing from the overlay).
 func (db *DB) overlaysView(pick func(map[string]*overlay) map[string]overlay, fn func(*bolt.Tx, map[string]overlay) error) (err error) {
+	if err := db.usable(); err != nil {
+		return err
+	}
 	db.mu.Lock()
 	ovs := pick(db.overlay)
 	base := db.base

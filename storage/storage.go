@@ -29,6 +29,7 @@ var (
 	ErrCorrupt         = errors.New("database is corrupt or not a Folio database")
 	ErrClosed          = errors.New("database is closed")
 	ErrInvalidArgument = errors.New("invalid argument")
+	ErrFailed          = errors.New("storage failed: a commit's outcome is unknown after an I/O error; reopen the database")
 )
 
 // Defaults applied to zero-valued Options fields.
@@ -128,6 +129,11 @@ type DB struct {
 	checkpoints        atomic.Int64 // bbolt transactions that took journaled records.
 	checkpointTime     atomic.Int64 // Their total duration, in nanoseconds.
 	checkpointFailures atomic.Int64 // Checkpoints on their own (not with other writes) that failed.
+
+	// failed is set once, by the committer, to an error wrapping ErrFailed
+	// when a bbolt commit failed after its meta page reached the file
+	// (fail): every call fails with it from then on.
+	failed atomic.Pointer[error]
 
 	// commitHook, when set (by tests, before any write), runs inside every
 	// batch transaction just before commit, and after every journal write;
@@ -416,6 +422,9 @@ func (db *DB) Stats() Stats {
 // and a damaged page that makes bbolt panic (or fault, on a truncated file)
 // to ErrCorrupt.
 func (db *DB) view(fn func(*bolt.Tx) error) (err error) {
+	if err := db.usable(); err != nil {
+		return err
+	}
 	defer recoverCorrupt(db.path, &err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	err = db.bolt.View(fn)
