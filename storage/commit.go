@@ -350,7 +350,8 @@ func (db *DB) landed(txid int) bool {
 // fdatasync may have dropped the page it wrote, and a later one would not
 // write it again), and the committer's view (applied, the overlay, the
 // journal's records) no longer matches bbolt's. The journal keeps every
-// acknowledged record; reopening the database replays what bbolt lacks.
+// acknowledged record; reopening the database replays what bbolt lacks
+// and commits before it empties the journal (see load).
 func (db *DB) fail(err error) error {
 	err = fmt.Errorf("%w: %w", ErrFailed, err)
 	db.failed.CompareAndSwap(nil, &err)

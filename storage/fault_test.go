@@ -1,7 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -88,4 +91,58 @@ func TestLandedCommitFailsTheStore(t *testing.T) {
 		checkWriter(t, re, w)
 		w.rollback(2)
 	}
+}
+
+// TestLandedCommitSurvivesRestartAndPowerLoss: after a checkpoint that
+// landed although its meta page's fdatasync failed, the page may be in the
+// page cache alone (marked clean: no later fdatasync writes it). A restart
+// of the process sees it, skips the journal's records as applied and
+// empties the journal; a power loss then brings back the meta page before
+// it, without those records. Open must make what bbolt shows durable (a
+// commit of its own, whose meta page goes to the other slot) before it
+// drops the journal's copy. The power loss is modelled by putting back
+// the page the failed write replaced, unless a later write replaced it.
+func TestLandedCommitSurvivesRestartAndPowerLoss(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "folio.db")
+	db := openAt(t, path, noCheckpoints)
+	w := newWriter("p", 12, "")
+	must(db.Create(ctx, w.id, ""))(t)
+	appendN(t, db, w, 5)
+	var off int64
+	var before, landed []byte
+	meta := int64(2 * db.bolt.Info().PageSize)
+	boltWrites(t, db, func(b []byte, o int64, write func([]byte, int64) (int, error)) (int, error) {
+		if o >= meta || landed != nil {
+			return write(b, o)
+		}
+		off, before = o, mustRead(t, path)[o:o+int64(len(b))]
+		n, err := write(b, o)
+		landed = bytes.Clone(b)
+		if err == nil {
+			err = errors.New("injected: fdatasync: input/output error")
+		}
+		return n, err
+	})
+	if _, _, err := db.SessionSeq(ctx, w.id, "s-p"); err == nil {
+		t.Fatal("SessionSeq succeeded, its checkpoint failing")
+	}
+	db.Close()
+
+	re := openAt(t, path, noCheckpoints) // The process restarts; the page cache stays.
+	checkWriter(t, re, w)
+	if err := re.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	file := mustRead(t, path) // The power goes.
+	if page := file[off : off+int64(len(landed))]; bytes.Equal(page, landed) {
+		copy(page, before)
+	}
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"folio.db": file, "folio.db" + journalSuffix: mustRead(t, path+journalSuffix)} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkWriter(t, openAt(t, filepath.Join(dir, "folio.db"), noCheckpoints), w)
 }

@@ -308,19 +308,28 @@ func (jr *journal) load(path string, id []byte, db *DB, applied uint64) (uint64,
 		return 0, fmt.Errorf("%s starts at record %d but the database holds up to %d: %w", path, todo[0].lsn, applied, ErrCorrupt)
 	}
 	jr.off, jr.next = int64(journalHead), max(applied, last)+1
+	if last == 0 {
+		return applied, jr.empty()
+	}
+	// A commit even with nothing to apply: what bbolt reads may be in the
+	// page cache alone, from a commit that landed although the fdatasync
+	// of its meta page failed (see landed), in the process before this one.
+	// Its data pages were synced; this commit's meta page, written and
+	// synced over the other slot, makes it durable before the journal's
+	// copy of its records goes.
 	if len(todo) > 0 {
-		err = db.bolt.Update(func(tx *bolt.Tx) error {
-			for _, j := range todo {
-				if err := j.apply(tx, j.at); err != nil {
-					return fmt.Errorf("%s: record %d (%s@%d..%d): %v: %w", path, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
-				}
-			}
-			return putJournalState(tx, id, todo[len(todo)-1].lsn)
-		})
-		if err != nil {
-			return 0, err
-		}
 		applied = todo[len(todo)-1].lsn
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, j := range todo {
+			if err := j.apply(tx, j.at); err != nil {
+				return fmt.Errorf("%s: record %d (%s@%d..%d): %v: %w", path, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
+			}
+		}
+		return putJournalState(tx, id, applied)
+	})
+	if err != nil {
+		return 0, err
 	}
 	return applied, jr.empty()
 }
