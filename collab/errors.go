@@ -169,6 +169,10 @@ func AsError(err error) *Error {
 		return errorf(CodeVersionTooOld, "version is from before the document was created; reload it")
 	case errors.Is(err, storage.ErrLocked), errors.Is(err, storage.ErrClosed):
 		return errorf(CodeUnavailable, "storage unavailable")
+	case errors.Is(err, storage.ErrFailed):
+		// Before ENOSPC, which it may wrap: only a restart recovers (and
+		// /readyz says so to a load balancer meanwhile).
+		return errorf(CodeUnavailable, "storage failed; the server must be restarted")
 	case errors.Is(err, syscall.ENOSPC):
 		// Nothing was committed, and writes succeed again once there is
 		// room (the journal has some reserve for ops meanwhile).

@@ -40,6 +40,8 @@ func TestAsError(t *testing.T) {
 		{storage.ErrCorrupt, CodeInternal, http.StatusInternalServerError, websocket.StatusInternalError},
 		{fmt.Errorf("storage: commit: %w", &os.PathError{Op: "write", Path: "/data/folio.db", Err: syscall.ENOSPC}),
 			CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
+		{fmt.Errorf("storage: commit: %w", fmt.Errorf("%w: %w", storage.ErrFailed, syscall.ENOSPC)),
+			CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
 		{context.DeadlineExceeded, CodeUnavailable, http.StatusServiceUnavailable, websocket.StatusGoingAway},
 		{errors.New("disk on fire at /secret/path"), CodeInternal, http.StatusInternalServerError, websocket.StatusInternalError},
 		{errSlowConsumer, CodeSlowConsumer, http.StatusServiceUnavailable, CloseSlowConsumer},
@@ -53,6 +55,10 @@ func TestAsError(t *testing.T) {
 		if e.Code == CodeInternal && e.Message != "internal error" {
 			t.Errorf("%v: internal detail leaks: %q", c.err, e.Message)
 		}
+	}
+	failed := fmt.Errorf("%w: %w", storage.ErrFailed, syscall.ENOSPC)
+	if m := AsError(failed).Message; m != "storage failed; the server must be restarted" {
+		t.Errorf("a failed store that was full: %q, not that it failed", m)
 	}
 	if AsError(nil) != nil || HTTPStatus(nil) != 200 || CloseStatus(nil) != websocket.StatusNormalClosure {
 		t.Error("nil error mapped")
