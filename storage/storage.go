@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -297,7 +299,7 @@ func openBolt(path string, o *bolt.Options) (bdb *bolt.DB, err error) {
 // bbolt asserts rather than returns errors on pages it cannot read.
 func recoverCorrupt(path string, err *error) {
 	if r := recover(); r != nil {
-		if !damaged(r) {
+		if !damaged(r, panicOrigin()) {
 			// Likely a bug, not the file: not reported as corrupt, and with
 			// its stack for the log (the read's transaction is rolled back).
 			*err = fmt.Errorf("storage: read %s: panic: %v\n%s", path, r, debug.Stack())
@@ -307,17 +309,42 @@ func recoverCorrupt(path string, err *error) {
 	}
 }
 
-// damaged reports whether a recovered panic is what a damaged file causes:
-// bbolt's own panics (it panics with formatted strings on pages it cannot
-// read) or a memory fault in the mapped file (SetPanicOnFault's, which
-// carries the faulting address). A nil dereference or an index out of
-// range is not.
-func damaged(r any) bool {
+// damaged reports whether a recovered panic, raised in function origin, is
+// what a damaged file causes: bbolt's own panics (it panics with formatted
+// strings on pages it cannot read), a memory fault in the mapped file
+// (SetPanicOnFault's, which carries the faulting address), or a runtime
+// error in bbolt's code (an index or a slice bound out of range, taken from
+// a damaged page). A nil dereference or an index out of range elsewhere is
+// not.
+func damaged(r any, origin string) bool {
 	switch r.(type) {
 	case string, interface{ Addr() uintptr }:
 		return true
+	case runtime.Error:
+		return strings.HasPrefix(origin, "go.etcd.io/bbolt.") || strings.HasPrefix(origin, "go.etcd.io/bbolt/")
 	}
 	return false
+}
+
+// panicOrigin, called by a deferred function during a panic, returns the
+// function the panic was raised in: the first frame below the panic that
+// is not the runtime's.
+func panicOrigin() string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	below := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			below = true
+		case below && !strings.HasPrefix(f.Function, "runtime."):
+			return f.Function
+		}
+		if !more {
+			return ""
+		}
+	}
 }
 
 func openError(path string, timeout time.Duration, err error) error {
