@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/foliodocs/folio/ot"
 	bolt "go.etcd.io/bbolt"
@@ -33,6 +34,9 @@ func (db *DB) check() error { return db.checkCtx(context.Background()) }
 func (db *DB) checkCtx(ctx context.Context) error {
 	var errs []error
 	err := db.view(func(tx *bolt.Tx) error {
+		if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { touch(b); return nil }); err != nil {
+			return err
+		}
 		for err := range tx.Check() {
 			errs = append(errs, corrupt("bbolt: %v", err))
 		}
@@ -56,6 +60,23 @@ func (db *DB) checkCtx(ctx context.Context) error {
 		return fmt.Errorf("storage: check %s: %w", db.path, errors.Join(errs...))
 	}
 	return nil
+}
+
+// touch reads every key and value of b and of its nested buckets. Check
+// runs it before tx.Check, which walks the same pages on a goroutine of its
+// own: there a page a damaged file puts past the mapping is a memory fault
+// that ends the process, while here (view) it is ErrCorrupt.
+func touch(b *bolt.Bucket) (sum uint32) {
+	b.ForEach(func(k, v []byte) error {
+		sum = crc32.Update(sum, castagnoli, k)
+		if v != nil {
+			sum = crc32.Update(sum, castagnoli, v)
+		} else if nested := b.Bucket(k); nested != nil {
+			sum ^= touch(nested)
+		}
+		return nil
+	})
+	return sum
 }
 
 // checkDocs checks every document, then that every document bucket has a

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/foliodocs/folio/collab"
 	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
 )
 
 // TestBinaryFaults drives the built binary through the faults a process
@@ -356,6 +358,27 @@ func testDamagedDatabase(t *testing.T, bin string) {
 		copy(b[p*page:(p+1)*page], bytes.Repeat([]byte{0xa5}, page))
 		damaged[fmt.Sprintf("page %d overwritten", p)] = b
 	}
+	// Branch pages, in a database with many documents, whose first element
+	// points far past the file: bbolt's own check (tx.Check) walks them on
+	// a goroutine of its own, where the memory fault cannot be recovered
+	// and ended the process. Every branch page, since some are free.
+	many := seedMany(t, 300)
+	b, err := os.ReadFile(filepath.Join(many, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := 2 * page; off+page <= len(b); off += page {
+		if binary.LittleEndian.Uint16(b[off+8:]) == 0x01 { // A branch page.
+			// Its first element's page id: 4 TiB into the file, past bbolt's
+			// mapping but within its largest one (an id past that is an
+			// index out of range, which bbolt's check recovers).
+			binary.LittleEndian.PutUint64(b[off+16+8:], 1<<30)
+			damaged["a branch element past the file"] = b
+		}
+	}
+	if damaged["a branch element past the file"] == nil {
+		t.Fatal("no branch page in a database of 300 documents")
+	}
 	for name, b := range damaged {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, DBFile), b, 0o600); err != nil {
@@ -380,6 +403,23 @@ func testDamagedDatabase(t *testing.T, bin string) {
 			}
 		}
 	}
+}
+
+// seedMany makes a data directory holding n small documents.
+func seedMany(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := storage.Open(filepath.Join(dir, DBFile), storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range n {
+		if _, err := db.Create(context.Background(), fmt.Sprintf("doc-%04d", i), "text"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 func eventuallyT(t *testing.T, what string, cond func() bool) {
