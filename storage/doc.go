@@ -97,7 +97,8 @@
 //     stored LSN + 1, fails Open with ErrCorrupt and changes nothing.
 //     Otherwise, once bbolt holds the run, Open empties the journal: records
 //     past the run (a failed group, a torn one) may carry LSNs that were
-//     never applied, which the next records would take again.
+//     never applied, which the next records would take again. It commits
+//     first even when bbolt held every record already (see Failures).
 //   - A failed journal write fails its whole group and stops the journal
 //     until a checkpoint records the group's LSNs as applied without
 //     applying them: what was reported failed is never replayed. The
@@ -105,6 +106,49 @@
 //     group's first record head is zeroed and synced, which ends any replay
 //     before the group. Only when that write fails as well (a disk failing
 //     every write) may a crash before the next checkpoint replay the group.
+//
+// # Failures
+//
+// After a failed fsync the kernel may have dropped the pages it could not
+// write and marked them clean: a later fsync succeeds without them (Linux;
+// PostgreSQL's "fsyncgate"). So what a failed write or fsync touched is
+// never relied on again; what is rewritten comes from memory.
+//
+//   - A journal write or fdatasync that fails (EIO; ENOSPC when the journal
+//     grows) fails its group, never acknowledged, as above. The checkpoint
+//     that follows writes the acknowledged records to bbolt from memory,
+//     not from the file. Until a checkpoint succeeds every write goes
+//     through bbolt (and fails while the disk is full; no restart is
+//     needed once there is room); after it the journal starts again from
+//     its header, so nothing it held before is read again but by a replay,
+//     which stops at the zeroed or stale head.
+//   - A bbolt commit that fails before its meta page is written (growing
+//     the file, writing or syncing its data pages: a full disk, EIO)
+//     changes nothing bbolt reads; its pages are free again. The batch
+//     fails; journaled records stay in the journal and the overlay for the
+//     next checkpoint.
+//   - A bbolt commit that fails after its meta page reached the file (the
+//     fdatasync of the meta page failed) landed: bbolt reads it, but it may
+//     never reach the disk. The store then fails every call with ErrFailed
+//     until it is reopened (a restart); the journal, never emptied or
+//     reused meanwhile, keeps every acknowledged record. Open commits
+//     before it empties the journal, whatever it replays, so that a state
+//     read from the page cache alone is durable before the journal's copy
+//     goes (its data pages were synced; the new meta page goes to the other
+//     slot). Left: a power loss within that first commit, between its data
+//     and its meta page, could find the meta page before the landed one
+//     pointing at pages the commit reused.
+//   - SyncDir failing at Open fails Open. A later Open that succeeds trusts
+//     that the directory entries of the two files are durable.
+//
+// An acknowledged op is therefore never lost nor changed by these
+// failures, and a replay applies each record once, in LSN order. A write
+// reported failed may still be found committed after a restart in two
+// cases only: its batch landed (ErrFailed), or its journal group failed
+// and so did the checkpoint and the zeroing after it. Ops of a (session,
+// seq) already committed are acknowledged again, not applied (collab), so
+// a client that resends them is safe; a REST op without an Idempotency-Key
+// is not.
 //
 // # Durability promises
 //
