@@ -18,7 +18,11 @@
 // snapshot event for subscriptions (snapshotEvent: the text and its
 // encoding): up to three more copies, dropped when the head moves.
 // A room loads its document itself, so however many sessions join at the
-// same moment it is read once; joiners wait in the inbox. A room with nobody
+// same moment it is read once; joiners wait in the inbox. The ops older
+// than the window that a resuming client (a hello or Subscribe at an old
+// version) needs are read on that client's goroutine: the room answers
+// what to read, and takes the client again with what was read, adding the
+// ops since from its window (readNeed). A room with nobody
 // attached for Options.IdleUnload writes a snapshot, unregisters and ends; a
 // request racing with that sees the room gone and opens the document again,
 // so no join is lost.

@@ -15,8 +15,8 @@ import (
 func TestCommitWaitsForAckedAuthors(t *testing.T) {
 	r := roomWithoutLoop(t, Options{})
 	a, b := fakeSession(r, "a", "A"), fakeSession(r, "b", "B")
-	_ = r.join(a)
-	_ = r.join(b)
+	_, _ = r.join(a, nil)
+	_, _ = r.join(b, nil)
 	a.quick = true // a types ahead: its ops came right after its acks.
 	commitOneWithBQueued := func(seq uint64) {
 		t.Helper()

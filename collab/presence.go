@@ -31,29 +31,40 @@ type presenceUpdate struct {
 }
 
 // join runs on the room goroutine: it admits s, queues its welcome (before
-// any later broadcast) and announces it.
-func (r *room) join(s *session) *Error {
+// any later broadcast) and announces it. When s needs what only storage
+// has (the ops after its version older than the window) and rd does not
+// hold it, join changes nothing and says what to read (see readNeed).
+func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 	if r.stopErr != nil {
-		return r.stopErr
+		return nil, r.stopErr
 	}
 	if len(r.sessions) >= r.hub.opts.MaxConnsPerDoc {
-		return errorf(CodeTooManyConnections, "too many connections to this document")
+		return nil, errorf(CodeTooManyConnections, "too many connections to this document")
 	}
 	if e := r.reachVersion(s.since); e != nil {
-		return e
+		return nil, e
+	}
+	need := readNeed{base: r.base}
+	var ops []storage.OpRecord
+	var opsErr *Error
+	if s.since != nil && *s.since <= r.head {
+		ops, opsErr = r.catchUpOps(*s.since, rd, &need)
+	}
+	if need.any() {
+		return &need, nil
 	}
 	if !s.resumed {
 		r.seqs[s.id] = seqRec{} // A fresh random id has no history.
 	} else if last, e := r.lastSeq(s.id); e != nil { // Warms the exactly-once record.
-		return e
+		return nil, e
 	} else if r.byID[s.id] == nil && s.key == "" {
 		if e := r.resumeHolder(s, last); e != nil {
-			return e
+			return nil, e
 		}
 	}
 	if old := r.byID[s.id]; old != nil {
 		if s.key == "" && !old.sameHolder(s) {
-			return errorf(CodeForbidden, "that session id belongs to another participant")
+			return nil, errorf(CodeForbidden, "that session id belongs to another participant")
 		}
 		delete(r.sessions, old)
 		old.closeAfterQueued(errReplaced)
@@ -62,10 +73,8 @@ func (r *room) join(s *session) *Error {
 		s.presAnnounced = old.presAnnounced
 	}
 	w := Welcome{Type: TypeWelcome, Session: s.id, Key: s.key, Version: r.head, Role: string(s.role)}
-	if s.since != nil && *s.since <= r.head {
-		if ops, e := r.opsAfter(*s.since); e == nil {
-			w.Ops = opMsgs(ops)
-		}
+	if s.since != nil && *s.since <= r.head && opsErr == nil {
+		w.Ops = opMsgs(ops)
 	}
 	var text []byte
 	if w.Ops == nil {
@@ -88,7 +97,7 @@ func (r *room) join(s *session) *Error {
 	}
 	s.presDirty = true
 	r.presenceChanged()
-	return nil
+	return nil, nil
 }
 
 // resumeHolder refuses a legacy resume (by id, without the key), by a holder

@@ -50,12 +50,12 @@ func drainView(t *testing.T, s *session, view map[string]bool) {
 func TestPresenceNeverCutsASession(t *testing.T) {
 	r := roomWithoutLoop(t, Options{SendQueue: 8})
 	x := fakeSession(r, "x", "X")
-	if e := r.join(x); e != nil {
+	if _, e := r.join(x, nil); e != nil {
 		t.Fatal(e)
 	}
 	x.out.take(nil) // The welcome.
 	for i := 0; i < 20; i++ {
-		if e := r.join(fakeSession(r, fmt.Sprintf("s%02d", i), "S")); e != nil {
+		if _, e := r.join(fakeSession(r, fmt.Sprintf("s%02d", i), "S"), nil); e != nil {
 			t.Fatal(e)
 		}
 	}
@@ -86,12 +86,12 @@ func TestPresenceNeverCutsASession(t *testing.T) {
 func TestJoinAndLeaveWithinATickCostNothing(t *testing.T) {
 	r := roomWithoutLoop(t, Options{})
 	a, b := fakeSession(r, "a", "A"), fakeSession(r, "b", "B")
-	_ = r.join(a)
-	_ = r.join(b)
+	_, _ = r.join(a, nil)
+	_, _ = r.join(b, nil)
 	r.flushPresence() // The timer's flush.
 	a.out.take(nil)
 	c := fakeSession(r, "c", "C")
-	_ = r.join(c) // Waits for the flush.
+	_, _ = r.join(c, nil) // Waits for the flush.
 	r.leave(c)
 	r.flushPresence()
 	if got := a.out.take(nil); len(got) != 0 {
@@ -106,7 +106,7 @@ func TestPresenceEncodingMatchesJSON(t *testing.T) {
 	names := []string{"Ann", `<b>"Bob" & 'co'</b>`, "Zoë 🎉\u2028x", "\\back\\slash\t"}
 	for i, n := range names {
 		s := fakeSession(r, fmt.Sprintf("id-%d", i), n)
-		if e := r.join(s); e != nil {
+		if _, e := r.join(s, nil); e != nil {
 			t.Fatal(e)
 		}
 		if i%2 == 1 {
@@ -147,14 +147,14 @@ func TestPresenceEncodingMatchesJSON(t *testing.T) {
 func TestReconnectWithinATickSendsNoLeave(t *testing.T) {
 	r := roomWithoutLoop(t, Options{})
 	a, b := fakeSession(r, "a", "A"), fakeSession(r, "b", "B")
-	_ = r.join(a)
-	_ = r.join(b)
+	_, _ = r.join(a, nil)
+	_, _ = r.join(b, nil)
 	r.flushPresence() // The timer's flush.
 	a.out.take(nil)
 	r.leave(b)
 	b2 := fakeSession(r, "b", "B")
 	b2.resumed = false
-	_ = r.join(b2)
+	_, _ = r.join(b2, nil)
 	r.flushPresence()
 	got := a.out.take(nil)
 	if len(got) != 1 || msgType(got[0].data) != TypePresence {
@@ -168,8 +168,8 @@ func TestReconnectWithinATickSendsNoLeave(t *testing.T) {
 func TestPresenceRidesWithOps(t *testing.T) {
 	r := roomWithoutLoop(t, Options{})
 	a, b := fakeSession(r, "a", "A"), fakeSession(r, "b", "B")
-	_ = r.join(a)
-	_ = r.join(b)
+	_, _ = r.join(a, nil)
+	_, _ = r.join(b, nil)
 	r.flushPresence()
 	a.out.take(nil)
 	b.presSent = time.Now().Add(-presenceInterval) // Its own interval has passed.

@@ -26,6 +26,39 @@ type faultStore struct {
 	failNext atomic.Int32 // Appends to fail.
 	appendMu sync.Mutex   // Held by a test to stall commits.
 	textAtMu sync.Mutex   // Held by a test to stall reads of old texts.
+	// Held by a test: a read of ops waits once it has read, so what it
+	// returns may be out of date by then.
+	opsStall stall
+}
+
+// stall holds the first call that passes it after hold, until released.
+type stall struct {
+	armed   atomic.Bool
+	held    atomic.Int32 // Calls held so far.
+	release chan struct{}
+}
+
+func (s *stall) pass() {
+	if s.armed.CompareAndSwap(true, false) {
+		s.held.Add(1)
+		<-s.release
+	}
+}
+
+// hold arms s; the returned func (idempotent, also run at the test's end)
+// releases the call held.
+func (s *stall) hold(t *testing.T) (release func()) {
+	s.release = make(chan struct{})
+	s.armed.Store(true)
+	release = sync.OnceFunc(func() { close(s.release) })
+	t.Cleanup(release)
+	return release
+}
+
+func (f *faultStore) Ops(ctx context.Context, id string, from, to uint64) ([]storage.OpRecord, error) {
+	ops, err := f.DB.Ops(ctx, id, from, to)
+	f.opsStall.pass()
+	return ops, err
 }
 
 func (f *faultStore) TextAt(ctx context.Context, id string, v uint64) (string, error) {

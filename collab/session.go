@@ -472,16 +472,25 @@ func (s *session) handle(msg *ClientMsg) {
 // session id had the document: missing now, it was deleted meanwhile, and
 // creating it again would hand the client an empty text to rebase its
 // offline edits onto, the rest of its text gone and reported saved.
+//
+// What the room needs from storage for s is read here, between attempts to
+// join (see readNeed).
 func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error) {
 	const attempts = 3
-	for attempt := 1; ; attempt++ {
+	var rd *joinRead
+	for attempt := 1; ; {
 		var joined *room
+		var need *readNeed
 		var e *Error
 		err := h.withRoom(ctx, docID, func(r *room) {
-			if e = r.join(s); e == nil {
+			if need, e = r.join(s, rd); e == nil && need == nil {
 				joined = r
 			}
 		})
+		if err == nil && need != nil {
+			rd = h.readFor(ctx, docID, need, rd)
+			continue
+		}
 		if err == nil {
 			return joined, e
 		}
@@ -495,6 +504,7 @@ func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error
 		if _, err := h.store.Create(ctx, docID, ""); err != nil && AsError(err).Code != CodeExists {
 			return nil, h.fail("create", docID, err)
 		}
+		attempt++
 	}
 }
 

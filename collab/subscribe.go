@@ -57,25 +57,34 @@ var errSubClosed = errorf(CodeUnavailable, "subscription closed")
 // refuses more with too_many_connections.
 func (h *Hub) Subscribe(ctx context.Context, id string, since *uint64) (*Subscription, error) {
 	sub := &Subscription{ch: make(chan Event, h.opts.SendQueue), done: make(chan struct{})}
-	var e *Error
-	if err := h.withRoom(ctx, id, func(r *room) { e = r.subscribe(sub, since) }); err != nil {
-		return nil, AsError(err)
+	var rd *joinRead // The ops before the room's window, read here (see readNeed).
+	for {
+		var need *readNeed
+		var e *Error
+		if err := h.withRoom(ctx, id, func(r *room) { need, e = r.subscribe(sub, since, rd) }); err != nil {
+			return nil, AsError(err)
+		}
+		switch {
+		case e != nil:
+			return nil, e
+		case need == nil:
+			return sub, nil
+		}
+		rd = h.readFor(ctx, id, need, rd)
 	}
-	if e != nil {
-		return nil, e
-	}
-	return sub, nil
 }
 
-func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
+// subscribe attaches sub at since. When the catch-up needs ops older than
+// the window that rd does not hold, it changes nothing and says what to read.
+func (r *room) subscribe(sub *Subscription, since *uint64, rd *joinRead) (*readNeed, *Error) {
 	if r.stopErr != nil {
-		return r.stopErr
+		return nil, r.stopErr
 	}
 	if len(r.subs) >= r.hub.opts.MaxSubscribersPerDoc {
-		return errorf(CodeTooManyConnections, "too many viewers of this document")
+		return nil, errorf(CodeTooManyConnections, "too many viewers of this document")
 	}
 	if e := r.reachVersion(since); e != nil {
-		return e
+		return nil, e
 	}
 	committing := false
 	switch {
@@ -86,18 +95,21 @@ func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
 		// ops reach it as they reach everyone, and are skipped).
 		sub.seen, committing = *since, true
 	default:
-		return errorf(CodeVersionAhead, "version is ahead of the document")
+		return nil, errorf(CodeVersionAhead, "version is ahead of the document")
 	}
 	if since != nil && !committing {
-		ops, e := r.opsAfter(*since)
+		need := readNeed{base: r.base}
+		ops, e := r.catchUpOps(*since, rd, &need)
 		switch {
+		case need.any():
+			return &need, nil
 		case e == nil:
 			for _, m := range opMsgs(ops) {
 				m.Type = TypeOp
 				sub.backlog = append(sub.backlog, Event{Kind: EventOp, Version: m.Version, Op: &m})
 			}
 		case e.Code != CodeVersionTooOld:
-			return e
+			return nil, e
 		default:
 			since = nil
 		}
@@ -112,7 +124,7 @@ func (r *room) subscribe(sub *Subscription, since *uint64) *Error {
 	r.listedAll()
 	sub.room = r
 	r.subs[sub] = struct{}{}
-	return nil
+	return nil, nil
 }
 
 // snapshotEvent is the snapshot at head, with its payload as
