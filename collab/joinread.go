@@ -8,17 +8,21 @@ import (
 
 // readNeed is a room's answer to a joining or resuming client (a hello, a
 // Subscribe) that needs what only storage has: the ops after its version
-// that are older than the room's op window. The client's goroutine reads
-// them (Hub.readFor) and asks the room again with what it read (joinRead):
-// the room, which serves every participant of the document, never waits
-// for that read (up to CatchUpLimit ops decoded).
+// that are older than the room's op window, or (a hello) its session's
+// last seq. The client's goroutine reads them (Hub.readFor) and asks the
+// room again with what it read (joinRead): the room, which serves every
+// participant of the document, never waits for those reads (up to
+// CatchUpLimit ops decoded; a session's seq, for which storage first
+// checkpoints a document with journaled ops, one being edited).
 type readNeed struct {
-	base uint64 // The room's document (room.base).
-	from uint64 // Read the ops from+1..to (to 0: none).
-	to   uint64
+	base    uint64 // The room's document (room.base).
+	head    uint64 // The room's head when it asked.
+	from    uint64 // Read the ops from+1..to (to 0: none).
+	to      uint64
+	session string // Read this session's last seq ("": none).
 }
 
-func (n *readNeed) any() bool { return n.to != 0 }
+func (n *readNeed) any() bool { return n.to != 0 || n.session != "" }
 
 // joinRead is what a joining client read from storage for its room. The
 // room takes it only for the document it was read for (base): an id
@@ -30,13 +34,20 @@ type joinRead struct {
 	from   uint64
 	ops    []storage.OpRecord
 	opsErr *Error
+	// The session's last seq in storage, read after the room's head was
+	// seqHead (hasSeq: read).
+	session string
+	hasSeq  bool
+	seqHead uint64
+	seq     seqRec
 }
 
 // readFor reads what need asks for, on the caller's goroutine, keeping
 // from rd (a previous read, may be nil) the ops that are still of use: when
 // the room's window moved on meanwhile, only the ops in between are read.
-// A failed read is left to the room, which answers it as it would its own.
-func (h *Hub) readFor(ctx context.Context, id string, need *readNeed, rd *joinRead) *joinRead {
+// An error is a failed read of the session's seq (a failed read of ops is
+// left to the room, which answers it as it would its own).
+func (h *Hub) readFor(ctx context.Context, id string, need *readNeed, rd *joinRead) (*joinRead, *Error) {
 	if rd == nil || rd.base != need.base {
 		rd = &joinRead{base: need.base}
 	}
@@ -56,7 +67,14 @@ func (h *Hub) readFor(ctx context.Context, id string, need *readNeed, rd *joinRe
 			rd.ops = append(rd.ops, ops...)
 		}
 	}
-	return rd
+	if need.session != "" {
+		seq, version, err := h.store.SessionSeq(ctx, id, need.session)
+		if err != nil {
+			return nil, h.fail("session seq", id, err)
+		}
+		rd.session, rd.hasSeq, rd.seqHead, rd.seq = need.session, true, need.head, seqRec{seq: seq, version: version}
+	}
+	return rd, nil
 }
 
 // catchUpOps is opsAfter for a catch-up (a hello or a Subscribe at version
@@ -83,4 +101,23 @@ func (r *room) catchUpOps(v uint64, rd *joinRead, need *readNeed) ([]storage.OpR
 	}
 	n := start - v
 	return append(rd.ops[:n:n], r.window...), nil
+}
+
+// cacheSeq fills the seq cache for session from rd, read by the client's
+// goroutine, and reports whether it could: rd is of this document, and
+// every op committed since its read is in the window, where the session's
+// newer ops, if any, are found.
+func (r *room) cacheSeq(session string, rd *joinRead) bool {
+	start := r.head - uint64(len(r.window))
+	if rd == nil || !rd.hasSeq || rd.session != session || rd.base != r.base || rd.seqHead < start || rd.seqHead > r.head {
+		return false
+	}
+	rec := rd.seq
+	for _, op := range r.window[rd.seqHead-start:] {
+		if op.Session == session && op.Version > rec.version {
+			rec = seqRec{seq: op.Seq, version: op.Version}
+		}
+	}
+	r.seqs[session] = rec
+	return true
 }

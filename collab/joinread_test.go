@@ -2,8 +2,12 @@ package collab
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/foliodocs/folio/ot"
 )
 
 // checkCatchUp fails unless ops are exactly the versions from+1..to, in
@@ -87,11 +91,13 @@ func TestResumeCatchUpReadOffTheRoom(t *testing.T) {
 }
 
 // TestResumeReadAcrossRecreate: when the document is deleted and created
-// again while a resuming client reads its old ops, the client gets the new
-// document's text, not the old ops, and its session starts afresh there.
+// again while a resuming client reads its old ops and session seq, the
+// client gets the new document's text, not the old ops, and its session
+// starts afresh there (its old seqs are not taken as the new document's).
 func TestResumeReadAcrossRecreate(t *testing.T) {
 	ts, fs := newFaultServer(t, Options{OpWindow: 2, IdleUnload: time.Millisecond})
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	a := dialTest(t, ts.url+"again")
 	wa := a.hello(ClientMsg{})
 	for i := range uint64(6) {
@@ -101,17 +107,19 @@ func TestResumeReadAcrossRecreate(t *testing.T) {
 	a.close()
 	// A room loaded afresh: it holds neither the old ops nor the session.
 	eventually(t, "the room's unload", func() bool { return ts.hub.lookupRoom("again") == nil })
-	release := fs.opsStall.hold(t)
+	relOps, relSeq := fs.opsStall.hold(t), fs.seqStall.hold(t)
 	c := dialTest(t, ts.url+"again")
 	c.send(ClientMsg{Type: TypeHello, Key: wa.Key, Version: u64(1)})
-	eventually(t, "the read", func() bool { return fs.opsStall.held.Load() == 1 })
+	eventually(t, "the reads", func() bool { return fs.opsStall.held.Load() == 1 })
+	relOps()
+	eventually(t, "the reads", func() bool { return fs.seqStall.held.Load() == 1 })
 	if err := ts.hub.Delete(ctx, "again"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ts.hub.Create(ctx, "again", "new"); err != nil {
 		t.Fatal(err)
 	}
-	release()
+	relSeq()
 	var w Welcome
 	c.expectInto(TypeWelcome, &w)
 	if w.Text == nil || *w.Text != "new" || w.Version != 7 || len(w.Ops) != 0 {
@@ -122,5 +130,78 @@ func TestResumeReadAcrossRecreate(t *testing.T) {
 	c.expectInto(TypeAck, &ack)
 	if text, v := textOf(t, ts.db, "again"); text != "!new" || v != 8 || ack.Version != 8 {
 		t.Fatalf("%q@%d, ack %+v", text, v, ack)
+	}
+}
+
+// TestSessionSeqReadOffTheRoom: a hello whose session the room does not
+// hold makes storage say the session's last seq; that read happens on the
+// joiner's goroutine, so the room answers its editors meanwhile, and an op
+// of the session committed after the read (its REST retry, say) still
+// counts: its resend is acknowledged with its version, not applied again.
+func TestSessionSeqReadOffTheRoom(t *testing.T) {
+	// 4 × MaxConnsPerDoc seqs cached at most: the REST sessions below make
+	// the room forget the others.
+	ts, fs := newFaultServer(t, Options{MaxConnsPerDoc: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b := dialTest(t, ts.url+"seq")
+	b.hello(ClientMsg{})
+	key := NewKey()
+	id := SessionID(key)
+	v, err := ts.hub.Submit(ctx, "seq", Submission{Base: 0, Op: ot.Op{{Insert: "x"}}, Session: id, Seq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forget := func() { // Fill the seq cache past its bound.
+		for i := range 8 {
+			v, err = ts.hub.Submit(ctx, "seq", Submission{Base: v, Op: ot.Op{{Insert: "y"}},
+				Session: fmt.Sprintf("rest-%d-%d", v, i), Seq: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	forget()
+	release := fs.seqStall.hold(t)
+	c := dialTest(t, ts.url+"seq")
+	c.send(ClientMsg{Type: TypeHello, Key: key, Version: &v})
+	eventually(t, "the read of the session's seq", func() bool { return fs.seqStall.held.Load() == 1 })
+	b.sendRaw(opJSON(1, v, `["b"]`))
+	ack := nextAck(t, b) // Not held behind the read.
+	// The session's next op, committed after the read, then forgotten.
+	second, err := ts.hub.Submit(ctx, "seq", Submission{Base: ack.Version, Op: ot.Op{{Insert: "z"}}, Session: id, Seq: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v = second
+	forget()
+	release()
+	var w Welcome
+	c.expectInto(TypeWelcome, &w)
+	want, head := textOf(t, ts.db, "seq")
+	c.sendRaw(opJSON(2, w.Version, `["z"]`)) // A resend: already committed.
+	if ack := nextAck(t, c); ack.Version != second {
+		t.Fatalf("resend acknowledged at %d, want %d", ack.Version, second)
+	}
+	if text, v := textOf(t, ts.db, "seq"); text != want || v != head {
+		t.Fatalf("the resend was applied again: %q@%d, want %q@%d", text, v, want, head)
+	}
+}
+
+// nextAck returns the next ack c gets, skipping broadcasts; an error fails.
+func nextAck(t *testing.T, c *testClient) Ack {
+	t.Helper()
+	for {
+		b := c.next()
+		switch msgType(b) {
+		case TypeAck:
+			var ack Ack
+			if err := json.Unmarshal(b, &ack); err != nil {
+				t.Fatal(err)
+			}
+			return ack
+		case TypeError:
+			t.Fatalf("want an ack, got %s", b)
+		}
 	}
 }

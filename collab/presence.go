@@ -32,8 +32,9 @@ type presenceUpdate struct {
 
 // join runs on the room goroutine: it admits s, queues its welcome (before
 // any later broadcast) and announces it. When s needs what only storage
-// has (the ops after its version older than the window) and rd does not
-// hold it, join changes nothing and says what to read (see readNeed).
+// has (the ops after its version older than the window, its session's last
+// seq) and rd does not hold it, join changes nothing and says what to read
+// (see readNeed).
 func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 	if r.stopErr != nil {
 		return nil, r.stopErr
@@ -44,11 +45,14 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 	if e := r.reachVersion(s.since); e != nil {
 		return nil, e
 	}
-	need := readNeed{base: r.base}
+	need := readNeed{base: r.base, head: r.head}
 	var ops []storage.OpRecord
 	var opsErr *Error
 	if s.since != nil && *s.since <= r.head {
 		ops, opsErr = r.catchUpOps(*s.since, rd, &need)
+	}
+	if _, ok := r.seqs[s.id]; s.resumed && !ok && !r.cacheSeq(s.id, rd) {
+		need.session = s.id
 	}
 	if need.any() {
 		return &need, nil

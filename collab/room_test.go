@@ -26,9 +26,9 @@ type faultStore struct {
 	failNext atomic.Int32 // Appends to fail.
 	appendMu sync.Mutex   // Held by a test to stall commits.
 	textAtMu sync.Mutex   // Held by a test to stall reads of old texts.
-	// Held by a test: a read of ops waits once it has read, so what it
-	// returns may be out of date by then.
-	opsStall stall
+	// Held by a test: a read of ops or of a session's seq waits once it has
+	// read, so what it returns may be out of date by then.
+	opsStall, seqStall stall
 }
 
 // stall holds the first call that passes it after hold, until released.
@@ -59,6 +59,12 @@ func (f *faultStore) Ops(ctx context.Context, id string, from, to uint64) ([]sto
 	ops, err := f.DB.Ops(ctx, id, from, to)
 	f.opsStall.pass()
 	return ops, err
+}
+
+func (f *faultStore) SessionSeq(ctx context.Context, id, session string) (uint64, uint64, error) {
+	seq, version, err := f.DB.SessionSeq(ctx, id, session)
+	f.seqStall.pass()
+	return seq, version, err
 }
 
 func (f *faultStore) TextAt(ctx context.Context, id string, v uint64) (string, error) {

@@ -488,7 +488,9 @@ func (h *Hub) join(ctx context.Context, docID string, s *session) (*room, *Error
 			}
 		})
 		if err == nil && need != nil {
-			rd = h.readFor(ctx, docID, need, rd)
+			if rd, e = h.readFor(ctx, docID, need, rd); e != nil {
+				return nil, e
+			}
 			continue
 		}
 		if err == nil {

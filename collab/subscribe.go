@@ -70,7 +70,7 @@ func (h *Hub) Subscribe(ctx context.Context, id string, since *uint64) (*Subscri
 		case need == nil:
 			return sub, nil
 		}
-		rd = h.readFor(ctx, id, need, rd)
+		rd, _ = h.readFor(ctx, id, need, rd) // It reads no seq: no error.
 	}
 }
 
@@ -98,7 +98,7 @@ func (r *room) subscribe(sub *Subscription, since *uint64, rd *joinRead) (*readN
 		return nil, errorf(CodeVersionAhead, "version is ahead of the document")
 	}
 	if since != nil && !committing {
-		need := readNeed{base: r.base}
+		need := readNeed{base: r.base, head: r.head}
 		ops, e := r.catchUpOps(*since, rd, &need)
 		switch {
 		case need.any():
