@@ -34,8 +34,33 @@ func (h *Hub) Submit(ctx context.Context, id string, sub Submission) (uint64, er
 	s := &submission{base: sub.Base, op: sub.Op, session: sub.Session, seq: sub.Seq, single: sub.Single,
 		author: sub.Author, reply: make(chan submitResult, 1), start: time.Now(),
 		baseText: h.readBaseText(ctx, id, sub.Base, sub.Op)}
-	err := h.withRoom(ctx, id, func(r *room) { r.submit(s) })
-	return h.await(ctx, err, s.reply)
+	var rd *joinRead // The session's last seq, read here (see readNeed).
+	for {
+		var need *readNeed
+		err := h.withRoom(ctx, id, func(r *room) {
+			if need = r.needSeq(s.session, rd); need == nil {
+				r.submit(s)
+			}
+		})
+		if err != nil || need == nil {
+			return h.await(ctx, err, s.reply)
+		}
+		var e *Error
+		if rd, e = h.readFor(ctx, id, need, rd); e != nil {
+			return 0, e
+		}
+	}
+}
+
+// needSeq asks for session's last seq from storage (nil: not needed) when
+// the room does not hold it and rd cannot give it (see cacheSeq). A REST
+// submission with an Idempotency-Key is a session of its own, which the
+// room has not seen.
+func (r *room) needSeq(session string, rd *joinRead) *readNeed {
+	if _, ok := r.seqs[session]; session == "" || ok || r.cacheSeq(session, rd) {
+		return nil
+	}
+	return &readNeed{base: r.base, head: r.head, session: session}
 }
 
 // RefuseOp counts in folio_ops_rejected_total an op refused before it

@@ -20,10 +20,10 @@
 // A room loads its document itself, so however many sessions join at the
 // same moment it is read once; joiners wait in the inbox. The ops older
 // than the window that a resuming client (a hello or Subscribe at an old
-// version) needs, and the last seq of a hello's session that the room does
-// not hold, are read on that client's goroutine: the room answers what to
-// read, and takes the client again with what was read, adding what its
-// window holds since (readNeed). A room with nobody
+// version) needs, and the last seq of a session that the room does not
+// hold (a hello's, a REST submission's), are read on that client's
+// goroutine: the room answers what to read, and takes the client again
+// with what was read, adding what its window holds since (readNeed). A room with nobody
 // attached for Options.IdleUnload writes a snapshot, unregisters and ends; a
 // request racing with that sees the room gone and opens the document again,
 // so no join is lost.
@@ -86,10 +86,11 @@
 // commits work normally. An op whose (session, seq) was already committed —
 // resent after a reconnect or a server restart — is acknowledged with its
 // original version and not applied again; the room remembers the last seq of
-// each session it saw and asks Store.SessionSeq for sessions it has not (on
-// a first REST submission; a hello's session is read by its reader, see
-// above, and its ops committed since the read are found in the window). A
-// resend of an op still being committed is answered by that commit's ack.
+// each session it saw and has Store.SessionSeq read for sessions it has not
+// (on hello and on a first REST submission) by the caller's goroutine (see
+// above; the session's ops committed since the read are found in the
+// window). A resend of an op still being committed is answered by that
+// commit's ack.
 //
 // A session's public id, which every participant sees and storage records,
 // is derived from a private key (SessionID) that its client draws and sends

@@ -8,8 +8,8 @@ import (
 
 // readNeed is a room's answer to a joining or resuming client (a hello, a
 // Subscribe) that needs what only storage has: the ops after its version
-// that are older than the room's op window, or (a hello) its session's
-// last seq. The client's goroutine reads them (Hub.readFor) and asks the
+// that are older than the room's op window, or (a hello, a REST
+// submission) its session's last seq. The client's goroutine reads them (Hub.readFor) and asks the
 // room again with what it read (joinRead): the room, which serves every
 // participant of the document, never waits for those reads (up to
 // CatchUpLimit ops decoded; a session's seq, for which storage first

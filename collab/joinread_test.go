@@ -205,3 +205,38 @@ func nextAck(t *testing.T, c *testClient) Ack {
 		}
 	}
 }
+
+// TestRESTSessionSeqReadOffTheRoom: a REST op with an Idempotency-Key is a
+// session the room has not seen, whose last seq storage must say; that
+// read happens on the caller's goroutine, so the room answers its editors
+// meanwhile, and the key's retry is still answered with the first version.
+func TestRESTSessionSeqReadOffTheRoom(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b := dialTest(t, ts.url+"rest")
+	b.hello(ClientMsg{})
+	b.sendRaw(opJSON(1, 0, `["b"]`))
+	nextAck(t, b)
+	release := fs.seqStall.hold(t)
+	sub := Submission{Base: 1, Op: ot.Op{{Insert: "r"}}, Session: "idem-1", Seq: 7, Single: true}
+	first := make(chan uint64, 1)
+	go func() {
+		v, err := ts.hub.Submit(ctx, "rest", sub)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- v
+	}()
+	eventually(t, "the read of the key's seq", func() bool { return fs.seqStall.held.Load() == 1 })
+	b.sendRaw(opJSON(2, 1, `["b"]`))
+	nextAck(t, b) // Not held behind the read.
+	release()
+	v := <-first
+	if again, err := ts.hub.Submit(ctx, "rest", sub); err != nil || again != v {
+		t.Fatalf("retry: %d %v, want %d", again, err, v)
+	}
+	if text, head := textOf(t, ts.db, "rest"); text != "bbr" && text != "rbb" || head != 3 {
+		t.Fatalf("%q@%d", text, head)
+	}
+}

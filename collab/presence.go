@@ -51,7 +51,7 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 	if s.since != nil && *s.since <= r.head {
 		ops, opsErr = r.catchUpOps(*s.since, rd, &need)
 	}
-	if _, ok := r.seqs[s.id]; s.resumed && !ok && !r.cacheSeq(s.id, rd) {
+	if s.resumed && r.needSeq(s.id, rd) != nil {
 		need.session = s.id
 	}
 	if need.any() {

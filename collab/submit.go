@@ -225,7 +225,8 @@ func (r *room) boundSeqs() {
 	}
 }
 
-// lastSeq is the last committed seq of a session, from memory or storage.
+// lastSeq is the last committed seq of a session, from memory or, when the
+// caller could not have it read first (needSeq), storage.
 func (r *room) lastSeq(session string) (seqRec, *Error) {
 	if rec, ok := r.seqs[session]; ok {
 		return rec, nil
