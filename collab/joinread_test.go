@@ -240,3 +240,41 @@ func TestRESTSessionSeqReadOffTheRoom(t *testing.T) {
 		t.Fatalf("%q@%d", text, head)
 	}
 }
+
+// TestSubscribeCatchUpEventsOffTheRoom: a Subscribe's catch-up leaves the
+// room as the committed records, which Next makes events (for up to
+// CatchUpLimit ops, ~4 ms of the room's time otherwise); the events are
+// every op after the version, once, in order, then presence.
+func TestSubscribeCatchUpEventsOffTheRoom(t *testing.T) {
+	ts := newTestServer(t, Options{OpWindow: 4})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := dialTest(t, ts.url+"sub")
+	a.hello(ClientMsg{})
+	for i := range uint64(10) {
+		a.sendRaw(opJSON(i+1, i, `["a"]`))
+		a.expect(TypeAck)
+	}
+	sub, err := ts.hub.Subscribe(ctx, "sub", u64(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for _, ev := range sub.backlog {
+		if ev.Kind == EventOp {
+			t.Fatalf("the room made the catch-up's op %d an event", ev.Version)
+		}
+	}
+	var ops []OpMsg
+	evs := sub.Ready(nil, 100)
+	for _, ev := range evs[:7] {
+		if ev.Kind != EventOp || ev.Op.Type != TypeOp {
+			t.Fatalf("event %+v, want an op", ev)
+		}
+		ops = append(ops, *ev.Op)
+	}
+	checkCatchUp(t, ops, 3, 10)
+	if len(evs) != 8 || evs[7].Kind != EventPresence {
+		t.Fatalf("after the ops: %+v", evs[7:])
+	}
+}

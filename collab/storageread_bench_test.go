@@ -128,6 +128,32 @@ func BenchmarkRoomStorageReads(b *testing.B) {
 		slices.Sort(worst)
 		b.ReportMetric(float64(worst[len(worst)/2].Microseconds()), "p50-max-wait-µs")
 	})
+	b.Run("room-turn/subscribe=10000", func(b *testing.B) {
+		// The room goroutine's own time for a Subscribe from CatchUpLimit
+		// ops back, with the older ops already read by the subscriber.
+		db := storedDoc(b, false, 11000)
+		h := NewHub(db, Options{})
+		defer h.Close(ctx)
+		var head uint64
+		_ = h.withRoom(ctx, "d", func(r *room) { head = r.head })
+		r := h.lookupRoom("d")
+		since := u64(head - uint64(h.opts.CatchUpLimit))
+		var rd *joinRead
+		for b.Loop() {
+			sub := &Subscription{ch: make(chan Event, 1), done: make(chan struct{})}
+			var need *readNeed
+			var e *Error
+			_ = r.do(ctx, func() { need, e = r.subscribe(sub, since, rd) })
+			switch {
+			case e != nil:
+				b.Fatal(e)
+			case need != nil:
+				rd, _ = h.readFor(ctx, "d", need, rd)
+			default:
+				_ = r.do(ctx, func() { delete(r.subs, sub) })
+			}
+		}
+	})
 	for _, resuming := range []bool{false, true} {
 		b.Run(fmt.Sprintf("op-wait/resuming=%v", resuming), func(b *testing.B) {
 			db := storedDoc(b, false, 11000)

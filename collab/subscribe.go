@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"sync"
+
+	"github.com/foliodocs/folio/storage"
 )
 
 // EventKind names a Subscription event; the values double as SSE event names.
@@ -34,8 +36,13 @@ type Event struct {
 // Its live queue is bounded: a subscriber that falls behind is dropped (Next
 // returns slow_consumer) and resumes by version with a new Subscribe.
 type Subscription struct {
-	room    *room         // Set by the room in subscribe; static afterwards.
-	backlog []Event       // Catch-up, consumed by Next first; owned by the caller of Next.
+	room *room // Set by the room in subscribe; static afterwards.
+	// The catch-up, consumed by Next first (owned by the caller of Next):
+	// the ops after the version it subscribed from, made events as they are
+	// taken (not on the room goroutine: up to CatchUpLimit of them), then
+	// the rest of the backlog.
+	ops     []storage.OpRecord
+	backlog []Event
 	ch      chan Event    // The room sends without blocking.
 	done    chan struct{} // Closed by end.
 	endOnce sync.Once
@@ -104,10 +111,9 @@ func (r *room) subscribe(sub *Subscription, since *uint64, rd *joinRead) (*readN
 		case need.any():
 			return &need, nil
 		case e == nil:
-			for _, m := range opMsgs(ops) {
-				m.Type = TypeOp
-				sub.backlog = append(sub.backlog, Event{Kind: EventOp, Version: m.Version, Op: &m})
-			}
+			// ops is a slice of the window or a new array: the room never
+			// changes the records it has, so the subscriber may read them.
+			sub.ops = ops
 		case e.Code != CodeVersionTooOld:
 			return nil, e
 		default:
@@ -172,7 +178,7 @@ func (s *Subscription) end(e *Error) {
 // Next blocks for the next event. It returns an *Error when the subscription
 // ended: slow_consumer (fell behind), deleted, unavailable (shutdown or Close).
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
-	if len(s.backlog) > 0 {
+	if len(s.ops) > 0 || len(s.backlog) > 0 {
 		return s.popBacklog(), nil
 	}
 	select {
@@ -196,7 +202,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 // together.
 func (s *Subscription) Ready(evs []Event, max int) []Event {
 	for len(evs) < max {
-		if len(s.backlog) > 0 {
+		if len(s.ops) > 0 || len(s.backlog) > 0 {
 			evs = append(evs, s.popBacklog())
 			continue
 		}
@@ -218,10 +224,18 @@ func (s *Subscription) Close() {
 	}
 }
 
-// popBacklog takes the first backlog event, clearing its slot: the backlog
+// popBacklog takes the first catch-up event, clearing its slot: the backlog
 // may start with a snapshot, whose text the subscription must not keep for
 // the rest of its life.
 func (s *Subscription) popBacklog() Event {
+	if len(s.ops) > 0 {
+		rec := s.ops[0]
+		if s.ops = s.ops[1:]; len(s.ops) == 0 {
+			s.ops = nil
+		}
+		m := OpMsg{Type: TypeOp, Version: rec.Version, Op: rec.Op, Session: rec.Session, Seq: rec.Seq}
+		return Event{Kind: EventOp, Version: m.Version, Op: &m}
+	}
 	ev := s.backlog[0]
 	s.backlog[0] = Event{}
 	if s.backlog = s.backlog[1:]; len(s.backlog) == 0 {
