@@ -15,7 +15,9 @@ import (
 )
 
 // storedDoc opens a bbolt file (sync: real fsyncs) holding document "d"
-// with n one-character inserts by ten sessions, committed in batches of 100.
+// with n one-character inserts by ten sessions, committed in batches of
+// 100, with a snapshot every 1,000 (as a room writes one about every
+// SnapshotEvery ops).
 func storedDoc(b *testing.B, sync bool, n int) *storage.DB {
 	b.Helper()
 	db, err := storage.Open(filepath.Join(b.TempDir(), "r.db"), storage.Options{NoSync: !sync})
@@ -34,7 +36,7 @@ func storedDoc(b *testing.B, sync bool, n int) *storage.DB {
 			Session: fmt.Sprint("session-", s), Seq: uint64(v/10 + 1), Author: fmt.Sprint("author ", s), Time: time.Now()})
 		if len(batch) == 100 || v == n {
 			var snap *storage.Snapshot
-			if v%storage.DefaultSnapshotEvery == 0 {
+			if v%1000 == 0 && v < n { // A room loading it has a full window.
 				snap = &storage.Snapshot{Version: uint64(v), Text: strings.Repeat("x", v)}
 			}
 			if err := db.Append(ctx, "d", batch, v, snap); err != nil {
@@ -56,10 +58,13 @@ func typed(v int) ot.Op {
 
 // BenchmarkRoomStorageReads measures the storage reads that a joining or
 // resuming client can make its room do: a catch-up of CatchUpLimit ops
-// from before the op window, and a session's last seq (SessionSeq) on a
+// from before the op window; a session's last seq (SessionSeq) on a
 // document with journaled records (being edited: it checkpoints first) or
-// none. op-wait is how long an editor's op takes to be acknowledged while
-// clients resume from CatchUpLimit ops back, one after the other.
+// none; a TextAt (a stale {"d":"text"} delete's base text). room-wait is
+// the longest a request to the room waits during one Subscribe from
+// CatchUpLimit ops back, room-turn the room's own time for it, op-wait
+// how long an editor's op takes to be acknowledged while clients resume
+// from that far back, one after the other.
 func BenchmarkRoomStorageReads(b *testing.B) {
 	ctx := context.Background()
 	b.Run("ops=10000", func(b *testing.B) {
@@ -67,6 +72,16 @@ func BenchmarkRoomStorageReads(b *testing.B) {
 		for b.Loop() {
 			if ops, err := db.Ops(ctx, "d", 1000, 11000); err != nil || len(ops) != 10000 {
 				b.Fatal(len(ops), err)
+			}
+		}
+	})
+	b.Run("textat/replay=999", func(b *testing.B) {
+		// checkDelText's fallback, were it reached: the text 999 ops past a
+		// snapshot.
+		db := storedDoc(b, false, 11000)
+		for b.Loop() {
+			if _, err := db.TextAt(ctx, "d", 10999); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
