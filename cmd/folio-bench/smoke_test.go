@@ -49,7 +49,7 @@ func TestSmokeLoad(t *testing.T) {
 func TestSmokeFindMax(t *testing.T) {
 	var res FindMaxResult
 	runJSON(t, &res, "--find-max", "--docs", "2", "--editors", "2", "--rate", "5", "--max-steps", "2",
-		"--step-factor", "2", "--refine", "0", "--presence", "0", "--warmup", "200ms", "--duration", "700ms", "--threshold", "2s")
+		"--step-factor", "2", "--refine", "0", "--stall-retries", "0", "--presence", "0", "--warmup", "200ms", "--duration", "700ms", "--threshold", "2s")
 	if len(res.Steps) == 0 || len(res.Steps) > 2 {
 		t.Fatalf("%d steps, want 1 or 2", len(res.Steps))
 	}
