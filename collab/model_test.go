@@ -15,7 +15,8 @@ import (
 // storage), with {"d":"text"} deletes, seq gaps, resends, reconnects and
 // takeovers, and cursors at old versions. After every ack the stored text
 // must be what transforming the op over the history gives (side Left),
-// and a peer must see each cursor moved to the head.
+// and a peer must see each cursor moved to the head (or, older than the
+// room's op window, its sender get version_too_old).
 func TestStaleBasesFollowTheModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("randomized run through sockets; CI runs it")
@@ -98,6 +99,17 @@ func TestStaleBasesFollowTheModel(t *testing.T) {
 						var p Presence
 						if msgType(b) == TypePresence && json.Unmarshal(b, &p) == nil && p.Session == c.session &&
 							p.Cursor != nil && *p.Cursor == want && p.Version == head {
+							found = true
+						}
+					case b := <-c.c.msgs:
+						// A cursor older than the room's window (at most
+						// OpWindow ops, fewer after a reload) is refused,
+						// never moved wrong.
+						var e ErrorMsg
+						if msgType(b) == TypeError && json.Unmarshal(b, &e) == nil {
+							if e.Code != CodeVersionTooOld || v == head {
+								rt.Fatalf("presence %+v@%d (head %d) refused: %+v", sel, v, head, e)
+							}
 							found = true
 						}
 					case <-deadline:

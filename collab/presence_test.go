@@ -516,3 +516,31 @@ func TestSubscribeAtVersionBeingCommitted(t *testing.T) {
 		return
 	}
 }
+
+// TestPresenceOlderThanWindowRefused: a cursor at a version the op window
+// no longer holds is refused (version_too_old) instead of moved over ops
+// read from storage on the room goroutine, which a viewer sending such
+// presence at its message rate could keep busy for everyone. The
+// connection stays usable.
+func TestPresenceOlderThanWindowRefused(t *testing.T) {
+	ts := newTestServer(t, Options{OpWindow: 2, CatchUpLimit: 100})
+	a := dialTest(t, ts.url+"oldpres")
+	a.hello(ClientMsg{})
+	for i := uint64(0); i < 6; i++ {
+		a.sendRaw(opJSON(i+1, i, `["x"]`))
+		a.expect(TypeAck)
+	}
+	b := dialTest(t, ts.url+"oldpres")
+	b.hello(ClientMsg{})
+	a.sendRaw(`{"type":"presence","version":1,"cursor":{"anchor":1,"head":1}}`)
+	a.expectError(CodeVersionTooOld)
+	// At a version the window holds it is moved to the head and broadcast.
+	a.sendRaw(`{"type":"presence","version":5,"cursor":{"anchor":5,"head":5}}`)
+	var p Presence
+	for p.Cursor == nil {
+		b.expectInto(TypePresence, &p)
+	}
+	if *p.Cursor != (ot.Selection{Anchor: 6, Head: 6}) || p.Version != 6 {
+		t.Fatalf("presence %+v, want the cursor moved to 6 at version 6", p)
+	}
+}
