@@ -47,6 +47,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
+	t.Run("EditorStylesWinOverCodeMirrors", func(t *testing.T) { testEditorStyles(t, env, b) })
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
 	t.Run("ThemeFollowsPreference", func(t *testing.T) { testTheme(t, env, b) })
@@ -198,6 +199,29 @@ func testLabelPlacement(t *testing.T, env *testEnv, b *browser) {
 	bob.eval(t, `folio.view.dispatch({selection: {anchor: 13}})`)
 	ann.waitJS(t, "Bob's label above his caret on line 2", `(g => g.text === 'second line' &&
 		g.label.top < g.line.top)(`+label+`)`)
+}
+
+// testEditorStyles: folio.css's rules for the editor apply, rather than
+// CodeMirror's base theme (whose selectors outrank bare class names): the
+// text has its margins and font, the line numbers no grey band, and the
+// editor fills its card on the full page, so that a name label below a caret
+// on a one-line text is not cut off at the editor's bottom edge.
+func testEditorStyles(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("styles", "one line")
+	for _, page := range []string{"/d/", "/embed/"} {
+		ann := b.open(t, env.url+page+id+"?name=Ann&lineNumbers=1")
+		bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+		ann.waitSaved(t)
+		bob.waitSaved(t)
+		bob.eval(t, `folio.view.dispatch({selection: {anchor: 3}})`)
+		ann.waitJS(t, page+": folio.css's editor styles, and Bob's label whole", `(css => css('.cm-line').paddingLeft === '24px' &&
+			css('.cm-content').paddingTop === '18px' && css('.cm-scroller').fontFamily.startsWith('ui-monospace') &&
+			css('.cm-scroller').lineHeight === '25.6px' && css('.cm-gutters').backgroundColor === 'rgba(0, 0, 0, 0)' &&
+			css('.cm-cursor').borderLeftColor === getComputedStyle(document.body).color)(sel => getComputedStyle(document.querySelector(sel))) &&
+			(box => box('.cm-editor').height >= box('#editor').height - 2 && box('.cm-gutters').height >= box('#editor').height - 2 &&
+			[...document.querySelectorAll('.cm-remote-label')].some(l => l.textContent === 'Bob' &&
+				l.getBoundingClientRect().bottom <= box('.cm-scroller').bottom))(sel => document.querySelector(sel).getBoundingClientRect())`)
+	}
 }
 
 // testCRLF: "\r\n" counts two code points on the wire, and the editor must
