@@ -48,6 +48,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("EditorStylesWinOverCodeMirrors", func(t *testing.T) { testEditorStyles(t, env, b) })
+	t.Run("LeavingThePageLeavesTheDocument", func(t *testing.T) { testLeaving(t, env, b) })
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
 	t.Run("ThemeFollowsPreference", func(t *testing.T) { testTheme(t, env, b) })
@@ -222,6 +223,33 @@ func testEditorStyles(t *testing.T, env *testEnv, b *browser) {
 			[...document.querySelectorAll('.cm-remote-label')].some(l => l.textContent === 'Bob' &&
 				l.getBoundingClientRect().bottom <= box('.cm-scroller').bottom))(sel => document.querySelector(sel).getBoundingClientRect())`)
 	}
+}
+
+// testLeaving: a page the user leaves for another (here Folio's landing
+// page, through the brand link) is kept in Chromium's back/forward cache,
+// frozen; it must leave the document then, not a minute later when the
+// server gives up on its socket, or the others keep seeing its name and
+// caret. Back again, it joins again and edits as before.
+func testLeaving(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("leaving", "text")
+	ann := b.open(t, env.url+"/d/"+id+"?name=Ann")
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	ann.waitSaved(t)
+	bob.waitSaved(t)
+	peers := `[...document.querySelectorAll('#participants li')].map(li => li.textContent).join(',')`
+	ann.waitJS(t, "Bob listed", peers+` === 'Ann (you),Bob'`)
+	bob.eval(t, `window.kept = true, document.querySelector('a.brand').click()`)
+	bob.waitJS(t, "the landing page", `location.pathname === '/' && document.getElementById('new-doc') !== null`)
+	ann.waitJS(t, "Bob gone at once", peers+` === 'Ann (you)' && document.querySelectorAll('.cm-remote-label').length === 0`)
+	bob.eval(t, `history.back()`)
+	bob.waitJS(t, "the same page back from the cache, joined again", `window.kept === true && window.folio !== undefined &&
+		document.getElementById('status').dataset.state === 'saved'`)
+	ann.waitJS(t, "Bob back", peers+` === 'Ann (you),Bob'`)
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: 4}}), folio.view.focus()`)
+	if err := bob.typeKeys("!"); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, env, id, "text!", ann, bob)
 }
 
 // testCRLF: "\r\n" counts two code points on the wire, and the editor must

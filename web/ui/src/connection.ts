@@ -41,13 +41,18 @@ export class Connection {
 
   start(): void {
     this.stopped = false;
-    this.dial();
+    if (!this.ws) this.dial();
   }
 
+  /**
+   * Closes the socket now and stops reconnecting until start(): the close
+   * handler runs at once, not when the close handshake ends, because the
+   * page may be on its way out (pagehide) and never get that far.
+   */
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.ws?.close(1000, "bye");
+    this.abandon(1000, "bye");
   }
 
   /** The current socket was good (welcome received): reset the backoff. */

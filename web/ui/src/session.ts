@@ -96,6 +96,15 @@ export class FolioSession {
       if (this.client.unsynced > 0) { e.preventDefault(); e.returnValue = ""; }
     });
     window.addEventListener("online", () => this.conn.retryNow());
+    // A page left for another, or closed, leaves the document at once, so
+    // that its name and caret go from the others' screens; left alone, a
+    // page kept in the back/forward cache keeps its socket open, frozen,
+    // until the server gives up on it a minute later. Brought back from
+    // that cache, it joins again with whatever it had not sent.
+    window.addEventListener("pagehide", () => this.conn.stop());
+    window.addEventListener("pageshow", (e) => {
+      if (e.persisted && !this.closedReason) this.conn.start();
+    });
     this.conn.start();
   }
 
