@@ -554,6 +554,17 @@ func testEmbedAllowed(t *testing.T, env *testEnv, b *browser, host *httptest.Ser
 		t.Fatalf("PUT: %d %s", r.status, r.body)
 	}
 	tab.waitJS(t, "folio:change", `window.msgs.some(m => m.data.type === 'folio:change' && m.data.version >= 1)`)
+
+	// folio:presence comes when the number of participants changes, not
+	// each time one of them moves their caret or types.
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	bob.waitSaved(t)
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: 3}}), folio.view.dispatch({changes: {from: 0, insert: ">"}})`)
+	tab.waitJS(t, "Bob's edit", `window.msgs.some(m => m.data.type === 'folio:change' && m.data.version >= 2)`)
+	bob.navigate(t, "about:blank")
+	counts := `window.msgs.filter(m => m.data.type === 'folio:presence').map(m => m.data.count).join()`
+	tab.waitJS(t, "Bob gone", `window.msgs.at(-1).data.type === 'folio:presence' && window.msgs.at(-1).data.count === 1`)
+	tab.waitJS(t, "one folio:presence per change of the number: "+counts, counts+` === '1,2,1'`)
 }
 
 func testEmbedRefused(t *testing.T, env *testEnv, b *browser, host *httptest.Server) {

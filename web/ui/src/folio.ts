@@ -209,6 +209,7 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
     }
   };
   const { fixedName: _, ...me } = identity(params, token);
+  let count = 0; // participants last posted: folio:presence says when the number changes
   return new FolioSession({
     parent: $("editor")!, wsURL: wsURL(cfg.api, cfg.id!), token, ...me,
     readonly: params.get("readonly") === "1",
@@ -221,7 +222,9 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
         ...(s.notice ? { notice: s.notice } : {}) });
     },
     onChange: (version) => post({ type: "folio:change", version }),
-    onPeers: (p) => post({ type: "folio:presence", count: p.length }),
+    onPeers: (p) => {
+      if (p.length !== count) post({ type: "folio:presence", count: (count = p.length) });
+    },
     onReady: () => post({ type: "folio:ready" }),
   });
 }
