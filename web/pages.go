@@ -128,6 +128,9 @@ type pageData struct {
 	Config  pageConfig
 	Status  int
 	Message string
+	// Embed: the page answers /embed/{id} (the editor or its error page), so
+	// it may be framed by the embed origins and links nowhere else.
+	Embed bool
 }
 
 func (p *pages) landing(w http.ResponseWriter, r *http.Request) {
@@ -147,17 +150,23 @@ func (p *pages) editor(w http.ResponseWriter, r *http.Request) {
 func (p *pages) embed(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !pageIDPattern.MatchString(id) {
-		p.badID(w, r)
+		// In the site's iframe, where a page that may not be framed shows
+		// only the browser's broken-frame icon.
+		p.render(w, r, "error", http.StatusBadRequest, badIDPage(true))
 		return
 	}
-	p.render(w, r, "embed", http.StatusOK, pageData{Title: id + " · Folio", ID: id,
+	p.render(w, r, "embed", http.StatusOK, pageData{Title: id + " · Folio", ID: id, Embed: true,
 		Config: pageConfig{Page: "embed", ID: id, EmbedOrigins: p.embedOrigins}})
 }
 
 func (p *pages) badID(w http.ResponseWriter, r *http.Request) {
-	p.render(w, r, "error", http.StatusBadRequest, pageData{Title: "Bad document id · Folio",
+	p.render(w, r, "error", http.StatusBadRequest, badIDPage(false))
+}
+
+func badIDPage(embed bool) pageData {
+	return pageData{Title: "Bad document id · Folio", Embed: embed,
 		Config: pageConfig{Page: "error"}, Status: http.StatusBadRequest,
-		Message: "A document id is 1 to 64 letters, digits, '-' or '_'."})
+		Message: "A document id is 1 to 64 letters, digits, '-' or '_'."}
 }
 
 func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, status int, d pageData) {
@@ -170,7 +179,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, stat
 		return
 	}
 	ancestors := "'self'"
-	if name == "embed" {
+	if d.Embed {
 		ancestors = p.frameAncestors
 	} else {
 		w.Header().Set("X-Frame-Options", "SAMEORIGIN")

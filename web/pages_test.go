@@ -163,7 +163,7 @@ func TestEmbedFrameAncestors(t *testing.T) {
 }
 
 func TestPagesRejectBadIDs(t *testing.T) {
-	h := pagesHandler()
+	h := pagesHandler("https://site.example")
 	for _, path := range []string{"/d/a.b", "/d/%2e%2e", "/embed/" + strings.Repeat("x", 65), "/d/%3Cscript%3E",
 		"/embed/a%20b", "/d/%C3%A9"} {
 		rec := pageGet(t, h, path)
@@ -171,9 +171,23 @@ func TestPagesRejectBadIDs(t *testing.T) {
 			t.Errorf("%s: status %d, want 400", path, rec.Code)
 			continue
 		}
-		checkPageHeaders(t, rec, "'self'")
-		if body := rec.Body.String(); strings.Contains(body, "<script>") || !strings.Contains(body, "1 to 64") {
+		// An embed's error shows in the site's iframe, like the embed itself,
+		// rather than as the browser's broken-frame icon.
+		embed := strings.HasPrefix(path, "/embed/")
+		ancestors := "'self'"
+		if embed {
+			ancestors = "https://site.example"
+		}
+		checkPageHeaders(t, rec, ancestors)
+		if xfo := rec.Header().Get("X-Frame-Options"); embed && xfo != "" {
+			t.Errorf("%s: X-Frame-Options %q refuses the embed's frame", path, xfo)
+		}
+		body := rec.Body.String()
+		if strings.Contains(body, "<script>") || !strings.Contains(body, "1 to 64") {
 			t.Errorf("%s: body %s", path, body)
+		}
+		if back := strings.Contains(body, `href="/"`); back == embed {
+			t.Errorf("%s: link back to the landing page: %t (it may not be framed)", path, back)
 		}
 	}
 	if rec := pageGet(t, h, "/d/"+strings.Repeat("x", 64)); rec.Code != http.StatusOK {
