@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -20,7 +21,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		if id, ok := pageDocID(r); ok && s.opts.Authorize != nil {
 			if _, err := s.authorize(r, id, needRead); err != nil {
-				refusePage(w)
+				refusePage(w, errors.Is(err, errTokenExpired))
 				return
 			}
 		}
@@ -45,8 +46,9 @@ func pageDocID(r *http.Request) (string, bool) {
 
 // refusePage answers a page request without a valid token: a small HTML
 // page (no script, no style, no external resource) that says nothing about
-// whether the document exists.
-func refusePage(w http.ResponseWriter) {
+// whether the document exists. A link whose token expired says so: its
+// holder had access, and only needs a fresh link.
+func refusePage(w http.ResponseWriter, expired bool) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'")
@@ -54,10 +56,15 @@ func refusePage(w http.ResponseWriter) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusForbidden)
-	_, _ = w.Write([]byte(refusedHTML))
+	body := refusedHTML
+	if expired {
+		body = expiredHTML
+	}
+	_, _ = w.Write([]byte(body))
 }
 
-const refusedHTML = `<!doctype html>
+const (
+	refusedHTML = `<!doctype html>
 <html lang="en">
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -67,3 +74,14 @@ const refusedHTML = `<!doctype html>
 <p>This document needs a link with a valid token (?token=...). Ask whoever shared it for a new link.</p>
 </html>
 `
+	expiredHTML = `<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Link expired · Folio</title>
+<h1>Link expired</h1>
+<p>The access token in this link has expired. Ask whoever shared it for a new link.</p>
+</html>
+`
+)
