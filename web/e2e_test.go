@@ -530,6 +530,12 @@ func testLanding(t *testing.T, env *testEnv, b *browser) {
 	tab.eval(t, `document.getElementById('new-doc').click()`)
 	tab.waitJS(t, "a new document opened", `location.pathname.startsWith('/d/') && window.folio !== undefined &&
 		document.getElementById('status').dataset.state === 'saved'`)
+	// Ready to type into: no click into the empty editor first.
+	tab.waitJS(t, "the caret in the new document", `folio.view.hasFocus`)
+	if err := tab.typeKeys("Hi"); err != nil {
+		t.Fatal(err)
+	}
+	tab.waitJS(t, "typed at once", `folio.view.state.doc.toString() === 'Hi' && document.getElementById('status').dataset.state === 'saved'`)
 	// The name typed in the page is used at once and remembered.
 	tab.eval(t, `(i => { i.value = 'Zed'; i.dispatchEvent(new Event('change')); })(document.getElementById('user-name'))`)
 	tab.waitJS(t, "the new name", `localStorage.getItem('folio.name') === 'Zed' &&
@@ -539,6 +545,14 @@ func testLanding(t *testing.T, env *testEnv, b *browser) {
 	other.eval(t, `document.getElementById('open-id').value = 'by-id'; document.getElementById('open-form').requestSubmit()`)
 	other.waitJS(t, "the document opened by id", `location.pathname === '/d/by-id' && window.folio !== undefined &&
 		document.getElementById('status').dataset.state === 'saved' && document.getElementById('user-name').value === 'Zed'`)
+
+	// A document with text is left unfocused: its reader may only read.
+	id := env.create("has-text", "to read")
+	reader := b.open(t, env.url+"/d/"+id)
+	reader.waitSaved(t)
+	if reader.evalInt(t, `folio.view.hasFocus ? 1 : 0`) != 0 {
+		t.Error("the editor of a document with text took the focus")
+	}
 }
 
 func testEmbedAllowed(t *testing.T, env *testEnv, b *browser, host *httptest.Server) {

@@ -113,6 +113,7 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
     lineNumbers: params.get("lineNumbers") === "1",
     dark: darkScheme(params),
     onStatus: showStatus, onPeers: showPeers,
+    onReady: () => startWriting(session),
   });
   shareBox(cfg, id, token);
   document.querySelectorAll<HTMLAnchorElement>("a[data-export]").forEach((a) => {
@@ -137,6 +138,16 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
     colorIn.addEventListener("change", save);
   }
   return session;
+}
+
+// startWriting puts the caret in an empty document (a new one, from the
+// landing page's button) so that typing starts at once, as long as the
+// page may edit and the user has not gone to another field meanwhile. A
+// document with text is left unfocused: its reader may only read, and a
+// phone would open its keyboard over the text.
+function startWriting(session: FolioSession): void {
+  const idle = document.activeElement === null || document.activeElement === document.body;
+  if (idle && !session.readOnly && session.view.state.doc.length === 0) session.view.focus();
 }
 
 // shareBox fills the share links. The plain link lets anyone edit only on an
