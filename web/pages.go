@@ -33,6 +33,7 @@ var (
 //	GET /d/{id}     the full editor
 //	GET /embed/{id} the editor alone, for iframes
 //	GET /assets/... the embedded bundle
+//	/               any other path outside the API: the error page, 404
 //
 // Every page gets a strict CSP (scripts only from 'self', no inline script:
 // the page's configuration is a JSON block), nosniff and no referrer. Only
@@ -44,6 +45,7 @@ func (s *Server) routePages(mux *http.ServeMux) {
 	mux.HandleFunc("GET /d/{id}", p.editor)
 	mux.HandleFunc("GET /embed/{id}", p.embed)
 	mux.HandleFunc("GET /assets/{name}", p.asset)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { p.notFound(w, r, mux) })
 }
 
 // pages holds what the page handlers need; it is immutable after newPages.
@@ -157,6 +159,26 @@ func (p *pages) embed(w http.ResponseWriter, r *http.Request) {
 	}
 	p.render(w, r, "embed", http.StatusOK, pageData{Title: id + " · Folio", ID: id, Embed: true,
 		Config: pageConfig{Page: "embed", ID: id, EmbedOrigins: p.embedOrigins}})
+}
+
+// notFound answers a path no route serves with the error page, rather than
+// net/http's bare "404 page not found". Another method than GET on a page
+// is 405, as the mux would have answered without this catch-all.
+func (p *pages) notFound(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		probe := r.Clone(r.Context())
+		probe.Method = http.MethodGet
+		if _, pattern := mux.Handler(probe); pattern != "/" {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		http.NotFound(w, r)
+		return
+	}
+	p.render(w, r, "error", http.StatusNotFound, pageData{Title: "Not found · Folio",
+		Config: pageConfig{Page: "error"}, Status: http.StatusNotFound,
+		Message: "There is no page at this address. A document's page is /d/ followed by its id."})
 }
 
 func (p *pages) badID(w http.ResponseWriter, r *http.Request) {

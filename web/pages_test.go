@@ -103,8 +103,26 @@ func TestLandingPage(t *testing.T) {
 			t.Errorf("landing page lacks %s", id)
 		}
 	}
-	if rec := pageGet(t, pagesHandler(), "/nothing-here"); rec.Code != http.StatusNotFound {
-		t.Errorf("unknown path: status %d", rec.Code)
+	// An unknown path gets the error page, not net/http's bare text.
+	for _, path := range []string{"/nothing-here", "/d/", "/d/abc/more", "/docs/abc"} {
+		rec := pageGet(t, pagesHandler(), path)
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("%s: status %d", path, rec.Code)
+			continue
+		}
+		checkPageHeaders(t, rec, "'self'")
+		if body := rec.Body.String(); !strings.Contains(body, "<h1>404</h1>") || !strings.Contains(body, `href="/"`) {
+			t.Errorf("%s: body %s", path, body)
+		}
+	}
+	// Another method on a page is still 405, on anything else 404.
+	for path, want := range map[string]int{"/d/abc": http.StatusMethodNotAllowed, "/": http.StatusMethodNotAllowed,
+		"/nothing-here": http.StatusNotFound} {
+		rec := httptest.NewRecorder()
+		pagesHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, nil))
+		if rec.Code != want || want == http.StatusMethodNotAllowed && rec.Header().Get("Allow") != "GET, HEAD" {
+			t.Errorf("POST %s: status %d, Allow %q; want %d", path, rec.Code, rec.Header().Get("Allow"), want)
+		}
 	}
 }
 
