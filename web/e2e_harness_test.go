@@ -94,6 +94,19 @@ func (tb *tab) prefers(t *testing.T, scheme string) {
 	}
 }
 
+// viewport sets the tab's window to width × height CSS pixels, as a phone's
+// (mobile: a touch screen, meta viewport honoured).
+func (tb *tab) viewport(t *testing.T, width, height int64) {
+	t.Helper()
+	ctx, cancel := tb.bounded()
+	defer cancel()
+	_, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+		Width: width, Height: height, DeviceScaleFactor: 1, Mobile: true})
+	if err != nil {
+		t.Fatalf("viewport %dx%d: %v", width, height, err)
+	}
+}
+
 // navigate loads url in the tab.
 func (tb *tab) navigate(t *testing.T, url string) {
 	t.Helper()

@@ -44,6 +44,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("TwoEditorsTypeConcurrently", func(t *testing.T) { testTwoEditors(t, env, b) })
 	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
 	t.Run("StatusAnnouncesWhatMatters", func(t *testing.T) { testAnnouncements(t, env, proxy, b) })
+	t.Run("PhoneFitsLongIDAndStatus", func(t *testing.T) { testPhoneWidth(t, env, proxy, b) })
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
@@ -350,6 +351,35 @@ func testOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 	proxy.restore()
 	converged(t, env, id, "ONE\ntwo\nthree 🎉!", tab)
 	tab.waitJS(t, "no warning once everything is saved", "!"+leaving)
+}
+
+// testPhoneWidth: on a 375-pixel phone, a long document id and a long
+// status (offline, with unsynced edits) fit the screen: the id is cut short
+// and the status wraps, rather than widening the page beyond the screen
+// and pushing the status and the editor's right edge out of sight. The same
+// for the embed's status in a narrow frame.
+func testPhoneWidth(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
+	id := env.create(strings.Repeat("long-id-", 8), "text")
+	// Not innerWidth: a phone's browser widens its layout viewport to a page too wide.
+	fits := `document.documentElement.scrollWidth <= 375 &&
+		[...document.querySelectorAll('#status, #editor')].every(e => e.getBoundingClientRect().right <= 375)`
+	for _, page := range []string{"/d/", "/embed/"} {
+		tab := b.open(t, "about:blank")
+		tab.viewport(t, 375, 640)
+		tab.navigate(t, proxy.url+page+id)
+		tab.waitSaved(t)
+		tab.eval(t, `folio.view.dispatch({selection: {anchor: 4}}), folio.view.focus()`)
+		proxy.cut()
+		tab.waitJS(t, "offline", `document.getElementById('status').dataset.state === 'offline'`)
+		if err := tab.typeKeys(" and more text"); err != nil {
+			t.Fatal(err)
+		}
+		tab.waitJS(t, page+": the page within the phone's width, offline with unsynced edits", `/Offline · \d+ unsynced edits/.test(
+			document.getElementById('status').textContent) && `+fits)
+		proxy.restore()
+		tab.waitSaved(t)
+	}
+	converged(t, env, id, "text and more text and more text")
 }
 
 // testAnnouncements: the status flips between unsynced and saved about
