@@ -47,6 +47,7 @@ func (h *Hub) Submit(ctx context.Context, id string, sub Submission) (uint64, er
 		}
 		var e *Error
 		if rd, e = h.readFor(ctx, id, need, rd); e != nil {
+			h.opts.Metrics.opRejected(e.Code) // As the room's reject would.
 			return 0, e
 		}
 	}

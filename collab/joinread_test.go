@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/foliodocs/folio/ot"
+	"github.com/foliodocs/folio/storage"
 )
 
 // checkCatchUp fails unless ops are exactly the versions from+1..to, in
@@ -276,5 +279,39 @@ func TestSubscribeCatchUpEventsOffTheRoom(t *testing.T) {
 	checkCatchUp(t, ops, 3, 10)
 	if len(evs) != 8 || evs[7].Kind != EventPresence {
 		t.Fatalf("after the ops: %+v", evs[7:])
+	}
+}
+
+// seqFailStore fails every read of a session's seq, as a store that is
+// busy or closed does.
+type seqFailStore struct{ *faultStore }
+
+func (s seqFailStore) SessionSeq(context.Context, string, string) (uint64, uint64, error) {
+	return 0, 0, fmt.Errorf("injected: %w", storage.ErrLocked)
+}
+
+// TestRESTSessionSeqReadFailureCounted: a REST op whose Idempotency-Key's
+// seq cannot be read is refused, and counted in folio_ops_rejected_total
+// under the code its client gets, as it was when the room read the seq and
+// refused the op itself: the read moved to the caller's goroutine, the
+// count must not go with it.
+func TestRESTSessionSeqReadFailureCounted(t *testing.T) {
+	db, err := storage.Open(t.TempDir()+"/f.db", storage.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics(prometheus.NewRegistry())
+	ts := newTestServerStore(t, seqFailStore{&faultStore{DB: db}}, db, Options{Metrics: m})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := ts.hub.Create(ctx, "counted", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.hub.Submit(ctx, "counted", Submission{Base: 0, Op: ot.Op{{Insert: "x"}}, Session: "idem-1", Seq: 7, Single: true})
+	if e := AsError(err); e == nil || e.Code != CodeUnavailable {
+		t.Fatalf("Submit: %v, want unavailable", err)
+	}
+	if got := counterValue(m.opsRejected.WithLabelValues(string(CodeUnavailable))); got != 1 {
+		t.Errorf("folio_ops_rejected_total{reason=unavailable} = %v, want 1", got)
 	}
 }
