@@ -224,13 +224,13 @@ func (r *room) cursorAtHead(sel ot.Selection, v *uint64) (ot.Selection, *Error) 
 	if *v > r.head {
 		return sel, errorf(CodeVersionAhead, "presence version is ahead of the document")
 	}
-	if *v < r.head-uint64(len(r.window)) {
-		// Moving it would read the ops in between from storage on the room
-		// goroutine, up to CatchUpLimit of them per message, for every
-		// participant to wait on. A client sends its cursor at the last
-		// version it received, which the window holds (a welcome brings it
-		// to the head; it is cut as a slow consumer long before it falls
-		// OpWindow ops behind).
+	if r.head-*v > uint64(r.hub.opts.OpWindow) {
+		// Moving it would read up to CatchUpLimit ops from storage on the
+		// room goroutine per message, for every participant to wait on. A
+		// client sends its cursor at the last version it received, at most
+		// a send queue behind. Within OpWindow the ops come from the window,
+		// or, in a room just loaded (its window starts at the last
+		// snapshot), from storage: OpWindow ops at most.
 		return sel, errorf(CodeVersionTooOld, "presence version is older than the recent ops the server keeps; send the cursor at the last version received")
 	}
 	ops, e := r.opsAfter(*v)
