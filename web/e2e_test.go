@@ -53,6 +53,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
 	t.Run("ThemeFollowsPreference", func(t *testing.T) { testTheme(t, env, b) })
+	t.Run("FocusRingInBothThemes", func(t *testing.T) { testFocusRing(t, env, b) })
 	t.Run("RESTPutShowsUp", func(t *testing.T) { testRESTPut(t, env, b) })
 	t.Run("ShareBoxCopyButtons", func(t *testing.T) { testCopyButtons(t, env, b) })
 	t.Run("LandingCreatesAndOpens", func(t *testing.T) { testLanding(t, env, b) })
@@ -495,6 +496,32 @@ func testTheme(t *testing.T, env *testEnv, b *browser) {
 	embed.prefers(t, "dark")
 	embed.prefers(t, "light")
 	embed.waitJS(t, "dark, as the embed asks, through a change of preference", looks(darkBg, true))
+}
+
+// testFocusRing: a keyboard user sees where the focus is. The editor, whose
+// caret alone is easy to lose, gets a ring inside its card when it has the
+// focus, and the page's controls one outside them, in light and dark.
+func testFocusRing(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("focus", "text")
+	for _, c := range []struct{ page, ring string }{
+		{"/d/" + id + "?theme=light", "rgb(51, 102, 255)"},
+		{"/d/" + id + "?theme=dark", "rgb(111, 143, 255)"},
+		{"/embed/" + id + "?theme=dark", "rgb(111, 143, 255)"},
+	} {
+		tab := b.open(t, env.url+c.page)
+		tab.waitSaved(t)
+		ring := func(sel string) string {
+			return fmt.Sprintf(`(s => s.outlineStyle === 'solid' && s.outlineWidth === '2px' && s.outlineColor === %q)(
+				getComputedStyle(document.querySelector(%q)))`, c.ring, sel)
+		}
+		tab.waitJS(t, c.page+": no ring while the editor is not focused", "!"+ring(".cm-editor"))
+		tab.eval(t, `folio.view.focus()`)
+		tab.waitJS(t, c.page+": a ring round the focused editor", `document.querySelector('.cm-editor').classList.contains('cm-focused') && `+ring(".cm-editor"))
+		if strings.HasPrefix(c.page, "/d/") {
+			tab.eval(t, `document.querySelector('button[data-copy]').focus()`)
+			tab.waitJS(t, c.page+": a ring round a focused button", `document.querySelector('button[data-copy]').matches(':focus-visible') && `+ring("button[data-copy]"))
+		}
+	}
 }
 
 func testRESTPut(t *testing.T, env *testEnv, b *browser) {
