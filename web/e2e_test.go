@@ -504,7 +504,7 @@ func testTheme(t *testing.T, env *testEnv, b *browser) {
 func testFocusRing(t *testing.T, env *testEnv, b *browser) {
 	id := env.create("focus", "text")
 	for _, c := range []struct{ page, ring string }{
-		{"/d/" + id + "?theme=light", "rgb(51, 102, 255)"},
+		{"/d/" + id + "?theme=light", "rgb(47, 95, 239)"},
 		{"/d/" + id + "?theme=dark", "rgb(111, 143, 255)"},
 		{"/embed/" + id + "?theme=dark", "rgb(111, 143, 255)"},
 	} {
