@@ -43,6 +43,7 @@ func TestEditorInBrowser(t *testing.T) {
 
 	t.Run("TwoEditorsTypeConcurrently", func(t *testing.T) { testTwoEditors(t, env, b) })
 	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
+	t.Run("PeersStaleWhileOffline", func(t *testing.T) { testPeersStale(t, env, proxy, b) })
 	t.Run("StatusAnnouncesWhatMatters", func(t *testing.T) { testAnnouncements(t, env, proxy, b) })
 	t.Run("PhoneFitsLongIDAndStatus", func(t *testing.T) { testPhoneWidth(t, env, proxy, b) })
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
@@ -352,6 +353,29 @@ func testOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 	proxy.restore()
 	converged(t, env, id, "ONE\ntwo\nthree 🎉!", tab)
 	tab.waitJS(t, "no warning once everything is saved", "!"+leaving)
+}
+
+// testPeersStale: offline, a page cannot know who is still there. The
+// others are shown as last seen (greyed in the list, their carets faded)
+// until the welcome of the reconnect says who is here, then shown as usual.
+func testPeersStale(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
+	id := env.create("stale", "some text")
+	ann := b.open(t, proxy.url+"/d/"+id+"?name=Ann")
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	ann.waitSaved(t)
+	bob.waitSaved(t)
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: 4}})`)
+	const looks = `(c => c && getComputedStyle(c).opacity === %q &&
+		[...document.querySelectorAll('#participants li')].filter(li => li.classList.contains('stale')).map(li => li.textContent).join() === %q &&
+		(document.getElementById('participants-stale')?.hidden ?? true) === %t)(
+		[...document.querySelectorAll('.cm-remote-label')].find(l => l.textContent === 'Bob')?.closest('.cm-remote-caret'))`
+	ann.waitJS(t, "Bob's caret and name, as usual", fmt.Sprintf(looks, "1", "", true))
+	proxy.cut()
+	ann.waitJS(t, "offline: Bob as last seen", `document.getElementById('status').dataset.state !== 'saved' && `+
+		fmt.Sprintf(looks, "0.35", "Bob", false))
+	proxy.restore()
+	ann.waitSaved(t)
+	ann.waitJS(t, "back: Bob as usual", fmt.Sprintf(looks, "1", "", true))
 }
 
 // testPhoneWidth: on a 375-pixel phone, a long document id and a long

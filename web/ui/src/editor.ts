@@ -63,6 +63,7 @@ export class Editor {
   private editable = new Compartment();
   private numbers = new Compartment();
   private scheme = new Compartment();
+  private stale = new Compartment();
 
   constructor(o: EditorOptions) {
     const state = EditorState.create({
@@ -81,6 +82,7 @@ export class Editor {
         this.numbers.of(o.lineNumbers ? lineNumbers() : []),
         this.editable.of(readonlyExt(true)),
         peersField,
+        this.stale.of([]),
         pairSafe,
         o.onUpdate,
       ],
@@ -95,6 +97,14 @@ export class Editor {
   /** setDark switches CodeMirror's own colours (its base theme) to dark or light. */
   setDark(dark: boolean): void {
     this.view.dispatch({ effects: this.scheme.reconfigure(EditorView.theme({}, { dark })) });
+  }
+
+  /**
+   * setPeersStale fades the others' carets and selections (class
+   * cm-peers-stale): offline, they are where they were last seen.
+   */
+  setPeersStale(stale: boolean): void {
+    this.view.dispatch({ effects: this.stale.reconfigure(stale ? EditorView.editorAttributes.of({ class: "cm-peers-stale" }) : []) });
   }
 
   setLineNumbers(on: boolean): void {

@@ -80,8 +80,10 @@ function showPeers(list: Participant[]): void {
     const name = document.createElement("span");
     name.textContent = p.self ? `${p.name} (you)` : p.name;
     li.append(dot, name);
+    li.classList.toggle("stale", p.stale);
     return li;
   }));
+  $("participants-stale")?.toggleAttribute("hidden", !list.some((p) => p.stale));
 }
 
 function landing(cfg: PageConfig, token: string): void {

@@ -29,7 +29,11 @@ const REFUSALS: Record<string, string> = {
   forbidden: "read-only access",
   invalid_op: "the server could not apply it",
 };
-export interface Participant { session: string; name: string; color: string; self: boolean }
+export interface Participant {
+  session: string; name: string; color: string; self: boolean;
+  /** Offline: the peer was here when the connection dropped, and may have left since. */
+  stale: boolean;
+}
 
 export interface SessionOptions {
   parent: HTMLElement;
@@ -57,6 +61,9 @@ export class FolioSession {
   private everLive = false;
   private role: "edit" | "view" = "edit";
   private peers = new Map<string, { name: string; color: string }>();
+  // Offline, the peers are those of the last connection, as last seen: the
+  // next welcome says who is still here.
+  private peersStale = false;
   // Cursors that could not be placed yet (reported at a version the client
   // has not reached, e.g. listed in a text welcome while an op waits for its
   // answer): placed as soon as they can be.
@@ -162,6 +169,7 @@ export class FolioSession {
     this.view.dispatch({ effects: clearPeers.of(null) });
     this.peers.clear();
     this.unplaced.clear();
+    this.setPeersStale(false);
     this.guard(() => this.client.welcome(w));
     this.everLive = true;
     this.conn.healthy();
@@ -237,6 +245,8 @@ export class FolioSession {
     } else {
       // "" when the network dropped or the client closed the socket itself.
       this.retryReason = reason.slice(0, 200);
+      this.setPeersStale(true);
+      this.emitPeers();
     }
     this.emitStatus();
     return !final;
@@ -317,9 +327,14 @@ export class FolioSession {
     this.emitStatus();
   }
 
+  private setPeersStale(stale: boolean): void {
+    this.peersStale = stale;
+    this.editor.setPeersStale(stale);
+  }
+
   private emitPeers(): void {
-    const list: Participant[] = [{ session: this.client.session, name: this.o.name, color: this.o.color, self: true }];
-    for (const [session, p] of this.peers) list.push({ session, ...p, self: false });
+    const list: Participant[] = [{ session: this.client.session, name: this.o.name, color: this.o.color, self: true, stale: false }];
+    for (const [session, p] of this.peers) list.push({ session, ...p, self: false, stale: this.peersStale });
     this.o.onPeers?.(list);
   }
 }
