@@ -28,6 +28,7 @@ func TestEditorWithTokens(t *testing.T) {
 	t.Run("LandingNeedsAToken", func(t *testing.T) { testLandingWithAuth(t, a, b) })
 	// Last: it moves the token clock.
 	t.Run("ReconnectsWithTheTokenUntilRefused", func(t *testing.T) { testReconnects(t, a, proxy, b) })
+	t.Run("ExpiredHidesShareAndExport", func(t *testing.T) { testExpiredLinks(t, a, proxy, b) })
 }
 
 // tokenEnv is a real stack whose server checks tokens. skew is added to the
@@ -256,6 +257,25 @@ func testReconnects(t *testing.T, a *tokenEnv, proxy *cutProxy, b *browser) {
 	if got := tab.text(t); got != "soon enough" {
 		t.Errorf("text after refusal %q", got)
 	}
+}
+
+// testExpiredLinks: once the page's token has expired, its share and export
+// links would only lead to an error: they go, and a line says why.
+func testExpiredLinks(t *testing.T, a *tokenEnv, proxy *cutProxy, b *browser) {
+	defer a.skew.Store(0)
+	id := a.create(t, "expired-links", "text")
+	tab := b.open(t, proxy.url+"/d/"+id+"?token="+a.token(t, id, roleEdit, "Sam", time.Minute))
+	tab.waitSaved(t)
+	const links = `[...document.querySelectorAll('a[data-export], #readonly-link')]`
+	const why = `document.getElementById('links-gone')`
+	tab.waitJS(t, "share and export links shown", links+`.length === 4 && `+links+`.every(e => e.checkVisibility()) &&
+		!`+why+`?.checkVisibility()`)
+	a.skew.Store(int64(2 * time.Minute))
+	proxy.cut()
+	proxy.restore()
+	tab.waitJS(t, "closed: no share or export links, and why", `document.getElementById('status').dataset.state === 'closed' &&
+		!`+links+`.some(e => e.checkVisibility()) && `+why+`?.checkVisibility() && `+why+`.textContent ===
+		'Sharing and export are unavailable: access refused: token expired.'`)
 }
 
 func (tb *tab) evalString(t *testing.T, expr string) string {

@@ -114,7 +114,8 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
     readonly: params.get("readonly") === "1",
     lineNumbers: params.get("lineNumbers") === "1",
     dark: darkScheme(params),
-    onStatus: showStatus, onPeers: showPeers,
+    onStatus: (s) => { showStatus(s); if (s.linksDead) linksDead(s.reason ?? "closed"); },
+    onPeers: showPeers,
     onReady: () => startWriting(session),
   });
   shareBox(cfg, id, token);
@@ -140,6 +141,19 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
     colorIn.addEventListener("change", save);
   }
   return session;
+}
+
+// linksDead hides the share and export links of a page whose access ended
+// (its token expired, the document was deleted, …): they would lead to an
+// error. A line says why they went.
+function linksDead(reason: string): void {
+  $("share")?.setAttribute("hidden", "");
+  $("export")?.setAttribute("hidden", "");
+  const note = $("links-gone");
+  if (note) {
+    note.textContent = `Sharing and export are unavailable: ${reason}.`;
+    note.hidden = false;
+  }
 }
 
 // startWriting puts the caret in an empty document (a new one, from the

@@ -22,6 +22,8 @@ const FINAL_CLOSES: Record<number, string> = {
   4401: "the access token expired",
   4404: "no such document",
 };
+// Final closes after which the page's share and export links fail as well.
+const LINKS_DEAD = new Set([1008, 4004, 4400, 4401, 4404]);
 // Why the server refused an edit for good, for the notice that it was undone.
 const REFUSALS: Record<string, string> = {
   doc_too_large: "the document would be too large",
@@ -73,6 +75,7 @@ export class FolioSession {
   private lastStatus = "";
   private lastVersion = -1;
   private closedReason = "";
+  private linksDead = false;
   // Set when the server refused an edit for good and it was undone; cleared
   // by the next local edit.
   private notice = "";
@@ -133,7 +136,9 @@ export class FolioSession {
   status(): Status {
     const unsynced = this.client.unsynced;
     let state: StatusState;
-    if (this.closedReason) return { state: "closed", unsynced, reason: this.closedReason };
+    if (this.closedReason) {
+      return { state: "closed", unsynced, reason: this.closedReason, ...(this.linksDead ? { linksDead: true } : {}) };
+    }
     if (this.client.live) state = unsynced > 0 ? "connected" : "saved";
     else if (this.connState === "waiting") state = "offline";
     else state = this.everLive ? "reconnecting" : "connecting";
@@ -238,6 +243,7 @@ export class FolioSession {
     const final = FINAL_CLOSES[code];
     if (final) {
       this.closedReason = this.connError && code === 1008 ? `${final}: ${this.connError}` : final;
+      this.linksDead = LINKS_DEAD.has(code);
       this.editor.setReadonly(true);
       this.view.dispatch({ effects: clearPeers.of(null) });
       this.peers.clear();

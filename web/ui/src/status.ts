@@ -10,6 +10,11 @@ export interface Status {
   /** Why a closed page stopped, or why the server closed the connection that is being retried. */
   reason?: string;
   notice?: string;
+  /**
+   * A closed page's links (share, export) are dead too: its access was
+   * refused or expired, or the document is gone.
+   */
+  linksDead?: boolean;
 }
 
 /** statusText is the visible status line. */
