@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -44,6 +45,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("TwoEditorsTypeConcurrently", func(t *testing.T) { testTwoEditors(t, env, b) })
 	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
 	t.Run("PeersStaleWhileOffline", func(t *testing.T) { testPeersStale(t, env, proxy, b) })
+	t.Run("RetryNowReconnectsAtOnce", func(t *testing.T) { testRetryNow(t, env, proxy, b) })
 	t.Run("StatusAnnouncesWhatMatters", func(t *testing.T) { testAnnouncements(t, env, proxy, b) })
 	t.Run("PhoneFitsLongIDAndStatus", func(t *testing.T) { testPhoneWidth(t, env, proxy, b) })
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
@@ -376,6 +378,39 @@ func testPeersStale(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 	proxy.restore()
 	ann.waitSaved(t)
 	ann.waitJS(t, "back: Bob as usual", fmt.Sprintf(looks, "1", "", true))
+}
+
+// testRetryNow: between two attempts to reconnect (up to 10 s apart), a
+// Retry now button beside the status reconnects at once. It is a button a
+// keyboard reaches and presses, says what it did, and goes once the page
+// is back, handing its focus to the text.
+func testRetryNow(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
+	id := env.create("retry", "text")
+	const button = `document.getElementById('retry-now')`
+	for _, page := range []string{"/d/", "/embed/"} {
+		tab := b.open(t, proxy.url+page+id)
+		tab.waitSaved(t)
+		tab.waitJS(t, page+": no button while connected", `!`+button+`.checkVisibility()`)
+		// The next attempt a minute away: only the button can bring the page back within the test.
+		tab.eval(t, `folio.conn.o.baseDelay = folio.conn.o.maxDelay = 60000`)
+		proxy.cut()
+		tab.waitJS(t, page+": the button while waiting", `document.getElementById('status').dataset.state === 'offline' &&
+			`+button+`.checkVisibility() && `+button+`.tabIndex === 0 && !`+button+`.disabled`)
+		proxy.restore()
+		tab.eval(t, `window.heard = [], new MutationObserver(() => heard.push(document.getElementById('status-live').textContent))
+			.observe(document.getElementById('status-live'), {subtree: true, childList: true, characterData: true}), `+button+`.focus()`)
+		ctx, cancel := tab.bounded()
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+				Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13, Text: "\r"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cancel()
+		tab.waitJS(t, page+": back at once, said, the focus in the text", `document.getElementById('status').dataset.state === 'saved' &&
+			heard[0] === 'Retrying now' && heard.at(-1).startsWith('Back online') && !`+button+`.checkVisibility() &&
+			document.activeElement === document.querySelector('.cm-content')`)
+	}
 }
 
 // testPhoneWidth: on a 375-pixel phone, a long document id and a long

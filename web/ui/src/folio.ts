@@ -69,6 +69,31 @@ function showStatus(s: Status): void {
   el.toggleAttribute("data-readonly", s.readonly === true);
 }
 
+// retrying is whether the page has lost its connection and not got it
+// back: the Retry now button shows meanwhile, through each attempt, so
+// that it does not vanish from under a keyboard user's focus.
+let retrying = false;
+
+// focusText is called only once the button has been shown, long after the
+// session exists (the first statuses come while it is being constructed).
+function showRetry(s: Status, focusText: () => void): void {
+  if (s.state === "offline" || s.state === "reconnecting") retrying = true;
+  else if (s.state !== "connecting") retrying = false;
+  const b = $<HTMLButtonElement>("retry-now");
+  if (!b || b.hidden === !retrying) return;
+  // Back online: the button goes, and the focus it had goes to the text.
+  if (!retrying && document.activeElement === b) focusText();
+  b.hidden = !retrying;
+}
+
+// retryButton makes Retry now reconnect at once instead of after the backoff (up to 10 s).
+function retryButton(session: FolioSession): void {
+  $("retry-now")?.addEventListener("click", () => {
+    say("Retrying now");
+    session.retryNow();
+  });
+}
+
 function showPeers(list: Participant[]): void {
   const ul = $("participants");
   if (!ul) return;
@@ -114,10 +139,15 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
     readonly: params.get("readonly") === "1",
     lineNumbers: params.get("lineNumbers") === "1",
     dark: darkScheme(params),
-    onStatus: (s) => { showStatus(s); if (s.linksDead) linksDead(s.reason ?? "closed"); },
+    onStatus: (s) => {
+      showStatus(s);
+      showRetry(s, () => session.view.focus());
+      if (s.linksDead) linksDead(s.reason ?? "closed");
+    },
     onPeers: showPeers,
     onReady: () => startWriting(session),
   });
+  retryButton(session);
   shareBox(cfg, id, token);
   document.querySelectorAll<HTMLAnchorElement>("a[data-export]").forEach((a) => {
     a.href = withToken(a.getAttribute("href") ?? "", token);
@@ -237,13 +267,14 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
   };
   const { fixedName: _, ...me } = identity(params, token);
   let count = 0; // participants last posted: folio:presence says when the number changes
-  return new FolioSession({
+  const session: FolioSession = new FolioSession({
     parent: $("editor")!, wsURL: wsURL(cfg.api, cfg.id!), token, ...me,
     readonly: params.get("readonly") === "1",
     lineNumbers: params.get("lineNumbers") === "1",
     dark: darkScheme(params),
     onStatus: (s) => {
       showStatus(s);
+      showRetry(s, () => session.view.focus());
       post({ type: "folio:status", state: s.state, unsynced: s.unsynced, ...(s.readonly ? { readonly: true } : {}),
         ...(s.reason ? { reason: s.reason } : {}),
         ...(s.notice ? { notice: s.notice } : {}) });
@@ -254,6 +285,8 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
     },
     onReady: () => post({ type: "folio:ready" }),
   });
+  retryButton(session);
+  return session;
 }
 
 // explicitTheme is the theme the page or embed asks for (?theme=), if any.

@@ -125,6 +125,11 @@ export class FolioSession {
     return this.o.readonly || this.role === "view";
   }
 
+  /** Reconnects now rather than after the backoff, when the page is waiting to. */
+  retryNow(): void {
+    this.conn.retryNow();
+  }
+
   /** Changes the name or colour shown to others. */
   setUser(name: string, color: string): void {
     this.o.name = name;
