@@ -56,6 +56,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
 	t.Run("ThemeFollowsPreference", func(t *testing.T) { testTheme(t, env, b) })
+	t.Run("KeyboardHintToLeaveEditor", func(t *testing.T) { testKeysHint(t, env, b) })
 	t.Run("FocusRingInBothThemes", func(t *testing.T) { testFocusRing(t, env, b) })
 	t.Run("RESTPutShowsUp", func(t *testing.T) { testRESTPut(t, env, b) })
 	t.Run("ShareBoxCopyButtons", func(t *testing.T) { testCopyButtons(t, env, b) })
@@ -581,6 +582,34 @@ func testFocusRing(t *testing.T, env *testEnv, b *browser) {
 			tab.waitJS(t, c.page+": a ring round a focused button", `document.querySelector('button[data-copy]').matches(':focus-visible') && `+ring("button[data-copy]"))
 		}
 	}
+}
+
+// testKeysHint: Tab indents in the text, so a keyboard user needs to know
+// that Escape then Tab leaves it. The text is described by a visually
+// hidden hint that says so (a read-only text, which Tab leaves, has none),
+// and the keys do what it says.
+func testKeysHint(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("keys", "text")
+	const hint = `(c => (h => h !== null && h.textContent === 'Press Escape then Tab to leave the editor' &&
+		h.getBoundingClientRect().width <= 1)(document.getElementById(c.getAttribute('aria-describedby') ?? '')))(document.querySelector('.cm-content'))`
+	for _, page := range []string{"/d/", "/embed/"} {
+		tab := b.open(t, env.url+page+id)
+		tab.waitSaved(t)
+		tab.waitJS(t, page+": the hint describes the text", hint)
+		tab.eval(t, `folio.view.dispatch({selection: {anchor: 0}}), folio.view.focus()`)
+		ctx, cancel := tab.bounded()
+		for _, k := range []string{"Tab", "Escape", "Tab"} {
+			if err := tab.key(ctx, k, k, map[string]int64{"Tab": 9, "Escape": 27}[k], 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cancel()
+		tab.waitJS(t, page+": Tab indented, Escape then Tab left the text", `folio.view.state.doc.toString() !== 'text' &&
+			folio.view.state.doc.toString().trim() === 'text' && !folio.view.hasFocus`)
+	}
+	ro := b.open(t, env.url+"/embed/"+id+"?readonly=1")
+	ro.waitSaved(t)
+	ro.waitJS(t, "no hint on a read-only text", `!document.querySelector('.cm-content').hasAttribute('aria-describedby')`)
 }
 
 func testRESTPut(t *testing.T, env *testEnv, b *browser) {

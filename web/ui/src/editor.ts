@@ -88,6 +88,11 @@ export class Editor {
       ],
     });
     this.view = new EditorView({ state, parent: o.parent });
+    const hint = document.createElement("span");
+    hint.id = HINT_ID;
+    hint.className = "visually-hidden";
+    hint.textContent = "Press Escape then Tab to leave the editor";
+    o.parent.append(hint);
   }
 
   setReadonly(ro: boolean): void {
@@ -112,6 +117,14 @@ export class Editor {
   }
 }
 
+/**
+ * HINT_ID is the element that tells a keyboard user how to leave the
+ * text: Tab indents in it (indentWithTab), and CodeMirror lets Tab move
+ * the focus after Escape. The text points to it while it is editable.
+ */
+const HINT_ID = "editor-keys-hint";
+
 function readonlyExt(ro: boolean): Extension {
-  return [EditorState.readOnly.of(ro), EditorView.editable.of(!ro)];
+  return [EditorState.readOnly.of(ro), EditorView.editable.of(!ro),
+    ro ? [] : EditorView.contentAttributes.of({ "aria-describedby": HINT_ID })];
 }
