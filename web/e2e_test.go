@@ -393,9 +393,11 @@ func testRetryNow(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 		tab.waitSaved(t)
 		tab.waitJS(t, page+": no button while connected", `!`+button+`.checkVisibility()`)
 		// The next attempt a minute away: only the button can bring the page back within the test.
-		tab.eval(t, `folio.conn.o.baseDelay = folio.conn.o.maxDelay = 60000`)
+		// The topbar keeps its height: the button is no taller than the status.
+		tab.eval(t, `folio.conn.o.baseDelay = folio.conn.o.maxDelay = 60000, window.barHeight = document.querySelector('.topbar')?.offsetHeight`)
 		proxy.cut()
 		tab.waitJS(t, page+": the button while waiting", `document.getElementById('status').dataset.state === 'offline' &&
+			document.querySelector('.topbar')?.offsetHeight === barHeight &&
 			`+button+`.checkVisibility() && `+button+`.tabIndex === 0 && !`+button+`.disabled`)
 		proxy.restore()
 		tab.eval(t, `window.heard = [], new MutationObserver(() => heard.push(document.getElementById('status-live').textContent))
