@@ -424,8 +424,10 @@ func testRetryNow(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 func testPhoneWidth(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 	id := env.create(strings.Repeat("long-id-", 8), "text")
 	// Not innerWidth: a phone's browser widens its layout viewport to a page too wide.
+	// The status beside Retry now takes two lines at most.
 	fits := `document.documentElement.scrollWidth <= 375 &&
-		[...document.querySelectorAll('#status, #editor')].every(e => e.getBoundingClientRect().right <= 375)`
+		[...document.querySelectorAll('#status, #retry-now, #editor')].every(e => e.getBoundingClientRect().right <= 375) &&
+		(s => s.getBoundingClientRect().height <= 2 * parseFloat(getComputedStyle(s).lineHeight) + 8)(document.getElementById('status'))`
 	for _, page := range []string{"/d/", "/embed/"} {
 		tab := b.open(t, "about:blank")
 		tab.viewport(t, 375, 640)
