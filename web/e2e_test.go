@@ -374,8 +374,10 @@ func testPeersStale(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 		[...document.querySelectorAll('.cm-remote-label')].find(l => l.textContent === 'Bob')?.closest('.cm-remote-caret'))`
 	ann.waitJS(t, "Bob's caret and name, as usual", fmt.Sprintf(looks, "1", "", true))
 	proxy.cut()
+	// Greyed in the muted colour, which keeps its contrast, not faded below it.
 	ann.waitJS(t, "offline: Bob as last seen", `document.getElementById('status').dataset.state !== 'saved' && `+
-		fmt.Sprintf(looks, "0.35", "Bob", false))
+		fmt.Sprintf(looks, "0.35", "Bob", false)+` && [...document.querySelectorAll('#participants li.stale')].every(li =>
+		getComputedStyle(li).opacity === '1' && getComputedStyle(li).color === getComputedStyle(document.getElementById('participants-stale')).color)`)
 	proxy.restore()
 	ann.waitSaved(t)
 	ann.waitJS(t, "back: Bob as usual", fmt.Sprintf(looks, "1", "", true))
