@@ -37,9 +37,9 @@
 // never waits), for the first 64 sessions of the turn (an op's author first).
 // Otherwise, and for what the socket did not take, one writer
 // goroutine, which alone writes data frames, runs while the queue is not
-// empty (a batch per wake-up, one write(2) each with a Wire, each write with
-// its own deadline: one watchdog timer per session) and ends when the queue
-// is empty. A per-session timer starts the
+// empty (a batch per wake-up, with a Wire in writes of up to maxWriteBytes,
+// so a long queue is never copied whole; each write with its own deadline:
+// one watchdog timer per session) and ends when the queue is empty. A per-session timer starts the
 // heartbeat pings (each waits for its pong in a short-lived goroutine); kick
 // starts the close handshake in a short-lived goroutine. The reader waits
 // for every one of them. An idle session thus has one goroutine.

@@ -51,32 +51,43 @@ func (s *session) writeLoop() {
 
 // writeBatch writes msgs in order; false when the session ended (the
 // connection is closed). With a Wire the frames up to a close entry leave in
-// one write(2) under one watchdog period.
+// writes of up to maxWriteBytes, each under its own watchdog period.
 func (s *session) writeBatch(msgs []outMsg) bool {
 	if s.wire == nil {
 		return s.writeEach(msgs, s.write)
 	}
 	buf := getFrameBuf()
 	defer putFrameBuf(buf)
-	var n int
-	*buf, n = appendFrames((*buf)[:0], msgs)
-	if n > 0 {
-		s.watchdog.Reset(s.hub.opts.WriteTimeout)
-		err := s.wire.writeFrames(*buf, s.kicked)
-		if !s.watchdog.Stop() && err == nil {
-			err = errWriteTimeout
-		}
-		if errors.Is(err, errSessionEnded) {
+	for len(msgs) > 0 {
+		var n int
+		*buf, n = appendFrames((*buf)[:0], msgs)
+		if n == 0 { // A close entry: it comes after everything queued before it.
+			s.kick(msgs[0].close)
 			return false
 		}
-		if err != nil {
-			s.kick(nil)
-			_ = s.conn.CloseNow()
+		if !s.writeFrames(*buf) {
 			return false
 		}
+		msgs = msgs[n:]
 	}
-	if n < len(msgs) {
-		s.kick(msgs[n].close)
+	return true
+}
+
+// writeFrames writes b (with the Wire's pending rest) within WriteTimeout;
+// false when the session ended or the write failed (the connection is then
+// closed).
+func (s *session) writeFrames(b []byte) bool {
+	s.watchdog.Reset(s.hub.opts.WriteTimeout)
+	err := s.wire.writeFrames(b, s.kicked)
+	if !s.watchdog.Stop() && err == nil {
+		err = errWriteTimeout
+	}
+	if errors.Is(err, errSessionEnded) {
+		return false
+	}
+	if err != nil {
+		s.kick(nil)
+		_ = s.conn.CloseNow()
 		return false
 	}
 	return true
@@ -102,7 +113,7 @@ func (s *session) tryFrames(msgs []outMsg) []outMsg {
 	buf := getFrameBuf()
 	b, n := appendFrames((*buf)[:0], msgs)
 	*buf = b
-	if n < len(msgs) { // A close: the writer keeps the order.
+	if n < len(msgs) { // A close, or more than one write: the writer keeps the order.
 		putFrameBuf(buf)
 		return msgs
 	}

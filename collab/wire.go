@@ -231,12 +231,20 @@ var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
 // maxKeptFrameBuf is the largest buffer returned to frameBufs.
 const maxKeptFrameBuf = 64 << 10
 
-// appendFrames appends the frames of msgs up to the first close entry and
-// returns how many messages it took.
+// maxWriteBytes bounds what one write gathers of a batch: a queue that grew
+// (a slow reader, a burst of large ops) is written in pieces, each under its
+// own watchdog period, rather than first copied whole into one buffer. That
+// copy doubled the queue's memory and, being no write, ran under no
+// deadline: 64 MiB took seconds under load before the first byte left.
+const maxWriteBytes = 256 << 10
+
+// appendFrames appends the frames of msgs up to the first close entry, or
+// until dst holds maxWriteBytes (a frame is never cut, so a larger message
+// is taken alone), and returns how many messages it took.
 func appendFrames(dst []byte, msgs []outMsg) ([]byte, int) {
 	for i, m := range msgs {
 		switch {
-		case m.close != nil:
+		case m.close != nil, len(dst) >= maxWriteBytes:
 			return dst, i
 		case m.flush: // Nothing to frame: the write sends the Wire's pending rest.
 		default:

@@ -170,3 +170,42 @@ func (c *writeLog) Write(p []byte) (int, error) {
 	c.writes = append(c.writes, string(p))
 	return len(p), nil
 }
+
+// TestAppendFramesBoundsAWrite: a write gathers whole frames up to the first
+// close entry and stops once it holds maxWriteBytes, so that a long queue
+// is written in pieces (each under its own deadline), never copied whole
+// first; a message larger than the bound goes alone and uncut.
+func TestAppendFramesBoundsAWrite(t *testing.T) {
+	msg := func(n int) outMsg { return outMsg{data: bytes.Repeat([]byte("z"), n)} }
+	closeMsg := outMsg{close: errSlowConsumer}
+	third := maxWriteBytes/3 - 100 // Three frames, headers included, stay below the bound.
+	cases := []struct {
+		name  string
+		msgs  []outMsg
+		taken int
+	}{
+		{"small ones all", []outMsg{msg(10), msg(200), msg(70000)}, 3},
+		{"up to the bound", []outMsg{msg(third), msg(third), msg(third), msg(third), msg(third)}, 4},
+		{"large alone", []outMsg{msg(4 * maxWriteBytes), msg(10)}, 1},
+		{"to the close", []outMsg{msg(10), msg(10), closeMsg, msg(10)}, 2},
+		{"close first", []outMsg{closeMsg, msg(10)}, 0},
+		{"flush then frames", []outMsg{{flush: true}, msg(10)}, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, n := appendFrames(nil, c.msgs)
+			if n != c.taken {
+				t.Fatalf("took %d messages, want %d", n, c.taken)
+			}
+			var want []byte
+			for _, m := range c.msgs[:n] {
+				if !m.flush {
+					want = appendFrame(want, m.data)
+				}
+			}
+			if !bytes.Equal(b, want) {
+				t.Fatalf("frames of %d bytes, want the %d bytes of the %d messages taken", len(b), len(want), n)
+			}
+		})
+	}
+}
