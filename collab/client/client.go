@@ -56,8 +56,9 @@ type Options struct {
 	BackoffMax time.Duration // Cap of the exponential backoff; default 5s.
 	RetryDelay time.Duration // Resend delay after rate_limited; default 250ms.
 	// PingInterval is how often the client pings the server to detect a dead
-	// connection; default 15s. WriteTimeout bounds every write and ping;
-	// default 10s. ReadLimit is the largest message accepted; default 64 MiB.
+	// connection; default 15s. WriteTimeout bounds every write and ping,
+	// and each reconnect's handshake (Dial's ctx bounds the first); default
+	// 10s. ReadLimit is the largest message accepted; default 64 MiB.
 	PingInterval time.Duration
 	WriteTimeout time.Duration
 	ReadLimit    int64

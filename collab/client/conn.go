@@ -134,11 +134,9 @@ func (c *Client) send(cn *conn) {
 	}
 }
 
-// connect dials, says hello and applies the welcome. On success the
+// connect dials, says hello and applies the welcome, within ctx. On success the
 // connection is current and its writer is running.
 func (c *Client) connect(ctx context.Context) (*conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.WriteTimeout)
-	defer cancel()
 	raw := &rawSlot{}
 	ws, resp, err := websocket.Dial(context.WithValue(ctx, rawKey{}, raw), c.url, &websocket.DialOptions{
 		HTTPClient:   c.hc,
@@ -376,7 +374,9 @@ func (c *Client) reconnect() (*conn, error) {
 			return nil, nil
 		case <-t.C:
 		}
-		cn, err := c.connect(c.ctx)
+		ctx, cancel := context.WithTimeout(c.ctx, c.opts.WriteTimeout)
+		cn, err := c.connect(ctx)
+		cancel()
 		if err == nil {
 			return cn, nil
 		}

@@ -185,3 +185,17 @@ func TestKeyResumesSession(t *testing.T) {
 		}
 	}
 }
+
+// TestDialIsBoundedByItsContext: Dial's first connection, the server's
+// welcome included, has all of ctx, however short WriteTimeout is
+// (WriteTimeout bounds writes and the handshakes of reconnects). It was cut
+// at WriteTimeout, so a test with a short one failed to dial under load.
+func TestDialIsBoundedByItsContext(t *testing.T) {
+	s := livetest.New(t, livetest.Options{NoSync: true})
+	o := testOptions(t)
+	o.WriteTimeout = time.Nanosecond // Past before any welcome could come.
+	c := dial(t, s.URL("dial"), o)
+	if c.Text() != "" || c.Version() != 0 {
+		t.Fatalf("welcome: %q@%d", c.Text(), c.Version())
+	}
+}
