@@ -102,7 +102,11 @@ func TestExpiredWriteCutsTheConnection(t *testing.T) {
 func TestWireBatchesAndBackpressure(t *testing.T) {
 	for _, noWire := range []bool{false, true} {
 		t.Run(fmt.Sprintf("noWire=%v", noWire), func(t *testing.T) {
-			ts := newTestServer(t, Options{OpsPerSecond: 1000, OpBurst: 1000, SendQueue: 4096, MaxDocLen: 10_000_000})
+			// b stalls for as long as the acks take, which under load is
+			// longer than the default WriteTimeout and PingInterval+PongTimeout:
+			// neither may cut b (nor a, whose pong waits behind its ops).
+			ts := newTestServer(t, Options{OpsPerSecond: 1000, OpBurst: 1000, SendQueue: 4096, MaxDocLen: 10_000_000,
+				WriteTimeout: time.Hour, PingInterval: time.Hour})
 			ts.noWire = noWire
 			b := dialSmallWindow(t, ts.url+"batch")
 			b.hello(ClientMsg{})
