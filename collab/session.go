@@ -204,7 +204,7 @@ func (s *session) serve(docID string, peer Peer) {
 	// Reads and writes use wctx, for which coder/websocket registers no
 	// context.AfterFunc per call; the end of ctx closes the connection once.
 	defer context.AfterFunc(s.ctx, s.closeNow)()
-	s.watchdog = time.AfterFunc(time.Hour, func() { _ = s.conn.CloseNow() })
+	s.watchdog = time.AfterFunc(time.Hour, s.closeNow)
 	s.watchdog.Stop()
 	s.pingTimer = time.AfterFunc(time.Hour, s.pingDue)
 	s.pingTimer.Reset(s.hub.opts.PingInterval)
