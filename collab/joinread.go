@@ -55,15 +55,9 @@ func (h *Hub) readFor(ctx context.Context, id string, need *readNeed, rd *joinRe
 		if rd.from != need.from || rd.opsErr != nil || rd.from+uint64(len(rd.ops)) > need.to {
 			rd.from, rd.ops, rd.opsErr = need.from, nil, nil
 		}
-		from := rd.from + uint64(len(rd.ops))
-		ops, err := h.store.Ops(ctx, id, from, need.to)
-		switch {
-		case err != nil:
-			rd.opsErr = h.fail("read ops", id, err)
-		case uint64(len(ops)) != need.to-from:
-			h.log.Error().Str(logDoc, id).Int("got", len(ops)).Msg("storage returned a short op range")
-			rd.opsErr = errInternal
-		default:
+		if ops, e := h.readOps(ctx, id, rd.from+uint64(len(rd.ops)), need.to); e != nil {
+			rd.opsErr = e
+		} else {
 			rd.ops = append(rd.ops, ops...)
 		}
 	}
@@ -75,6 +69,19 @@ func (h *Hub) readFor(ctx context.Context, id string, need *readNeed, rd *joinRe
 		rd.session, rd.hasSeq, rd.seqHead, rd.seq = need.session, true, need.head, seqRec{seq: seq, version: version}
 	}
 	return rd, nil
+}
+
+// readOps reads the committed ops from+1..to of document id.
+func (h *Hub) readOps(ctx context.Context, id string, from, to uint64) ([]storage.OpRecord, *Error) {
+	ops, err := h.store.Ops(ctx, id, from, to)
+	if err != nil {
+		return nil, h.fail("read ops", id, err)
+	}
+	if uint64(len(ops)) != to-from {
+		h.log.Error().Str(logDoc, id).Int("got", len(ops)).Msg("storage returned a short op range")
+		return nil, errInternal
+	}
+	return ops, nil
 }
 
 // catchUpOps is opsAfter for a catch-up (a hello or a Subscribe at version

@@ -360,25 +360,17 @@ func (r *room) checkDelText(base uint64, op ot.Op, known *string) *Error {
 	return nil
 }
 
-// opsAfter returns the committed ops after version v, from the window or storage.
+// opsAfter returns the committed ops after version v, from the window or
+// storage, read here (a joining client reads them itself: catchUpOps).
 func (r *room) opsAfter(v uint64) ([]storage.OpRecord, *Error) {
-	if v >= r.head {
-		return nil, nil
+	var need readNeed
+	ops, e := r.catchUpOps(v, nil, &need)
+	if e != nil || need.to == 0 {
+		return ops, e
 	}
-	if r.head-v > uint64(r.hub.opts.CatchUpLimit) {
-		return nil, errorf(CodeVersionTooOld, "version too old, reload the document")
-	}
-	start := r.head - uint64(len(r.window))
-	if v >= start {
-		return r.window[v-start:], nil
-	}
-	older, err := r.hub.store.Ops(r.hub.ctx, r.id, v, start)
-	if err != nil {
-		return nil, r.hub.fail("read ops", r.id, err)
-	}
-	if uint64(len(older)) != start-v {
-		r.log.Error().Int("got", len(older)).Msg("storage returned a short op range")
-		return nil, errInternal
+	older, e := r.hub.readOps(r.hub.ctx, r.id, need.from, need.to)
+	if e != nil {
+		return nil, e
 	}
 	return append(older, r.window...), nil
 }
