@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -56,32 +57,22 @@ func refusePage(w http.ResponseWriter, expired bool) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusForbidden)
-	body := refusedHTML
+	title, text := "Access refused", "This document needs a link with a valid token (?token=...)."
 	if expired {
-		body = expiredHTML
+		title, text = "Link expired", "The access token in this link has expired."
 	}
-	_, _ = w.Write([]byte(body))
+	_, _ = fmt.Fprintf(w, refusedHTML, title, title, text)
 }
 
-const (
-	refusedHTML = `<!doctype html>
+// refusedHTML is the refusal page: its title, heading and text, all
+// constant (nothing from the request is written into it).
+const refusedHTML = `<!doctype html>
 <html lang="en">
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>Access refused · Folio</title>
-<h1>Access refused</h1>
-<p>This document needs a link with a valid token (?token=...). Ask whoever shared it for a new link.</p>
+<title>%s · Folio</title>
+<h1>%s</h1>
+<p>%s Ask whoever shared it for a new link.</p>
 </html>
 `
-	expiredHTML = `<!doctype html>
-<html lang="en">
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Link expired · Folio</title>
-<h1>Link expired</h1>
-<p>The access token in this link has expired. Ask whoever shared it for a new link.</p>
-</html>
-`
-)
