@@ -72,9 +72,10 @@ func (s *Server) logFailure(r *http.Request, err error) {
 	case e.Code == collab.CodeTooManyConnections:
 		// A limit refusing a crowd: each refusal would be a line, and
 		// connSlots logs that the server-wide one is reached.
-	case r.Context().Err() != nil:
-		// The client hung up: nothing failed on our side, and the request
-		// line records it.
+	case r.Context().Err() != nil, errors.Is(err, errShuttingDown):
+		// The client hung up, or a drain refused it (every viewer and
+		// editor reconnecting meanwhile): nothing failed on our side, and
+		// the request line records it.
 	default:
 		// Unavailable (storage full or locked, shutting down): an operator
 		// wants the cause, but it is no server error.

@@ -180,3 +180,22 @@ func TestRequestDurationInMilliseconds(t *testing.T) {
 		t.Fatalf("no request line for the long-poll:\n%s", logs.String())
 	}
 }
+
+// TestDrainRefusalsNotLoggedEach: while a server drains, every viewer and
+// editor that reconnects to it is refused; each refusal is its request
+// line, not also a warning (thousands of them in a drain are noise).
+func TestDrainRefusalsNotLoggedEach(t *testing.T) {
+	var logs syncBuffer
+	e := newEnv(t, func(o *Options) { o.Logger = zerolog.New(&logs) })
+	e.create("d", "")
+	e.srv.Drain()
+	for range 3 {
+		if r := e.get("/api/v1/docs/d/events"); r.status != http.StatusServiceUnavailable {
+			t.Fatalf("stream while draining: %d %s", r.status, r.body)
+		}
+		reconnectOf(t, e.sse("/api/v1/docs/d/events", "0"), "unavailable", sseRetry)
+	}
+	if got := logs.String(); strings.Contains(got, `"level":"warn"`) {
+		t.Errorf("drain refusals logged as warnings:\n%s", got)
+	}
+}

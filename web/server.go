@@ -298,11 +298,12 @@ func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
 		r.Method + " is not allowed here; use " + strings.Join(allow, ", ")}})
 }
 
-// errDraining is returned to requests that would start a long-lived stream
+// errShuttingDown refuses requests that would start a long-lived stream
 // while the server is shutting down.
-func errDraining() error {
-	return apiError(codeUnavailable, "the server is shutting down; retry elsewhere or later")
-}
+var errShuttingDown = apiError(codeUnavailable, "the server is shutting down; retry elsewhere or later")
+
+// errDraining is errShuttingDown, as an error.
+func errDraining() error { return errShuttingDown }
 
 // streamContext is a request context that also ends when the server drains.
 func (s *Server) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
