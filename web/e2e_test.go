@@ -60,6 +60,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("FocusRingInBothThemes", func(t *testing.T) { testFocusRing(t, env, b) })
 	t.Run("RESTPutShowsUp", func(t *testing.T) { testRESTPut(t, env, b) })
 	t.Run("ShareBoxCopyButtons", func(t *testing.T) { testCopyButtons(t, env, b) })
+	t.Run("PhoneOpensSidePanel", func(t *testing.T) { testPhonePanel(t, env, b) })
 	t.Run("LandingCreatesAndOpens", func(t *testing.T) { testLanding(t, env, b) })
 	t.Run("EmbedPostsReadyToAllowedParent", func(t *testing.T) { testEmbedAllowed(t, env, b, hostOK) })
 	t.Run("EmbedRefusedForOtherOrigin", func(t *testing.T) { testEmbedRefused(t, env, b, hostOther) })
@@ -447,6 +448,84 @@ func testPhoneWidth(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 		tab.waitSaved(t)
 	}
 	converged(t, env, id, "text and more text and more text")
+}
+
+// testPhonePanel: a phone has no room for the side panel beside the text.
+// People & share shows it over the editor, with the focus in it; the name
+// changed there takes effect; Escape or × closes it, the focus back on the
+// button. A wide screen keeps the panel beside the text, without the button.
+func testPhonePanel(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("phone-panel", "text")
+	tab := b.open(t, "about:blank")
+	tab.viewport(t, 375, 640)
+	tab.navigate(t, env.url+"/d/"+id+"?name=Pat")
+	tab.waitSaved(t)
+	const (
+		shown = `(p => getComputedStyle(p).display !== 'none' && (r => r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= 375)(
+			p.getBoundingClientRect()))(document.getElementById('side-panel'))`
+		// What a tap on the name field's middle would reach: the field, not the editor under the sheet.
+		onTop = `(i => (r => document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === i)(
+			i.getBoundingClientRect()))(document.getElementById('user-name'))`
+		closed = `!` + shown + ` && (b => b.getAttribute('aria-expanded') === 'false' && document.activeElement === b)(
+			document.getElementById('panel-toggle'))`
+	)
+	tab.waitJS(t, "the panel hidden, the button there", `!`+shown+` && (b => b.getAttribute('aria-expanded') === 'false' &&
+		b.getAttribute('aria-controls') === 'side-panel' && (r => r.width > 0 && r.right <= 375)(b.getBoundingClientRect()))(
+		document.getElementById('panel-toggle')) && document.documentElement.scrollWidth <= 375`)
+	if names := strings.Join(tab.axNames(t, "button"), "|"); !strings.Contains(names, "People & share") {
+		t.Errorf("buttons named %q, want People & share", names)
+	}
+	click := func(sel string) {
+		t.Helper()
+		ctx, cancel := tab.bounded()
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+	click("#panel-toggle")
+	tab.waitJS(t, "the panel over the editor, the focus in it", shown+` && `+onTop+` &&
+		document.getElementById('panel-toggle').getAttribute('aria-expanded') === 'true' &&
+		document.getElementById('side-panel').contains(document.activeElement) &&
+		document.getElementById('participants').textContent === 'Pat (you)'`)
+
+	click("#user-name")
+	tab.eval(t, `document.getElementById('user-name').select()`)
+	if err := tab.typeKeys("Robin"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := tab.bounded()
+	err := tab.key(ctx, "Tab", "Tab", 9, 0) // leaving the field commits the name
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab.waitJS(t, "the new name in the people list", `document.getElementById('participants').textContent === 'Robin (you)' &&
+		localStorage.getItem('folio.name') === 'Robin'`)
+	other := b.open(t, env.url+"/d/"+id+"?name=Sam")
+	other.waitJS(t, "the new name seen by another page", `document.getElementById('participants').textContent.includes('Robin')`)
+
+	ctx, cancel = tab.bounded()
+	err = tab.key(ctx, "Escape", "Escape", 27, 0)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab.waitJS(t, "Escape closed the panel, the focus back on the button", closed)
+
+	click("#panel-toggle")
+	tab.waitJS(t, "the panel open again", shown+` && document.getElementById('side-panel').contains(document.activeElement)`)
+	if names := strings.Join(tab.axNames(t, "button"), "|"); !strings.Contains(names, "Close people and sharing") {
+		t.Errorf("buttons named %q, want a close button", names)
+	}
+	click("#panel-close")
+	tab.waitJS(t, "the close button closed the panel, the focus back on the button", closed)
+
+	tab.viewport(t, 1024, 700)
+	tab.waitJS(t, "a wide screen: the panel beside the text, no button", `(p => getComputedStyle(p).display !== 'none' &&
+		getComputedStyle(p).position === 'static')(document.getElementById('side-panel')) &&
+		getComputedStyle(document.getElementById('panel-toggle')).display === 'none' &&
+		getComputedStyle(document.getElementById('panel-close')).display === 'none'`)
 }
 
 // testAnnouncements: the status flips between unsynced and saved about

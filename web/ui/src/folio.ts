@@ -148,6 +148,7 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
     onReady: () => startWriting(session),
   });
   retryButton(session);
+  sidePanel();
   shareBox(cfg, id, token);
   document.querySelectorAll<HTMLAnchorElement>("a[data-export]").forEach((a) => {
     a.href = withToken(a.getAttribute("href") ?? "", token);
@@ -171,6 +172,33 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
     colorIn.addEventListener("change", save);
   }
   return session;
+}
+
+// sidePanel makes People & share open and close the side panel, which a
+// narrow screen shows only as a sheet over the editor (folio.css; on a
+// wide one the panel is always there and the button hidden). Opening it
+// moves the focus into it; closing it, by the button, × or Escape from
+// within it, gives the focus back to the button.
+function sidePanel(): void {
+  const toggle = $<HTMLButtonElement>("panel-toggle"), panel = $("side-panel"), close = $<HTMLButtonElement>("panel-close");
+  const app = panel?.parentElement;
+  if (!toggle || !panel || !close || !app) return;
+  const show = (open: boolean) => {
+    toggle.setAttribute("aria-expanded", String(open));
+    app.classList.toggle("panel-open", open);
+    if (open) close.focus();
+    else if (panel.contains(document.activeElement) || document.activeElement === document.body) toggle.focus();
+  };
+  toggle.addEventListener("click", () => show(toggle.getAttribute("aria-expanded") !== "true"));
+  close.addEventListener("click", () => show(false));
+  const escape = (e: KeyboardEvent) => {
+    if (e.key === "Escape" && app.classList.contains("panel-open") && getComputedStyle(close).display !== "none") {
+      e.preventDefault();
+      show(false);
+    }
+  };
+  panel.addEventListener("keydown", escape);
+  toggle.addEventListener("keydown", escape);
 }
 
 // linksDead hides the share and export links of a page whose access ended
