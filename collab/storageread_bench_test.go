@@ -18,6 +18,16 @@ import (
 // with n one-character inserts by ten sessions, committed in batches of
 // 100, with a snapshot every 1,000 (as a room writes one about every
 // SnapshotEvery ops).
+// openedDoc is a hub over storedDoc's 11,000 ops with the document's room
+// open, and the room's head.
+func openedDoc(b *testing.B) (*Hub, *room, uint64) {
+	b.Helper()
+	h := NewHub(storedDoc(b, false, 11000), Options{})
+	var head uint64
+	_ = h.withRoom(context.Background(), "d", func(r *room) { head = r.head })
+	return h, h.lookupRoom("d"), head
+}
+
 func storedDoc(b *testing.B, sync bool, n int) *storage.DB {
 	b.Helper()
 	db, err := storage.Open(filepath.Join(b.TempDir(), "r.db"), storage.Options{NoSync: !sync})
@@ -108,12 +118,8 @@ func BenchmarkRoomStorageReads(b *testing.B) {
 	b.Run("room-wait/subscribe=10000", func(b *testing.B) {
 		// The longest a request to the room (an editor's op, say) waits
 		// while one Subscribe from CatchUpLimit ops back is served.
-		db := storedDoc(b, false, 11000)
-		h := NewHub(db, Options{})
+		h, r, head := openedDoc(b)
 		defer h.Close(ctx)
-		var head uint64
-		_ = h.withRoom(ctx, "d", func(r *room) { head = r.head })
-		r := h.lookupRoom("d")
 		var worst []time.Duration
 		for b.Loop() {
 			done := make(chan error, 1)
@@ -146,12 +152,8 @@ func BenchmarkRoomStorageReads(b *testing.B) {
 	b.Run("room-turn/subscribe=10000", func(b *testing.B) {
 		// The room goroutine's own time for a Subscribe from CatchUpLimit
 		// ops back, with the older ops already read by the subscriber.
-		db := storedDoc(b, false, 11000)
-		h := NewHub(db, Options{})
+		h, r, head := openedDoc(b)
 		defer h.Close(ctx)
-		var head uint64
-		_ = h.withRoom(ctx, "d", func(r *room) { head = r.head })
-		r := h.lookupRoom("d")
 		since := u64(head - uint64(h.opts.CatchUpLimit))
 		var rd *joinRead
 		for b.Loop() {
