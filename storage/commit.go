@@ -393,9 +393,10 @@ func (db *DB) journalable(batch []*writeReq) bool {
 // journalBatch validates each Append of batch against its document's head
 // (journaled, else stored), writes the accepted ones to the journal with one
 // fdatasync and answers every request; readers see them (in the overlay)
-// from then on. A failed write fails all of them and checkpoints at once,
-// recording their LSNs as applied without applying them, so that a restart
-// never replays what was reported failed.
+// from then on. A journal too full to grow for them checkpoints and takes
+// them at its start (writeGroup). A failed write fails all of them and
+// checkpoints at once, recording their LSNs as applied without applying
+// them, so that a restart never replays what was reported failed.
 func (db *DB) journalBatch(batch []*writeReq) {
 	jr := db.jr
 	jr.buf = jr.buf[:0]
@@ -446,8 +447,7 @@ func (db *DB) journalBatch(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
-	at := jr.off
-	err := jr.write()
+	at, err := db.writeGroup()
 	if err == nil && db.commitHook != nil {
 		err = db.commitHook() // As if the fdatasync failed: the records are in the file.
 	}
@@ -482,6 +482,28 @@ func (db *DB) journalBatch(batch []*writeReq) {
 		db.pend = append(db.pend, r.app)
 		r.done <- nil
 	}
+}
+
+// writeGroup writes the group's records (jr.buf) to the journal and
+// returns where they start. When the file cannot grow to take them (a
+// full disk) but would hold them from its start, it checkpoints first:
+// bbolt may have room where the journal has none, and the journal then
+// starts again at its header, so the retried write needs no growth. The
+// failed growth wrote zeros past every record and nothing of the group,
+// whose LSNs the checkpoint therefore leaves free.
+func (db *DB) writeGroup() (at int64, err error) {
+	jr := db.jr
+	if err := jr.grow(jr.off + int64(len(jr.buf))); err != nil {
+		if int64(journalHead+len(jr.buf)) > jr.size {
+			return jr.off, err // A checkpoint would not make room.
+		}
+		db.checkpoint()
+		if db.ckTo != db.applied {
+			return jr.off, err // bbolt has no room either.
+		}
+	}
+	at = jr.off
+	return at, jr.write()
 }
 
 // applyJournal writes the journaled records to tx and records the journal as

@@ -99,6 +99,14 @@
 //     past the run (a failed group, a torn one) may carry LSNs that were
 //     never applied, which the next records would take again. It commits
 //     first even when bbolt held every record already (see Failures).
+//   - A journal that cannot grow to take a group (a full disk) checkpoints
+//     first when the group fits in the file from its start, and writes it
+//     there: bbolt reuses its free pages where the journal would need new
+//     blocks. The growth wrote only zeros past every record, so nothing of
+//     the group is in the file and the checkpoint leaves its LSNs free; the
+//     group is acknowledged after this write's fdatasync, as any other.
+//     When the checkpoint fails too, or the group is larger than the file,
+//     the group fails as below.
 //   - A failed journal write fails its whole group and stops the journal
 //     until a checkpoint records the group's LSNs as applied without
 //     applying them: what was reported failed is never replayed. The
@@ -115,9 +123,9 @@
 // never relied on again; what is rewritten comes from memory.
 //
 //   - A journal write or fdatasync that fails (EIO; ENOSPC when the journal
-//     grows) fails its group, never acknowledged, as above. The checkpoint
-//     that follows writes the acknowledged records to bbolt from memory,
-//     not from the file. Until a checkpoint succeeds every write goes
+//     grows and a checkpoint cannot make room) fails its group, never
+//     acknowledged, as above. The checkpoint that follows writes the
+//     acknowledged records to bbolt from memory, not from the file. Until a checkpoint succeeds every write goes
 //     through bbolt (and fails while the disk is full; no restart is
 //     needed once there is room); after it the journal starts again from
 //     its header, so nothing it held before is read again but by a replay,

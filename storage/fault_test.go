@@ -32,6 +32,16 @@ func boltWrites(t *testing.T, db *DB, fn func(b []byte, off int64, write func([]
 	t.Cleanup(func() { *p = orig })
 }
 
+// journalWrites replaces the journal's writes (records, the zeros it
+// grows by, a voided record head) by fn, which gets the original as
+// write, until the test ends. Set it while the committer is idle.
+func journalWrites(t *testing.T, db *DB, fn func(b []byte, off int64, write func([]byte, int64) (int, error)) (int, error)) {
+	t.Helper()
+	orig := db.jr.writeAt
+	db.jr.writeAt = func(b []byte, off int64) (int, error) { return fn(b, off, orig) }
+	t.Cleanup(func() { db.jr.writeAt = orig })
+}
+
 // failMetaSync makes bbolt's next n writes of a meta page reach the file
 // and then fail, as when the fdatasync after the write fails (EIO): bbolt
 // rolls the transaction back, but its meta page is in the page cache,

@@ -134,13 +134,14 @@ func journalApplied(tx *bolt.Tx) uint64 {
 
 // journal is the open journal file. Owned by the committer after Open.
 type journal struct {
-	f      *os.File
-	sync   bool
-	off    int64  // Where the next record goes.
-	size   int64  // File size; zeros past what was written.
-	next   uint64 // LSN of the next record.
-	buf    []byte // Records of the group being written.
-	zeroes []byte
+	f       *os.File
+	writeAt func([]byte, int64) (int, error) // f.WriteAt; tests make it fail.
+	sync    bool
+	off     int64  // Where the next record goes.
+	size    int64  // File size; zeros past what was written.
+	next    uint64 // LSN of the next record.
+	buf     []byte // Records of the group being written.
+	zeroes  []byte
 }
 
 func appendRecord(buf []byte, j *journaled) []byte {
@@ -218,7 +219,7 @@ func (db *DB) openJournal() error {
 	if err != nil {
 		return err
 	}
-	jr := &journal{f: f, sync: !db.opts.NoSync}
+	jr := &journal{f: f, writeAt: f.WriteAt, sync: !db.opts.NoSync}
 	if applied, err = jr.load(path, id, db, applied); err != nil {
 		f.Close()
 		return err
@@ -354,19 +355,30 @@ func (jr *journal) empty() error {
 	return nil
 }
 
-// write writes the group's records (jr.buf) and makes them durable.
-func (jr *journal) write() error {
-	end := jr.off + int64(len(jr.buf))
-	for jr.size < end { // Grow by zeros, so later writes in place need no new blocks.
+// grow extends the file with zeros until it holds end bytes, so that
+// later writes in place need no new blocks. What a failed growth wrote
+// is zeros past every record.
+func (jr *journal) grow(end int64) error {
+	for jr.size < end {
 		if jr.zeroes == nil {
 			jr.zeroes = make([]byte, journalGrow)
 		}
-		if _, err := jr.f.WriteAt(jr.zeroes, jr.size); err != nil {
+		if _, err := jr.writeAt(jr.zeroes, jr.size); err != nil {
 			return err
 		}
 		jr.size += journalGrow
 	}
-	if _, err := jr.f.WriteAt(jr.buf, jr.off); err != nil {
+	return nil
+}
+
+// write writes the group's records (jr.buf) at off, growing the file if
+// they need it, and makes them durable.
+func (jr *journal) write() error {
+	end := jr.off + int64(len(jr.buf))
+	if err := jr.grow(end); err != nil {
+		return err
+	}
+	if _, err := jr.writeAt(jr.buf, jr.off); err != nil {
 		return err
 	}
 	if jr.sync {
@@ -381,7 +393,7 @@ func (jr *journal) write() error {
 // void makes the records written from off on unreachable to a replay (a
 // zeroed record head ends the journal there) and syncs that.
 func (jr *journal) void(off int64) error {
-	if _, err := jr.f.WriteAt(make([]byte, recordHead), off); err != nil {
+	if _, err := jr.writeAt(make([]byte, recordHead), off); err != nil {
 		return err
 	}
 	if jr.sync {

@@ -7,8 +7,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -530,5 +532,66 @@ func TestJournalVoidedGroupStaysDead(t *testing.T) {
 	defer re2.Close()
 	for _, w := range ws {
 		checkWriter(t, re2, w)
+	}
+}
+
+// TestJournalFullCheckpoints: the journal cannot grow (a full disk) for an
+// Append that would fit in it from its start. When bbolt has room, the
+// committer checkpoints and journals the Append at the start, acknowledged
+// only once written there, and durable; the file never grows. When bbolt
+// is full too, the Append fails and is never replayed.
+func TestJournalFullCheckpoints(t *testing.T) {
+	for _, name := range []string{"bbolt has room", "bbolt full too"} {
+		t.Run(name, func(t *testing.T) {
+			db := openTest(t, noCheckpoints)
+			w := newWriter("full", 13, "")
+			must(db.Create(ctx, w.id, ""))(t)
+			appendN(t, db, w, 3) // The journal grows once: all the room the disk has for it.
+			full := db.jr.size
+			enospc := fmt.Errorf("injected: write: %w", syscall.ENOSPC)
+			journalWrites(t, db, func(b []byte, off int64, write func([]byte, int64) (int, error)) (int, error) {
+				if off+int64(len(b)) > full {
+					return 0, enospc
+				}
+				return write(b, off)
+			})
+			if name == "bbolt full too" {
+				boltWrites(t, db, func([]byte, int64, func([]byte, int64) (int, error)) (int, error) { return 0, enospc })
+			}
+			// One op whose record needs more than the journal has left
+			// after the three, but less than it holds from its start.
+			op := ot.Op{{Skip: w.doc.Len()}, {Insert: strings.Repeat("z", journalGrow-128)}}
+			if err := w.doc.Apply(op); err != nil {
+				t.Fatal(err)
+			}
+			w.seq++
+			w.texts = append(w.texts, w.doc.String())
+			recs := []OpRecord{{Version: w.head(), Op: op, Session: "s-" + w.id, Seq: w.seq, Author: "Ada",
+				Time: time.Unix(1700000000, 0).UTC()}}
+			a := appendArgs{id: w.id, recs: recs, chunk: encodeChunk(recs), first: w.head(), length: w.length()}
+			size := int64(len(appendRecord(nil, &journaled{appendArgs: a, lsn: 4, at: time.Now()})))
+			if db.jr.off+size <= full || int64(journalHead)+size > full {
+				t.Fatalf("a record of %d bytes: at %d it must not fit a journal of %d bytes, at its start it must", size, db.jr.off, full)
+			}
+			err := db.Append(ctx, w.id, recs, w.length(), nil)
+			switch name {
+			case "bbolt has room":
+				if err != nil {
+					t.Fatalf("Append: %v, want it journaled after a checkpoint", err)
+				}
+				if st := db.Stats(); st.Checkpoints != 1 || st.CheckpointFailures != 0 {
+					t.Fatalf("%d checkpoints, %d failed; want the one that made room", st.Checkpoints, st.CheckpointFailures)
+				}
+			case "bbolt full too":
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("Append: %v, want ENOSPC", err)
+				}
+				w.rollback(1)
+			}
+			if size := int64(len(mustRead(t, db.Path()+journalSuffix))); size != full {
+				t.Fatalf("journal of %d bytes, want %d", size, full)
+			}
+			checkWriter(t, openAt(t, crashCopy(t, db), noCheckpoints), w) // A crash now.
+		})
 	}
 }
