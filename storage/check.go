@@ -33,24 +33,8 @@ func (db *DB) check() error { return db.checkCtx(context.Background()) }
 
 func (db *DB) checkCtx(ctx context.Context) error {
 	var errs []error
-	err := db.view(func(tx *bolt.Tx) error {
-		if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { touch(b); return nil }); err != nil {
-			return err
-		}
-		for err := range tx.Check() {
-			errs = append(errs, corrupt("bbolt: %v", err))
-		}
-		if fb := tx.Bucket(bucketFolio); fb == nil || string(fb.Get(keyFormat)) != formatV1 {
-			errs = append(errs, corrupt("missing or wrong format marker"))
-		}
-		for _, name := range [][]byte{bucketDocs, bucketMeta, bucketLog} {
-			if tx.Bucket(name) == nil {
-				errs = append(errs, corrupt("missing bucket %q", name))
-				return nil
-			}
-		}
-		var err error
-		errs, err = checkDocs(ctx, tx, errs)
+	err := db.view(func(tx *bolt.Tx) (err error) {
+		errs, err = checkTx(ctx, tx)
 		return err
 	})
 	if err != nil {
@@ -60,6 +44,25 @@ func (db *DB) checkCtx(ctx context.Context) error {
 		return fmt.Errorf("storage: check %s: %w", db.path, errors.Join(errs...))
 	}
 	return nil
+}
+
+// checkTx checks what tx holds (see Check) and returns every problem.
+func checkTx(ctx context.Context, tx *bolt.Tx) (errs []error, err error) {
+	if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { touch(b); return nil }); err != nil {
+		return nil, err
+	}
+	for err := range tx.Check() {
+		errs = append(errs, corrupt("bbolt: %v", err))
+	}
+	if fb := tx.Bucket(bucketFolio); fb == nil || string(fb.Get(keyFormat)) != formatV1 {
+		errs = append(errs, corrupt("missing or wrong format marker"))
+	}
+	for _, name := range [][]byte{bucketDocs, bucketMeta, bucketLog} {
+		if tx.Bucket(name) == nil {
+			return append(errs, corrupt("missing bucket %q", name)), nil
+		}
+	}
+	return checkDocs(ctx, tx, errs)
 }
 
 // touch reads every key and value of b and of its nested buckets. Check

@@ -99,6 +99,8 @@
 //     past the run (a failed group, a torn one) may carry LSNs that were
 //     never applied, which the next records would take again. It commits
 //     first even when bbolt held every record already (see Failures).
+//     CheckFile, for a diagnosis, writes neither file: it opens bbolt
+//     read-only and checks the run in memory against what bbolt holds.
 //   - A journal that cannot grow to take a group (a full disk) checkpoints
 //     first when the group fits in the file from its start, and writes it
 //     there: bbolt reuses its free pages where the journal would need new
@@ -188,7 +190,8 @@
 //   - Open fails within about Options.LockTimeout, naming the file and
 //     wrapping ErrLocked, when another process holds it; it fails wrapping
 //     ErrCorrupt on a file that is not a Folio database. Options.Verify (or
-//     Check) replays every log to find deeper damage.
+//     Check) replays every log to find deeper damage; CheckFile does so on a
+//     closed database without writing to it (a read-only copy works).
 //
 // # Errors
 //

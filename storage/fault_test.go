@@ -215,4 +215,9 @@ func TestCheckReportsDamagedPage(t *testing.T) {
 		t.Fatalf("Check: %v; want ErrCorrupt without a stack", err)
 	}
 	t.Log(err)
+	db.Close()
+	err = CheckFile(ctx, bad, Options{})
+	if !errors.Is(err, ErrCorrupt) || strings.Contains(err.Error(), "goroutine ") || strings.Contains(err.Error(), ".go:") {
+		t.Fatalf("CheckFile: %v; want ErrCorrupt without a stack", err)
+	}
 }

@@ -233,16 +233,8 @@ func (db *DB) openJournal() error {
 // file (one without them) an id.
 func (db *DB) journalState() (id []byte, applied uint64, err error) {
 	err = db.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketFolio).Get(keyJournal)
-		if v == nil {
-			return nil
-		}
-		d := decoder{b: v[min(16, len(v)):]}
-		id, applied = bytes.Clone(v[:min(16, len(v))]), d.uvarint()
-		if len(id) != 16 || d.err != nil {
-			return fmt.Errorf("journal state: %w", ErrCorrupt)
-		}
-		return nil
+		id, applied, err = readJournalState(tx)
+		return err
 	})
 	if err != nil || id != nil {
 		return id, applied, err
@@ -251,6 +243,21 @@ func (db *DB) journalState() (id []byte, applied uint64, err error) {
 	rand.Read(id)
 	err = db.bolt.Update(func(tx *bolt.Tx) error { return putJournalState(tx, id, 0) })
 	return id, 0, err
+}
+
+// readJournalState reads the database's id and applied LSN from tx; id
+// is nil in an older file, which has neither.
+func readJournalState(tx *bolt.Tx) (id []byte, applied uint64, err error) {
+	v := tx.Bucket(bucketFolio).Get(keyJournal)
+	if v == nil {
+		return nil, 0, nil
+	}
+	d := decoder{b: v[min(16, len(v)):]}
+	id, applied = bytes.Clone(v[:min(16, len(v))]), d.uvarint()
+	if len(id) != 16 || d.err != nil {
+		return nil, 0, fmt.Errorf("journal state: %w", ErrCorrupt)
+	}
+	return id, applied, nil
 }
 
 func putJournalState(tx *bolt.Tx, id []byte, applied uint64) error {
@@ -266,15 +273,11 @@ func (jr *journal) load(path string, id []byte, db *DB, applied uint64) (uint64,
 		return 0, err
 	}
 	jr.size = int64(len(data))
-	// All zeros: the file's length became durable but not its header (a
-	// power loss on a file system that writes data back after metadata).
-	// The header is synced before any record is written, so none was.
-	blank := !slices.ContainsFunc(data, func(b byte) bool { return b != 0 })
-	if len(data) >= journalHead && !blank && string(data[:len(journalMagic)]) != journalMagic {
-		return 0, fmt.Errorf("%s is not a Folio journal: %w", path, ErrCorrupt)
+	todo, last, fresh, err := readJournal(path, data, id, applied)
+	if err != nil {
+		return 0, err
 	}
-	if len(data) < journalHead || blank {
-		// New, or its header was being written: no record was.
+	if fresh {
 		head := append([]byte(journalMagic), id...)
 		if _, err := jr.f.WriteAt(head, 0); err != nil {
 			return 0, err
@@ -285,28 +288,6 @@ func (jr *journal) load(path string, id []byte, db *DB, applied uint64) (uint64,
 		jr.size = max(jr.size, int64(len(head)))
 		jr.off, jr.next = int64(journalHead), applied+1
 		return applied, nil
-	}
-	if !bytes.Equal(data[len(journalMagic):journalHead], id) {
-		return 0, fmt.Errorf("%s belongs to another database (was the database file replaced, e.g. by a backup? "+
-			"move the journal away to open it without): %w", path, ErrCorrupt)
-	}
-	var todo []journaled
-	last := uint64(0)
-	for b := data[journalHead:]; ; {
-		j, n, ok, err := nextRecord(b)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", path, err)
-		}
-		if !ok || last != 0 && j.lsn != last+1 {
-			break
-		}
-		last, b = j.lsn, b[n:]
-		if j.lsn > applied {
-			todo = append(todo, j)
-		}
-	}
-	if len(todo) > 0 && todo[0].lsn != applied+1 {
-		return 0, fmt.Errorf("%s starts at record %d but the database holds up to %d: %w", path, todo[0].lsn, applied, ErrCorrupt)
 	}
 	jr.off, jr.next = int64(journalHead), max(applied, last)+1
 	if last == 0 {
@@ -333,6 +314,48 @@ func (jr *journal) load(path string, id []byte, db *DB, applied uint64) (uint64,
 		return 0, err
 	}
 	return applied, jr.empty()
+}
+
+// readJournal reads data, the contents of the journal at path, for the
+// database with id that holds the records up to applied. It returns the
+// records a replay applies (the run's records after applied) and the LSN
+// of the run's last record (0 for none), or fresh when the file is new or
+// blank and needs its header. It fails wrapping ErrCorrupt on a file that
+// is not a journal or belongs to another database, on a record that is
+// malformed although its checksum holds, and when the records start past
+// applied+1.
+func readJournal(path string, data, id []byte, applied uint64) (todo []journaled, last uint64, fresh bool, err error) {
+	// All zeros: the file's length became durable but not its header (a
+	// power loss on a file system that writes data back after metadata).
+	// The header is synced before any record is written, so none was.
+	blank := !slices.ContainsFunc(data, func(b byte) bool { return b != 0 })
+	if len(data) >= journalHead && !blank && string(data[:len(journalMagic)]) != journalMagic {
+		return nil, 0, false, fmt.Errorf("%s is not a Folio journal: %w", path, ErrCorrupt)
+	}
+	if len(data) < journalHead || blank {
+		return nil, 0, true, nil // New, or its header was being written: no record was.
+	}
+	if !bytes.Equal(data[len(journalMagic):journalHead], id) {
+		return nil, 0, false, fmt.Errorf("%s belongs to another database (was the database file replaced, e.g. by a backup? "+
+			"move the journal away to open it without): %w", path, ErrCorrupt)
+	}
+	for b := data[journalHead:]; ; {
+		j, n, ok, err := nextRecord(b)
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("%s: %w", path, err)
+		}
+		if !ok || last != 0 && j.lsn != last+1 {
+			break
+		}
+		last, b = j.lsn, b[n:]
+		if j.lsn > applied {
+			todo = append(todo, j)
+		}
+	}
+	if len(todo) > 0 && todo[0].lsn != applied+1 {
+		return nil, 0, false, fmt.Errorf("%s starts at record %d but the database holds up to %d: %w", path, todo[0].lsn, applied, ErrCorrupt)
+	}
+	return todo, last, false, nil
 }
 
 // empty drops every record once bbolt holds the run a replay takes. Past

@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/foliodocs/folio/ot"
 	"github.com/foliodocs/folio/storage"
 )
 
@@ -83,5 +88,104 @@ func TestBackupWithoutServer(t *testing.T) {
 	}
 	if code, out, _ := runIn(t, "check", "--data", restored); code != 0 || !strings.HasPrefix(out, "ok:") {
 		t.Errorf("check backup: %d %q", code, out)
+	}
+}
+
+// seedJournaled makes a data directory as a crash leaves it: one document
+// "doc" whose ops are in the journal alone, not yet in the database file.
+func seedJournaled(t *testing.T) string {
+	t.Helper()
+	live := t.TempDir()
+	db, err := storage.Open(filepath.Join(live, DBFile), storage.Options{CheckpointEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.Create(ctx, "doc", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	for v := uint64(1); v <= 3; v++ {
+		rec := storage.OpRecord{Version: v, Op: ot.Op{{Skip: 1 + int(v)}, {Insert: "!"}}, Session: "s", Seq: v}
+		if err := db.Append(ctx, "doc", []storage.OpRecord{rec}, 2+int(v), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	for _, name := range []string{DBFile, DBFile + "-journal"} {
+		b, err := os.ReadFile(filepath.Join(live, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// dirState is each file of dir: its bytes and modification time.
+func dirState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := map[string]string{}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st[e.Name()] = fmt.Sprintf("%x %v", sha256.Sum256(b), info.ModTime().UnixNano())
+	}
+	return st
+}
+
+// TestCheckWritesNothing: `folio check` diagnoses a data directory whose
+// journal holds ops the database file does not, without applying them:
+// both files stay as they were, also when they and the directory are
+// read-only; a damaged journal is reported and left alone too.
+func TestCheckWritesNothing(t *testing.T) {
+	data := seedJournaled(t)
+	damaged := seedJournaled(t)
+	journal := filepath.Join(damaged, DBFile+"-journal")
+	b, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b, "not a journal") // Its header.
+	if err := os.WriteFile(journal, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{data, damaged} {
+		for _, name := range []string{DBFile, DBFile + "-journal"} {
+			if err := os.Chmod(filepath.Join(dir, name), 0o400); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	}
+	before := dirState(t, data)
+	if code, out, errs := runIn(t, "check", "--data", data); code != 0 || !strings.HasPrefix(out, "ok:") {
+		t.Errorf("check: exit %d %q %s", code, out, errs)
+	}
+	if after := dirState(t, data); !maps.Equal(before, after) {
+		t.Errorf("check changed the data directory:\n%v\n%v", before, after)
+	}
+	before = dirState(t, damaged)
+	if code, _, errs := runIn(t, "check", "--data", damaged); code != 1 ||
+		!strings.Contains(errs, "is not a Folio journal") {
+		t.Errorf("check of a damaged journal: exit %d %s", code, errs)
+	}
+	if after := dirState(t, damaged); !maps.Equal(before, after) {
+		t.Errorf("check changed the damaged data directory:\n%v\n%v", before, after)
 	}
 }

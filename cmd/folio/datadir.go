@@ -39,19 +39,38 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// dataLockTimeout is how long a maintenance command waits for the lock of
+// a database that a server may hold.
+const dataLockTimeout = 500 * time.Millisecond
+
+// dataFile returns the database file of an existing data directory.
+func dataFile(dir string) (string, error) {
+	file := filepath.Join(dir, DBFile)
+	if _, err := os.Stat(file); err != nil {
+		return "", fmt.Errorf("no Folio database at %s (set --data or FOLIO_DATA): %w", file, err)
+	}
+	return file, nil
+}
+
+// inUse reports a database that a server holds plainly; other errors
+// pass through.
+func inUse(file string, err error) error {
+	if errors.Is(err, storage.ErrLocked) {
+		return fmt.Errorf("%s is in use by a running folio server: stop it first, or work on a copy made "+
+			"with `folio backup --server URL FILE` (while it runs, its HTTP API serves exports and backups): %w", file, err)
+	}
+	return err
+}
+
 // openDataDir opens the database of an existing data directory for a
 // maintenance command. A server holding it is reported plainly.
 func openDataDir(dir string) (*storage.DB, error) {
-	file := filepath.Join(dir, DBFile)
-	if _, err := os.Stat(file); err != nil {
-		return nil, fmt.Errorf("no Folio database at %s (set --data or FOLIO_DATA): %w", file, err)
+	file, err := dataFile(dir)
+	if err != nil {
+		return nil, err
 	}
-	db, err := storage.Open(file, storage.Options{LockTimeout: 500 * time.Millisecond})
-	if errors.Is(err, storage.ErrLocked) {
-		return nil, fmt.Errorf("%s is in use by a running folio server: stop it first, or work on a copy made "+
-			"with `folio backup --server URL FILE` (while it runs, its HTTP API serves exports and backups): %w", file, err)
-	}
-	return db, err
+	db, err := storage.Open(file, storage.Options{LockTimeout: dataLockTimeout})
+	return db, inUse(file, err)
 }
 
 // withDB runs f on the opened database of dir and closes it.

@@ -15,7 +15,9 @@
 // waited for), then the store; a second signal ends the process at once.
 //
 // export and check open the data directory directly and refuse while a
-// server holds it; backup goes through the running server when one answers
+// server holds it; check only reads (storage.CheckFile: the journal is
+// checked in memory, not applied), so it changes nothing it diagnoses and
+// works on a read-only copy; backup goes through the running server when one answers
 // at --server; restore needs the server stopped and keeps the current
 // database aside. Commands run in-process against their own env (arguments,
 // environment, output), which is how the tests call them.
