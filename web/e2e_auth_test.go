@@ -165,18 +165,19 @@ func testPagesRefused(t *testing.T, a *tokenEnv, b *browser) {
 		refused = "needs a link with a valid token"
 		expired = "The access token in this link has expired" // Its holder only needs a fresh link.
 	)
-	for name, c := range map[string]struct{ path, says string }{
-		"no token":                     {"/d/" + id, refused},
-		"another document's token":     {"/d/" + id + "?token=" + a.token(t, other, roleEdit, "", time.Hour), refused},
-		"embed, another doc's token":   {"/embed/" + id + "?token=" + a.token(t, other, roleView, "", time.Hour), refused},
-		"embed, no token, readonly=1":  {"/embed/" + id + "?readonly=1", refused},
-		"expired token (not yet used)": {"/d/" + id + "?token=" + a.token(t, id, roleEdit, "", time.Nanosecond), expired},
-		"embed, expired token":         {"/embed/" + id + "?token=" + a.token(t, id, roleView, "", time.Nanosecond), expired},
+	for name, c := range map[string]struct{ path, says, heading string }{
+		"no token":                     {"/d/" + id, refused, "Access needed"},
+		"another document's token":     {"/d/" + id + "?token=" + a.token(t, other, roleEdit, "", time.Hour), refused, "Access needed"},
+		"embed, another doc's token":   {"/embed/" + id + "?token=" + a.token(t, other, roleView, "", time.Hour), refused, "Access needed"},
+		"embed, no token, readonly=1":  {"/embed/" + id + "?readonly=1", refused, "Access needed"},
+		"expired token (not yet used)": {"/d/" + id + "?token=" + a.token(t, id, roleEdit, "", time.Nanosecond), expired, "Link expired"},
+		"embed, expired token":         {"/embed/" + id + "?token=" + a.token(t, id, roleView, "", time.Nanosecond), expired, "Link expired"},
 	} {
 		tb := b.open(t, a.url+c.path)
 		tb.waitJS(t, name+": a 403 page", fmt.Sprintf(`performance.getEntriesByType('navigation')[0].responseStatus === 403 &&
 			document.body.innerText.includes(%q) && !document.body.innerText.includes('secret text') &&
 			window.folio === undefined`, c.says))
+		tb.waitJS(t, name+": headed in words, styled, the status beside", errorPageCheck(c.heading, 403))
 	}
 }
 

@@ -62,6 +62,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("ShareBoxCopyButtons", func(t *testing.T) { testCopyButtons(t, env, b) })
 	t.Run("PhoneOpensSidePanel", func(t *testing.T) { testPhonePanel(t, env, b) })
 	t.Run("LandingCreatesAndOpens", func(t *testing.T) { testLanding(t, env, b) })
+	t.Run("ErrorPagesSayWhatWentWrong", func(t *testing.T) { testErrorPages(t, env, b) })
 	t.Run("EmbedPostsReadyToAllowedParent", func(t *testing.T) { testEmbedAllowed(t, env, b, hostOK) })
 	t.Run("EmbedRefusedForOtherOrigin", func(t *testing.T) { testEmbedRefused(t, env, b, hostOther) })
 }
@@ -783,6 +784,35 @@ func testLanding(t *testing.T, env *testEnv, b *browser) {
 	if reader.evalInt(t, `folio.view.hasFocus ? 1 : 0`) != 0 {
 		t.Error("the editor of a document with text took the focus")
 	}
+}
+
+// testErrorPages: an error page is headed by what went wrong, in words; its
+// HTTP status is still there, but smaller, for whoever reports it.
+func testErrorPages(t *testing.T, env *testEnv, b *browser) {
+	for path, c := range map[string]struct {
+		heading string
+		status  int
+	}{
+		"/nothing/here":  {"Page not found", 404},
+		"/d/not%20an-id": {"Not a document address", 400},
+		"/embed/a.b":     {"Not a document address", 400},
+	} {
+		tb := b.open(t, env.url+path)
+		tb.waitJS(t, path+": headed in words, the status beside", errorPageCheck(c.heading, c.status))
+	}
+}
+
+// errorPageCheck is a JS condition: the page answered status, its one
+// heading is heading (the title too), styled by folio.css, and the status
+// shows below it in smaller type.
+func errorPageCheck(heading string, status int) string {
+	return fmt.Sprintf(`(h => h.length === 1 && h[0].textContent === %q && document.title === %q &&
+		performance.getEntriesByType('navigation')[0].responseStatus === %d &&
+		(s => s !== null && s.checkVisibility() && s.textContent === 'Error %d' &&
+			parseFloat(getComputedStyle(s).fontSize) * 2 < parseFloat(getComputedStyle(h[0]).fontSize) &&
+			s.getBoundingClientRect().top > h[0].getBoundingClientRect().bottom)(document.querySelector('.error-status')) &&
+		getComputedStyle(document.body).fontFamily.startsWith('system-ui'))(document.querySelectorAll('h1'))`,
+		heading, heading+" · Folio", status, status)
 }
 
 func testEmbedAllowed(t *testing.T, env *testEnv, b *browser, host *httptest.Server) {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -22,7 +21,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		if id, ok := pageDocID(r); ok && s.opts.Authorize != nil {
 			if _, err := s.authorize(r, id, needRead); err != nil {
-				refusePage(w, errors.Is(err, errTokenExpired))
+				s.pages.refuse(w, r, errors.Is(err, errTokenExpired))
 				return
 			}
 		}
@@ -45,34 +44,18 @@ func pageDocID(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// refusePage answers a page request without a valid token: a small HTML
-// page (no script, no style, no external resource) that says nothing about
-// whether the document exists. A link whose token expired says so: its
-// holder had access, and only needs a fresh link.
-func refusePage(w http.ResponseWriter, expired bool) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusForbidden)
-	title, text := "Access refused", "This document needs a link with a valid token (?token=...)."
+// refuse answers a page request without a valid token with the error page
+// (403, no script), which says nothing about whether the document exists and
+// is never cached: the answer depends on the token. A link whose token expired says
+// so: its holder had access, and only needs a fresh link.
+func (p *pages) refuse(w http.ResponseWriter, r *http.Request, expired bool) {
+	d := pageData{Title: "Access needed · Folio", Heading: "Access needed", Status: http.StatusForbidden,
+		Config:  pageConfig{Page: "error"},
+		Message: "This document needs a link with a valid token (?token=...). Ask whoever shared it for a new link.",
+		Embed:   strings.HasPrefix(r.URL.Path, "/embed/"), Refusal: true}
 	if expired {
-		title, text = "Link expired", "The access token in this link has expired."
+		d.Title, d.Heading = "Link expired · Folio", "Link expired"
+		d.Message = "The access token in this link has expired. Ask whoever shared it for a new link."
 	}
-	_, _ = fmt.Fprintf(w, refusedHTML, title, title, text)
+	p.render(w, r, "error", http.StatusForbidden, d)
 }
-
-// refusedHTML is the refusal page: its title, heading and text, all
-// constant (nothing from the request is written into it).
-const refusedHTML = `<!doctype html>
-<html lang="en">
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>%s · Folio</title>
-<h1>%s</h1>
-<p>%s Ask whoever shared it for a new link.</p>
-</html>
-`

@@ -41,6 +41,7 @@ var (
 func (s *Server) routePages(mux *http.ServeMux) {
 	p := newPages(s.opts.EmbedOrigins)
 	p.log = s.log
+	s.pages = p // guard answers refused pages with them
 	mux.HandleFunc("GET /{$}", p.landing)
 	mux.HandleFunc("GET /d/{id}", p.editor)
 	mux.HandleFunc("GET /embed/{id}", p.embed)
@@ -128,8 +129,14 @@ type pageData struct {
 	ID      string
 	Version string // asset cache buster
 	Config  pageConfig
+	// The error page: what went wrong in words (Heading), the HTTP status
+	// beside it, smaller, and what to do (Message).
+	Heading string
 	Status  int
 	Message string
+	// Refusal: the page answers a request refused for its token (guard). It
+	// is never cached, and runs and loads nothing but the stylesheet.
+	Refusal bool
 	// Embed: the page answers /embed/{id} (the editor or its error page), so
 	// it may be framed by the embed origins and links nowhere else.
 	Embed bool
@@ -176,7 +183,7 @@ func (p *pages) notFound(w http.ResponseWriter, r *http.Request, mux *http.Serve
 		http.NotFound(w, r)
 		return
 	}
-	p.render(w, r, "error", http.StatusNotFound, pageData{Title: "Not found · Folio",
+	p.render(w, r, "error", http.StatusNotFound, pageData{Title: "Page not found · Folio", Heading: "Page not found",
 		Config: pageConfig{Page: "error"}, Status: http.StatusNotFound,
 		Message: "There is no page at this address. A document's page is /d/ followed by its id."})
 }
@@ -186,7 +193,7 @@ func (p *pages) badID(w http.ResponseWriter, r *http.Request) {
 }
 
 func badIDPage(embed bool) pageData {
-	return pageData{Title: "Bad document id · Folio", Embed: embed,
+	return pageData{Title: "Not a document address · Folio", Heading: "Not a document address", Embed: embed,
 		Config: pageConfig{Page: "error"}, Status: http.StatusBadRequest,
 		Message: "A document id is 1 to 64 letters, digits, '-' or '_'."}
 }
@@ -212,6 +219,10 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, stat
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-cache")
+	if d.Refusal {
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors "+ancestors)
+		h.Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -111,7 +111,9 @@ func TestLandingPage(t *testing.T) {
 			continue
 		}
 		checkPageHeaders(t, rec, "'self'")
-		if body := rec.Body.String(); !strings.Contains(body, "<h1>404</h1>") || !strings.Contains(body, `href="/"`) {
+		// Headed in words; the status stays, smaller, beside them.
+		if body := rec.Body.String(); !strings.Contains(body, "<h1>Page not found</h1>") ||
+			!strings.Contains(body, `class="caption error-status">Error 404<`) || !strings.Contains(body, `href="/"`) {
 			t.Errorf("%s: body %s", path, body)
 		}
 	}

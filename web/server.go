@@ -141,6 +141,7 @@ type Server struct {
 	hosts   hostPolicy // Static after New.
 	handler http.Handler
 	mux     *http.ServeMux
+	pages   *pages // Static after New (routePages).
 
 	// renders bounds the HTML exports rendered at once to the processors
 	// (goldmark's worst case under MaxMarkdownHTML is seconds of CPU each).

@@ -500,15 +500,18 @@ func TestLongPollEndsAtExpiry(t *testing.T) {
 	}
 }
 
-// TestRefusedPageIsHTML: a page asked without a token gets a small HTML 403
-// page that runs and loads nothing and tells nothing of the document.
+// TestRefusedPageIsHTML: a page asked without a token gets the error page,
+// 403, headed in words with the status beside it, that runs nothing, loads
+// only the stylesheet, is never cached and tells nothing of the document.
 func TestRefusedPageIsHTML(t *testing.T) {
 	e, _ := newAuthEnv(t)
 	for _, path := range []string{"/d/d", "/embed/d", "/d/missing"} {
 		r := e.send("GET", path, "")
 		body := string(r.body)
 		if r.status != http.StatusForbidden || r.header.Get("Content-Type") != "text/html; charset=utf-8" ||
-			r.header.Get("Content-Security-Policy") != "default-src 'none'" ||
+			!strings.HasPrefix(r.header.Get("Content-Security-Policy"), "default-src 'none'; style-src 'self'; ") ||
+			strings.Contains(r.header.Get("Content-Security-Policy"), "script-src") || r.header.Get("Cache-Control") != "no-store" ||
+			!strings.Contains(body, "<h1>Access needed</h1>") || !strings.Contains(body, `class="caption error-status">Error 403<`) ||
 			!strings.Contains(body, "needs a link with a valid token") || strings.Contains(body, "secret") ||
 			strings.Contains(body, "<script") || strings.Contains(body, "missing") {
 			t.Errorf("%s: %d %v %q", path, r.status, r.header, body)
