@@ -183,7 +183,7 @@ func testPagesRefused(t *testing.T, a *tokenEnv, b *browser) {
 
 func testShareLink(t *testing.T, a *tokenEnv, b *browser) {
 	id := a.create(t, "shared", "look")
-	edit := b.open(t, a.url+"/d/"+id+"?token="+a.token(t, id, roleEdit, "Ann", time.Hour))
+	edit := b.open(t, a.url+"/d/"+id+"?token="+a.token(t, id, roleEdit, "Ann", 6*24*time.Hour))
 	edit.waitSaved(t)
 	edit.waitJS(t, "a read-only link with a token; no edit link", `document.getElementById('readonly-link').value.includes('token=') &&
 		document.getElementById('share-edit').hidden && !document.getElementById('share-readonly').hidden`)
@@ -199,6 +199,13 @@ func testShareLink(t *testing.T, a *tokenEnv, b *browser) {
 	if err != nil || c.Role != roleView || c.Doc != id || c.Name != "" {
 		t.Fatalf("share token claims %+v, %v; want a nameless view token for %s", c, err, id)
 	}
+	// The link stops working with the sharer's token, in 6 days: the share
+	// box says so, in the user's locale, relative and absolute.
+	exp := c.ExpiresAt.Time.UTC().Format("2006-01-02T15:04:05.000Z")
+	edit.waitJS(t, "when the read-only link expires", fmt.Sprintf(`(n => n.checkVisibility() && n.dataset.expires === %q &&
+		n.textContent === 'Expires ' + new Intl.RelativeTimeFormat(undefined, {numeric: 'always'}).format(6, 'day') + ' (' +
+			new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'short'}).format(new Date(%q)) + ')')(
+		document.getElementById('readonly-link-expiry'))`, exp, exp))
 
 	ro := b.open(t, link)
 	ro.waitSaved(t)

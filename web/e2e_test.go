@@ -737,6 +737,10 @@ func testCopyButtons(t *testing.T, env *testEnv, b *browser) {
 	tab := b.open(t, env.url+"/d/"+id)
 	tab.waitSaved(t)
 	tab.waitJS(t, "the read-only link", `document.getElementById('readonly-link').value !== ''`)
+	// On an open server neither link ever stops working, and each says so.
+	tab.waitJS(t, "both links said never to expire", `['share-link', 'readonly-link'].every(id => (n => n.checkVisibility() &&
+		n.textContent === 'Never expires' && document.getElementById(id).getAttribute('aria-describedby') === n.id)(
+		document.getElementById(id + '-expiry')))`)
 	buttons, boxes := strings.Join(tab.axNames(t, "button"), "|"), strings.Join(tab.axNames(t, "textbox"), "|")
 	if !strings.Contains(buttons, "Copy the edit link|Copy the read-only link") {
 		t.Errorf("buttons named %q, want each Copy named for its link", buttons)

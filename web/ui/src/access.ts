@@ -50,25 +50,49 @@ function sameOriginPath(u: unknown): u is string {
   return typeof u === "string" && u.startsWith("/") && !u.startsWith("//") && !u.startsWith("/\\");
 }
 
+/** A share link, and when it stops working (null: never). */
+export interface ShareLink { url: string; expiresAt: Date | null }
+
 /**
  * readonlyLink asks the server for a read-only link to document id (POST
  * {api}/docs/{id}/share; with auth on, the answer carries a view token
- * minted from ours) and returns it as an absolute URL. When the server
- * refuses (403, 404: another authorizer than the built-in tokens) or cannot
- * be reached, an open server's page falls back to ?readonly=1, and a page
- * with a token returns null: its own token must not be handed out.
+ * minted from ours, which expires when ours does: expiresAt) and returns it
+ * as an absolute URL. When the server refuses (403, 404: another authorizer
+ * than the built-in tokens) or cannot be reached, an open server's page
+ * falls back to ?readonly=1, which never expires, and a page with a token
+ * returns null: its own token must not be handed out.
  */
 export async function readonlyLink(fetch: Fetch, o: { api: string; id: string; token: string; origin: string }):
-  Promise<string | null> {
-  const fallback = o.token ? null : `${o.origin}/d/${encodeURIComponent(o.id)}?readonly=1`;
+  Promise<ShareLink | null> {
+  const fallback = o.token ? null : { url: `${o.origin}/d/${encodeURIComponent(o.id)}?readonly=1`, expiresAt: null };
   try {
     const res = await fetch(`${o.api}/docs/${encodeURIComponent(o.id)}/share`, { method: "POST", headers: bearer(o.token) });
     if (!res.ok) return fallback;
     const body = await res.json();
-    return sameOriginPath(body?.url) ? o.origin + body.url : fallback;
+    if (!sameOriginPath(body?.url)) return fallback;
+    const exp = typeof body.expiresAt === "string" ? new Date(body.expiresAt) : null;
+    return { url: o.origin + body.url, expiresAt: exp && !isNaN(exp.getTime()) ? exp : null };
   } catch {
     return fallback;
   }
+}
+
+/**
+ * expiryText says when a share link stops working, for the share box:
+ * relative and absolute, in the user's locale (locale and timeZone are for
+ * tests; undefined is the user's), e.g. "Expires in 6 days (Dec 4, 2026,
+ * 10:30 AM)"; "Never expires" for null.
+ */
+export function expiryText(expiresAt: Date | null, now: Date, locale?: string, timeZone?: string): string {
+  if (!expiresAt) return "Never expires";
+  const secs = (expiresAt.getTime() - now.getTime()) / 1000;
+  if (secs <= 0) return "Expired";
+  const rel = new Intl.RelativeTimeFormat(locale, { numeric: "always" });
+  const minutes = Math.round(secs / 60), hours = Math.round(secs / 3600);
+  const when = minutes < 60 ? rel.format(Math.max(1, minutes), "minute")
+    : hours < 48 ? rel.format(hours, "hour") : rel.format(Math.round(secs / 86400), "day");
+  const at = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone }).format(expiresAt);
+  return `Expires ${when} (${at})`;
 }
 
 /** Thrown by createDoc with a message for people. */

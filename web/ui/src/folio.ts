@@ -5,7 +5,7 @@
 import { FolioSession, Participant } from "./session";
 import { Status, announcement, statusText } from "./status";
 import { safeColor } from "./cursors";
-import { createDoc, pageToken, readonlyLink, tokenClaims, withToken } from "./access";
+import { createDoc, expiryText, pageToken, readonlyLink, tokenClaims, withToken } from "./access";
 import { parentOrigin, postTargets } from "./embed";
 
 interface PageConfig {
@@ -225,20 +225,33 @@ function startWriting(session: FolioSession): void {
 }
 
 // shareBox fills the share links. The plain link lets anyone edit only on an
-// open server; a page opened with a token has no such link to give (its
-// own token is personal), so that row is hidden. The read-only link comes
-// from the server, with a view token when access control is on.
+// open server, for good; a page opened with a token has no such link to
+// give (its own token is personal), so that row is hidden. The read-only
+// link comes from the server, with a view token when access control is on,
+// which stops working when the page's own token does: the line below it
+// says when, and keeps saying it as that comes nearer.
 function shareBox(cfg: PageConfig, id: string, token: string): void {
   const share = $<HTMLInputElement>("share-link"), ro = $<HTMLInputElement>("readonly-link");
   if (share) share.value = `${location.origin}/d/${encodeURIComponent(id)}`;
   if (token) $("share-edit")?.setAttribute("hidden", "");
   readonlyLink((u, init) => fetch(u, init), { api: cfg.api, id, token, origin: location.origin }).then((link) => {
-    if (link && ro) ro.value = link;
-    else $("share-readonly")?.setAttribute("hidden", "");
+    if (link && ro) {
+      ro.value = link.url;
+      const note = $("readonly-link-expiry");
+      if (!note) return;
+      const say = () => { note.textContent = expiryText(link.expiresAt, new Date()); };
+      say();
+      if (link.expiresAt) {
+        note.dataset.expires = link.expiresAt.toISOString();
+        setInterval(say, EXPIRY_EVERY);
+      }
+    } else $("share-readonly")?.setAttribute("hidden", "");
     if (!link && token) $("share")?.setAttribute("hidden", "");
   });
   copyButtons();
 }
+
+const EXPIRY_EVERY = 30_000; // ms between two updates of a link's "Expires in …"
 
 const COPIED_FOR = 2000; // ms a Copy button says Copied
 

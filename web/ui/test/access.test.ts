@@ -2,7 +2,7 @@
 // the share and create requests make of the server's answers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CreateError, Fetch, createDoc, pageToken, readonlyLink, tokenClaims, withToken } from "../src/access";
+import { CreateError, Fetch, createDoc, expiryText, pageToken, readonlyLink, tokenClaims, withToken } from "../src/access";
 
 const b64url = (s: string) => Buffer.from(s, "utf8").toString("base64url");
 const jwt = (claims: object) => `${b64url('{"alg":"HS256","typ":"JWT"}')}.${b64url(JSON.stringify(claims))}.c2ln`;
@@ -44,25 +44,44 @@ function fakeFetch(status: number, body: unknown) {
 }
 
 test("readonlyLink asks the server with the token as a Bearer header", async () => {
-  const { f, calls } = fakeFetch(200, { url: "/d/x?readonly=1&token=VIEW" });
+  const { f, calls } = fakeFetch(200, { url: "/d/x?readonly=1&token=VIEW", expiresAt: "2026-12-04T10:30:00Z" });
   const link = await readonlyLink(f, { api: "/api/v1", id: "x", token: "EDIT", origin: "http://h:1" });
-  assert.equal(link, "http://h:1/d/x?readonly=1&token=VIEW");
+  assert.deepEqual(link, { url: "http://h:1/d/x?readonly=1&token=VIEW", expiresAt: new Date("2026-12-04T10:30:00Z") });
   assert.deepEqual(calls, [{ url: "/api/v1/docs/x/share", method: "POST", headers: { Authorization: "Bearer EDIT" } }]);
 });
 
 test("readonlyLink without a token sends no Authorization", async () => {
   const { f, calls } = fakeFetch(200, { url: "/d/x?readonly=1" });
-  assert.equal(await readonlyLink(f, { api: "/api/v1", id: "x", token: "", origin: "http://h" }), "http://h/d/x?readonly=1");
+  // No expiresAt: the link never expires.
+  assert.deepEqual(await readonlyLink(f, { api: "/api/v1", id: "x", token: "", origin: "http://h" }),
+    { url: "http://h/d/x?readonly=1", expiresAt: null });
   assert.deepEqual(calls[0].headers, {});
 });
 
 test("readonlyLink falls back to ?readonly=1 on an open server, and to nothing with a token", async () => {
   for (const [status, body] of [[403, {}], [404, {}], [0, null], [200, { url: "//evil.example/x" }], [200, { url: "https://evil.example/" }], [200, null]] as const) {
     const open = await readonlyLink(fakeFetch(status, body).f, { api: "/api/v1", id: "a b", token: "", origin: "http://h" });
-    assert.equal(open, "http://h/d/a%20b?readonly=1", `open server, ${status} ${JSON.stringify(body)}`);
+    assert.deepEqual(open, { url: "http://h/d/a%20b?readonly=1", expiresAt: null }, `open server, ${status} ${JSON.stringify(body)}`);
     const withTok = await readonlyLink(fakeFetch(status, body).f, { api: "/api/v1", id: "x", token: "T", origin: "http://h" });
     assert.equal(withTok, null, `with a token, ${status} ${JSON.stringify(body)}`);
   }
+});
+
+test("expiryText says when a link stops working, relative and absolute", () => {
+  const now = new Date("2026-11-28T10:30:00Z");
+  const at = (ms: number) => new Date(now.getTime() + ms);
+  const min = 60e3, hour = 60 * min, day = 24 * hour;
+  assert.equal(expiryText(null, now, "en-US", "UTC"), "Never expires");
+  assert.equal(expiryText(at(6 * day), now, "en-US", "UTC"), "Expires in 6 days (Dec 4, 2026, 10:30 AM)");
+  // A page reads it a moment after the server wrote it.
+  assert.ok(expiryText(at(6 * day - 500), now, "en-US", "UTC").startsWith("Expires in 6 days ("));
+  assert.ok(expiryText(at(hour - 500), now, "en-US", "UTC").startsWith("Expires in 1 hour ("));
+  assert.equal(expiryText(at(47 * hour), now, "en-US", "UTC"), "Expires in 47 hours (Nov 30, 2026, 9:30 AM)");
+  assert.equal(expiryText(at(10 * min), now, "en-US", "UTC"), "Expires in 10 minutes (Nov 28, 2026, 10:40 AM)");
+  assert.equal(expiryText(at(5e3), now, "en-US", "UTC"), "Expires in 1 minute (Nov 28, 2026, 10:30 AM)");
+  assert.equal(expiryText(at(-1), now, "en-US", "UTC"), "Expired");
+  // The user's locale, not English, for the date and the relative time.
+  assert.equal(expiryText(at(6 * day), now, "de-DE", "UTC"), "Expires in 6 Tagen (04.12.2026, 10:30)");
 });
 
 test("createDoc carries the token to the new document", async () => {
