@@ -55,6 +55,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("LeavingThePageLeavesTheDocument", func(t *testing.T) { testLeaving(t, env, b) })
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
+	t.Run("ViewersShownAsViewers", func(t *testing.T) { testViewers(t, env, b) })
 	t.Run("ThemeFollowsPreference", func(t *testing.T) { testTheme(t, env, b) })
 	t.Run("KeyboardHintToLeaveEditor", func(t *testing.T) { testKeysHint(t, env, b) })
 	t.Run("FocusRingInBothThemes", func(t *testing.T) { testFocusRing(t, env, b) })
@@ -611,6 +612,24 @@ func testReadonly(t *testing.T, env *testEnv, b *browser) {
 		t.Fatalf("PUT: %d %s", r.status, r.body)
 	}
 	converged(t, env, id, "read me, again", tab)
+}
+
+// testViewers: a read-only page has no current-line band (it has no line
+// to type on), unlike an editor's.
+func testViewers(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("viewers", "first\nsecond\nthird")
+	ann := b.open(t, env.url+"/d/"+id+"?name=Ann")
+	vera := b.open(t, env.url+"/d/"+id+"?name=Vera&readonly=1")
+	ann.waitSaved(t)
+	vera.waitSaved(t)
+	for _, tb := range []*tab{ann, vera} {
+		tb.eval(t, `folio.view.dispatch({selection: {anchor: 8}}), folio.view.focus()`)
+	}
+	ann.waitJS(t, "the editor's current line highlighted", `(l => l.length === 1 && l[0].textContent === 'second')(document.querySelectorAll('.cm-activeLine'))`)
+	vera.waitJS(t, "the viewer's selection on line 2", `folio.view.state.doc.lineAt(folio.view.state.selection.main.head).number === 2`)
+	if n := vera.evalInt(t, `document.querySelectorAll('.cm-activeLine').length`); n != 0 {
+		t.Errorf("the read-only page highlights %d current lines", n)
+	}
 }
 
 // testTheme: the pages are dark when the user prefers dark and follow a

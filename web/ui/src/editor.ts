@@ -72,7 +72,6 @@ export class Editor {
         EditorState.lineSeparator.of("\n"), // the wire counts "\r\n" as two code points: never normalize
         history(),
         drawSelection(),
-        highlightActiveLine(),
         keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
         markdownUnlessLarge(),
         syntaxHighlighting(highlight),
@@ -124,7 +123,9 @@ export class Editor {
  */
 const HINT_ID = "editor-keys-hint";
 
+// A read-only text has no current line to highlight: the band reads as "you
+// are typing here" to someone who cannot type.
 function readonlyExt(ro: boolean): Extension {
   return [EditorState.readOnly.of(ro), EditorView.editable.of(!ro),
-    ro ? [] : EditorView.contentAttributes.of({ "aria-describedby": HINT_ID })];
+    ro ? [] : [highlightActiveLine(), EditorView.contentAttributes.of({ "aria-describedby": HINT_ID })]];
 }
