@@ -199,7 +199,7 @@ func (r *room) presenceAtHead(q *Presence) bool {
 }
 
 func samePresence(a, b Presence) bool {
-	return a.Name == b.Name && a.Color == b.Color && a.Version == b.Version &&
+	return a.Name == b.Name && a.Color == b.Color && a.Version == b.Version && a.Role == b.Role &&
 		(a.Cursor == nil) == (b.Cursor == nil) && (a.Cursor == nil || *a.Cursor == *b.Cursor)
 }
 

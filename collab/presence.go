@@ -85,6 +85,9 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 		text = r.headTextJSON()
 	}
 	s.pres = Presence{Session: s.id, Name: s.name, Color: s.color, Version: r.head}
+	if s.role == RoleView {
+		s.pres.Role = string(RoleView)
+	}
 	s.presBytes = nil
 	// It moved here from another node: its presence replaces that node's.
 	delete(r.elsewhere, s.id)

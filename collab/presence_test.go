@@ -544,3 +544,73 @@ func TestPresenceOlderThanWindowRefused(t *testing.T) {
 		t.Fatalf("presence %+v, want the cursor moved to 6 at version 6", p)
 	}
 }
+
+// TestPresenceSaysWhoOnlyViews: a session that may only read, by its grant
+// or because its hello asked for read-only, is "role":"view" in its
+// presence, so that the others can list it as a viewer; an editor's
+// presence is as it always was, without the key. Asking for read-only
+// gives the view role even with an edit grant: its ops are refused.
+func TestPresenceSaysWhoOnlyViews(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.peer.Authorize = func(token string) (Grant, error) {
+		if token == "view" {
+			return Grant{Role: RoleView}, nil
+		}
+		return Grant{Role: RoleEdit, Create: true}, nil
+	}
+	ann := dialTest(t, ts.url+"roles")
+	wa := ann.hello(ClientMsg{User: &User{Name: "Ann"}})
+	vera := dialTest(t, ts.url+"roles")
+	wv := vera.hello(ClientMsg{ReadOnly: true, User: &User{Name: "Vera"}})
+	if wv.Role != string(RoleView) {
+		t.Fatalf("welcome of a read-only hello with an edit grant: role %q, want view", wv.Role)
+	}
+	vera.sendRaw(opJSON(1, wv.Version, `["typed"]`))
+	vera.expectError(CodeForbidden)
+	// Ann hears of Vera as a viewer; Vera's welcome lists Ann as before.
+	for {
+		b := ann.expect(TypePresence)
+		var p Presence
+		_ = json.Unmarshal(b, &p)
+		if p.Session != wv.Session {
+			continue
+		}
+		if p.Role != "view" || !strings.Contains(string(b), `,"role":"view"}`) {
+			t.Fatalf("Vera's presence %s, want role view", b)
+		}
+		break
+	}
+	if len(wv.Peers) != 1 || wv.Peers[0].Session != wa.Session || wv.Peers[0].Role != "" {
+		t.Fatalf("Vera's welcome peers %+v, want Ann without a role", wv.Peers)
+	}
+	tok := dialTest(t, ts.url+"roles")
+	wt := tok.hello(ClientMsg{Token: "view"})
+	if wt.Role != string(RoleView) {
+		t.Fatalf("view grant: role %q", wt.Role)
+	}
+	last := dialTest(t, ts.url+"roles")
+	raw := func() []byte {
+		last.send(ClientMsg{Type: TypeHello, Key: NewKey()})
+		return last.expect(TypeWelcome)
+	}()
+	var wl Welcome
+	_ = json.Unmarshal(raw, &wl)
+	roles := map[string]string{}
+	for _, p := range wl.Peers {
+		roles[p.Session] = p.Role
+	}
+	if want := map[string]string{wa.Session: "", wv.Session: "view", wt.Session: "view"}; fmt.Sprint(roles) != fmt.Sprint(want) {
+		t.Fatalf("welcome peers' roles %v, want %v", roles, want)
+	}
+	// The cached encoding is encoding/json's, with and without the role.
+	for _, p := range []Presence{{Session: "s", Name: "Vera", Color: "#123456", Version: 3, Role: "view"},
+		{Session: "s", Name: "Ann", Color: "#123456", Cursor: &ot.Selection{Anchor: 1, Head: 2}, Version: 3}} {
+		want, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendPresenceEntry(nil, &p)); got != string(want) {
+			t.Errorf("presence entry %s, encoding/json %s", got, want)
+		}
+	}
+}

@@ -43,6 +43,10 @@ func appendPresenceEntry(b []byte, p *Presence) []byte {
 	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendUint(b, p.Version, 10)
+	if p.Role != "" {
+		b = append(b, `,"role":`...)
+		b = appendJSONString(b, p.Role)
+	}
 	return append(b, '}')
 }
 

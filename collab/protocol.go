@@ -53,6 +53,10 @@ type ClientMsg struct {
 	Cursor  CursorField `json:"cursor"`
 	Name    *string     `json:"name,omitempty"`
 	Color   *string     `json:"color,omitempty"`
+	// ReadOnly (hello) asks for RoleView whatever the grant allows: the
+	// client only shows the document (a read-only link), and the others
+	// see it as a viewer. A server from before it ignores it.
+	ReadOnly bool `json:"readonly,omitempty"`
 }
 
 // CursorField distinguishes an absent "cursor" (Set false: leave it as it is)
@@ -127,6 +131,11 @@ type Presence struct {
 	Color   string        `json:"color"`
 	Cursor  *ot.Selection `json:"cursor"`
 	Version uint64        `json:"version"`
+	// Role is "view" for a session that may only read (a view grant, or a
+	// hello that asked for ReadOnly), so that the others can tell viewers
+	// from editors. It is absent for an editor: what clients from before
+	// it received is unchanged, and they ignore it for a viewer.
+	Role string `json:"role,omitempty"`
 }
 
 // Leave says a session's connection closed.

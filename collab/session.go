@@ -384,6 +384,9 @@ func (s *session) hello(msg *ClientMsg, docID string, peer Peer) bool {
 		s.refuse(errorf(CodeForbidden, "not authorized"))
 		return false
 	}
+	if msg.ReadOnly { // Asking for less than the grant: never more.
+		grant.Role = RoleView
+	}
 	s.role, s.mayCreate, s.since = grant.Role, grant.Role == RoleEdit && grant.Create, msg.Version
 	switch {
 	case msg.Key != "":

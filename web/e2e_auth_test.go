@@ -127,8 +127,8 @@ func testEditAndView(t *testing.T, a *tokenEnv, b *browser) {
 	if got := view.text(t); got != want {
 		t.Fatalf("view page text %q after typing", got)
 	}
-	// Names come from the tokens (not ?name=); the viewer is listed.
-	edit.waitJS(t, "participants named by their tokens", `[...document.querySelectorAll('#participants li')].map(l => l.textContent).sort().join('|') === 'Ann (you)|Vic|Vic' &&
+	// Names come from the tokens (not ?name=); the viewer is listed, as one.
+	edit.waitJS(t, "participants named by their tokens", `[...document.querySelectorAll('#participants li')].map(l => l.textContent).sort().join('|') === 'Ann (you)|Vic (viewing)|Vic (viewing)' &&
 		document.getElementById('user-name').disabled && document.getElementById('user-name').value === 'Ann'`)
 
 	// Both select text: the editor's cursor reaches the viewer, the viewer sends none.

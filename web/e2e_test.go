@@ -615,7 +615,8 @@ func testReadonly(t *testing.T, env *testEnv, b *browser) {
 }
 
 // testViewers: a read-only page has no current-line band (it has no line
-// to type on), unlike an editor's.
+// to type on), unlike an editor's, and everyone's people list says who only
+// views, the viewer's own included.
 func testViewers(t *testing.T, env *testEnv, b *browser) {
 	id := env.create("viewers", "first\nsecond\nthird")
 	ann := b.open(t, env.url+"/d/"+id+"?name=Ann")
@@ -630,6 +631,9 @@ func testViewers(t *testing.T, env *testEnv, b *browser) {
 	if n := vera.evalInt(t, `document.querySelectorAll('.cm-activeLine').length`); n != 0 {
 		t.Errorf("the read-only page highlights %d current lines", n)
 	}
+	const people = `[...document.querySelectorAll('#participants li')].map(l => l.textContent).join('|')`
+	ann.waitJS(t, "Vera listed as viewing", people+` === 'Ann (you)|Vera (viewing)'`)
+	vera.waitJS(t, "Vera sees herself as viewing, Ann as an editor", people+` === 'Vera (you, viewing)|Ann'`)
 }
 
 // testTheme: the pages are dark when the user prefers dark and follow a

@@ -103,8 +103,17 @@ function showPeers(list: Participant[]): void {
     dot.className = "dot";
     dot.style.backgroundColor = p.color;
     const name = document.createElement("span");
-    name.textContent = p.self ? `${p.name} (you)` : p.name;
+    name.textContent = p.name;
+    // A viewer reads along and cannot type: said in words, beside the name.
+    const notes = [...(p.self ? ["you"] : []), ...(p.viewing ? ["viewing"] : [])];
+    if (notes.length) {
+      const note = document.createElement("span");
+      note.className = "who-note";
+      note.textContent = ` (${notes.join(", ")})`;
+      name.append(note);
+    }
     li.append(dot, name);
+    li.classList.toggle("viewing", p.viewing);
     li.classList.toggle("stale", p.stale);
     return li;
   }));

@@ -31,6 +31,8 @@ export interface OpMsg { version: number; op: Op; session: string; seq: number }
 export interface PeerMsg {
   session: string; name: string; color: string;
   cursor: Selection | null; version: number;
+  /** "view": the peer may only read (absent for an editor, and from servers before it). */
+  role?: string;
 }
 export interface WelcomeMsg {
   /** The public id, which the others see on this client's ops and presence. */

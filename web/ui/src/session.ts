@@ -33,6 +33,8 @@ const REFUSALS: Record<string, string> = {
 };
 export interface Participant {
   session: string; name: string; color: string; self: boolean;
+  /** The participant may only read (a read-only link or token). */
+  viewing: boolean;
   /** Offline: the peer was here when the connection dropped, and may have left since. */
   stale: boolean;
 }
@@ -62,7 +64,7 @@ export class FolioSession {
   private connState: ConnState = "connecting";
   private everLive = false;
   private role: "edit" | "view" = "edit";
-  private peers = new Map<string, { name: string; color: string }>();
+  private peers = new Map<string, { name: string; color: string; viewing: boolean }>();
   // Offline, the peers are those of the last connection, as last seen: the
   // next welcome says who is still here.
   private peersStale = false;
@@ -154,9 +156,12 @@ export class FolioSession {
     return s;
   }
 
+  // A read-only page says so in its hello, so that the server treats it
+  // as a viewer (whatever its token allows) and the others list it as one.
   private sendHello(): void {
     const token = this.o.token ? { token: this.o.token } : {};
-    this.conn.send({ type: "hello", ...this.client.hello(), ...token, user: { name: this.o.name, color: this.o.color } });
+    const readonly = this.o.readonly ? { readonly: true } : {};
+    this.conn.send({ type: "hello", ...this.client.hello(), ...token, ...readonly, user: { name: this.o.name, color: this.o.color } });
   }
 
   private onMessage(m: any): void {
@@ -194,7 +199,7 @@ export class FolioSession {
 
   private onPresence(p: PeerMsg): void {
     if (p.session === this.client.session) return;
-    this.peers.set(p.session, { name: String(p.name ?? ""), color: safeColor(p.color) });
+    this.peers.set(p.session, { name: String(p.name ?? ""), color: safeColor(p.color), viewing: p.role === "view" });
     const sel = p.cursor ? this.client.toLocal(p.cursor, p.version) : null;
     if (p.cursor && !sel) this.unplaced.set(p.session, p);
     else this.unplaced.delete(p.session);
@@ -344,7 +349,8 @@ export class FolioSession {
   }
 
   private emitPeers(): void {
-    const list: Participant[] = [{ session: this.client.session, name: this.o.name, color: this.o.color, self: true, stale: false }];
+    const list: Participant[] = [{ session: this.client.session, name: this.o.name, color: this.o.color, self: true,
+      viewing: this.readOnly, stale: false }];
     for (const [session, p] of this.peers) list.push({ session, ...p, self: false, stale: this.peersStale });
     this.o.onPeers?.(list);
   }
