@@ -3,10 +3,8 @@ package web
 // The editor in a real Chromium (chromedp): one browser, several tabs, a
 // real server stack (bbolt in t.TempDir(), the collab hub, this package's
 // server) on 127.0.0.1. Chromium must be installed: without it the test
-// fails, it never skips (CI installs it).
-//
-// FOLIO_SCREENSHOT=path writes the two-editor screenshot there (the README's
-// docs/editor.png is made with FOLIO_SCREENSHOT=$PWD/../docs/editor.png).
+// fails, it never skips (CI installs it). The README's picture is made by
+// TestEditorScreenshot (e2e_screenshot_test.go).
 
 import (
 	"encoding/json"
@@ -14,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -170,9 +167,6 @@ func testTwoEditors(t *testing.T, env *testEnv, b *browser) {
 	// A selection shows as a highlighted range in the other editor.
 	bob.eval(t, `(d => folio.view.dispatch({selection: {anchor: d.line(6).from, head: d.line(6).to}}))(folio.view.state.doc)`)
 	ann.waitJS(t, "Bob's selection of 'last'", `[...document.querySelectorAll('.cm-remote-selection')].map(e => e.textContent).join('') === 'last'`)
-	if path := os.Getenv("FOLIO_SCREENSHOT"); path != "" {
-		saveSideBySide(t, path, ann, bob)
-	}
 
 	// Undo in Ann's editor removes Ann's edits only.
 	ann.eval(t, `folio.view.focus()`)
