@@ -51,7 +51,9 @@
 //     passes (collab.Retryable): such a refusal of a request accepting
 //     text/event-stream is a 200 stream with a spread retry: delay and a
 //     reconnect event (sse.go, refuseStream), and so is the end of the
-//     streams a drain closes; other clients get the HTTP error.
+//     streams a drain closes; other clients get the HTTP error, whose
+//     Retry-After (errors.go, retryAfter) is that least delay: every 503 that
+//     passes with time says when to come back.
 //   - The connections held at once (WebSocket sessions, SSE streams,
 //     waiting long-polls) are bounded by Options.MaxConns (connlimit.go),
 //     a document's streams and long-polls by the hub's

@@ -106,11 +106,18 @@ func (e *retryError) Unwrap() error { return e.err }
 // retryLater is e, saying to retry after d.
 func retryLater(e *collab.Error, d time.Duration) error { return &retryError{e, d} }
 
-// retryAfter is the delay err asks a client to wait before it retries.
+// retryAfter is the delay err asks a client to wait before it retries: the
+// one retryLater gave it, or sseRetry for any other 503 that passes with
+// time (collab.Retryable: a drain, storage unavailable, a room catching up),
+// the least delay an EventSource is given for the same refusal. So a REST
+// client or a long-poll is told when to come back as a viewer is.
 func retryAfter(err error) (time.Duration, bool) {
 	var re *retryError
-	if errors.As(err, &re) {
+	switch {
+	case errors.As(err, &re):
 		return re.after, true
+	case collab.Retryable(err) && collab.HTTPStatus(err) == http.StatusServiceUnavailable:
+		return sseRetry, true
 	}
 	return 0, false
 }

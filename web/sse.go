@@ -43,7 +43,8 @@ const sseDeleted = "event: end\ndata: {\"code\":\"deleted\",\"message\":\"the do
 const sseReconnect = "reconnect"
 
 // sseRetry is the reconnect delay suggested to EventSource clients, and the
-// least one after a refusal that names none.
+// least one after a refusal that names none; such a refusal as a 503 says
+// Retry-After sseRetry (retryAfter).
 const sseRetry = 2 * time.Second
 
 // sseBatch bounds the events a stream writes (and flushes) at once.
