@@ -903,3 +903,31 @@ func TestBacklogDoesNotPin(t *testing.T) {
 		t.Errorf("consumed backlog kept: %+v, backlog %v", orig, s.backlog)
 	}
 }
+
+// TestSubscriptionErr: Err is nil while a subscription lives, and says why
+// it ended (deleted) as soon as it has, before its consumer has taken the
+// events it still holds and whatever its consumer's own context does.
+func TestSubscriptionErr(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ctx := context.Background()
+	if _, err := ts.hub.Create(ctx, "d", "abc"); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := ts.hub.Subscribe(ctx, "d", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := sub.Err(); err != nil {
+		t.Fatalf("Err of a live subscription: %v", err)
+	}
+	if err := ts.hub.Delete(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if e := AsError(sub.Err()); e == nil || e.Code != CodeDeleted {
+		t.Fatalf("Err after the delete: %v, want deleted", sub.Err())
+	}
+	if ev, err := sub.Next(ctx); err != nil || ev.Kind != EventSnapshot {
+		t.Fatalf("the snapshot it held: %+v, %v", ev, err)
+	}
+}

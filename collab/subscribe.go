@@ -196,6 +196,19 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	}
 }
 
+// Err is why the subscription ended (slow_consumer, deleted, unavailable),
+// or nil while it has not, whatever events it still holds. Unlike Next, it
+// does not race a caller's context: a consumer ended by its own context
+// (a draining server) can still tell that the document was deleted.
+func (s *Subscription) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
 // Ready appends to evs, in order, the events that are available now without
 // blocking, until evs holds max, and returns it. A consumer that writes in
 // batches calls it after Next: what piled up while it wrote goes out

@@ -198,7 +198,6 @@ func reconnectDelay(err error) time.Duration {
 func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.Subscription, expires time.Time) {
 	ctx, cancel := context.WithCancel(ctx)
 	events := make(chan []collab.Event)
-	var ended error // Why the pump stopped; read after events closes.
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -210,8 +209,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 		for i := 0; ; i ^= 1 {
 			ev, err := sub.Next(ctx)
 			if err != nil {
-				ended = err
-				return
+				return // Why: sub.Err, or ctx's end.
 			}
 			// What piled up while the last batch was written goes in one
 			// write. The writer is done with bufs[i]: clear it, or an idle
@@ -253,7 +251,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 			return
 		case batch, ok := <-events:
 			if !ok {
-				s.sseWrite(w, rc, s.streamEnd(ctx, ended))
+				s.sseWrite(w, rc, s.streamEnd(ctx, sub.Err()))
 				return
 			}
 			buf = buf[:0]
@@ -271,25 +269,28 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 				return
 			}
 		case <-ctx.Done():
-			s.sseWrite(w, rc, s.streamEnd(ctx, nil))
+			s.sseWrite(w, rc, s.streamEnd(ctx, sub.Err()))
 			return
 		}
 	}
 }
 
 // streamEnd is what a stream writes last when its subscription ended with
-// ended (nil: its context ended): end for a deleted document; a reconnect
-// event, with a spread delay, when the server drains (a crowd of viewers
-// would otherwise all come back sseRetry later) or the end passes with time
-// (a slow consumer, the hub closing); nothing when the client left.
+// ended (nil: it has not, its context ended): end for a deleted document,
+// even while the server drains (its viewers' reconnect would be refused,
+// then answered not_found, and EventSource would give up without being told
+// why); a reconnect event, with a spread delay, when the server drains (a
+// crowd of viewers would otherwise all come back sseRetry later) or the end
+// passes with time (a slow consumer, the hub closing); nothing when the
+// client left.
 func (s *Server) streamEnd(ctx context.Context, ended error) []byte {
 	switch {
+	case collab.AsError(ended) != nil && collab.AsError(ended).Code == collab.CodeDeleted:
+		return []byte(sseDeleted)
 	case s.Draining():
 		return s.appendReconnect(nil, errDraining())
 	case ctx.Err() != nil:
 		return nil
-	case collab.AsError(ended) != nil && collab.AsError(ended).Code == collab.CodeDeleted:
-		return []byte(sseDeleted)
 	case collab.Retryable(ended):
 		return s.appendReconnect(nil, ended)
 	}
