@@ -40,7 +40,9 @@
 // empty (a batch per wake-up, with a Wire in writes of up to maxWriteBytes,
 // so a long queue is never copied whole; each write with its own deadline:
 // one watchdog timer per session) and ends when the queue is empty. A per-session timer starts the
-// heartbeat pings (each waits for its pong in a short-lived goroutine); kick
+// heartbeat pings (each waits for its pong in a short-lived goroutine, and
+// drops the peer only if the reader waited for its frames all along: a pong
+// may sit unread behind a message waiting for a busy room); kick
 // starts the close handshake in a short-lived goroutine. The reader waits
 // for every one of them. An idle session thus has one goroutine.
 //

@@ -81,6 +81,10 @@ type session struct {
 	wire      *Wire           // Static, may be nil: frames are written without coder/websocket's writer.
 	pingTimer *time.Timer     // Starts a ping every PingInterval (pingDue).
 	pinging   atomic.Bool     // A ping waits for its pong.
+	// readTurn counts the reader's turns, for ping: odd while it waits
+	// for a frame (free to read, so a pong would be taken at once), even
+	// while it handles a message (behind a busy room, its rate, its writer).
+	readTurn atomic.Uint64
 	// stopClosing ends the watch for the hub's Close before hello (nil once
 	// ended); owned by the reader.
 	stopClosing func() bool
@@ -260,7 +264,9 @@ func (s *session) readLoop(docID string, peer Peer) *Error {
 		if err := s.reads.Wait(s.ctx); err != nil || !s.awaitWriter() {
 			return nil
 		}
+		s.readTurn.Add(1) // Free to read (ping).
 		typ, buf, err := s.readMessage()
+		s.readTurn.Add(1)
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				return errorf(CodeTooLarge, "message too large")
@@ -601,15 +607,29 @@ func (s *session) pingDue() {
 	})
 }
 
-// ping drops a peer that does not answer a ping within PongTimeout. It runs
-// in its own short-lived goroutine (Conn.Ping waits for the pong, which the
-// reader receives), so no goroutine per idle session waits for the timer.
+// ping drops a peer that does not answer a ping within PongTimeout while
+// the reader waited for its frames all along. It runs in its own
+// short-lived goroutine (Conn.Ping waits for the pong, which the reader
+// receives), so no goroutine per idle session waits for the timer.
+//
+// Only the reader takes the pong, in order, after the messages sent before
+// it: when the reader read a message meanwhile, or was busy with one (its
+// op or presence waiting for a busy room, its rate, its writer), the peer
+// is alive (it sends) or its pong may sit unread behind that message. No
+// verdict then: the next ping judges. A peer that is gone sends nothing,
+// so its reader waits, free, and it is dropped as before.
 func (s *session) ping() {
 	defer s.wg.Done()
 	defer s.pinging.Store(false)
+	turn := s.readTurn.Load()
 	ctx, cancel := context.WithTimeout(s.ctx, s.hub.opts.PongTimeout)
 	defer cancel()
-	if err := s.conn.Ping(ctx); err != nil {
+	err := s.conn.Ping(ctx)
+	switch {
+	case err == nil:
+	case errors.Is(err, context.DeadlineExceeded) && (turn%2 == 0 || s.readTurn.Load() != turn):
+		// The reader read or handled a message meanwhile: see above.
+	default:
 		s.kick(errPingTimeout)
 	}
 }
