@@ -54,11 +54,12 @@ func (h *Hub) Submit(ctx context.Context, id string, sub Submission) (uint64, er
 }
 
 // needSeq asks for session's last seq from storage (nil: not needed) when
-// the room does not hold it and rd cannot give it (see cacheSeq). A REST
-// submission with an Idempotency-Key is a session of its own, which the
-// room has not seen.
+// the room does not hold it and rd cannot give it (see cacheSeq), unless
+// rd was the caller's final read: then lastSeq reads it (see joinReads). A
+// REST submission with an Idempotency-Key is a session of its own, which
+// the room has not seen.
 func (r *room) needSeq(session string, rd *joinRead) *readNeed {
-	if _, ok := r.seqs[session]; session == "" || ok || r.cacheSeq(session, rd) {
+	if _, ok := r.seqs[session]; session == "" || ok || r.cacheSeq(session, rd) || rd.isFinal() {
 		return nil
 	}
 	return &readNeed{base: r.base, head: r.head, session: session}

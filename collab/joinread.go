@@ -40,7 +40,22 @@ type joinRead struct {
 	hasSeq  bool
 	seqHead uint64
 	seq     seqRec
+	// reads counts the caller's reads; final (the joinReads-th) says the
+	// room reads what is still missing itself instead of asking again.
+	reads int
+	final bool
 }
+
+// joinReads bounds a caller's reads for a room. Each asks for what the
+// room lacked when asked; a document edited faster than storage answers
+// moves the room's window past what was read meanwhile, and the room would
+// ask again forever. After joinReads reads the room reads what is still
+// missing itself, on its own goroutine (as lastSeq does): the ops
+// committed during the last read, and the session's seq, little reading.
+const joinReads = 4
+
+// isFinal reports whether rd is the caller's last read (see joinReads).
+func (rd *joinRead) isFinal() bool { return rd != nil && rd.final }
 
 // readFor reads what need asks for, on the caller's goroutine, keeping
 // from rd (a previous read, may be nil) the ops that are still of use: when
@@ -48,9 +63,14 @@ type joinRead struct {
 // An error is a failed read of the session's seq (a failed read of ops is
 // left to the room, which answers it as it would its own).
 func (h *Hub) readFor(ctx context.Context, id string, need *readNeed, rd *joinRead) (*joinRead, *Error) {
+	reads := 1
+	if rd != nil {
+		reads += rd.reads
+	}
 	if rd == nil || rd.base != need.base {
 		rd = &joinRead{base: need.base}
 	}
+	rd.reads, rd.final = reads, reads >= joinReads
 	if need.to != 0 {
 		if rd.from != need.from || rd.opsErr != nil || rd.from+uint64(len(rd.ops)) > need.to {
 			rd.from, rd.ops, rd.opsErr = need.from, nil, nil
@@ -100,6 +120,9 @@ func (r *room) catchUpOps(v uint64, rd *joinRead, need *readNeed) ([]storage.OpR
 		return r.window[v-start:], nil
 	}
 	if rd == nil || rd.base != r.base || rd.from != v || rd.opsErr == nil && rd.from+uint64(len(rd.ops)) < start {
+		if rd.isFinal() {
+			return r.readRest(v, start, rd)
+		}
 		need.from, need.to = v, start
 		return nil, nil
 	}
@@ -108,6 +131,21 @@ func (r *room) catchUpOps(v uint64, rd *joinRead, need *readNeed) ([]storage.OpR
 	}
 	n := start - v
 	return append(rd.ops[:n:n], r.window...), nil
+}
+
+// readRest is catchUpOps after the caller's final read (see joinReads):
+// the room reads the ops v+1..start that rd lacks, and returns them with
+// the window.
+func (r *room) readRest(v, start uint64, rd *joinRead) ([]storage.OpRecord, *Error) {
+	var ops []storage.OpRecord
+	if rd.base == r.base && rd.from == v && rd.opsErr == nil {
+		ops = rd.ops[:len(rd.ops):len(rd.ops)]
+	}
+	more, e := r.hub.readOps(r.hub.ctx, r.id, v+uint64(len(ops)), start)
+	if e != nil {
+		return nil, e
+	}
+	return append(append(ops, more...), r.window...), nil
 }
 
 // cacheSeq fills the seq cache for session from rd, read by the client's

@@ -315,3 +315,78 @@ func TestRESTSessionSeqReadFailureCounted(t *testing.T) {
 		t.Errorf("folio_ops_rejected_total{reason=unavailable} = %v, want 1", got)
 	}
 }
+
+// readerKey marks the context of the reads TestJoinReadsBounded counts.
+type readerKey struct{}
+
+// TestJoinReadsBounded: a document edited faster than a joining caller
+// reads moves the room's window past every read, so the room always asks
+// for more; after joinReads reads off the room, the room reads the rest
+// itself, and the caller gets everything it asked for, once. The store's
+// hook makes it deterministic: every read by the caller is followed by
+// enough commits to move the window on.
+func TestJoinReadsBounded(t *testing.T) {
+	for _, via := range []string{"subscribe", "rest"} {
+		t.Run(via, func(t *testing.T) {
+			ts, fs := newFaultServer(t, Options{OpWindow: 4, CatchUpLimit: 10000})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := ts.hub.Create(ctx, "hot", ""); err != nil {
+				t.Fatal(err)
+			}
+			var head uint64
+			commit := func() {
+				v, err := ts.hub.Submit(ctx, "hot", Submission{Base: head, Op: ot.Op{{Skip: int(head)}, {Insert: "a"}}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				head = v
+			}
+			for range 20 {
+				commit()
+			}
+			var reads int
+			hook := func(rctx context.Context) {
+				if rctx.Value(readerKey{}) == nil || reads >= 50 {
+					return // The room's own read, or the edits stopped.
+				}
+				reads++
+				for range 6 { // More than the window's slack (OpWindow/4 = 1).
+					commit()
+				}
+			}
+			fs.onRead.Store(&hook)
+			rctx := context.WithValue(ctx, readerKey{}, true)
+			if via == "rest" {
+				v, err := ts.hub.Submit(rctx, "hot", Submission{Base: head, Op: ot.Op{{Insert: "!"}}, Session: "rest-1", Seq: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v != head+1 {
+					t.Fatalf("committed at %d, head was %d", v, head)
+				}
+			} else {
+				sub, err := ts.hub.Subscribe(rctx, "hot", u64(2))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer sub.Close()
+				var ops []OpMsg
+				for uint64(len(ops)) < head-2 {
+					ev, err := sub.Next(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ev.Kind == EventOp {
+						ops = append(ops, *ev.Op)
+					}
+				}
+				checkCatchUp(t, ops, 2, head)
+			}
+			if reads > joinReads {
+				t.Fatalf("the caller read %d times off the room, want at most %d", reads, joinReads)
+			}
+		})
+	}
+}

@@ -29,6 +29,8 @@ type faultStore struct {
 	// Held by a test: a read of ops or of a session's seq waits once it has
 	// read, so what it returns may be out of date by then.
 	opsStall, seqStall stall
+	// Called after every read of ops or of a session's seq, with its ctx.
+	onRead atomic.Pointer[func(ctx context.Context)]
 }
 
 // stall holds the first call that passes it after hold, until released.
@@ -58,13 +60,21 @@ func (s *stall) hold(t *testing.T) (release func()) {
 func (f *faultStore) Ops(ctx context.Context, id string, from, to uint64) ([]storage.OpRecord, error) {
 	ops, err := f.DB.Ops(ctx, id, from, to)
 	f.opsStall.pass()
+	f.read(ctx)
 	return ops, err
 }
 
 func (f *faultStore) SessionSeq(ctx context.Context, id, session string) (uint64, uint64, error) {
 	seq, version, err := f.DB.SessionSeq(ctx, id, session)
 	f.seqStall.pass()
+	f.read(ctx)
 	return seq, version, err
+}
+
+func (f *faultStore) read(ctx context.Context) {
+	if fn := f.onRead.Load(); fn != nil {
+		(*fn)(ctx)
+	}
 }
 
 func (f *faultStore) TextAt(ctx context.Context, id string, v uint64) (string, error) {
