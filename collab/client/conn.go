@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -205,10 +206,12 @@ func finalClose(err error) *RefusedError {
 
 // upgradeRefused is the refusal an HTTP answer to the upgrade means: the
 // API's error body ({"error":{"code","message"}}, docs/api.md), or for a
-// 400, 403 or 404 without one its usual code; nil for a status worth
-// retrying (429, 5xx) or no answer at all.
+// 400, 403, 404 or 429 without one its usual code, and for a 5xx without
+// one unavailable (a proxy's 502, 503 or 504); nil for no answer at all or
+// another status, which is retried. Retry-After, in seconds, is kept as its
+// retry hint.
 func upgradeRefused(resp *http.Response) *RefusedError {
-	if resp == nil || resp.StatusCode < 400 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+	if resp == nil || resp.StatusCode < 400 {
 		return nil
 	}
 	var body struct {
@@ -223,34 +226,47 @@ func upgradeRefused(resp *http.Response) *RefusedError {
 	re := &RefusedError{Code: body.Error.Code, Message: body.Error.Message}
 	if re.Code == "" {
 		re.Code = map[int]collab.Code{400: collab.CodeInvalidMessage, 403: collab.CodeForbidden,
-			404: collab.CodeNotFound}[resp.StatusCode]
+			404: collab.CodeNotFound, 429: collab.CodeRateLimited}[resp.StatusCode]
+		if resp.StatusCode >= 500 {
+			re.Code = collab.CodeUnavailable
+		}
 		re.Message = resp.Status
 	}
 	if re.Code == "" {
 		return nil
 	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		re.after = time.Duration(s) * time.Second
+	}
 	return re
 }
 
-// RefusedError is the server's error answer to hello, or the close that
-// ended a connection for good.
+// RefusedError is the server's error answer to hello or to the upgrade, or
+// the close that ended a connection for good.
 type RefusedError struct {
 	Code    collab.Code
 	Message string
+
+	after time.Duration // The answer's Retry-After: reconnect no sooner.
 }
 
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("client: refused: %s: %s", e.Code, e.Message)
 }
 
-// permanent reports whether retrying cannot help.
-func (e *RefusedError) permanent() bool {
-	switch e.Code {
-	case collab.CodeForbidden, collab.CodeNotFound, collab.CodeDeleted, collab.CodeInvalidID,
-		collab.CodeInvalidMessage:
-		return true
+// stops reports whether the client stops after e refused a reconnect
+// (actionFor: giveUp, or retryFew more than maxInternal times in a row);
+// internals counts the internal refusals in a row.
+func (e *RefusedError) stops(internals *int) bool {
+	switch actionFor(e.Code) {
+	case retryLater:
+		*internals = 0
+		return false
+	case retryFew:
+		*internals++
+		return *internals > maxInternal
 	}
-	return false
+	return true // giveUp, and resync: a hello has no op whose base to fix.
 }
 
 // handshake sends hello and reads until the welcome (or an error message).
@@ -357,16 +373,19 @@ func (c *Client) flushEvents() {
 	c.dispatch(evs)
 }
 
-// reconnect retries with exponential backoff and jitter until a welcome,
-// Close (nil, nil) or a permanent refusal (nil and the refusal, which Submit
-// returns from then on).
+// reconnect retries with exponential backoff and jitter, waiting at least
+// what a refusal's Retry-After asks, until a welcome, Close (nil, nil) or a
+// refusal it stops on (nil and the refusal, which Submit returns from then
+// on; see RefusedError.stops).
 func (c *Client) reconnect() (*conn, error) {
+	var after time.Duration // The last refusal's retry hint.
+	internals := 0
 	for attempt := 0; ; attempt++ {
 		d := c.opts.BackoffMin << min(attempt, 16)
 		if d > c.opts.BackoffMax || d <= 0 {
 			d = c.opts.BackoffMax
 		}
-		d = d/2 + time.Duration(c.opts.Rand()*float64(d/2))
+		d = max(d/2+time.Duration(c.opts.Rand()*float64(d/2)), after)
 		t := time.NewTimer(d)
 		select {
 		case <-c.ctx.Done():
@@ -383,12 +402,16 @@ func (c *Client) reconnect() (*conn, error) {
 		if c.isClosed() {
 			return nil, nil
 		}
-		if re := (*RefusedError)(nil); errors.As(err, &re) && re.permanent() {
-			c.log.Warn().Err(err).Str(logURL, c.url).Msg("giving up")
-			c.mu.Lock()
-			c.fatal = err
-			c.mu.Unlock()
-			return nil, err
+		after = 0
+		if re := (*RefusedError)(nil); errors.As(err, &re) {
+			if re.stops(&internals) {
+				c.log.Warn().Err(err).Str(logURL, c.url).Msg("giving up")
+				c.mu.Lock()
+				c.fatal = err
+				c.mu.Unlock()
+				return nil, err
+			}
+			after = re.after
 		}
 		c.log.Debug().Err(err).Int(logAttempt, attempt).Str(logURL, c.url).Msg("reconnect failed")
 	}

@@ -37,18 +37,7 @@
 // the drop). Then the in-flight op is resent with the same seq and its
 // rebased base version; the server answers a (session, seq) it already has
 // with an ack and does not apply it again. Seqs increase per session across
-// reconnects. Edits made while offline wait in the buffer. An op refused as
-// rate_limited, unavailable, conflict or internal is resent with the same
-// seq after about Options.RetryDelay, doubling with each refusal up to
-// BackoffMax, with jitter (between half and one and a half times that). An
-// op refused as version_too_old or version_ahead is kept and the client
-// reconnects asking for the full text (below).
-// A hello refused as forbidden, not_found, deleted or invalid, an upgrade
-// refused over HTTP with 400, 403 or 404 (e.g. a foreign Origin), and a
-// connection closed with 1008, 4000, 4004, 4400, 4401 or 4404 (the codes
-// docs/protocol.md says not to reconnect after), stop the client: OnStatus
-// reports StatusClosed with that *RefusedError, and Submit and WaitSynced
-// return it. Other refusals and closes are retried.
+// reconnects. Edits made while offline wait in the buffer.
 //
 // When the welcome brings a full text instead of ops (the client was too far
 // behind, or ahead of a server that lost data):
@@ -70,12 +59,53 @@
 // pending inside it land at its start instead of where a transform would put
 // them.
 //
-// Any other refusal of the in-flight op (invalid_op, doc_too_large, …)
-// drops that op: the local text becomes the server text plus the rebased
+// A refusal of the in-flight op for good (invalid_op, doc_too_large, …;
+// see Refusals) drops that op: the local text becomes the server text plus the rebased
 // buffer, and Options.OnError reports it. So does a close with 1009 (the op
 // in flight is over the server's message limit; OnError gets too_large),
 // before the client reconnects: resending it would end the next connection
 // too.
+//
+// # Refusals
+//
+// What the client does about a refusal — an error message about its op in
+// flight, an error answering its hello, an upgrade refused over HTTP —
+// depends only on the code (refusal.go), and follows collab's table of
+// codes (collab.Retryable) wherever they mean the same thing:
+//
+//   - A code collab.Retryable calls passing with time (rate_limited,
+//     unavailable, conflict, too_many_connections, slow_consumer) is
+//     retried for as long as it takes: an op is resent with the same seq
+//     after about Options.RetryDelay, doubling with each refusal up to
+//     BackoffMax, with jitter (between half and one and a half times that);
+//     a hello or upgrade is tried again with the reconnect backoff, and no
+//     sooner than an HTTP refusal's Retry-After. A 5xx without the API's
+//     error body (a proxy's) counts as unavailable, a bare 429 as
+//     rate_limited.
+//   - internal is the one exception collab's table does not decide for the
+//     client: collab does not call it retryable, since a bug does not pass
+//     with time, but a commit that failed for a reason the server cannot
+//     name is answered internal with nothing applied, and
+//     docs/protocol.md has the client resend it. So an op or hello refused
+//     as internal is retried like the above at most three times
+//     (maxInternal; a hello's count is of refusals in a row), then treated
+//     as refused for good.
+//   - version_too_old and version_ahead about an op mean the server cannot
+//     place its base version: the op is kept and the client reconnects
+//     asking for the full text (above). Resending it unchanged would be
+//     refused again, which is why collab does not call them retryable.
+//   - Any other code, or one this client does not know, refuses the request
+//     for good. An op is dropped (above; seq_not_increasing also moves the
+//     session's next seqs past the clock); a hello or an upgrade refused so
+//     (forbidden, not_found, deleted, invalid_*, token_expired — the token
+//     is fixed —, …) stops the client: OnStatus reports StatusClosed with
+//     that *RefusedError, and Submit and WaitSynced return it. So does a
+//     connection closed with 1008, 4000, 4004, 4400, 4401 or 4404, the codes
+//     docs/protocol.md says not to reconnect after; other closes end one
+//     connection, not a request, and are followed by a reconnect.
+//
+// A test (TestRefusalActions) lists the decision for every code in collab's
+// table, so a new code cannot arrive without one.
 //
 // # Presence
 //

@@ -44,6 +44,7 @@ type state struct {
 	lastSeq     uint64
 	limbo       *limbo // Non-nil while an in-flight op's fate is unknown.
 	retries     int    // Transient refusals of the op awaiting its ack.
+	internals   int    // Its refusals as internal (see retryFew).
 
 	online      bool
 	cursor      *ot.Selection // Local coordinates.
@@ -152,7 +153,7 @@ func (s *state) flush() {
 	}
 	if !s.hasInflight && s.buffer != nil {
 		s.lastSeq++
-		s.retries = 0
+		s.retries, s.internals = 0, 0
 		s.hasInflight, s.inflight, s.inflightSeq, s.buffer = true, s.buffer, s.lastSeq, nil
 		s.sendOp(s.inflightSeq, s.inflight)
 	}
@@ -321,26 +322,37 @@ func (s *state) ackInflight(version uint64) error {
 	return nil
 }
 
-// fail handles an error message. About the op awaiting its ack:
-//   - rate_limited, unavailable, conflict, internal are transient: retry is
-//     true and the op is resent with its seq after a delay (or after the
-//     reconnect, when the server is going away);
-//   - version_too_old, version_ahead: the server cannot place the op's base,
-//     so the client reconnects for the full text (err) and keeps the op;
+// fail handles an error message. About the op awaiting its ack, by
+// actionFor of its code:
+//   - retryLater (collab.Retryable: rate_limited, unavailable, conflict, ...)
+//     and the first maxInternal internal refusals: retry is true and the op
+//     is resent with its seq after a delay (or after the reconnect, when
+//     the server is going away);
+//   - resync (version_too_old, version_ahead): the server cannot place the
+//     op's base, so the client reconnects for the full text (err) and keeps
+//     the op;
 //   - anything else refuses the op for good: it is dropped and the local
-//     text becomes server text + rebased buffer.
+//     text becomes server text + rebased buffer (seq_not_increasing also
+//     moves later seqs past the clock).
 func (s *state) fail(e collab.ErrorMsg) (retry bool, err error) {
 	s.events = append(s.events, event{kind: evError, err: e})
 	if e.Seq == 0 || e.Seq != s.pendingSeq() {
 		return false, nil
 	}
-	switch e.Code {
-	case collab.CodeRateLimited, collab.CodeUnavailable, collab.CodeConflict, collab.CodeInternal:
+	switch actionFor(e.Code) {
+	case retryLater:
 		s.retries++
 		return true, nil
-	case collab.CodeVersionTooOld, collab.CodeVersionAhead:
+	case retryFew:
+		if s.internals < maxInternal {
+			s.internals++
+			s.retries++
+			return true, nil
+		}
+	case resync:
 		return false, s.corrupt(fmt.Errorf("%w: %s", errResync, e.Code))
-	case collab.CodeSeqNotIncreasing:
+	}
+	if e.Code == collab.CodeSeqNotIncreasing {
 		s.lastSeq = max(s.lastSeq, freshSeq())
 	}
 	if s.limbo != nil {

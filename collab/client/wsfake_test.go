@@ -33,7 +33,9 @@ type wsFake struct {
 	ops      int
 	refuse   collab.Code // Non-empty: answer hello with this error.
 	httpCode int         // Non-zero: refuse the upgrade with this HTTP status (and the API's error body).
+	after    string      // With httpCode: its Retry-After header.
 	refused  int
+	refusals []time.Time   // When each refusal was made.
 	stall    chan struct{} // Non-nil: after welcome, stop reading until closed.
 	limit    int64         // Non-zero: the read limit (a larger message closes with 1009); set before dialling.
 }
@@ -98,13 +100,18 @@ func (s *wsFake) serve(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	s.mu.Lock()
-	status := s.httpCode
+	status, after := s.httpCode, s.after
 	if status != 0 {
 		s.refused++
+		s.refusals = append(s.refusals, time.Now())
 	}
 	s.mu.Unlock()
 	if status != 0 {
-		code := map[int]collab.Code{403: collab.CodeForbidden, 400: collab.CodeInvalidID, 503: collab.CodeUnavailable}[status]
+		code := map[int]collab.Code{403: collab.CodeForbidden, 400: collab.CodeInvalidID, 503: collab.CodeUnavailable,
+			500: collab.CodeInternal, 429: collab.CodeRateLimited}[status]
+		if after != "" {
+			w.Header().Set("Retry-After", after)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, `{"error":{"code":%q,"message":"refused by the test"}}`, code)
@@ -127,6 +134,7 @@ func (s *wsFake) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.refuse != "" {
 		s.refused++
+		s.refusals = append(s.refusals, time.Now())
 		b, _ := json.Marshal(collab.ErrorMsg{Type: collab.TypeError, Code: s.refuse, Message: "no"})
 		s.mu.Unlock()
 		ws.Write(ctx, websocket.MessageText, b)
