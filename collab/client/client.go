@@ -214,7 +214,12 @@ func (c *Client) Cursor() *ot.Selection {
 
 // Submit applies op to the local text now and sends it: at once when no op is
 // in flight, otherwise composed into the buffer sent after the next ack. Edits
-// made while offline are kept and sent after the resync.
+// made while offline are kept and sent after the resync. It takes no
+// context because it does not wait for the network: the edit is local, and
+// WaitSynced (which takes one) waits for its ack. A small op (typing,
+// inlineWriteMax) may be written before Submit returns, a copy into the
+// socket's buffer; doc.go ("Goroutines and ownership") states the one case
+// where that copy can wait, at most WriteTimeout.
 func (c *Client) Submit(op ot.Op) error {
 	c.mu.Lock()
 	if c.closed {
@@ -230,9 +235,13 @@ func (c *Client) Submit(op ot.Op) error {
 		return err
 	}
 	cn := c.queueLocked()
+	inline := cn != nil && cn.smallLocked()
 	c.mu.Unlock()
-	if cn != nil {
+	switch {
+	case inline:
 		c.send(cn)
+	case cn != nil:
+		cn.signal()
 	}
 	return nil
 }
@@ -266,15 +275,15 @@ func at(pos int, c ot.Component) ot.Op {
 }
 
 // SetCursor sets this client's cursor (local coordinates; nil hides it),
-// clamped to the text. It is sent to the server once no own op is pending.
+// clamped to the text. It is sent to the server once no own op is pending,
+// by the connection's writer goroutine: SetCursor never waits for the
+// network (cursor moves are not acknowledged, so a server that stopped
+// reading could let them fill the socket's buffer).
 func (c *Client) SetCursor(sel *ot.Selection) {
 	c.mu.Lock()
 	c.st.setCursor(sel)
-	cn := c.queueLocked()
+	c.pumpLocked()
 	c.mu.Unlock()
-	if cn != nil {
-		c.send(cn)
-	}
 }
 
 // Synced reports that nothing is in flight or buffered.

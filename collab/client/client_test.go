@@ -487,3 +487,42 @@ func TestCloseUnansweredServer(t *testing.T) {
 		t.Fatalf("Close took %v", d)
 	}
 }
+
+// TestSubmitAndSetCursorDoNotWaitForTheNetwork: against a server that
+// stopped reading, with a WriteTimeout far away, Submit of an op larger
+// than the socket's buffers hold and a stream of cursor moves (more bytes
+// than those buffers hold too) return at once: the writer goroutine waits
+// for the server, not the caller, and the edit stays pending.
+func TestSubmitAndSetCursorDoNotWaitForTheNetwork(t *testing.T) {
+	for _, call := range []string{"submit", "cursor"} {
+		t.Run(call, func(t *testing.T) {
+			s := newWSFake(t, "", 0)
+			s.stall = make(chan struct{})
+			o := testOptions(t)
+			o.PingInterval, o.WriteTimeout = time.Hour, time.Minute
+			c := dial(t, s.url(), o)
+			returned := make(chan error, 1)
+			go func() {
+				if call == "submit" {
+					returned <- c.Insert(0, strings.Repeat("x", 8<<20)) // Far more than loopback buffers hold.
+					return
+				}
+				for i := range 200_000 { // About 14 MB of presence frames.
+					c.SetCursor(&ot.Selection{Anchor: i % 2, Head: i % 2})
+				}
+				returned <- nil
+			}()
+			select {
+			case err := <-returned:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s is waiting for a server that reads nothing", call)
+			}
+			if call == "submit" && (c.Synced() || c.Len() != 8<<20) {
+				t.Fatal("the edit is not pending")
+			}
+		})
+	}
+}

@@ -28,8 +28,7 @@ const (
 
 // conn is one WebSocket connection after its welcome. The run goroutine reads
 // it; one writer goroutine writes it, draining queue in order, except that
-// Submit and SetCursor write their message themselves when no write is in
-// progress (see send).
+// Submit writes a small op itself when no write is in progress (see send).
 type conn struct {
 	ws     *websocket.Conn
 	raw    io.Closer       // The byte stream under ws; nil if the transport did not give it.
@@ -118,10 +117,33 @@ func (cn *conn) signal() {
 	}
 }
 
-// send writes what Submit or SetCursor queued on cn from the calling
-// goroutine, saving a wake-up of the writer goroutine per op, when no write
-// is in progress; otherwise the writer is woken and writes it after the
-// current write, in order. Callbacks never write (a blocked write there
+// inlineWriteMax bounds the queue Submit writes itself (send), in bytes
+// of op text (inserted and deleted) plus a fixed allowance per message and
+// component for the rest of the frame. A larger one goes to the writer
+// goroutine: a frame the socket's buffer cannot take whole makes its write
+// wait for the server to read it.
+const inlineWriteMax = 4 << 10
+
+// smallLocked reports whether cn's queue is small enough for Submit to write
+// it itself (inlineWriteMax). Called with Client.mu held.
+func (cn *conn) smallLocked() bool {
+	n := 0
+	for i := range cn.queue {
+		n += 128
+		for _, comp := range cn.queue[i].Op {
+			n += 24 + len(comp.Insert) + len(comp.DelText)
+		}
+		if n > inlineWriteMax {
+			return false
+		}
+	}
+	return true
+}
+
+// send writes what Submit queued on cn (a small op, smallLocked) from the
+// calling goroutine, saving a wake-up of the writer goroutine per op, when
+// no write is in progress; otherwise the writer is woken and writes it after
+// the current write, in order. Callbacks never write (a blocked write there
 // would stop the reading too): their messages go to the writer.
 func (c *Client) send(cn *conn) {
 	if c.dispatching.Load() || !cn.wmu.TryLock() {

@@ -135,12 +135,24 @@
 // messages under mu, calls the callbacks, and reconnects. Each connection has
 // one writer goroutine that sends its queue in order (each write with its own
 // deadline), resends after rate limiting, and pings the server every
-// Options.PingInterval to notice a dead peer. Submit and SetCursor, outside
-// callbacks, write their own message when no write is in progress (a
-// goroutine wake-up less per op; the connection's write lock keeps the
-// order), so they may take as long as one write. Close closes the connection
+// Options.PingInterval to notice a dead peer. Close closes the connection
 // normally (peers see leave at once; a server that does not answer the close
 // within a second is cut off), cancels, and waits for both.
+//
+// Submit and SetCursor take no context: they change local state and do not
+// wait for the network (WaitSynced, which takes one, waits for the acks).
+// SetCursor hands its message to the writer goroutine. Submit, outside
+// callbacks, writes its op itself when no write is in progress and the op
+// is small (inlineWriteMax, 4 KiB of text: typing), a goroutine wake-up less
+// per op, the connection's write lock keeping the order; a larger op goes to
+// the writer. That write is a copy into the socket's buffer, which holds it:
+// an op goes out only after the server acknowledged the one before, so it
+// had read every op. The one wait left: a server that stopped reading this
+// connection while the writer filled the buffer with other messages
+// (cursor moves, pings) and then finished a write — Submit then waits for
+// the server to read a few KiB, at most WriteTimeout, after which the
+// connection is cut (the op is resent after the reconnect) and Submit
+// returns nil.
 //
 // The frequent server messages (op, ack, presence, leave) are decoded by
 // hand, falling back to encoding/json for anything not in their plain form
