@@ -507,7 +507,7 @@ func TestSubmitAndSetCursorDoNotWaitForTheNetwork(t *testing.T) {
 					returned <- c.Insert(0, strings.Repeat("x", 8<<20)) // Far more than loopback buffers hold.
 					return
 				}
-				for i := range 200_000 { // About 14 MB of presence frames.
+				for i := range 200_000 { // About 14 MB of presence frames, were each kept.
 					c.SetCursor(&ot.Selection{Anchor: i % 2, Head: i % 2})
 				}
 				returned <- nil
@@ -522,6 +522,14 @@ func TestSubmitAndSetCursorDoNotWaitForTheNetwork(t *testing.T) {
 			}
 			if call == "submit" && (c.Synced() || c.Len() != 8<<20) {
 				t.Fatal("the edit is not pending")
+			}
+			if call == "cursor" {
+				c.mu.Lock()
+				queued := len(c.cur.queue)
+				c.mu.Unlock()
+				if queued > 1 {
+					t.Fatalf("%d cursor moves wait for the writer; only the latest counts", queued)
+				}
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -104,9 +105,19 @@ func httpClient(hc *http.Client) *http.Client {
 	return &c
 }
 
-// enqueue appends messages for the writer. Called with Client.mu held.
+// enqueue appends messages for the writer. A cursor move replaces one still
+// queued: moves are not acknowledged and only the latest counts, so against
+// a server that stopped reading they would otherwise pile up until
+// WriteTimeout. (The client sends presence only for its cursor; the order
+// with ops does not matter, as a move is queued only when no op is pending.)
+// Called with Client.mu held.
 func (cn *conn) enqueue(ms []collab.ClientMsg) {
-	cn.queue = append(cn.queue, ms...)
+	for _, m := range ms {
+		if m.Type == collab.TypePresence {
+			cn.queue = slices.DeleteFunc(cn.queue, func(q collab.ClientMsg) bool { return q.Type == collab.TypePresence })
+		}
+		cn.queue = append(cn.queue, m)
+	}
 }
 
 // signal wakes the writer goroutine to drain the queue.

@@ -141,7 +141,8 @@
 //
 // Submit and SetCursor take no context: they change local state and do not
 // wait for the network (WaitSynced, which takes one, waits for the acks).
-// SetCursor hands its message to the writer goroutine. Submit, outside
+// SetCursor hands its message to the writer goroutine; a move still queued
+// is replaced by the next, so moves cannot pile up. Submit, outside
 // callbacks, writes its op itself when no write is in progress and the op
 // is small (inlineWriteMax, 4 KiB of text: typing), a goroutine wake-up less
 // per op, the connection's write lock keeping the order; a larger op goes to
