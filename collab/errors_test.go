@@ -120,6 +120,42 @@ func TestProtocolDocTable(t *testing.T) {
 	}
 }
 
+// TestAPIDocErrorTable checks that docs/api.md's table of error codes (two
+// code/status pairs a row) is the whole of HTTPStatus, with its statuses: an
+// integrator switches on what that table lists.
+func TestAPIDocErrorTable(t *testing.T) {
+	b, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	start := strings.Index(doc, "| code | HTTP | code | HTTP |")
+	if start < 0 {
+		t.Fatal(`docs/api.md has no "| code | HTTP | code | HTTP |" table`)
+	}
+	table, _, _ := strings.Cut(doc[start:], "\n\n")
+	pair := regexp.MustCompile("`([a-z_]+)` \\| (\\d{3})")
+	seen := map[Code]bool{}
+	for _, m := range pair.FindAllStringSubmatch(table, -1) {
+		code := Code(m[1])
+		want, ok := mapping[code]
+		switch {
+		case !ok:
+			t.Errorf("docs/api.md lists unknown code %s", code)
+		case seen[code]:
+			t.Errorf("docs/api.md lists %s twice", code)
+		case m[2] != strconv.Itoa(want.http):
+			t.Errorf("%s: docs/api.md says HTTP %s, HTTPStatus gives %d", code, m[2], want.http)
+		}
+		seen[code] = true
+	}
+	for code := range mapping {
+		if !seen[code] {
+			t.Errorf("code %s missing from docs/api.md's error table", code)
+		}
+	}
+}
+
 // TestFailKeepsCause: the *Error of a storage failure that is not internal
 // carries the failure for the log (Error, Unwrap), while its Message, all a
 // client sees, stays the code's; fail logs it at warn, once per
