@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+// operatorDocs are the documents an operator reads for the flags and the
+// environment; docs/performance.md records runs and is not among them.
+var operatorDocs = []string{"../../README.md", "../../docs/api.md", "../../docs/protocol.md",
+	"../../docs/security.md", "../../docs/embed.md"}
+
+var (
+	docFlag   = regexp.MustCompile(`(?:^|[^\w-])--([a-z][a-z0-9-]*)`)
+	helpFlag  = regexp.MustCompile(`(?m)^\s+--?([a-z][a-z0-9-]*)`)
+	envVarRef = regexp.MustCompile(`\bFOLIO_[A-Z0-9_]+\b`)
+)
+
+// TestDocsNameRealFlags: every --flag and FOLIO_* variable the operator
+// documentation names is one that some folio command's --help lists, so a
+// renamed or removed setting cannot live on in the README.
+func TestDocsNameRealFlags(t *testing.T) {
+	flags := map[string]bool{"help": true}
+	envs := map[string]bool{}
+	for name := range commands {
+		if name == "version" {
+			continue
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{name, "--help"}, envMap(nil), &stdout, &stderr); code != 0 {
+			t.Fatalf("folio %s --help: exit %d\n%s", name, code, stderr.String())
+		}
+		help := stdout.String() + stderr.String()
+		for _, m := range helpFlag.FindAllStringSubmatch(help, -1) {
+			flags[m[1]] = true
+		}
+		for _, v := range envVarRef.FindAllString(help, -1) {
+			envs[v] = true
+		}
+	}
+	if !flags["addr"] || !flags["ttl"] || !envs["FOLIO_ADDR"] || !envs["FOLIO_SERVER"] {
+		t.Fatalf("the --help outputs changed shape; found flags %v, variables %v", flags, envs)
+	}
+	for _, doc := range operatorDocs {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var unknown []string
+		for _, m := range docFlag.FindAllStringSubmatch(string(b), -1) {
+			if !flags[m[1]] {
+				unknown = append(unknown, "--"+m[1])
+			}
+		}
+		for _, v := range envVarRef.FindAllString(string(b), -1) {
+			if !envs[v] {
+				unknown = append(unknown, v)
+			}
+		}
+		slices.Sort(unknown)
+		for _, u := range slices.Compact(unknown) {
+			t.Errorf("%s names %s, which no folio command has", filepath.Base(doc), u)
+		}
+	}
+}
