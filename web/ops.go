@@ -131,9 +131,10 @@ func (s *Server) limitedOps(h http.HandlerFunc) http.HandlerFunc {
 
 // pollParams are the validated query of GET ops.
 type pollParams struct {
-	since uint64
-	limit uint64
-	wait  time.Duration
+	since    uint64
+	sinceSet bool // False: from the document's first version (pollOnce sets since).
+	limit    uint64
+	wait     time.Duration
 }
 
 func (s *Server) parsePoll(r *http.Request) (pollParams, error) {
@@ -141,7 +142,7 @@ func (s *Server) parsePoll(r *http.Request) (pollParams, error) {
 	if v, err := queryUint(r, "since"); err != nil {
 		return p, err
 	} else if v != nil {
-		p.since = *v
+		p.since, p.sinceSet = *v, true
 	}
 	if v, err := queryUint(r, "limit"); err != nil {
 		return p, err
@@ -179,13 +180,13 @@ func (s *Server) handleGetOps(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead { // Its answer has no body to wait for.
 		p.wait = 0
 	}
-	resp, err := s.pollOnce(r.Context(), id, p)
+	resp, err := s.pollOnce(r.Context(), id, &p)
 	if err == nil && len(resp.Ops) == 0 && p.wait > 0 {
 		if err = s.waitForOp(r, id, p); err == nil {
 			if !grant.Expires.IsZero() && !time.Now().Before(grant.Expires) {
 				err = errTokenExpired
 			} else {
-				resp, err = s.pollOnce(r.Context(), id, p)
+				resp, err = s.pollOnce(r.Context(), id, &p)
 			}
 		}
 	}
@@ -196,11 +197,18 @@ func (s *Server) handleGetOps(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// pollOnce answers with the ops after p.since that exist now.
-func (s *Server) pollOnce(ctx context.Context, id string, p pollParams) (opsResponse, error) {
+// pollOnce answers with the ops after p.since that exist now. Without a
+// since it reads from the document's first version, its base: 0, or, for a
+// document created again under a deleted one's id, one past that one's
+// last (0 would be a version of the deleted document: version_too_old), and
+// sets p.since to it for the wait.
+func (s *Server) pollOnce(ctx context.Context, id string, p *pollParams) (opsResponse, error) {
 	meta, err := s.store.Meta(ctx, id)
 	if err != nil {
 		return opsResponse{}, err
+	}
+	if !p.sinceSet {
+		p.since, p.sinceSet = meta.Base, true
 	}
 	if p.since > meta.Version {
 		return opsResponse{}, errVersionAhead(p.since, meta.Version)

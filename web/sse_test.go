@@ -465,11 +465,15 @@ func TestResumeAfterRecreate(t *testing.T) {
 			t.Errorf("%s: %d %s, want 409 version_too_old", path, r.status, r.body)
 		}
 	}
-	r = env.get("/api/v1/docs/" + id + "/ops?since=4")
-	var ops opsResponse
-	r.json(t, &ops)
-	if r.status != http.StatusOK || ops.Version != 5 || len(ops.Ops) != 1 || ops.Ops[0].Version != 5 {
-		t.Errorf("ops since 4: %d %s", r.status, r.body)
+	// Without since, a poll reads from the new document's first version
+	// (docs/api.md), not from 0, a version of the deleted one.
+	for _, path := range []string{"/ops?since=4", "/ops", "/ops?wait=1"} {
+		r = env.get("/api/v1/docs/" + id + path)
+		var ops opsResponse
+		r.json(t, &ops)
+		if r.status != http.StatusOK || ops.Version != 5 || len(ops.Ops) != 1 || ops.Ops[0].Version != 5 {
+			t.Errorf("%s: %d %s, want the op that made version 5", path, r.status, r.body)
+		}
 	}
 	var e Export
 	r = env.get("/api/v1/docs/" + id + "/export/json?history=1")
