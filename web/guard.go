@@ -8,17 +8,24 @@ import (
 	"github.com/foliodocs/folio/storage"
 )
 
-// guard runs before routing: it sets the security headers every API
-// response carries, and, when access control is on, refuses the editor and
-// embed pages of a document without a token that may read it (the page
-// handlers themselves know nothing about tokens).
-func (s *Server) guard(next http.Handler) http.Handler {
+// apiHeaders sets the security headers every API response carries, the
+// refusals before routing (checkHost) included.
+func apiHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, apiCatchAll) {
 			h := w.Header()
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "no-referrer")
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// guard runs before routing: when access control is on, it refuses the
+// editor and embed pages of a document without a token that may read it
+// (the page handlers themselves know nothing about tokens).
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if id, ok := pageDocID(r); ok && s.opts.Authorize != nil {
 			if _, err := s.authorize(r, id, needRead); err != nil {
 				s.pages.refuse(w, r, errors.Is(err, errTokenExpired))

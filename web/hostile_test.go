@@ -228,6 +228,11 @@ func TestAPISecurityHeaders(t *testing.T) {
 			t.Errorf("%s: %v", p, r.header)
 		}
 	}
+	// A refusal before routing is an API answer too (docs/api.md: every response under /api/).
+	r := e.withHost("GET", "/api/v1/docs/d", "evil.example:"+e.port(), nil)
+	if r.errCode() != "host_not_allowed" || r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("host_not_allowed: %d %v", r.status, r.header)
+	}
 }
 
 // syncBuffer is a log sink shared by goroutines.

@@ -173,7 +173,7 @@ func New(opts Options) *Server {
 	registerConnMetrics(opts.Registry, s.conns)
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.mux = s.routes()
-	s.handler = s.logRequests(s.checkHost(s.guard(s.crossOrigin(s.mux))))
+	s.handler = s.logRequests(apiHeaders(s.checkHost(s.guard(s.crossOrigin(s.mux)))))
 	return s
 }
 
