@@ -19,11 +19,14 @@ var (
 	docFlag   = regexp.MustCompile(`(?:^|[^\w-])--([a-z][a-z0-9-]*)`)
 	helpFlag  = regexp.MustCompile(`(?m)^\s+--?([a-z][a-z0-9-]*)`)
 	envVarRef = regexp.MustCompile(`\bFOLIO_[A-Z0-9_]+\b`)
+	// flagTwin matches a flag written with its twin: "`--data` / `FOLIO_DATA`", "`--server` (`FOLIO_SERVER`".
+	flagTwin = regexp.MustCompile("`--([a-z][a-z0-9-]*)`\\s*[/(]\\s*`(FOLIO_[A-Z0-9_]+)`")
 )
 
 // TestDocsNameRealFlags: every --flag and FOLIO_* variable the operator
 // documentation names is one that some folio command's --help lists, so a
-// renamed or removed setting cannot live on in the README.
+// renamed or removed setting cannot live on in the README; and a flag
+// written with its twin is written with its own.
 func TestDocsNameRealFlags(t *testing.T) {
 	flags := map[string]bool{"help": true}
 	envs := map[string]bool{}
@@ -60,6 +63,11 @@ func TestDocsNameRealFlags(t *testing.T) {
 		for _, v := range envVarRef.FindAllString(string(b), -1) {
 			if !envs[v] {
 				unknown = append(unknown, v)
+			}
+		}
+		for _, m := range flagTwin.FindAllStringSubmatch(string(b), -1) {
+			if envName(m[1]) != m[2] {
+				t.Errorf("%s pairs --%s with %s; its twin is %s", filepath.Base(doc), m[1], m[2], envName(m[1]))
 			}
 		}
 		slices.Sort(unknown)
