@@ -49,6 +49,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("EditorStylesWinOverCodeMirrors", func(t *testing.T) { testEditorStyles(t, env, b) })
+	t.Run("ListItemsReadAsText", func(t *testing.T) { testListItems(t, env, b) })
 	t.Run("LeavingThePageLeavesTheDocument", func(t *testing.T) { testLeaving(t, env, b) })
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
@@ -226,6 +227,25 @@ func testEditorStyles(t *testing.T, env *testEnv, b *browser) {
 			[...document.querySelectorAll('.cm-remote-label')].some(l => l.textContent === 'Bob' &&
 				l.getBoundingClientRect().bottom <= box('.cm-scroller').bottom))(sel => document.querySelector(sel).getBoundingClientRect())`)
 	}
+}
+
+// testListItems: a Markdown list's items are text like any paragraph's;
+// only their markers are in the muted colour of Markdown's marks, which is
+// too faint for reading (about 2.5:1 on white).
+func testListItems(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("lists", "- bullet item\n1. numbered item\n\nplain text")
+	tab := b.open(t, env.url+"/d/"+id)
+	tab.waitSaved(t)
+	tab.waitJS(t, "list items in the text's colour, their markers muted", `(() => {
+		const colorOf = s => {
+			const w = document.createTreeWalker(document.querySelector('.cm-content'), NodeFilter.SHOW_TEXT);
+			for (let n = w.nextNode(); n; n = w.nextNode()) if (n.textContent.includes(s)) return getComputedStyle(n.parentElement).color;
+			return null;
+		};
+		const text = colorOf('plain text'), mark = colorOf('-');
+		return text !== null && mark !== null && mark !== text &&
+			colorOf('bullet item') === text && colorOf('numbered item') === text;
+	})()`)
 }
 
 // testLeaving: a page the user leaves for another (here Folio's landing

@@ -20,8 +20,8 @@ const highlight = HighlightStyle.define([
   { tag: [t.link, t.url], color: "var(--hl-link)" },
   { tag: t.monospace, color: "var(--hl-code)", fontFamily: "var(--mono)" },
   { tag: [t.quote], color: "var(--hl-quote)", fontStyle: "italic" },
+  // Marks (list markers among them), not list items: the muted colour is too faint for text.
   { tag: [t.processingInstruction, t.meta, t.contentSeparator], color: "var(--hl-mark)" },
-  { tag: t.list, color: "var(--hl-mark)" },
 ]);
 
 /**
