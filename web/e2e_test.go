@@ -648,6 +648,10 @@ func testViewers(t *testing.T, env *testEnv, b *browser) {
 	const people = `[...document.querySelectorAll('#participants li')].map(l => l.textContent).join('|')`
 	ann.waitJS(t, "Vera listed as viewing", people+` === 'Ann (you)|Vera (viewing)'`)
 	vera.waitJS(t, "Vera sees herself as viewing, Ann as an editor", people+` === 'Vera (you, viewing)|Ann'`)
+	// A viewer's page offers the read-only link only, never the edit link.
+	const offers = `(e => e.hidden ? 'view' : 'edit')(document.getElementById('share-edit')) + ',' + document.getElementById('readonly-link').value.includes('readonly=1')`
+	ann.waitJS(t, "the editor offered both links", offers+` === 'edit,true'`)
+	vera.waitJS(t, "the viewer offered the read-only link only", offers+` === 'view,true'`)
 }
 
 // testTheme: the pages are dark when the user prefers dark and follow a

@@ -158,7 +158,7 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
   });
   retryButton(session);
   sidePanel();
-  shareBox(cfg, id, token);
+  shareBox(cfg, id, token, session.readOnly);
   document.querySelectorAll<HTMLAnchorElement>("a[data-export]").forEach((a) => {
     a.href = withToken(a.getAttribute("href") ?? "", token);
   });
@@ -235,14 +235,15 @@ function startWriting(session: FolioSession): void {
 
 // shareBox fills the share links. The plain link lets anyone edit only on an
 // open server, for good; a page opened with a token has no such link to
-// give (its own token is personal), so that row is hidden. The read-only
+// give (its own token is personal), and a read-only page none it should
+// offer (its reader was given a link to view), so that row is hidden. The read-only
 // link comes from the server, with a view token when access control is on,
 // which stops working when the page's own token does: the line below it
 // says when, and keeps saying it as that comes nearer.
-function shareBox(cfg: PageConfig, id: string, token: string): void {
+function shareBox(cfg: PageConfig, id: string, token: string, readonly: boolean): void {
   const share = $<HTMLInputElement>("share-link"), ro = $<HTMLInputElement>("readonly-link");
   if (share) share.value = `${location.origin}/d/${encodeURIComponent(id)}`;
-  if (token) $("share-edit")?.setAttribute("hidden", "");
+  if (token || readonly) $("share-edit")?.setAttribute("hidden", "");
   readonlyLink((u, init) => fetch(u, init), { api: cfg.api, id, token, origin: location.origin }).then((link) => {
     if (link && ro) {
       ro.value = link.url;
