@@ -48,6 +48,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
+	t.Run("CaretLabelReadableOnAnyColour", func(t *testing.T) { testLabelContrast(t, env, b) })
 	t.Run("EditorStylesWinOverCodeMirrors", func(t *testing.T) { testEditorStyles(t, env, b) })
 	t.Run("ListItemsReadAsText", func(t *testing.T) { testListItems(t, env, b) })
 	t.Run("LeavingThePageLeavesTheDocument", func(t *testing.T) { testLeaving(t, env, b) })
@@ -204,6 +205,22 @@ func testLabelPlacement(t *testing.T, env *testEnv, b *browser) {
 	bob.eval(t, `folio.view.dispatch({selection: {anchor: 13}})`)
 	ann.waitJS(t, "Bob's label above his caret on line 2", `(g => g.text === 'second line' &&
 		g.label.top < g.line.top)(`+label+`)`)
+}
+
+// testLabelContrast: a name label's text is white on a dark colour and
+// black on a light one (labelTextColor), also after the peer changes colour.
+func testLabelContrast(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("label-colours", "some text\nmore text")
+	ann := b.open(t, env.url+"/d/"+id+"?name=Ann")
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob&color="+url.QueryEscape("#ffeb3b"))
+	ann.waitSaved(t)
+	bob.waitSaved(t)
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: 14}})`)
+	const label = `(l => l && getComputedStyle(l).backgroundColor === %q && getComputedStyle(l).color === %q)(
+		[...document.querySelectorAll('.cm-remote-label')].find(l => l.textContent === 'Bob'))`
+	ann.waitJS(t, "black on Bob's yellow", fmt.Sprintf(label, "rgb(255, 235, 59)", "rgb(0, 0, 0)"))
+	bob.eval(t, `folio.setUser('Bob', '`+bobColor+`')`)
+	ann.waitJS(t, "white on Bob's blue", fmt.Sprintf(label, "rgb(67, 99, 216)", "rgb(255, 255, 255)"))
 }
 
 // testEditorStyles: folio.css's rules for the editor apply, rather than

@@ -32,6 +32,27 @@ export function safeColor(c: unknown, fallback = "#888888"): string {
   return typeof c === "string" && colorRe.test(c) ? c : fallback;
 }
 
+/**
+ * labelTextColor is the colour of a name label's text on bg (#rrggbb):
+ * white while it has WCAG AA's 4.5:1 on it (the saturated colours most
+ * people pick), else black. A user may pick any colour, a light yellow
+ * among them, and white on that is unreadable; when white is under 4.5:1
+ * the background's luminance is over 0.18, and black on it is over 4.6:1.
+ */
+export function labelTextColor(bg: string): string {
+  const l = luminance(safeColor(bg));
+  return 1.05 / (l + 0.05) >= 4.5 ? "#ffffff" : "#000000";
+}
+
+// luminance is WCAG 2's relative luminance of a #rrggbb colour.
+function luminance(hex: string): number {
+  const [r, g, b] = [1, 3, 5].map((i) => {
+    const c = parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
 // A caret's name label sits above its line, over the end of the line before;
 // on the first line there is nothing above to cover but the editor's edge,
 // where the label would be cut off, so it goes below the caret instead.
@@ -45,6 +66,7 @@ class CaretWidget extends WidgetType {
     const label = document.createElement("span");
     label.className = this.below ? "cm-remote-label cm-remote-label-below" : "cm-remote-label";
     label.style.backgroundColor = this.color;
+    label.style.color = labelTextColor(this.color);
     label.textContent = this.name;
     caret.appendChild(label);
     return caret;
