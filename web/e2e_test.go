@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -49,6 +50,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("CaretLabelReadableOnAnyColour", func(t *testing.T) { testLabelContrast(t, env, b) })
+	t.Run("CaretLabelShowsWhileActive", func(t *testing.T) { testLabelFades(t, env, b) })
 	t.Run("EditorStylesWinOverCodeMirrors", func(t *testing.T) { testEditorStyles(t, env, b) })
 	t.Run("ListItemsReadAsText", func(t *testing.T) { testListItems(t, env, b) })
 	t.Run("LeavingThePageLeavesTheDocument", func(t *testing.T) { testLeaving(t, env, b) })
@@ -221,6 +223,68 @@ func testLabelContrast(t *testing.T, env *testEnv, b *browser) {
 	ann.waitJS(t, "black on Bob's yellow", fmt.Sprintf(label, "rgb(255, 235, 59)", "rgb(0, 0, 0)"))
 	bob.eval(t, `folio.setUser('Bob', '`+bobColor+`')`)
 	ann.waitJS(t, "white on Bob's blue", fmt.Sprintf(label, "rgb(67, 99, 216)", "rgb(255, 255, 255)"))
+}
+
+// testLabelFades: a caret's name label covers the end of the line above,
+// so it shows while its person moves or types and fades a couple of seconds
+// after (LABEL_SHOWN_FOR), without coming back when someone else types on
+// the line; the pointer on the caret shows it again, and so does the
+// person's next keystroke. Asked for less motion, it goes without fading.
+// It is aria-hidden: the people list names everyone.
+func testLabelFades(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("label-fade", "the line someone reads\nthe line Bob writes on")
+	ann := b.open(t, env.url+"/d/"+id+"?name=Ann")
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	ann.waitSaved(t)
+	bob.waitSaved(t)
+	const bobs = `[...document.querySelectorAll('.cm-remote-label')].find(l => l.textContent === 'Bob')`
+	const shown = `(l => l && getComputedStyle(l).opacity === '1' && getComputedStyle(l).visibility === 'visible')(` + bobs + `)`
+	const hidden = `(l => l && getComputedStyle(l).opacity === '0' && getComputedStyle(l).visibility === 'hidden')(` + bobs + `)`
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: 27}}), folio.view.focus()`)
+	ann.waitJS(t, "Bob's label as he moves, hidden from screen readers", shown+` && `+bobs+`.closest('[aria-hidden=true]') !== null`)
+	ann.eval(t, `window.seen = performance.now()`)
+	ann.waitJS(t, "Bob's label gone a couple of seconds later", hidden+` && performance.now() - seen > 1500`)
+
+	// Ann types on Bob's line: his label, redrawn, stays hidden.
+	if ann.evalInt(t, `folio.view.dispatch({changes: {from: 23, insert: ">> "}}), (`+hidden+`) ? 1 : 0`) != 1 {
+		t.Error("Bob's label shown again by Ann's edit on his line")
+	}
+
+	// The pointer on Bob's caret shows his name; off it, the name goes.
+	pointAt := func(x, y float64) {
+		ctx, cancel := ann.bounded()
+		defer cancel()
+		if _, err := chromedp.Call(ctx, input.DispatchMouseEvent, input.DispatchMouseEventParams{Type: input.DispatchMouseEventTypeMouseMoved, X: x, Y: y}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := ann.bounded()
+	rect, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]float64](`(r => ({x: r.left + 1, y: r.top + r.height / 2}))(`+bobs+`.parentElement.getBoundingClientRect())`))
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pointAt(rect["x"], rect["y"])
+	ann.waitJS(t, "Bob's label while the pointer is on his caret", shown)
+	pointAt(5, 5)
+	ann.waitJS(t, "Bob's label gone with the pointer", hidden)
+
+	// Bob types: his name shows again.
+	if err := bob.typeKeys("!"); err != nil {
+		t.Fatal(err)
+	}
+	ann.waitJS(t, "Bob's label as he types", shown)
+
+	// Less motion: the label goes at once when it goes.
+	ctx, cancel = ann.bounded()
+	_, err = chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}}})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann.waitJS(t, "no fade with prefers-reduced-motion", `getComputedStyle(`+bobs+`).animationDuration === '0s'`)
+	ann.waitJS(t, "and no fade after all", hidden)
 }
 
 // testEditorStyles: folio.css's rules for the editor apply, rather than

@@ -53,30 +53,53 @@ function luminance(hex: string): number {
   return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }
 
-// A caret's name label sits above its line, over the end of the line before;
-// on the first line there is nothing above to cover but the editor's edge,
+/**
+ * LABEL_SHOWN_FOR is how long (ms) a caret's name label shows after its
+ * person last moved or typed. The label sits above its line, over the text
+ * of the line before, which someone may be reading: it shows while its
+ * person is active, then fades (folio.css), and shows again on their next
+ * move or while the pointer is on their caret. The people list names
+ * everyone, for good; the label is aria-hidden, since it is not text.
+ */
+export const LABEL_SHOWN_FOR = 2500;
+
+// On the first line there is nothing above to cover but the editor's edge,
 // where the label would be cut off, so it goes below the caret instead.
+// active is when the peer last moved or typed (Date.now()): a label built
+// later, as CodeMirror redraws a line, shows only for what is left of
+// LABEL_SHOWN_FOR.
 class CaretWidget extends WidgetType {
-  constructor(readonly name: string, readonly color: string, readonly below: boolean) { super(); }
-  eq(o: CaretWidget) { return o.name === this.name && o.color === this.color && o.below === this.below; }
+  constructor(readonly name: string, readonly color: string, readonly below: boolean, readonly active: number) { super(); }
+  eq(o: CaretWidget) {
+    return o.name === this.name && o.color === this.color && o.below === this.below && o.active === this.active;
+  }
   toDOM() {
     const caret = document.createElement("span");
     caret.className = "cm-remote-caret";
+    caret.setAttribute("aria-hidden", "true");
     caret.style.borderLeftColor = this.color;
     const label = document.createElement("span");
     label.className = this.below ? "cm-remote-label cm-remote-label-below" : "cm-remote-label";
     label.style.backgroundColor = this.color;
     label.style.color = labelTextColor(this.color);
     label.textContent = this.name;
+    const left = this.active + LABEL_SHOWN_FOR - Date.now();
+    if (left > 0) label.style.animationDelay = `${left}ms`;
+    else label.classList.add("cm-remote-label-idle");
     caret.appendChild(label);
     return caret;
   }
-  ignoreEvent() { return true; }
+  // A click on the caret (its target is a few pixels wide, for hovering)
+  // places the local caret as a click on the text beside it would.
+  ignoreEvent() { return false; }
 }
 
 function clamp(p: number, len: number) { return Math.max(0, Math.min(p, len)); }
 
-function mapPeers(peers: Map<string, Peer>, tr: Transaction): Map<string, Peer> {
+// A peer as shown: active is when they last moved or typed (Date.now()).
+type Shown = Peer & { active: number };
+
+function mapPeers(peers: Map<string, Shown>, tr: Transaction): Map<string, Shown> {
   let out = peers;
   if (tr.docChanged) {
     const author = tr.annotation(remoteAuthor);
@@ -85,21 +108,25 @@ function mapPeers(peers: Map<string, Peer>, tr: Transaction): Map<string, Peer> 
       // The author's caret follows its own insert; everyone else's stays put
       // before text inserted at their position (ot-text-unicode's rule).
       const assoc = k === author ? 1 : -1;
-      out.set(k, { ...p, anchor: tr.changes.mapPos(p.anchor, assoc), head: tr.changes.mapPos(p.head, assoc) });
+      out.set(k, { ...p, anchor: tr.changes.mapPos(p.anchor, assoc), head: tr.changes.mapPos(p.head, assoc),
+        ...(k === author ? { active: Date.now() } : {}) });
     }
   }
   for (const e of tr.effects) {
     if (out === peers) out = new Map(peers);
     if (e.is(setPeer)) {
-      const len = tr.state.doc.length;
-      out.set(e.value.session, { ...e.value, anchor: clamp(e.value.anchor, len), head: clamp(e.value.head, len) });
+      const len = tr.state.doc.length, prev = out.get(e.value.session);
+      const p = { ...e.value, anchor: clamp(e.value.anchor, len), head: clamp(e.value.head, len) };
+      // The same presence again (its person came back to the window) is no move.
+      const same = prev && prev.anchor === p.anchor && prev.head === p.head && prev.name === p.name && prev.color === p.color;
+      out.set(p.session, { ...p, active: same ? prev.active : Date.now() });
     } else if (e.is(removePeer)) out.delete(e.value);
     else if (e.is(clearPeers)) out.clear();
   }
   return out;
 }
 
-function decorate(peers: Map<string, Peer>, doc: Text): DecorationSet {
+function decorate(peers: Map<string, Shown>, doc: Text): DecorationSet {
   const ranges = [];
   for (const p of peers.values()) {
     if (p.head < 0) continue; // no cursor
@@ -109,13 +136,13 @@ function decorate(peers: Map<string, Peer>, doc: Text): DecorationSet {
       ranges.push(Decoration.mark({ class: "cm-remote-selection", attributes: { style: `background-color: ${color}40` } }).range(from, to));
     }
     const below = doc.lineAt(p.head).number === 1;
-    ranges.push(Decoration.widget({ widget: new CaretWidget(p.name, color, below), side: 1 }).range(p.head));
+    ranges.push(Decoration.widget({ widget: new CaretWidget(p.name, color, below, p.active), side: 1 }).range(p.head));
   }
   return Decoration.set(ranges, true);
 }
 
 /** The peers and their decorations. */
-export const peersField = StateField.define<{ peers: Map<string, Peer>; deco: DecorationSet }>({
+export const peersField = StateField.define<{ peers: Map<string, Shown>; deco: DecorationSet }>({
   create: () => ({ peers: new Map(), deco: Decoration.none }),
   update(value, tr) {
     const peers = mapPeers(value.peers, tr);
