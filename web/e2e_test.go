@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -627,7 +628,8 @@ func testPhonePanel(t *testing.T, env *testEnv, b *browser) {
 
 // testAnnouncements: the status flips between unsynced and saved about
 // twice per keystroke; a live region that followed it would talk over the
-// typing. Screen readers hear the connection lost and back, not each save.
+// typing. Screen readers hear the connection lost (and, once, that Retry
+// now is there to reconnect at once) and back, not each save.
 func testAnnouncements(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 	id := env.create("announce", "")
 	tab := b.open(t, proxy.url+"/d/"+id)
@@ -647,7 +649,12 @@ func testAnnouncements(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) 
 	tab.waitJS(t, "nothing announced while typing and saving", `heard.length === 0`)
 
 	proxy.cut()
-	tab.waitJS(t, "the lost connection announced", `heard.length === 1 && /^(Offline|Reconnecting)/.test(heard[0])`)
+	// With the button that came with it: a screen reader has no other way to learn it is there.
+	tab.waitJS(t, "the lost connection announced, and Retry now", `heard.length === 1 && /^(Offline|Reconnecting).* · Retry now button available$/.test(heard[0]) &&
+		document.getElementById('retry-now').checkVisibility()`)
+	if names := tab.axNames(t, "button"); !slices.Contains(names, "Retry now") {
+		t.Errorf("the announcement names a Retry now button; the page's buttons are %q", names)
+	}
 	if err := tab.typeKeys("!"); err != nil {
 		t.Fatal(err)
 	}

@@ -52,18 +52,27 @@ const down = (s: Status) => s.state === "offline" || s.state === "reconnecting";
 const up = (s: Status) => s.state === "saved" || s.state === "connected";
 
 /**
+ * RETRY_HINT ends the announcement of a lost connection: the Retry now
+ * button appears with it (folio.ts's showRetry) and stays until the page is
+ * back, and a screen reader user would not otherwise know it is there. It
+ * is said once, not with each retry or each new reason.
+ */
+export const RETRY_HINT = "Retry now button available";
+
+/**
  * announcement is what to tell a screen reader when the status goes from
  * prev to s, or "" for nothing. The status flips between unsynced and saved
  * about twice per keystroke: announcing that would talk over the typing.
  * Only what the user must know is said: the connection lost (not each
- * retry), the server's reason for refusing it, the connection back, the
- * page closed, an edit undone.
+ * retry) and that Retry now is there, the server's reason for refusing it,
+ * the connection back, the page closed, an edit undone.
  */
 export function announcement(prev: Status | undefined, s: Status): string {
   if (!prev) return "";
   if (s.state === "closed") return prev.state !== "closed" || prev.reason !== s.reason ? statusText(s) : "";
   if (s.notice && s.notice !== prev.notice) return statusText(s);
-  if (down(s) && (!down(prev) || (s.reason && s.reason !== prev.reason))) return statusText(s);
+  if (down(s) && !down(prev)) return `${statusText(s)} · ${RETRY_HINT}`;
+  if (down(s) && s.reason && s.reason !== prev.reason) return statusText(s);
   if (up(s) && down(prev)) return `Back online · ${statusText(s)}`;
   return "";
 }

@@ -1,7 +1,7 @@
 // The status line and what is announced of it, without a DOM.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Status, announcement, statusText } from "../src/status";
+import { RETRY_HINT, Status, announcement, statusText } from "../src/status";
 
 test("statusText: an editor's save state", () => {
   assert.equal(statusText({ state: "saved", unsynced: 0 }), "Saved");
@@ -38,14 +38,18 @@ test("announcement: typing and saving say nothing; losing, regaining and closing
   for (const [a, b] of [[saved, typing], [typing, saved], [typing, { ...typing, unsynced: 2 }]]) {
     assert.equal(announcement(a, b), "", `${a.state} → ${b.state}`);
   }
-  assert.equal(announcement(typing, offline), "Offline · 1 unsynced edit");
-  assert.equal(announcement(saved, { state: "reconnecting", unsynced: 0 }), "Reconnecting…");
+  // Said once as the connection goes: the Retry now button that comes with it.
+  assert.equal(RETRY_HINT, "Retry now button available");
+  assert.equal(announcement(typing, offline), "Offline · 1 unsynced edit · Retry now button available");
+  assert.equal(announcement(saved, { state: "reconnecting", unsynced: 0 }), "Reconnecting… · Retry now button available");
   // Each retry flips offline and reconnecting, and typing offline counts up: not news.
   assert.equal(announcement(offline, retrying), "");
   assert.equal(announcement(retrying, { ...offline, unsynced: 2 }), "");
-  assert.equal(announcement({ state: "connecting", unsynced: 0 }, { state: "offline", unsynced: 0 }), "Offline · 0 unsynced edits");
+  assert.equal(announcement({ state: "connecting", unsynced: 0 }, { state: "offline", unsynced: 0 }),
+    "Offline · 0 unsynced edits · Retry now button available", "a page that never got in");
   const reason = "too many connections to this document";
-  assert.equal(announcement(retrying, { ...offline, reason }), `Offline · 1 unsynced edit · ${reason}`);
+  assert.equal(announcement(saved, { ...offline, reason }), `Offline · 1 unsynced edit · ${reason} · Retry now button available`);
+  assert.equal(announcement(retrying, { ...offline, reason }), `Offline · 1 unsynced edit · ${reason}`, "a new reason: no hint again");
   assert.equal(announcement({ ...offline, reason }, { ...retrying, reason }), "");
   assert.equal(announcement(offline, typing), "Back online · Connected · 1 unsynced edit");
   assert.equal(announcement(retrying, { ...saved, readonly: true }), "Back online · Read-only");
