@@ -68,6 +68,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("ErrorPagesSayWhatWentWrong", func(t *testing.T) { testErrorPages(t, env, b) })
 	t.Run("EmbedPostsReadyToAllowedParent", func(t *testing.T) { testEmbedAllowed(t, env, b, hostOK) })
 	t.Run("EmbedRefusedForOtherOrigin", func(t *testing.T) { testEmbedRefused(t, env, b, hostOther) })
+	t.Run("EmbedPresenceAsLastSeenOffline", func(t *testing.T) { testEmbedPresenceOffline(t, env, proxy, b, hostOK) })
 }
 
 // TestEditorOversizeOp: an op over the server's message limit ends the
@@ -972,6 +973,33 @@ func testEmbedAllowed(t *testing.T, env *testEnv, b *browser, host *httptest.Ser
 	counts := `window.msgs.filter(m => m.data.type === 'folio:presence').map(m => m.data.count).join()`
 	tab.waitJS(t, "Bob gone", `window.msgs.at(-1).data.type === 'folio:presence' && window.msgs.at(-1).data.count === 1`)
 	tab.waitJS(t, "one folio:presence per change of the number: "+counts, counts+` === '1,2,1'`)
+}
+
+// testEmbedPresenceOffline: offline, the embed cannot know who is still
+// there. It tells the parent that its count is the one last seen (stale),
+// and the current count once it is back, even when the number has not
+// changed meanwhile; count itself stays a number, for parents written
+// before stale.
+func testEmbedPresenceOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *browser, host *httptest.Server) {
+	id := env.create("embedded-offline", "in a frame")
+	tab := b.open(t, host.URL+"/?src="+url.QueryEscape(proxy.url+"/embed/"+id+"?name=Emma"))
+	presence := `window.msgs.filter(m => m.data.type === 'folio:presence').map(m => m.data.count + (m.data.stale === true ? ' as last seen' : '') +
+		('stale' in m.data && m.data.stale !== true ? ' stale: ' + m.data.stale : '')).join()`
+	tab.waitJS(t, "Emma alone: "+presence, presence+` === '1'`)
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	bob.waitSaved(t)
+	tab.waitJS(t, "Emma and Bob: "+presence, presence+` === '1,2'`)
+	proxy.cut()
+	tab.waitJS(t, "offline: two as last seen", `window.msgs.some(m => m.data.type === 'folio:status' && m.data.state === 'offline') &&
+		`+presence+` === '1,2,2 as last seen'`)
+	proxy.restore()
+	tab.waitJS(t, "back: two, live", `window.msgs.at(-1).data.type === 'folio:status' && window.msgs.at(-1).data.state === 'saved' &&
+		`+presence+` === '1,2,2 as last seen,2'`)
+	proxy.cut()
+	bob.navigate(t, "about:blank")
+	tab.waitJS(t, "offline again", presence+` === '1,2,2 as last seen,2,2 as last seen'`)
+	proxy.restore()
+	tab.waitJS(t, "back: Bob gone meanwhile", presence+` === '1,2,2 as last seen,2,2 as last seen,1'`)
 }
 
 func testEmbedRefused(t *testing.T, env *testEnv, b *browser, host *httptest.Server) {

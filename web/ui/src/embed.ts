@@ -1,5 +1,29 @@
-// Where the embedded editor may post its events: pure functions, so that
-// node tests can run them without a DOM.
+// Where the embedded editor may post its events, and what it says in
+// them: pure functions, so that node tests can run them without a DOM.
+
+/** Presence is what folio:presence says (docs/embed.md). */
+export interface Presence {
+  /** The participants, this one included: while stale, as last seen. */
+  count: number;
+  /**
+   * The editor is offline: count is the number last seen, and the others
+   * may have left or been joined by more since. The next folio:presence
+   * without it, once the editor is back, has the current number.
+   */
+  stale?: true;
+}
+
+/**
+ * presenceUpdate is the folio:presence to post when the participants are
+ * count people (stale: as last seen, offline) after prev was posted, or
+ * null when the parent already knows: not each time someone moves or types.
+ * The field is added only when true, so a parent written before it sees the
+ * same count as ever.
+ */
+export function presenceUpdate(prev: Presence | undefined, count: number, stale: boolean): Presence | null {
+  if (prev && prev.count === count && (prev.stale === true) === stale) return null;
+  return stale ? { count, stale: true } : { count };
+}
 
 /**
  * postTargets turns the allowed embed origins into postMessage targets. A

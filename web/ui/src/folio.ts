@@ -6,7 +6,7 @@ import { FolioSession, Participant } from "./session";
 import { Status, announcement, statusText } from "./status";
 import { safeColor } from "./cursors";
 import { createDoc, expiryText, pageToken, readonlyLink, tokenClaims, withToken } from "./access";
-import { parentOrigin, postTargets } from "./embed";
+import { Presence, parentOrigin, postTargets, presenceUpdate } from "./embed";
 
 interface PageConfig {
   page: "landing" | "editor" | "embed";
@@ -317,7 +317,7 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
     }
   };
   const { fixedName: _, ...me } = identity(params, token);
-  let count = 0; // participants last posted: folio:presence says when the number changes
+  let presence: Presence | undefined; // the last folio:presence: posted again only when it changes
   const session: FolioSession = new FolioSession({
     parent: $("editor")!, wsURL: wsURL(cfg.api, cfg.id!), token, ...me,
     readonly: params.get("readonly") === "1",
@@ -331,8 +331,9 @@ function embedPage(cfg: PageConfig, params: URLSearchParams, token: string): Fol
         ...(s.notice ? { notice: s.notice } : {}) });
     },
     onChange: (version) => post({ type: "folio:change", version }),
-    onPeers: (p) => {
-      if (p.length !== count) post({ type: "folio:presence", count: (count = p.length) });
+    onPeers: (p, stale) => {
+      const next = presenceUpdate(presence, p.length, stale);
+      if (next) post({ type: "folio:presence", ...(presence = next) });
     },
     onReady: () => post({ type: "folio:ready" }),
   });

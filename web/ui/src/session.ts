@@ -51,7 +51,8 @@ export interface SessionOptions {
   dark: boolean;
   onStatus?(s: Status): void;
   onChange?(version: number): void;
-  onPeers?(p: Participant[]): void;
+  /** stale: offline, the peers are those last seen (as each Participant's stale says, also when there are none). */
+  onPeers?(p: Participant[], stale: boolean): void;
   onReady?(): void;
 }
 
@@ -352,6 +353,6 @@ export class FolioSession {
     const list: Participant[] = [{ session: this.client.session, name: this.o.name, color: this.o.color, self: true,
       viewing: this.readOnly, stale: false }];
     for (const [session, p] of this.peers) list.push({ session, ...p, self: false, stale: this.peersStale });
-    this.o.onPeers?.(list);
+    this.o.onPeers?.(list, this.peersStale);
   }
 }
