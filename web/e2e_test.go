@@ -989,17 +989,21 @@ func testEmbedPresenceOffline(t *testing.T, env *testEnv, proxy *cutProxy, b *br
 	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
 	bob.waitSaved(t)
 	tab.waitJS(t, "Emma and Bob: "+presence, presence+` === '1,2'`)
+	cleo := b.open(t, env.url+"/d/"+id+"?name=Cleo")
+	cleo.waitSaved(t)
+	tab.waitJS(t, "and Cleo: "+presence, presence+` === '1,2,3'`)
 	proxy.cut()
-	tab.waitJS(t, "offline: two as last seen", `window.msgs.some(m => m.data.type === 'folio:status' && m.data.state === 'offline') &&
-		`+presence+` === '1,2,2 as last seen'`)
+	tab.waitJS(t, "offline: three as last seen", `window.msgs.some(m => m.data.type === 'folio:status' && m.data.state === 'offline') &&
+		`+presence+` === '1,2,3,3 as last seen'`)
 	proxy.restore()
-	tab.waitJS(t, "back: two, live", `window.msgs.at(-1).data.type === 'folio:status' && window.msgs.at(-1).data.state === 'saved' &&
-		`+presence+` === '1,2,2 as last seen,2'`)
+	// The welcome lists Bob and Cleo: one count for it, not 2 then 3.
+	tab.waitJS(t, "back: three, live", `window.msgs.at(-1).data.type === 'folio:status' && window.msgs.at(-1).data.state === 'saved' &&
+		`+presence+` === '1,2,3,3 as last seen,3'`)
 	proxy.cut()
 	bob.navigate(t, "about:blank")
-	tab.waitJS(t, "offline again", presence+` === '1,2,2 as last seen,2,2 as last seen'`)
+	tab.waitJS(t, "offline again", presence+` === '1,2,3,3 as last seen,3,3 as last seen'`)
 	proxy.restore()
-	tab.waitJS(t, "back: Bob gone meanwhile", presence+` === '1,2,2 as last seen,2,2 as last seen,1'`)
+	tab.waitJS(t, "back: Bob gone meanwhile", presence+` === '1,2,3,3 as last seen,3,3 as last seen,2'`)
 }
 
 func testEmbedRefused(t *testing.T, env *testEnv, b *browser, host *httptest.Server) {

@@ -191,14 +191,16 @@ export class FolioSession {
     this.conn.healthy();
     this.role = w.role;
     this.editor.setReadonly(this.readOnly);
-    for (const p of w.peers ?? []) this.onPresence(p);
+    // One list for the whole welcome: the embed's parent is told the count
+    // of people, and one peer at a time it would hear every number up to it.
+    for (const p of w.peers ?? []) this.onPresence(p, false);
     this.emitPeers();
     this.presenceDirty = true;
     this.afterChange();
     if (first) this.o.onReady?.();
   }
 
-  private onPresence(p: PeerMsg): void {
+  private onPresence(p: PeerMsg, emit = true): void {
     if (p.session === this.client.session) return;
     this.peers.set(p.session, { name: String(p.name ?? ""), color: safeColor(p.color), viewing: p.role === "view" });
     const sel = p.cursor ? this.client.toLocal(p.cursor, p.version) : null;
@@ -210,7 +212,7 @@ export class FolioSession {
           anchor: cpToUtf16(doc, sel.anchor), head: cpToUtf16(doc, sel.head) })
       : removePeer.of(p.session);
     this.view.dispatch({ effects: effect });
-    this.emitPeers();
+    if (emit) this.emitPeers();
   }
 
   // placeUnplaced places the cursors that could not be placed before.
