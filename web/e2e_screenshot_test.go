@@ -59,6 +59,13 @@ func TestEditorScreenshot(t *testing.T) {
 		tb.waitJS(t, "both listed, the links filled", `document.querySelectorAll('#participants li').length === 2 &&
 			document.getElementById('readonly-link').value !== ''`)
 	}
+	// A name label fades LABEL_SHOWN_FOR (2.5 s) after its person last moved:
+	// a machine slow enough to get here later takes a picture without names.
+	for _, tb := range []*tab{ann, bob} {
+		if tb.evalInt(t, `[...document.querySelectorAll('.cm-remote-label')].every(l => getComputedStyle(l).opacity === '1') ? 1 : 0`) != 1 {
+			t.Fatal("the name labels faded before the picture was taken")
+		}
+	}
 	saveSideBySide(t, path, ann, bob)
 	fi, err := os.Stat(path)
 	if err != nil {
