@@ -187,11 +187,17 @@ func (w Welcome) MarshalJSON() ([]byte, error) {
 	}{plain(w), ops})
 }
 
-// opMsgs converts stored records to catch-up entries.
-func opMsgs(recs []storage.OpRecord) []OpMsg {
-	out := make([]OpMsg, len(recs))
-	for i, r := range recs {
-		out[i] = OpMsg{Version: r.Version, Op: r.Op, Session: r.Session, Seq: r.Seq}
+// opMsgs converts stored records, parts after parts, to catch-up entries.
+func opMsgs(parts ...[]storage.OpRecord) []OpMsg {
+	n := 0
+	for _, recs := range parts {
+		n += len(recs)
+	}
+	out := make([]OpMsg, 0, n) // Not nil when empty: the welcome then has "ops":[].
+	for _, recs := range parts {
+		for _, r := range recs {
+			out = append(out, OpMsg{Version: r.Version, Op: r.Op, Session: r.Session, Seq: r.Seq})
+		}
 	}
 	return out
 }

@@ -104,48 +104,78 @@ func (h *Hub) readOps(ctx context.Context, id string, from, to uint64) ([]storag
 	return ops, nil
 }
 
+// opSpan is committed ops in version order, in two parts that nobody
+// changes once handed over: ops read from storage (by the caller, or by
+// the room after the caller's final read), then a slice of a room's window
+// (the room appends past its end or moves to a new array, and never writes
+// a record it has). A room hands a span to another goroutine without
+// copying either part.
+type opSpan struct {
+	stored, recent []storage.OpRecord
+}
+
+func (s opSpan) len() int { return len(s.stored) + len(s.recent) }
+
+// flat is the span as one slice: recent itself when nothing was stored,
+// else a new array.
+func (s opSpan) flat() []storage.OpRecord {
+	if len(s.stored) == 0 {
+		return s.recent
+	}
+	return append(s.stored[:len(s.stored):len(s.stored)], s.recent...)
+}
+
 // catchUpOps is opsAfter for a catch-up (a hello or a Subscribe at version
 // v): the ops older than the window come from rd. When rd does not reach
 // the window (nil, read for another document or version, or the window
-// moved on since), need asks the caller to read them, and it returns nil.
-func (r *room) catchUpOps(v uint64, rd *joinRead, need *readNeed) ([]storage.OpRecord, *Error) {
+// moved on since), need asks the caller to read them, and it returns an
+// empty span. Nothing is copied: the span's parts are rd's ops and a slice
+// of the window.
+func (r *room) catchUpOps(v uint64, rd *joinRead, need *readNeed) (opSpan, *Error) {
 	if v >= r.head {
-		return nil, nil
+		return opSpan{}, nil
 	}
 	if r.head-v > uint64(r.hub.opts.CatchUpLimit) {
-		return nil, errorf(CodeVersionTooOld, "version too old, reload the document")
+		return opSpan{}, errorf(CodeVersionTooOld, "version too old, reload the document")
 	}
 	start := r.head - uint64(len(r.window))
 	if v >= start {
-		return r.window[v-start:], nil
+		return opSpan{recent: r.windowFrom(v)}, nil
 	}
 	if rd == nil || rd.base != r.base || rd.from != v || rd.opsErr == nil && rd.from+uint64(len(rd.ops)) < start {
 		if rd.isFinal() {
 			return r.readRest(v, start, rd)
 		}
 		need.from, need.to = v, start
-		return nil, nil
+		return opSpan{}, nil
 	}
 	if rd.opsErr != nil {
-		return nil, rd.opsErr
+		return opSpan{}, rd.opsErr
 	}
 	n := start - v
-	return append(rd.ops[:n:n], r.window...), nil
+	return opSpan{stored: rd.ops[:n:n], recent: r.windowFrom(start)}, nil
+}
+
+// windowFrom is the window's ops after version v (within the window), with
+// no room to append: whoever holds it can never write into the window.
+func (r *room) windowFrom(v uint64) []storage.OpRecord {
+	start := r.head - uint64(len(r.window))
+	return r.window[v-start : len(r.window) : len(r.window)]
 }
 
 // readRest is catchUpOps after the caller's final read (see joinReads):
 // the room reads the ops v+1..start that rd lacks, and returns them with
 // the window.
-func (r *room) readRest(v, start uint64, rd *joinRead) ([]storage.OpRecord, *Error) {
+func (r *room) readRest(v, start uint64, rd *joinRead) (opSpan, *Error) {
 	var ops []storage.OpRecord
 	if rd.base == r.base && rd.from == v && rd.opsErr == nil {
 		ops = rd.ops[:len(rd.ops):len(rd.ops)]
 	}
 	more, e := r.hub.readOps(r.hub.ctx, r.id, v+uint64(len(ops)), start)
 	if e != nil {
-		return nil, e
+		return opSpan{}, e
 	}
-	return append(append(ops, more...), r.window...), nil
+	return opSpan{stored: append(ops, more...), recent: r.windowFrom(start)}, nil
 }
 
 // cacheSeq fills the seq cache for session from rd, read by the client's

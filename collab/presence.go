@@ -46,7 +46,7 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 		return nil, e
 	}
 	need := readNeed{base: r.base, head: r.head}
-	var ops []storage.OpRecord
+	var ops opSpan
 	var opsErr *Error
 	if s.since != nil && *s.since <= r.head {
 		ops, opsErr = r.catchUpOps(*s.since, rd, &need)
@@ -78,7 +78,7 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 	}
 	w := Welcome{Type: TypeWelcome, Session: s.id, Key: s.key, Version: r.head, Role: string(s.role)}
 	if s.since != nil && *s.since <= r.head && opsErr == nil {
-		w.Ops = opMsgs(ops)
+		w.Ops = opMsgs(ops.stored, ops.recent)
 	}
 	var text []byte
 	if w.Ops == nil {

@@ -366,7 +366,7 @@ func (r *room) opsAfter(v uint64) ([]storage.OpRecord, *Error) {
 	var need readNeed
 	ops, e := r.catchUpOps(v, nil, &need)
 	if e != nil || need.to == 0 {
-		return ops, e
+		return ops.flat(), e
 	}
 	older, e := r.hub.readOps(r.hub.ctx, r.id, need.from, need.to)
 	if e != nil {

@@ -38,10 +38,11 @@ type Event struct {
 type Subscription struct {
 	room *room // Set by the room in subscribe; static afterwards.
 	// The catch-up, consumed by Next first (owned by the caller of Next):
-	// the ops after the version it subscribed from, made events as they are
-	// taken (not on the room goroutine: up to CatchUpLimit of them), then
-	// the rest of the backlog.
-	ops     []storage.OpRecord
+	// the ops after the version it subscribed from, as the room holds them
+	// (neither copied nor made events on the room goroutine: up to
+	// CatchUpLimit of them), made events as they are taken, then the rest
+	// of the backlog.
+	ops     opSpan
 	backlog []Event
 	ch      chan Event    // The room sends without blocking.
 	done    chan struct{} // Closed by end.
@@ -111,8 +112,8 @@ func (r *room) subscribe(sub *Subscription, since *uint64, rd *joinRead) (*readN
 		case need.any():
 			return &need, nil
 		case e == nil:
-			// ops is a slice of the window or a new array: the room never
-			// changes the records it has, so the subscriber may read them.
+			// The room never changes the records it has, so the subscriber
+			// may read them (see opSpan).
 			sub.ops = ops
 		case e.Code != CodeVersionTooOld:
 			return nil, e
@@ -178,7 +179,7 @@ func (s *Subscription) end(e *Error) {
 // Next blocks for the next event. It returns an *Error when the subscription
 // ended: slow_consumer (fell behind), deleted, unavailable (shutdown or Close).
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
-	if len(s.ops) > 0 || len(s.backlog) > 0 {
+	if s.ops.len() > 0 || len(s.backlog) > 0 {
 		return s.popBacklog(), nil
 	}
 	select {
@@ -215,7 +216,7 @@ func (s *Subscription) Err() error {
 // together.
 func (s *Subscription) Ready(evs []Event, max int) []Event {
 	for len(evs) < max {
-		if len(s.ops) > 0 || len(s.backlog) > 0 {
+		if s.ops.len() > 0 || len(s.backlog) > 0 {
 			evs = append(evs, s.popBacklog())
 			continue
 		}
@@ -237,15 +238,26 @@ func (s *Subscription) Close() {
 	}
 }
 
+// pop takes the span's first op; the parts are dropped once taken, so
+// that a subscription does not keep them for the rest of its life.
+func (s *opSpan) pop() storage.OpRecord {
+	part := &s.stored
+	if len(s.stored) == 0 {
+		part = &s.recent
+	}
+	rec := (*part)[0]
+	if *part = (*part)[1:]; len(*part) == 0 {
+		*part = nil
+	}
+	return rec
+}
+
 // popBacklog takes the first catch-up event, clearing its slot: the backlog
 // may start with a snapshot, whose text the subscription must not keep for
 // the rest of its life.
 func (s *Subscription) popBacklog() Event {
-	if len(s.ops) > 0 {
-		rec := s.ops[0]
-		if s.ops = s.ops[1:]; len(s.ops) == 0 {
-			s.ops = nil
-		}
+	if s.ops.len() > 0 {
+		rec := s.ops.pop()
 		m := OpMsg{Type: TypeOp, Version: rec.Version, Op: rec.Op, Session: rec.Session, Seq: rec.Seq}
 		return Event{Kind: EventOp, Version: m.Version, Op: &m}
 	}

@@ -1,0 +1,58 @@
+package collab
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/foliodocs/folio/storage"
+)
+
+// TestSubscribeCatchUpNotCopiedOnTheRoom: a Subscribe's catch-up leaves
+// the room as the records it holds, the ops its subscriber read (before
+// the window) and the window itself, not as a copy made on the room
+// goroutine (~0.5 ms for CatchUpLimit ops, BenchmarkRoomStorageReads);
+// Next still gives every op after the version once, in order.
+func TestSubscribeCatchUpNotCopiedOnTheRoom(t *testing.T) {
+	ts := newTestServer(t, Options{OpWindow: 4})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := dialTest(t, ts.url+"nocopy")
+	a.hello(ClientMsg{})
+	for i := range uint64(20) {
+		a.sendRaw(opJSON(i+1, i, `["a"]`))
+		a.expect(TypeAck)
+	}
+	r := ts.hub.lookupRoom("nocopy")
+	sub := &Subscription{ch: make(chan Event, 16), done: make(chan struct{})}
+	var rd *joinRead
+	var window []storage.OpRecord // The room's, when it took sub.
+	for {
+		var need *readNeed
+		var e *Error
+		if err := r.do(ctx, func() { need, e = r.subscribe(sub, u64(2), rd); window = r.window }); err != nil || e != nil {
+			t.Fatal(err, e)
+		}
+		if need == nil {
+			break
+		}
+		rd, _ = ts.hub.readFor(ctx, "nocopy", need, rd)
+	}
+	defer sub.Close()
+	if rd == nil || len(sub.ops.stored) == 0 || &sub.ops.stored[0] != &rd.ops[0] {
+		t.Error("the ops before the window are not the ones the subscriber read")
+	}
+	if len(sub.ops.recent) != len(window) || &sub.ops.recent[0] != &window[0] {
+		t.Error("the window's ops were copied on the room goroutine")
+	}
+	var ops []OpMsg
+	for _, ev := range sub.Ready(nil, 100) {
+		if ev.Kind == EventOp {
+			ops = append(ops, *ev.Op)
+		}
+	}
+	checkCatchUp(t, ops, 2, 20)
+	if sub.ops.stored != nil || sub.ops.recent != nil {
+		t.Error("the subscription keeps its catch-up after taking it")
+	}
+}
