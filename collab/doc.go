@@ -20,13 +20,15 @@
 // A room loads its document itself, so however many sessions join at the
 // same moment it is read once; joiners wait in the inbox. The ops older
 // than the window that a resuming client (a hello or Subscribe at an old
-// version) needs, and the last seq of a session that the room does not
-// hold (a hello's, a REST submission's), are read on that client's
-// goroutine: the room answers what to read, and takes the client again
-// with what was read, adding what its window holds since (readNeed). A
-// document edited faster than storage answers could keep a client asking
-// again; after joinReads reads the room reads the rest (what was committed
-// during the last read) itself, so every join ends. A room with nobody
+// version) needs, the last seq of a session that the room does not
+// hold (a hello's, a REST submission's), and the last op of a session
+// resumed by id without its key, when older than the window (to check who
+// wrote it), are read on that client's goroutine: the room answers what
+// to read, and takes the client again with what was read, adding what its
+// window holds since (readNeed). A document edited faster than storage
+// answers could keep a client asking again; after joinReads reads the room
+// reads the rest (what was committed during the last read) itself, so
+// every join ends. A room with nobody
 // attached for Options.IdleUnload writes a snapshot, unregisters and ends; a
 // request racing with that sees the room gone and opens the document again,
 // so no join is lost.

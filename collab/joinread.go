@@ -8,8 +8,9 @@ import (
 
 // readNeed is a room's answer to a joining or resuming client (a hello, a
 // Subscribe) that needs what only storage has: the ops after its version
-// that are older than the room's op window, or (a hello, a REST
-// submission) its session's last seq. The client's goroutine reads them (Hub.readFor) and asks the
+// that are older than the room's op window, (a hello, a REST
+// submission) its session's last seq, or (a legacy hello) its session's
+// last op, older than the window (resumeHolder). The client's goroutine reads them (Hub.readFor) and asks the
 // room again with what it read (joinRead): the room, which serves every
 // participant of the document, never waits for those reads (up to
 // CatchUpLimit ops decoded; a session's seq, for which storage first
@@ -20,9 +21,10 @@ type readNeed struct {
 	from    uint64 // Read the ops from+1..to (to 0: none).
 	to      uint64
 	session string // Read this session's last seq ("": none).
+	holder  uint64 // Read the op of this version (0: none).
 }
 
-func (n *readNeed) any() bool { return n.to != 0 || n.session != "" }
+func (n *readNeed) any() bool { return n.to != 0 || n.session != "" || n.holder != 0 }
 
 // joinRead is what a joining client read from storage for its room. The
 // room takes it only for the document it was read for (base): an id
@@ -40,6 +42,9 @@ type joinRead struct {
 	hasSeq  bool
 	seqHead uint64
 	seq     seqRec
+	// The op of version holderAt (0: none read), nil when storage has none.
+	holderAt uint64
+	holder   *storage.OpRecord
 	// reads counts the caller's reads; final (the joinReads-th) says the
 	// room reads what is still missing itself instead of asking again.
 	reads int
@@ -88,6 +93,13 @@ func (h *Hub) readFor(ctx context.Context, id string, need *readNeed, rd *joinRe
 		}
 		rd.session, rd.hasSeq, rd.seqHead, rd.seq = need.session, true, need.head, seqRec{seq: seq, version: version}
 	}
+	if need.holder != 0 {
+		rec, e := h.readOp(ctx, id, need.holder)
+		if e != nil {
+			return nil, e
+		}
+		rd.holderAt, rd.holder = need.holder, rec
+	}
 	return rd, nil
 }
 
@@ -123,6 +135,19 @@ func (s opSpan) flat() []storage.OpRecord {
 		return s.recent
 	}
 	return append(s.stored[:len(s.stored):len(s.stored)], s.recent...)
+}
+
+// readOp reads the committed op of version v of document id (nil: storage
+// has none).
+func (h *Hub) readOp(ctx context.Context, id string, v uint64) (*storage.OpRecord, *Error) {
+	ops, err := h.store.Ops(ctx, id, v-1, v)
+	if err != nil {
+		return nil, h.fail("read ops", id, err)
+	}
+	if len(ops) != 1 {
+		return nil, nil
+	}
+	return &ops[0], nil
 }
 
 // catchUpOps is opsAfter for a catch-up (a hello or a Subscribe at version

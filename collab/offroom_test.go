@@ -56,3 +56,49 @@ func TestSubscribeCatchUpNotCopiedOnTheRoom(t *testing.T) {
 		t.Error("the subscription keeps its catch-up after taking it")
 	}
 }
+
+// TestLegacyResumeHolderReadOffTheRoom: a legacy hello (a session id, no
+// key) by a named holder is refused when the session's last op was
+// written under another name; when that op is older than the window, it
+// is read on the hello's goroutine, so while the read is slow the room
+// goes on serving the document's editors. The check itself still holds.
+func TestLegacyResumeHolderReadOffTheRoom(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{OpWindow: 4})
+	ts.peer.Authorize = func(token string) (Grant, error) { return Grant{Role: RoleEdit, Name: token}, nil }
+	const legacy = "0b7d3f0e-7d1f-4b8e-9d7e-2f0c1a9b6e11"
+	if _, err := ts.hub.Create(context.Background(), "holder", ""); err != nil {
+		t.Fatal(err)
+	}
+	ann := dialTest(t, ts.url+"holder")
+	ann.hello(ClientMsg{Token: "Ann", Session: legacy})
+	ann.sendRaw(opJSON(1, 0, `["A"]`))
+	ann.expect(TypeAck)
+	ann.close()
+	b := dialTest(t, ts.url+"holder")
+	b.hello(ClientMsg{Token: "Bob"})
+	v := uint64(1)
+	edit := func() {
+		b.sendRaw(opJSON(v, v, `["b"]`))
+		v = nextAck(t, b).Version
+	}
+	for range 8 { // Ann's op leaves the window.
+		edit()
+	}
+	release := fs.opsStall.hold(t)
+	c := dialTest(t, ts.url+"holder")
+	c.send(ClientMsg{Type: TypeHello, Token: "Ann", Session: legacy})
+	eventually(t, "the read of the session's last op", func() bool { return fs.opsStall.held.Load() == 1 })
+	edit() // Not held behind the read.
+	release()
+	c.expect(TypeWelcome)
+	c.close()
+	r := ts.hub.lookupRoom("holder")
+	eventually(t, "Ann's leave", func() bool {
+		held := true
+		_ = r.do(context.Background(), func() { held = r.byID[legacy] != nil })
+		return !held
+	})
+	m := dialTest(t, ts.url+"holder")
+	m.send(ClientMsg{Type: TypeHello, Token: "Mallory", Session: legacy})
+	m.expectError(CodeForbidden)
+}

@@ -62,8 +62,11 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 	} else if last, e := r.lastSeq(s.id); e != nil { // Warms the exactly-once record.
 		return nil, e
 	} else if r.byID[s.id] == nil && s.key == "" {
-		if e := r.resumeHolder(s, last); e != nil {
+		if e := r.resumeHolder(s, last, rd, &need); e != nil {
 			return nil, e
+		}
+		if need.any() {
+			return &need, nil
 		}
 	}
 	if old := r.byID[s.id]; old != nil {
@@ -114,20 +117,26 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 // ops would be answered as duplicates and dropped. Unnamed holders (open
 // access) are not told apart; sessions with a key cannot be resumed by id
 // at all (publicOnlyID), and a resume with the key needs no such check.
-func (r *room) resumeHolder(s *session, last seqRec) *Error {
+// The session's last op, when older than the window, comes from rd; when
+// rd lacks it, need asks the caller to read it (see readNeed), unless rd
+// was the caller's final read: then the room reads it (see joinReads).
+func (r *room) resumeHolder(s *session, last seqRec, rd *joinRead, need *readNeed) *Error {
 	if !s.nameFixed || last.seq == 0 || last.version == 0 {
 		return nil
 	}
 	var rec *storage.OpRecord
-	if start := r.head - uint64(len(r.window)); last.version > start && last.version <= r.head {
+	switch start := r.head - uint64(len(r.window)); {
+	case last.version > start && last.version <= r.head:
 		rec = &r.window[last.version-start-1]
-	} else {
-		ops, err := r.hub.store.Ops(r.hub.ctx, r.id, last.version-1, last.version)
-		if err != nil {
-			return r.hub.fail("read ops", r.id, err)
-		}
-		if len(ops) == 1 {
-			rec = &ops[0]
+	case rd != nil && rd.base == r.base && rd.holderAt == last.version:
+		rec = rd.holder // Committed records never change: still the op read.
+	case !rd.isFinal():
+		need.holder = last.version
+		return nil
+	default:
+		var e *Error
+		if rec, e = r.hub.readOp(r.hub.ctx, r.id, last.version); e != nil {
+			return e
 		}
 	}
 	if rec != nil && rec.Session == s.id && rec.Author != s.name {

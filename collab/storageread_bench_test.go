@@ -68,7 +68,7 @@ func typed(v int) ot.Op {
 
 // BenchmarkRoomStorageReads measures the storage reads that a joining or
 // resuming client can make its room do: a catch-up of CatchUpLimit ops
-// from before the op window; a session's last seq (SessionSeq) on a
+// from before the op window; one op (a legacy resume's last, resumeHolder); a session's last seq (SessionSeq) on a
 // document with journaled records (being edited: it checkpoints first) or
 // none; a TextAt (a stale {"d":"text"} delete's base text). room-wait is
 // the longest a request to the room waits during one Subscribe from
@@ -81,6 +81,15 @@ func BenchmarkRoomStorageReads(b *testing.B) {
 		db := storedDoc(b, false, 11000)
 		for b.Loop() {
 			if ops, err := db.Ops(ctx, "d", 1000, 11000); err != nil || len(ops) != 10000 {
+				b.Fatal(len(ops), err)
+			}
+		}
+	})
+	b.Run("ops=1", func(b *testing.B) {
+		// A legacy resume's last op, older than the window (resumeHolder).
+		db := storedDoc(b, false, 11000)
+		for b.Loop() {
+			if ops, err := db.Ops(ctx, "d", 4999, 5000); err != nil || len(ops) != 1 {
 				b.Fatal(len(ops), err)
 			}
 		}
@@ -168,6 +177,32 @@ func BenchmarkRoomStorageReads(b *testing.B) {
 				rd, _ = h.readFor(ctx, "d", need, rd)
 			default:
 				_ = r.do(ctx, func() { delete(r.subs, sub) })
+			}
+		}
+	})
+	b.Run("room-turn/legacy-resume", func(b *testing.B) {
+		// The room goroutine's own time for a legacy resume's holder check
+		// (resumeHolder) of a session whose last op is older than the
+		// window, with that op already read by the resuming client.
+		h, r, _ := openedDoc(b)
+		defer h.Close(ctx)
+		s := &session{id: "session-3", name: "author 3", nameFixed: true}
+		last := seqRec{seq: 500, version: 4993} // storedDoc's: session-3, author 3.
+		var rd *joinRead
+		for b.Loop() {
+			need := &readNeed{}
+			var e *Error
+			_ = r.do(ctx, func() {
+				need.base, need.head = r.base, r.head
+				e = r.resumeHolder(s, last, rd, need)
+			})
+			if e != nil {
+				b.Fatal(e)
+			}
+			// An if, not a switch: go1.26.8's compiler fails on a method
+			// call as a switch case inside a b.Loop loop.
+			if need.any() {
+				rd, _ = h.readFor(ctx, "d", need, rd)
 			}
 		}
 	})
