@@ -5,8 +5,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
-
-	"github.com/foliodocs/folio/storage"
 )
 
 // wireMsg decodes a ClientMsg with its op kept raw, so that a bad op is
@@ -185,19 +183,4 @@ func (w Welcome) MarshalJSON() ([]byte, error) {
 		plain
 		Ops []OpMsg `json:"ops"`
 	}{plain(w), ops})
-}
-
-// opMsgs converts stored records, parts after parts, to catch-up entries.
-func opMsgs(parts ...[]storage.OpRecord) []OpMsg {
-	n := 0
-	for _, recs := range parts {
-		n += len(recs)
-	}
-	out := make([]OpMsg, 0, n) // Not nil when empty: the welcome then has "ops":[].
-	for _, recs := range parts {
-		for _, r := range recs {
-			out = append(out, OpMsg{Version: r.Version, Op: r.Op, Session: r.Session, Seq: r.Seq})
-		}
-	}
-	return out
 }

@@ -28,7 +28,11 @@
 // window holds since (readNeed). A document edited faster than storage
 // answers could keep a client asking again; after joinReads reads the room
 // reads the rest (what was committed during the last read) itself, so
-// every join ends. A room with nobody
+// every join ends. A welcome's catch-up is encoded the same way: the room
+// hands the hello's goroutine the op records (never changed once
+// committed), takes back their entries and encodes only the ops committed
+// since; it still queues the welcome in the turn that admits the session,
+// before anything broadcast after it. A room with nobody
 // attached for Options.IdleUnload writes a snapshot, unregisters and ends; a
 // request racing with that sees the room gone and opens the document again,
 // so no join is lost.

@@ -1,7 +1,9 @@
 package collab
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -101,4 +103,106 @@ func TestLegacyResumeHolderReadOffTheRoom(t *testing.T) {
 	m := dialTest(t, ts.url+"holder")
 	m.send(ClientMsg{Type: TypeHello, Token: "Mallory", Session: legacy})
 	m.expectError(CodeForbidden)
+}
+
+// TestWelcomeCatchUpEncodedOffTheRoom: a hello's catch-up leaves the room
+// as the records it holds and is encoded on the hello's goroutine (up to
+// CatchUpLimit ops, 4–5 ms of the room's time otherwise); the room takes
+// those entries as they are and encodes only the ops committed since.
+// The welcome then lists every op after the version once, in order.
+func TestWelcomeCatchUpEncodedOffTheRoom(t *testing.T) {
+	ts := newTestServer(t, Options{OpWindow: 16, OpsPerSecond: 1e6, OpBurst: 1e6, MessagesPerSec: 1e6})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := dialTest(t, ts.url+"enc")
+	a.hello(ClientMsg{})
+	var head uint64
+	edit := func() {
+		a.sendRaw(opJSON(head+1, head, `["a"]`))
+		head = nextAck(t, a).Version
+	}
+	for range 100 {
+		edit()
+	}
+	// The hello's part, driven here as Hub.join drives it.
+	r := ts.hub.lookupRoom("enc")
+	s := fakeSession(r, "c", "C")
+	s.since = u64(2)
+	var rd *joinRead
+	var marked []byte // The entries the hello's goroutine encoded.
+	for {
+		var need *readNeed
+		var e *Error
+		if err := r.do(ctx, func() { need, e = r.join(s, rd) }); err != nil || e != nil {
+			t.Fatal(err, e)
+		}
+		if need == nil {
+			break
+		}
+		encode := need.encode.len()
+		if rd, e = ts.hub.readFor(ctx, "enc", need, rd); e != nil {
+			t.Fatal(e)
+		}
+		if encode == 0 {
+			continue
+		}
+		if marked != nil || need.encFrom != 2 || uint64(encode) != head-2 {
+			t.Fatalf("asked to encode %d ops after %d (again: %v), want the %d after 2", encode, need.encFrom, marked != nil, head-2)
+		}
+		// Valid JSON, but not as the room writes it: the welcome must carry
+		// these bytes as they are.
+		rd.enc = bytes.ReplaceAll(rd.enc, []byte("},{"), []byte("}, {"))
+		marked = rd.enc[1:]
+		for range 3 { // Committed while the hello's goroutine encoded.
+			edit()
+		}
+	}
+	defer func() { _ = r.do(ctx, func() { r.leave(s) }) }()
+	if marked == nil {
+		t.Fatal("the room encoded the catch-up itself")
+	}
+	welcome := s.out.take(nil)[0].data
+	if !bytes.Contains(welcome, marked) {
+		t.Error("the welcome does not carry the entries encoded off the room")
+	}
+	var w Welcome
+	if err := json.Unmarshal(welcome, &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.Version != head || w.Text != nil {
+		t.Fatalf("welcome at %d (text %v), want %d", w.Version, w.Text != nil, head)
+	}
+	checkCatchUp(t, w.Ops, 2, head)
+}
+
+// TestWelcomeCatchUpWhileEditing: a client resuming from far back while
+// another edits gets its welcome's catch-up and then the live ops, every
+// op after its version once, in order, whichever of them were committed
+// while its catch-up was read and encoded off the room.
+func TestWelcomeCatchUpWhileEditing(t *testing.T) {
+	ts := newTestServer(t, Options{OpWindow: 8, OpsPerSecond: 1e6, OpBurst: 1e6, MessagesPerSec: 1e6})
+	a := dialTest(t, ts.url+"busy")
+	a.hello(ClientMsg{})
+	for i := range uint64(200) {
+		a.sendRaw(opJSON(i+1, i, `["a"]`))
+		a.expect(TypeAck)
+	}
+	const more = 100
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for i := range uint64(more) { // Acks unread: a's reader keeps them.
+			a.sendRaw(opJSON(201+i, 200+i, `["b"]`))
+		}
+	}()
+	defer func() { <-sent }()
+	c := dialTest(t, ts.url+"busy")
+	w := c.hello(ClientMsg{Version: u64(5)})
+	ops := w.Ops
+	for uint64(len(ops)) < 200+more-5 {
+		var m OpMsg
+		c.expectInto(TypeOp, &m)
+		ops = append(ops, m)
+	}
+	checkCatchUp(t, ops, 5, 200+more)
 }

@@ -69,6 +69,14 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 			return &need, nil
 		}
 	}
+	catchUp := s.since != nil && *s.since <= r.head && opsErr == nil
+	var wops welcomeOps
+	if catchUp {
+		var ok bool
+		if wops, ok = r.welcomeOps(*s.since, ops, rd, &need); !ok {
+			return &need, nil
+		}
+	}
 	if old := r.byID[s.id]; old != nil {
 		if s.key == "" && !old.sameHolder(s) {
 			return nil, errorf(CodeForbidden, "that session id belongs to another participant")
@@ -80,11 +88,8 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 		s.presAnnounced = old.presAnnounced
 	}
 	w := Welcome{Type: TypeWelcome, Session: s.id, Key: s.key, Version: r.head, Role: string(s.role)}
-	if s.since != nil && *s.since <= r.head && opsErr == nil {
-		w.Ops = opMsgs(ops.stored, ops.recent)
-	}
 	var text []byte
-	if w.Ops == nil {
+	if !catchUp {
 		text = r.headTextJSON()
 	}
 	s.pres = Presence{Session: s.id, Name: s.name, Color: s.color, Version: r.head}
@@ -94,7 +99,7 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 	s.presBytes = nil
 	// It moved here from another node: its presence replaces that node's.
 	delete(r.elsewhere, s.id)
-	s.send(r.encodeWelcome(&w, nil, text))
+	s.send(r.encodeWelcome(&w, nil, text, wops))
 	r.listedAll()
 	r.sessions[s] = struct{}{}
 	r.byID[s.id] = s

@@ -129,15 +129,30 @@ func TestPresenceEncodingMatchesJSON(t *testing.T) {
 		{Type: TypeWelcome, Session: "new", Version: 9, Role: "view", Text: &text},
 		{Type: TypeWelcome, Session: "new", Version: 9, Role: "edit"},
 		{Type: TypeWelcome, Session: "new", Version: 9, Role: "edit", Ops: []OpMsg{{Version: 9, Op: ot.Op{{Insert: "x"}}, Session: "id-1", Seq: 4}}},
+		{Type: TypeWelcome, Session: "new", Version: 9, Role: "edit", Ops: []OpMsg{
+			{Version: 7, Op: ot.Op{{Insert: "<b>&"}}, Session: "id-1", Seq: 4},
+			{Version: 8, Op: ot.Op{{Skip: 2}, {Delete: 1, DelText: "\u2028"}}, Session: "id-2", Seq: 1},
+			{Version: 9, Op: ot.Op{{Insert: "🎉\""}}, Session: "id-1", Seq: 5}}},
 	} {
 		var textJSON []byte
 		if w.Text != nil {
 			textJSON = appendJSONString(nil, *w.Text) // As headTextJSON encodes it.
 		}
-		got := r.encodeWelcome(&w, nil, textJSON)
-		w.Peers = r.peers(nil)
-		if want := encode(w); string(got) != string(want) {
-			t.Errorf("welcome\n got %s\nwant %s", got, want)
+		recs := make([]storage.OpRecord, len(w.Ops))
+		for i, m := range w.Ops {
+			recs[i] = storage.OpRecord{Version: m.Version, Op: m.Op, Session: m.Session, Seq: m.Seq}
+		}
+		// Every split of the catch-up between entries encoded by a hello's
+		// goroutine and ops the room encodes, stored or in its window.
+		for k := 0; k <= len(recs); k++ {
+			rest := opSpan{stored: recs[k:min(k+1, len(recs))], recent: recs[min(k+1, len(recs)):]}
+			ops := welcomeOps{enc: appendCatchUp(nil, opSpan{recent: recs[:k]}), rest: rest}
+			got := r.encodeWelcome(&w, nil, textJSON, ops)
+			w := w
+			w.Peers = r.peers(nil)
+			if want := encode(w); string(got) != string(want) {
+				t.Errorf("welcome\n got %s\nwant %s", got, want)
+			}
 		}
 	}
 }

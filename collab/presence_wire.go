@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+
+	"github.com/foliodocs/folio/storage"
 )
 
 // Presence and welcome encoding without reflection. A session's presence is
@@ -78,9 +80,10 @@ func appendJSONString(b []byte, s string) []byte {
 
 // encodeWelcome encodes w with its peers taken from the room's sessions
 // (except s), ordered by session id, from their cached presence bytes.
-// w.Peers and w.Text are ignored: text, when not nil, is the document
-// already encoded as a JSON string (headTextJSON); otherwise w.Ops is sent.
-func (r *room) encodeWelcome(w *Welcome, except *session, text []byte) []byte {
+// w.Peers, w.Text and w.Ops are ignored: text, when not nil, is the
+// document already encoded as a JSON string (headTextJSON); otherwise ops
+// is the catch-up.
+func (r *room) encodeWelcome(w *Welcome, except *session, text []byte, ops welcomeOps) []byte {
 	type peer struct {
 		id    string
 		entry []byte
@@ -99,17 +102,11 @@ func (r *room) encodeWelcome(w *Welcome, except *session, text []byte) []byte {
 		n += len(p.entry) + 1
 	}
 	sort.Slice(peers, func(i, j int) bool { return peers[i].id < peers[j].id })
-	var tail []byte
-	if text != nil {
-		tail = append([]byte(`,"text":`), text...)
-	} else {
-		ops := w.Ops
-		if ops == nil {
-			ops = []OpMsg{}
-		}
-		tail = append([]byte(`,"ops":`), encode(ops)...)
+	tail := len(text)
+	if text == nil {
+		tail = len(ops.enc) + ops.rest.len()*64
 	}
-	b := make([]byte, 0, 104+len(w.Session)+len(w.Key)+n+len(tail))
+	b := make([]byte, 0, 128+len(w.Session)+len(w.Key)+n+tail)
 	b = append(b, `{"type":"welcome","session":`...)
 	b = appendJSONString(b, w.Session)
 	if w.Key != "" {
@@ -128,8 +125,19 @@ func (r *room) encodeWelcome(w *Welcome, except *session, text []byte) []byte {
 		b = append(b, p.entry...)
 	}
 	b = append(b, ']')
-	b = append(b, tail...)
-	return append(b, '}')
+	if text != nil {
+		b = append(append(b, `,"text":`...), text...)
+		return append(b, '}')
+	}
+	b = append(b, `,"ops":`...)
+	at := len(b)
+	b = appendCatchUp(append(b, ops.enc...), ops.rest)
+	if len(b) == at {
+		b = append(b, '[')
+	} else {
+		b[at] = '[' // The first entry's comma.
+	}
+	return append(b, "]}"...)
 }
 
 // cachedTextMin is the size from which a room keeps its encoded text for
@@ -155,11 +163,16 @@ func (r *room) headTextJSON() []byte {
 // reflection: byte for byte what encoding/json writes (TestOpEncodingMatchesJSON),
 // including its HTML escaping of the op's text.
 func encodeOpMsg(m OpMsg) []byte {
+	return appendOpMsg(nil, m)
+}
+
+// appendOpMsg appends encodeOpMsg(m) to b.
+func appendOpMsg(b []byte, m OpMsg) []byte {
 	op, err := m.Op.MarshalJSON()
 	if err != nil {
-		return encode(m) // The same error answer encode gives.
+		return append(b, encode(m)...) // The same error answer encode gives.
 	}
-	b := make([]byte, 0, len(op)+48+len(m.Session))
+	b = slices.Grow(b, len(op)+48+len(m.Session))
 	if m.Type != "" {
 		b = append(b, `{"type":`...)
 		b = appendJSONString(b, m.Type)
@@ -180,6 +193,21 @@ func encodeOpMsg(m OpMsg) []byte {
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, m.Seq, 10)
 	return append(b, '}')
+}
+
+// appendCatchUp appends ops as a welcome's catch-up entries, each as
+// encoding/json writes it in Welcome.Ops and preceded by a comma: the
+// entries encoded by a client's goroutine and those the room adds are
+// joined as they are (see encodeWelcome).
+func appendCatchUp(b []byte, ops opSpan) []byte {
+	for _, part := range [...][]storage.OpRecord{ops.stored, ops.recent} {
+		for i := range part {
+			rec := &part[i]
+			b = append(b, ',')
+			b = appendOpMsg(b, OpMsg{Version: rec.Version, Op: rec.Op, Session: rec.Session, Seq: rec.Seq})
+		}
+	}
+	return b
 }
 
 // encodeAck is encode(Ack{...}) without reflection.

@@ -72,7 +72,8 @@ func typed(v int) ot.Op {
 // document with journaled records (being edited: it checkpoints first) or
 // none; a TextAt (a stale {"d":"text"} delete's base text). room-wait is
 // the longest a request to the room waits during one Subscribe from
-// CatchUpLimit ops back, room-turn the room's own time for it, op-wait
+// CatchUpLimit ops back, room-turn the room's own time for it (and for a
+// hello from as far back, and for a legacy resume's holder check), op-wait
 // how long an editor's op takes to be acknowledged while clients resume
 // from that far back, one after the other.
 func BenchmarkRoomStorageReads(b *testing.B) {
@@ -177,6 +178,30 @@ func BenchmarkRoomStorageReads(b *testing.B) {
 				rd, _ = h.readFor(ctx, "d", need, rd)
 			default:
 				_ = r.do(ctx, func() { delete(r.subs, sub) })
+			}
+		}
+	})
+	b.Run("room-turn/hello=10000", func(b *testing.B) {
+		// The room goroutine's own time for a hello from CatchUpLimit ops
+		// back, with what the client reads and encodes off the room
+		// already done.
+		h, r, head := openedDoc(b)
+		defer h.Close(ctx)
+		since := u64(head - uint64(h.opts.CatchUpLimit))
+		var rd *joinRead
+		for b.Loop() {
+			s := fakeSession(r, "c", "C")
+			s.since = since
+			var need *readNeed
+			var e *Error
+			_ = r.do(ctx, func() { need, e = r.join(s, rd) })
+			if e != nil {
+				b.Fatal(e)
+			}
+			if need != nil {
+				rd, _ = h.readFor(ctx, "d", need, rd)
+			} else {
+				_ = r.do(ctx, func() { r.leave(s) })
 			}
 		}
 	})
