@@ -48,6 +48,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("StatusAnnouncesWhatMatters", func(t *testing.T) { testAnnouncements(t, env, proxy, b) })
 	t.Run("PhoneFitsLongIDAndStatus", func(t *testing.T) { testPhoneWidth(t, env, proxy, b) })
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
+	t.Run("CRLFIsOneLineBreakForKeys", func(t *testing.T) { testCRLFKeys(t, env, b) })
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("CaretLabelReadableOnAnyColour", func(t *testing.T) { testLabelContrast(t, env, b) })
@@ -377,6 +378,48 @@ func testCRLF(t *testing.T, env *testEnv, b *browser) {
 	converged(t, env, id, "a\r\nbY\r\ncX", tab)
 }
 
+// testCRLFKeys: in a document with "\r\n" line breaks (from an integration,
+// a paste from Windows), the caret never stops between the "\r" and the
+// "\n": End then typing appends to the line instead of storing a lone "\r"
+// (a line break of its own in Markdown), End again stays there, Enter there
+// makes a new line, ArrowRight at the end of a line goes to the next one,
+// and Backspace and Delete take the whole line break.
+func testCRLFKeys(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("crlf-keys", "alpha\r\nbeta\r\ngamma")
+	tab := b.open(t, env.url+"/d/"+id)
+	tab.waitSaved(t)
+	tab.eval(t, `folio.view.dispatch({selection: {anchor: 2}}), folio.view.focus()`)
+	press := func(key, code string, vk int64) {
+		t.Helper()
+		ctx, cancel := tab.bounded()
+		defer cancel()
+		if err := tab.key(ctx, key, code, vk, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	press("End", "End", 35)
+	press("End", "End", 35) // Already at the end: stays there.
+	if err := tab.typeKeys("X"); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, env, id, "alphaX\r\nbeta\r\ngamma", tab)
+	if err := tab.typeKeys("\nZ"); err != nil { // Enter: a new line, the "\r\n" kept.
+		t.Fatal(err)
+	}
+	converged(t, env, id, "alphaX\nZ\r\nbeta\r\ngamma", tab)
+	press("ArrowRight", "ArrowRight", 39)
+	if err := tab.typeKeys("Y"); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, env, id, "alphaX\nZ\r\nYbeta\r\ngamma", tab)
+	press("ArrowLeft", "ArrowLeft", 37) // Before the Y, at the start of the line.
+	press("Backspace", "Backspace", 8)
+	converged(t, env, id, "alphaX\nZYbeta\r\ngamma", tab)
+	press("End", "End", 35)
+	press("Delete", "Delete", 46)
+	converged(t, env, id, "alphaX\nZYbetagamma", tab)
+}
+
 // testLongText: in a text long enough for CodeMirror to hold it as a tree of
 // nodes (3,000 lines, emoji on every 7th, CR LF on every 5th), code point
 // positions are converted through that tree: edits typed at the end and in
@@ -401,7 +444,7 @@ func testLongText(t *testing.T, env *testEnv, b *browser) {
 	ann.waitSaved(t)
 	bob.waitSaved(t)
 	ann.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.length}}), folio.view.focus()`)
-	bob.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.line(2101).to}}), folio.view.focus()`) // after "line 2100 🎉\r"
+	bob.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.line(2101).to - 1}}), folio.view.focus()`) // after "line 2100 🎉", before its "\r\n"
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	wg.Go(func() { errs[0] = ann.typeKeys("👍A") })
@@ -412,7 +455,7 @@ func testLongText(t *testing.T, env *testEnv, b *browser) {
 			t.Fatal(err)
 		}
 	}
-	text = strings.Replace(text, "line 2100 🎉\r\n", "line 2100 🎉\rB🎉\n", 1) + "👍A"
+	text = strings.Replace(text, "line 2100 🎉\r\n", "line 2100 🎉B🎉\r\n", 1) + "👍A"
 	converged(t, env, id, text, ann, bob)
 
 	var meta versionResponse
@@ -424,7 +467,7 @@ func testLongText(t *testing.T, env *testEnv, b *browser) {
 
 	// Ann, scrolled to Bob's line, sees his caret right after what he typed.
 	ann.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.line(2101).from}, scrollIntoView: true})`)
-	ann.waitJS(t, "Bob's caret after 'B🎉'", `(c => c && folio.view.posAtDOM(c) === folio.view.state.doc.line(2101).to)(
+	ann.waitJS(t, "Bob's caret after 'B🎉'", `(c => c && folio.view.posAtDOM(c) === folio.view.state.doc.line(2101).to - 1)(
 		[...document.querySelectorAll('.cm-remote-label')].find(l => l.textContent === 'Bob')?.closest('.cm-remote-caret'))`)
 }
 

@@ -1,6 +1,7 @@
 // Converting between CodeMirror change sets (UTF-16) and wire ops (code points).
 
-import { ChangeSet, ChangeSpec, EditorSelection, EditorState, Text, Transaction, TransactionSpec } from "@codemirror/state";
+import { ChangeSet, ChangeSpec, EditorSelection, EditorState, SelectionRange, Text, Transaction, TransactionSpec } from "@codemirror/state";
+import { EditorView, KeyBinding } from "@codemirror/view";
 import { type, TextOp } from "ot-text-unicode";
 import { cpLength, cpToUtf16, docCpLength, splitsPair, utf16ToCp, wellFormed } from "./unicode";
 import { remoteAuthor } from "./cursors";
@@ -82,3 +83,89 @@ export const pairSafe = EditorState.transactionFilter.of((tr: Transaction): Tran
     scrollIntoView: tr.scrollIntoView,
   };
 });
+
+/** Whether UTF-16 offset pos falls between the "\r" and the "\n" of a CRLF. */
+export function splitsCRLF(doc: Text, pos: number): boolean {
+  return pos > 0 && pos < doc.length && doc.sliceString(pos - 1, pos + 1) === "\r\n";
+}
+
+/**
+ * crlfSafe is a transaction filter that treats "\r\n" as one line break for
+ * the user, as pairSafe treats an emoji as one character. The editor splits
+ * lines at "\n" only (the wire counts "\r\n" as two code points), so a line
+ * ending in "\r\n" holds an invisible "\r" at its end: End, a click past the
+ * end of the line or ArrowUp/Down would put the caret after it, and text typed
+ * there would split the line break into a lone "\r" (a line break of its own
+ * in Markdown and most viewers) and "\n". So a caret or selection end that
+ * lands between the two goes before the "\r", or past the "\n" when the
+ * keyboard moved it there from before the "\r" (ArrowRight; End is
+ * crlfKeys'); an insert there goes before the "\r", a deletion that would
+ * take one half takes both, and a replacement that would take the "\r"
+ * alone leaves it.
+ */
+export const crlfSafe = EditorState.transactionFilter.of((tr: Transaction): Transaction | readonly TransactionSpec[] => {
+  if (tr.annotation(remoteAuthor) !== undefined || (!tr.docChanged && !tr.selection)) return tr;
+  const doc = tr.startState.doc;
+  let changes = tr.changes;
+  if (tr.docChanged) {
+    let bad = false;
+    changes.iterChanges((fromA, toA) => {
+      if (splitsCRLF(doc, fromA) || splitsCRLF(doc, toA)) bad = true;
+    });
+    if (bad) {
+      const specs: ChangeSpec[] = [];
+      changes.iterChanges((fromA, toA, _fb, _tb, ins) => {
+        let from = fromA, to = toA;
+        if (from === to) {
+          if (splitsCRLF(doc, from)) from = to = from - 1;
+        } else {
+          if (splitsCRLF(doc, from)) from--;
+          // A replacement that ends on the "\r" keeps it: Enter at the end
+          // of the line takes the whitespace after the caret, the "\r"
+          // included, and must not take the line break with it.
+          if (splitsCRLF(doc, to)) to += ins.length > 0 ? -1 : 1;
+        }
+        specs.push({ from, to, insert: ins });
+      });
+      changes = ChangeSet.of(specs, doc.length, tr.startState.facet(EditorState.lineSeparator));
+    }
+  }
+  const rebuilt = changes !== tr.changes;
+  const newDoc = rebuilt ? changes.apply(doc) : tr.newDoc;
+  const sel = rebuilt ? tr.startState.selection.map(changes, 1) : tr.newSelection;
+  const onward = !tr.docChanged && !tr.isUserEvent("select.pointer");
+  const fix = (pos: number, from: SelectionRange | undefined) =>
+    !splitsCRLF(newDoc, pos) ? pos : onward && from?.head === pos - 1 ? pos + 1 : pos - 1;
+  let moved = false;
+  const ranges = sel.ranges.map((r, i) => {
+    const head = fix(r.head, tr.startState.selection.ranges[i]);
+    const anchor = r.empty ? head : fix(r.anchor, undefined);
+    if (head === r.head && anchor === r.anchor) return r;
+    moved = true;
+    return EditorSelection.range(anchor, head);
+  });
+  if (!rebuilt && !moved) return tr;
+  const selection = moved ? EditorSelection.create(ranges, sel.mainIndex) : sel;
+  if (!rebuilt) return [tr, { selection, sequential: true }];
+  return [{
+    changes,
+    selection,
+    effects: tr.effects,
+    userEvent: tr.annotation(Transaction.userEvent),
+    annotations: tr.annotation(Transaction.addToHistory) === false ? Transaction.addToHistory.of(false) : [],
+    scrollIntoView: tr.scrollIntoView,
+  }];
+});
+
+// atCRLFEnd is a command for the keys that move to the end of the line:
+// where every caret already is before a "\r\n" there is nothing to do, and
+// letting the key through would move it onto the "\r", which crlfSafe would
+// take as a move to the right, onto the next line.
+const atCRLFEnd = (view: EditorView): boolean =>
+  view.state.selection.ranges.every((r) => splitsCRLF(view.state.doc, r.head + 1));
+
+/** crlfKeys go before the default keymap: End stays at the end of a "\r\n" line. */
+export const crlfKeys: KeyBinding[] = [
+  { key: "End", run: atCRLFEnd, shift: atCRLFEnd },
+  { mac: "Cmd-ArrowRight", run: atCRLFEnd, shift: atCRLFEnd },
+];

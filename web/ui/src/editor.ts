@@ -7,7 +7,7 @@ import { markdown } from "@codemirror/lang-markdown";
 import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { tags as t } from "@lezer/highlight";
 import { peersField } from "./cursors";
-import { pairSafe } from "./changes";
+import { crlfKeys, crlfSafe, pairSafe } from "./changes";
 
 // Colours come from CSS variables so one style serves the light and dark themes.
 const highlight = HighlightStyle.define([
@@ -72,7 +72,7 @@ export class Editor {
         EditorState.lineSeparator.of("\n"), // the wire counts "\r\n" as two code points: never normalize
         history(),
         drawSelection(),
-        keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
+        keymap.of([...crlfKeys, ...defaultKeymap, ...historyKeymap, indentWithTab]),
         markdownUnlessLarge(),
         syntaxHighlighting(highlight),
         EditorView.lineWrapping,
@@ -83,6 +83,7 @@ export class Editor {
         peersField,
         this.stale.of([]),
         pairSafe,
+        crlfSafe,
         o.onUpdate,
       ],
     });

@@ -2,8 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EditorState, Text } from "@codemirror/state";
 import { cpLength, cpToUtf16, splitsPair, utf16ToCp, wellFormed } from "../src/unicode";
-import { changesToOp, opToChanges, pairSafe } from "../src/changes";
+import { changesToOp, crlfSafe, opToChanges, pairSafe } from "../src/changes";
+import { remoteAuthor } from "../src/cursors";
 import { type } from "ot-text-unicode";
+import { insertNewlineAndIndent } from "@codemirror/commands";
 
 const doc = (s: string) => Text.of(s.split("\n"));
 
@@ -77,4 +79,39 @@ test("an emoji is never split by a local change", () => {
     assert.equal(type.apply(st.doc.toString(), op), t2.state.doc.toString());
     assert.equal(wellFormed(t2.state.doc.toString()), t2.state.doc.toString());
   }
+});
+
+test("a CRLF is one line break for the caret and for local changes", () => {
+  // "ab\r\ncd": the "\r" is at 2, the "\n" at 3; 3 is between them.
+  const st = EditorState.create({ doc: "ab\r\ncd", extensions: [EditorState.lineSeparator.of("\n"), pairSafe, crlfSafe] });
+  const caret = (from: number, to: number) =>
+    st.update({ selection: { anchor: from } }).state.update({ selection: { anchor: to } }).state.selection.main.head;
+  assert.equal(caret(0, 3), 2, "End, a click or ArrowDown stops before the \\r");
+  assert.equal(caret(4, 3), 2, "ArrowLeft from the next line skips the \\r");
+  assert.equal(caret(2, 3), 4, "ArrowRight from the end of the line goes to the next one");
+  const click = st.update({ selection: { anchor: 2 } }).state.update({ selection: { anchor: 3 }, userEvent: "select.pointer" });
+  assert.equal(click.state.selection.main.head, 2, "a click past the end of the line where the caret is leaves it there");
+  const shift = st.update({ selection: { anchor: 0, head: 2 } }).state.update({ selection: { anchor: 0, head: 3 } });
+  assert.deepEqual([shift.state.selection.main.anchor, shift.state.selection.main.head], [0, 4], "Shift+ArrowRight takes the line break");
+  const sel = st.update({ selection: { anchor: 3, head: 0 } }).state.selection.main;
+  assert.deepEqual([sel.anchor, sel.head], [2, 0]);
+  const edit = (from: number, to: number, insert = "") => st.update({ changes: { from, to, insert } }).state.doc.toString();
+  assert.equal(edit(3, 3, "X"), "abX\r\ncd", "text typed there goes before the \\r");
+  assert.equal(edit(3, 4), "abcd", "Backspace at the start of a line deletes the whole line break");
+  assert.equal(edit(2, 3), "abcd", "Delete at the end of a line deletes the whole line break");
+  assert.equal(edit(1, 3, "Z"), "aZ\r\ncd", "a replacement ending on the \\r leaves the line break");
+  // Enter at the end of the line takes the whitespace after the caret, "\r" included.
+  let after = st.update({ selection: { anchor: 2 } }).state;
+  insertNewlineAndIndent({ state: after, dispatch: (tr) => { after = tr.state; } });
+  assert.equal(after.doc.toString(), "ab\n\r\ncd", "Enter at the end of a line breaks it");
+  assert.equal(after.selection.main.head, 3);
+  // The text after the change never holds a lone "\r", and the op matches it.
+  for (const [from, to] of [[3, 3], [3, 4], [2, 3], [1, 3], [3, 6], [0, 3]]) {
+    const t2 = st.update({ changes: { from, to, insert: "é" } });
+    assert.ok(!/\r(?!\n)/.test(t2.state.doc.toString()), `${from}-${to}: ${JSON.stringify(t2.state.doc.toString())}`);
+    assert.equal(type.apply(st.doc.toString(), changesToOp(t2.changes, st.doc)), t2.state.doc.toString());
+  }
+  // Remote ops are applied as they are: every client must apply the same op.
+  const remote = st.update({ changes: { from: 3, insert: "R" }, annotations: remoteAuthor.of("s-1") });
+  assert.equal(remote.state.doc.toString(), "ab\rR\ncd");
 });
