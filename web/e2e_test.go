@@ -59,6 +59,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
 	t.Run("ViewersShownAsViewers", func(t *testing.T) { testViewers(t, env, b) })
+	t.Run("LongNameWithEmojiJoins", func(t *testing.T) { testLongName(t, env, b) })
 	t.Run("ThemeFollowsPreference", func(t *testing.T) { testTheme(t, env, b) })
 	t.Run("KeyboardHintToLeaveEditor", func(t *testing.T) { testKeysHint(t, env, b) })
 	t.Run("FocusRingInBothThemes", func(t *testing.T) { testFocusRing(t, env, b) })
@@ -784,6 +785,21 @@ func testViewers(t *testing.T, env *testEnv, b *browser) {
 	const offers = `(e => e.hidden ? 'view' : 'edit')(document.getElementById('share-edit')) + ',' + document.getElementById('readonly-link').value.includes('readonly=1')`
 	ann.waitJS(t, "the editor offered both links", offers+` === 'edit,true'`)
 	vera.waitJS(t, "the viewer offered the read-only link only", offers+` === 'view,true'`)
+}
+
+// testLongName: a name of 35 code points is 65 UTF-16 units when 30 of them
+// are emoji. The page cuts names to the server's 64 code points, never to 64
+// UTF-16 units, which would leave half an emoji: the hello carrying it was
+// refused (lone surrogate) and the page stayed "Connecting…" for good.
+func testLongName(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("long-name", "text")
+	name := "Anna " + strings.Repeat("🎉", 30)
+	ann := b.open(t, env.url+"/d/"+id+"?name="+url.QueryEscape(name))
+	ann.waitSaved(t)
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	bob.waitSaved(t)
+	w, _ := json.Marshal("Bob (you)|" + name)
+	bob.waitJS(t, "Anna listed with her whole name", `[...document.querySelectorAll('#participants li')].map(l => l.textContent).join('|') === `+string(w))
 }
 
 // testTheme: the pages are dark when the user prefers dark and follow a

@@ -7,6 +7,7 @@ import { Status, announcement, statusText } from "./status";
 import { safeColor } from "./cursors";
 import { createDoc, expiryText, pageToken, readonlyLink, tokenClaims, withToken } from "./access";
 import { Presence, parentOrigin, postTargets, presenceUpdate } from "./embed";
+import { firstCodePoints } from "./unicode";
 
 interface PageConfig {
   page: "landing" | "editor" | "embed";
@@ -35,11 +36,14 @@ function store(key: string, v: string): void {
   try { localStorage.setItem(key, v); } catch { /* private mode */ }
 }
 
+// MAX_NAME is the server's limit on names, in code points (docs/protocol.md).
+const MAX_NAME = 64;
+
 // identity is the name and colour this page shows for its user. A token's
 // name wins: the server shows that one to the others whatever hello says.
 function identity(params: URLSearchParams, token: string): { name: string; color: string; fixedName: boolean } {
-  const fromToken = (tokenClaims(token).name ?? "").trim().slice(0, 64);
-  let name = fromToken || (params.get("name") ?? stored("folio.name") ?? "").trim().slice(0, 64);
+  const fromToken = firstCodePoints((tokenClaims(token).name ?? "").trim(), MAX_NAME);
+  let name = fromToken || firstCodePoints((params.get("name") ?? stored("folio.name") ?? "").trim(), MAX_NAME);
   if (!name) name = "Guest " + Math.floor(100 + Math.random() * 900);
   const fallback = PALETTE[Math.floor(Math.random() * PALETTE.length)];
   const color = safeColor(params.get("color"), safeColor(stored("folio.color"), fallback));
@@ -171,7 +175,7 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
       nameIn.title = "Set by your access link";
     }
     const save = () => {
-      const name = fixedName ? me.name : nameIn.value.trim().slice(0, 64) || me.name;
+      const name = fixedName ? me.name : firstCodePoints(nameIn.value.trim(), MAX_NAME) || me.name;
       const color = safeColor(colorIn.value, me.color);
       if (!fixedName) store("folio.name", name);
       store("folio.color", color);

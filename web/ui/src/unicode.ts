@@ -36,6 +36,17 @@ export function splitsPair(doc: TextLike, pos: number): boolean {
   return isHigh(s.charCodeAt(0)) && isLow(s.charCodeAt(1));
 }
 
+/**
+ * Cuts s to its first n code points, as the server cuts names: never
+ * between the halves of a surrogate pair, whose lone half would make the
+ * whole message that carries s invalid on the wire.
+ */
+export function firstCodePoints(s: string, n: number): string {
+  let i = 0;
+  for (; n > 0 && i < s.length; n--) i += isHigh(s.charCodeAt(i)) && isLow(s.charCodeAt(i + 1)) ? 2 : 1;
+  return s.slice(0, i);
+}
+
 /** Replaces lone surrogates by U+FFFD so the text is valid on the wire. */
 export function wellFormed(s: string): string {
   let out = "";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EditorState, Text } from "@codemirror/state";
-import { cpLength, cpToUtf16, splitsPair, utf16ToCp, wellFormed } from "../src/unicode";
+import { cpLength, cpToUtf16, firstCodePoints, splitsPair, utf16ToCp, wellFormed } from "../src/unicode";
 import { changesToOp, crlfSafe, opToChanges, pairSafe } from "../src/changes";
 import { remoteAuthor } from "../src/cursors";
 import { type } from "ot-text-unicode";
@@ -31,6 +31,15 @@ test("offsets in one long line of pairs", () => {
   assert.equal(utf16ToCp(d, 140000), 70000);
   assert.equal(utf16ToCp(d, 1), 1); // between the halves: the high one counts
   assert.equal(cpToUtf16(d, 70001), 140001);
+});
+
+test("firstCodePoints never cuts an emoji in half", () => {
+  const name = "Anna " + "🎉".repeat(30); // 35 code points, 65 UTF-16 units
+  assert.equal(firstCodePoints(name, 64), name);
+  assert.equal(firstCodePoints(name, 6), "Anna 🎉");
+  assert.equal(firstCodePoints("a🎉b", 2), "a🎉");
+  assert.equal(firstCodePoints("", 64), "");
+  assert.equal(wellFormed(firstCodePoints("x" + "🎉".repeat(40), 64)), "x" + "🎉".repeat(40).slice(0, 126));
 });
 
 test("wellFormed replaces lone surrogates only", () => {
