@@ -45,6 +45,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("OfflineTypingConverges", func(t *testing.T) { testOffline(t, env, proxy, b) })
 	t.Run("PeersStaleWhileOffline", func(t *testing.T) { testPeersStale(t, env, proxy, b) })
 	t.Run("RetryNowReconnectsAtOnce", func(t *testing.T) { testRetryNow(t, env, proxy, b) })
+	t.Run("HiddenPageKeepsItsConnection", func(t *testing.T) { testLateTimers(t, env, b) })
 	t.Run("StatusAnnouncesWhatMatters", func(t *testing.T) { testAnnouncements(t, env, proxy, b) })
 	t.Run("PhoneFitsLongIDAndStatus", func(t *testing.T) { testPhoneWidth(t, env, proxy, b) })
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
@@ -525,6 +526,37 @@ func testPeersStale(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 	proxy.restore()
 	ann.waitSaved(t)
 	ann.waitJS(t, "back: Bob as usual", fmt.Sprintf(looks, "1", "", true))
+}
+
+// testLateTimers: a browser runs the timers of a page hidden for a while
+// once a minute (Chrome after five minutes, Safari every 40 s), so on an
+// idle document the page's ping timer runs a minute after the last message,
+// the pong to its previous ping. Faked here by moving the page's clock a
+// minute on before each run of the timer: the healthy connection is kept,
+// rather than dropped as silent every minute, with the others seeing its
+// user leave and come back.
+func testLateTimers(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("late-timers", "idle")
+	ann := b.open(t, env.url+"/d/"+id+"?name=Ann")
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	ann.waitSaved(t)
+	bob.waitSaved(t)
+	const people = `[...document.querySelectorAll('#participants li')].map(l => l.textContent).join('|')`
+	bob.waitJS(t, "Ann listed", people+` === 'Bob (you)|Ann'`)
+	bob.eval(t, `window.leaves = 0, (leave => folio.onLeave = s => { leaves++; leave.call(folio, s) })(folio.onLeave)`)
+	ann.eval(t, `window.ws0 = folio.conn.ws, window.realNow = Date.now`)
+	for i := 1; i <= 3; i++ {
+		heard := ann.evalInt(t, `folio.conn.lastHeard - realNow()`)
+		ann.eval(t, fmt.Sprintf(`Date.now = () => realNow() + %d, folio.conn.ping()`, i*60000))
+		if ann.evalInt(t, `folio.conn.ws === ws0 ? 1 : 0`) != 1 {
+			t.Fatalf("run %d of the ping timer, a minute after the last pong, dropped the connection", i)
+		}
+		ann.waitJS(t, "the pong", fmt.Sprintf(`folio.conn.lastHeard - realNow() > %d`, heard))
+	}
+	ann.waitSaved(t)
+	if n := bob.evalInt(t, `leaves`); n != 0 || bob.evalString(t, people) != "Bob (you)|Ann" {
+		t.Errorf("Bob saw Ann leave %d times", n)
+	}
 }
 
 // testRetryNow: between two attempts to reconnect (up to 10 s apart), a

@@ -22,8 +22,9 @@ export interface ConnOptions {
   baseDelay?: number; // ms, first retry delay
   maxDelay?: number; // ms
   pingEvery?: number; // ms
-  deadAfter?: number; // ms without any message
+  deadAfter?: number; // ms a ping may wait for any message before the socket counts as dead
   random?: () => number;
+  now?: () => number; // ms, Date.now
 }
 
 export class Connection {
@@ -32,11 +33,13 @@ export class Connection {
   private timer: number | undefined;
   private pinger: number | undefined;
   private lastHeard = 0;
+  // When the oldest ping not yet followed by any message was sent (0: none).
+  private pingSentAt = 0;
   private stopped = false;
   private o: Required<ConnOptions>;
 
   constructor(private url: string, private h: ConnHandlers, opts: ConnOptions = {}) {
-    this.o = { baseDelay: 300, maxDelay: 10000, pingEvery: 15000, deadAfter: 40000, random: Math.random, ...opts };
+    this.o = { baseDelay: 300, maxDelay: 10000, pingEvery: 15000, deadAfter: 40000, random: Math.random, now: () => Date.now(), ...opts };
   }
 
   start(): void {
@@ -98,13 +101,14 @@ export class Connection {
     }
     this.ws = ws;
     ws.onopen = () => {
-      this.lastHeard = Date.now();
+      this.lastHeard = this.o.now();
+      this.pingSentAt = 0;
       this.h.state("open");
       this.h.open();
       this.pinger = setInterval(() => this.ping(), this.o.pingEvery) as unknown as number;
     };
     ws.onmessage = (ev) => {
-      this.lastHeard = Date.now();
+      this.lastHeard = this.o.now();
       let msg: any;
       try { msg = JSON.parse(ev.data as string); } catch { return; }
       this.h.message(msg);
@@ -130,11 +134,20 @@ export class Connection {
     ws.close(code, reason);
   }
 
+  // ping runs every pingEvery, or much less often: a browser runs the
+  // timers of a page hidden for a while once a minute (Chrome; Safari every
+  // 40 s), and an idle document sends nothing but pongs. So the socket is
+  // dead only when a ping has waited deadAfter with nothing heard since it
+  // was sent, not when nothing was heard for deadAfter: that would drop a
+  // healthy hidden page every minute, and the others would see its user
+  // leave and come back.
   private ping(): void {
-    if (Date.now() - this.lastHeard > this.o.deadAfter) {
-      this.abandon(4001, "no answer");
+    const now = this.o.now();
+    if (this.pingSentAt > 0 && this.lastHeard < this.pingSentAt) {
+      if (now - this.pingSentAt > this.o.deadAfter) this.abandon(4001, "no answer");
       return;
     }
+    this.pingSentAt = now;
     this.send({ type: "ping" });
   }
 
