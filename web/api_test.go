@@ -95,6 +95,33 @@ func TestCreateErrors(t *testing.T) {
 	}
 }
 
+// TestBodyErrorsSpeakJSON: a body refused for a value of the wrong type
+// or for bad syntax says which field and what it should be in JSON's
+// terms, not in Go's (struct names, uint64).
+func TestBodyErrorsSpeakJSON(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("typed", "")
+	cases := []struct{ path, body, code, want string }{
+		{"/api/v1/docs", `{"text":5}`, "invalid_message", `invalid JSON body: "text" must be a string, not a number`},
+		{"/api/v1/docs/typed/ops", `{"version":"3","op":[]}`, "invalid_op", `invalid JSON body: "version" must be a non-negative integer, not a string`},
+		{"/api/v1/docs/typed/ops", `{"version":-1,"op":[]}`, "invalid_op", `invalid JSON body: "version" must be a non-negative integer, not -1`},
+		{"/api/v1/docs/typed/ops", `{"version":1.5,"op":[]}`, "invalid_op", `invalid JSON body: "version" must be a non-negative integer, not 1.5`},
+		{"/api/v1/docs", `{"id":`, "invalid_message", `invalid JSON body: unexpected end of JSON input`},
+		{"/api/v1/docs", `{"id":"x",}`, "invalid_message", `invalid JSON body at byte 11: invalid character '}' looking for beginning of object key string`},
+	}
+	for _, c := range cases {
+		r := e.send("POST", c.path, c.body)
+		var body struct {
+			Error struct{ Code, Message string }
+		}
+		r.json(t, &body)
+		if r.status != http.StatusBadRequest || body.Error.Code != c.code || body.Error.Message != c.want ||
+			strings.Contains(string(r.body), "Go ") || strings.Contains(string(r.body), "int64") {
+			t.Errorf("%s %s: %d %s, want 400 %s %q", c.path, c.body, r.status, r.body, c.code, c.want)
+		}
+	}
+}
+
 func TestListPaginates(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, id := range []string{"c", "a", "e", "b", "d"} {

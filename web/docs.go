@@ -2,12 +2,14 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -102,13 +104,60 @@ func decodeBody(body []byte, v any) error {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields() // For a body CheckKeys could not split: refused below anyway.
 	if err := dec.Decode(v); err != nil {
-		return apiError(codeInvalidMessage, "invalid JSON body: %v", err)
+		return bodyError(err)
 	}
 	// dec.More is false before a stray '}' or ']', so look at the bytes.
 	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return apiError(codeInvalidMessage, "invalid JSON body: trailing data")
 	}
 	return nil
+}
+
+// bodyError says what is wrong with a JSON body in JSON's terms (which
+// field, what it must be, where the syntax breaks): encoding/json's own
+// messages name Go's structs and types.
+func bodyError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		got, isNumber := strings.CutPrefix(typeErr.Value, "number ")
+		if !isNumber {
+			got = jsonKind[typeErr.Value]
+		}
+		return apiError(codeInvalidMessage, "invalid JSON body: %q must be %s, not %s", typeErr.Field, goKindInJSON(typeErr.Type), cmp.Or(got, typeErr.Value))
+	case errors.As(err, &syntaxErr):
+		return apiError(codeInvalidMessage, "invalid JSON body at byte %d: %v", syntaxErr.Offset, syntaxErr)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apiError(codeInvalidMessage, "invalid JSON body: unexpected end of JSON input")
+	}
+	return apiError(codeInvalidMessage, "invalid JSON body: %v", err)
+}
+
+// jsonKind names the kinds json.UnmarshalTypeError.Value gives.
+var jsonKind = map[string]string{"string": "a string", "number": "a number", "bool": "true or false",
+	"array": "an array", "object": "an object"}
+
+// goKindInJSON says what JSON value decodes into t.
+func goKindInJSON(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
