@@ -56,6 +56,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("CaretLabelShowsWhileActive", func(t *testing.T) { testLabelFades(t, env, b) })
 	t.Run("EditorStylesWinOverCodeMirrors", func(t *testing.T) { testEditorStyles(t, env, b) })
 	t.Run("ListItemsReadAsText", func(t *testing.T) { testListItems(t, env, b) })
+	t.Run("NoCaretUntilPlaced", func(t *testing.T) { testNoCaretUntilPlaced(t, env, b) })
 	t.Run("LeavingThePageLeavesTheDocument", func(t *testing.T) { testLeaving(t, env, b) })
 	t.Run("DeletedWhileOffline", func(t *testing.T) { testDeletedWhileOffline(t, env, proxy, b) })
 	t.Run("ReadonlyRefusesTyping", func(t *testing.T) { testReadonly(t, env, b) })
@@ -332,6 +333,29 @@ func testListItems(t *testing.T, env *testEnv, b *browser) {
 		return text !== null && mark !== null && mark !== text &&
 			colorOf('bullet item') === text && colorOf('numbered item') === text;
 	})()`)
+}
+
+// testNoCaretUntilPlaced: a page that was only opened (a reader who never
+// clicked into the text) shows no caret to the others, where its caret
+// would sit at the start and its name label cover the first line; it
+// still shows in the people list. Its caret shows once it is placed.
+func testNoCaretUntilPlaced(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("unplaced", "# Title\nbody")
+	ann := b.open(t, env.url+"/d/"+id+"?name=Ann")
+	bob := b.open(t, env.url+"/d/"+id+"?name=Bob")
+	ann.waitSaved(t)
+	bob.waitSaved(t)
+	// Whatever Bob's page sent on its own went before the rename, which it
+	// sends at once: once Ann has the new name, she has anything earlier.
+	bob.waitJS(t, "no presence waiting to be sent", `folio.presenceTimer === undefined`)
+	bob.eval(t, `folio.setUser('Bobby', '#3366ff')`)
+	const people = `[...document.querySelectorAll('#participants li')].map(l => l.textContent).join('|')`
+	ann.waitJS(t, "Bob renamed", people+` === 'Ann (you)|Bobby'`)
+	if n := ann.evalInt(t, `document.querySelectorAll('.cm-remote-caret').length`); n != 0 {
+		t.Fatalf("Ann sees %d carets of a page nobody clicked into", n)
+	}
+	bob.eval(t, `folio.view.focus(), folio.view.dispatch({selection: {anchor: 9}})`)
+	ann.waitJS(t, "Bob's caret once placed", `document.querySelectorAll('.cm-remote-caret').length === 1`)
 }
 
 // testLeaving: a page the user leaves for another (here Folio's landing

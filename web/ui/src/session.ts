@@ -74,6 +74,10 @@ export class FolioSession {
   // answer): placed as soon as they can be.
   private unplaced = new Map<string, PeerMsg>();
   private presenceDirty = true;
+  // Whether the user has put the caret anywhere (focus, a selection). Until
+  // then the page sends no cursor: a page only opened, never clicked into,
+  // would show the others a caret at the start, its name over the first line.
+  private placed = false;
   private presenceTimer: number | undefined;
   private lastStatus = "";
   private lastVersion = -1;
@@ -303,6 +307,8 @@ export class FolioSession {
       this.client.local(changesToOp(tr.changes, tr.startState.doc));
     }
     if (u.docChanged || u.selectionSet || u.focusChanged) this.presenceDirty = true;
+    if ((u.focusChanged && u.view.hasFocus) ||
+      u.transactions.some((tr) => tr.selection !== undefined && tr.annotation(remoteAuthor) === undefined)) this.placed = true;
     if (u.docChanged && u.transactions.some((tr) => tr.annotation(remoteAuthor) === undefined)) this.afterChange();
     this.schedulePresence();
   }
@@ -320,9 +326,10 @@ export class FolioSession {
   // local offsets equal the server's at our version. A read-only page sends
   // no cursor: it has no caret of its own, and a caret with a name in the
   // others' text reads as "someone is typing here". Viewers still show up
-  // in the participants list (the server announces every join).
+  // in the participants list (the server announces every join). Nor does a
+  // page whose caret was never placed (see placed).
   private schedulePresence(): void {
-    if (!this.presenceDirty || this.presenceTimer !== undefined || this.readOnly) return;
+    if (!this.presenceDirty || this.presenceTimer !== undefined || this.readOnly || !this.placed) return;
     this.presenceTimer = setTimeout(() => {
       this.presenceTimer = undefined;
       if (!this.presenceDirty || !this.client.synced || this.readOnly) return;
