@@ -58,6 +58,9 @@ func (db *DB) submit(ctx context.Context, r *writeReq) error {
 	if err := db.usable(); err != nil {
 		return err
 	}
+	if db.readOnly {
+		return fmt.Errorf("storage: %s: %w", db.path, ErrReadOnly)
+	}
 	select {
 	case db.reqs <- r:
 	case <-db.stop:
@@ -591,6 +594,10 @@ func (db *DB) settle(ctx context.Context, id string) error {
 	db.mu.Unlock()
 	if !pending {
 		return nil
+	}
+	if db.readOnly {
+		return fmt.Errorf("storage: %s: journaled ops bbolt does not hold yet, and a read-only database cannot checkpoint them: %w",
+			db.path, ErrReadOnly)
 	}
 	return db.write(ctx, func(*bolt.Tx) error { return nil })
 }

@@ -101,6 +101,11 @@
 //     first even when bbolt held every record already (see Failures).
 //     CheckFile, for a diagnosis, writes neither file: it opens bbolt
 //     read-only and checks the run in memory against what bbolt holds.
+//     OpenReadOnly, for a reader such as folio export, writes neither
+//     either: it opens bbolt read-only and holds the run's records after
+//     the stored LSN in memory as the overlay (refusing what Open refuses),
+//     with no committer; every write fails with ErrReadOnly, and so do
+//     the reads that would first have the committer checkpoint.
 //   - A journal that cannot grow to take a group (a full disk) checkpoints
 //     first when the group fits in the file from its start, and writes it
 //     there: bbolt reuses its free pages where the journal would need new
@@ -197,7 +202,7 @@
 //
 // Errors wrap the sentinels (ErrNotFound, ErrExists, ErrInvalidID,
 // ErrVersionConflict, ErrVersionAhead for reads past the head, ErrLocked,
-// ErrCorrupt, ErrClosed, ErrInvalidArgument) with the operation and key
+// ErrCorrupt, ErrClosed, ErrInvalidArgument, ErrReadOnly) with the operation and key
 // facts; test them with errors.Is.
 //
 // # Caller contract

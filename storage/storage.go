@@ -95,9 +95,10 @@ type Options struct {
 // use; writes from many goroutines are group-committed by one committer
 // goroutine that DB owns and Close stops.
 type DB struct {
-	path string
-	opts Options
-	bolt *bolt.DB
+	path     string
+	opts     Options
+	bolt     *bolt.DB
+	readOnly bool // OpenReadOnly's: no committer, no journal file; every write fails with ErrReadOnly.
 
 	reqs chan *writeReq // Unbuffered: the committer receives every request it replies to.
 	stop chan struct{}  // Closed by Close.
@@ -362,23 +363,10 @@ func openError(path string, timeout time.Duration, err error) error {
 // top-level buckets of an empty one. It writes nothing to an existing file
 // (openJournal may: an older file gets its id, the journal is replayed).
 func (db *DB) init() error {
-	empty := false
-	err := db.view(func(tx *bolt.Tx) error {
-		if fb := tx.Bucket(bucketFolio); fb != nil {
-			if got := fb.Get(keyFormat); string(got) != formatV1 {
-				return fmt.Errorf("%w: unsupported format %q (want %q)", ErrCorrupt, got, formatV1)
-			}
-			for _, name := range [][]byte{bucketDocs, bucketMeta, bucketLog} {
-				if tx.Bucket(name) == nil {
-					return fmt.Errorf("%w: missing bucket %q", ErrCorrupt, name)
-				}
-			}
-			return nil
-		}
-		empty = true
-		return tx.ForEach(func([]byte, *bolt.Bucket) error {
-			return fmt.Errorf("%w: a bbolt file without the Folio format marker", ErrCorrupt)
-		})
+	var empty bool
+	err := db.view(func(tx *bolt.Tx) (err error) {
+		empty, err = checkFormat(tx)
+		return err
 	})
 	if err != nil || !empty {
 		return err
@@ -400,6 +388,26 @@ func (db *DB) init() error {
 	})
 }
 
+// checkFormat checks the format marker and top-level buckets of what tx
+// holds; empty reports a bbolt file with no bucket at all, which init
+// makes a Folio database.
+func checkFormat(tx *bolt.Tx) (empty bool, err error) {
+	if fb := tx.Bucket(bucketFolio); fb != nil {
+		if got := fb.Get(keyFormat); string(got) != formatV1 {
+			return false, fmt.Errorf("%w: unsupported format %q (want %q)", ErrCorrupt, got, formatV1)
+		}
+		for _, name := range [][]byte{bucketDocs, bucketMeta, bucketLog} {
+			if tx.Bucket(name) == nil {
+				return false, fmt.Errorf("%w: missing bucket %q", ErrCorrupt, name)
+			}
+		}
+		return false, nil
+	}
+	return true, tx.ForEach(func([]byte, *bolt.Bucket) error {
+		return fmt.Errorf("%w: a bbolt file without the Folio format marker", ErrCorrupt)
+	})
+}
+
 // Close stops the committer, waiting for the batch in flight, then closes
 // the file. Writes queued or started after Close fail with ErrClosed.
 func (db *DB) Close() error {
@@ -407,7 +415,10 @@ func (db *DB) Close() error {
 	db.once.Do(func() {
 		close(db.stop)
 		db.wg.Wait()
-		err = errors.Join(db.jr.f.Close(), db.bolt.Close())
+		if db.jr != nil { // nil when read-only.
+			err = db.jr.f.Close()
+		}
+		err = errors.Join(err, db.bolt.Close())
 	})
 	return err
 }

@@ -1,0 +1,99 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrReadOnly is returned by a DB opened with OpenReadOnly for every write,
+// and for a read that would first have the committer checkpoint (see
+// OpenReadOnly).
+var ErrReadOnly = errors.New("database is open read-only")
+
+// OpenReadOnly opens the closed database file at path and its journal for
+// reading, writing to neither file: bbolt is opened read-only and the
+// journal's records that a replay would apply are held in memory as the
+// overlay that Meta, Ops, TextAt and List already add to what bbolt holds,
+// so those reads see every acknowledged op, also on a crash copy or a
+// read-only copy. Open would apply the journal and empty it (a bbolt
+// commit even when bbolt holds every record), create a missing journal
+// and give an older file its id.
+//
+// The DB has no committer: Create, Append, PutSnapshot and Delete fail
+// with ErrReadOnly, and so do the reads that see bbolt alone (Load,
+// SessionSeq, Backup, Check) when the journal holds records they would
+// need checkpointed. A journal that Open refuses fails OpenReadOnly the
+// same way (ErrCorrupt), as does a record that does not continue its
+// document's head; so does an empty file (which Open would make a new
+// database). A database another process holds fails after
+// opts.LockTimeout (the only field used) with ErrLocked.
+func OpenReadOnly(path string, opts Options) (*DB, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	opts.Now = time.Now // Only for the checks of a write's arguments, before ErrReadOnly.
+	if info, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	} else if info.Size() == 0 { // bbolt would write its first pages.
+		return nil, fmt.Errorf("storage: open %s: an empty file, not yet a database", path)
+	}
+	bdb, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, openError(path, opts.LockTimeout, err)
+	}
+	db := &DB{path: path, opts: opts, bolt: bdb, stop: make(chan struct{}), readOnly: true}
+	if err := db.loadReadOnly(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// loadReadOnly checks the format marker and builds the overlay from the
+// journal's records that bbolt lacks.
+func (db *DB) loadReadOnly() error {
+	// Read under bbolt's lock: no Folio process writes the journal meanwhile.
+	jpath := JournalPath(db.path)
+	jdata, err := os.ReadFile(jpath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return db.view(func(tx *bolt.Tx) error {
+		if empty, err := checkFormat(tx); err != nil {
+			return err
+		} else if empty {
+			return fmt.Errorf("%w: a bbolt file without the Folio format marker", ErrCorrupt)
+		}
+		id, applied, err := readJournalState(tx)
+		if err != nil {
+			return err
+		}
+		todo, _, _, err := readJournal(jpath, jdata, id, applied)
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		db.overlay, db.base = map[string]*overlay{}, applied
+		for _, j := range todo {
+			ov := db.overlay[j.id]
+			if ov == nil {
+				m, err := getMeta(tx, "append", j.id)
+				if err != nil {
+					return fmt.Errorf("journal: %s: record %d (%s@%d..%d): %v: %w", jpath, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
+				}
+				ov = &overlay{version: m.Version}
+				db.overlay[j.id] = ov
+			}
+			if j.first != ov.version+1 {
+				return fmt.Errorf("journal: %s: record %d (%s@%d..%d): head is %d: %w", jpath, j.lsn, j.id, j.first, j.last, ov.version, ErrCorrupt)
+			}
+			ov.version, ov.length, ov.at = j.last, j.length, j.at
+			ov.recs = append(ov.recs, j.recs...)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,109 @@
+package storage
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestOpenReadOnly: OpenReadOnly reads a crash copy whose journal holds
+// Appends bbolt does not, through the overlay, changing neither file (nor
+// creating a missing journal) on a read-only copy, where Open would apply
+// the journal and empty it; every write fails with ErrReadOnly, and so do
+// the reads that would need a checkpoint.
+func TestOpenReadOnly(t *testing.T) {
+	db := openTest(t, noCheckpoints)
+	journaled, stored := newWriter("ro", 14, "🎉"), newWriter("flat", 3, "x")
+	must(db.Create(ctx, journaled.id, journaled.texts[0]))(t)
+	must(db.Create(ctx, stored.id, stored.texts[0]))(t)
+	appendN(t, db, stored, 3)
+	if _, err := db.Backup(ctx, io.Discard); err != nil { // A checkpoint: stored's ops are in bbolt.
+		t.Fatal(err)
+	}
+	appendN(t, db, journaled, 2*flushAfter) // Past flushAfter: a replay would flush.
+	if _, err := OpenReadOnly(db.Path(), Options{LockTimeout: 50 * time.Millisecond}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("OpenReadOnly of an open database: %v, want ErrLocked", err)
+	}
+	path := crashCopy(t, db)
+	noJournal := crashCopy(t, db)
+	if err := os.Remove(noJournal + journalSuffix); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, noJournal} {
+		dir := filepath.Dir(p)
+		readOnly(t, dir)
+		before := stateOf(t, dir)
+		ro, err := OpenReadOnly(p, Options{})
+		if err != nil {
+			t.Fatalf("OpenReadOnly: %v", err)
+		}
+		want := journaled.head()
+		if p == noJournal {
+			want = 0
+		}
+		m := must(ro.Meta(ctx, journaled.id))(t)
+		if m.Version != want {
+			t.Fatalf("meta %+v, want version %d", m, want)
+		}
+		if got := must(ro.TextAt(ctx, journaled.id, want))(t); got != journaled.text(want) {
+			t.Fatalf("text at %d differs", want)
+		}
+		if ops := must(ro.Ops(ctx, journaled.id, 0, want))(t); uint64(len(ops)) != want || want > 0 && ops[want-1].Version != want {
+			t.Fatalf("%d ops, want %d", len(ops), want)
+		}
+		if metas, _ := must2(ro.List(ctx, "", 0))(t); len(metas) != 2 || metas[1].Version != want {
+			t.Fatalf("list %+v", metas)
+		}
+		if l := must(ro.Load(ctx, stored.id))(t); l.Meta.Version != stored.head() {
+			t.Fatalf("load of a document bbolt holds whole: %+v", l.Meta)
+		}
+		if p == path {
+			if _, err := ro.Load(ctx, journaled.id); !errors.Is(err, ErrReadOnly) {
+				t.Fatalf("load of journaled ops: %v, want ErrReadOnly", err)
+			}
+		}
+		_, createErr := ro.Create(ctx, "new", "")
+		recs, _ := stored.next(1, 0)
+		for name, err := range map[string]error{
+			"create":       createErr,
+			"append":       ro.Append(ctx, stored.id, recs, stored.length(), nil),
+			"put snapshot": ro.PutSnapshot(ctx, stored.id, Snapshot{Version: 1, Text: stored.text(1)}),
+			"delete":       ro.Delete(ctx, stored.id),
+		} {
+			if !errors.Is(err, ErrReadOnly) {
+				t.Errorf("%s: %v, want ErrReadOnly", name, err)
+			}
+		}
+		stored.rollback(1)
+		if err := ro.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if d := before.diff(stateOf(t, dir)); d != "" {
+			t.Fatalf("OpenReadOnly wrote: %s", d)
+		}
+	}
+}
+
+// TestOpenReadOnlyRefusesWhatOpenRefuses: a journal of another database
+// fails OpenReadOnly with ErrCorrupt, as it fails Open.
+func TestOpenReadOnlyRefusesWhatOpenRefuses(t *testing.T) {
+	db := openTest(t, noCheckpoints)
+	w := newWriter("x", 1, "")
+	must(db.Create(ctx, w.id, w.texts[0]))(t)
+	appendN(t, db, w, 3)
+	path := crashCopy(t, db)
+	b := mustRead(t, path+journalSuffix)
+	b[len(journalMagic)] ^= 1 // Its database id.
+	if err := os.WriteFile(path+journalSuffix, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenReadOnly(path, Options{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("OpenReadOnly: %v, want ErrCorrupt", err)
+	}
+	if _, err := Open(path, Options{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open: %v, want ErrCorrupt", err)
+	}
+}
