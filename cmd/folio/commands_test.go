@@ -189,3 +189,57 @@ func TestCheckWritesNothing(t *testing.T) {
 		t.Errorf("check changed the damaged data directory:\n%v\n%v", before, after)
 	}
 }
+
+// TestExportWritesNothing: `folio export` reads a data directory whose
+// journal holds ops the database file does not (a crash copy), finding
+// those ops without applying them: both files stay as they were, also when
+// they and the directory are read-only, and a missing journal is not
+// created.
+func TestExportWritesNothing(t *testing.T) {
+	data := seedJournaled(t)
+	noJournal := seedJournaled(t)
+	if err := os.Remove(filepath.Join(noJournal, DBFile+"-journal")); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{data, noJournal} {
+		readOnlyDir(t, dir)
+	}
+	before := dirState(t, data)
+	if code, out, errs := runIn(t, "export", "doc", "--data", data); code != 0 || out != "hi!!!" {
+		t.Errorf("export: exit %d %q %s", code, out, errs)
+	}
+	code, out, errs := runIn(t, "export", "doc", "--format", "json", "--history", "--data", data)
+	if code != 0 || strings.Count(out, `"session": "s"`) != 3 {
+		t.Errorf("export --history: exit %d %s %s", code, out, errs)
+	}
+	if after := dirState(t, data); !maps.Equal(before, after) {
+		t.Errorf("export changed the data directory:\n%v\n%v", before, after)
+	}
+	before = dirState(t, noJournal)
+	if code, out, errs := runIn(t, "export", "doc", "--data", noJournal); code != 0 || out != "hi" {
+		t.Errorf("export without a journal: exit %d %q %s", code, out, errs)
+	}
+	if after := dirState(t, noJournal); !maps.Equal(before, after) {
+		t.Errorf("export changed the data directory without a journal:\n%v\n%v", before, after)
+	}
+}
+
+// readOnlyDir makes dir and its files read-only until the test ends. A
+// process running as root writes them all the same: the states compared
+// are what shows that nothing wrote.
+func readOnlyDir(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+}

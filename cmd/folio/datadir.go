@@ -63,19 +63,37 @@ func inUse(file string, err error) error {
 }
 
 // openDataDir opens the database of an existing data directory for a
-// maintenance command. A server holding it is reported plainly.
+// maintenance command that writes (storage.Open: its journal is applied
+// and emptied). A server holding it is reported plainly.
 func openDataDir(dir string) (*storage.DB, error) {
+	return openDataDirWith(dir, storage.Open)
+}
+
+func openDataDirWith(dir string, open func(string, storage.Options) (*storage.DB, error)) (*storage.DB, error) {
 	file, err := dataFile(dir)
 	if err != nil {
 		return nil, err
 	}
-	db, err := storage.Open(file, storage.Options{LockTimeout: dataLockTimeout})
+	db, err := open(file, storage.Options{LockTimeout: dataLockTimeout})
 	return db, inUse(file, err)
 }
 
 // withDB runs f on the opened database of dir and closes it.
 func withDB(ctx context.Context, dir string, f func(*storage.DB) error) error {
 	db, err := openDataDir(dir)
+	if err != nil {
+		return err
+	}
+	ferr := f(db)
+	return errors.Join(ferr, db.Close())
+}
+
+// withReadOnlyDB runs f on the database of dir opened read-only and closes
+// it: storage.OpenReadOnly holds the journal's records in memory instead
+// of applying them, so a command that only reads changes nothing in dir
+// and works on a read-only copy.
+func withReadOnlyDB(dir string, f func(*storage.DB) error) error {
+	db, err := openDataDirWith(dir, storage.OpenReadOnly)
 	if err != nil {
 		return err
 	}

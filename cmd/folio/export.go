@@ -48,7 +48,9 @@ func runExport(ctx context.Context, e env) error {
 		}
 		v = &n
 	}
-	return withDB(ctx, *data, func(db *storage.DB) error {
+	// Read-only: Open would apply the journal, a commit that changes the
+	// directory exported from and fails on a read-only copy.
+	return withReadOnlyDB(*data, func(db *storage.DB) error {
 		exp, err := web.LoadExport(ctx, db, id, v, *history && *format == web.FormatJSON)
 		if err != nil {
 			return err
