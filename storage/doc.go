@@ -105,7 +105,9 @@
 //     either: it opens bbolt read-only and holds the run's records after
 //     the stored LSN in memory as the overlay (refusing what Open refuses),
 //     with no committer; every write fails with ErrReadOnly, and so do
-//     the reads that would first have the committer checkpoint.
+//     the reads that would first have the committer checkpoint, but
+//     Backup, which applies the records to a scratch copy of both files
+//     in the system's temporary directory and writes that.
 //   - A journal that cannot grow to take a group (a full disk) checkpoints
 //     first when the group fits in the file from its start, and writes it
 //     there: bbolt reuses its free pages where the journal would need new

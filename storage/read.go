@@ -285,7 +285,26 @@ func (db *DB) SessionSeq(ctx context.Context, id, session string) (seq, version 
 
 // Backup writes a consistent copy of the whole database to w while writers
 // go on (a bbolt read transaction), returning the bytes written.
+//
+// A read-only DB (OpenReadOnly) whose journal holds records bbolt does not
+// writes a copy with them applied, made in a scratch copy of both files in
+// the system's temporary directory.
 func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if db.readOnly {
+		db.mu.Lock()
+		pending := len(db.overlay) > 0 // Never changes: no committer.
+		db.mu.Unlock()
+		if pending {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+			n, err := db.backupReadOnly(ctx, w)
+			if err != nil {
+				return n, fmt.Errorf("storage: backup: %w", err)
+			}
+			return n, nil
+		}
+	}
 	if err := db.settle(ctx, ""); err != nil {
 		return 0, err
 	}

@@ -1,10 +1,13 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -26,12 +29,15 @@ var ErrReadOnly = errors.New("database is open read-only")
 //
 // The DB has no committer: Create, Append, PutSnapshot and Delete fail
 // with ErrReadOnly, and so do the reads that see bbolt alone (Load,
-// SessionSeq, Backup, Check) when the journal holds records they would
-// need checkpointed. A journal that Open refuses fails OpenReadOnly the
-// same way (ErrCorrupt), as does a record that does not continue its
-// document's head; so does an empty file (which Open would make a new
-// database). A database another process holds fails after
-// opts.LockTimeout (the only field used) with ErrLocked.
+// SessionSeq, Check) when the journal holds records they would need
+// checkpointed. Backup then replays the journal into a scratch copy in the
+// system's temporary directory instead, and writes that copy.
+//
+// A journal that Open refuses fails OpenReadOnly the same way
+// (ErrCorrupt), as does a record that does not continue its document's
+// head. An empty file (which Open would make a new database) fails too. A
+// database another process holds fails after opts.LockTimeout (the only
+// field used) with ErrLocked.
 func OpenReadOnly(path string, opts Options) (*DB, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
@@ -96,4 +102,37 @@ func (db *DB) loadReadOnly() error {
 		}
 		return nil
 	})
+}
+
+// backupReadOnly is Backup of a read-only DB whose journal holds records
+// bbolt lacks: bbolt's copy alone would miss them, and they cannot be
+// checkpointed into the file read. So a scratch copy of both files, in
+// the system's temporary directory, is opened (its journal applied) and
+// its Backup written to w; the scratch copy is removed.
+func (db *DB) backupReadOnly(ctx context.Context, w io.Writer) (int64, error) {
+	dir, err := os.MkdirTemp("", "folio-backup-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	scratch := filepath.Join(dir, filepath.Base(db.path))
+	// The journal is read under bbolt's lock, which db holds: no Folio
+	// process writes it meanwhile.
+	jdata, err := os.ReadFile(JournalPath(db.path))
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(JournalPath(scratch), jdata, 0o600); err != nil {
+		return 0, err
+	}
+	err = db.view(func(tx *bolt.Tx) error { return tx.CopyFile(scratch, 0o600) })
+	if err != nil {
+		return 0, err
+	}
+	sdb, err := Open(scratch, Options{NoSync: true}) // Scratch: w is what the caller makes durable.
+	if err != nil {
+		return 0, err
+	}
+	n, err := sdb.Backup(ctx, w)
+	return n, errors.Join(err, sdb.Close())
 }

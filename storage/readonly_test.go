@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -13,7 +14,8 @@ import (
 // Appends bbolt does not, through the overlay, changing neither file (nor
 // creating a missing journal) on a read-only copy, where Open would apply
 // the journal and empty it; every write fails with ErrReadOnly, and so do
-// the reads that would need a checkpoint.
+// the reads that would need a checkpoint. Backup writes a copy with the
+// journal's records applied.
 func TestOpenReadOnly(t *testing.T) {
 	db := openTest(t, noCheckpoints)
 	journaled, stored := newWriter("ro", 14, "🎉"), newWriter("flat", 3, "x")
@@ -78,6 +80,21 @@ func TestOpenReadOnly(t *testing.T) {
 			}
 		}
 		stored.rollback(1)
+		var backup bytes.Buffer
+		if _, err := ro.Backup(ctx, &backup); err != nil {
+			t.Fatalf("backup: %v", err)
+		}
+		copied := filepath.Join(t.TempDir(), "folio.db")
+		if err := os.WriteFile(copied, backup.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := openAt(t, copied, Options{})
+		if m := must(c.Meta(ctx, journaled.id))(t); m.Version != want {
+			t.Fatalf("backup: meta %+v, want version %d", m, want)
+		}
+		if err := c.Check(ctx); err != nil {
+			t.Fatalf("backup: %v", err)
+		}
 		if err := ro.Close(); err != nil {
 			t.Fatal(err)
 		}
