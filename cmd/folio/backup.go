@@ -51,7 +51,10 @@ func runBackup(ctx context.Context, e env) error {
 	err = writeOut(file, nil, func(w io.Writer) error { return backupFromServer(ctx, *server, token, w) })
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		fmt.Fprintf(e.stderr, "no server at %s; copying %s directly\n", *server, *data)
-		err = withDB(ctx, *data, func(db *storage.DB) error {
+		// Read-only: the copy holds the journal's records without applying
+		// them to the directory copied from (Backup replays them into a
+		// scratch copy), which may be a read-only one.
+		err = withReadOnlyDB(*data, func(db *storage.DB) error {
 			return writeOut(file, nil, func(w io.Writer) error {
 				_, err := db.Backup(ctx, w)
 				return err

@@ -91,6 +91,29 @@ func TestBackupWithoutServer(t *testing.T) {
 	}
 }
 
+// TestBackupWithoutServerWritesNothing: the direct copy of `folio backup`
+// holds the ops a crash left in the journal alone, and leaves the data
+// directory as it was, also when it is read-only.
+func TestBackupWithoutServerWritesNothing(t *testing.T) {
+	data := seedJournaled(t)
+	readOnlyDir(t, data)
+	before := dirState(t, data)
+	file := filepath.Join(t.TempDir(), "copy.db")
+	if code, out, errs := runIn(t, "backup", "--server", "http://127.0.0.1:1", "--data", data, file); code != 0 {
+		t.Fatalf("backup: %d %q %q", code, out, errs)
+	}
+	if after := dirState(t, data); !maps.Equal(before, after) {
+		t.Errorf("backup changed the data directory:\n%v\n%v", before, after)
+	}
+	restored := t.TempDir()
+	if err := os.Rename(file, filepath.Join(restored, DBFile)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runIn(t, "export", "doc", "--data", restored); code != 0 || out != "hi!!!" {
+		t.Errorf("export from backup: %d %q %s", code, out, errs)
+	}
+}
+
 // seedJournaled makes a data directory as a crash leaves it: one document
 // "doc" whose ops are in the journal alone, not yet in the database file.
 func seedJournaled(t *testing.T) string {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -76,16 +75,6 @@ func openDataDirWith(dir string, open func(string, storage.Options) (*storage.DB
 	}
 	db, err := open(file, storage.Options{LockTimeout: dataLockTimeout})
 	return db, inUse(file, err)
-}
-
-// withDB runs f on the opened database of dir and closes it.
-func withDB(ctx context.Context, dir string, f func(*storage.DB) error) error {
-	db, err := openDataDir(dir)
-	if err != nil {
-		return err
-	}
-	ferr := f(db)
-	return errors.Join(ferr, db.Close())
 }
 
 // withReadOnlyDB runs f on the database of dir opened read-only and closes
