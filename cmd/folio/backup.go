@@ -29,7 +29,8 @@ func runBackup(ctx context.Context, e env) error {
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: folio backup [--server URL] [--data DIR] <file>\n\n"+
 			"Writes a hot, consistent copy of the database to <file>: through the running server's\n"+
-			"GET /api/v1/admin/backup, or, when no server answers at --server, by opening --data directly.")
+			"GET /api/v1/admin/backup, or, when no server answers at --server, by reading --data directly\n"+
+			"(writing nothing to it: a read-only copy works).")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, e.args)

@@ -14,11 +14,14 @@
 // (in-flight commits are acknowledged, WebSockets are closed with 1001 and
 // waited for), then the store; a second signal ends the process at once.
 //
-// export and check open the data directory directly and refuse while a
-// server holds it; check only reads (storage.CheckFile: the journal is
-// checked in memory, not applied), so it changes nothing it diagnoses and
-// works on a read-only copy; backup goes through the running server when one answers
-// at --server; restore needs the server stopped and keeps the current
-// database aside. Commands run in-process against their own env (arguments,
+// export and check, and backup when no server answers at --server, open
+// the data directory directly and refuse while a server holds it. They
+// only read, so they change nothing in it and work on a read-only copy:
+// check with storage.CheckFile (the journal is checked in memory, not
+// applied), export and backup with storage.OpenReadOnly (the journal's
+// records are held in memory and read with bbolt's; backup's copy has
+// them applied, in a scratch copy in the temporary directory). restore
+// needs the server stopped, replays the current database's journal into
+// it and keeps both aside. Commands run in-process against their own env (arguments,
 // environment, output), which is how the tests call them.
 package main

@@ -22,7 +22,8 @@ func runExport(ctx context.Context, e env) error {
 	out := fs.String("out", "", "write to this file instead of standard output")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: folio export <id> [--format txt|md|html|json] [--version N] [--history] [--out FILE] [--data DIR]")
-		fmt.Fprintln(fs.Output(), "\nWrites a document read directly from the data directory (the server must not be running on it).")
+		fmt.Fprintln(fs.Output(), "\nWrites a document read directly from the data directory (the server must not be running on it).\n"+
+			"Writes nothing to the directory: it works on a read-only copy.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, e.args)
