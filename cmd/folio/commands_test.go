@@ -185,17 +185,8 @@ func TestCheckWritesNothing(t *testing.T) {
 	if err := os.WriteFile(journal, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{data, damaged} {
-		for _, name := range []string{DBFile, DBFile + "-journal"} {
-			if err := os.Chmod(filepath.Join(dir, name), 0o400); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.Chmod(dir, 0o500); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Chmod(dir, 0o700) })
-	}
+	readOnlyDir(t, data)
+	readOnlyDir(t, damaged)
 	before := dirState(t, data)
 	if code, out, errs := runIn(t, "check", "--data", data); code != 0 || !strings.HasPrefix(out, "ok:") {
 		t.Errorf("check: exit %d %q %s", code, out, errs)
