@@ -856,6 +856,16 @@ func testLongName(t *testing.T, env *testEnv, b *browser) {
 	bob.waitSaved(t)
 	w, _ := json.Marshal("Bob (you)|" + name)
 	bob.waitJS(t, "Anna listed with her whole name", `[...document.querySelectorAll('#participants li')].map(l => l.textContent).join('|') === `+string(w))
+	// The name field takes as many characters as the server keeps (64 code
+	// points), emoji included, not 64 UTF-16 units.
+	typed := "B" + strings.Repeat("🎉", 40)
+	bob.eval(t, `(i => { i.focus(); i.select(); document.execCommand('insertText', false, 'B' + '🎉'.repeat(40));
+		i.dispatchEvent(new Event('change')); })(document.getElementById('user-name'))`)
+	w, _ = json.Marshal(name + " (you)|" + typed)
+	ann.waitJS(t, "Bob's name as typed", `[...document.querySelectorAll('#participants li')].map(l => l.textContent).join('|') === `+string(w))
+	if n := bob.evalInt(t, `(i => { i.select(); document.execCommand('insertText', false, 'x'.repeat(80)); return [...i.value].length; })(document.getElementById('user-name'))`); n != 64 {
+		t.Errorf("the name field holds %d characters after 80 typed, want 64", n)
+	}
 }
 
 // testTheme: the pages are dark when the user prefers dark and follow a

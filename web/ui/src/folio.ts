@@ -181,6 +181,12 @@ function editorPage(cfg: PageConfig, params: URLSearchParams, token: string): Fo
       store("folio.color", color);
       session.setUser(name, color);
     };
+    // At most MAX_NAME characters (code points, as the server counts), so
+    // not the input's maxlength, which counts UTF-16 units: half for emoji.
+    nameIn.addEventListener("input", () => {
+      const cut = firstCodePoints(nameIn.value, MAX_NAME);
+      if (cut !== nameIn.value) nameIn.value = cut;
+    });
     nameIn.addEventListener("change", save);
     colorIn.addEventListener("change", save);
   }
