@@ -390,3 +390,43 @@ func TestJoinReadsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestAbandonedHelloDoesNotTakeOver: a hello whose join waits for its
+// session's seq read (off the room) may be admitted after the same client
+// gave up on that connection and joined again on a newer one. The newer
+// connection keeps the session; the older one is the replaced one. Before,
+// whichever join finished last took over, so the client's live connection
+// was closed with 4003 by one it had abandoned.
+func TestAbandonedHelloDoesNotTakeOver(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{MaxConnsPerDoc: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := ts.db.Create(ctx, "late", ""); err != nil {
+		t.Fatal(err)
+	}
+	key := NewKey()
+	v, err := ts.hub.Submit(ctx, "late", Submission{Base: 0, Op: ot.Op{{Insert: "x"}}, Session: SessionID(key), Seq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 { // Past the seq cache's bound: a hello of key reads its seq.
+		if v, err = ts.hub.Submit(ctx, "late", Submission{Base: v, Op: ot.Op{{Insert: "y"}},
+			Session: fmt.Sprintf("rest-%d", i), Seq: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release := fs.seqStall.hold(t)
+	abandoned := dialTest(t, ts.url+"late")
+	abandoned.send(ClientMsg{Type: TypeHello, Key: key, Version: &v})
+	eventually(t, "the first hello's seq read", func() bool { return fs.seqStall.held.Load() == 1 })
+	live := dialTest(t, ts.url+"late")
+	w := live.hello(ClientMsg{Key: key, Version: &v})
+	release()
+	if code := abandoned.closed(); code != CloseReplaced {
+		t.Fatalf("the abandoned connection closed with %d, want %d", code, CloseReplaced)
+	}
+	live.sendRaw(opJSON(2, w.Version, `["z"]`))
+	if ack := nextAck(t, live); ack.Version != w.Version+1 {
+		t.Fatalf("ack at %d, want %d", ack.Version, w.Version+1)
+	}
+}

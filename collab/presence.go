@@ -81,6 +81,12 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 		if s.key == "" && !old.sameHolder(s) {
 			return nil, errorf(CodeForbidden, "that session id belongs to another participant")
 		}
+		if old.arrival > s.arrival {
+			// The client opened old after this connection: it gave up on
+			// this one while its hello waited (for a read off the room).
+			// The newer one keeps the session; this one is the replaced.
+			return nil, errReplaced
+		}
 		delete(r.sessions, old)
 		old.closeAfterQueued(errReplaced)
 		// Its leave will find it gone: the peers that know the id are owed

@@ -81,6 +81,7 @@ type session struct {
 	wire      *Wire           // Static, may be nil: frames are written without coder/websocket's writer.
 	pingTimer *time.Timer     // Starts a ping every PingInterval (pingDue).
 	pinging   atomic.Bool     // A ping waits for its pong.
+	arrival   uint64          // Static: the connection's place in arrival order (Hub.arrivals); see room.join.
 	// readTurn counts the reader's turns, for ping: odd while it waits
 	// for a frame (free to read, so a pong would be taken at once), even
 	// while it handles a message (behind a busy room, its rate, its writer).
@@ -186,7 +187,7 @@ func (h *Hub) addSession(conn *websocket.Conn) bool {
 func (h *Hub) newSession(conn *websocket.Conn, docID string, peer Peer) *session {
 	ctx, cancel := context.WithCancel(h.ctx)
 	s := &session{
-		hub: h, conn: conn, ctx: ctx, cancel: cancel, wctx: context.WithoutCancel(ctx),
+		hub: h, conn: conn, ctx: ctx, cancel: cancel, wctx: context.WithoutCancel(ctx), arrival: h.arrivals.Add(1),
 		kicked:    make(chan struct{}),
 		ops:       rate.NewLimiter(rate.Limit(h.opts.OpsPerSecond), h.opts.OpBurst),
 		errBudget: rate.NewLimiter(rate.Every(time.Second), 10),
