@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 
 	"github.com/foliodocs/folio/ot"
@@ -42,9 +41,8 @@ func CheckFile(ctx context.Context, path string, opts Options) error {
 		return openError(path, opts.LockTimeout, err)
 	}
 	defer bdb.Close()
-	// Read under bbolt's lock: no Folio process writes the journal meanwhile.
-	jdata, err := os.ReadFile(JournalPath(path))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	jdata, err := readJournalFile(path)
+	if err != nil {
 		return fmt.Errorf("storage: check %s: journal: %w", path, err)
 	}
 	db := &DB{path: path, opts: opts, bolt: bdb, stop: make(chan struct{})} // Enough for view.
@@ -80,8 +78,8 @@ func CheckFile(ctx context.Context, path string, opts Options) error {
 // checkEmpty checks an empty database file, which Open makes a new
 // database with a new id: only a journal without records fits it.
 func checkEmpty(path string) error {
-	jdata, err := os.ReadFile(JournalPath(path))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	jdata, err := readJournalFile(path)
+	if err != nil {
 		return fmt.Errorf("storage: check %s: journal: %w", path, err)
 	}
 	if _, _, _, err := readJournal(JournalPath(path), jdata, nil, 0); err != nil {

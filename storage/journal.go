@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"runtime/debug"
@@ -206,6 +207,18 @@ func decodeRecord(payload []byte) (j journaled, err error) {
 // JournalPath is the journal of the database file path. The two belong
 // together: a copy of the database file alone misses the journaled ops.
 func JournalPath(path string) string { return path + journalSuffix }
+
+// readJournalFile reads the journal of the database file path whole, for
+// a reader that writes neither file (CheckFile, OpenReadOnly): nil when
+// there is none. Read under bbolt's lock, so no Folio process writes it
+// meanwhile.
+func readJournalFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(JournalPath(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
 
 // openJournal opens (or creates) the journal of db's file and applies to
 // bbolt, in one transaction, every record newer than what bbolt holds.

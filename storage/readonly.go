@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -63,10 +62,9 @@ func OpenReadOnly(path string, opts Options) (*DB, error) {
 // loadReadOnly checks the format marker and builds the overlay from the
 // journal's records that bbolt lacks.
 func (db *DB) loadReadOnly() error {
-	// Read under bbolt's lock: no Folio process writes the journal meanwhile.
 	jpath := JournalPath(db.path)
-	jdata, err := os.ReadFile(jpath)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	jdata, err := readJournalFile(db.path)
+	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	return db.view(func(tx *bolt.Tx) error {
