@@ -42,9 +42,17 @@
 //     host_not_allowed before anything else, /healthz and /readyz excepted:
 //     a page cannot rebind its DNS name to the server to use it.
 //   - A state-changing request a browser sends from another site is
-//     refused (CSRF; net/http's CrossOriginProtection), and a request body
-//     must arrive within Options.BodyTimeout, read only after the token
-//     is checked.
+//     refused (CSRF; net/http's CrossOriginProtection) unless its origin is
+//     one of Options.CORSOrigins, and a request body must arrive within
+//     Options.BodyTimeout, read only after the token is checked.
+//   - Browser apps of Options.CORSOrigins may use the API across origins
+//     (cors.go): its answers to them, errors and streams included, carry
+//     Access-Control-Allow-Origin (their origin, never "*", and never
+//     Allow-Credentials: tokens are not cookies), the headers they may read
+//     and Vary: Origin; their preflights are answered 204 before any
+//     handler. Other origins get no CORS header, and their preflights 403.
+//     CORS comes after the Host check and grants no access: a refused Host
+//     stays refused, and every request still needs its token.
 //   - Per-address rate limits (ratelimit.go) answer 429 with Retry-After;
 //     their maps are bounded and swept during calls, without goroutines.
 //   - An EventSource is never refused into giving up for a reason that

@@ -59,6 +59,14 @@ type Options struct {
 	// EmbedOrigins are the origins allowed to frame /embed/ pages and to
 	// receive its postMessage events. Empty means any ("*").
 	EmbedOrigins []string
+	// CORSOrigins are the origins whose browser apps may use the API
+	// (/api/...) across origins (cors.go): REST, SSE streams, exports. Each
+	// is an exact origin as CheckCORSOrigin describes; other entries match
+	// nothing. Their state-changing requests pass the CSRF check, which
+	// refuses every other origin's. Empty: none (same-origin pages need
+	// nothing). Separate from AllowedOrigins, which are WebSocket patterns
+	// of any scheme and grant editors, not the whole API.
+	CORSOrigins []string
 	// AllowedHosts are the host names, beyond IP literals, localhost and
 	// *.localhost, that requests may name in their Host header (host.go):
 	// exact names ("docs.example.com", any port), "*.example.com" for the
@@ -143,6 +151,9 @@ type Server struct {
 	mux     *http.ServeMux
 	pages   *pages // Static after New (routePages).
 
+	// corsOrigins are the valid Options.CORSOrigins (cors.go). Static after New.
+	corsOrigins map[string]bool
+
 	// renders bounds the HTML exports rendered at once to the processors
 	// (goldmark's worst case under MaxMarkdownHTML is seconds of CPU each).
 	renders chan struct{}
@@ -168,12 +179,14 @@ func New(opts Options) *Server {
 		conns:   newConnSlots(opts.MaxConns, opts.Logger),
 		hosts:   newHostPolicy(opts.AllowedHosts, opts.Authorize != nil),
 		renders: make(chan struct{}, runtime.GOMAXPROCS(0)),
+
+		corsOrigins: corsOrigins(opts.CORSOrigins),
 	}
 	registerStoreMetrics(opts.Registry, opts.Store)
 	registerConnMetrics(opts.Registry, s.conns)
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.mux = s.routes()
-	s.handler = s.logRequests(apiHeaders(s.checkHost(s.guard(s.crossOrigin(s.mux)))))
+	s.handler = s.logRequests(apiHeaders(s.checkHost(s.cors(s.guard(s.crossOrigin(s.mux))))))
 	return s
 }
 
@@ -182,11 +195,15 @@ func New(opts Options) *Server {
 // edit or delete documents on a server it can reach, such as an open one on
 // a private network). net/http's CrossOriginProtection decides by
 // Sec-Fetch-Site or Origin; clients that send neither (integrations, curl)
-// and safe methods pass. The refusal is 403 forbidden, as JSON.
+// and safe methods pass, and so do the origins of Options.CORSOrigins. The
+// refusal is 403 forbidden, as JSON.
 func (s *Server) crossOrigin(h http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
+	for o := range s.corsOrigins {
+		_ = cop.AddTrustedOrigin(o) // Cannot fail: CheckCORSOrigin accepted o.
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, apiError(codeForbidden, "cross-site request refused: browsers may change documents only from this server's own pages"))
+		s.writeError(w, r, apiError(codeForbidden, "cross-site request refused: browsers may change documents only from this server's own pages and the origins of --cors-origins (FOLIO_CORS_ORIGINS)"))
 	}))
 	return cop.Handler(h)
 }

@@ -29,6 +29,7 @@ type Config struct {
 	LogFormat       string // auto (console on a terminal, else JSON), json, console
 	AllowedOrigins  []string
 	EmbedOrigins    []string
+	CORSOrigins     []string // Browser apps that may use the API across origins (web.Options.CORSOrigins).
 	AllowedHosts    []string // Host names served beyond IP literals and localhost, against DNS rebinding (allowedHosts).
 	MaxBodyBytes    int64
 	MaxTextBytes    int64
@@ -181,6 +182,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: auto (console on a terminal, JSON otherwise), json, console")
 	fs.Var(listValue{&c.AllowedOrigins}, "allowed-origins", "extra origins allowed to open editor WebSockets, comma-separated host patterns (\"app.example.com\", \"*.example.com\"); same-origin is always allowed")
 	fs.Var(listValue{&c.EmbedOrigins}, "embed-origins", "origins allowed to frame /embed/ pages, comma-separated (\"https://app.example.com\"); empty means any")
+	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "origins whose browser apps may call the API under /api/ (REST, SSE, exports) from their pages, comma-separated, each exactly as browsers send it (\"https://app.example.com\", \"http://localhost:3000\"); separate from --allowed-origins. Empty: none (same-origin pages need nothing)")
 	fs.Var(listValue{&c.AllowedHosts}, "allowed-hosts", "host names requests may address, beyond IP literals, localhost and the host of --addr, comma-separated (\"docs.example.com\", \"*.example.com\"; ports are ignored), or * for any; others get 403 host_not_allowed (DNS rebinding). Empty: any when a secret is set. Behind a reverse proxy that passes the public Host, list that name")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in bytes (413 above)")
 	fs.Int64Var(&c.MaxTextBytes, "max-text", c.MaxTextBytes, "largest PUT text body in bytes (413 above)")
@@ -300,6 +302,11 @@ func (c Config) Validate() error {
 			bad("--embed-origins %q is not an origin: scheme://host[:port] (host may start with *.), no path, query or user", o)
 		}
 	}
+	for _, o := range c.CORSOrigins {
+		if err := web.CheckCORSOrigin(o); err != nil {
+			bad("--cors-origins %q %v", o, err)
+		}
+	}
 	for _, h := range c.AllowedHosts {
 		if err := checkAllowedHost(h); err != nil {
 			bad("--allowed-hosts %q %v", h, err)
@@ -365,6 +372,7 @@ func (c Config) logTo(log zerolog.Logger) {
 		Str("addr", c.Addr).Str("data", c.Data).
 		Str("log_level", c.LogLevel).Str("log_format", c.LogFormat).
 		Strs("allowed_origins", c.AllowedOrigins).Strs("embed_origins", c.EmbedOrigins).
+		Strs("cors_origins", c.CORSOrigins).
 		Strs("allowed_hosts", c.servedHosts()).
 		Int64("max_body", c.MaxBodyBytes).Int64("max_text", c.MaxTextBytes).
 		Int64("max_message", c.MaxMessageBytes).Int("max_doc_len", c.MaxDocLen).

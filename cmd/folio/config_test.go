@@ -132,6 +132,11 @@ func TestConfigErrors(t *testing.T) {
 		{"allowed host with a space", []string{"--allowed-hosts", "docs example.com"}, nil, "is not a host name"},
 		{"allowed host wildcard inside", []string{"--allowed-hosts", "*x.example.com"}, nil, "is not a host name"},
 		{"allowed host wildcard over a top-level domain", []string{"--allowed-hosts", "*.com"}, nil, "whole top-level domain"},
+		{"CORS origin without scheme", []string{"--cors-origins", "app.example.com"}, nil, "--cors-origins \"app.example.com\" is not an origin"},
+		{"CORS origin any", nil, map[string]string{"FOLIO_CORS_ORIGINS": "*"}, "--cors-origins \"*\" is not an origin"},
+		{"CORS origin wildcard", []string{"--cors-origins", "https://*.example.com"}, nil, "is not an origin"},
+		{"CORS origin with a path", []string{"--cors-origins", "https://app.example.com/app"}, nil, "is not an origin"},
+		{"CORS origin spelled otherwise", []string{"--cors-origins", "https://App.example.com:443/"}, nil, "browsers send it: https://app.example.com"},
 		{"long-poll wait under a second", []string{"--max-wait", "500ms"}, nil, "--max-wait"},
 		{"long-poll wait in part seconds", nil, map[string]string{"FOLIO_MAX_WAIT": "1500ms"}, "--max-wait"},
 		{"message limit under 1 MiB", []string{"--max-message", "1000"}, nil, "--max-message must be at least"},
@@ -152,6 +157,11 @@ func TestConfigErrors(t *testing.T) {
 	for _, ok := range []string{"*", "https://app.example.com", "https://*.example.com", "http://localhost:3000/", "https://a.example:*", "https://[::1]:8443"} {
 		if _, err := parseServe([]string{"--embed-origins", ok}, envMap(nil), &stderr); err != nil {
 			t.Errorf("--embed-origins %q refused: %v", ok, err)
+		}
+	}
+	for _, ok := range []string{"https://app.example.com", "http://localhost:3000,https://b.example:8443"} {
+		if _, err := parseServe([]string{"--cors-origins", ok}, envMap(nil), &stderr); err != nil {
+			t.Errorf("--cors-origins %q refused: %v", ok, err)
 		}
 	}
 	for _, ok := range []string{"*", "docs.example.com", "Docs.Example.COM.", "*.example.com", "localhost", "folio_1.lan", "10.0.0.1", "[::1]", "::1"} {

@@ -85,7 +85,8 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 	hub := collab.NewHub(db, hubOpts)
 	opts := web.Options{
 		Hub: hub, Store: db, Logger: log.With().Str("component", "web").Logger(), Registry: reg,
-		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins, AllowedHosts: cfg.allowedHosts(),
+		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins, CORSOrigins: cfg.CORSOrigins,
+		AllowedHosts: cfg.allowedHosts(),
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxTextBytes: cfg.MaxTextBytes, Heartbeat: cfg.SSEHeartbeat, MaxWait: cfg.MaxWait,
 		MaxConns: cfg.MaxConns,
 		RateLimits: web.RateLimits{

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +184,63 @@ func TestServeAllowedHosts(t *testing.T) {
 		for _, host := range c.fail {
 			if status, code := get(host); status != http.StatusForbidden || code != "host_not_allowed" {
 				t.Errorf("%v %v: Host %s: %d %s, want 403 host_not_allowed", c.args, c.env, host, status, code)
+			}
+		}
+	}
+}
+
+// TestServeCORSOrigins: --cors-origins and FOLIO_CORS_ORIGINS, flag over
+// environment, reach the server folio serve builds: a listed origin's
+// preflight is answered and its requests carry its
+// Access-Control-Allow-Origin; any other origin gets no CORS header. The
+// configuration line logs the list.
+func TestServeCORSOrigins(t *testing.T) {
+	const app, other = "https://app.example.com", "https://other.example"
+	for _, c := range []struct {
+		args    []string
+		env     map[string]string
+		allowed []string
+	}{
+		{nil, nil, nil},
+		{[]string{"--cors-origins", app}, nil, []string{app}},
+		{nil, map[string]string{"FOLIO_CORS_ORIGINS": app + "," + other}, []string{app, other}},
+		{[]string{"--cors-origins", other}, map[string]string{"FOLIO_CORS_ORIGINS": app}, []string{other}},
+		{[]string{"--allowed-origins", "app.example.com"}, nil, nil},
+	} {
+		var stderr, logs bytes.Buffer
+		cfg, err := parseServe(c.args, envMap(c.env), &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.logTo(zerolog.New(&logs))
+		var line struct {
+			CORSOrigins []string `json:"cors_origins"`
+		}
+		if err := json.Unmarshal(logs.Bytes(), &line); err != nil || !slices.Equal(line.CORSOrigins, c.allowed) {
+			t.Errorf("%v %v: configuration line cors_origins %q, want %q (%v)", c.args, c.env, line.CORSOrigins, c.allowed, err)
+		}
+
+		ts, _ := servedStack(t, c.args, c.env)
+		for _, origin := range []string{app, other} {
+			want := ""
+			if slices.Contains(c.allowed, origin) {
+				want = origin
+			}
+			for _, method := range []string{http.MethodOptions, http.MethodGet} {
+				req, _ := http.NewRequest(method, ts.URL+"/api/v1/docs", nil)
+				req.Header.Set("Origin", origin)
+				if method == http.MethodOptions {
+					req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if got := resp.Header.Get("Access-Control-Allow-Origin"); got != want {
+					t.Errorf("%v %v: %s from %s: %d, Access-Control-Allow-Origin %q, want %q",
+						c.args, c.env, method, origin, resp.StatusCode, got, want)
+				}
 			}
 		}
 	}

@@ -1,0 +1,109 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// CORS answers for the API (/api/...), for the origins of Options.CORSOrigins.
+const (
+	// corsMethods are the methods the API routes take (HEAD and GET need no
+	// preflight, but listing them costs nothing).
+	corsMethods = "GET, HEAD, POST, PUT, DELETE"
+	// corsRequestHeaders are the request headers the API reads that are not
+	// CORS-safelisted: the token, JSON bodies, preconditions, idempotency
+	// and an SSE resume sent by fetch (EventSource sends its own).
+	corsRequestHeaders = "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, Last-Event-ID"
+	// corsExposedHeaders are the response headers the API sets that a
+	// script could not read otherwise (Content-Type and Cache-Control are
+	// safelisted).
+	corsExposedHeaders = "ETag, X-Folio-Version, Location, Retry-After, Content-Disposition"
+	// corsMaxAge is how long, in seconds, a browser may reuse a preflight:
+	// two hours, Chromium's cap. A cached preflight grants nothing on its
+	// own: CrossOriginProtection still refuses the writes of an origin
+	// removed meanwhile.
+	corsMaxAge = "7200"
+)
+
+// CheckCORSOrigin reports whether o can be an entry of Options.CORSOrigins:
+// an origin as a browser sends it in its Origin header, http or https,
+// lower case, without a default port, path, user or wildcard
+// ("https://app.example.com", "http://localhost:3000"). Folio compares
+// Origin headers with the entries as they are, so any other spelling would
+// match nothing; the error gives the spelling to use when there is one.
+func CheckCORSOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "" ||
+		u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Path != "" && u.Path != "/" ||
+		strings.Contains(u.Host, "*") {
+		return errors.New("is not an origin: http or https://host[:port], no path, query, user or wildcard")
+	}
+	canonical := &url.URL{Scheme: u.Scheme, Host: strings.ToLower(u.Host)}
+	if p := u.Port(); p == "80" && u.Scheme == "http" || p == "443" && u.Scheme == "https" {
+		canonical.Host = strings.ToLower(u.Hostname())
+		if strings.Contains(canonical.Host, ":") {
+			canonical.Host = "[" + canonical.Host + "]"
+		}
+	}
+	if c := canonical.String(); c != o {
+		return fmt.Errorf("is not written as browsers send it: %s", c)
+	}
+	return nil
+}
+
+// corsOrigins is the set of Options.CORSOrigins that CheckCORSOrigin
+// accepts; the others could match no Origin header anyway.
+func corsOrigins(list []string) map[string]bool {
+	set := map[string]bool{}
+	for _, o := range list {
+		if CheckCORSOrigin(o) == nil {
+			set[o] = true
+		}
+	}
+	return set
+}
+
+// cors lets the browser apps of Options.CORSOrigins use the API: their
+// requests get Access-Control-Allow-Origin (their own origin, never "*",
+// and no Allow-Credentials: Folio's tokens are never cookies) and the
+// headers they may read, errors included; their preflights are answered
+// here, 204, before any handler. A preflight from any other origin is
+// refused (403 forbidden, no CORS headers), so the browser sends nothing
+// after it. It runs after checkHost, so it opens no Host that check
+// refuses, and grants no access: every request still needs its token.
+// Pages and the operational endpoints get none of it.
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, apiCatchAll) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		if len(s.corsOrigins) > 0 {
+			h.Add("Vary", "Origin") // Caches must not hand one origin's answer to another.
+		}
+		origin := r.Header.Get("Origin")
+		allowed := origin != "" && s.corsOrigins[origin]
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if !allowed {
+				s.writeError(w, r, apiError(codeForbidden, "this origin may not use the API from a browser; "+
+					"to allow it, the server's operator adds it to --cors-origins (FOLIO_CORS_ORIGINS)"))
+				return
+			}
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Methods", corsMethods)
+			h.Set("Access-Control-Allow-Headers", corsRequestHeaders)
+			h.Set("Access-Control-Max-Age", corsMaxAge)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if allowed {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Expose-Headers", corsExposedHeaders)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
