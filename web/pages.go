@@ -38,6 +38,11 @@ var (
 // Every page gets a strict CSP (scripts only from 'self', no inline script:
 // the page's configuration is a JSON block), nosniff and no referrer. Only
 // /embed/ may be framed, by Options.EmbedOrigins; other pages by 'self'.
+//
+// A page refers to the rest of Folio only by URLs relative to its own
+// address (pageData.Root), never by a path from the server's root, so that
+// the pages work unchanged behind a reverse proxy serving Folio under a
+// path prefix that it strips (https://example.com/folio/ → /).
 func (s *Server) routePages(mux *http.ServeMux) {
 	p := newPages(s.opts.EmbedOrigins)
 	p.log = s.log
@@ -118,8 +123,11 @@ func gzipBytes(b []byte) []byte {
 
 // pageConfig is the JSON block the bundle reads (no inline script is allowed).
 type pageConfig struct {
-	Page         string   `json:"page"`
-	ID           string   `json:"id,omitempty"`
+	Page string `json:"page"`
+	ID   string `json:"id,omitempty"`
+	// Root and API are relative to the page's address: Folio's root
+	// ("../" from /d/{id}) and its REST API ("../api/v1").
+	Root         string   `json:"root"`
 	API          string   `json:"api"`
 	EmbedOrigins []string `json:"embedOrigins,omitempty"`
 }
@@ -128,6 +136,7 @@ type pageData struct {
 	Title   string
 	ID      string
 	Version string // asset cache buster
+	Root    string // Folio's root relative to the page (rootOf), ending in "/"
 	Config  pageConfig
 	// The error page: what went wrong in words (Heading), the HTTP status
 	// beside it, smaller, and what to do (Message).
@@ -200,7 +209,8 @@ func badIDPage(embed bool) pageData {
 
 func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, status int, d pageData) {
 	d.Version = p.version
-	d.Config.API = "/api/v1"
+	d.Root = rootOf(r)
+	d.Config.Root, d.Config.API = d.Root, d.Root+"api/v1"
 	var buf bytes.Buffer
 	if err := pageTemplates.ExecuteTemplate(&buf, name, d); err != nil {
 		p.log.Error().Err(err).Str(keyMethod, r.Method).Str(keyPath, r.URL.Path).Msg("page failed")
@@ -225,6 +235,17 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, stat
 	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// rootOf is the relative URL of Folio's root from the page at r's path:
+// "./" for /, "../" for /d/{id}, one "../" per directory the browser sees
+// (counted in the escaped path: an escaped slash is no directory to it).
+func rootOf(r *http.Request) string {
+	n := strings.Count(r.URL.EscapedPath(), "/") - 1
+	if n <= 0 {
+		return "./"
+	}
+	return strings.Repeat("../", n)
 }
 
 // pageCSP allows scripts and styles from this origin only (styles also

@@ -47,7 +47,7 @@ func pageConfigOf(t *testing.T, body string) pageConfig {
 	for _, m := range pageScriptTag.FindAllStringSubmatch(body, -1) {
 		attrs, content := m[1], m[2]
 		switch {
-		case strings.Contains(attrs, `src="/assets/folio.js?v=`) && strings.TrimSpace(content) == "":
+		case strings.Contains(attrs, `assets/folio.js?v=`) && strings.TrimSpace(content) == "":
 		case strings.Contains(attrs, `type="application/json"`) && strings.Contains(attrs, `id="folio-config"`):
 			if err := json.Unmarshal([]byte(content), &cfg); err != nil {
 				t.Fatalf("config block is not JSON: %v: %q", err, content)
@@ -95,7 +95,7 @@ func TestLandingPage(t *testing.T) {
 	}
 	body := rec.Body.String()
 	cfg := pageConfigOf(t, body)
-	if cfg.Page != "landing" || cfg.API != "/api/v1" {
+	if cfg.Page != "landing" || cfg.Root != "./" || cfg.API != "./api/v1" {
 		t.Errorf("config %+v", cfg)
 	}
 	for _, id := range []string{`id="new-doc"`, `id="open-form"`, `id="open-id"`} {
@@ -113,7 +113,7 @@ func TestLandingPage(t *testing.T) {
 		checkPageHeaders(t, rec, "'self'")
 		// Headed in words; the status stays, smaller, beside them.
 		if body := rec.Body.String(); !strings.Contains(body, "<h1>Page not found</h1>") ||
-			!strings.Contains(body, `class="caption error-status">Error 404<`) || !strings.Contains(body, `href="/"`) {
+			!strings.Contains(body, `class="caption error-status">Error 404<`) || !strings.Contains(body, `>Back to Folio</a>`) {
 			t.Errorf("%s: body %s", path, body)
 		}
 	}
@@ -143,8 +143,8 @@ func TestEditorPage(t *testing.T) {
 	// the page's token) by data-export.
 	for _, want := range []string{`id="editor"`, `id="status"`, `id="participants"`, `id="share"`,
 		`id="share-edit"`, `id="share-link"`, `id="share-readonly"`, `id="readonly-link"`, `id="user-name"`,
-		`id="user-color"`, `data-export href="/api/v1/docs/Doc_1-x/export/txt"`,
-		`data-export href="/api/v1/docs/Doc_1-x/export/md"`, `data-export href="/api/v1/docs/Doc_1-x/export/html"`} {
+		`id="user-color"`, `data-export href="../api/v1/docs/Doc_1-x/export/txt"`,
+		`data-export href="../api/v1/docs/Doc_1-x/export/md"`, `data-export href="../api/v1/docs/Doc_1-x/export/html"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("editor page lacks %s", want)
 		}
@@ -206,7 +206,7 @@ func TestPagesRejectBadIDs(t *testing.T) {
 		if strings.Contains(body, "<script>") || !strings.Contains(body, "1 to 64") {
 			t.Errorf("%s: body %s", path, body)
 		}
-		if back := strings.Contains(body, `href="/"`); back == embed {
+		if back := strings.Contains(body, `>Back to Folio</a>`); back == embed {
 			t.Errorf("%s: link back to the landing page: %t (it may not be framed)", path, back)
 		}
 	}
@@ -262,7 +262,7 @@ func TestAssets(t *testing.T) {
 func TestPagesReferenceTheCurrentBundle(t *testing.T) {
 	p := newPages(nil)
 	body := pageGet(t, pagesHandler(), "/d/x").Body.String()
-	for _, want := range []string{"/assets/folio.js?v=" + p.version, "/assets/folio.css?v=" + p.version} {
+	for _, want := range []string{`"../assets/folio.js?v=` + p.version, `"../assets/folio.css?v=` + p.version} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page does not reference %s", want)
 		}

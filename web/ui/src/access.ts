@@ -57,21 +57,24 @@ export interface ShareLink { url: string; expiresAt: Date | null }
  * readonlyLink asks the server for a read-only link to document id (POST
  * {api}/docs/{id}/share; with auth on, the answer carries a view token
  * minted from ours, which expires when ours does: expiresAt) and returns it
- * as an absolute URL. When the server refuses (403, 404: another authorizer
+ * as an absolute URL under root, Folio's root as this page reaches it (under
+ * a reverse proxy's path prefix too): of the server's answer only the query
+ * is kept. When the server refuses (403, 404: another authorizer
  * than the built-in tokens) or cannot be reached, an open server's page
  * falls back to ?readonly=1, which never expires, and a page with a token
  * returns null: its own token must not be handed out.
  */
-export async function readonlyLink(fetch: Fetch, o: { api: string; id: string; token: string; origin: string }):
+export async function readonlyLink(fetch: Fetch, o: { api: string; id: string; token: string; root: string }):
   Promise<ShareLink | null> {
-  const fallback = o.token ? null : { url: `${o.origin}/d/${encodeURIComponent(o.id)}?readonly=1`, expiresAt: null };
+  const page = `${o.root}d/${encodeURIComponent(o.id)}`;
+  const fallback = o.token ? null : { url: `${page}?readonly=1`, expiresAt: null };
   try {
     const res = await fetch(`${o.api}/docs/${encodeURIComponent(o.id)}/share`, { method: "POST", headers: bearer(o.token) });
     if (!res.ok) return fallback;
     const body = await res.json();
     if (!sameOriginPath(body?.url)) return fallback;
     const exp = typeof body.expiresAt === "string" ? new Date(body.expiresAt) : null;
-    return { url: o.origin + body.url, expiresAt: exp && !isNaN(exp.getTime()) ? exp : null };
+    return { url: page + new URL(body.url, "http://folio.invalid").search, expiresAt: exp && !isNaN(exp.getTime()) ? exp : null };
   } catch {
     return fallback;
   }
@@ -99,11 +102,11 @@ export function expiryText(expiresAt: Date | null, now: Date, locale?: string, t
 export class CreateError extends Error {}
 
 /**
- * createDoc creates a document (POST {api}/docs) and returns the path of
- * its editor, carrying the token on. A refusal becomes a message that says
- * what to do.
+ * createDoc creates a document (POST {api}/docs) and returns the address of
+ * its editor under root (Folio's root as this page reaches it), carrying
+ * the token on. A refusal becomes a message that says what to do.
  */
-export async function createDoc(fetch: Fetch, api: string, token: string): Promise<string> {
+export async function createDoc(fetch: Fetch, api: string, root: string, token: string): Promise<string> {
   let res;
   try {
     res = await fetch(`${api}/docs`, {
@@ -121,6 +124,5 @@ export async function createDoc(fetch: Fetch, api: string, token: string): Promi
   if (res.status === 429) throw new CreateError("Could not create a document: too many requests, try again in a moment.");
   if (!res.ok) throw new CreateError(`Could not create a document: the server answered ${res.status}.`);
   const body = await res.json();
-  const path = sameOriginPath(body?.url) ? body.url : `/d/${encodeURIComponent(String(body?.id ?? ""))}`;
-  return withToken(path, token);
+  return withToken(`${root}d/${encodeURIComponent(String(body?.id ?? ""))}`, token);
 }

@@ -12,7 +12,11 @@ import { firstCodePoints } from "./unicode";
 interface PageConfig {
   page: "landing" | "editor" | "embed";
   id?: string;
-  api: string; // e.g. "/api/v1"
+  // Folio's root and REST API: relative to the page's address in the
+  // server's block ("../", "../api/v1"), absolute once config() has read
+  // them, so that they keep any path prefix a reverse proxy serves Folio under.
+  root: string;
+  api: string;
   embedOrigins?: string[]; // "*" alone means any
 }
 
@@ -21,12 +25,16 @@ const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#0fa3a3
 
 function config(): PageConfig {
   const el = $("folio-config");
-  return JSON.parse(el?.textContent ?? "{}") as PageConfig;
+  const cfg = JSON.parse(el?.textContent ?? "{}") as PageConfig;
+  cfg.root = new URL(cfg.root, location.href).href;
+  cfg.api = new URL(cfg.api, location.href).href;
+  return cfg;
 }
 
 function wsURL(api: string, id: string): string {
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${proto}//${location.host}${api}/docs/${encodeURIComponent(id)}/ws`;
+  const u = new URL(`${api}/docs/${encodeURIComponent(id)}/ws`);
+  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  return u.href;
 }
 
 function stored(key: string): string | null {
@@ -128,7 +136,7 @@ function landing(cfg: PageConfig, token: string): void {
   const err = $("error");
   $("new-doc")?.addEventListener("click", async () => {
     try {
-      location.href = await createDoc((u, init) => fetch(u, init), cfg.api, token);
+      location.href = await createDoc((u, init) => fetch(u, init), cfg.api, cfg.root, token);
     } catch (e) {
       if (err) err.textContent = (e as Error).message;
     }
@@ -140,7 +148,7 @@ function landing(cfg: PageConfig, token: string): void {
       if (err) err.textContent = "A document id is 1 to 64 letters, digits, '-' or '_'.";
       return;
     }
-    location.href = withToken(`/d/${encodeURIComponent(id)}`, token);
+    location.href = withToken(`${cfg.root}d/${encodeURIComponent(id)}`, token);
   });
 }
 
@@ -252,9 +260,9 @@ function startWriting(session: FolioSession): void {
 // says when, and keeps saying it as that comes nearer.
 function shareBox(cfg: PageConfig, id: string, token: string, readonly: boolean): void {
   const share = $<HTMLInputElement>("share-link"), ro = $<HTMLInputElement>("readonly-link");
-  if (share) share.value = `${location.origin}/d/${encodeURIComponent(id)}`;
+  if (share) share.value = `${cfg.root}d/${encodeURIComponent(id)}`;
   if (token || readonly) $("share-edit")?.setAttribute("hidden", "");
-  readonlyLink((u, init) => fetch(u, init), { api: cfg.api, id, token, origin: location.origin }).then((link) => {
+  readonlyLink((u, init) => fetch(u, init), { api: cfg.api, id, token, root: cfg.root }).then((link) => {
     if (link && ro) {
       ro.value = link.url;
       const note = $("readonly-link-expiry");

@@ -45,24 +45,36 @@ function fakeFetch(status: number, body: unknown) {
 
 test("readonlyLink asks the server with the token as a Bearer header", async () => {
   const { f, calls } = fakeFetch(200, { url: "/d/x?readonly=1&token=VIEW", expiresAt: "2026-12-04T10:30:00Z" });
-  const link = await readonlyLink(f, { api: "/api/v1", id: "x", token: "EDIT", origin: "http://h:1" });
+  const link = await readonlyLink(f, { api: "http://h:1/api/v1", id: "x", token: "EDIT", root: "http://h:1/" });
   assert.deepEqual(link, { url: "http://h:1/d/x?readonly=1&token=VIEW", expiresAt: new Date("2026-12-04T10:30:00Z") });
-  assert.deepEqual(calls, [{ url: "/api/v1/docs/x/share", method: "POST", headers: { Authorization: "Bearer EDIT" } }]);
+  assert.deepEqual(calls, [{ url: "http://h:1/api/v1/docs/x/share", method: "POST", headers: { Authorization: "Bearer EDIT" } }]);
 });
 
 test("readonlyLink without a token sends no Authorization", async () => {
   const { f, calls } = fakeFetch(200, { url: "/d/x?readonly=1" });
   // No expiresAt: the link never expires.
-  assert.deepEqual(await readonlyLink(f, { api: "/api/v1", id: "x", token: "", origin: "http://h" }),
+  assert.deepEqual(await readonlyLink(f, { api: "http://h/api/v1", id: "x", token: "", root: "http://h/" }),
     { url: "http://h/d/x?readonly=1", expiresAt: null });
   assert.deepEqual(calls[0].headers, {});
 });
 
+test("readonlyLink stays under the page's root, whatever path the server names", async () => {
+  // Behind a proxy serving Folio at /folio/, which the server may not know.
+  for (const url of ["/d/x?readonly=1&token=VIEW", "/folio/d/x?readonly=1&token=VIEW"]) {
+    const { f, calls } = fakeFetch(200, { url });
+    const link = await readonlyLink(f, { api: "https://i.example/folio/api/v1", id: "x", token: "EDIT", root: "https://i.example/folio/" });
+    assert.deepEqual(link, { url: "https://i.example/folio/d/x?readonly=1&token=VIEW", expiresAt: null }, url);
+    assert.equal(calls[0].url, "https://i.example/folio/api/v1/docs/x/share");
+  }
+  const open = await readonlyLink(fakeFetch(404, {}).f, { api: "https://i.example/folio/api/v1", id: "x", token: "", root: "https://i.example/folio/" });
+  assert.deepEqual(open, { url: "https://i.example/folio/d/x?readonly=1", expiresAt: null });
+});
+
 test("readonlyLink falls back to ?readonly=1 on an open server, and to nothing with a token", async () => {
   for (const [status, body] of [[403, {}], [404, {}], [0, null], [200, { url: "//evil.example/x" }], [200, { url: "https://evil.example/" }], [200, null]] as const) {
-    const open = await readonlyLink(fakeFetch(status, body).f, { api: "/api/v1", id: "a b", token: "", origin: "http://h" });
+    const open = await readonlyLink(fakeFetch(status, body).f, { api: "http://h/api/v1", id: "a b", token: "", root: "http://h/" });
     assert.deepEqual(open, { url: "http://h/d/a%20b?readonly=1", expiresAt: null }, `open server, ${status} ${JSON.stringify(body)}`);
-    const withTok = await readonlyLink(fakeFetch(status, body).f, { api: "/api/v1", id: "x", token: "T", origin: "http://h" });
+    const withTok = await readonlyLink(fakeFetch(status, body).f, { api: "http://h/api/v1", id: "x", token: "T", root: "http://h/" });
     assert.equal(withTok, null, `with a token, ${status} ${JSON.stringify(body)}`);
   }
 });
@@ -86,16 +98,23 @@ test("expiryText says when a link stops working, relative and absolute", () => {
 
 test("createDoc carries the token to the new document", async () => {
   const { f, calls } = fakeFetch(201, { id: "n1", url: "/d/n1" });
-  assert.equal(await createDoc(f, "/api/v1", "ALL"), "/d/n1?token=ALL");
-  assert.deepEqual(calls[0], { url: "/api/v1/docs", method: "POST",
+  assert.equal(await createDoc(f, "http://h/api/v1", "http://h/", "ALL"), "http://h/d/n1?token=ALL");
+  assert.deepEqual(calls[0], { url: "http://h/api/v1/docs", method: "POST",
     headers: { "Content-Type": "application/json", Authorization: "Bearer ALL" }, body: "{}" });
-  assert.equal(await createDoc(fakeFetch(201, { id: "n2" }).f, "/api/v1", ""), "/d/n2");
+  assert.equal(await createDoc(fakeFetch(201, { id: "n2" }).f, "http://h/api/v1", "http://h/", ""), "http://h/d/n2");
+});
+
+test("createDoc opens the new document under the page's root", async () => {
+  // Behind a proxy serving Folio at /folio/: the server's url names /d/n1.
+  const { f, calls } = fakeFetch(201, { id: "n1", url: "/d/n1" });
+  assert.equal(await createDoc(f, "https://i.example/folio/api/v1", "https://i.example/folio/", ""), "https://i.example/folio/d/n1");
+  assert.equal(calls[0].url, "https://i.example/folio/api/v1/docs");
 });
 
 test("createDoc explains refusals", async () => {
   const msg = async (status: number, token: string) => {
     try {
-      await createDoc(fakeFetch(status, {}).f, "/api/v1", token);
+      await createDoc(fakeFetch(status, {}).f, "http://h/api/v1", "http://h/", token);
     } catch (e) {
       assert.ok(e instanceof CreateError);
       return (e as Error).message;

@@ -1,0 +1,258 @@
+package web
+
+// Folio behind a reverse proxy that serves it under a path prefix and strips
+// it, as nginx's `location /folio/ { proxy_pass http://127.0.0.1:8080/; }`
+// does: every page, asset, link, API call and WebSocket must stay under
+// the prefix.
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// prefixProxy serves target under /folio/ with httputil.ReverseProxy
+// (WebSocket upgrades included), passing the client's Host on as the
+// README's nginx example does. What is asked outside /folio/ gets 404 and is
+// recorded: whatever sent it escaped the prefix.
+type prefixProxy struct {
+	url  string // Folio's root through the proxy: http://127.0.0.1:port/folio/
+	root string // the proxy's own root: http://127.0.0.1:port
+
+	mu      sync.Mutex
+	escaped []string
+}
+
+func newPrefixProxy(t *testing.T, target string) *prefixProxy {
+	t.Helper()
+	to, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(to)
+		r.Out.Host = r.In.Host
+		r.SetXForwarded()
+	}}
+	p := &prefixProxy{}
+	mux := http.NewServeMux()
+	mux.Handle("/folio/", http.StripPrefix("/folio", rp))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.escaped = append(p.escaped, r.Method+" "+r.URL.RequestURI())
+		p.mu.Unlock()
+		http.NotFound(w, r)
+	})
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	p.root, p.url = ts.URL, ts.URL+"/folio/"
+	return p
+}
+
+// checkNoneEscaped fails the test if anything was asked outside /folio/.
+func (p *prefixProxy) checkNoneEscaped(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.escaped) > 0 {
+		t.Errorf("requests escaped the prefix /folio/: %q", p.escaped)
+	}
+}
+
+func getURL(t *testing.T, u string, header ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	c := &http.Client{Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+var pageURLAttr = regexp.MustCompile(`\b(?:href|src)="([^"]*)"`)
+
+// rootAbsolute finds, in the bundle, a path from the server's root written
+// as a string ("/d/…", `/api/…`, `${x}/embed/…`) or an address built from
+// the page's origin: both would leave a proxy's prefix.
+var rootAbsolute = regexp.MustCompile("[\"'`}]/(?:d|embed|api|assets)/|location\\.(?:origin|host)\\b")
+
+// TestPagesUnderPrefix: through a prefix-stripping proxy, every URL a page
+// names (stylesheet, script, links, exports, its configuration's root and
+// API) is relative, resolves under the prefix and is served there; the
+// bundle builds no address from the server's root.
+func TestPagesUnderPrefix(t *testing.T) {
+	env := newEnv(t, nil)
+	px := newPrefixProxy(t, env.url)
+	id := env.create("under-prefix", "text")
+
+	for _, path := range []string{"", "d/" + id, "embed/" + id, "nothing/here", "d/" + id + "/", "a/b/c/d",
+		"d/not%20an-id", "embed/a.b", "d/a%2Fb"} {
+		page := px.url + path
+		r := getURL(t, page)
+		if r.status != http.StatusOK && r.status != http.StatusNotFound && r.status != http.StatusBadRequest {
+			t.Fatalf("%s: status %d", page, r.status)
+		}
+		checkPageURLs(t, px, page, string(r.body))
+		cfg := pageConfigOf(t, string(r.body))
+		base := must(url.Parse(page))
+		if got := base.ResolveReference(must(url.Parse(cfg.Root))).String(); got != px.url {
+			t.Errorf("%s: config root %q resolves to %s, want %s", page, cfg.Root, got, px.url)
+		}
+		if got := base.ResolveReference(must(url.Parse(cfg.API))).String(); got != px.url+"api/v1" {
+			t.Errorf("%s: config api %q resolves to %s", page, cfg.API, got)
+		}
+	}
+
+	js := getURL(t, px.url+"assets/folio.js")
+	if js.status != http.StatusOK {
+		t.Fatalf("bundle: status %d", js.status)
+	}
+	for _, m := range rootAbsolute.FindAllIndex(js.body, -1) {
+		t.Errorf("the bundle builds an address from the server's root: …%s…", js.body[max(0, m[0]-40):min(len(js.body), m[1]+40)])
+	}
+	px.checkNoneEscaped(t)
+}
+
+// TestRefusalPageUnderPrefix: the page refusing a document without a token
+// takes its stylesheet from under the prefix too.
+func TestRefusalPageUnderPrefix(t *testing.T) {
+	a := newTokenEnv(t)
+	px := newPrefixProxy(t, a.url)
+	for _, path := range []string{"d/secret", "embed/secret"} {
+		r := getURL(t, px.url+path)
+		if r.status != http.StatusForbidden {
+			t.Fatalf("%s: status %d", path, r.status)
+		}
+		checkPageURLs(t, px, px.url+path, string(r.body))
+	}
+	px.checkNoneEscaped(t)
+}
+
+// checkPageURLs checks that each URL in body is relative, resolves under
+// the proxy's prefix and is served there (200).
+func checkPageURLs(t *testing.T, px *prefixProxy, page, body string) {
+	t.Helper()
+	base := must(url.Parse(page))
+	for _, m := range pageURLAttr.FindAllStringSubmatch(body, -1) {
+		ref := html.UnescapeString(m[1])
+		if strings.HasPrefix(ref, "data:") {
+			continue
+		}
+		if strings.HasPrefix(ref, "/") || strings.Contains(ref, "://") {
+			t.Errorf("%s: %s is not relative to the page", page, m[0])
+			continue
+		}
+		u := base.ResolveReference(must(url.Parse(ref))).String()
+		if !strings.HasPrefix(u, px.url) {
+			t.Errorf("%s: %s resolves to %s, outside %s", page, m[0], u, px.url)
+			continue
+		}
+		if r := getURL(t, u); r.status != http.StatusOK {
+			t.Errorf("%s: %s (%s): status %d", page, m[0], u, r.status)
+		}
+	}
+}
+
+// TestEditorBehindPrefixProxy: Chromium uses Folio through a proxy serving
+// it under /folio/: the landing page creates and opens documents there, the
+// editor connects its WebSocket through the proxy and what is typed is
+// stored and seen by another tab; export, share and brand links, the embed
+// and the error pages stay under the prefix, and nothing asks the proxy
+// for anything outside it.
+func TestEditorBehindPrefixProxy(t *testing.T) {
+	env := newEnv(t, nil)
+	px := newPrefixProxy(t, env.url)
+	b := newBrowser(t)
+
+	land := b.open(t, px.url)
+	land.eval(t, `document.getElementById('new-doc').click()`)
+	land.waitJS(t, "a new document opened under the prefix", `location.pathname.startsWith('/folio/d/') &&
+		window.folio !== undefined && document.getElementById('status').dataset.state === 'saved'`)
+	id := land.evalString(t, `location.pathname.slice('/folio/d/'.length)`)
+	land.waitJS(t, "the caret in the new document", `folio.view.hasFocus`)
+	if err := land.typeKeys("Hi"); err != nil {
+		t.Fatal(err)
+	}
+	land.waitJS(t, "typed and saved", `folio.view.state.doc.toString() === 'Hi' && document.getElementById('status').dataset.state === 'saved'`)
+	if r := getURL(t, px.url+"api/v1/docs/"+id+"/text"); r.status != http.StatusOK || string(r.body) != "Hi" {
+		t.Fatalf("text through the proxy: %d %q, want Hi", r.status, r.body)
+	}
+
+	second := b.open(t, px.url+"d/"+id)
+	second.waitJS(t, "the text in a second tab", `window.folio !== undefined && folio.view.state.doc.toString() === 'Hi' &&
+		document.getElementById('status').dataset.state === 'saved'`)
+	second.eval(t, `folio.view.dispatch({selection: {anchor: 2}}), folio.view.focus()`)
+	if err := second.typeKeys("!"); err != nil {
+		t.Fatal(err)
+	}
+	land.waitJS(t, "the second tab's edit", `folio.view.state.doc.toString() === 'Hi!'`)
+	if got := env.text(id); got != "Hi!" {
+		t.Fatalf("server text %q, want Hi!", got)
+	}
+
+	// Export, share and brand links, under the prefix and served there.
+	for _, f := range []string{"txt", "md", "html"} {
+		href := second.evalString(t, fmt.Sprintf(`document.querySelector('a[data-export][href$="/export/%s"]').href`, f))
+		if want := px.url + "api/v1/docs/" + id + "/export/" + f; href != want {
+			t.Errorf("export link %s, want %s", href, want)
+		}
+		if st := second.evalAwait(t, fmt.Sprintf(`fetch(%q).then(r => r.status)`, href)); st != http.StatusOK {
+			t.Errorf("export %s: status %d", href, st)
+		}
+	}
+	second.waitJS(t, "both share links", `document.getElementById('readonly-link').value !== ''`)
+	links := map[string]string{
+		"share-link":    px.url + "d/" + id,
+		"readonly-link": px.url + "d/" + id + "?readonly=1",
+	}
+	for el, want := range links {
+		if got := second.evalString(t, `document.getElementById('`+el+`').value`); got != want {
+			t.Errorf("%s %q, want %q", el, got, want)
+		}
+	}
+	if got := second.evalString(t, `document.querySelector('a.brand').href`); got != px.url {
+		t.Errorf("brand link %s, want %s", got, px.url)
+	}
+	ro := b.open(t, links["readonly-link"])
+	ro.waitJS(t, "the read-only link opens read-only", `window.folio !== undefined && folio.readOnly &&
+		folio.view.state.doc.toString() === 'Hi!' && document.getElementById('status').dataset.state === 'saved'`)
+
+	// Opening a document by id from the landing page.
+	open := b.open(t, px.url)
+	open.eval(t, `document.getElementById('open-id').value = 'by-id'; document.getElementById('open-form').requestSubmit()`)
+	open.waitJS(t, "the document opened by id", `location.pathname === '/folio/d/by-id' && window.folio !== undefined &&
+		document.getElementById('status').dataset.state === 'saved'`)
+
+	embed := b.open(t, px.url+"embed/"+id)
+	embed.waitJS(t, "the embed connected", `window.folio !== undefined && folio.view.state.doc.toString() === 'Hi!' &&
+		document.getElementById('status').dataset.state === 'saved'`)
+
+	errPage := b.open(t, px.url+"nothing/here")
+	errPage.waitJS(t, "the error page styled", errorPageCheck("Page not found", http.StatusNotFound))
+	if got := errPage.evalString(t, `document.querySelector('.error-page a').href`); got != px.url {
+		t.Errorf("Back to Folio links to %s, want %s", got, px.url)
+	}
+	px.checkNoneEscaped(t)
+}
