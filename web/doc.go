@@ -26,7 +26,9 @@
 //   - The pages and the editor name every other URL relative to the page's
 //     own address (pages.go, rootOf; web/ui's config() resolves them), never
 //     from the server's root, so that they work unchanged under a reverse
-//     proxy serving Folio at a path prefix it strips (README.md).
+//     proxy serving Folio at a path prefix it strips (README.md). The paths
+//     the API answers with (url, embedUrl, Location) start with
+//     Options.BasePath, that prefix, when it is set.
 //   - HTML exports render Markdown with goldmark, sanitise with bluemonday
 //     and ship a CSP forbidding every script; no script from a document runs.
 //   - Request logs carry method, path, route, status, bytes, duration_ms

@@ -199,9 +199,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/api/v1/docs/"+meta.ID)
+	base := s.opts.BasePath
+	w.Header().Set("Location", base+"/api/v1/docs/"+meta.ID)
 	writeJSON(w, http.StatusCreated, createResponse{
-		ID: meta.ID, Version: meta.Version, URL: "/d/" + meta.ID, EmbedURL: "/embed/" + meta.ID,
+		ID: meta.ID, Version: meta.Version, URL: base + "/d/" + meta.ID, EmbedURL: base + "/embed/" + meta.ID,
 	})
 }
 

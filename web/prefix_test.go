@@ -2,8 +2,8 @@ package web
 
 // Folio behind a reverse proxy that serves it under a path prefix and strips
 // it, as nginx's `location /folio/ { proxy_pass http://127.0.0.1:8080/; }`
-// does: every page, asset, link, API call and WebSocket must stay under
-// the prefix.
+// does (README.md, "Under a path prefix"): every page, asset, link, API
+// call and WebSocket must stay under the prefix.
 
 import (
 	"fmt"
@@ -253,6 +253,50 @@ func TestEditorBehindPrefixProxy(t *testing.T) {
 	errPage.waitJS(t, "the error page styled", errorPageCheck("Page not found", http.StatusNotFound))
 	if got := errPage.evalString(t, `document.querySelector('.error-page a').href`); got != px.url {
 		t.Errorf("Back to Folio links to %s, want %s", got, px.url)
+	}
+	px.checkNoneEscaped(t)
+}
+
+// TestAPIURLsUnderBasePath: with Options.BasePath, the URLs the API answers
+// with (a created document's url, embedUrl and Location, a share link's)
+// start with the proxy's prefix, so that a client following them through
+// the proxy gets there.
+func TestAPIURLsUnderBasePath(t *testing.T) {
+	env := newEnv(t, func(o *Options) { o.BasePath = "/folio/" }) // the trailing "/" ignored
+	px := newPrefixProxy(t, env.url)
+	post := func(u, body string) response {
+		t.Helper()
+		resp, err := http.Post(u, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return response{resp.StatusCode, resp.Header, must(io.ReadAll(resp.Body))}
+	}
+	r := post(px.url+"api/v1/docs", `{"id":"via-proxy","text":"x"}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var c createResponse
+	r.json(t, &c)
+	var s shareResponse
+	sr := post(px.url+"api/v1/docs/via-proxy/share", "")
+	if sr.status != http.StatusOK {
+		t.Fatalf("share: %d %s", sr.status, sr.body)
+	}
+	sr.json(t, &s)
+	for _, u := range [][2]string{
+		{c.URL, "/folio/d/via-proxy"}, {c.EmbedURL, "/folio/embed/via-proxy"}, {r.header.Get("Location"), "/folio/api/v1/docs/via-proxy"},
+		{s.URL, "/folio/d/via-proxy?readonly=1"}, {s.EmbedURL, "/folio/embed/via-proxy?readonly=1"},
+	} {
+		got, want := u[0], u[1]
+		if got != want {
+			t.Errorf("%q, want %q", got, want)
+			continue
+		}
+		if r := getURL(t, px.root+got); r.status != http.StatusOK {
+			t.Errorf("%s through the proxy: status %d", got, r.status)
+		}
 	}
 	px.checkNoneEscaped(t)
 }

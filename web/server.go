@@ -67,6 +67,14 @@ type Options struct {
 	// nothing). Separate from AllowedOrigins, which are WebSocket patterns
 	// of any scheme and grant editors, not the whole API.
 	CORSOrigins []string
+	// BasePath is the path prefix under which a reverse proxy serves this
+	// server to browsers, stripping it before forwarding ("/folio" for
+	// https://example.com/folio/). It goes before the paths the API answers
+	// with (url and embedUrl of POST /api/v1/docs and of share, the
+	// Location of a created document), which clients follow from the
+	// proxy's side. The pages need none: they name everything relative to
+	// their own address. A trailing "/" is ignored; empty: none.
+	BasePath string
 	// AllowedHosts are the host names, beyond IP literals, localhost and
 	// *.localhost, that requests may name in their Host header (host.go):
 	// exact names ("docs.example.com", any port), "*.example.com" for the
@@ -131,6 +139,7 @@ func (o *Options) setDefaults() {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
+	o.BasePath = strings.TrimSuffix(o.BasePath, "/")
 	if len(o.EmbedOrigins) == 0 {
 		o.EmbedOrigins = []string{"*"}
 	}

@@ -49,8 +49,8 @@ func (s *Server) handleShare(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apiError(codeNotFound, "share links need the built-in token auth"))
 		return
 	}
-	resp.URL = "/d/" + id + "?" + q.Encode()
-	resp.EmbedURL = "/embed/" + id + "?" + q.Encode()
+	resp.URL = s.opts.BasePath + "/d/" + id + "?" + q.Encode()
+	resp.EmbedURL = s.opts.BasePath + "/embed/" + id + "?" + q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -82,6 +82,11 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof on this loopback address
 	// (pprof.go) for operators profiling a live server; empty: off.
 	PprofAddr string
+
+	// BasePath is the path prefix a reverse proxy serves Folio under and
+	// strips (web.Options.BasePath): only the URLs the API answers with
+	// need it, the pages work under any prefix without it.
+	BasePath string
 }
 
 // maxCommitDelay bounds --commit-delay: every busy write waits up to it.
@@ -184,6 +189,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.Var(listValue{&c.EmbedOrigins}, "embed-origins", "origins allowed to frame /embed/ pages, comma-separated (\"https://app.example.com\"); empty means any")
 	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "origins whose browser apps may call the API under /api/ (REST, SSE, exports) from their pages, comma-separated, each exactly as browsers send it (\"https://app.example.com\", \"http://localhost:3000\"); separate from --allowed-origins. Empty: none (same-origin pages need nothing)")
 	fs.Var(listValue{&c.AllowedHosts}, "allowed-hosts", "host names requests may address, beyond IP literals, localhost and the host of --addr, comma-separated (\"docs.example.com\", \"*.example.com\"; ports are ignored), or * for any; others get 403 host_not_allowed (DNS rebinding). Empty: any when a secret is set. Behind a reverse proxy that passes the public Host, list that name")
+	fs.StringVar(&c.BasePath, "base-path", c.BasePath, "path prefix under which a reverse proxy serves Folio and strips before forwarding (e.g. /folio); put before the paths the API answers with (url, embedUrl, Location). The pages work under any prefix without it. Empty: none")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in bytes (413 above)")
 	fs.Int64Var(&c.MaxTextBytes, "max-text", c.MaxTextBytes, "largest PUT text body in bytes (413 above)")
 	fs.Int64Var(&c.MaxMessageBytes, "max-message", c.MaxMessageBytes, "largest WebSocket message in bytes (at least 1048576, 1 MiB)")
@@ -312,6 +318,9 @@ func (c Config) Validate() error {
 			bad("--allowed-hosts %q %v", h, err)
 		}
 	}
+	if !basePath(c.BasePath) {
+		bad("--base-path %q must be an absolute path such as /folio: no query, fragment, escapes, \".\" or \"..\" segments", c.BasePath)
+	}
 	if c.MaxWait < time.Second || c.MaxWait%time.Second != 0 {
 		bad("--max-wait must be whole seconds, at least 1s (clients ask for ?wait= in seconds)")
 	}
@@ -373,7 +382,7 @@ func (c Config) logTo(log zerolog.Logger) {
 		Str("log_level", c.LogLevel).Str("log_format", c.LogFormat).
 		Strs("allowed_origins", c.AllowedOrigins).Strs("embed_origins", c.EmbedOrigins).
 		Strs("cors_origins", c.CORSOrigins).
-		Strs("allowed_hosts", c.servedHosts()).
+		Strs("allowed_hosts", c.servedHosts()).Str("base_path", c.BasePath).
 		Int64("max_body", c.MaxBodyBytes).Int64("max_text", c.MaxTextBytes).
 		Int64("max_message", c.MaxMessageBytes).Int("max_doc_len", c.MaxDocLen).
 		Int("max_conns_per_doc", c.MaxConnsPerDoc).Int("max_streams_per_doc", c.MaxStreamsPerDoc).Int("max_conns", c.MaxConns).
@@ -402,6 +411,18 @@ func embedOrigin(o string) bool {
 	}
 	host := strings.TrimPrefix(u.Hostname(), "*.")
 	return host != "" && !strings.Contains(host, "*") && (u.Path == "" || u.Path == "/")
+}
+
+// basePath reports whether p is empty or a clean absolute URL path (a
+// trailing "/" aside) that needs no escaping: it is put as it is before
+// paths in the API's answers.
+func basePath(p string) bool {
+	if p == "" {
+		return true
+	}
+	trimmed := strings.TrimSuffix(p, "/")
+	return strings.HasPrefix(p, "/") && (trimmed == "" || path.Clean(trimmed) == trimmed) &&
+		(&url.URL{Path: p}).EscapedPath() == p
 }
 
 // trustedProxies parses TrustedProxies: CIDRs, or bare addresses (one host).

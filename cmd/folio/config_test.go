@@ -143,6 +143,12 @@ func TestConfigErrors(t *testing.T) {
 		{"message limit under 1 MiB from the environment", nil, map[string]string{"FOLIO_MAX_MESSAGE": "65536"}, "--max-message must be at least"},
 		{"no streams per document", []string{"--max-streams-per-doc", "0"}, nil, "--max-streams-per-doc must be positive"},
 		{"no connections", nil, map[string]string{"FOLIO_MAX_CONNS": "-1"}, "--max-conns must be positive"},
+		{"relative base path", []string{"--base-path", "folio"}, nil, "--base-path"},
+		{"base path with a query", nil, map[string]string{"FOLIO_BASE_PATH": "/folio?x=1"}, "--base-path"},
+		{"base path with dot-dot", []string{"--base-path", "/a/../folio"}, nil, "--base-path"},
+		{"base path with a space", []string{"--base-path", "/my folio"}, nil, "--base-path"},
+		{"base path with an escape", []string{"--base-path", "/f%6Flio"}, nil, "--base-path"},
+		{"base path as a URL", []string{"--base-path", "https://example.com/folio"}, nil, "--base-path"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -167,6 +173,11 @@ func TestConfigErrors(t *testing.T) {
 	for _, ok := range []string{"*", "docs.example.com", "Docs.Example.COM.", "*.example.com", "localhost", "folio_1.lan", "10.0.0.1", "[::1]", "::1"} {
 		if _, err := parseServe([]string{"--allowed-hosts", ok}, envMap(nil), &stderr); err != nil {
 			t.Errorf("--allowed-hosts %q refused: %v", ok, err)
+		}
+	}
+	for _, ok := range []string{"", "/", "/folio", "/folio/", "/apps/folio_1"} {
+		if _, err := parseServe([]string{"--base-path", ok}, envMap(nil), &stderr); err != nil {
+			t.Errorf("--base-path %q refused: %v", ok, err)
 		}
 	}
 	if _, err := parseServe([]string{"--nope"}, envMap(nil), &stderr); !errors.Is(err, errUsage) {

@@ -86,7 +86,7 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 	opts := web.Options{
 		Hub: hub, Store: db, Logger: log.With().Str("component", "web").Logger(), Registry: reg,
 		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins, CORSOrigins: cfg.CORSOrigins,
-		AllowedHosts: cfg.allowedHosts(),
+		AllowedHosts: cfg.allowedHosts(), BasePath: cfg.BasePath,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxTextBytes: cfg.MaxTextBytes, Heartbeat: cfg.SSEHeartbeat, MaxWait: cfg.MaxWait,
 		MaxConns: cfg.MaxConns,
 		RateLimits: web.RateLimits{

@@ -368,6 +368,24 @@ func TestServeMaxWait(t *testing.T) {
 	}
 }
 
+// TestServeBasePath: FOLIO_BASE_PATH reaches the server: a created
+// document's URLs name the proxy's prefix.
+func TestServeBasePath(t *testing.T) {
+	ts, _ := servedStack(t, nil, map[string]string{"FOLIO_BASE_PATH": "/folio"})
+	resp, err := http.Post(ts.URL+"/api/v1/docs", "application/json", strings.NewReader(`{"id":"d"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ URL, EmbedURL string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %v", resp.StatusCode, err)
+	}
+	if body.URL != "/folio/d/d" || body.EmbedURL != "/folio/embed/d" || resp.Header.Get("Location") != "/folio/api/v1/docs/d" {
+		t.Errorf("url %q, embedUrl %q, Location %q: want them under /folio", body.URL, body.EmbedURL, resp.Header.Get("Location"))
+	}
+}
+
 // TestServeConnLimits: --max-streams-per-doc refuses a document's streams
 // past it, --max-conns every held connection past it, each with 503
 // too_many_connections and Retry-After.
