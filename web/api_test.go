@@ -133,7 +133,11 @@ func TestListPaginates(t *testing.T) {
 		if pages > 5 {
 			t.Fatal("pagination does not end")
 		}
-		r := e.get("/api/v1/docs?limit=2&cursor=" + cursor)
+		path := "/api/v1/docs?limit=2"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		r := e.get(path)
 		if r.status != 200 {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
@@ -156,9 +160,10 @@ func TestListPaginates(t *testing.T) {
 	if strings.Join(all, ",") != "a,b,c,d,e" {
 		t.Errorf("listed %v", all)
 	}
-	for _, q := range []string{"limit=0", "limit=-1", "limit=abc", "limit=1001", "cursor=../x", "limit=1&limit=2", "cursor=a&cursor=b"} {
-		if r := e.get("/api/v1/docs?" + q); r.status != 400 {
-			t.Errorf("%s: %d %s", q, r.status, r.body)
+	for _, q := range []string{"limit=0", "limit=-1", "limit=abc", "limit=", "limit=1001", "limit=1&limit=2",
+		"cursor=../x", "cursor=a&cursor=b", "cursor=", "cursor", "cursor=a&cursor="} {
+		if r := e.get("/api/v1/docs?" + q); r.status != 400 || r.errCode() != "invalid_message" {
+			t.Errorf("%s: %d %s, want 400 invalid_message", q, r.status, r.body)
 		}
 	}
 }
@@ -431,7 +436,8 @@ func TestOpsPolling(t *testing.T) {
 	if len(p.Ops) != 0 || p.Ops == nil {
 		t.Errorf("at head: %+v", p)
 	}
-	for _, q := range []string{"since=-1", "since=x", "since=4", "limit=0", "wait=-1", "wait=1.5"} {
+	for _, q := range []string{"since=-1", "since=x", "since=4", "since=", "since=0&since=0", "limit=0", "limit=",
+		"limit=1&limit=1", "wait=-1", "wait=1.5", "wait=", "wait=1&wait=1"} {
 		if r := e.get("/api/v1/docs/d/ops?" + q); r.status != 400 {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
 		}

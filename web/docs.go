@@ -218,14 +218,16 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = *l
 	}
-	cursors := r.URL.Query()["cursor"]
+	// A cursor given is a document id, never "": a client that sends
+	// cursor= meant a page it did not name, and the first page is asked
+	// for without one.
 	cursor := ""
-	if len(cursors) > 0 {
+	if cursors, ok := r.URL.Query()["cursor"]; ok {
+		if len(cursors) != 1 || !storage.ValidID(cursors[0]) {
+			s.writeError(w, r, apiError(codeInvalidMessage, "cursor must be given once, as a document id (the previous page's nextCursor); omit it for the first page"))
+			return
+		}
 		cursor = cursors[0]
-	}
-	if len(cursors) > 1 || cursor != "" && !storage.ValidID(cursor) {
-		s.writeError(w, r, apiError(codeInvalidMessage, "cursor must be one document id"))
-		return
 	}
 	if _, err := s.authorize(r, "", needAdmin); err != nil {
 		s.writeError(w, r, err)

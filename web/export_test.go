@@ -46,7 +46,8 @@ func TestExportFormats(t *testing.T) {
 	if r := e.get("/api/v1/docs/notes/export/txt?version=0"); strings.Contains(string(r.body), "🎉") {
 		t.Errorf("version 0 export has the later edit: %q", r.body)
 	}
-	for _, q := range []string{"version=2", "version=-1", "version=x", "history=maybe"} {
+	for _, q := range []string{"version=2", "version=-1", "version=x", "version=", "version=0&version=0",
+		"history=maybe", "history=", "history=1&history=1"} {
 		if r := e.get("/api/v1/docs/notes/export/json?" + q); r.status != 400 {
 			t.Errorf("%s: %d %s", q, r.status, r.body)
 		}
