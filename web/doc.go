@@ -46,7 +46,9 @@
 //     (host.go: beyond IP literals and localhost, Options.AllowedHosts; any
 //     when tokens are required and no list is given) is refused with 403
 //     host_not_allowed before anything else, /healthz and /readyz excepted:
-//     a page cannot rebind its DNS name to the server to use it.
+//     a page cannot rebind its DNS name to the server to use it. A browser
+//     navigating there (Accept names text/html) gets the 403 as a bare
+//     error page naming the host to allow.
 //   - A state-changing request a browser sends from another site is
 //     refused (CSRF; net/http's CrossOriginProtection) unless its origin is
 //     one of Options.CORSOrigins, and a request body must arrive within

@@ -44,6 +44,9 @@ func newBrowser(t testing.TB) *browser {
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-component-update", true),
+		// Names under .example reach the test servers on 127.0.0.1, as a
+		// DNS name the server was not told to answer to would.
+		chromedp.Flag("host-resolver-rules", "MAP *.example 127.0.0.1"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(960, 600),
 	)

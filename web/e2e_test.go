@@ -70,6 +70,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("PhoneOpensSidePanel", func(t *testing.T) { testPhonePanel(t, env, b) })
 	t.Run("LandingCreatesAndOpens", func(t *testing.T) { testLanding(t, env, b) })
 	t.Run("ErrorPagesSayWhatWentWrong", func(t *testing.T) { testErrorPages(t, env, b) })
+	t.Run("HostNotAllowedPage", func(t *testing.T) { testHostNotAllowedPage(t, env, b) })
 	t.Run("EmbedPostsReadyToAllowedParent", func(t *testing.T) { testEmbedAllowed(t, env, b, hostOK) })
 	t.Run("EmbedRefusedForOtherOrigin", func(t *testing.T) { testEmbedRefused(t, env, b, hostOther) })
 	t.Run("EmbedPresenceAsLastSeenOffline", func(t *testing.T) { testEmbedPresenceOffline(t, env, proxy, b, hostOK) })
@@ -1059,6 +1060,19 @@ func testErrorPages(t *testing.T, env *testEnv, b *browser) {
 		tb := b.open(t, env.url+path)
 		tb.waitJS(t, path+": headed in words, the status beside", errorPageCheck(c.heading, c.status))
 	}
+}
+
+// testHostNotAllowedPage: a browser that reaches the server by a name it
+// does not answer to (no --allowed-hosts) is shown the error page naming
+// the host to allow, not raw JSON.
+func testHostNotAllowedPage(t *testing.T, env *testEnv, b *browser) {
+	u := "http://folio.example:" + env.port() + "/d/notes"
+	tb := b.open(t, u)
+	tb.waitJS(t, "the host error page", `document.title === 'Host name not allowed · Folio' &&
+		performance.getEntriesByType('navigation')[0].responseStatus === 403 &&
+		document.querySelector('h1')?.textContent === 'Host name not allowed' &&
+		document.querySelector('.lead')?.textContent.includes('adds folio.example to --allowed-hosts') &&
+		document.querySelector('.error-status')?.textContent === 'Error 403'`)
 }
 
 // errorPageCheck is a JS condition: the page answered status, its one

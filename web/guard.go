@@ -66,3 +66,17 @@ func (p *pages) refuse(w http.ResponseWriter, r *http.Request, expired bool) {
 	}
 	p.render(w, r, "error", http.StatusForbidden, d)
 }
+
+// refuseHost answers a browser's request for a host name the server does not
+// answer to (checkHost) with the error page: 403, never cached, naming only
+// the host the browser asked for and the setting that allows it. It is bare:
+// its stylesheet would be refused under that name too, and its link would
+// tell the page which build of Folio answered.
+func (p *pages) refuseHost(w http.ResponseWriter, r *http.Request, host string) {
+	p.render(w, r, "error", http.StatusForbidden, pageData{Bare: true,
+		Title: "Host name not allowed · Folio", Heading: "Host name not allowed", Status: http.StatusForbidden,
+		Config: pageConfig{Page: "error"},
+		Message: "This server does not answer to the name " + host + " (a guard against DNS rebinding). " +
+			"If it should, its operator adds " + host + " to --allowed-hosts (FOLIO_ALLOWED_HOSTS).",
+		Embed: strings.HasPrefix(r.URL.Path, "/embed/"), Refusal: true})
+}

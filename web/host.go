@@ -92,7 +92,9 @@ func hostName(hostport string) string {
 var probePaths = map[string]bool{"/healthz": true, "/readyz": true}
 
 // checkHost refuses, before anything else, a request whose Host the server
-// does not answer to (hostPolicy), except the health probes.
+// does not answer to (hostPolicy), except the health probes. A browser
+// navigating there (Accept names text/html) gets the error page saying which
+// name to allow; other clients the JSON error.
 func (s *Server) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.hosts.allows(r.Host) || probePaths[r.URL.Path] {
@@ -104,6 +106,10 @@ func (s *Server) checkHost(next http.Handler) http.Handler {
 			host = host[:100] + "…"
 		}
 		s.log.Info().Str(keyHost, host).Str(keyPath, r.URL.Path).Msg("request refused: host not allowed")
+		if accepts(r, "text/html") {
+			s.pages.refuseHost(w, r, host)
+			return
+		}
 		s.writeError(w, r, apiError(codeHostNotAllowed, "this server does not answer to the host %q (a guard against DNS rebinding); "+
 			"to serve it, its operator adds it to --allowed-hosts (FOLIO_ALLOWED_HOSTS)", host))
 	})

@@ -198,3 +198,48 @@ func TestHostsWithTokens(t *testing.T) {
 		t.Errorf("tokens, other host: %d %s, want host_not_allowed", r.status, r.body)
 	}
 }
+
+// chromeAccept is the Accept header Chromium sends when it navigates.
+const chromeAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8"
+
+// TestHostRefusalPageForBrowsers: a browser that reaches the server by a
+// name it does not answer to gets the error page, 403, saying which name
+// to add to --allowed-hosts and nothing else: no document, no script, not
+// cached, not even the stylesheet (refused under that name as well, and its
+// versioned link would name the build). Clients that do not ask for HTML
+// keep the JSON error.
+func TestHostRefusalPageForBrowsers(t *testing.T) {
+	e := newEnv(t, nil)
+	e.create("d", "secret plans")
+	host := "Folio.LAN:" + e.port()
+
+	for _, path := range []string{"/", "/d/d", "/embed/d", "/api/v1/docs/d/text", "/nothing"} {
+		r := e.withHost("GET", path, host, nil, "Accept", chromeAccept)
+		body := string(r.body)
+		if r.status != http.StatusForbidden || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+			t.Errorf("GET %s (Host %s) from a browser: %d %s %s, want a 403 page", path, host, r.status, r.header.Get("Content-Type"), body)
+			continue
+		}
+		for _, want := range []string{"<h1>Host name not allowed</h1>", "name folio.lan ", "adds folio.lan to --allowed-hosts", "Error 403"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s page lacks %q:\n%s", path, want, body)
+			}
+		}
+		for _, leak := range []string{"secret plans", "<script", "folio-config", "/assets/", e.srv.pages.version, e.port()} {
+			if strings.Contains(body, leak) {
+				t.Errorf("GET %s page has %q:\n%s", path, leak, body)
+			}
+		}
+		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("GET %s page: Cache-Control %q, want no-store", path, cc)
+		}
+	}
+
+	for _, accept := range []string{"", "*/*", "application/json", "text/event-stream"} {
+		r := e.withHost("GET", "/api/v1/docs/d/text", host, nil, "Accept", accept)
+		if r.status != http.StatusForbidden || r.errCode() != "host_not_allowed" {
+			t.Errorf("Accept %q: %d %s, want the JSON host_not_allowed", accept, r.status, r.body)
+		}
+	}
+
+}

@@ -135,7 +135,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 // that did not ask for an event stream (curl, integrations), keep their
 // HTTP status.
 func (s *Server) refuseStream(w http.ResponseWriter, r *http.Request, err error) {
-	if !collab.Retryable(err) || !acceptsEventStream(r) {
+	if !collab.Retryable(err) || !accepts(r, "text/event-stream") {
 		s.writeError(w, r, err)
 		return
 	}
@@ -145,13 +145,13 @@ func (s *Server) refuseStream(w http.ResponseWriter, r *http.Request, err error)
 	_, _ = w.Write(s.appendReconnect(nil, err))
 }
 
-// acceptsEventStream reports whether r's Accept names text/event-stream
-// (not a wildcard: curl's */* keeps HTTP statuses).
-func acceptsEventStream(r *http.Request) bool {
+// accepts reports whether r's Accept names mediaType (not a wildcard:
+// curl's and fetch's */* keep JSON errors and HTTP statuses).
+func accepts(r *http.Request, mediaType string) bool {
 	for _, v := range r.Header.Values("Accept") {
 		for _, part := range strings.Split(v, ",") {
-			mediaType, _, _ := strings.Cut(part, ";")
-			if strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream") {
+			t, _, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(t), mediaType) {
 				return true
 			}
 		}
