@@ -70,9 +70,13 @@ func (e *Error) Unwrap() error { return e.cause }
 
 func errorf(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
 
+// ErrShuttingDown refuses what reaches a Hub once Close has begun: in an
+// orderly shutdown, an expected refusal rather than a failure (errors.Is
+// tells it from the other unavailable errors, e.g. storage's).
+var ErrShuttingDown = errorf(CodeUnavailable, "server is shutting down")
+
 // Errors with a fixed message, shared to avoid allocating on hot paths.
 var (
-	errUnavailable    = errorf(CodeUnavailable, "server is shutting down")
 	errKeyReused      = errorf(CodeIdempotencyMismatch, "this Idempotency-Key was used for a different request; use a new key per op")
 	errDeleted        = errorf(CodeDeleted, "document deleted")
 	errSlowConsumer   = errorf(CodeSlowConsumer, "send queue full")

@@ -69,9 +69,9 @@ func TestAsError(t *testing.T) {
 // client may repeat unchanged; a refusal about the request or its access,
 // and an internal error, are not.
 func TestRetryable(t *testing.T) {
-	retry := []error{errUnavailable, errBehind, errRateLimited, errSlowConsumer, errConflict,
+	retry := []error{ErrShuttingDown, errBehind, errRateLimited, errSlowConsumer, errConflict,
 		errorf(CodeTooManyConnections, "full"), storage.ErrLocked, context.Canceled,
-		fmt.Errorf("subscribe: %w", errUnavailable)}
+		fmt.Errorf("subscribe: %w", ErrShuttingDown)}
 	for _, err := range retry {
 		if !Retryable(err) {
 			t.Errorf("%v: not retryable", err)

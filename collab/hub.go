@@ -118,7 +118,7 @@ func (h *Hub) openRoom(id string, forDelete bool) (r *room, started bool, err er
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, false, errUnavailable
+		return nil, false, ErrShuttingDown
 	}
 	if r := h.rooms[id]; r != nil {
 		return r, false, nil
@@ -179,7 +179,7 @@ func (h *Hub) Create(ctx context.Context, id, text string) (storage.Meta, error)
 		return storage.Meta{}, errorf(CodeDocTooLarge, "text exceeds the document size limit")
 	}
 	if h.isClosed() {
-		return storage.Meta{}, errUnavailable
+		return storage.Meta{}, ErrShuttingDown
 	}
 	meta, err := h.store.Create(ctx, id, text)
 	if err != nil {

@@ -178,7 +178,7 @@ func (r *room) loop() {
 		case <-closing:
 			closing = nil
 			if r.stopErr == nil {
-				r.stopErr = errUnavailable
+				r.stopErr = ErrShuttingDown
 			}
 		}
 		// Other nodes' commits first: this turn's writers then carry them

@@ -177,7 +177,7 @@ func (h *Hub) addSession(conn *websocket.Conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		_ = conn.Close(websocket.StatusGoingAway, errUnavailable.Message)
+		_ = conn.Close(websocket.StatusGoingAway, ErrShuttingDown.Message)
 		return false
 	}
 	h.sessWG.Add(1)
@@ -578,7 +578,7 @@ func (s *session) watchClosing() {
 	s.stopClosing = context.AfterFunc(s.hub.closingCtx, func() {
 		defer s.wg.Done()
 		if s.joined.Load() == nil {
-			s.closeAfterQueued(errUnavailable)
+			s.closeAfterQueued(ErrShuttingDown)
 		}
 	})
 }

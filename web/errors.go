@@ -72,13 +72,14 @@ func (s *Server) logFailure(r *http.Request, err error) {
 	case e.Code == collab.CodeTooManyConnections:
 		// A limit refusing a crowd: each refusal would be a line, and
 		// connSlots logs that the server-wide one is reached.
-	case r.Context().Err() != nil, errors.Is(err, errShuttingDown):
+	case r.Context().Err() != nil, errors.Is(err, errShuttingDown), errors.Is(err, collab.ErrShuttingDown):
 		// The client hung up, or a drain refused it (every viewer and
-		// editor reconnecting meanwhile): nothing failed on our side, and
-		// the request line records it.
+		// editor reconnecting meanwhile), or a write reached the hub after
+		// it closed behind the drain: nothing failed on our side, and the
+		// request line records it.
 	default:
-		// Unavailable (storage full or locked, shutting down): an operator
-		// wants the cause, but it is no server error.
+		// Unavailable (storage full, locked or closed): an operator wants
+		// the cause, but it is no server error.
 		s.log.Warn().Err(err).Str(keyMethod, r.Method).Str(keyPath, r.URL.Path).Msg("request unavailable")
 	}
 }

@@ -183,7 +183,8 @@ func TestRequestDurationInMilliseconds(t *testing.T) {
 
 // TestDrainRefusalsNotLoggedEach: while a server drains, every viewer and
 // editor that reconnects to it is refused; each refusal is its request
-// line, not also a warning (thousands of them in a drain are noise).
+// line, not also a warning (thousands of them in a drain are noise). So is
+// a REST write that reaches the hub after it closed behind the drain.
 func TestDrainRefusalsNotLoggedEach(t *testing.T) {
 	var logs syncBuffer
 	e := newEnv(t, func(o *Options) { o.Logger = zerolog.New(&logs) })
@@ -194,6 +195,21 @@ func TestDrainRefusalsNotLoggedEach(t *testing.T) {
 			t.Fatalf("stream while draining: %d %s", r.status, r.body)
 		}
 		reconnectOf(t, e.sse("/api/v1/docs/d/events", "0"), "unavailable", sseRetry)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.hub.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/docs/d/ops", `{"version":0,"op":["x"]}`},
+		{"PUT", "/api/v1/docs/d/text", "x"},
+		{"POST", "/api/v1/docs", `{}`},
+		{"DELETE", "/api/v1/docs/d", ""},
+	} {
+		if r := e.send(w.method, w.path, w.body); r.status != http.StatusServiceUnavailable || r.errCode() != "unavailable" {
+			t.Fatalf("%s %s after the hub closed: %d %s, want 503 unavailable", w.method, w.path, r.status, r.body)
+		}
 	}
 	if got := logs.String(); strings.Contains(got, `"level":"warn"`) {
 		t.Errorf("drain refusals logged as warnings:\n%s", got)
