@@ -24,13 +24,17 @@ func runBackup(ctx context.Context, e env) error {
 		defServer = v
 	}
 	server := fs.String("server", defServer, "base URL of the running server (env FOLIO_SERVER)")
+	force := fs.Bool("force", false, "replace <file> when it exists (without it, an existing file is left alone)")
 	var cfg Config
 	bindSecret(fs, &cfg) // With a secret, the request carries a short admin token.
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: folio backup [--server URL] [--data DIR] <file>\n\n"+
+		fmt.Fprintln(fs.Output(), "Usage: folio backup [--server URL] [--data DIR] [--force] <file>\n\n"+
 			"Writes a hot, consistent copy of the database to <file>: through the running server's\n"+
 			"GET /api/v1/admin/backup, or, when no server answers at --server, by reading --data directly\n"+
-			"(writing nothing to it: a read-only copy works).")
+			"(writing nothing to it: a read-only copy works). The copy is written to a temporary file beside\n"+
+			"<file>, synced, then renamed: a failed or interrupted backup leaves <file> as it was. An existing\n"+
+			"<file> is replaced only with --force, so that a mistyped name (or backup typed for restore)\n"+
+			"cannot overwrite the one good copy.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, e.args)
@@ -49,14 +53,14 @@ func runBackup(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	err = writeOut(file, nil, func(w io.Writer) error { return backupFromServer(ctx, *server, token, w) })
+	err = writeOut(file, nil, *force, func(w io.Writer) error { return backupFromServer(ctx, *server, token, w) })
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		fmt.Fprintf(e.stderr, "no server at %s; copying %s directly\n", *server, *data)
 		// Read-only: the copy holds the journal's records without applying
 		// them to the directory copied from (Backup replays them into a
 		// scratch copy), which may be a read-only one.
 		err = withReadOnlyDB(*data, func(db *storage.DB) error {
-			return writeOut(file, nil, func(w io.Writer) error {
+			return writeOut(file, nil, *force, func(w io.Writer) error {
 				_, err := db.Backup(ctx, w)
 				return err
 			})

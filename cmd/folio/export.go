@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,7 +57,7 @@ func runExport(ctx context.Context, e env) error {
 		if err != nil {
 			return err
 		}
-		return writeOut(*out, e.stdout, func(w io.Writer) error { return web.WriteExport(w, *format, exp) })
+		return writeOut(*out, e.stdout, true, func(w io.Writer) error { return web.WriteExport(w, *format, exp) })
 	})
 }
 
@@ -68,11 +69,16 @@ func parseVersion(s string) (uint64, error) {
 	return n, nil
 }
 
-// writeOut writes through f to stdout, or to file via a temporary file
-// renamed into place so a failure leaves no partial file.
-func writeOut(file string, stdout io.Writer, f func(io.Writer) error) error {
+// writeOut writes through f to stdout, or to file via a temporary file in
+// its directory, synced, then renamed into place: a failure or an interrupt
+// (ctx) leaves file as it was and no partial file. Without replace an
+// existing file is refused, before f runs and again before the rename.
+func writeOut(file string, stdout io.Writer, replace bool, f func(io.Writer) error) error {
 	if file == "" {
 		return f(stdout)
+	}
+	if err := refuseExisting(file, replace); err != nil {
+		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(file), ".folio-*")
 	if err != nil {
@@ -90,5 +96,23 @@ func writeOut(file string, stdout io.Writer, f func(io.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	// Checked again: the file may have appeared while f ran (another backup).
+	if err := refuseExisting(file, replace); err != nil {
+		return err
+	}
 	return os.Rename(tmp.Name(), file)
+}
+
+// refuseExisting is an error when file exists and may not be replaced.
+func refuseExisting(file string, replace bool) error {
+	if replace {
+		return nil
+	}
+	if _, err := os.Lstat(file); !errors.Is(err, os.ErrNotExist) {
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%s exists; pass --force to replace it", file)
+	}
+	return nil
 }

@@ -33,7 +33,7 @@ var commands = map[string]command{
 	"serve":   {"run the service (the default)", runServe},
 	"export":  {"write a document from the data directory: export <id> [--format txt|md|html|json] [--version N]", runExport},
 	"check":   {"check the consistency of the data directory's database", runCheck},
-	"backup":  {"write a hot, consistent copy of the database: backup <file>", runBackup},
+	"backup":  {"write a hot, consistent copy of the database: backup [--force] <file>", runBackup},
 	"restore": {"make a backup the database (server stopped; the current one is kept aside): restore <file>", runRestore},
 	"version": {"print the version", runVersion},
 	"token":   {"print a signed access token: token --doc D --role view|edit|admin --name N --ttl 1h", runToken},

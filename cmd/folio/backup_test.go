@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBackupNeverHarmsAnExistingFile: `folio backup` replaces an existing
+// file only with --force, and a backup that fails (the server cuts the
+// copy midway, the run is interrupted, the directory cannot be written)
+// leaves the file as it was and no temporary file beside it.
+func TestBackupNeverHarmsAnExistingFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "backup.db")
+	const good = "the one good backup"
+	if err := os.WriteFile(file, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	intact := func(what string) {
+		t.Helper()
+		if b, err := os.ReadFile(file); err != nil || string(b) != good {
+			t.Errorf("%s: the existing backup became %q (%v)", what, b, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+			t.Errorf("%s: left beside it: %v", what, entries)
+		}
+	}
+	data := seedData(t, "hello")
+
+	code, out, errs := runIn(t, "backup", "--server", "http://127.0.0.1:1", "--data", data, file)
+	if code != 1 || !strings.Contains(errs, "exists; pass --force") || strings.Contains(out, "written") {
+		t.Errorf("backup over an existing file without --force: %d %q %q", code, out, errs)
+	}
+	intact("without --force")
+
+	// A server that sends part of the copy, then drops the connection.
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1048576")
+		w.Write(bytes.Repeat([]byte{1}, 4096))
+	}))
+	t.Cleanup(cut.Close)
+	if code, out, errs := runIn(t, "backup", "--force", "--server", cut.URL, file); code != 1 || !strings.Contains(errs, "unexpected EOF") {
+		t.Errorf("backup cut midway: %d %q %q", code, out, errs)
+	}
+	intact("cut midway")
+
+	// A server that sends part of the copy, then waits: the run is
+	// interrupted (SIGINT cancels a command's context) while it copies.
+	sent := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte{1}, 4096))
+		w.(http.Flusher).Flush()
+		close(sent)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(stalled.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-sent; cancel() }()
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"backup", "--force", "--server", stalled.URL, file}, envMap(nil), &stdout, &stderr); code != 1 {
+		t.Errorf("interrupted backup: %d %q %q", code, stdout.String(), stderr.String())
+	}
+	intact("interrupted")
+
+	unwritable(t, dir)
+	if code, out, errs := runIn(t, "backup", "--force", "--server", "http://127.0.0.1:1", "--data", data, file); code != 1 {
+		t.Errorf("backup into a directory that cannot be written: %d %q %q", code, out, errs)
+	}
+	intact("unwritable directory")
+	writable(t, dir)
+
+	if code, out, errs := runIn(t, "backup", "--force", "--server", "http://127.0.0.1:1", "--data", data, file); code != 0 || !strings.Contains(out, "backup written") {
+		t.Fatalf("backup --force: %d %q %q", code, out, errs)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("backup --force left beside its file: %v", entries)
+	}
+	restored := t.TempDir()
+	if err := os.Rename(file, filepath.Join(restored, DBFile)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runIn(t, "export", "doc", "--data", restored); code != 0 || out != "hello" {
+		t.Errorf("export from the replaced backup: %d %q %s", code, out, errs)
+	}
+}
+
+// unwritable makes dir refuse new files, also to root (who ignores its
+// mode): then it is made immutable (chattr +i). It fails the test when dir
+// still takes a file.
+func unwritable(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+			t.Fatalf("chattr +i %s: %v %s", dir, err, out)
+		}
+	}
+	t.Cleanup(func() { writable(t, dir) })
+	if f, err := os.CreateTemp(dir, "probe-*"); err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		t.Fatalf("%s still takes new files", dir)
+	}
+}
+
+func writable(t *testing.T, dir string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		if out, err := exec.Command("chattr", "-i", dir).CombinedOutput(); err != nil {
+			t.Errorf("chattr -i %s: %v %s", dir, err, out)
+		}
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Error(err)
+	}
+}
