@@ -69,7 +69,8 @@
 //     reconnect event (sse.go, refuseStream), and so is the end of the
 //     streams a drain closes; other clients get the HTTP error, whose
 //     Retry-After (errors.go, retryAfter) is that least delay: every 503 that
-//     passes with time says when to come back.
+//     passes with time says when to come back (not /readyz's: see
+//     handleReadyz).
 //   - The connections held at once (WebSocket sessions, SSE streams,
 //     waiting long-polls) are bounded by Options.MaxConns (connlimit.go),
 //     a document's streams and long-polls by the hub's

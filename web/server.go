@@ -275,6 +275,10 @@ const apiCatchAll = "/api/"
 // it need not exist.
 const readyProbeID = "_readyz"
 
+// handleReadyz answers probes. Its 503 has no Retry-After, unlike the
+// refusals that pass with time (retryAfter): probes poll on their own
+// interval, a draining server is not coming back, and a failed store waits
+// for a restart.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if s.Draining() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
