@@ -50,6 +50,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("PhoneFitsLongIDAndStatus", func(t *testing.T) { testPhoneWidth(t, env, proxy, b) })
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
 	t.Run("CRLFIsOneLineBreakForKeys", func(t *testing.T) { testCRLFKeys(t, env, b) })
+	t.Run("LineBreaksKeepTheDocumentsKind", func(t *testing.T) { testLineBreaks(t, env, b) })
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("CaretLabelReadableOnAnyColour", func(t *testing.T) { testLabelContrast(t, env, b) })
@@ -433,18 +434,63 @@ func testCRLFKeys(t *testing.T, env *testEnv, b *browser) {
 	if err := tab.typeKeys("\nZ"); err != nil { // Enter: a new line, the "\r\n" kept.
 		t.Fatal(err)
 	}
-	converged(t, env, id, "alphaX\nZ\r\nbeta\r\ngamma", tab)
+	converged(t, env, id, "alphaX\r\nZ\r\nbeta\r\ngamma", tab)
 	press("ArrowRight", "ArrowRight", 39)
 	if err := tab.typeKeys("Y"); err != nil {
 		t.Fatal(err)
 	}
-	converged(t, env, id, "alphaX\nZ\r\nYbeta\r\ngamma", tab)
+	converged(t, env, id, "alphaX\r\nZ\r\nYbeta\r\ngamma", tab)
 	press("ArrowLeft", "ArrowLeft", 37) // Before the Y, at the start of the line.
 	press("Backspace", "Backspace", 8)
-	converged(t, env, id, "alphaX\nZYbeta\r\ngamma", tab)
+	converged(t, env, id, "alphaX\r\nZYbeta\r\ngamma", tab)
 	press("End", "End", 35)
 	press("Delete", "Delete", 46)
-	converged(t, env, id, "alphaX\nZYbetagamma", tab)
+	converged(t, env, id, "alphaX\r\nZYbetagamma", tab)
+}
+
+// testLineBreaks: a line break typed or pasted gets the document's own kind,
+// "\r\n" in a document whose lines end so, "\n" in any other, so that the
+// stored text never mixes the two; and the code point positions after it
+// stay exact (a REST op and typing after the paste land where meant).
+func testLineBreaks(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("breaks-crlf", "one\r\ntwo")
+	tab := b.open(t, env.url+"/d/"+id)
+	tab.waitSaved(t)
+	tab.eval(t, `folio.view.dispatch({selection: {anchor: 3}}), folio.view.focus()`) // After "one".
+	if err := tab.typeKeys("\nA"); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, env, id, "one\r\nA\r\ntwo", tab)
+	tab.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.length}})`)
+	paste(t, tab, "x\ny\r\nz")
+	if err := tab.typeKeys("!"); err != nil {
+		t.Fatal(err)
+	}
+	want := "one\r\nA\r\ntwox\r\ny\r\nz!"
+	converged(t, env, id, want, tab)
+	var meta versionResponse
+	env.get("/api/v1/docs/"+id).json(t, &meta)
+	env.postOp(id, meta.Version, fmt.Sprintf(`[%d,"R"]`, strings.Index(want, "y")+1))
+	converged(t, env, id, "one\r\nA\r\ntwox\r\nyR\r\nz!", tab)
+
+	id = env.create("breaks-lf", "one\ntwo")
+	tab = b.open(t, env.url+"/d/"+id)
+	tab.waitSaved(t)
+	tab.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.length}}), folio.view.focus()`)
+	paste(t, tab, "p\r\nq")
+	if err := tab.typeKeys("\nB"); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, env, id, "one\ntwop\nq\nB", tab)
+}
+
+// paste pastes text at the selection as the browser does with the
+// clipboard's text (a paste event, which CodeMirror handles).
+func paste(t *testing.T, tb *tab, text string) {
+	t.Helper()
+	s, _ := json.Marshal(text)
+	tb.eval(t, fmt.Sprintf(`(dt => (dt.setData('text/plain', %s), folio.view.contentDOM.dispatchEvent(
+		new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}))))(new DataTransfer())`, s))
 }
 
 // testLongText: in a text long enough for CodeMirror to hold it as a tree of

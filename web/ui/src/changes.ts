@@ -157,6 +157,41 @@ export const crlfSafe = EditorState.transactionFilter.of((tr: Transaction): Tran
   }];
 });
 
+/**
+ * lineBreaks is a transaction filter that keeps a document's line breaks
+ * of one kind: a line break the user types, pastes or drops (a user event
+ * "input") gets the document's own, "\r\n" where its first line ends in
+ * one and "\n" otherwise. Without it, Enter in a document from Windows
+ * would add "\n" (the editor's line separator) while pasted text kept its
+ * "\r\n", and the stored text would end up with both. It runs after
+ * crlfSafe (it is listed before it), on the change crlfSafe settled; undo
+ * and redo restore exactly what was there, and remote ops are never touched.
+ */
+export const lineBreaks = EditorState.transactionFilter.of((tr: Transaction): Transaction | readonly TransactionSpec[] => {
+  if (!tr.docChanged || !tr.isUserEvent("input") || tr.annotation(remoteAuthor) !== undefined) return tr;
+  let crlf: boolean | undefined;
+  const fix: ChangeSpec[] = [];
+  tr.changes.iterChanges((_fa, _ta, fromB, _tb, ins) => {
+    if (ins.lines === 1) return;
+    crlf ??= endsInCR(tr.startState.doc, 1);
+    const s = ins.toString();
+    for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) {
+      const cr = i > 0 && s[i - 1] === "\r";
+      if (crlf && !cr) fix.push({ from: fromB + i, insert: "\r" });
+      else if (!crlf && cr) fix.push({ from: fromB + i - 1, to: fromB + i });
+    }
+  });
+  // Positions in fix are on the text after tr: sequential.
+  return fix.length === 0 ? tr : [tr, { changes: fix, sequential: true }];
+});
+
+// endsInCR says whether line n of doc ends in "\r" (a "\r\n" line break).
+function endsInCR(doc: Text, n: number): boolean {
+  if (n >= doc.lines) return false;
+  const end = doc.line(n).to;
+  return end > 0 && doc.sliceString(end - 1, end) === "\r";
+}
+
 // atCRLFEnd is a command for the keys that move to the end of the line:
 // where every caret already is before a "\r\n" there is nothing to do, and
 // letting the key through would move it onto the "\r", which crlfSafe would

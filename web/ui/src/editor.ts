@@ -7,7 +7,7 @@ import { markdown } from "@codemirror/lang-markdown";
 import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { tags as t } from "@lezer/highlight";
 import { peersField } from "./cursors";
-import { crlfKeys, crlfSafe, pairSafe } from "./changes";
+import { crlfKeys, crlfSafe, lineBreaks, pairSafe } from "./changes";
 
 // Colours come from CSS variables so one style serves the light and dark themes.
 const highlight = HighlightStyle.define([
@@ -83,6 +83,7 @@ export class Editor {
         peersField,
         this.stale.of([]),
         pairSafe,
+        lineBreaks,
         crlfSafe,
         o.onUpdate,
       ],

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EditorState, Text } from "@codemirror/state";
 import { cpLength, cpToUtf16, firstCodePoints, splitsPair, utf16ToCp, wellFormed } from "../src/unicode";
-import { changesToOp, crlfSafe, opToChanges, pairSafe } from "../src/changes";
+import { changesToOp, crlfSafe, lineBreaks, opToChanges, pairSafe } from "../src/changes";
 import { remoteAuthor } from "../src/cursors";
 import { type } from "ot-text-unicode";
 import { insertNewlineAndIndent } from "@codemirror/commands";
@@ -123,4 +123,23 @@ test("a CRLF is one line break for the caret and for local changes", () => {
   // Remote ops are applied as they are: every client must apply the same op.
   const remote = st.update({ changes: { from: 3, insert: "R" }, annotations: remoteAuthor.of("s-1") });
   assert.equal(remote.state.doc.toString(), "ab\rR\ncd");
+});
+
+test("a line break typed or pasted gets the document's own kind", () => {
+  const ext = [EditorState.lineSeparator.of("\n"), pairSafe, lineBreaks, crlfSafe];
+  const input = (doc: string, from: number, insert: string, userEvent = "input.paste") => {
+    const tr = EditorState.create({ doc, selection: { anchor: from }, extensions: ext })
+      .update({ changes: { from, insert }, selection: { anchor: from + insert.length }, userEvent });
+    return { text: tr.state.doc.toString(), head: tr.state.selection.main.head, op: changesToOp(tr.changes, tr.startState.doc) };
+  };
+  let r = input("a\r\nb", 4, "x\ny\r\nz");
+  assert.deepEqual([r.text, r.head], ["a\r\nbx\r\ny\r\nz", 11], "CRLF document: every break \\r\\n, the caret after the paste");
+  assert.deepEqual(r.op, [4, "x\r\ny\r\nz"]);
+  r = input("a\nb", 3, "x\r\ny\nz");
+  assert.deepEqual([r.text, r.head], ["a\nbx\ny\nz", 8], "LF document: every break \\n");
+  assert.equal(input("ab", 1, "\n", "input").text, "a\nb", "one line: LF");
+  assert.equal(input("a\r\nb", 4, "x\ny", "undo").text, "a\r\nbx\ny", "undo restores what was there");
+  const remote = EditorState.create({ doc: "a\r\nb", extensions: ext })
+    .update({ changes: { from: 4, insert: "\n" }, userEvent: "input", annotations: remoteAuthor.of("s-1") });
+  assert.equal(remote.state.doc.toString(), "a\r\nb\n", "remote ops are applied as they are");
 });
