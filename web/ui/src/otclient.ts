@@ -341,7 +341,16 @@ function moveSel(s: Selection, op: Op): Selection {
   return { anchor: type.transformPosition(s.anchor, op), head: type.transformPosition(s.head, op) };
 }
 
-/** The op turning a into b: common prefix and suffix kept, the middle replaced. */
+/**
+ * The op turning a into b (a snapshot): the common prefix and suffix kept,
+ * and between them a shortest edit script, so that text the snapshot left
+ * alone is kept rather than deleted and inserted again. What is pending and
+ * the editor's undo history are mapped through this op: replaced whole, the
+ * text around a change would take the user's edits in it along (a pending
+ * edit moved to the end of the change or lost, an undo that undoes nothing
+ * or puts text back in the wrong place). Where the script is too long to
+ * find cheaply (see MAX_EDITS), the middle is replaced whole.
+ */
 export function diff(a: string, b: string): Op {
   if (a === b) return [];
   let p = 0;
@@ -355,9 +364,68 @@ export function diff(a: string, b: string): Op {
   const ins = b.slice(p, b.length - s);
   const op: Op = [];
   if (p > 0) op.push(cpLength(a.slice(0, p)));
-  if (del.length > 0) op.push({ d: del });
-  if (ins.length > 0) op.push(ins);
+  const script = del.length > 0 && ins.length > 0 ? shortestEdit(Array.from(del), Array.from(ins)) : null;
+  if (script) op.push(...script);
+  else op.push({ d: del }, ins);
   return type.normalize(op);
+}
+
+// MAX_EDITS bounds the edit scripts diff looks for, in code points deleted
+// plus inserted: the search keeps, to trace the script back, the furthest
+// point of each path it tried, a number that grows with the square of the
+// script's length. MAX_STEPS bounds its time (one step per point compared).
+const MAX_EDITS = 2000;
+const MAX_STEPS = 20_000_000;
+
+// shortestEdit returns an op turning the code points a into b with as few
+// code points deleted and inserted as possible (Myers' O(ND) algorithm,
+// "An O(ND) Difference Algorithm and Its Variations", 1986), or null past
+// MAX_EDITS or MAX_STEPS.
+function shortestEdit(a: string[], b: string[]): Op | null {
+  const n = a.length, m = b.length;
+  const most = Math.min(n + m, MAX_EDITS);
+  // v[off + k]: how far (x, in a) the furthest path with d edits reaches on diagonal k = x - y.
+  const off = most + 1;
+  const v = new Int32Array(2 * most + 3);
+  const trace: Int32Array[] = [];
+  let steps = 0;
+  for (let d = 0; d <= most; d++) {
+    for (let k = -d; k <= d; k += 2) {
+      let x = k === -d || (k !== d && v[off + k - 1] < v[off + k + 1]) ? v[off + k + 1] : v[off + k - 1] + 1;
+      let y = x - k;
+      steps++;
+      while (x < n && y < m && a[x] === b[y]) { x++; y++; steps++; }
+      v[off + k] = x;
+      if (x >= n && y >= m) {
+        trace.push(v.slice(off - d, off + d + 1));
+        return traceBack(trace, a, b);
+      }
+    }
+    trace.push(v.slice(off - d, off + d + 1));
+    if (steps > MAX_STEPS) return null;
+  }
+  return null;
+}
+
+// traceBack walks shortestEdit's paths back from the end of a and b.
+// trace[d][k + d] is the furthest x on diagonal k after d edits.
+function traceBack(trace: Int32Array[], a: string[], b: string[]): Op {
+  const back: Op = []; // components, last first
+  let x = a.length, y = b.length;
+  for (let d = trace.length - 1; d > 0; d--) {
+    const prev = (k: number) => trace[d - 1][k + d - 1];
+    const k = x - y;
+    const down = k === -d || (k !== d && prev(k - 1) < prev(k + 1)); // down: an insert
+    const pk = down ? k + 1 : k - 1;
+    const px = prev(pk), py = px - pk;
+    const kept = x - (down ? px : px + 1);
+    if (kept > 0) back.push(kept);
+    back.push(down ? b[py] : { d: a[px] });
+    x = px;
+    y = py;
+  }
+  if (x > 0) back.push(x);
+  return type.normalize(back.reverse());
 }
 
 const isHighAt = (s: string, i: number) => { const c = s.charCodeAt(i); return c >= 0xd800 && c <= 0xdbff; };

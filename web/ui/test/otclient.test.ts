@@ -201,6 +201,23 @@ test("diff keeps surrogate pairs whole", () => {
   }
 });
 
+test("diff keeps what the snapshot left alone, between changes far apart", () => {
+  assert.deepEqual(diff("helloX world", "AhelloX worldB"), ["A", 12, "B"]);
+  assert.deepEqual(diff("hell world", "Ahello worldB"), ["A", 4, "o", 6, "B"]);
+  assert.deepEqual(diff("a🎉b🎊c", "xa🎉b🎊cy"), ["x", 5, "y"], "positions in code points");
+  // A pending insert between the two changes stays where it was typed.
+  assert.equal(type.apply("helloX world", type.transform(diff("hello world", "Ahello worldB"), [5, "X"], "right")), "AhelloX worldB");
+  // Random texts over a small alphabet (many equal code points to align), and past the bounds.
+  const rnd = rng(3);
+  const pick = (n: number) => Array.from({ length: n }, () => ["a", "b", "\r\n", "🎉", "é"][Math.floor(rnd() * 5)]).join("");
+  for (let i = 0; i < 300; i++) {
+    const a = pick(Math.floor(rnd() * 40)), b = pick(Math.floor(rnd() * 40));
+    assert.equal(type.apply(a, diff(a, b)), b, JSON.stringify([a, b]));
+  }
+  const long = pick(20000), other = pick(20000);
+  assert.equal(type.apply(long, diff(long, other)), other, "past MAX_EDITS: the middle replaced whole");
+});
+
 // A client with a plain host, driven by hand: sent holds what it sent.
 function bare(text = "") {
   const sent: any[] = [];
