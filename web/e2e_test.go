@@ -51,6 +51,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
 	t.Run("CRLFIsOneLineBreakForKeys", func(t *testing.T) { testCRLFKeys(t, env, b) })
 	t.Run("LineBreaksKeepTheDocumentsKind", func(t *testing.T) { testLineBreaks(t, env, b) })
+	t.Run("CRLFEnterOnBlankLine", func(t *testing.T) { testEnterOnBlankLine(t, env, b) })
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("CaretLabelReadableOnAnyColour", func(t *testing.T) { testLabelContrast(t, env, b) })
@@ -482,6 +483,28 @@ func testLineBreaks(t *testing.T, env *testEnv, b *browser) {
 		t.Fatal(err)
 	}
 	converged(t, env, id, "one\ntwop\nq\nB", tab)
+}
+
+// testEnterOnBlankLine: Enter on a blank line, or one of spaces only, does
+// in a document with "\r\n" line breaks what it does in one with "\n": a
+// line break, and the new line indented as deep as the spaces (none on an
+// empty line), never one column deeper for the "\r" (a stray space).
+func testEnterOnBlankLine(t *testing.T, env *testEnv, b *browser) {
+	for _, br := range []string{"\n", "\r\n"} {
+		id := env.create(fmt.Sprintf("blank-%d", len(br)), strings.ReplaceAll("alpha\n\n  \nbeta", "\n", br))
+		tab := b.open(t, env.url+"/d/"+id)
+		tab.waitSaved(t)
+		tab.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.line(2).from}}), folio.view.focus()`)
+		if err := tab.typeKeys("\nZ"); err != nil {
+			t.Fatal(err)
+		}
+		tab.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.line(4).from + 2}})`) // After "  ".
+		if err := tab.typeKeys("\nY"); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.ReplaceAll("alpha\n\nZ\n\n  Y\nbeta", "\n", br)
+		converged(t, env, id, want, tab)
+	}
 }
 
 // paste pastes text at the selection as the browser does with the

@@ -2,6 +2,7 @@
 
 import { ChangeSet, ChangeSpec, EditorSelection, EditorState, SelectionRange, Text, Transaction, TransactionSpec } from "@codemirror/state";
 import { EditorView, KeyBinding } from "@codemirror/view";
+import { IndentContext, indentService } from "@codemirror/language";
 import { type, TextOp } from "ot-text-unicode";
 import { cpLength, cpToUtf16, docCpLength, splitsPair, utf16ToCp, wellFormed } from "./unicode";
 import { remoteAuthor } from "./cursors";
@@ -191,6 +192,26 @@ function endsInCR(doc: Text, n: number): boolean {
   const end = doc.line(n).to;
   return end > 0 && doc.sliceString(end - 1, end) === "\r";
 }
+
+/**
+ * crlfIndent tells Enter (insertNewlineAndIndent) how deep to indent the
+ * line it makes of a blank line that ends in "\r\n": as deep as the blank
+ * line's own whitespace. The command would count the "\r", which it takes
+ * for whitespace, as one more column, and start the new line with a stray
+ * space. It answers only for a line break being inserted at pos, so that
+ * reindenting (indentSelection), to which Markdown gives no indentation,
+ * still leaves such a line alone.
+ */
+export const crlfIndent = indentService.of((cx: IndentContext, pos: number) => {
+  const line = cx.state.doc.lineAt(pos);
+  if (!/^\s*\r$/.test(line.text) || !breaksAt(cx, pos)) return undefined;
+  return cx.countColumn(line.text.slice(0, -1));
+});
+
+// breaksAt says whether cx simulates a line break at pos: then the line
+// before it and the line after it differ (without one, both are the line).
+// cx.simulatedBreak would say it too, but not for a break at 0.
+const breaksAt = (cx: IndentContext, pos: number) => cx.lineAt(pos, -1).text !== cx.lineAt(pos, 1).text;
 
 // atCRLFEnd is a command for the keys that move to the end of the line:
 // where every caret already is before a "\r\n" there is nothing to do, and

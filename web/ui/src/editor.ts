@@ -7,7 +7,7 @@ import { markdown } from "@codemirror/lang-markdown";
 import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { tags as t } from "@lezer/highlight";
 import { peersField } from "./cursors";
-import { crlfKeys, crlfSafe, lineBreaks, pairSafe } from "./changes";
+import { crlfIndent, crlfKeys, crlfSafe, lineBreaks, pairSafe } from "./changes";
 
 // Colours come from CSS variables so one style serves the light and dark themes.
 const highlight = HighlightStyle.define([
@@ -85,6 +85,7 @@ export class Editor {
         pairSafe,
         lineBreaks,
         crlfSafe,
+        crlfIndent,
         o.onUpdate,
       ],
     });
