@@ -174,7 +174,7 @@ export const lineBreaks = EditorState.transactionFilter.of((tr: Transaction): Tr
   const fix: ChangeSpec[] = [];
   tr.changes.iterChanges((_fa, _ta, fromB, _tb, ins) => {
     if (ins.lines === 1) return;
-    crlf ??= endsInCR(tr.startState.doc, 1);
+    crlf ??= usesCRLF(tr.startState.doc);
     const s = ins.toString();
     for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) {
       const cr = i > 0 && s[i - 1] === "\r";
@@ -186,10 +186,10 @@ export const lineBreaks = EditorState.transactionFilter.of((tr: Transaction): Tr
   return fix.length === 0 ? tr : [tr, { changes: fix, sequential: true }];
 });
 
-// endsInCR says whether line n of doc ends in "\r" (a "\r\n" line break).
-function endsInCR(doc: Text, n: number): boolean {
-  if (n >= doc.lines) return false;
-  const end = doc.line(n).to;
+// usesCRLF says whether doc's first line break is a "\r\n".
+function usesCRLF(doc: Text): boolean {
+  if (doc.lines < 2) return false;
+  const end = doc.line(1).to;
   return end > 0 && doc.sliceString(end - 1, end) === "\r";
 }
 
