@@ -319,7 +319,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if !basePath(c.BasePath) {
-		bad("--base-path %q must be an absolute path such as /folio: no query, fragment, escapes, \".\" or \"..\" segments", c.BasePath)
+		bad("--base-path %q must be an absolute path such as /folio: no query, fragment, escapes, empty, \".\" or \"..\" segments", c.BasePath)
 	}
 	if c.MaxWait < time.Second || c.MaxWait%time.Second != 0 {
 		bad("--max-wait must be whole seconds, at least 1s (clients ask for ?wait= in seconds)")
@@ -413,15 +413,18 @@ func embedOrigin(o string) bool {
 	return host != "" && !strings.Contains(host, "*") && (u.Path == "" || u.Path == "/")
 }
 
-// basePath reports whether p is empty or a clean absolute URL path (a
-// trailing "/" aside) that needs no escaping: it is put as it is before
-// paths in the API's answers.
+// basePath reports whether p is empty, "/", or a clean absolute URL path
+// (a trailing "/" aside) that needs no escaping: it is put as it is before
+// paths in the API's answers. What is left once web drops the trailing "/"
+// must not end in "/" either: from "//" it would keep "/", and every path
+// the API answers with would start with "//", a URL naming another host
+// ("//d/notes" is the host d).
 func basePath(p string) bool {
-	if p == "" {
+	if p == "" || p == "/" {
 		return true
 	}
 	trimmed := strings.TrimSuffix(p, "/")
-	return strings.HasPrefix(p, "/") && (trimmed == "" || path.Clean(trimmed) == trimmed) &&
+	return strings.HasPrefix(trimmed, "/") && !strings.HasSuffix(trimmed, "/") && path.Clean(trimmed) == trimmed &&
 		(&url.URL{Path: p}).EscapedPath() == p
 }
 

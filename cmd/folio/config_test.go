@@ -149,6 +149,10 @@ func TestConfigErrors(t *testing.T) {
 		{"base path with a space", []string{"--base-path", "/my folio"}, nil, "--base-path"},
 		{"base path with an escape", []string{"--base-path", "/f%6Flio"}, nil, "--base-path"},
 		{"base path as a URL", []string{"--base-path", "https://example.com/folio"}, nil, "--base-path"},
+		{"base path naming a host", []string{"--base-path", "//"}, nil, "--base-path"},
+		{"base path naming a host from the environment", nil, map[string]string{"FOLIO_BASE_PATH": "//evil.example"}, "--base-path"},
+		{"base path of slashes", []string{"--base-path", "///"}, nil, "--base-path"},
+		{"base path with a backslash", []string{"--base-path", `/\evil.example`}, nil, "--base-path"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
