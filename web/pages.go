@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"html/template"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -240,10 +241,21 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, stat
 }
 
 // rootOf is the relative URL of Folio's root from the page at r's path:
-// "./" for /, "../" for /d/{id}, one "../" per directory the browser sees
-// (counted in the escaped path: an escaped slash is no directory to it).
+// "./" for /, "../" for /d/{id}, one "../" per directory the browser sees,
+// counted in the path as the client sent it: an escaped slash is no
+// directory to the browser. (Not EscapedPath: when the path also holds a
+// character Go would escape, such as the "|" that browsers following the
+// URL Standard send as it is, EscapedPath escapes the decoded path again,
+// its "%2F"s turned into directories, and one "../" too many leads out of
+// a proxy's prefix.)
 func rootOf(r *http.Request) string {
-	n := strings.Count(r.URL.EscapedPath(), "/") - 1
+	sent := r.URL.Path
+	if raw := r.URL.RawPath; raw != "" {
+		if p, err := url.PathUnescape(raw); err == nil && p == sent {
+			sent = raw
+		}
+	}
+	n := strings.Count(sent, "/") - 1
 	if n <= 0 {
 		return "./"
 	}

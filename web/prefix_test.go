@@ -150,6 +150,42 @@ func TestRefusalPageUnderPrefix(t *testing.T) {
 	px.checkNoneEscaped(t)
 }
 
+// TestPageRootAsSent: a page counts the directories of its path as the
+// browser sent it, behind a proxy that forwards the path as received
+// (http.StripPrefix here, as nginx's proxy_pass without a URI): with an
+// escaped slash beside a "|" or "^", which browsers following the URL
+// Standard send unescaped (Chromium escapes them), its stylesheet, script,
+// links and configuration still lead to Folio's root under the prefix, not
+// above it.
+func TestPageRootAsSent(t *testing.T) {
+	env := newEnv(t, nil)
+	ts := httptest.NewServer(http.StripPrefix("/folio", env.srv.Handler()))
+	t.Cleanup(ts.Close)
+	for _, c := range []struct{ path, root string }{
+		{"/folio/a%2Fb%2Fc|", "./"},
+		{"/folio/a|/b%2Fc^", "../"},
+		{"/folio/d/a%2Fb|", "../"},
+	} {
+		req := must(http.NewRequest(http.MethodGet, ts.URL, nil))
+		req.URL.Opaque = c.path // The request line carries it as it is.
+		resp := must(http.DefaultClient.Do(req))
+		body := string(must(io.ReadAll(resp.Body)))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%s: status %d", c.path, resp.StatusCode)
+		}
+		if cfg := pageConfigOf(t, body); cfg.Root != c.root || cfg.API != c.root+"api/v1" {
+			t.Errorf("%s: config root %q, api %q; want %q, one \"../\" per directory the browser sees", c.path, cfg.Root, cfg.API, c.root)
+		}
+		for _, m := range pageURLAttr.FindAllStringSubmatch(body, -1) {
+			ref := html.UnescapeString(m[1])
+			if !strings.HasPrefix(ref, "data:") && (!strings.HasPrefix(ref, c.root) || strings.HasPrefix(ref, c.root+"../")) {
+				t.Errorf("%s: %s does not lead to Folio's root %q", c.path, m[0], c.root)
+			}
+		}
+	}
+}
+
 // checkPageURLs checks that each URL in body is relative, resolves under
 // the proxy's prefix and is served there (200).
 func checkPageURLs(t *testing.T, px *prefixProxy, page, body string) {
