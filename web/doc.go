@@ -23,12 +23,13 @@
 //   - One version numbering everywhere: SSE event ids, ETags, polling's
 //     since, export versions and the WebSocket protocol all count the same
 //     committed ops, so a client can switch transports and resume.
-//   - The pages and the editor name every other URL relative to the page's
-//     own address (pages.go, rootOf; web/ui's config() resolves them), never
-//     from the server's root, so that they work unchanged under a reverse
-//     proxy serving Folio at a path prefix it strips (README.md). The paths
-//     the API answers with (url, embedUrl, Location) start with
-//     Options.BasePath, that prefix, when it is set.
+//   - The pages and the editor name every other URL from Folio's root as
+//     the page gives it (pages.go; web/ui's config() resolves it), never
+//     from the server's root, so that they work under a reverse proxy
+//     serving Folio at a path prefix it strips (README.md): that root is
+//     Options.BasePath, the prefix, when it is set, else relative to the
+//     page's own address (rootOf). The paths the API answers with (url,
+//     embedUrl, Location) start with Options.BasePath too.
 //   - HTML exports render Markdown with goldmark, sanitise with bluemonday
 //     and ship a CSP forbidding every script; no script from a document runs.
 //   - Request logs carry method, path, route, status, bytes, duration_ms

@@ -40,13 +40,15 @@ var (
 // the page's configuration is a JSON block), nosniff and no referrer. Only
 // /embed/ may be framed, by Options.EmbedOrigins; other pages by 'self'.
 //
-// A page refers to the rest of Folio only by URLs relative to its own
-// address (pageData.Root), never by a path from the server's root, so that
-// the pages work unchanged behind a reverse proxy serving Folio under a
-// path prefix that it strips (https://example.com/folio/ → /).
+// A page refers to the rest of Folio only through pageData.Root, never by a
+// path from the server's root, so that the pages work behind a reverse
+// proxy serving Folio under a path prefix that it strips
+// (https://example.com/folio/ → /): Options.BasePath when it is set, else
+// a URL relative to the page's own address.
 func (s *Server) routePages(mux *http.ServeMux) {
 	p := newPages(s.opts.EmbedOrigins)
 	p.log = s.log
+	p.basePath = s.opts.BasePath
 	s.pages = p // guard answers refused pages with them
 	mux.HandleFunc("GET /{$}", p.landing)
 	mux.HandleFunc("GET /d/{id}", p.editor)
@@ -62,6 +64,10 @@ type pages struct {
 	assets         map[string]asset
 	version        string // content hash of the bundle, busts caches
 	log            zerolog.Logger
+	// basePath is Options.BasePath: when set, pages name Folio's root by
+	// it rather than relative to their own address, which a proxy that
+	// normalises the paths it forwards (nginx decodes %2F) would skew.
+	basePath string
 }
 
 type asset struct {
@@ -137,7 +143,7 @@ type pageData struct {
 	Title   string
 	ID      string
 	Version string // asset cache buster
-	Root    string // Folio's root relative to the page (rootOf), ending in "/"
+	Root    string // Folio's root: Options.BasePath or relative to the page (rootOf); ends in "/"
 	Config  pageConfig
 	// The error page: what went wrong in words (Heading), the HTTP status
 	// beside it, smaller, and what to do (Message).
@@ -213,6 +219,9 @@ func badIDPage(embed bool) pageData {
 func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, status int, d pageData) {
 	d.Version = p.version
 	d.Root = rootOf(r)
+	if p.basePath != "" {
+		d.Root = p.basePath + "/"
+	}
 	d.Config.Root, d.Config.API = d.Root, d.Root+"api/v1"
 	var buf bytes.Buffer
 	if err := pageTemplates.ExecuteTemplate(&buf, name, d); err != nil {

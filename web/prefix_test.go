@@ -336,3 +336,23 @@ func TestAPIURLsUnderBasePath(t *testing.T) {
 	}
 	px.checkNoneEscaped(t)
 }
+
+// TestPageRootFromBasePath: with Options.BasePath set, pages name Folio's
+// root by it, whatever path reached the server. A proxy that normalises the
+// paths it forwards (nginx with proxy_pass …/ decodes %2F) gives Folio more
+// directories than the browser sees; a root counted from that path would
+// lead the page's stylesheet, script and API out of the prefix.
+func TestPageRootFromBasePath(t *testing.T) {
+	env := newEnv(t, func(o *Options) { o.BasePath = "/folio" })
+	for _, path := range []string{"/", "/d/doc", "/a/b/c", "/embed/doc"} {
+		r := getURL(t, env.url+path)
+		if cfg := pageConfigOf(t, string(r.body)); cfg.Root != "/folio/" || cfg.API != "/folio/api/v1" {
+			t.Errorf("%s: config root %q, api %q; want /folio/ and /folio/api/v1", path, cfg.Root, cfg.API)
+		}
+		for _, m := range pageURLAttr.FindAllStringSubmatch(string(r.body), -1) {
+			if ref := html.UnescapeString(m[1]); !strings.HasPrefix(ref, "data:") && !strings.HasPrefix(ref, "/folio/") {
+				t.Errorf("%s: %s is not under /folio/", path, m[0])
+			}
+		}
+	}
+}
