@@ -106,9 +106,12 @@
 // A session's public id, which every participant sees and storage records,
 // is derived from a private key (SessionID) that its client draws and sends
 // in its hello, and only its own welcome echoes. A hello resumes a session,
-// or takes over its connection, by that key; a hello without one gets a
-// legacy session (a random UUID, resumed by id, with the older holder
-// checks); a legacy hello naming an id is refused for every id derived
+// or takes over its connection, by that key. Of two connections of one
+// session the one that arrived first is closed (4003); a connection is
+// dated before its 101 went out (Accept's Wire), and a client sends its
+// hello there, or gives up on it for another, only after that. A hello
+// without a key gets a legacy session (a random UUID, resumed by id, with
+// the older holder checks); a legacy hello naming an id is refused for every id derived
 // from a key and every REST idempotency session, so nobody who merely saw
 // an id can close its connection or take its next seqs (which would make
 // its owner's resent ops look like duplicates, and drop them).

@@ -33,6 +33,9 @@ type testServer struct {
 	// noWire serves the next connections without a Wire (coder/websocket
 	// writes every message).
 	noWire bool
+	// accepted, when set, runs after the upgrade (the 101 is sent) and
+	// before the hub takes the connection.
+	accepted func()
 }
 
 func newTestServer(t *testing.T, opts Options) *testServer {
@@ -57,6 +60,9 @@ func newTestServerStore(t *testing.T, store Store, db *storage.DB, opts Options)
 		}
 		if ts.noWire {
 			wire = nil
+		}
+		if ts.accepted != nil {
+			ts.accepted()
 		}
 		ts.hub.ServeConn(c, r.PathValue("id"), Peer{Addr: r.RemoteAddr, Authorize: ts.peer.Authorize, Wire: wire})
 	})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -46,9 +45,6 @@ type Hub struct {
 	// unavailLogEvery: while the bus is down every commit and presence flush
 	// of every room fails alike, and the other nodes catch up by polling.
 	busLog rate.Sometimes
-	// arrivals numbers the connections in the order they arrive
-	// (session.arrival).
-	arrivals atomic.Uint64
 
 	mu     sync.Mutex
 	rooms  map[string]*room // Guarded by mu.

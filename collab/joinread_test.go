@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -399,22 +401,7 @@ func TestJoinReadsBounded(t *testing.T) {
 // was closed with 4003 by one it had abandoned.
 func TestAbandonedHelloDoesNotTakeOver(t *testing.T) {
 	ts, fs := newFaultServer(t, Options{MaxConnsPerDoc: 2})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := ts.db.Create(ctx, "late", ""); err != nil {
-		t.Fatal(err)
-	}
-	key := NewKey()
-	v, err := ts.hub.Submit(ctx, "late", Submission{Base: 0, Op: ot.Op{{Insert: "x"}}, Session: SessionID(key), Seq: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 8 { // Past the seq cache's bound: a hello of key reads its seq.
-		if v, err = ts.hub.Submit(ctx, "late", Submission{Base: v, Op: ot.Op{{Insert: "y"}},
-			Session: fmt.Sprintf("rest-%d", i), Seq: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	key, v := forgottenSession(t, ts, "late")
 	release := fs.seqStall.hold(t)
 	abandoned := dialTest(t, ts.url+"late")
 	abandoned.send(ClientMsg{Type: TypeHello, Key: key, Version: &v})
@@ -422,6 +409,113 @@ func TestAbandonedHelloDoesNotTakeOver(t *testing.T) {
 	live := dialTest(t, ts.url+"late")
 	w := live.hello(ClientMsg{Key: key, Version: &v})
 	release()
+	if code := abandoned.closed(); code != CloseReplaced {
+		t.Fatalf("the abandoned connection closed with %d, want %d", code, CloseReplaced)
+	}
+	live.sendRaw(opJSON(2, w.Version, `["z"]`))
+	if ack := nextAck(t, live); ack.Version != w.Version+1 {
+		t.Fatalf("ack at %d, want %d", ack.Version, w.Version+1)
+	}
+}
+
+// TestLateAcceptedHelloDoesNotTakeOver: the client sends its hello once it
+// has the 101, and the server may take the connection later still (a
+// handler goroutine that runs late). A client that gave up on such a
+// connection and joined again on a newer one keeps the newer: the one it
+// gave up on gets 4003 when its hello comes through. Before, a connection's
+// place in the order was taken when the hub got it, after the 101, so the
+// abandoned connection counted as the newer and closed the live one with
+// 4003, though no other client had the key.
+func TestLateAcceptedHelloDoesNotTakeOver(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	held, release := stallFirstAccept(t, ts)
+	key := NewKey()
+	abandoned := dialTest(t, ts.url+"late")
+	held()
+	abandoned.send(ClientMsg{Type: TypeHello, Key: key})
+	live := dialTest(t, ts.url+"late")
+	w := live.hello(ClientMsg{Key: key})
+	release()
+	if m := abandoned.next(); msgType(m) != TypeError {
+		t.Fatalf("the abandoned connection got %s; the live one closed with %d", m, live.closed())
+	}
+	if code := abandoned.closed(); code != CloseReplaced {
+		t.Fatalf("the abandoned connection closed with %d, want %d", code, CloseReplaced)
+	}
+	live.sendRaw(opJSON(1, w.Version, `["z"]`))
+	if ack := nextAck(t, live); ack.Version != w.Version+1 {
+		t.Fatalf("ack at %d, want %d", ack.Version, w.Version+1)
+	}
+}
+
+// forgottenSession makes doc with an op of a session that its room no longer
+// holds (the seq cache is bounded by MaxConnsPerDoc, which must be 2): a
+// hello with the session's key reads its seq from storage. It returns the
+// key and the head version.
+func forgottenSession(t *testing.T, ts *testServer, doc string) (key string, head uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := ts.db.Create(ctx, doc, ""); err != nil {
+		t.Fatal(err)
+	}
+	key = NewKey()
+	v, err := ts.hub.Submit(ctx, doc, Submission{Base: 0, Op: ot.Op{{Insert: "x"}}, Session: SessionID(key), Seq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 { // Past the seq cache's bound.
+		if v, err = ts.hub.Submit(ctx, doc, Submission{Base: v, Op: ot.Op{{Insert: "y"}},
+			Session: fmt.Sprintf("rest-%d", i), Seq: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return key, v
+}
+
+// stallFirstAccept holds the first connection ts upgrades between its 101
+// and the hub, as a handler goroutine that runs late would; the first
+// returned func waits until it is held, the second lets it go (also at the
+// test's end).
+func stallFirstAccept(t *testing.T, ts *testServer) (held, release func()) {
+	upgraded, released := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	ts.accepted = func() {
+		if first.CompareAndSwap(false, true) {
+			close(upgraded)
+			<-released
+		}
+	}
+	release = sync.OnceFunc(func() { close(released) })
+	t.Cleanup(release)
+	return func() { <-upgraded }, release
+}
+
+// TestLateAcceptedHelloDoesNotRefuseTheLiveOne: as above, but the hello of
+// the connection the client gave up on is admitted first, while the hello
+// of its live connection waits for its session's seq read. The live one,
+// which the client opened later, takes the session over. Before, it was
+// refused with session_replaced, which stops a client for good.
+func TestLateAcceptedHelloDoesNotRefuseTheLiveOne(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{MaxConnsPerDoc: 2})
+	key, v := forgottenSession(t, ts, "late")
+	held, release := stallFirstAccept(t, ts)
+	abandoned := dialTest(t, ts.url+"late")
+	held()
+	abandoned.send(ClientMsg{Type: TypeHello, Key: key, Version: &v})
+	releaseSeq := fs.seqStall.hold(t)
+	live := dialTest(t, ts.url+"late")
+	live.send(ClientMsg{Type: TypeHello, Key: key, Version: &v})
+	eventually(t, "the live hello's seq read", func() bool { return fs.seqStall.held.Load() == 1 })
+	release()
+	abandoned.expect(TypeWelcome)
+	releaseSeq()
+	var w Welcome
+	if m := live.next(); msgType(m) != TypeWelcome {
+		t.Fatalf("the live hello got %s", m)
+	} else if err := json.Unmarshal(m, &w); err != nil {
+		t.Fatal(err)
+	}
 	if code := abandoned.closed(); code != CloseReplaced {
 		t.Fatalf("the abandoned connection closed with %d, want %d", code, CloseReplaced)
 	}

@@ -81,9 +81,10 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 		if s.key == "" && !old.sameHolder(s) {
 			return nil, errorf(CodeForbidden, "that session id belongs to another participant")
 		}
-		if old.arrival > s.arrival {
+		if old.arrival.After(s.arrival) {
 			// The client opened old after this connection: it gave up on
-			// this one while its hello waited (for a read off the room).
+			// this one while its hello waited (for a read off the room, or
+			// before the hub took the connection after its 101).
 			// The newer one keeps the session; this one is the replaced.
 			return nil, errReplaced
 		}

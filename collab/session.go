@@ -30,7 +30,9 @@ type Peer struct {
 	Authorize func(token string) (Grant, error)
 	// Wire, from Accept, lets the session write its data frames itself:
 	// a batch is one write(2), done by the room when the socket takes it at
-	// once. nil: each message goes through coder/websocket's writer.
+	// once. nil: each message goes through coder/websocket's writer. It
+	// also dates the connection from before its 101, which tells which of
+	// two connections of one session is the older (see arrivedAt).
 	Wire *Wire
 	// Done, when not nil, is called once when the hub is finished with
 	// the connection: its session ended, or the hub refused it at once
@@ -81,7 +83,7 @@ type session struct {
 	wire      *Wire           // Static, may be nil: frames are written without coder/websocket's writer.
 	pingTimer *time.Timer     // Starts a ping every PingInterval (pingDue).
 	pinging   atomic.Bool     // A ping waits for its pong.
-	arrival   uint64          // Static: the connection's place in arrival order (Hub.arrivals); see room.join.
+	arrival   time.Time       // Static: when the connection arrived (arrivedAt); see room.join.
 	// readTurn counts the reader's turns, for ping: odd while it waits
 	// for a frame (free to read, so a pong would be taken at once), even
 	// while it handles a message (behind a busy room, its rate, its writer).
@@ -187,7 +189,7 @@ func (h *Hub) addSession(conn *websocket.Conn) bool {
 func (h *Hub) newSession(conn *websocket.Conn, docID string, peer Peer) *session {
 	ctx, cancel := context.WithCancel(h.ctx)
 	s := &session{
-		hub: h, conn: conn, ctx: ctx, cancel: cancel, wctx: context.WithoutCancel(ctx), arrival: h.arrivals.Add(1),
+		hub: h, conn: conn, ctx: ctx, cancel: cancel, wctx: context.WithoutCancel(ctx), arrival: arrivedAt(peer),
 		kicked:    make(chan struct{}),
 		ops:       rate.NewLimiter(rate.Limit(h.opts.OpsPerSecond), h.opts.OpBurst),
 		errBudget: rate.NewLimiter(rate.Every(time.Second), 10),
@@ -198,6 +200,17 @@ func (h *Hub) newSession(conn *websocket.Conn, docID string, peer Peer) *session
 	s.writer = s.writeLoop
 	s.out = newOutQueue(h.opts.SendQueue, s.startWriter)
 	return s
+}
+
+// arrivedAt is when the connection reached the server: with a Wire, before
+// its 101 (Wire.arrived); without one, now, after the 101, when a hello the
+// client sent before it gave up on the connection can be dated after the
+// client's next connection (which it then closes with 4003).
+func arrivedAt(peer Peer) time.Time {
+	if peer.Wire != nil {
+		return peer.Wire.arrived
+	}
+	return time.Now()
 }
 
 func (s *session) serve(docID string, peer Peer) {

@@ -10,17 +10,23 @@ import (
 	"net/http"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/coder/websocket"
 )
 
 // Accept is websocket.Accept for a Hub: the connection keeps small buffers
 // (wsBufferSize) for its whole life, and the returned Wire, passed as
-// Peer.Wire, lets the session write its data frames itself. The Wire is
-// nil when the upgrade failed before taking the connection.
+// Peer.Wire, lets the session write its data frames itself and dates the
+// connection from before its 101 (Wire.arrived). The Wire is nil when the
+// upgrade failed before taking the connection.
 func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions) (*websocket.Conn, *Wire, error) {
+	arrived := time.Now()
 	h := &hijacker{ResponseWriter: w}
 	conn, err := websocket.Accept(h, r, opts)
+	if h.wire != nil {
+		h.wire.arrived = arrived
+	}
 	return conn, h.wire, err
 }
 
@@ -90,6 +96,12 @@ type Wire struct {
 	tryBuf  []byte
 	tryN    int
 	tryErr  error
+
+	// arrived is when Accept began, before the 101 went out. A client
+	// sends its hello, and may give up on the connection and open another,
+	// only after the 101, so this orders one client's connections
+	// (session.arrival). Static.
+	arrived time.Time
 }
 
 func newWire(conn net.Conn) *Wire {
