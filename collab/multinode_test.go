@@ -133,11 +133,28 @@ func runMultiNode(t *testing.T, clients, ops int) {
 	c := newCluster(t, 2, true)
 	const doc = "multi"
 	var acks ackLog
+	// Every client has a key of its own, so nothing may take its session:
+	// a 4003 on its current connection, or a hello refused as
+	// session_replaced (which stops it), means one of its own earlier
+	// connections took it.
+	var replaced atomic.Int64
+	t.Cleanup(func() { // Also when the test failed otherwise (a client stopped by it).
+		if n := replaced.Load(); n > 0 {
+			t.Errorf("%d times a client was told its session was replaced (4003), though no two share a key", n)
+		}
+	})
 	cs := make([]*client.Client, clients)
 	for i := range cs {
 		o := clientOptions(t, fmt.Sprintf("c%d", i))
 		o.OnAck = acks.hook(&cs[i])
 		o.OnError = acks.onError
+		o.OnStatus = func(_ client.Status, err error) {
+			var re *client.RefusedError
+			if websocket.CloseStatus(err) == collab.CloseReplaced ||
+				errors.As(err, &re) && re.Code == collab.CodeSessionReplaced {
+				replaced.Add(1)
+			}
+		}
 		cs[i] = c.dial(t, i%2, doc, i%4 >= 2, o)
 	}
 	var wg sync.WaitGroup
