@@ -219,13 +219,18 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 
 // finalClose is the refusal a connection's end means when docs/protocol.md
 // says not to reconnect after its close code (the document was deleted, the
-// token no longer holds, the client broke the protocol), else nil. A
-// reconnect there would fail again, or worse: an editor's hello would create
-// a deleted document anew.
+// token no longer holds, the client broke the protocol, another client took
+// the session), else nil. A reconnect there would fail again, or worse: an
+// editor's hello would create a deleted document anew, and a session taken
+// by another holder of its key would be taken back and forth. (4003 on the
+// current connection is always another's doing: this client opens a new
+// connection only after it gave up on the last, and the server counts a
+// connection as arriving before its 101, so the one given up is the older.)
 func finalClose(err error) *RefusedError {
 	code := map[websocket.StatusCode]collab.Code{
 		websocket.StatusPolicyViolation: collab.CodeForbidden,
 		4000:                            collab.CodeTooManyErrors,
+		4003:                            collab.CodeSessionReplaced,
 		4004:                            collab.CodeDeleted,
 		4400:                            collab.CodeInvalidID,
 		4401:                            collab.CodeTokenExpired, // The client's token is fixed.

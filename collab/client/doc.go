@@ -101,8 +101,10 @@
 //     is fixed —, …) stops the client: OnStatus reports StatusClosed with
 //     that *RefusedError, and Submit and WaitSynced return it. So does a
 //     connection closed with 1008, 4000, 4004, 4400, 4401 or 4404, the codes
-//     docs/protocol.md says not to reconnect after; other closes end one
-//     connection, not a request, and are followed by a reconnect.
+//     docs/protocol.md says not to reconnect after, or with 4003 (another
+//     client took the session by its key: Options.Key given to two); other
+//     closes end one connection, not a request, and are followed by a
+//     reconnect.
 //
 // A test (TestRefusalActions) lists the decision for every code in collab's
 // table, so a new code cannot arrive without one.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -197,5 +198,36 @@ func TestDialIsBoundedByItsContext(t *testing.T) {
 	c := dial(t, s.URL("dial"), o)
 	if c.Text() != "" || c.Version() != 0 {
 		t.Fatalf("welcome: %q@%d", c.Text(), c.Version())
+	}
+}
+
+// TestReplacedSessionStops: a 4003 on the client's current connection
+// means another client took its session by the same key (two processes
+// given one Options.Key): it stops with session_replaced instead of
+// taking the session back, which would have the two take it from each
+// other for as long as both run (docs/protocol.md).
+func TestReplacedSessionStops(t *testing.T) {
+	s := livetest.New(t, livetest.Options{NoSync: true})
+	o := testOptions(t)
+	closed := onClosed(&o)
+	a := dial(t, s.URL("shared"), o)
+	ob := testOptions(t)
+	ob.Key = a.Key()
+	b := dial(t, s.URL("shared"), ob)
+	select {
+	case err := <-closed:
+		var re *RefusedError
+		if !errors.As(err, &re) || re.Code != collab.CodeSessionReplaced {
+			t.Fatalf("closed with %v, want session_replaced", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replaced client still runs")
+	}
+	if err := b.Insert(0, "b"); err != nil {
+		t.Fatal(err)
+	}
+	waitSynced(t, b)
+	if a.Reconnects() != 0 || b.Reconnects() != 0 {
+		t.Fatalf("reconnects: replaced %d, replacing %d; want none", a.Reconnects(), b.Reconnects())
 	}
 }
