@@ -12,10 +12,15 @@ as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-if ! command -v chromium >/dev/null 2>&1; then
-	log "installing Chromium (Debian package) for the browser tests"
+# Debian packages the tests run: Chromium for the browser tests, strace to
+# fail a chosen system call in a child (cmd/folio TestBackupSyncsItsDirectory).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v strace >/dev/null 2>&1 || missing+=(strace)
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing ${missing[*]} (Debian packages) for the tests"
 	as_root apt-get update -qq
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if [ -f web/ui/package.json ]; then

@@ -70,9 +70,11 @@ func parseVersion(s string) (uint64, error) {
 }
 
 // writeOut writes through f to stdout, or to file via a temporary file in
-// its directory, synced, then renamed into place: a failure or an interrupt
-// (ctx) leaves file as it was and no partial file. Without replace an
-// existing file is refused, before f runs and again before the rename.
+// its directory, synced, renamed into place, and the directory synced so
+// that the new name survives a power loss. A failure or an interrupt (ctx)
+// before the rename leaves file as it was and no partial file; a failing
+// directory sync after it is an error too. Without replace an existing
+// file is refused, before f runs and again before the rename.
 func writeOut(file string, stdout io.Writer, replace bool, f func(io.Writer) error) error {
 	if file == "" {
 		return f(stdout)
@@ -100,7 +102,12 @@ func writeOut(file string, stdout io.Writer, replace bool, f func(io.Writer) err
 	if err := refuseExisting(file, replace); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), file)
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return err
+	}
+	// The new name is durable only once its directory is: without this a
+	// power loss just after "backup written" may find no file.
+	return storage.SyncDir(filepath.Dir(file))
 }
 
 // refuseExisting is an error when file exists and may not be replaced.
