@@ -1133,7 +1133,7 @@ func testErrorPages(t *testing.T, env *testEnv, b *browser) {
 
 // testHostNotAllowedPage: a browser that reaches the server by a name it
 // does not answer to (no --allowed-hosts) is shown the error page naming
-// the host to allow, not raw JSON.
+// the host to allow, not raw JSON, and no link (back to the same refusal).
 func testHostNotAllowedPage(t *testing.T, env *testEnv, b *browser) {
 	u := "http://folio.example:" + env.port() + "/d/notes"
 	tb := b.open(t, u)
@@ -1141,7 +1141,8 @@ func testHostNotAllowedPage(t *testing.T, env *testEnv, b *browser) {
 		performance.getEntriesByType('navigation')[0].responseStatus === 403 &&
 		document.querySelector('h1')?.textContent === 'Host name not allowed' &&
 		document.querySelector('.lead')?.textContent.includes('adds folio.example to --allowed-hosts') &&
-		document.querySelector('.error-status')?.textContent === 'Error 403'`)
+		document.querySelector('.error-status')?.textContent === 'Error 403' &&
+		document.links.length === 0`)
 }
 
 // errorPageCheck is a JS condition: the page answered status, its one

@@ -70,8 +70,9 @@ func (p *pages) refuse(w http.ResponseWriter, r *http.Request, expired bool) {
 // refuseHost answers a browser's request for a host name the server does not
 // answer to (checkHost) with the error page: 403, never cached, naming only
 // the host the browser asked for and the setting that allows it. It is bare:
-// its stylesheet would be refused under that name too, and its link would
-// tell the page which build of Folio answered.
+// its stylesheet would be refused under that name too (and its versioned
+// link would tell the page which build of Folio answered), and so would
+// "Back to Folio", which only led to this page again.
 func (p *pages) refuseHost(w http.ResponseWriter, r *http.Request, host string) {
 	p.render(w, r, "error", http.StatusForbidden, pageData{Bare: true,
 		Title: "Host name not allowed · Folio", Heading: "Host name not allowed", Status: http.StatusForbidden,

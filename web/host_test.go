@@ -206,7 +206,8 @@ const chromeAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,imag
 // name it does not answer to gets the error page, 403, saying which name
 // to add to --allowed-hosts and nothing else: no document, no script, not
 // cached, not even the stylesheet (refused under that name as well, and its
-// versioned link would name the build). Clients that do not ask for HTML
+// versioned link would name the build), and no "Back to Folio" link (Folio's
+// root under that name is this page again). Clients that do not ask for HTML
 // keep the JSON error.
 func TestHostRefusalPageForBrowsers(t *testing.T) {
 	e := newEnv(t, nil)
@@ -225,7 +226,7 @@ func TestHostRefusalPageForBrowsers(t *testing.T) {
 				t.Errorf("GET %s page lacks %q:\n%s", path, want, body)
 			}
 		}
-		for _, leak := range []string{"secret plans", "<script", "folio-config", "/assets/", e.srv.pages.version, e.port()} {
+		for _, leak := range []string{"secret plans", "<script", "folio-config", "/assets/", e.srv.pages.version, e.port(), "<a ", "Back to Folio"} {
 			if strings.Contains(body, leak) {
 				t.Errorf("GET %s page has %q:\n%s", path, leak, body)
 			}

@@ -153,7 +153,8 @@ type pageData struct {
 	// Refusal: the page answers a request refused for its token (guard). It
 	// is never cached, and runs and loads nothing but the stylesheet.
 	Refusal bool
-	// Bare: a refusal that loads not even the stylesheet (refuseHost).
+	// Bare: a refusal that loads not even the stylesheet and links nowhere
+	// (refuseHost): Folio's root under the refused name is refused too.
 	Bare bool
 	// Embed: the page answers /embed/{id} (the editor or its error page), so
 	// it may be framed by the embed origins and links nowhere else.
