@@ -88,6 +88,9 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		origin := r.Header.Get("Origin")
 		allowed := origin != "" && s.corsOrigins[origin]
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			// Named for logRequests as the mux names what it routes: a
+			// preflight is not one of the refusals before routing.
+			r.Pattern = routePreflight
 			if !allowed {
 				s.writeError(w, r, apiError(codeForbidden, "this origin may not use the API from a browser; "+
 					"to allow it, the server's operator adds it to --cors-origins (FOLIO_CORS_ORIGINS)"))

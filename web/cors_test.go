@@ -305,3 +305,26 @@ func TestCheckCORSOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestCORSPreflightMetrics: preflights, answered or refused before
+// routing, are counted under the route "preflight" in /metrics, apart from
+// the requests refused before routing ("unmatched", here a Host).
+func TestCORSPreflightMetrics(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.CORSOrigins = []string{appOrigin} })
+	for _, origin := range []string{appOrigin, appOrigin, evilOrigin} {
+		e.do("OPTIONS", "/api/v1/docs/d/text", nil, preflight(origin, "PUT", "content-type")...)
+	}
+	if r := e.withHost("GET", "/api/v1/docs/d/text", "evil.example", nil); r.status != http.StatusForbidden {
+		t.Fatalf("Host evil.example: %d %s", r.status, r.body)
+	}
+	body := string(e.get("/metrics").body)
+	for _, want := range []string{
+		`folio_http_requests_total{code="204",route="preflight"} 2`,
+		`folio_http_requests_total{code="403",route="preflight"} 1`,
+		`folio_http_requests_total{code="403",route="unmatched"} 1`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
+}

@@ -60,6 +60,9 @@
 //     Allow-Credentials: tokens are not cookies), the headers they may read
 //     and Vary: Origin; their preflights are answered 204 before any
 //     handler. Other origins get no CORS header, and their preflights 403.
+//     Preflights carry the route "preflight" in request logs and metrics;
+//     the other requests answered before routing carry none in logs and
+//     "unmatched" in metrics.
 //     CORS comes after the Host check and grants no access: a refused Host
 //     stays refused, and every request still needs its token.
 //   - Per-address rate limits (ratelimit.go) answer 429 with Retry-After;

@@ -100,9 +100,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// Route labels of requests the mux never sees.
+const (
+	// routeUnmatched: refused before routing (a Host, a page's token, a
+	// cross-site write).
+	routeUnmatched = "unmatched"
+	// routePreflight: a CORS preflight, answered (or refused) by cors.
+	routePreflight = "preflight"
+)
+
 func (m *metrics) observe(route string, status int, d time.Duration, streaming bool) {
 	if route == "" {
-		route = "unmatched"
+		route = routeUnmatched
 	}
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	if !streaming {
