@@ -28,7 +28,9 @@
 //     from the server's root, so that they work under a reverse proxy
 //     serving Folio at a path prefix it strips (README.md): that root is
 //     Options.BasePath, the prefix, when it is set, else relative to the
-//     page's own address (rootOf). The paths the API answers with (url,
+//     page's own address (rootOf). So is the 307 answering a path that is
+//     not canonical (/d//x, /d/./x; canonicalPaths), which the mux would
+//     send from the server's root. The paths the API answers with (url,
 //     embedUrl, Location) start with Options.BasePath too.
 //   - HTML exports render Markdown with goldmark, sanitise with bluemonday
 //     and ship a CSP forbidding every script; no script from a document runs.

@@ -252,24 +252,41 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, stat
 
 // rootOf is the relative URL of Folio's root from the page at r's path:
 // "./" for /, "../" for /d/{id}, one "../" per directory the browser sees,
-// counted in the path as the client sent it: an escaped slash is no
-// directory to the browser. (Not EscapedPath: when the path also holds a
-// character Go would escape, such as the "|" that browsers following the
-// URL Standard send as it is, EscapedPath escapes the decoded path again,
-// its "%2F"s turned into directories, and one "../" too many leads out of
-// a proxy's prefix.)
+// counted in the path as the client sent it (sentPath): an escaped slash is
+// no directory to the browser. Paths with dot segments come here only for
+// canonicalPaths' redirect: a client resolving its Location counts a "."
+// as no directory and a ".." as one back (RFC 3986, 5.2.4).
 func rootOf(r *http.Request) string {
+	segs := strings.Split(sentPath(r), "/")
+	n := 0
+	for _, s := range segs[min(1, len(segs)-1) : len(segs)-1] {
+		switch s {
+		case ".":
+		case "..":
+			n = max(0, n-1)
+		default:
+			n++
+		}
+	}
+	if n == 0 {
+		return "./"
+	}
+	return strings.Repeat("../", n)
+}
+
+// sentPath is r's path as the client sent it. Not EscapedPath: when the
+// path also holds a character Go would escape, such as the "|" that
+// browsers following the URL Standard send as it is, EscapedPath escapes
+// the decoded path again, its "%2F"s turned into directories, and one
+// "../" too many leads out of a proxy's prefix.
+func sentPath(r *http.Request) string {
 	sent := r.URL.Path
 	if raw := r.URL.RawPath; raw != "" {
 		if p, err := url.PathUnescape(raw); err == nil && p == sent {
 			sent = raw
 		}
 	}
-	n := strings.Count(sent, "/") - 1
-	if n <= 0 {
-		return "./"
-	}
-	return strings.Repeat("../", n)
+	return sent
 }
 
 // pageCSP allows scripts and styles from this origin only (styles also

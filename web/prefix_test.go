@@ -22,8 +22,10 @@ import (
 
 // prefixProxy serves target under /folio/ with httputil.ReverseProxy
 // (WebSocket upgrades included), passing the client's Host on as the
-// README's nginx example does. What is asked outside /folio/ gets 404 and is
-// recorded: whatever sent it escaped the prefix.
+// README's nginx example does, and the path as it came (no ServeMux: it would
+// clean the path, as nginx does unless merge_slashes is off, while other
+// proxies pass /folio/d//x on as /d//x). What is asked outside /folio/ gets
+// 404 and is recorded: whatever sent it escaped the prefix.
 type prefixProxy struct {
 	url  string // Folio's root through the proxy: http://127.0.0.1:port/folio/
 	root string // the proxy's own root: http://127.0.0.1:port
@@ -44,15 +46,17 @@ func newPrefixProxy(t *testing.T, target string) *prefixProxy {
 		r.SetXForwarded()
 	}}
 	p := &prefixProxy{}
-	mux := http.NewServeMux()
-	mux.Handle("/folio/", http.StripPrefix("/folio", rp))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	strip := http.StripPrefix("/folio", rp)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/folio/") {
+			strip.ServeHTTP(w, r)
+			return
+		}
 		p.mu.Lock()
 		p.escaped = append(p.escaped, r.Method+" "+r.URL.RequestURI())
 		p.mu.Unlock()
 		http.NotFound(w, r)
-	})
-	ts := httptest.NewServer(mux)
+	}))
 	t.Cleanup(ts.Close)
 	p.root, p.url = ts.URL, ts.URL+"/folio/"
 	return p
@@ -354,5 +358,48 @@ func TestPageRootFromBasePath(t *testing.T) {
 				t.Errorf("%s: %s is not under /folio/", path, m[0])
 			}
 		}
+	}
+}
+
+// TestNonCanonicalPathsUnderPrefix: a path that is not canonical (an empty,
+// "." or ".." segment) is redirected to its clean form through a
+// prefix-stripping proxy to an address under the prefix, served there, query
+// and escapes kept: by a Location relative to the path, or, with
+// Options.BasePath, under it.
+func TestNonCanonicalPathsUnderPrefix(t *testing.T) {
+	for _, base := range []string{"", "/folio"} {
+		env := newEnv(t, func(o *Options) { o.BasePath = base })
+		px := newPrefixProxy(t, env.url)
+		id := env.create("clean", "text")
+		for _, c := range []struct{ path, want string }{
+			{"d//" + id, "d/" + id},
+			{"d/./" + id, "d/" + id},
+			{"d/x/../" + id, "d/" + id},
+			{"d//" + id + "?readonly=1", "d/" + id + "?readonly=1"},
+			{".//d/" + id, "d/" + id},
+			{"d/" + id + "//", "d/" + id + "/"},
+			{"api/v1/docs//" + id + "/./text", "api/v1/docs/" + id + "/text"},
+			{"assets//folio.css", "assets/folio.css"},
+			{"d//a%20b", "d/a%20b"},
+			{"d//a%2Fb", "d/a%2Fb"},
+		} {
+			u := px.url + c.path
+			r := getURL(t, u)
+			loc := r.header.Get("Location")
+			if relative := !strings.HasPrefix(loc, "/") && !strings.Contains(loc, "://"); r.status != http.StatusTemporaryRedirect ||
+				base == "" && !relative || base != "" && !strings.HasPrefix(loc, base+"/") {
+				t.Errorf("BasePath %q, %s: %d Location %q, want 307 relative or under BasePath", base, u, r.status, loc)
+				continue
+			}
+			got := must(url.Parse(u)).ResolveReference(must(url.Parse(loc))).String()
+			if got != px.url+c.want {
+				t.Errorf("BasePath %q, %s: Location %q resolves to %s, want %s", base, u, loc, got, px.url+c.want)
+				continue
+			}
+			if r := getURL(t, got); r.status == http.StatusTemporaryRedirect || r.status >= 500 {
+				t.Errorf("BasePath %q, %s: %d", base, got, r.status)
+			}
+		}
+		px.checkNoneEscaped(t)
 	}
 }

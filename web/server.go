@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"path"
 	"runtime"
 	"strings"
 	"sync"
@@ -195,8 +196,42 @@ func New(opts Options) *Server {
 	registerConnMetrics(opts.Registry, s.conns)
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.mux = s.routes()
-	s.handler = s.logRequests(apiHeaders(s.checkHost(s.cors(s.guard(s.crossOrigin(s.mux))))))
+	s.handler = s.logRequests(apiHeaders(s.checkHost(s.cors(s.guard(s.crossOrigin(s.canonicalPaths(s.mux)))))))
 	return s
+}
+
+// canonicalPaths answers a path that is not canonical (/d//x, /d/./x) as
+// the mux would, 307 to the clean path, but with a Location from Folio's
+// root as the pages name it (Options.BasePath, else relative to the path:
+// rootOf). The mux's starts from the server's root, which leaves the prefix
+// of a proxy serving Folio under a path it strips (README.md), and it
+// escapes an escaped path again (/d//a%20b went to /d/a%2520b).
+func (s *Server) canonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := sentPath(r)
+		if r.Method == http.MethodConnect || !strings.HasPrefix(p, "/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		if clean == p {
+			next.ServeHTTP(w, r)
+			return
+		}
+		root := rootOf(r)
+		if s.opts.BasePath != "" {
+			root = s.opts.BasePath + "/"
+		}
+		loc := root + clean[1:]
+		if r.URL.RawQuery != "" {
+			loc += "?" + r.URL.RawQuery
+		}
+		w.Header().Set("Location", loc)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	})
 }
 
 // crossOrigin refuses state-changing requests that a browser sends from
