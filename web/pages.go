@@ -219,10 +219,7 @@ func badIDPage(embed bool) pageData {
 
 func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, status int, d pageData) {
 	d.Version = p.version
-	d.Root = rootOf(r)
-	if p.basePath != "" {
-		d.Root = p.basePath + "/"
-	}
+	d.Root = folioRoot(r, p.basePath)
 	d.Config.Root, d.Config.API = d.Root, d.Root+"api/v1"
 	var buf bytes.Buffer
 	if err := pageTemplates.ExecuteTemplate(&buf, name, d); err != nil {
@@ -248,6 +245,15 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, stat
 	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// folioRoot is Folio's root as pages and redirects name it: basePath
+// (Options.BasePath) when it is set, else relative to r's path (rootOf).
+func folioRoot(r *http.Request, basePath string) string {
+	if basePath != "" {
+		return basePath + "/"
+	}
+	return rootOf(r)
 }
 
 // rootOf is the relative URL of Folio's root from the page at r's path:

@@ -221,11 +221,7 @@ func (s *Server) canonicalPaths(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		root := rootOf(r)
-		if s.opts.BasePath != "" {
-			root = s.opts.BasePath + "/"
-		}
-		loc := root + clean[1:]
+		loc := folioRoot(r, s.opts.BasePath) + clean[1:]
 		if r.URL.RawQuery != "" {
 			loc += "?" + r.URL.RawQuery
 		}
