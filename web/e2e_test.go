@@ -52,6 +52,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("CRLFIsOneLineBreakForKeys", func(t *testing.T) { testCRLFKeys(t, env, b) })
 	t.Run("LineBreaksKeepTheDocumentsKind", func(t *testing.T) { testLineBreaks(t, env, b) })
 	t.Run("CRLFEnterOnBlankLine", func(t *testing.T) { testEnterOnBlankLine(t, env, b) })
+	t.Run("CRLFLineCommands", func(t *testing.T) { testLineCommands(t, env, b) })
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })
 	t.Run("CaretLabelReadableOnAnyColour", func(t *testing.T) { testLabelContrast(t, env, b) })

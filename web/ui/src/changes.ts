@@ -1,6 +1,6 @@
 // Converting between CodeMirror change sets (UTF-16) and wire ops (code points).
 
-import { ChangeSet, ChangeSpec, EditorSelection, EditorState, SelectionRange, Text, Transaction, TransactionSpec } from "@codemirror/state";
+import { ChangeSet, ChangeSpec, EditorSelection, EditorState, findClusterBreak, SelectionRange, StateCommand, Text, Transaction, TransactionSpec } from "@codemirror/state";
 import { EditorView, KeyBinding } from "@codemirror/view";
 import { IndentContext, indentService } from "@codemirror/language";
 import { type, TextOp } from "ot-text-unicode";
@@ -106,34 +106,9 @@ export function splitsCRLF(doc: Text, pos: number): boolean {
  */
 export const crlfSafe = EditorState.transactionFilter.of((tr: Transaction): Transaction | readonly TransactionSpec[] => {
   if (tr.annotation(remoteAuthor) !== undefined || (!tr.docChanged && !tr.selection)) return tr;
-  const doc = tr.startState.doc;
-  let changes = tr.changes;
-  if (tr.docChanged) {
-    let bad = false;
-    changes.iterChanges((fromA, toA) => {
-      if (splitsCRLF(doc, fromA) || splitsCRLF(doc, toA)) bad = true;
-    });
-    if (bad) {
-      const specs: ChangeSpec[] = [];
-      changes.iterChanges((fromA, toA, _fb, _tb, ins) => {
-        let from = fromA, to = toA;
-        if (from === to) {
-          if (splitsCRLF(doc, from)) from = to = from - 1;
-        } else {
-          if (splitsCRLF(doc, from)) from--;
-          // A replacement that ends on the "\r" keeps it: Enter at the end
-          // of the line takes the whitespace after the caret, the "\r"
-          // included, and must not take the line break with it.
-          if (splitsCRLF(doc, to)) to += ins.length > 0 ? -1 : 1;
-        }
-        specs.push({ from, to, insert: ins });
-      });
-      changes = ChangeSet.of(specs, doc.length, tr.startState.facet(EditorState.lineSeparator));
-    }
-  }
-  const rebuilt = changes !== tr.changes;
-  const newDoc = rebuilt ? changes.apply(doc) : tr.newDoc;
-  const sel = rebuilt ? tr.startState.selection.map(changes, 1) : tr.newSelection;
+  const changes = tr.docChanged ? crlfRepairs(tr) : undefined;
+  const newDoc = changes ? changes.apply(tr.newDoc) : tr.newDoc;
+  const sel = changes ? tr.newSelection.map(changes) : tr.newSelection;
   const onward = !tr.docChanged && !tr.isUserEvent("select.pointer");
   const fix = (pos: number, from: SelectionRange | undefined) =>
     !splitsCRLF(newDoc, pos) ? pos : onward && from?.head === pos - 1 ? pos + 1 : pos - 1;
@@ -145,42 +120,81 @@ export const crlfSafe = EditorState.transactionFilter.of((tr: Transaction): Tran
     moved = true;
     return EditorSelection.range(anchor, head);
   });
-  if (!rebuilt && !moved) return tr;
+  if (!changes && !moved) return tr;
   const selection = moved ? EditorSelection.create(ranges, sel.mainIndex) : sel;
-  if (!rebuilt) return [tr, { selection, sequential: true }];
-  return [{
-    changes,
-    selection,
-    effects: tr.effects,
-    userEvent: tr.annotation(Transaction.userEvent),
-    annotations: tr.annotation(Transaction.addToHistory) === false ? Transaction.addToHistory.of(false) : [],
-    scrollIntoView: tr.scrollIntoView,
-  }];
+  // Positions in changes are on the text after tr: sequential.
+  return [tr, { changes, selection, sequential: true }];
 });
 
 /**
+ * crlfRepairs returns the changes, on the text after tr, that mend the
+ * "\r\n" line breaks tr left in halves, or undefined when it left none.
+ * A change that starts or ends between the "\r" and the "\n" is fine where
+ * the half it keeps is paired again in the new text: the line commands
+ * (Alt+ArrowUp/Down, Shift+Alt+ArrowUp/Down, Ctrl+Shift+K) take a line's
+ * text, its "\r" included, and put it back before a "\n". Otherwise:
+ *  - text inserted between the two goes before the "\r";
+ *  - a deletion that starts on the "\n" (Backspace at the start of a line)
+ *    takes the "\r" too;
+ *  - a deletion of the "\r" alone (Delete at the end of a line) takes the
+ *    "\n" too;
+ *  - any other change that ends on the "\r" leaves it: the commands that
+ *    count it as the end of the line's text (Enter takes the whitespace
+ *    after the caret, Ctrl+K what is left of the line, Ctrl+[ the blanks
+ *    that start it, a blank line's "\r" among them) must not take the line
+ *    break with it.
+ */
+function crlfRepairs(tr: Transaction): ChangeSet | undefined {
+  const doc = tr.startState.doc, newDoc = tr.newDoc;
+  const paired = (pos: number) => newDoc.sliceString(pos - 1, pos + 1) === "\r\n";
+  const specs: ChangeSpec[] = [];
+  tr.changes.iterChanges((fromA, toA, fromB, toB) => {
+    if (fromA === toA) {
+      if (splitsCRLF(doc, fromA) && !(paired(fromB) && paired(toB))) {
+        specs.push({ from: fromB - 1, to: fromB }, { from: toB, insert: "\r" });
+      }
+      return;
+    }
+    if (splitsCRLF(doc, fromA) && !paired(fromB)) specs.push({ from: fromB - 1, to: fromB });
+    if (splitsCRLF(doc, toA) && !paired(toB)) {
+      const deletesBreak = fromB === toB && toA - fromA === 1 && !tr.isUserEvent("delete.dedent");
+      specs.push(deletesBreak ? { from: toB, to: toB + 1 } : { from: toB, insert: "\r" });
+    }
+  });
+  return specs.length === 0 ? undefined : ChangeSet.of(specs, newDoc.length, tr.startState.facet(EditorState.lineSeparator));
+}
+
+/**
  * lineBreaks is a transaction filter that keeps a document's line breaks
- * of one kind: a line break the user types, pastes or drops (a user event
- * "input") gets the document's own, "\r\n" where its first line ends in
- * one and "\n" otherwise. Without it, Enter in a document from Windows
- * would add "\n" (the editor's line separator) while pasted text kept its
- * "\r\n", and the stored text would end up with both. It runs after
- * crlfSafe (it is listed before it), on the change crlfSafe settled; undo
- * and redo restore exactly what was there, and remote ops are never touched.
+ * whole and of one kind: a line break a user's change inserts (typed,
+ * pasted, dropped, or a line moved or copied by Alt+ArrowUp/Down and
+ * Shift+Alt+ArrowUp/Down) gets the document's own, "\r\n" where its first
+ * line ends in one and "\n" otherwise; and a "\r" that ends inserted text
+ * and is left without its "\n" goes. Without it, Enter in a document from
+ * Windows would add "\n" (the editor's line separator) while pasted text
+ * kept its "\r\n", and the stored text would end up with both; and moving
+ * a line past the last one, which has no "\r", would leave the moved
+ * line's "\r" alone at the end. It runs after crlfSafe (it is listed
+ * before it), on the change crlfSafe settled; undo and redo restore
+ * exactly what was there, and remote ops are never touched.
  */
 export const lineBreaks = EditorState.transactionFilter.of((tr: Transaction): Transaction | readonly TransactionSpec[] => {
-  if (!tr.docChanged || !tr.isUserEvent("input") || tr.annotation(remoteAuthor) !== undefined) return tr;
+  if (!tr.docChanged || tr.annotation(Transaction.userEvent) === undefined || tr.isUserEvent("undo") ||
+    tr.isUserEvent("redo") || tr.annotation(remoteAuthor) !== undefined) return tr;
   let crlf: boolean | undefined;
-  const fix: ChangeSpec[] = [];
-  tr.changes.iterChanges((_fa, _ta, fromB, _tb, ins) => {
-    if (ins.lines === 1) return;
-    crlf ??= usesCRLF(tr.startState.doc);
-    const s = ins.toString();
-    for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) {
-      const cr = i > 0 && s[i - 1] === "\r";
-      if (crlf && !cr) fix.push({ from: fromB + i, insert: "\r" });
-      else if (!crlf && cr) fix.push({ from: fromB + i - 1, to: fromB + i });
+  const doc = tr.newDoc, fix: ChangeSpec[] = [];
+  const at = (pos: number) => doc.sliceString(pos, pos + 1);
+  tr.changes.iterChanges((_fa, _ta, fromB, toB, ins) => {
+    if (ins.lines > 1) {
+      crlf ??= usesCRLF(tr.startState.doc);
+      const s = ins.toString();
+      for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) {
+        const cr = at(fromB + i - 1) === "\r";
+        if (crlf && !cr) fix.push({ from: fromB + i, insert: "\r" });
+        else if (!crlf && cr && i > 0) fix.push({ from: fromB + i - 1, to: fromB + i });
+      }
     }
+    if (toB > fromB && at(toB - 1) === "\r" && at(toB) !== "\n") fix.push({ from: toB - 1, to: toB });
   });
   // Positions in fix are on the text after tr: sequential.
   return fix.length === 0 ? tr : [tr, { changes: fix, sequential: true }];
@@ -220,8 +234,34 @@ const breaksAt = (cx: IndentContext, pos: number) => cx.lineAt(pos, -1).text !==
 const atCRLFEnd = (view: EditorView): boolean =>
   view.state.selection.ranges.every((r) => splitsCRLF(view.state.doc, r.head + 1));
 
-/** crlfKeys go before the default keymap: End stays at the end of a "\r\n" line. */
+/**
+ * transposeAtCRLFEnd is Ctrl+T (transposeChars, macOS) where every caret is
+ * at the end of a "\r\n" line: it swaps the character
+ * before the caret with the line break, as transposeChars does at the end
+ * of an LF line. transposeChars itself takes the end of the line to be
+ * after the "\r", where crlfSafe never leaves the caret, and would swap the
+ * character with the "\r" alone.
+ */
+export const transposeAtCRLFEnd: StateCommand = ({ state, dispatch }) => {
+  const { doc, selection } = state;
+  const atEnd = (r: SelectionRange) => r.empty && r.head > 0 && splitsCRLF(doc, r.head + 1);
+  if (state.readOnly || !selection.ranges.every(atEnd)) return false;
+  dispatch(state.update(state.changeByRange((r) => {
+    const line = doc.lineAt(r.head);
+    // On an empty line, the character before is the line break before.
+    const from = r.head > line.from ? line.from + findClusterBreak(line.text, r.head - line.from, false)
+      : r.head - (doc.sliceString(r.head - 2, r.head) === "\r\n" ? 2 : 1);
+    return { changes: { from, to: r.head + 2, insert: "\r\n" + doc.sliceString(from, r.head) }, range: EditorSelection.cursor(r.head + 2) };
+  }), { scrollIntoView: true, userEvent: "move.character" }));
+  return true;
+};
+
+/**
+ * crlfKeys go before the default keymap: End stays at the end of a "\r\n"
+ * line, and Ctrl+T there swaps the last character with the line break.
+ */
 export const crlfKeys: KeyBinding[] = [
   { key: "End", run: atCRLFEnd, shift: atCRLFEnd },
   { mac: "Cmd-ArrowRight", run: atCRLFEnd, shift: atCRLFEnd },
+  { mac: "Ctrl-t", run: transposeAtCRLFEnd },
 ];

@@ -1,12 +1,17 @@
 // The editor's extensions that need no DOM.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { EditorState, Transaction } from "@codemirror/state";
+import { EditorSelection, EditorState, SelectionRange, Transaction, TransactionSpec } from "@codemirror/state";
 import { ensureSyntaxTree, language } from "@codemirror/language";
-import { indentSelection, insertNewlineAndIndent } from "@codemirror/commands";
-import { insertNewlineContinueMarkup, markdown } from "@codemirror/lang-markdown";
+import {
+  copyLineDown, copyLineUp, deleteCharBackward, deleteCharForward, deleteGroupBackward, deleteGroupForward, deleteLine,
+  deleteLineBoundaryBackward, deleteLineBoundaryForward, deleteToLineEnd, history, indentLess, indentMore, indentSelection,
+  insertBlankLine, insertNewlineAndIndent, moveLineDown, moveLineUp, redo, selectLine, splitLine, toggleComment,
+  transposeChars, undo,
+} from "@codemirror/commands";
+import { deleteMarkupBackward, insertNewlineContinueMarkup, markdown } from "@codemirror/lang-markdown";
 import { HIGHLIGHT_MAX_LINES, markdownUnlessLarge } from "../src/editor";
-import { crlfIndent, crlfSafe, lineBreaks, pairSafe } from "../src/changes";
+import { crlfIndent, crlfSafe, lineBreaks, pairSafe, transposeAtCRLFEnd } from "../src/changes";
 
 const lines = (n: number) => Array.from({ length: n }, (_, i) => "L" + String(i).padStart(6, "0")).join("\n");
 
@@ -55,4 +60,78 @@ test("reindenting leaves a blank CRLF line and its line break alone", () => {
   let out = state;
   indentSelection({ state, dispatch: (tr) => { out = tr.state; } });
   assert.equal(out.doc.toString(), "a\r\n\r\n  \r\nb");
+});
+
+// The commands of the editor's keymap that move, copy, delete or join lines
+// or line breaks, as the keys run them (crlfKeys before defaultKeymap).
+// deleteLine and the line-end deletions ask the view where the line ends or
+// what is below: a view without line wrapping answers from the text.
+type Target = { state: EditorState; dispatch: (tr: Transaction | TransactionSpec) => void };
+const lineCommands: Record<string, (t: Target) => boolean> = {
+  moveLineUp, moveLineDown, copyLineUp, copyLineDown, insertBlankLine, splitLine,
+  transposeChars: (t) => transposeAtCRLFEnd(t) || transposeChars(t),
+  deleteCharBackward: (t) => deleteMarkupBackward(t) || deleteCharBackward(t as never),
+  deleteCharForward: (t) => deleteCharForward(t as never),
+  deleteGroupBackward: (t) => deleteGroupBackward(t as never),
+  deleteGroupForward: (t) => deleteGroupForward(t as never),
+  deleteLine: (t) => deleteLine(t as never),
+  deleteToLineEnd: (t) => deleteToLineEnd(t as never),
+  deleteLineBoundaryForward: (t) => deleteLineBoundaryForward(t as never),
+  deleteLineBoundaryBackward: (t) => deleteLineBoundaryBackward(t as never),
+  indentMore, indentLess, toggleComment,
+  selectLineAndType: (t) => {
+    let s = t.state;
+    selectLine({ state: s, dispatch: (tr) => { s = tr.state; } });
+    t.dispatch(s.update(s.replaceSelection("X"), { userEvent: "input.type" }));
+    return true;
+  },
+};
+
+// run applies a command to doc with the editor's filters, then undoes and
+// redoes it, and says what the text and the selection were after each.
+function run(command: string, doc: string, anchor: number, head: number): string[] {
+  let state = EditorState.create({ doc, selection: EditorSelection.single(anchor, head),
+    extensions: [EditorState.lineSeparator.of("\n"), history(), markdown(), pairSafe, lineBreaks, crlfSafe, crlfIndent] });
+  ensureSyntaxTree(state, state.doc.length, 5000);
+  const dispatch = (t: Transaction | TransactionSpec) => { state = (t instanceof Transaction ? t : state.update(t)).state; };
+  const line = (pos: number) => state.doc.lineAt(pos);
+  const view = { get state() { return state; }, dispatch, lineWrapping: false,
+    moveVertically: (r: SelectionRange) => r, lineBlockAt: line,
+    moveToLineBoundary: (r: SelectionRange, forward: boolean) => EditorSelection.cursor(forward ? line(r.head).to : line(r.head).from) };
+  const out = [];
+  const show = () => JSON.stringify(state.doc.toString()) + "@" + state.selection.main.anchor + "-" + state.selection.main.head;
+  lineCommands[command](view);
+  out.push(show());
+  undo(view);
+  out.push("undo " + JSON.stringify(state.doc.toString()));
+  redo(view);
+  out.push("redo " + JSON.stringify(state.doc.toString()));
+  return out;
+}
+
+test("line commands in a CRLF document do what they do in an LF one, with \\r\\n", () => {
+  // Each text has a "^" where the caret is, or "[" and "]" around a selection.
+  const cases = ["^a\nb\nc", "a\n^b\nc", "a\nb\n^c", "a^\nb\nc", "a\nb^\nc", "[a\nb]\nc", "a\n[b\nc]", "[a\nb\n]c",
+    "a\n\n^\nb", "a\n  ^\nb", "ab^\ncd", "ab\n^cd", "a^b\ncd", "a b^\nc", "a ^b\nc", "a\n^ b", "  a\n  ^b\n",
+    "ab\n^\ncd", "a\n^\n", "- x^\n- y", "- x\n- ^y"];
+  const crlf = (s: string) => s.split("\n").join("\r\n");
+  // An LF position to the CRLF one: one more for every line break before it.
+  const at = (s: string, pos: number) => crlf(s.slice(0, pos)).length;
+  for (const command of Object.keys(lineCommands)) {
+    for (const c of cases) {
+      // Ctrl+[ on a line of spaces takes its "\r" for one more column of
+      // indentation and leaves one space of the two: the line break stays
+      // whole, but the result differs from an LF document's.
+      // (indentLess reads the columns itself; no filter can tell.)
+      if (command === "indentLess" && c === "a\n  ^\nb") continue;
+      const open = c.indexOf("["), close = c.indexOf("]");
+      const lf = c.replace(/[\^\[\]]/g, "");
+      const [anchor, head] = open >= 0 ? [open, close - 1] : [c.indexOf("^"), c.indexOf("^")];
+      const want = run(command, lf, anchor, head).map((s) => s.replace(/"(.*)"(?:@(\d+)-(\d+))?/, (_m, t, a, h) => {
+        const text = JSON.parse(`"${t}"`);
+        return JSON.stringify(crlf(text)) + (a === undefined ? "" : `@${at(text, +a)}-${at(text, +h)}`);
+      }));
+      assert.deepEqual(run(command, crlf(lf), at(lf, anchor), at(lf, head)), want, `${command} on ${JSON.stringify(c)}`);
+    }
+  }
 });

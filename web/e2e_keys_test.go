@@ -1,0 +1,54 @@
+package web
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// testLineCommands: the keys that move, copy and delete lines, and
+// Backspace and Delete at a line break, do in a document with "\r\n" line
+// breaks what they do in one with "\n": every line break stays whole and of
+// the document's kind, also when a line moves past the last one (which has
+// no "\r"). Each step is checked in the stored text, read over REST.
+func testLineCommands(t *testing.T, env *testEnv, b *browser) {
+	const (
+		alt   = 1
+		ctrl  = 2
+		shift = 8
+	)
+	steps := []struct {
+		what          string
+		key, code     string
+		vk, modifiers int64
+		want          string // with "\n" line breaks
+	}{
+		{"Alt+ArrowDown", "ArrowDown", "ArrowDown", 40, alt, "beta\nalpha\ngamma"},
+		{"Alt+ArrowDown past the last line", "ArrowDown", "ArrowDown", 40, alt, "beta\ngamma\nalpha"},
+		{"Alt+ArrowUp from the last line", "ArrowUp", "ArrowUp", 38, alt, "beta\nalpha\ngamma"},
+		{"Shift+Alt+ArrowDown", "ArrowDown", "ArrowDown", 40, shift | alt, "beta\nalpha\nalpha\ngamma"},
+		{"Ctrl+Shift+K", "K", "KeyK", 75, ctrl | shift, "beta\nalpha\ngamma"},
+		{"Shift+Alt+ArrowDown on the last line", "ArrowDown", "ArrowDown", 40, shift | alt, "beta\nalpha\ngamma\ngamma"},
+		{"Home", "Home", "Home", 36, 0, "beta\nalpha\ngamma\ngamma"},
+		{"Backspace at the start of a line", "Backspace", "Backspace", 8, 0, "beta\nalpha\ngammagamma"},
+		{"Home", "Home", "Home", 36, 0, "beta\nalpha\ngammagamma"},
+		{"ArrowLeft to the end of the line above", "ArrowLeft", "ArrowLeft", 37, 0, "beta\nalpha\ngammagamma"},
+		{"Delete at the end of a line", "Delete", "Delete", 46, 0, "beta\nalphagammagamma"},
+	}
+	for _, br := range []string{"\n", "\r\n"} {
+		id := env.create(fmt.Sprintf("line-keys-%d", len(br)), strings.ReplaceAll("alpha\nbeta\ngamma", "\n", br))
+		tab := b.open(t, env.url+"/d/"+id)
+		tab.waitSaved(t)
+		tab.eval(t, `folio.view.dispatch({selection: {anchor: 2}}), folio.view.focus()`) // In "alpha".
+		for _, s := range steps {
+			ctx, cancel := tab.bounded()
+			err := tab.key(ctx, s.key, s.code, s.vk, s.modifiers)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: %v", s.what, err)
+			}
+			t.Logf("%q: %s", br, s.what)
+			converged(t, env, id, strings.ReplaceAll(s.want, "\n", br), tab)
+		}
+	}
+}
