@@ -1,7 +1,7 @@
 // The CodeMirror 6 editor with Folio's extensions.
 
 import { Compartment, EditorState, Extension, Transaction } from "@codemirror/state";
-import { EditorView, keymap, lineNumbers, drawSelection, highlightActiveLine } from "@codemirror/view";
+import { Decoration, DecorationSet, EditorView, MatchDecorator, ViewPlugin, ViewUpdate, keymap, lineNumbers, drawSelection, highlightActiveLine } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { markdown } from "@codemirror/lang-markdown";
 import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
@@ -50,6 +50,24 @@ export function markdownUnlessLarge(): Extension {
   ];
 }
 
+const crMarks = new MatchDecorator({ regexp: /\r/g, decoration: Decoration.mark({ class: "cm-cr" }) });
+
+/**
+ * crApart puts every "\r" in an element of its own, out of the text node
+ * of the line it ends. CodeMirror keeps an input method's composition
+ * (Chinese, Japanese, Korean, dead keys, Android keyboards) alive through
+ * a redraw of its line, such as a remote edit arriving, only when the
+ * composed text node holds no line break, and a "\r" counts as one: in a
+ * document with "\r\n" line breaks every line's text node ended in one, so
+ * an edit from someone else ended the composition, and the candidate being
+ * chosen stayed in the text beside the one chosen.
+ */
+export const crApart = ViewPlugin.fromClass(class {
+  decorations: DecorationSet;
+  constructor(view: EditorView) { this.decorations = crMarks.createDeco(view); }
+  update(u: ViewUpdate) { this.decorations = crMarks.updateDeco(u, this.decorations); }
+}, { decorations: (v) => v.decorations });
+
 export interface EditorOptions {
   parent: HTMLElement;
   lineNumbers: boolean;
@@ -86,6 +104,7 @@ export class Editor {
         lineBreaks,
         crlfSafe,
         crlfIndent,
+        crApart,
         o.onUpdate,
       ],
     });
