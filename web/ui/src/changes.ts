@@ -106,9 +106,9 @@ export function splitsCRLF(doc: Text, pos: number): boolean {
  */
 export const crlfSafe = EditorState.transactionFilter.of((tr: Transaction): Transaction | readonly TransactionSpec[] => {
   if (tr.annotation(remoteAuthor) !== undefined || (!tr.docChanged && !tr.selection)) return tr;
-  const changes = tr.docChanged ? crlfRepairs(tr) : undefined;
-  const newDoc = changes ? changes.apply(tr.newDoc) : tr.newDoc;
-  const sel = changes ? tr.newSelection.map(changes) : tr.newSelection;
+  const repair = tr.docChanged ? crlfRepairs(tr) : undefined;
+  const newDoc = repair ? repair.after.apply(tr.newDoc) : tr.newDoc;
+  const sel = repair ? tr.newSelection.map(repair.after) : tr.newSelection;
   const onward = !tr.docChanged && !tr.isUserEvent("select.pointer");
   const fix = (pos: number, from: SelectionRange | undefined) =>
     !splitsCRLF(newDoc, pos) ? pos : onward && from?.head === pos - 1 ? pos + 1 : pos - 1;
@@ -120,15 +120,26 @@ export const crlfSafe = EditorState.transactionFilter.of((tr: Transaction): Tran
     moved = true;
     return EditorSelection.range(anchor, head);
   });
-  if (!changes && !moved) return tr;
+  if (!repair && !moved) return tr;
   const selection = moved ? EditorSelection.create(ranges, sel.mainIndex) : sel;
-  // Positions in changes are on the text after tr: sequential.
-  return [tr, { changes, selection, sequential: true }];
+  if (!repair) return [tr, { selection, sequential: true }];
+  return [{
+    changes: repair.changes,
+    selection,
+    effects: tr.effects,
+    userEvent: tr.annotation(Transaction.userEvent),
+    annotations: tr.annotation(Transaction.addToHistory) === false ? Transaction.addToHistory.of(false) : [],
+    scrollIntoView: tr.scrollIntoView,
+  }];
 });
 
 /**
- * crlfRepairs returns the changes, on the text after tr, that mend the
- * "\r\n" line breaks tr left in halves, or undefined when it left none.
+ * crlfRepairs mends the "\r\n" line breaks tr leaves in halves, or returns
+ * undefined where it leaves none: changes is tr's, mended, on the text
+ * before it, and after says the same as changes made after tr's, on the
+ * text after it (through which tr's selection maps: the caret a command
+ * placed stays where it put it). Undo's and redo's carets are mapped
+ * through changes, as through any other.
  * A change that starts or ends between the "\r" and the "\n" is fine where
  * the half it keeps is paired again in the new text: the line commands
  * (Alt+ArrowUp/Down, Shift+Alt+ArrowUp/Down, Ctrl+Shift+K) take a line's
@@ -144,24 +155,35 @@ export const crlfSafe = EditorState.transactionFilter.of((tr: Transaction): Tran
  *    that start it, a blank line's "\r" among them) must not take the line
  *    break with it.
  */
-function crlfRepairs(tr: Transaction): ChangeSet | undefined {
+function crlfRepairs(tr: Transaction): { changes: ChangeSet; after: ChangeSet } | undefined {
   const doc = tr.startState.doc, newDoc = tr.newDoc;
   const paired = (pos: number) => newDoc.sliceString(pos - 1, pos + 1) === "\r\n";
-  const specs: ChangeSpec[] = [];
-  tr.changes.iterChanges((fromA, toA, fromB, toB) => {
+  const specs: ChangeSpec[] = [], after: ChangeSpec[] = [];
+  let mended = false;
+  tr.changes.iterChanges((fromA, toA, fromB, toB, insert) => {
+    let from = fromA, to = toA;
     if (fromA === toA) {
       if (splitsCRLF(doc, fromA) && !(paired(fromB) && paired(toB))) {
-        specs.push({ from: fromB - 1, to: fromB }, { from: toB, insert: "\r" });
+        from = to = fromA - 1;
+        after.push({ from: fromB - 1, to: fromB }, { from: toB, insert: "\r" });
       }
-      return;
+    } else {
+      if (splitsCRLF(doc, fromA) && !paired(fromB)) {
+        from--;
+        after.push({ from: fromB - 1, to: fromB });
+      }
+      if (splitsCRLF(doc, toA) && !paired(toB)) {
+        const deletesBreak = fromB === toB && toA - fromA === 1 && !tr.isUserEvent("delete.dedent");
+        to += deletesBreak ? 1 : -1;
+        after.push(deletesBreak ? { from: toB, to: toB + 1 } : { from: toB, insert: "\r" });
+      }
     }
-    if (splitsCRLF(doc, fromA) && !paired(fromB)) specs.push({ from: fromB - 1, to: fromB });
-    if (splitsCRLF(doc, toA) && !paired(toB)) {
-      const deletesBreak = fromB === toB && toA - fromA === 1 && !tr.isUserEvent("delete.dedent");
-      specs.push(deletesBreak ? { from: toB, to: toB + 1 } : { from: toB, insert: "\r" });
-    }
+    mended ||= from !== fromA || to !== toA;
+    specs.push({ from, to, insert });
   });
-  return specs.length === 0 ? undefined : ChangeSet.of(specs, newDoc.length, tr.startState.facet(EditorState.lineSeparator));
+  if (!mended) return undefined;
+  const sep = tr.startState.facet(EditorState.lineSeparator);
+  return { changes: ChangeSet.of(specs, doc.length, sep), after: ChangeSet.of(after, newDoc.length, sep) };
 }
 
 /**

@@ -135,3 +135,26 @@ test("line commands in a CRLF document do what they do in an LF one, with \\r\\n
     }
   }
 });
+
+// Redo puts the caret where the command's change maps the caret it started
+// from: a change mended in two steps (Enter replaces a blank line's "\r",
+// which is put back) mapped it onto the "\r" of a CRLF document.
+test("redo of Enter and Ctrl+Enter in a CRLF document puts the caret where it does in an LF one", () => {
+  const crlf = (s: string) => s.split("\n").join("\r\n");
+  for (const c of ["a\n^\nb", "a\n  ^\nb", "a^\nb", "^\nb"]) {
+    for (const [name, command] of [["Enter", insertNewlineAndIndent], ["Ctrl+Enter", insertBlankLine]] as const) {
+      const redone = (doc: string, at: number) => {
+        let state = EditorState.create({ doc, selection: { anchor: at },
+          extensions: [EditorState.lineSeparator.of("\n"), history(), markdown(), pairSafe, lineBreaks, crlfSafe, crlfIndent] });
+        const target = () => ({ state, dispatch: (tr: Transaction) => { state = tr.state; } });
+        command(target());
+        undo(target());
+        redo(target());
+        return [state.doc.toString(), state.selection.main.head];
+      };
+      const lf = c.replace("^", ""), at = c.indexOf("^");
+      const [text, head] = redone(lf, at) as [string, number];
+      assert.deepEqual(redone(crlf(lf), crlf(c).indexOf("^")), [crlf(text), crlf(text.slice(0, head)).length], `${name} on ${JSON.stringify(c)}`);
+    }
+  }
+});
