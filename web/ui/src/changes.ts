@@ -258,11 +258,11 @@ const atCRLFEnd = (view: EditorView): boolean =>
 
 /**
  * transposeAtCRLFEnd is Ctrl+T (transposeChars, macOS) where every caret is
- * at the end of a "\r\n" line: it swaps the character
- * before the caret with the line break, as transposeChars does at the end
- * of an LF line. transposeChars itself takes the end of the line to be
- * after the "\r", where crlfSafe never leaves the caret, and would swap the
- * character with the "\r" alone.
+ * at the end of a "\r\n" line: it swaps the character before the caret
+ * with the line break, as transposeChars does at the end of an LF line.
+ * transposeChars itself takes the end of the line to be after the "\r",
+ * where crlfSafe never leaves the caret, and would swap the character with
+ * the "\r" alone.
  */
 export const transposeAtCRLFEnd: StateCommand = ({ state, dispatch }) => {
   const { doc, selection } = state;

@@ -62,7 +62,7 @@ const crMarks = new MatchDecorator({ regexp: /\r/g, decoration: Decoration.mark(
  * an edit from someone else ended the composition, and the candidate being
  * chosen stayed in the text beside the one chosen.
  */
-export const crApart = ViewPlugin.fromClass(class {
+const crApart = ViewPlugin.fromClass(class {
   decorations: DecorationSet;
   constructor(view: EditorView) { this.decorations = crMarks.createDeco(view); }
   update(u: ViewUpdate) { this.decorations = crMarks.updateDeco(u, this.decorations); }
