@@ -155,8 +155,10 @@
 //     slot). Left: a power loss within that first commit, between its data
 //     and its meta page, could find the meta page before the landed one
 //     pointing at pages the commit reused.
-//   - SyncDir failing at Open fails Open. A later Open that succeeds trusts
-//     that the directory entries of the two files are durable.
+//   - SyncDir failing at Open fails Open, and so does syncing the parent of
+//     a directory Open creates for the database (MkdirAll). A later Open
+//     that succeeds trusts that the directory entries of the two files, and
+//     of the directories it created, are durable.
 //
 // An acknowledged op is therefore never lost nor changed by these
 // failures, and a replay applies each record once, in LSN order. A write

@@ -225,7 +225,11 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.CheckpointEvery <= 0 {
 		opts.CheckpointEvery = DefaultCheckpointEvery
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	mkdir := MkdirAll
+	if opts.NoSync {
+		mkdir = os.MkdirAll
+	}
+	if err := mkdir(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	bdb, err := openBolt(path, &bolt.Options{
@@ -481,4 +485,31 @@ func SyncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// MkdirAll is os.MkdirAll whose new directories survive a power loss: the
+// parent of each directory it creates is synced, as a new file's directory
+// must be. Directories that exist already are left alone, unsynced.
+func MkdirAll(dir string, perm os.FileMode) error {
+	var created []string // Deepest first.
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return err
+	}
+	for _, d := range created {
+		if err := SyncDir(filepath.Dir(d)); err != nil {
+			return fmt.Errorf("sync directory %s: %w", filepath.Dir(d), err)
+		}
+	}
+	return nil
 }

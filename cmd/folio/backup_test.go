@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -125,33 +127,97 @@ func writable(t *testing.T, dir string) {
 	}
 }
 
-// childArgsEnv, set, makes TestBackupSyncsItsDirectory the folio command
+// childArgsEnv, set, makes a test that calls runAsChild the folio command
 // run with these arguments (separated by newlines) in a child process.
 const childArgsEnv = "FOLIO_TEST_CHILD_ARGS"
 
-// TestBackupSyncsItsDirectory: after the rename that puts the backup in
-// place, the directory is synced, and a failure of that sync is reported,
-// not "backup written". The backup runs in a child under strace, which
-// fails with EIO every fsync of a descriptor of the backup's directory
-// (strace -P) and nothing else. The file is in place when the error comes,
-// so the directory sync that failed came after the rename. That the data
-// survives a real power loss is not tested.
-func TestBackupSyncsItsDirectory(t *testing.T) {
+// runAsChild, at the top of a test that calls failingDirSync, makes the
+// test binary, started as that child, the folio command.
+func runAsChild() {
 	if args := os.Getenv(childArgsEnv); args != "" {
 		os.Exit(run(context.Background(), strings.Split(args, "\n"), os.Getenv, os.Stdout, os.Stderr))
 	}
+}
+
+// failingDirSync runs the folio command args in a child (the test binary,
+// running the calling test, which calls runAsChild) under strace, which
+// fails with EIO every fsync of a descriptor of dir (strace -P) and
+// nothing else. A child that serves (it logs "listening") is stopped: its
+// process group (strace and the child) gets SIGTERM. It returns the exit code and
+// the output.
+func failingDirSync(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command("strace", "-f", "-qq", "-o", "/dev/null", "-P", dir, "-e", "trace=fsync", "-e", "inject=fsync:error=EIO",
+		os.Args[0], "-test.run=^"+t.Name()+"$")
+	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join(args, "\n"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), `"listening"`) {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		}
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String()
+}
+
+// TestBackupSyncsItsDirectory: after the rename that puts the backup in
+// place, the directory is synced, and a failure of that sync is reported,
+// not "backup written". The file is in place when the error comes, so the
+// directory sync that failed came after the rename. That the data survives
+// a real power loss is not tested.
+func TestBackupSyncsItsDirectory(t *testing.T) {
+	runAsChild()
 	data := seedData(t, "hello")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "backup.db")
-	cmd := exec.Command("strace", "-f", "-qq", "-o", "/dev/null", "-P", dir, "-e", "trace=fsync", "-e", "inject=fsync:error=EIO",
-		os.Args[0], "-test.run=^TestBackupSyncsItsDirectory$")
-	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join([]string{"backup", "--server", "http://127.0.0.1:1", "--data", data, file}, "\n"))
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "input/output error") || strings.Contains(string(out), "written") {
-		t.Fatalf("backup whose directory sync fails: %v\n%s", err, out)
+	code, out := failingDirSync(t, dir, "backup", "--server", "http://127.0.0.1:1", "--data", data, file)
+	if code != 1 || !strings.Contains(out, "input/output error") || strings.Contains(out, "written") {
+		t.Fatalf("backup whose directory sync fails: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(file); err != nil {
 		t.Errorf("the backup was not in place when its directory sync failed: %v", err)
+	}
+}
+
+// TestNewDataDirectoriesAreSynced: a data directory that serve or restore
+// creates is made durable by syncing its parent, and a failure of that sync
+// is reported: serve does not start, restore does not report success. That
+// the directory survives a real power loss is not tested.
+func TestNewDataDirectoriesAreSynced(t *testing.T) {
+	runAsChild()
+	parent := t.TempDir()
+	data := filepath.Join(parent, "data")
+	code, out := failingDirSync(t, parent, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	if code != 1 || !strings.Contains(out, "input/output error") || strings.Contains(out, `"listening"`) {
+		t.Errorf("serve creating %s whose parent's sync fails: exit %d\n%s", data, code, out)
+	}
+
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if code, _, errs := runIn(t, "backup", "--server", "http://127.0.0.1:1", "--data", seedData(t, "hello"), backup); code != 0 {
+		t.Fatalf("backup: %d %s", code, errs)
+	}
+	parent = t.TempDir()
+	data = filepath.Join(parent, "data")
+	code, out = failingDirSync(t, parent, "restore", "--data", data, backup)
+	if code != 1 || !strings.Contains(out, "input/output error") || strings.Contains(out, "restored") {
+		t.Errorf("restore creating %s whose parent's sync fails: exit %d\n%s", data, code, out)
 	}
 }

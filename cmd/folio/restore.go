@@ -57,7 +57,7 @@ func restore(ctx context.Context, backup, dir string, now time.Time, out io.Writ
 			return err
 		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := storage.MkdirAll(dir, 0o700); err != nil { // A new directory must survive with the database in it.
 		return err
 	}
 
