@@ -31,7 +31,10 @@
 //     page's own address (rootOf). So is the 307 answering a path that is
 //     not canonical (/d//x, /d/./x; canonicalPaths), which the mux would
 //     send from the server's root. The paths the API answers with (url,
-//     embedUrl, Location) start with Options.BasePath too.
+//     embedUrl, Location) start with Options.BasePath too; New ignores a
+//     BasePath that CheckBasePath refuses ("//evil.example" would make
+//     them name another host), as it ignores CORSOrigins entries that
+//     CheckCORSOrigin refuses.
 //   - HTML exports render Markdown with goldmark, sanitise with bluemonday
 //     and ship a CSP forbidding every script; no script from a document runs.
 //   - Request logs carry method, path, route, status, bytes, duration_ms

@@ -403,3 +403,34 @@ func TestNonCanonicalPathsUnderPrefix(t *testing.T) {
 		px.checkNoneEscaped(t)
 	}
 }
+
+// TestInvalidBasePathIgnored: a BasePath that CheckBasePath refuses is
+// ignored, as if empty, by a program embedding package web (cmd/folio
+// refuses it at start): the URLs the API answers with and the redirects to
+// clean paths stay on this server, never naming another host ("//evil.example/d/x").
+func TestInvalidBasePathIgnored(t *testing.T) {
+	for _, base := range []string{"//", "//evil.example", "///", `/\evil.example`, "folio", "https://evil.example/folio"} {
+		if CheckBasePath(base) == nil {
+			t.Errorf("CheckBasePath(%q) accepts it", base)
+		}
+		env := newEnv(t, func(o *Options) { o.BasePath = base })
+		resp, err := http.Post(env.url+"/api/v1/docs", "application/json", strings.NewReader(`{"id":"doc","text":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := response{resp.StatusCode, resp.Header, must(io.ReadAll(resp.Body))}
+		resp.Body.Close()
+		if r.status != http.StatusCreated {
+			t.Fatalf("BasePath %q: create: %d %s", base, r.status, r.body)
+		}
+		var c createResponse
+		r.json(t, &c)
+		if c.URL != "/d/doc" || c.EmbedURL != "/embed/doc" || r.header.Get("Location") != "/api/v1/docs/doc" {
+			t.Errorf("BasePath %q: url %q, embedUrl %q, Location %q; want them without a prefix",
+				base, c.URL, c.EmbedURL, r.header.Get("Location"))
+		}
+		if loc := getURL(t, env.url+"/d//doc").header.Get("Location"); strings.HasPrefix(loc, "//") || strings.Contains(loc, "evil") {
+			t.Errorf("BasePath %q: /d//doc redirected to %q", base, loc)
+		}
+	}
+}

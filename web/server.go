@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"path"
 	"runtime"
 	"strings"
@@ -74,7 +75,9 @@ type Options struct {
 	// with (url and embedUrl of POST /api/v1/docs and of share, the
 	// Location of a created document), which clients follow from the
 	// proxy's side. The pages need none: they name everything relative to
-	// their own address. A trailing "/" is ignored; empty: none.
+	// their own address. A trailing "/" is ignored; empty: none. A value
+	// that CheckBasePath refuses is ignored as if empty: put before those
+	// paths it could name another host ("//evil.example").
 	BasePath string
 	// AllowedHosts are the host names, beyond IP literals, localhost and
 	// *.localhost, that requests may name in their Host header (host.go):
@@ -140,10 +143,31 @@ func (o *Options) setDefaults() {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
+	if CheckBasePath(o.BasePath) != nil {
+		o.BasePath = ""
+	}
 	o.BasePath = strings.TrimSuffix(o.BasePath, "/")
 	if len(o.EmbedOrigins) == 0 {
 		o.EmbedOrigins = []string{"*"}
 	}
+}
+
+// CheckBasePath reports whether p can be Options.BasePath: empty, "/", or
+// a clean absolute URL path (a trailing "/" aside) that needs no escaping,
+// since it is put as it is before the paths in the API's answers. What is
+// left once the trailing "/" is dropped must not end in "/" either: from
+// "//" it would keep "/", and every path the API answers with would start
+// with "//", a URL naming another host ("//d/notes" is the host d).
+func CheckBasePath(p string) error {
+	if p == "" || p == "/" {
+		return nil
+	}
+	trimmed := strings.TrimSuffix(p, "/")
+	if !strings.HasPrefix(trimmed, "/") || strings.HasSuffix(trimmed, "/") || path.Clean(trimmed) != trimmed ||
+		(&url.URL{Path: p}).EscapedPath() != p {
+		return errors.New("must be an absolute path such as /folio: no query, fragment, escapes, empty, \".\" or \"..\" segments")
+	}
+	return nil
 }
 
 // Server is Folio's HTTP front: REST, SSE, polling, the WebSocket upgrade,

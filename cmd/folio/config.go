@@ -318,8 +318,8 @@ func (c Config) Validate() error {
 			bad("--allowed-hosts %q %v", h, err)
 		}
 	}
-	if !basePath(c.BasePath) {
-		bad("--base-path %q must be an absolute path such as /folio: no query, fragment, escapes, empty, \".\" or \"..\" segments", c.BasePath)
+	if err := web.CheckBasePath(c.BasePath); err != nil {
+		bad("--base-path %q %v", c.BasePath, err)
 	}
 	if c.MaxWait < time.Second || c.MaxWait%time.Second != 0 {
 		bad("--max-wait must be whole seconds, at least 1s (clients ask for ?wait= in seconds)")
@@ -411,21 +411,6 @@ func embedOrigin(o string) bool {
 	}
 	host := strings.TrimPrefix(u.Hostname(), "*.")
 	return host != "" && !strings.Contains(host, "*") && (u.Path == "" || u.Path == "/")
-}
-
-// basePath reports whether p is empty, "/", or a clean absolute URL path
-// (a trailing "/" aside) that needs no escaping: it is put as it is before
-// paths in the API's answers. What is left once web drops the trailing "/"
-// must not end in "/" either: from "//" it would keep "/", and every path
-// the API answers with would start with "//", a URL naming another host
-// ("//d/notes" is the host d).
-func basePath(p string) bool {
-	if p == "" || p == "/" {
-		return true
-	}
-	trimmed := strings.TrimSuffix(p, "/")
-	return strings.HasPrefix(trimmed, "/") && !strings.HasSuffix(trimmed, "/") && path.Clean(trimmed) == trimmed &&
-		(&url.URL{Path: p}).EscapedPath() == p
 }
 
 // trustedProxies parses TrustedProxies: CIDRs, or bare addresses (one host).
