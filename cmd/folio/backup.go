@@ -32,9 +32,10 @@ func runBackup(ctx context.Context, e env) error {
 			"Writes a hot, consistent copy of the database to <file>: through the running server's\n"+
 			"GET /api/v1/admin/backup, or, when no server answers at --server, by reading --data directly\n"+
 			"(writing nothing to it: a read-only copy works). The copy is written to a temporary file beside\n"+
-			"<file>, synced, then renamed, and the directory synced: a failed or interrupted backup leaves\n"+
+			"<file>, synced, then put in place, and the directory synced: a failed or interrupted backup leaves\n"+
 			"<file> as it was. An existing <file> is replaced only with --force, so that a mistyped name\n"+
-			"(or backup typed for restore) cannot overwrite the one good copy.")
+			"(or backup typed for restore) cannot overwrite the one good copy, even one that appears while\n"+
+			"the backup runs.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, e.args)

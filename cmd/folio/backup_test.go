@@ -131,23 +131,30 @@ func writable(t *testing.T, dir string) {
 // run with these arguments (separated by newlines) in a child process.
 const childArgsEnv = "FOLIO_TEST_CHILD_ARGS"
 
-// runAsChild, at the top of a test that calls failingDirSync, makes the
-// test binary, started as that child, the folio command.
+// runAsChild, at the top of a test that calls faulted, makes the test
+// binary, started as that child, the folio command.
 func runAsChild() {
 	if args := os.Getenv(childArgsEnv); args != "" {
 		os.Exit(run(context.Background(), strings.Split(args, "\n"), os.Getenv, os.Stdout, os.Stderr))
 	}
 }
 
-// failingDirSync runs the folio command args in a child (the test binary,
-// running the calling test, which calls runAsChild) under strace, which
-// fails with EIO every fsync of a descriptor of dir (strace -P) and
-// nothing else. A child that serves (it logs "listening") is stopped: its
-// process group (strace and the child) gets SIGTERM. It returns the exit code and
-// the output.
+// failingDirSync runs the folio command args in a child under strace,
+// which fails with EIO every fsync of a descriptor of dir and nothing else.
 func failingDirSync(t *testing.T, dir string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command("strace", "-f", "-qq", "-o", "/dev/null", "-P", dir, "-e", "trace=fsync", "-e", "inject=fsync:error=EIO",
+	return faulted(t, dir, "fsync", "EIO", args...)
+}
+
+// faulted runs the folio command args in a child (the test binary, running
+// the calling test, which calls runAsChild) under strace, which fails with
+// errno the syscalls (strace's -e trace syntax) that name path or one of
+// its descriptors (strace -P), and nothing else. A child that serves (it
+// logs "listening") is stopped: its process group (strace and the child)
+// gets SIGTERM. It returns the exit code and the output.
+func faulted(t *testing.T, path, syscalls, errno string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command("strace", "-f", "-qq", "-o", "/dev/null", "-P", path, "-e", "trace="+syscalls, "-e", "inject="+syscalls+":error="+errno,
 		os.Args[0], "-test.run=^"+t.Name()+"$")
 	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join(args, "\n"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -219,5 +226,33 @@ func TestNewDataDirectoriesAreSynced(t *testing.T) {
 	code, out = failingDirSync(t, parent, "restore", "--data", data, backup)
 	if code != 1 || !strings.Contains(out, "input/output error") || strings.Contains(out, "restored") {
 		t.Errorf("restore creating %s whose parent's sync fails: exit %d\n%s", data, code, out)
+	}
+}
+
+// TestBackupNeverReplacesAFileThatAppears: without --force, a file that
+// appears after backup's last look (another backup, a copy) is left as it
+// is, not replaced by the final step. The child runs under strace, which
+// answers every stat of the file "no such file", as if it were created
+// just after each look: the final step (a link, which fails when the name
+// exists) must refuse it itself.
+func TestBackupNeverReplacesAFileThatAppears(t *testing.T) {
+	runAsChild()
+	data := seedData(t, "hello")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "backup.db")
+	const good = "the one good backup"
+	if err := os.WriteFile(file, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := faulted(t, file, "%stat,%lstat,%fstat", "ENOENT", "backup", "--server", "http://127.0.0.1:1", "--data", data, file)
+	if code != 1 || !strings.Contains(out, "exists; pass --force") || strings.Contains(out, "written") {
+		t.Errorf("backup over a file it did not see: exit %d\n%s", code, out)
+
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != good {
+		t.Errorf("the existing file became %d bytes (%v)", len(b), err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left beside it: %v", entries)
 	}
 }

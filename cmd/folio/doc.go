@@ -21,8 +21,10 @@
 // applied), export and backup with storage.OpenReadOnly (the journal's
 // records are held in memory and read with bbolt's; backup's copy has
 // them applied, in a scratch copy in the temporary directory). Files they
-// write are written beside their name, synced, renamed into place and
-// their directory synced (writeOut), and backup replaces an existing file only with --force. restore
+// write are written beside their name, synced, put in place and their
+// directory synced (writeOut); backup replaces an existing file only with
+// --force (a rename), and without it links the copy to the name, which
+// fails rather than replace a file that appeared meanwhile. restore
 // needs the server stopped, replays the current database's journal into
 // it and keeps both aside. Commands run in-process against their own env (arguments,
 // environment, output), which is how the tests call them.

@@ -70,11 +70,14 @@ func parseVersion(s string) (uint64, error) {
 }
 
 // writeOut writes through f to stdout, or to file via a temporary file in
-// its directory, synced, renamed into place, and the directory synced so
-// that the new name survives a power loss. A failure or an interrupt (ctx)
-// before the rename leaves file as it was and no partial file; a failing
-// directory sync after it is an error too. Without replace an existing
-// file is refused, before f runs and again before the rename.
+// its directory, synced, put in place, and the directory synced so that the
+// new name survives a power loss. A failure or an interrupt (ctx) before
+// the temporary file is in place leaves file as it was and no partial
+// file; a failing directory sync after it is an error too. With replace the
+// temporary file is renamed over file. Without it an existing file is
+// refused before f runs, and the temporary file is linked to file's name,
+// which fails if a file of that name appeared meanwhile, never replacing
+// it, then unlinked.
 func writeOut(file string, stdout io.Writer, replace bool, f func(io.Writer) error) error {
 	if file == "" {
 		return f(stdout)
@@ -98,16 +101,27 @@ func writeOut(file string, stdout io.Writer, replace bool, f func(io.Writer) err
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	// Checked again: the file may have appeared while f ran (another backup).
-	if err := refuseExisting(file, replace); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
+	if err := putInPlace(tmp.Name(), file, replace); err != nil {
 		return err
 	}
 	// The new name is durable only once its directory is: without this a
 	// power loss just after "backup written" may find no file.
 	return storage.SyncDir(filepath.Dir(file))
+}
+
+// putInPlace renames tmp to file, or, without replace, links it there and
+// removes tmp: a link, unlike a rename, fails when file exists, so a file
+// that appeared after refuseExisting looked (another backup) is kept.
+func putInPlace(tmp, file string, replace bool) error {
+	if replace {
+		return os.Rename(tmp, file)
+	}
+	if err := os.Link(tmp, file); errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s exists; pass --force to replace it", file)
+	} else if err != nil {
+		return err
+	}
+	return os.Remove(tmp)
 }
 
 // refuseExisting is an error when file exists and may not be replaced.
