@@ -30,11 +30,12 @@
 //     Options.BasePath, the prefix, when it is set, else relative to the
 //     page's own address (rootOf). So is the 307 answering a path that is
 //     not canonical (/d//x, /d/./x; canonicalPaths), which the mux would
-//     send from the server's root. The paths the API answers with (url,
-//     embedUrl, Location) start with Options.BasePath too; New ignores a
-//     BasePath that CheckBasePath refuses ("//evil.example" would make
-//     them name another host), as it ignores CORSOrigins entries that
-//     CheckCORSOrigin refuses.
+//     send from the server's root; /api itself gets the API's 404, not the
+//     mux's redirect to /api/ from that root. The paths the API answers
+//     with (url, embedUrl, Location) start with Options.BasePath too; New
+//     ignores a BasePath that CheckBasePath refuses ("//evil.example"
+//     would make them name another host), as it ignores CORSOrigins
+//     entries that CheckCORSOrigin refuses.
 //   - HTML exports render Markdown with goldmark, sanitise with bluemonday
 //     and ship a CSP forbidding every script; no script from a document runs.
 //   - Request logs carry method, path, route, status, bytes, duration_ms

@@ -434,3 +434,46 @@ func TestInvalidBasePathIgnored(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIRootUnderPrefix: /api itself, through a prefix-stripping proxy,
+// answers the API's JSON 404 like any unknown API path, whatever the
+// method, instead of the mux's redirect to /api/ from the server's root,
+// which left the prefix. Other API paths answer as before: 404 when
+// unknown, 405 with Allow when known but asked with another method.
+func TestAPIRootUnderPrefix(t *testing.T) {
+	env := newEnv(t, nil)
+	px := newPrefixProxy(t, env.url)
+	do := func(method, u string) response {
+		t.Helper()
+		req, err := http.NewRequest(method, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return response{resp.StatusCode, resp.Header, must(io.ReadAll(resp.Body))}
+	}
+	for _, c := range []struct{ method, path, code, allow string }{
+		{http.MethodGet, "api", "not_found", ""},
+		{http.MethodPost, "api", "not_found", ""},
+		{http.MethodDelete, "api", "not_found", ""},
+		{http.MethodGet, "api/v1/nope", "not_found", ""},
+		{http.MethodDelete, "api/v1/docs", "method_not_allowed", "GET, HEAD, POST"},
+	} {
+		r := do(c.method, px.url+c.path)
+		want := http.StatusNotFound
+		if c.allow != "" {
+			want = http.StatusMethodNotAllowed
+		}
+		if r.status != want || r.errCode() != c.code || r.header.Get("Allow") != c.allow ||
+			r.header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s /folio/%s: %d %q Allow %q nosniff %q; want %d %s Allow %q", c.method, c.path, r.status, r.errCode(),
+				r.header.Get("Allow"), r.header.Get("X-Content-Type-Options"), want, c.code, c.allow)
+		}
+	}
+	px.checkNoneEscaped(t)
+}

@@ -314,6 +314,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/v1/docs/{id}/share", s.handleShare)
 	mux.HandleFunc("GET /api/v1/admin/backup", limited(exports, s.handleBackup))
 	mux.HandleFunc(apiCatchAll, s.handleAPINotFound)
+	mux.HandleFunc(apiRoot, s.handleAPINotFound)
 
 	s.routePages(mux)
 	return mux
@@ -325,6 +326,11 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 
 // apiCatchAll is the pattern answering unknown API paths in JSON.
 const apiCatchAll = "/api/"
+
+// apiRoot is /api itself, answered as an unknown API path. Without its
+// own pattern the mux would redirect it to /api/ from the server's root,
+// which leaves the prefix of a proxy serving Folio under a path it strips.
+const apiRoot = "/api"
 
 // readyProbeID is a document id read by /readyz to prove the store answers;
 // it need not exist.
@@ -367,7 +373,7 @@ func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != apiCatchAll {
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != apiCatchAll && pattern != apiRoot {
 			allow = append(allow, m)
 			if m == http.MethodGet { // A GET pattern serves HEAD too.
 				allow = append(allow, http.MethodHead)
