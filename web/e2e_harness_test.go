@@ -110,6 +110,18 @@ func (tb *tab) viewport(t *testing.T, width, height int64) {
 	}
 }
 
+// touch makes the tab's screen a touch screen (pointer: coarse), as a phone's.
+func (tb *tab) touch(t *testing.T) {
+	t.Helper()
+	ctx, cancel := tb.bounded()
+	defer cancel()
+	_, err := chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{
+		Enabled: true, MaxTouchPoints: 5})
+	if err != nil {
+		t.Fatalf("touch screen: %v", err)
+	}
+}
+
 // navigate loads url in the tab.
 func (tb *tab) navigate(t *testing.T, url string) {
 	t.Helper()
