@@ -5,7 +5,9 @@ package web
 // schemes.
 
 import (
+	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -14,9 +16,11 @@ var phoneSizes = [][2]int64{{360, 740}, {768, 1024}}
 
 func TestPagesOnPhone(t *testing.T) {
 	env := newEnv(t, nil)
+	proxy := newCutProxy(t, env.ts.Listener.Addr().String())
 	b := newBrowser(t)
 
 	t.Run("LongNamesKeepTheirLabelsInTheEditor", func(t *testing.T) { testPhoneLabels(t, env, b) })
+	t.Run("TouchTargetsFitAFinger", func(t *testing.T) { testTouchTargets(t, env, proxy, b) })
 }
 
 // phoneTab opens url in a tab emulating a touch screen of size, preferring
@@ -48,4 +52,66 @@ func testPhoneLabels(t *testing.T, env *testEnv, b *browser) {
 				l.getBoundingClientRect()))
 		)([...document.querySelectorAll('.cm-remote-label')]) && document.scrollingElement.scrollWidth <= innerWidth`)
 	}
+}
+
+// smallTargets lists the page's visible controls (buttons, links, fields)
+// smaller than 40 × 40 CSS pixels, too small for a finger, and its fields
+// whose text is under 16px, into which iOS zooms when they get the focus.
+const smallTargets = `[...document.querySelectorAll('button, a[href], input')].filter(e => e.checkVisibility() &&
+	!e.closest('.visually-hidden')).flatMap(e => (r => [
+		...(r.width < 40 || r.height < 40 ? [(e.id || e.textContent.trim() || e.tagName) + ' ' + Math.round(r.width) + 'x' + Math.round(r.height)] : []),
+		...(e.tagName === 'INPUT' && e.type === 'text' && parseFloat(getComputedStyle(e).fontSize) < 16 ? [e.id + ' text ' + getComputedStyle(e).fontSize] : []),
+	])(e.getBoundingClientRect())).join(', ')`
+
+// testTouchTargets: on a touch screen, phone or tablet, light or dark,
+// every control of the landing page, the editor (its side panel open), the
+// read-only page, the embed offline (Retry now) and an error page is at
+// least 40px square, no field's text is small enough for iOS to zoom into
+// it, and nothing is wider than the screen. The side panel's × grows
+// without covering the field beside it.
+func testTouchTargets(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
+	id := env.create("touch-targets", "Some text.\n")
+	saved := `document.getElementById('status').dataset.state === 'saved'`
+	pages := []struct{ name, path, ready string }{
+		{"landing", "/", `document.getElementById('new-doc') !== null`},
+		{"editor", "/d/" + id + "?name=Pat", saved + ` && document.getElementById('readonly-link').value !== ''`},
+		{"read-only page", "/d/" + id + "?readonly=1&name=Vera", saved},
+		{"error page", "/d/" + strings.Repeat("x", 80), `document.querySelector('.error-page') !== null`},
+	}
+	check := func(tab *tab, what string) {
+		t.Helper()
+		if small := tab.evalString(t, smallTargets); small != "" {
+			t.Errorf("%s: too small for a finger: %s", what, small)
+		}
+		if w := tab.evalInt(t, `document.scrollingElement.scrollWidth - innerWidth`); w > 0 {
+			t.Errorf("%s: %dpx wider than the screen", what, w)
+		}
+	}
+	for _, size := range phoneSizes {
+		for _, scheme := range []string{"light", "dark"} {
+			for _, p := range pages {
+				tab := phoneTab(t, b, size, scheme, env.url+p.path)
+				what := fmt.Sprintf("%s at %dx%d, %s", p.name, size[0], size[1], scheme)
+				tab.waitJS(t, what+" ready", p.ready)
+				check(tab, what)
+				if p.name == "editor" {
+					tab.eval(t, `document.getElementById('panel-toggle').click()`)
+					tab.waitJS(t, what+": the panel open", `document.querySelector('.app.panel-open') !== null`)
+					check(tab, what+" with its panel open")
+					// × at the sheet's top right leaves the colour beneath it to a tap.
+					if tab.evalInt(t, `(c => (r => document.elementFromPoint(r.right - 4, r.top + 4) === c ? 1 : 0)(
+						c.getBoundingClientRect()))(document.getElementById('user-color'))`) != 1 {
+						t.Errorf("%s: × covers the colour field", what)
+					}
+				}
+			}
+		}
+	}
+	tab := phoneTab(t, b, phoneSizes[0], "light", proxy.url+"/embed/"+id+"?name=Emma")
+	tab.waitSaved(t)
+	proxy.cut()
+	tab.waitJS(t, "the embed offline, Retry now shown", `!document.getElementById('retry-now').hidden`)
+	check(tab, "the embed offline")
+	proxy.restore()
+	tab.waitSaved(t)
 }
