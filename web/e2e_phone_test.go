@@ -60,12 +60,13 @@ func testPhoneLabels(t *testing.T, env *testEnv, b *browser) {
 const smallTargets = `[...document.querySelectorAll('button, a[href], input')].filter(e => e.checkVisibility() &&
 	!e.closest('.visually-hidden')).flatMap(e => (r => [
 		...(r.width < 40 || r.height < 40 ? [(e.id || e.textContent.trim() || e.tagName) + ' ' + Math.round(r.width) + 'x' + Math.round(r.height)] : []),
+		...(e.tagName === 'BUTTON' && e.scrollWidth > e.clientWidth ? [(e.id || e.textContent.trim()) + ' cut short'] : []),
 		...(e.tagName === 'INPUT' && e.type === 'text' && parseFloat(getComputedStyle(e).fontSize) < 16 ? [e.id + ' text ' + getComputedStyle(e).fontSize] : []),
 	])(e.getBoundingClientRect())).join(', ')`
 
 // testTouchTargets: on a touch screen, phone or tablet, light or dark,
 // every control of the landing page, the editor (its side panel open), the
-// read-only page, the embed offline (Retry now) and an error page is at
+// read-only page, the editor and embed offline (Retry now) and an error page is at
 // least 40px square, no field's text is small enough for iOS to zoom into
 // it, and nothing is wider than the screen. The side panel's × grows
 // without covering the field beside it.
@@ -107,11 +108,20 @@ func testTouchTargets(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 			}
 		}
 	}
-	tab := phoneTab(t, b, phoneSizes[0], "light", proxy.url+"/embed/"+id+"?name=Emma")
-	tab.waitSaved(t)
+	// Offline, Retry now joins the status (and, on the editor, People & share).
+	var tabs []*tab
+	for _, page := range []string{"/d/", "/embed/"} {
+		tab := phoneTab(t, b, phoneSizes[0], "light", proxy.url+page+id+"?name=Emma")
+		tab.waitSaved(t)
+		tabs = append(tabs, tab)
+	}
 	proxy.cut()
-	tab.waitJS(t, "the embed offline, Retry now shown", `!document.getElementById('retry-now').hidden`)
-	check(tab, "the embed offline")
+	for _, tab := range tabs {
+		tab.waitJS(t, "offline, Retry now shown", `!document.getElementById('retry-now').hidden`)
+		check(tab, tab.url+" offline")
+	}
 	proxy.restore()
-	tab.waitSaved(t)
+	for _, tab := range tabs {
+		tab.waitSaved(t)
+	}
 }
