@@ -20,6 +20,7 @@ func TestPagesOnPhone(t *testing.T) {
 	b := newBrowser(t)
 
 	t.Run("LongNamesKeepTheirLabelsInTheEditor", func(t *testing.T) { testPhoneLabels(t, env, b) })
+	t.Run("UnbrokenNameWrapsInPeopleList", func(t *testing.T) { testUnbrokenName(t, env, b) })
 	t.Run("TouchTargetsFitAFinger", func(t *testing.T) { testTouchTargets(t, env, proxy, b) })
 }
 
@@ -124,4 +125,22 @@ func testTouchTargets(t *testing.T, env *testEnv, proxy *cutProxy, b *browser) {
 	for _, tab := range tabs {
 		tab.waitSaved(t)
 	}
+}
+
+// testUnbrokenName: a name of 64 letters without a space (the longest a
+// name can be) wraps in the people list, on a phone's sheet and in a
+// desktop's side panel, rather than run out of the panel.
+func testUnbrokenName(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("unbroken-name", "text")
+	name := strings.Repeat("W", 64)
+	const fits = `(ul => ul.scrollWidth <= ul.clientWidth && ul.textContent.includes('WWWW') &&
+		[...ul.querySelectorAll('li')].every(li => li.getBoundingClientRect().right <= ul.getBoundingClientRect().right))(
+		document.getElementById('participants')) && document.scrollingElement.scrollWidth <= innerWidth`
+	phone := phoneTab(t, b, phoneSizes[0], "light", env.url+"/d/"+id+"?name="+name)
+	phone.waitSaved(t)
+	phone.eval(t, `document.getElementById('panel-toggle').click()`)
+	phone.waitJS(t, "the name wrapped on the phone's sheet", `document.querySelector('.app.panel-open') !== null && `+fits)
+	desktop := b.open(t, env.url+"/d/"+id+"?name=Pat")
+	desktop.waitSaved(t)
+	desktop.waitJS(t, "the name wrapped in the desktop's side panel", `document.querySelectorAll('#participants li').length === 2 && `+fits)
 }
