@@ -20,6 +20,7 @@ func TestPagesOnPhone(t *testing.T) {
 	b := newBrowser(t)
 
 	t.Run("LongNamesKeepTheirLabelsInTheEditor", func(t *testing.T) { testPhoneLabels(t, env, b) })
+	t.Run("LabelAtTheRightEdgeStaysInside", func(t *testing.T) { testLabelAtEdge(t, env, b) })
 	t.Run("UnbrokenNameWrapsInPeopleList", func(t *testing.T) { testUnbrokenName(t, env, b) })
 	t.Run("TouchTargetsFitAFinger", func(t *testing.T) { testTouchTargets(t, env, proxy, b) })
 }
@@ -143,4 +144,22 @@ func testUnbrokenName(t *testing.T, env *testEnv, b *browser) {
 	desktop := b.open(t, env.url+"/d/"+id+"?name=Pat")
 	desktop.waitSaved(t)
 	desktop.waitJS(t, "the name wrapped in the desktop's side panel", `document.querySelectorAll('#participants li').length === 2 && `+fits)
+}
+
+// testLabelAtEdge: a peer's caret at the end of a line that fills
+// a phone's width has its name label moved left to end at the editor's
+// edge, rather than run past it, cut off, and make the text scroll
+// sideways under a finger.
+func testLabelAtEdge(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("label-at-edge", "# Notes\n\nabcdefghijklmnopqrstuvwxy\nshort\n")
+	peer := b.open(t, env.url+"/d/"+id+"?name=Maximilian")
+	peer.waitSaved(t)
+	peer.eval(t, `folio.view.dispatch({selection: {anchor: folio.view.state.doc.toString().indexOf('y')}}), folio.view.focus()`)
+	for _, page := range []string{"/d/", "/embed/"} {
+		tab := phoneTab(t, b, phoneSizes[0], "light", env.url+page+id+"?name=Pat")
+		tab.waitSaved(t)
+		tab.waitJS(t, page+": the label inside the editor, no sideways scroll", `(s => (l => l !== null &&
+			l.getBoundingClientRect().right <= s.getBoundingClientRect().left + s.clientWidth + 0.5 && s.scrollWidth <= s.clientWidth)(
+			document.querySelector('.cm-remote-label')))(document.querySelector('.cm-scroller'))`)
+	}
 }

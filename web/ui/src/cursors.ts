@@ -5,7 +5,7 @@
 // The peer's name is always set with textContent, never parsed as HTML.
 
 import { EditorState, StateEffect, StateField, Text, Transaction, Annotation } from "@codemirror/state";
-import { Decoration, DecorationSet, EditorView, WidgetType } from "@codemirror/view";
+import { Decoration, DecorationSet, EditorView, ViewPlugin, ViewUpdate, WidgetType } from "@codemirror/view";
 
 export interface Peer {
   session: string;
@@ -141,14 +141,43 @@ function decorate(peers: Map<string, Shown>, doc: Text): DecorationSet {
   return Decoration.set(ranges, true);
 }
 
+// A label runs right from its caret. Near the editor's right edge (on a
+// phone, any line that fills the width) it would be cut off and widen the
+// scroller, so the text would scroll sideways under a finger: it is moved
+// left to end at the edge instead.
+const labelsInside = ViewPlugin.fromClass(class {
+  constructor(view: EditorView) { this.place(view); }
+  update(u: ViewUpdate) {
+    if (u.docChanged || u.geometryChanged || u.viewportChanged || u.startState.field(peersField) !== u.state.field(peersField)) {
+      this.place(u.view);
+    }
+  }
+  place(view: EditorView) {
+    view.requestMeasure({
+      key: this,
+      read: (v) => {
+        const s = v.scrollDOM, edge = s.getBoundingClientRect().left + s.clientWidth;
+        // How far the label's right end, at its usual left (-2px, folio.css, from inside the
+        // caret's 2px border), is past the edge.
+        return [...v.contentDOM.querySelectorAll<HTMLElement>(".cm-remote-label")].map((label) => ({
+          label, over: label.parentElement!.getBoundingClientRect().left + label.getBoundingClientRect().width - edge,
+        }));
+      },
+      write: (labels) => {
+        for (const { label, over } of labels) label.style.left = over > 0 ? `${-2 - over}px` : "";
+      },
+    });
+  }
+});
+
 /** The peers and their decorations. */
-export const peersField = StateField.define<{ peers: Map<string, Shown>; deco: DecorationSet }>({
+export const peersField: StateField<{ peers: Map<string, Shown>; deco: DecorationSet }> = StateField.define({
   create: () => ({ peers: new Map(), deco: Decoration.none }),
   update(value, tr) {
     const peers = mapPeers(value.peers, tr);
     return peers === value.peers ? value : { peers, deco: decorate(peers, tr.state.doc) };
   },
-  provide: (f) => EditorView.decorations.from(f, (v) => v.deco),
+  provide: (f) => [EditorView.decorations.from(f, (v) => v.deco), labelsInside],
 });
 
 /** The peers currently known to the editor state. */
