@@ -74,10 +74,11 @@ type Options struct {
 	// https://example.com/folio/). It goes before the paths the API answers
 	// with (url and embedUrl of POST /api/v1/docs and of share, the
 	// Location of a created document), which clients follow from the
-	// proxy's side. The pages need none: they name everything relative to
-	// their own address. A trailing "/" is ignored; empty: none. A value
-	// that CheckBasePath refuses is ignored as if empty: put before those
-	// paths it could name another host ("//evil.example").
+	// proxy's side. The pages work without it, naming everything relative
+	// to their own address; with it they and the clean-path redirect name
+	// Folio's root by it (folioRoot). A trailing "/" is ignored; empty:
+	// none. A value that CheckBasePath refuses is ignored as if empty: put
+	// before those paths it could name another host ("//evil.example").
 	BasePath string
 	// AllowedHosts are the host names, beyond IP literals, localhost and
 	// *.localhost, that requests may name in their Host header (host.go):
