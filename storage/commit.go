@@ -450,7 +450,7 @@ func (db *DB) journalBatch(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
-	at, err := db.writeGroup()
+	at, bboltFull, err := db.writeGroup()
 	if err == nil && db.commitHook != nil {
 		err = db.commitHook() // As if the fdatasync failed: the records are in the file.
 	}
@@ -458,10 +458,15 @@ func (db *DB) journalBatch(batch []*writeReq) {
 	db.ckTo = jr.next - 1
 	if err != nil {
 		db.jrBroken = true // Until a checkpoint spends the LSNs of what failed.
-		db.checkpoint()    // Before the replies: a caller told of the failure finds them spent,
+		// Before the replies, so that a caller told of the failure finds
+		// them spent: a checkpoint, unless writeGroup's failed just now
+		// (bbolt is full too; it is not tried again at once). Without one,
+		// the group is cut off from a replay; only if this fails as well
+		// may a crash before the next checkpoint replay it.
+		if !bboltFull {
+			db.checkpoint()
+		}
 		if db.ckTo != db.applied {
-			// or, when that failed too, cut off from a replay. Only if this
-			// fails as well may a crash before the next checkpoint replay them.
 			_ = jr.void(at)
 		}
 		for _, r := range live {
@@ -493,20 +498,21 @@ func (db *DB) journalBatch(batch []*writeReq) {
 // bbolt may have room where the journal has none, and the journal then
 // starts again at its header, so the retried write needs no growth. The
 // failed growth wrote zeros past every record and nothing of the group,
-// whose LSNs the checkpoint therefore leaves free.
-func (db *DB) writeGroup() (at int64, err error) {
+// whose LSNs the checkpoint therefore leaves free. bboltFull reports that
+// this checkpoint failed, so that the caller does not try another at once.
+func (db *DB) writeGroup() (at int64, bboltFull bool, err error) {
 	jr := db.jr
 	if err := jr.grow(jr.off + int64(len(jr.buf))); err != nil {
 		if int64(journalHead+len(jr.buf)) > jr.size {
-			return jr.off, err // A checkpoint would not make room.
+			return jr.off, false, err // A checkpoint would not make room.
 		}
 		db.checkpoint()
 		if db.ckTo != db.applied {
-			return jr.off, err // bbolt has no room either.
+			return jr.off, true, err // bbolt has no room either.
 		}
 	}
 	at = jr.off
-	return at, jr.write()
+	return at, false, jr.write()
 }
 
 // applyJournal writes the journaled records to tx and records the journal as

@@ -114,8 +114,10 @@
 //     blocks. The growth wrote only zeros past every record, so nothing of
 //     the group is in the file and the checkpoint leaves its LSNs free; the
 //     group is acknowledged after this write's fdatasync, as any other.
-//     When the checkpoint fails too, or the group is larger than the file,
-//     the group fails as below.
+//     When the checkpoint fails too, the group fails as below, that failed
+//     checkpoint standing for the one that follows the failure there (bbolt
+//     is not tried twice at once); when the group is larger than the file,
+//     it fails as below.
 //   - A failed journal write fails its whole group and stops the journal
 //     until a checkpoint records the group's LSNs as applied without
 //     applying them: what was reported failed is never replayed. The

@@ -539,7 +539,9 @@ func TestJournalVoidedGroupStaysDead(t *testing.T) {
 // Append that would fit in it from its start. When bbolt has room, the
 // committer checkpoints and journals the Append at the start, acknowledged
 // only once written there, and durable; the file never grows. When bbolt
-// is full too, the Append fails and is never replayed.
+// is full too, the Append fails and is never replayed, and the one failed
+// checkpoint counts once in Stats.CheckpointFailures (the committer once
+// tried bbolt again at once and counted two).
 func TestJournalFullCheckpoints(t *testing.T) {
 	for _, name := range []string{"bbolt has room", "bbolt full too"} {
 		t.Run(name, func(t *testing.T) {
@@ -585,6 +587,11 @@ func TestJournalFullCheckpoints(t *testing.T) {
 			case "bbolt full too":
 				if !errors.Is(err, syscall.ENOSPC) {
 					t.Fatalf("Append: %v, want ENOSPC", err)
+				}
+				// One checkpoint tried, to make room; bbolt being full, it
+				// failed, and the committer does not try again at once.
+				if st := db.Stats(); st.Checkpoints != 0 || st.CheckpointFailures != 1 {
+					t.Fatalf("%d checkpoints, %d failed; want the one that failed to make room", st.Checkpoints, st.CheckpointFailures)
 				}
 				w.rollback(1)
 			}
