@@ -107,14 +107,11 @@ func checkJournal(ctx context.Context, tx *bolt.Tx, path string, todo []journale
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		recordErr := func(err error) error {
-			return fmt.Errorf("%s: record %d (%s@%d..%d): %v: %w", path, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
-		}
 		d := docs[j.id]
 		if d == nil {
 			m, err := getMeta(tx, "append", j.id)
 			if err != nil {
-				return recordErr(err)
+				return j.recordError(path, err)
 			}
 			d = &journaledDoc{head: m.Version}
 			if text, err := storedText(ctx, tx, m); err == nil {
@@ -124,7 +121,7 @@ func checkJournal(ctx context.Context, tx *bolt.Tx, path string, todo []journale
 			order = append(order, j.id)
 		}
 		if j.first != d.head+1 {
-			return recordErr(fmt.Errorf("head is %d: %w", d.head, ErrVersionConflict))
+			return j.recordError(path, fmt.Errorf("head is %d: %w", d.head, ErrVersionConflict))
 		}
 		d.head, d.length = j.last, j.length
 		for _, r := range j.recs {
@@ -132,7 +129,7 @@ func checkJournal(ctx context.Context, tx *bolt.Tx, path string, todo []journale
 				break
 			}
 			if err := d.text.Apply(r.Op); err != nil {
-				d.err = recordErr(fmt.Errorf("replay op %d: %v", r.Version, err))
+				d.err = j.recordError(path, fmt.Errorf("replay op %d: %v", r.Version, err))
 			}
 		}
 	}

@@ -69,6 +69,12 @@ type journaled struct {
 	at  time.Time // UpdatedAt, fixed when journaled.
 }
 
+// recordError is why a replay cannot apply j, a record of the journal at
+// path: err (for its text only), as ErrCorrupt.
+func (j *journaled) recordError(path string, err error) error {
+	return fmt.Errorf("%s: record %d (%s@%d..%d): %v: %w", path, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
+}
+
 // overlay is what bbolt lacks of a document whose ops are journaled: its
 // head, and the records after bbolt's head.
 type overlay struct {
@@ -318,7 +324,7 @@ func (jr *journal) load(path string, id []byte, db *DB, applied uint64) (uint64,
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, j := range todo {
 			if err := j.apply(tx, j.at); err != nil {
-				return fmt.Errorf("%s: record %d (%s@%d..%d): %v: %w", path, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
+				return j.recordError(path, err)
 			}
 		}
 		return putJournalState(tx, id, applied)

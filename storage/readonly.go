@@ -87,13 +87,13 @@ func (db *DB) loadReadOnly() error {
 			if ov == nil {
 				m, err := getMeta(tx, "append", j.id)
 				if err != nil {
-					return fmt.Errorf("journal: %s: record %d (%s@%d..%d): %v: %w", jpath, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
+					return fmt.Errorf("journal: %w", j.recordError(jpath, err))
 				}
 				ov = &overlay{version: m.Version}
 				db.overlay[j.id] = ov
 			}
 			if j.first != ov.version+1 {
-				return fmt.Errorf("journal: %s: record %d (%s@%d..%d): head is %d: %w", jpath, j.lsn, j.id, j.first, j.last, ov.version, ErrCorrupt)
+				return fmt.Errorf("journal: %w", j.recordError(jpath, fmt.Errorf("head is %d", ov.version)))
 			}
 			ov.version, ov.length, ov.at = j.last, j.length, j.at
 			ov.recs = append(ov.recs, j.recs...)
