@@ -52,3 +52,43 @@ func testLineCommands(t *testing.T, env *testEnv, b *browser) {
 		}
 	}
 }
+
+// testUndoCaret: Ctrl+Z and Ctrl+Shift+Z leave the caret where they leave
+// it in a document with "\n" line breaks, never between a "\r" and its
+// "\n" (undo and redo skip the editor's transaction filters). Redoing
+// Ctrl+Shift+K put it there.
+func testUndoCaret(t *testing.T, env *testEnv, b *browser) {
+	const (
+		ctrl  = 2
+		shift = 8
+	)
+	steps := []struct {
+		what          string
+		key, code     string
+		vk, modifiers int64
+		want          string // with "\n" line breaks and "^" at the caret
+	}{
+		{"Ctrl+Shift+K", "K", "KeyK", 75, ctrl | shift, "a\n^c"},
+		{"Ctrl+Z", "z", "KeyZ", 90, ctrl, "a\n^b\nc"},
+		{"Ctrl+Shift+Z", "Z", "KeyZ", 90, ctrl | shift, "a^\nc"},
+	}
+	for _, br := range []string{"\n", "\r\n"} {
+		id := env.create(fmt.Sprintf("undo-caret-%d", len(br)), strings.ReplaceAll("a\nb\nc", "\n", br))
+		tab := b.open(t, env.url+"/d/"+id)
+		tab.waitSaved(t)
+		tab.eval(t, fmt.Sprintf(`folio.view.dispatch({selection: {anchor: %d}}), folio.view.focus()`, len("a"+br))) // Before "b".
+		for _, s := range steps {
+			ctx, cancel := tab.bounded()
+			err := tab.key(ctx, s.key, s.code, s.vk, s.modifiers)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: %v", s.what, err)
+			}
+			want := strings.ReplaceAll(s.want, "\n", br)
+			caret := strings.Index(want, "^")
+			converged(t, env, id, strings.Replace(want, "^", "", 1), tab)
+			tab.waitJS(t, fmt.Sprintf("%q: the caret at %d after %s", br, caret, s.what),
+				fmt.Sprintf(`folio.view.state.selection.main.empty && folio.view.state.selection.main.head === %d`, caret))
+		}
+	}
+}

@@ -53,6 +53,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("LineBreaksKeepTheDocumentsKind", func(t *testing.T) { testLineBreaks(t, env, b) })
 	t.Run("CRLFEnterOnBlankLine", func(t *testing.T) { testEnterOnBlankLine(t, env, b) })
 	t.Run("CRLFLineCommands", func(t *testing.T) { testLineCommands(t, env, b) })
+	t.Run("CRLFUndoCaret", func(t *testing.T) { testUndoCaret(t, env, b) })
 	t.Run("IMECompositionWithRemoteEdits", func(t *testing.T) { testIMEComposition(t, env, b) })
 	t.Run("LongTextWithEmojiKeepsPositions", func(t *testing.T) { testLongText(t, env, b) })
 	t.Run("CaretLabelBelowOnFirstLine", func(t *testing.T) { testLabelPlacement(t, env, b) })

@@ -102,7 +102,8 @@ export function splitsCRLF(doc: Text, pos: number): boolean {
  * keyboard moved it there from before the "\r" (ArrowRight; End is
  * crlfKeys'); an insert there goes before the "\r", a deletion that would
  * take one half takes both, and a replacement that would take the "\r"
- * alone leaves it.
+ * alone leaves it. Undo and redo skip transaction filters: historyCarets
+ * settles their carets.
  */
 export const crlfSafe = EditorState.transactionFilter.of((tr: Transaction): Transaction | readonly TransactionSpec[] => {
   if (tr.annotation(remoteAuthor) !== undefined || (!tr.docChanged && !tr.selection)) return tr;
@@ -132,6 +133,26 @@ export const crlfSafe = EditorState.transactionFilter.of((tr: Transaction): Tran
     scrollIntoView: tr.scrollIntoView,
   }];
 });
+
+/**
+ * historyCarets settles, for crlfSafe, the carets undo and redo leave:
+ * history dispatches its transactions without running transaction filters
+ * (and a transactionExtender may not touch the selection), and the caret
+ * it restores, mapped through the change undone or redone, can fall
+ * between a "\r" and its "\n". Where the last of trs leaves one there, it
+ * appends a transaction that puts it before the "\r", outside the history.
+ * The editor's view dispatches every transaction through it.
+ */
+export function historyCarets(trs: readonly Transaction[]): readonly Transaction[] {
+  const last = trs[trs.length - 1];
+  if (!last || !(last.isUserEvent("undo") || last.isUserEvent("redo"))) return trs;
+  const { doc, selection } = last.state;
+  const fix = (pos: number) => splitsCRLF(doc, pos) ? pos - 1 : pos;
+  if (selection.ranges.every((r) => fix(r.anchor) === r.anchor && fix(r.head) === r.head)) return trs;
+  const ranges = selection.ranges.map((r) => EditorSelection.range(fix(r.anchor), fix(r.head)));
+  return [...trs, last.state.update({ selection: EditorSelection.create(ranges, selection.mainIndex),
+    annotations: Transaction.addToHistory.of(false) })];
+}
 
 /**
  * crlfRepairs mends the "\r\n" line breaks tr leaves in halves, or returns

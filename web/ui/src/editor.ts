@@ -7,7 +7,7 @@ import { markdown } from "@codemirror/lang-markdown";
 import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { tags as t } from "@lezer/highlight";
 import { peersField } from "./cursors";
-import { crlfIndent, crlfKeys, crlfSafe, lineBreaks, pairSafe } from "./changes";
+import { crlfIndent, crlfKeys, crlfSafe, historyCarets, lineBreaks, pairSafe } from "./changes";
 
 // Colours come from CSS variables so one style serves the light and dark themes.
 const highlight = HighlightStyle.define([
@@ -108,7 +108,8 @@ export class Editor {
         o.onUpdate,
       ],
     });
-    this.view = new EditorView({ state, parent: o.parent });
+    // Undo and redo skip the transaction filters: historyCarets does crlfSafe's part.
+    this.view = new EditorView({ state, parent: o.parent, dispatchTransactions: (trs, view) => view.update(historyCarets(trs)) });
     const hint = document.createElement("span");
     hint.id = HINT_ID;
     hint.className = "visually-hidden";
