@@ -1,8 +1,8 @@
 // Converting between CodeMirror change sets (UTF-16) and wire ops (code points).
 
-import { ChangeSet, ChangeSpec, EditorSelection, EditorState, findClusterBreak, SelectionRange, StateCommand, Text, Transaction, TransactionSpec } from "@codemirror/state";
+import { ChangeSet, ChangeSpec, countColumn, EditorSelection, EditorState, findClusterBreak, SelectionRange, StateCommand, Text, Transaction, TransactionSpec } from "@codemirror/state";
 import { EditorView, KeyBinding } from "@codemirror/view";
-import { IndentContext, indentService } from "@codemirror/language";
+import { getIndentUnit, IndentContext, indentService, indentString } from "@codemirror/language";
 import { type, TextOp } from "ot-text-unicode";
 import { cpLength, cpToUtf16, docCpLength, splitsPair, utf16ToCp, wellFormed } from "./unicode";
 import { remoteAuthor } from "./cursors";
@@ -170,19 +170,21 @@ export function historyCarets(trs: readonly Transaction[]): readonly Transaction
  *    takes the "\r" too;
  *  - a deletion of the "\r" alone (Delete at the end of a line) takes the
  *    "\n" too;
+ *  - Ctrl+[ (indentLess) on a blank line takes its "\r" for one more
+ *    column of blanks: the line's blanks before the "\r" are dedented
+ *    again, and the "\r" stays;
  *  - any other change that ends on the "\r" leaves it: the commands that
  *    count it as the end of the line's text (Enter takes the whitespace
- *    after the caret, Ctrl+K what is left of the line, Ctrl+[ the blanks
- *    that start it, a blank line's "\r" among them) must not take the line
- *    break with it.
+ *    after the caret, Ctrl+K what is left of the line) must not take the
+ *    line break with it.
  */
 function crlfRepairs(tr: Transaction): { changes: ChangeSet; after: ChangeSet } | undefined {
   const doc = tr.startState.doc, newDoc = tr.newDoc;
   const paired = (pos: number) => newDoc.sliceString(pos - 1, pos + 1) === "\r\n";
   const specs: ChangeSpec[] = [], after: ChangeSpec[] = [];
   let mended = false;
-  tr.changes.iterChanges((fromA, toA, fromB, toB, insert) => {
-    let from = fromA, to = toA;
+  tr.changes.iterChanges((fromA, toA, fromB, toB, inserted) => {
+    let from = fromA, to = toA, insert: Text | string = inserted;
     if (fromA === toA) {
       if (splitsCRLF(doc, fromA) && !(paired(fromB) && paired(toB))) {
         from = to = fromA - 1;
@@ -193,8 +195,17 @@ function crlfRepairs(tr: Transaction): { changes: ChangeSet; after: ChangeSet } 
         from--;
         after.push({ from: fromB - 1, to: fromB });
       }
-      if (splitsCRLF(doc, toA) && !paired(toB)) {
-        const deletesBreak = fromB === toB && toA - fromA === 1 && !tr.isUserEvent("delete.dedent");
+      if (splitsCRLF(doc, toA) && !paired(toB) && tr.isUserEvent("delete.dedent")) {
+        // Ctrl+[ on a blank line: dedent the blanks before the "\r".
+        const line = doc.lineAt(fromA), blanks = doc.sliceString(line.from, toA - 1);
+        const state = tr.startState;
+        const want = indentString(state, Math.max(0, countColumn(blanks, state.tabSize) - getIndentUnit(state)));
+        let keep = 0;
+        while (keep < blanks.length && keep < want.length && blanks[keep] === want[keep]) keep++;
+        [from, to, insert] = [line.from + keep, toA - 1, want.slice(keep)];
+        after.push({ from: fromB - (fromA - line.from) + keep, to: toB, insert: want.slice(keep) + "\r" });
+      } else if (splitsCRLF(doc, toA) && !paired(toB)) {
+        const deletesBreak = fromB === toB && toA - fromA === 1;
         to += deletesBreak ? 1 : -1;
         after.push(deletesBreak ? { from: toB, to: toB + 1 } : { from: toB, insert: "\r" });
       }
