@@ -6,17 +6,19 @@ import (
 	"testing"
 )
 
+// The CDP key modifiers tab.key takes.
+const (
+	alt   = 1
+	ctrl  = 2
+	shift = 8
+)
+
 // testLineCommands: the keys that move, copy and delete lines, and
 // Backspace and Delete at a line break, do in a document with "\r\n" line
 // breaks what they do in one with "\n": every line break stays whole and of
 // the document's kind, also when a line moves past the last one (which has
 // no "\r"). Each step is checked in the stored text, read over REST.
 func testLineCommands(t *testing.T, env *testEnv, b *browser) {
-	const (
-		alt   = 1
-		ctrl  = 2
-		shift = 8
-	)
 	steps := []struct {
 		what          string
 		key, code     string
@@ -58,10 +60,6 @@ func testLineCommands(t *testing.T, env *testEnv, b *browser) {
 // "\n" (undo and redo skip the editor's transaction filters). Redoing
 // Ctrl+Shift+K put it there.
 func testUndoCaret(t *testing.T, env *testEnv, b *browser) {
-	const (
-		ctrl  = 2
-		shift = 8
-	)
 	steps := []struct {
 		what          string
 		key, code     string
