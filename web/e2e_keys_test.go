@@ -13,18 +13,31 @@ const (
 	shift = 8
 )
 
+// keyStep is one key press of a key test, and the text it should leave.
+type keyStep struct {
+	what          string
+	key, code     string
+	vk, modifiers int64
+	want          string // with "\n" line breaks (testUndoCaret: and "^" at the caret)
+}
+
+// press presses s's key in tab.
+func press(t *testing.T, tab *tab, s keyStep) {
+	t.Helper()
+	ctx, cancel := tab.bounded()
+	defer cancel()
+	if err := tab.key(ctx, s.key, s.code, s.vk, s.modifiers); err != nil {
+		t.Fatalf("%s: %v", s.what, err)
+	}
+}
+
 // testLineCommands: the keys that move, copy and delete lines, and
 // Backspace and Delete at a line break, do in a document with "\r\n" line
 // breaks what they do in one with "\n": every line break stays whole and of
 // the document's kind, also when a line moves past the last one (which has
 // no "\r"). Each step is checked in the stored text, read over REST.
 func testLineCommands(t *testing.T, env *testEnv, b *browser) {
-	steps := []struct {
-		what          string
-		key, code     string
-		vk, modifiers int64
-		want          string // with "\n" line breaks
-	}{
+	steps := []keyStep{
 		{"Alt+ArrowDown", "ArrowDown", "ArrowDown", 40, alt, "beta\nalpha\ngamma"},
 		{"Alt+ArrowDown past the last line", "ArrowDown", "ArrowDown", 40, alt, "beta\ngamma\nalpha"},
 		{"Alt+ArrowUp from the last line", "ArrowUp", "ArrowUp", 38, alt, "beta\nalpha\ngamma"},
@@ -43,12 +56,7 @@ func testLineCommands(t *testing.T, env *testEnv, b *browser) {
 		tab.waitSaved(t)
 		tab.eval(t, `folio.view.dispatch({selection: {anchor: 2}}), folio.view.focus()`) // In "alpha".
 		for _, s := range steps {
-			ctx, cancel := tab.bounded()
-			err := tab.key(ctx, s.key, s.code, s.vk, s.modifiers)
-			cancel()
-			if err != nil {
-				t.Fatalf("%s: %v", s.what, err)
-			}
+			press(t, tab, s)
 			t.Logf("%q: %s", br, s.what)
 			converged(t, env, id, strings.ReplaceAll(s.want, "\n", br), tab)
 		}
@@ -60,12 +68,7 @@ func testLineCommands(t *testing.T, env *testEnv, b *browser) {
 // "\n" (undo and redo skip the editor's transaction filters). Redoing
 // Ctrl+Shift+K put it there.
 func testUndoCaret(t *testing.T, env *testEnv, b *browser) {
-	steps := []struct {
-		what          string
-		key, code     string
-		vk, modifiers int64
-		want          string // with "\n" line breaks and "^" at the caret
-	}{
+	steps := []keyStep{
 		{"Ctrl+Shift+K", "K", "KeyK", 75, ctrl | shift, "a\n^c"},
 		{"Ctrl+Z", "z", "KeyZ", 90, ctrl, "a\n^b\nc"},
 		{"Ctrl+Shift+Z", "Z", "KeyZ", 90, ctrl | shift, "a^\nc"},
@@ -76,12 +79,7 @@ func testUndoCaret(t *testing.T, env *testEnv, b *browser) {
 		tab.waitSaved(t)
 		tab.eval(t, fmt.Sprintf(`folio.view.dispatch({selection: {anchor: %d}}), folio.view.focus()`, len("a"+br))) // Before "b".
 		for _, s := range steps {
-			ctx, cancel := tab.bounded()
-			err := tab.key(ctx, s.key, s.code, s.vk, s.modifiers)
-			cancel()
-			if err != nil {
-				t.Fatalf("%s: %v", s.what, err)
-			}
+			press(t, tab, s)
 			want := strings.ReplaceAll(s.want, "\n", br)
 			caret := strings.Index(want, "^")
 			converged(t, env, id, strings.Replace(want, "^", "", 1), tab)
