@@ -154,8 +154,14 @@ func (r *room) replaceText(text string, ifVersion *uint64, author string, reply 
 }
 
 // replaceAt submits op, the diff from the text at the pending head (which
-// must still be head) to the new text.
+// must still be head) to the new text. Its deletes go by count: the text they
+// carry (ot.Diff names it) is the room's own, so checking it would only cost
+// the room a copy of the document, and carrying it would send every replaced
+// character to every participant and into the log a second time.
 func (r *room) replaceAt(head uint64, op ot.Op, strict bool, author string, reply chan submitResult) {
+	for i := range op {
+		op[i].DelText = ""
+	}
 	if op.IsNoop() {
 		pending := r.allPending()
 		if len(pending) == 0 {

@@ -1,6 +1,7 @@
 package collab
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -251,6 +252,42 @@ func TestReplaceText(t *testing.T) {
 	}
 	if v, err := ts.hub.ReplaceText(ctx, "put", "hello, brave world", nil, "api"); err != nil || v != 2 {
 		t.Fatalf("no-op replace: %d %v", v, err)
+	}
+}
+
+// TestReplaceTextDeletesByCount: the op that ReplaceText commits deletes by
+// count, so the replaced text is neither sent to the participants nor
+// stored in the log again, and it still turns every copy into the new text.
+func TestReplaceTextDeletesByCount(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ctx := context.Background()
+	if _, err := ts.db.Create(ctx, "cut", "keep this, drop that secret, keep"); err != nil {
+		t.Fatal(err)
+	}
+	a := dialTest(t, ts.url+"cut")
+	a.hello(ClientMsg{})
+	if _, err := ts.hub.ReplaceText(ctx, "cut", "keep this, keep", nil, "api"); err != nil {
+		t.Fatal(err)
+	}
+	raw := a.expect(TypeOp)
+	if bytes.Contains(raw, []byte("secret")) {
+		t.Fatalf("the broadcast carries the deleted text: %s", raw)
+	}
+	var op OpMsg
+	if err := json.Unmarshal(raw, &op); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ot.Apply("keep this, drop that secret, keep", op.Op); got != "keep this, keep" {
+		t.Fatalf("broadcast op gives %q", got)
+	}
+	recs, err := ts.db.Ops(ctx, "cut", 0, 1)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("log: %v %v", recs, err)
+	}
+	for _, c := range recs[0].Op {
+		if c.DelText != "" {
+			t.Fatalf("the log keeps the deleted text: %+v", recs[0].Op)
+		}
 	}
 }
 
