@@ -148,6 +148,12 @@ func (d *Document) compact() {
 	d.build(all)
 }
 
+// Check returns the error Apply would return for op without applying it:
+// nil when op fits the document and each delete that carries its text names
+// the text there. It costs O(components × log n) plus the deleted text, not
+// the document's length.
+func (d *Document) Check(op Op) error { return d.check(op) }
+
 // check verifies that op fits the document, including deleted text.
 func (d *Document) check(op Op) error {
 	n := d.Len()

@@ -111,3 +111,32 @@ func TestDocumentLarge(t *testing.T) {
 		t.Fatalf("insert after delete all: %v, %q", err, d.String())
 	}
 }
+
+// TestDocumentCheck: Check accepts exactly the ops Apply on the text accepts,
+// deleted text included, and changes nothing.
+func TestDocumentCheck(t *testing.T) {
+	const text = "héllo 🎉 wörld"
+	d := NewDocument(text)
+	for _, tc := range []struct {
+		name string
+		op   Op
+	}{
+		{"insert", Op{{Skip: 5}, {Insert: "!"}}},
+		{"delete by count", Op{{Skip: 6}, {Delete: 2}}},
+		{"delete by matching text", Op{{Skip: 6}, {Delete: 1, DelText: "🎉"}}},
+		{"delete by other text", Op{{Skip: 6}, {Delete: 1, DelText: "x"}}},
+		{"delete by text one place off", Op{{Skip: 5}, {Delete: 1, DelText: "🎉"}}},
+		{"skip past the end", Op{{Skip: 14}, {Insert: "x"}}},
+		{"delete past the end", Op{{Skip: 12}, {Delete: 2}}},
+		{"malformed", Op{{Skip: 1, Insert: "x"}}},
+	} {
+		_, want := Apply(text, tc.op)
+		got := d.Check(tc.op)
+		if (got == nil) != (want == nil) {
+			t.Errorf("%s: Check %v, Apply %v", tc.name, got, want)
+		}
+		if d.String() != text {
+			t.Fatalf("%s: Check changed the document to %q", tc.name, d.String())
+		}
+	}
+}
