@@ -33,7 +33,7 @@ func (h *Hub) Submit(ctx context.Context, id string, sub Submission) (uint64, er
 	}
 	s := &submission{base: sub.Base, op: sub.Op, session: sub.Session, seq: sub.Seq, single: sub.Single,
 		author: sub.Author, reply: make(chan submitResult, 1), start: time.Now(),
-		baseText: h.readBaseText(ctx, id, sub.Base, sub.Op)}
+		baseCheck: h.checkBaseText(ctx, id, sub.Base, sub.Op, h.headOf(id))}
 	var rd *joinRead // The session's last seq, read here (see readNeed).
 	for {
 		var need *readNeed

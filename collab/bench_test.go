@@ -78,6 +78,29 @@ func BenchmarkSubmit(b *testing.B) {
 	}
 }
 
+// BenchmarkDeleteByText measures a {"d":"text"} delete (what the browser
+// editor sends) in a document of a million code points, based at the head
+// as an editor typing alone bases it: the room checks the deleted text in
+// its own document, whatever the document's length.
+func BenchmarkDeleteByText(b *testing.B) {
+	h := benchHub(b, false)
+	ctx := context.Background()
+	text := strings.Repeat("0123456789", 100_000)
+	v, err := h.Submit(ctx, "bench", Submission{Op: ot.Op{{Insert: text}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N && i < len(text)/2; i++ {
+		at := len(text)/2 - i - 1 // Backspace from the middle.
+		op := ot.Op{{Skip: at}, {Delete: 1, DelText: text[at : at+1]}}
+		if v, err = h.Submit(ctx, "bench", Submission{Base: v, Op: op}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkBroadcast measures applying one committed op in a room with n
 // sessions: encode once, queue the same bytes to every session.
 func BenchmarkBroadcast(b *testing.B) {

@@ -249,7 +249,9 @@ func (r *room) requeue(rec storage.OpRecord) {
 			p.fail(r, errorf(CodePreconditionFailed, "document changed since that version"))
 			continue
 		}
-		op, _, e := r.rebase(p.base, p.atHead, nil)
+		// atHead was checked when submitted, and transforming keeps the
+		// text its deletes name true at p.base.
+		op, _, e := r.rebase(p.base, p.atHead, baseMatches)
 		if e != nil {
 			p.fail(r, e)
 			continue

@@ -26,6 +26,7 @@ type faultStore struct {
 	failNext atomic.Int32 // Appends to fail.
 	appendMu sync.Mutex   // Held by a test to stall commits.
 	textAtMu sync.Mutex   // Held by a test to stall reads of old texts.
+	textAts  atomic.Int32 // Reads of old texts so far.
 	// Held by a test: a read of ops or of a session's seq waits once it has
 	// read, so what it returns may be out of date by then.
 	opsStall, seqStall stall
@@ -80,6 +81,7 @@ func (f *faultStore) read(ctx context.Context) {
 func (f *faultStore) TextAt(ctx context.Context, id string, v uint64) (string, error) {
 	f.textAtMu.Lock()
 	f.textAtMu.Unlock()
+	f.textAts.Add(1)
 	return f.DB.TextAt(ctx, id, v)
 }
 
@@ -106,6 +108,35 @@ func newFaultServer(t *testing.T, opts Options) (*testServer, *faultStore) {
 	}
 	fs := &faultStore{DB: db}
 	return newTestServerStore(t, fs, db, opts), fs
+}
+
+// TestDelTextAtHeadReadsNothing: a {"d":"text"} delete based at the head,
+// as every delete of an editor typing alone is, is checked in the room's own
+// document: nothing is read from storage and no copy of the text is made.
+// One based before the head is checked by its sender against the stored text.
+func TestDelTextAtHeadReadsNothing(t *testing.T) {
+	ts, fs := newFaultServer(t, Options{})
+	a := dialTest(t, ts.url+"del")
+	a.hello(ClientMsg{})
+	a.sendRaw(opJSON(1, 0, `["hello big world"]`))
+	a.expect(TypeAck)
+	a.sendRaw(opJSON(2, 1, `[6,{"d":"big "}]`))
+	a.expect(TypeAck)
+	a.sendRaw(opJSON(3, 2, `[6,{"d":"wide"}]`)) // The text there is "worl".
+	a.expectError(CodeInvalidOp)
+	if n := fs.textAts.Load(); n != 0 {
+		t.Fatalf("deletes at the head read the text from storage %d times", n)
+	}
+	a.sendRaw(opJSON(4, 1, `[6,{"d":"wide"}]`)) // At 1 the text there is "big ".
+	a.expectError(CodeInvalidOp)
+	a.sendRaw(opJSON(5, 1, `[{"d":"hello"}]`))
+	a.expect(TypeAck)
+	if n := fs.textAts.Load(); n != 2 {
+		t.Fatalf("deletes before the head read the text %d times, want 2", n)
+	}
+	if text, _ := textOf(t, ts.db, "del"); text != " world" {
+		t.Fatalf("text %q", text)
+	}
 }
 
 // TestStaleDelTextReadOffTheRoom: checking a {"d":"text"} delete at an old

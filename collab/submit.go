@@ -21,12 +21,12 @@ type submission struct {
 	reply   chan submitResult // Submit's answer; nil for WebSocket ops.
 	start   time.Time
 	single  bool // The session carries only this op (Submission.Single).
-	// baseText is the committed text at base when op deletes by text and
-	// base was committed when it was read (readBaseText), so that the room
-	// checks it without reading storage itself.
-	baseText *string
-	strict   bool // Must apply at exactly its base (ReplaceText with ifVersion).
-	pending  bool // base is the room's pending head, not a version a client saw (ReplaceText).
+	// baseCheck is what the sender found checking op's {"d":"text"}
+	// deletes against the committed text at base (checkBaseText), so that
+	// the room neither reads nor walks that text.
+	baseCheck baseCheck
+	strict    bool // Must apply at exactly its base (ReplaceText with ifVersion).
+	pending   bool // base is the room's pending head, not a version a client saw (ReplaceText).
 }
 
 type submitResult struct {
@@ -81,7 +81,7 @@ func (r *room) submit(sub *submission) {
 	if sub.session != "" && r.dedupe(sub) {
 		return
 	}
-	op, atHead, e := r.rebase(sub.base, sub.op, sub.baseText)
+	op, atHead, e := r.rebase(sub.base, sub.op, sub.baseCheck)
 	if e != nil {
 		r.reject(sub, e)
 		return
@@ -275,12 +275,12 @@ func (r *room) reject(sub *submission, e *Error) {
 	}
 }
 
-// rebase checks op against the text at base (baseText, when not nil, is the
-// committed text there) and transforms it over every op after base,
+// rebase checks op against the text at base (check: what its sender found
+// there) and transforms it over every op after base,
 // committed or pending. It also returns op transformed over the committed
 // ops only (nil when base is after the head): a Bus room moves a queued op
 // behind another node's commit by rebasing that form again.
-func (r *room) rebase(base uint64, op ot.Op, baseText *string) (rebased, atHead ot.Op, e *Error) {
+func (r *room) rebase(base uint64, op ot.Op, check baseCheck) (rebased, atHead ot.Op, e *Error) {
 	if base > r.pendingHead() {
 		return nil, nil, errorf(CodeVersionAhead, "base version is ahead of the document")
 	}
@@ -307,7 +307,7 @@ func (r *room) rebase(base uint64, op ot.Op, baseText *string) (rebased, atHead 
 		return nil, nil, errorf(CodeInvalidOp, "op does not fit the document at its base version")
 	}
 	if hasDelText(op) {
-		if e := r.checkDelText(base, op, baseText); e != nil {
+		if e := r.checkDelText(base, op, check); e != nil {
 			return nil, nil, e
 		}
 	}
@@ -331,34 +331,41 @@ func (r *room) rebase(base uint64, op ot.Op, baseText *string) (rebased, atHead 
 // checkDelText checks the {"d":"text"} deletes of op against the text at
 // its base version. Checking the rebased op instead is not enough: where a
 // later op deleted some of that text, the rebased op no longer names it, and
-// a mismatch there would pass. The text at a committed base before the head
-// is known, read by the sender's goroutine (readBaseText), or else (its base
-// was committed since) read from storage here.
-func (r *room) checkDelText(base uint64, op ot.Op, known *string) *Error {
-	var text string
+// a mismatch there would pass. At the head the room's own document answers in
+// O(deleted text); before it the sender has checked (checkBaseText), unless
+// the head moved between its look and this turn, and then the text is read
+// from storage here; after it (an op based on pending ops, rare) the pending
+// text is built.
+func (r *room) checkDelText(base uint64, op ot.Op, check baseCheck) *Error {
+	var err error
 	switch {
-	case base < r.head && known != nil:
-		text = *known
-	case base >= r.head:
+	case check == baseMatches:
+	case check == baseMismatch:
+		return errDelTextMismatch
+	case base == r.head:
+		err = r.doc.Check(op)
+	case base > r.head:
 		var before []*pendingOp
 		for _, p := range r.allPending() {
 			if p.rec.Version <= base {
 				before = append(before, p)
 			}
 		}
-		text = r.textAfter(before)
+		_, err = ot.Apply(r.textAfter(before), op)
 	default:
-		t, err := r.hub.store.TextAt(r.hub.ctx, r.id, base)
-		if err != nil {
-			return r.hub.fail("text at", r.id, err)
+		text, rerr := r.hub.store.TextAt(r.hub.ctx, r.id, base)
+		if rerr != nil {
+			return r.hub.fail("text at", r.id, rerr)
 		}
-		text = t
+		_, err = ot.Apply(text, op)
 	}
-	if _, err := ot.Apply(text, op); err != nil {
-		return errorf(CodeInvalidOp, "deleted text does not match the document")
+	if err != nil {
+		return errDelTextMismatch
 	}
 	return nil
 }
+
+var errDelTextMismatch = errorf(CodeInvalidOp, "deleted text does not match the document")
 
 // opsAfter returns the committed ops after version v, from the window or
 // storage, read here (a joining client reads them itself: catchUpOps).
@@ -479,6 +486,7 @@ func (r *room) apply(p *pendingOp) bool {
 		return false
 	}
 	r.head = rec.Version
+	r.headNow.Store(r.head)
 	// The large-text caches are for the head only: a stale one would pin an
 	// old copy of the text for as long as the room lives.
 	r.textCache.b, r.snapCache = nil, Event{}
@@ -554,18 +562,35 @@ func hasDelText(op ot.Op) bool {
 
 func runeCount(s string) int { return utf8.RuneCountInString(s) }
 
-// readBaseText reads, on the sender's goroutine, the committed text at base
-// for an op that deletes by text, so that the room checks it without a
-// storage read of its own (a snapshot and up to SnapshotEvery ops replayed,
-// which would hold every participant). Nil when op has no such delete or
-// base is not committed yet (the room has that text in memory).
-func (h *Hub) readBaseText(ctx context.Context, id string, base uint64, op ot.Op) *string {
-	if !hasDelText(op) {
-		return nil
+// headUnknown is the head for checkBaseText when the sender cannot tell it.
+const headUnknown = ^uint64(0)
+
+// baseCheck is what the sender of an op found of its {"d":"text"} deletes.
+type baseCheck uint8
+
+const (
+	baseUnchecked baseCheck = iota // The room checks (checkDelText).
+	baseMatches                    // They name the committed text at base.
+	baseMismatch                   // They do not: the room refuses the op.
+)
+
+// checkBaseText checks, on the sender's goroutine, op's {"d":"text"} deletes
+// against the committed text at base when base is before head (the room's
+// head as the sender saw it, or headUnknown). Reading that
+// text (a snapshot and up to SnapshotEvery ops replayed) and walking it are
+// O(document): on the room's goroutine they would hold every participant.
+// At the head, which is where an editor typing alone bases every op, the room
+// checks in its own document instead, without reading anything.
+func (h *Hub) checkBaseText(ctx context.Context, id string, base uint64, op ot.Op, head uint64) baseCheck {
+	if base >= head || !hasDelText(op) {
+		return baseUnchecked
 	}
 	text, err := h.store.TextAt(ctx, id, base)
 	if err != nil {
-		return nil
+		return baseUnchecked // The room sees what is wrong and says so.
 	}
-	return &text
+	if _, err := ot.Apply(text, op); err != nil {
+		return baseMismatch
+	}
+	return baseMatches
 }
