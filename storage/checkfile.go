@@ -120,8 +120,8 @@ func checkJournal(ctx context.Context, tx *bolt.Tx, path string, todo []journale
 			docs[j.id] = d
 			order = append(order, j.id)
 		}
-		if j.first != d.head+1 {
-			return j.recordError(path, fmt.Errorf("head is %d: %w", d.head, ErrVersionConflict))
+		if err := j.checkHead(path, d.head); err != nil {
+			return err
 		}
 		d.head, d.length = j.last, j.length
 		for _, r := range j.recs {

@@ -151,11 +151,7 @@ func TestCheckFileReportsDamage(t *testing.T) {
 	if !ok || err != nil {
 		t.Fatalf("first record: %v", err)
 	}
-	record := func(first uint64, op ot.Op, length int) []byte {
-		recs := []OpRecord{{Version: first, Op: op, Session: "s", Seq: 1, Author: "Ada", Time: time.Unix(1700000000, 0).UTC()}}
-		a := appendArgs{id: "j", recs: recs, chunk: encodeChunk(recs), first: first, last: first, length: length}
-		return appendRecord(nil, &journaled{appendArgs: a, lsn: 1, at: time.Unix(1700000001, 0).UTC()})
-	}
+	record := func(first uint64, op ot.Op, length int) []byte { return journalRecord(1, "j", first, op, length) }
 	malformed := record(1, ot.Op{{Insert: "x"}}, 3)
 	malformed[recordHead+2] = '!' // The id (after the LSN and its length), invalid under a checksum that holds.
 	binary.LittleEndian.PutUint32(malformed[4:], crc32.Checksum(malformed[recordHead:], castagnoli))
@@ -214,3 +210,11 @@ func TestCheckFileReportsDamage(t *testing.T) {
 }
 
 func concat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+
+// journalRecord is a journal record, LSN lsn, of one op of document id
+// that makes its version first and its length length.
+func journalRecord(lsn uint64, id string, first uint64, op ot.Op, length int) []byte {
+	recs := []OpRecord{{Version: first, Op: op, Session: "s", Seq: 1, Author: "Ada", Time: time.Unix(1700000000, 0).UTC()}}
+	a := appendArgs{id: id, recs: recs, chunk: encodeChunk(recs), first: first, last: first, length: length}
+	return appendRecord(nil, &journaled{appendArgs: a, lsn: lsn, at: time.Unix(1700000001, 0).UTC()})
+}

@@ -75,6 +75,17 @@ func (j *journaled) recordError(path string, err error) error {
 	return fmt.Errorf("%s: record %d (%s@%d..%d): %v: %w", path, j.lsn, j.id, j.first, j.last, err, ErrCorrupt)
 }
 
+// checkHead is nil when j continues head, its document's version before
+// j, and otherwise the recordError of a replay that stops at j. CheckFile
+// and OpenReadOnly check each record with it, so that they report such a
+// record in the same words.
+func (j *journaled) checkHead(path string, head uint64) error {
+	if j.first == head+1 {
+		return nil
+	}
+	return j.recordError(path, fmt.Errorf("head is %d: %w", head, ErrVersionConflict))
+}
+
 // overlay is what bbolt lacks of a document whose ops are journaled: its
 // head, and the records after bbolt's head.
 type overlay struct {

@@ -34,7 +34,7 @@ var ErrReadOnly = errors.New("database is open read-only")
 //
 // A journal that Open refuses fails OpenReadOnly the same way
 // (ErrCorrupt), as does a record that does not continue its document's
-// head. An empty file (which Open would make a new database) fails too. A
+// head (in CheckFile's words). An empty file (which Open would make a new database) fails too. A
 // database another process holds fails after opts.LockTimeout (the only
 // field used) with ErrLocked.
 func OpenReadOnly(path string, opts Options) (*DB, error) {
@@ -92,8 +92,8 @@ func (db *DB) loadReadOnly() error {
 				ov = &overlay{version: m.Version}
 				db.overlay[j.id] = ov
 			}
-			if j.first != ov.version+1 {
-				return fmt.Errorf("journal: %w", j.recordError(jpath, fmt.Errorf("head is %d", ov.version)))
+			if err := j.checkHead(jpath, ov.version); err != nil {
+				return fmt.Errorf("journal: %w", err)
 			}
 			ov.version, ov.length, ov.at = j.last, j.length, j.at
 			ov.recs = append(ov.recs, j.recs...)

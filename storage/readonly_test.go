@@ -6,8 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/foliodocs/folio/ot"
 )
 
 // TestOpenReadOnly: OpenReadOnly reads a crash copy whose journal holds
@@ -122,5 +125,65 @@ func TestOpenReadOnlyRefusesWhatOpenRefuses(t *testing.T) {
 	}
 	if _, err := Open(path, Options{}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Open: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestRecordPastItsHead: a journal record that does not continue its
+// document's head (bbolt's, or the record's before it) fails OpenReadOnly
+// as it fails Open, with ErrCorrupt, and OpenReadOnly names the record and
+// the head in the words CheckFile uses for the same file. Neither writes.
+func TestRecordPastItsHead(t *testing.T) {
+	db := openTest(t, noCheckpoints)
+	must(db.Create(ctx, "j", "ab"))(t)
+	base := crashCopy(t, db) // bbolt at applied LSN 0, j at version 0.
+	header := mustRead(t, base+journalSuffix)[:journalHead]
+	next := journalRecord(1, "j", 1, ot.Op{{Skip: 2}, {Insert: "x"}}, 3)
+	for _, c := range []struct {
+		name    string
+		journal []byte
+		want    string
+	}{
+		{"past bbolt's head", concat(header, journalRecord(1, "j", 2, ot.Op{{Skip: 2}, {Insert: "x"}}, 3)), "record 1 (j@2..2): head is 0"},
+		{"past the record before", concat(header, next, journalRecord(2, "j", 3, ot.Op{{Skip: 3}, {Insert: "x"}}, 4)), "record 2 (j@3..3): head is 1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			copies := [2]string{}
+			for i := range copies {
+				copies[i] = filepath.Join(t.TempDir(), "folio.db")
+				if err := os.WriteFile(copies[i], mustRead(t, base), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(copies[i]+journalSuffix, c.journal, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := filepath.Dir(copies[0])
+			before := stateOf(t, dir)
+			ro, err := OpenReadOnly(copies[0], Options{})
+			if err == nil {
+				ro.Close()
+			}
+			checkErr := CheckFile(ctx, copies[0], Options{})
+			if d := before.diff(stateOf(t, dir)); d != "" {
+				t.Fatalf("OpenReadOnly or CheckFile wrote: %s", d)
+			}
+			if _, oerr := Open(copies[1], noCheckpoints); !errors.Is(oerr, ErrCorrupt) {
+				t.Fatalf("Open: %v, want ErrCorrupt", oerr)
+			}
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("OpenReadOnly: %v; want ErrCorrupt mentioning %q", err, c.want)
+			}
+			if !errors.Is(checkErr, ErrCorrupt) {
+				t.Fatalf("CheckFile: %v; want ErrCorrupt", checkErr)
+			}
+			// From the journal's name on, both say the same: which record,
+			// why, and that the database is corrupt.
+			jpath := JournalPath(copies[0])
+			_, roSays, _ := strings.Cut(err.Error(), jpath)
+			_, checkSays, _ := strings.Cut(checkErr.Error(), jpath)
+			if roSays != checkSays {
+				t.Fatalf("OpenReadOnly says %q of the record, CheckFile %q", roSays, checkSays)
+			}
+		})
 	}
 }
