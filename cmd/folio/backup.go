@@ -35,7 +35,9 @@ func runBackup(ctx context.Context, e env) error {
 			"<file>, synced, then put in place, and the directory synced: a failed or interrupted backup leaves\n"+
 			"<file> as it was. An existing <file> is replaced only with --force, so that a mistyped name\n"+
 			"(or backup typed for restore) cannot overwrite the one good copy, even one that appears while\n"+
-			"the backup runs.")
+			"the backup runs: without --force the copy is linked to <file>, then its temporary name removed;\n"+
+			"if that removal fails, the backup is still complete and the command succeeds, with a warning\n"+
+			"naming the temporary file left (a second link to <file>, safe to delete).")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, e.args)
@@ -54,14 +56,14 @@ func runBackup(ctx context.Context, e env) error {
 	if err != nil {
 		return err
 	}
-	err = writeOut(file, nil, *force, func(w io.Writer) error { return backupFromServer(ctx, *server, token, w) })
+	err = writeOut(file, nil, e.stderr, *force, func(w io.Writer) error { return backupFromServer(ctx, *server, token, w) })
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		fmt.Fprintf(e.stderr, "no server at %s; copying %s directly\n", *server, *data)
 		// Read-only: the copy holds the journal's records without applying
 		// them to the directory copied from (Backup replays them into a
 		// scratch copy), which may be a read-only one.
 		err = withReadOnlyDB(*data, func(db *storage.DB) error {
-			return writeOut(file, nil, *force, func(w io.Writer) error {
+			return writeOut(file, nil, e.stderr, *force, func(w io.Writer) error {
 				_, err := db.Backup(ctx, w)
 				return err
 			})

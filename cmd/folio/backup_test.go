@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -154,10 +155,7 @@ func failingDirSync(t *testing.T, dir string, args ...string) (int, string) {
 // gets SIGTERM. It returns the exit code and the output.
 func faulted(t *testing.T, path, syscalls, errno string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command("strace", "-f", "-qq", "-o", "/dev/null", "-P", path, "-e", "trace="+syscalls, "-e", "inject="+syscalls+":error="+errno,
-		os.Args[0], "-test.run=^"+t.Name()+"$")
-	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join(args, "\n"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd := faultedCmd(t, path, syscalls, errno, args...)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +181,21 @@ func faulted(t *testing.T, path, syscalls, errno string, args ...string) (int, s
 		t.Fatal(err)
 	}
 	return cmd.ProcessState.ExitCode(), out.String()
+}
+
+// faultedCmd is faulted's child, not started; with path "", strace fails
+// every one of the syscalls the child makes (for a file whose name is not
+// known beforehand).
+func faultedCmd(t *testing.T, path, syscalls, errno string, args ...string) *exec.Cmd {
+	var only []string
+	if path != "" {
+		only = []string{"-P", path}
+	}
+	cmd := exec.Command("strace", slices.Concat([]string{"-f", "-qq", "-o", "/dev/null"}, only,
+		[]string{"-e", "trace=" + syscalls, "-e", "inject=" + syscalls + ":error=" + errno, os.Args[0], "-test.run=^" + t.Name() + "$"})...)
+	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join(args, "\n"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
 }
 
 // TestBackupSyncsItsDirectory: after the rename that puts the backup in
@@ -254,5 +267,73 @@ func TestBackupNeverReplacesAFileThatAppears(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("left beside it: %v", entries)
+	}
+}
+
+// TestBackupSurvivesALeftoverTemporaryName: without --force the backup is
+// linked to its name, its temporary name then removed, and the directory
+// synced. When that removal fails the backup is complete and in place all
+// the same: the command succeeds, with a warning on stderr that names the
+// temporary file left beside it (a second name of the backup), and a
+// later backup to the same name is not in its way. The child runs under
+// strace, which fails every unlinkat (os.Remove) of the child: the
+// temporary file's name is not known beforehand. It backs up from a
+// server, which answers at once (a refused connection would leave the
+// temporary file of that first attempt too).
+func TestBackupSurvivesALeftoverTemporaryName(t *testing.T) {
+	runAsChild()
+	data := seedData(t, "hello")
+	served := filepath.Join(t.TempDir(), "served.db")
+	if code, out, errs := runIn(t, "backup", "--server", "http://127.0.0.1:1", "--data", data, served); code != 0 {
+		t.Fatalf("backup to serve: %d %q %q", code, out, errs)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, served)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "backup.db")
+	cmd := faultedCmd(t, "", "unlinkat", "EIO", "backup", "--server", srv.URL, file)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil || !strings.Contains(stdout.String(), "backup written") {
+		t.Fatalf("backup whose temporary name cannot be removed: %v\nstdout: %s\nstderr: %s", err, &stdout, &stderr)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("beside the backup: %v %v", entries, err)
+	}
+	leftover := filepath.Join(dir, entries[0].Name())
+	if leftover == file {
+		leftover = filepath.Join(dir, entries[1].Name())
+	}
+	if !strings.Contains(stderr.String(), "warning") || !strings.Contains(stderr.String(), leftover) ||
+		!strings.Contains(stderr.String(), "input/output error") {
+		t.Errorf("stderr does not warn of %s: %q", leftover, &stderr)
+	}
+	a, errA := os.Stat(file)
+	b, errB := os.Stat(leftover)
+	if errA != nil || errB != nil || !os.SameFile(a, b) {
+		t.Errorf("%s is not a second name of the backup: %v %v", leftover, errA, errB)
+	}
+	restored := t.TempDir()
+	if err := os.Link(file, filepath.Join(restored, DBFile)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runIn(t, "export", "doc", "--data", restored); code != 0 || out != "hello" {
+		t.Errorf("export from the backup: %d %q %s", code, out, errs)
+	}
+
+	code, out, errs := runIn(t, "backup", "--server", "http://127.0.0.1:1", "--data", data, file)
+	if code != 1 || !strings.Contains(errs, "exists; pass --force") {
+		t.Errorf("a later backup to the name without --force: %d %q %q", code, out, errs)
+	}
+	code, out, errs = runIn(t, "backup", "--force", "--server", "http://127.0.0.1:1", "--data", data, file)
+	if code != 0 || !strings.Contains(out, "backup written") || strings.Contains(errs, "warning") {
+		t.Errorf("a later backup --force to the name: %d %q %q", code, out, errs)
+	}
+	if now, _ := os.ReadDir(dir); len(now) != 2 {
+		t.Errorf("after a later backup --force: %v", now)
 	}
 }

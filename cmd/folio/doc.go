@@ -24,8 +24,11 @@
 // write are written beside their name, synced, put in place and their
 // directory synced (writeOut); backup replaces an existing file only with
 // --force (a rename), and without it links the copy to the name, which
-// fails rather than replace a file that appeared meanwhile. restore
-// needs the server stopped, replays the current database's journal into
-// it and keeps both aside. Commands run in-process against their own env (arguments,
-// environment, output), which is how the tests call them.
+// fails rather than replace a file that appeared meanwhile, then removes
+// the temporary name (a removal that fails is a warning naming the file
+// left, not a failure: the backup is complete and its directory synced).
+// restore needs the server stopped, replays the current database's
+// journal into it and keeps both aside. Commands run in-process against
+// their own env (arguments, environment, output), which is how the tests
+// call them.
 package main

@@ -57,7 +57,7 @@ func runExport(ctx context.Context, e env) error {
 		if err != nil {
 			return err
 		}
-		return writeOut(*out, e.stdout, true, func(w io.Writer) error { return web.WriteExport(w, *format, exp) })
+		return writeOut(*out, e.stdout, e.stderr, true, func(w io.Writer) error { return web.WriteExport(w, *format, exp) })
 	})
 }
 
@@ -77,8 +77,11 @@ func parseVersion(s string) (uint64, error) {
 // temporary file is renamed over file. Without it an existing file is
 // refused before f runs, and the temporary file is linked to file's name,
 // which fails if a file of that name appeared meanwhile, never replacing
-// it, then unlinked.
-func writeOut(file string, stdout io.Writer, replace bool, f func(io.Writer) error) error {
+// it, then unlinked. A failed unlink fails nothing: file is complete and
+// in place, and the directory is synced all the same; a warning on stderr
+// (written only then: a caller that replaces may pass nil) names the
+// temporary file left, a second link to file.
+func writeOut(file string, stdout, stderr io.Writer, replace bool, f func(io.Writer) error) error {
 	if file == "" {
 		return f(stdout)
 	}
@@ -89,7 +92,12 @@ func writeOut(file string, stdout io.Writer, replace bool, f func(io.Writer) err
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	placed := false
+	defer func() {
+		if !placed {
+			os.Remove(tmp.Name())
+		}
+	}()
 	if err := f(tmp); err != nil {
 		tmp.Close()
 		return err
@@ -104,24 +112,31 @@ func writeOut(file string, stdout io.Writer, replace bool, f func(io.Writer) err
 	if err := putInPlace(tmp.Name(), file, replace); err != nil {
 		return err
 	}
+	placed = true
+	if !replace {
+		if err := os.Remove(tmp.Name()); err != nil {
+			fmt.Fprintf(stderr, "warning: %s is complete, but its temporary name %s (a second link to it, safe to delete) could not be removed: %v\n",
+				file, tmp.Name(), err)
+		}
+	}
 	// The new name is durable only once its directory is: without this a
 	// power loss just after "backup written" may find no file.
 	return storage.SyncDir(filepath.Dir(file))
 }
 
-// putInPlace renames tmp to file, or, without replace, links it there and
-// removes tmp: a link, unlike a rename, fails when file exists, so a file
-// that appeared after refuseExisting looked (another backup) is kept.
+// putInPlace renames tmp to file, or, without replace, links it there
+// (leaving tmp for the caller to remove): a link, unlike a rename, fails
+// when file exists, so a file that appeared after refuseExisting looked
+// (another backup) is kept.
 func putInPlace(tmp, file string, replace bool) error {
 	if replace {
 		return os.Rename(tmp, file)
 	}
-	if err := os.Link(tmp, file); errors.Is(err, os.ErrExist) {
+	err := os.Link(tmp, file)
+	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("%s exists; pass --force to replace it", file)
-	} else if err != nil {
-		return err
 	}
-	return os.Remove(tmp)
+	return err
 }
 
 // refuseExisting is an error when file exists and may not be replaced.

@@ -108,7 +108,7 @@ func stage(ctx context.Context, backup, file string) (int, error) {
 	} else if st.Size() == 0 { // Opening it would make a new, empty database.
 		return 0, errors.New("the file is empty")
 	}
-	err = writeOut(file, nil, true, func(w io.Writer) error {
+	err = writeOut(file, nil, nil, true, func(w io.Writer) error {
 		_, err := io.Copy(w, src)
 		return err
 	})
