@@ -34,9 +34,9 @@ var ErrReadOnly = errors.New("database is open read-only")
 //
 // A journal that Open refuses fails OpenReadOnly the same way
 // (ErrCorrupt), as does a record that does not continue its document's
-// head (in CheckFile's words). An empty file (which Open would make a new database) fails too. A
-// database another process holds fails after opts.LockTimeout (the only
-// field used) with ErrLocked.
+// head (in CheckFile's words). An empty file (which Open would make a new
+// database) fails too. A database another process holds fails after
+// opts.LockTimeout (the only field used) with ErrLocked.
 func OpenReadOnly(path string, opts Options) (*DB, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
