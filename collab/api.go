@@ -32,8 +32,7 @@ func (h *Hub) Submit(ctx context.Context, id string, sub Submission) (uint64, er
 		return 0, errorf(CodeInvalidMessage, "session needs a valid id and a seq > 0")
 	}
 	s := &submission{base: sub.Base, op: sub.Op, session: sub.Session, seq: sub.Seq, single: sub.Single,
-		author: sub.Author, reply: make(chan submitResult, 1), start: time.Now(),
-		baseCheck: h.checkBaseText(ctx, id, sub.Base, sub.Op, h.headOf(id))}
+		author: sub.Author, reply: make(chan submitResult, 1), start: time.Now()}
 	var rd *joinRead // The session's last seq, read here (see readNeed).
 	for {
 		var need *readNeed

@@ -43,7 +43,7 @@ func TestBadInput(t *testing.T) {
 		{name: "mismatched deleted text", setup: []string{`["abc"]`}, raw: opJSON(3, 1, `[{"d":"abd"}]`), code: CodeInvalidOp},
 		// The mismatch is in text that a later op deleted: the rebased op no
 		// longer names it, so it must be checked at the op's base.
-		{name: "stale mismatched deleted text", setup: []string{`["abc"]`, `[{"d":1}]`}, raw: opJSON(4, 1, `[{"d":"xbc"}]`), code: CodeInvalidOp},
+		{name: "stale mismatched deleted text", setup: []string{`["abc"]`, `[{"d":1}]`}, raw: opJSON(4, 1, `[{"d":"axc"}]`), code: CodeInvalidOp},
 		{name: "version ahead", raw: opJSON(1, 7, `["x"]`), code: CodeVersionAhead},
 		{name: "seq not increasing", setup: []string{`["a"]`, `["b"]`}, raw: opJSON(1, 2, `["c"]`), code: CodeSeqNotIncreasing},
 		{name: "seq missing", raw: `{"type":"op","version":0,"op":["x"]}`, code: CodeInvalidMessage},

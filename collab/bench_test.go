@@ -79,25 +79,38 @@ func BenchmarkSubmit(b *testing.B) {
 }
 
 // BenchmarkDeleteByText measures a {"d":"text"} delete (what the browser
-// editor sends) in a document of a million code points, based at the head
-// as an editor typing alone bases it: the room checks the deleted text in
-// its own document, whatever the document's length.
+// editor sends) in a document of a million code points: based at the head,
+// as an editor typing alone bases it, and one version behind, as when
+// someone else's edit landed first. The room checks the deleted text in its
+// own document either way, whatever the document's length.
 func BenchmarkDeleteByText(b *testing.B) {
-	h := benchHub(b, false)
-	ctx := context.Background()
-	text := strings.Repeat("0123456789", 100_000)
-	v, err := h.Submit(ctx, "bench", Submission{Op: ot.Op{{Insert: text}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N && i < len(text)/2; i++ {
-		at := len(text)/2 - i - 1 // Backspace from the middle.
-		op := ot.Op{{Skip: at}, {Delete: 1, DelText: text[at : at+1]}}
-		if v, err = h.Submit(ctx, "bench", Submission{Base: v, Op: op}); err != nil {
-			b.Fatal(err)
-		}
+	for _, behind := range []bool{false, true} {
+		b.Run(fmt.Sprintf("behind=%v", behind), func(b *testing.B) {
+			h := benchHub(b, false)
+			ctx := context.Background()
+			text := strings.Repeat("0123456789", 100_000)
+			v, err := h.Submit(ctx, "bench", Submission{Op: ot.Op{{Insert: text}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N && i < len(text)/2; i++ {
+				base := v
+				if behind { // Another edit, at the end, lands first.
+					b.StopTimer()
+					if v, err = h.Submit(ctx, "bench", Submission{Base: v, Op: ot.Op{{Skip: len(text) - i}, {Insert: "."}}}); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				at := len(text)/2 - i - 1 // Backspace from the middle.
+				op := ot.Op{{Skip: at}, {Delete: 1, DelText: text[at : at+1]}}
+				if v, err = h.Submit(ctx, "bench", Submission{Base: base, Op: op}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

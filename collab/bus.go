@@ -249,9 +249,7 @@ func (r *room) requeue(rec storage.OpRecord) {
 			p.fail(r, errorf(CodePreconditionFailed, "document changed since that version"))
 			continue
 		}
-		// atHead was checked when submitted, and transforming keeps the
-		// text its deletes name true at p.base.
-		op, _, e := r.rebase(p.base, p.atHead, baseMatches)
+		op, _, e := r.rebase(p.base, p.atHead)
 		if e != nil {
 			p.fail(r, e)
 			continue

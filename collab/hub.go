@@ -133,14 +133,6 @@ func (h *Hub) lookupRoom(id string) *room {
 	return h.rooms[id]
 }
 
-// headOf is the head of id's open room, or headUnknown.
-func (h *Hub) headOf(id string) uint64 {
-	if r := h.lookupRoom(id); r != nil {
-		return r.headNow.Load()
-	}
-	return headUnknown
-}
-
 // removeRoom unregisters r; called by r's goroutine before it ends.
 func (h *Hub) removeRoom(r *room) {
 	h.mu.Lock()

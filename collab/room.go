@@ -3,7 +3,6 @@ package collab
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,7 +26,6 @@ type room struct {
 	loadErr   error             // Set before done closes: callers must not retry.
 	deleteErr error             // Set before done closes in delete mode.
 	commitRes chan commitResult // The room's commit goroutine reports here (buffered 1).
-	headNow   atomic.Uint64     // head for other goroutines (checkBaseText), headUnknown until loaded; stored by run only.
 
 	// With a Bus (else nil): the bus callback sends to remote without
 	// blocking; when it is full the room is behind and it signals wake.
@@ -74,7 +72,7 @@ type room struct {
 type seqRec struct{ seq, version uint64 }
 
 func newRoom(h *Hub, id string, forDelete bool) *room {
-	r := &room{
+	return &room{
 		hub:       h,
 		id:        id,
 		log:       h.log.With().Str(logDoc, id).Logger(),
@@ -87,8 +85,6 @@ func newRoom(h *Hub, id string, forDelete bool) *room {
 		byID:      make(map[string]*session),
 		subs:      make(map[*Subscription]struct{}),
 	}
-	r.headNow.Store(headUnknown)
-	return r
 }
 
 // do runs fn on the room goroutine and returns after it ran, or errRoomGone
@@ -270,7 +266,6 @@ func (r *room) load() error {
 	}
 	r.doc = doc
 	r.head = ld.Meta.Version
-	r.headNow.Store(r.head)
 	r.base = ld.Meta.Base
 	r.snapVersion = ld.Snapshot.Version
 	r.pendLen = doc.Len()

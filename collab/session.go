@@ -478,8 +478,7 @@ func (s *session) handle(msg *ClientMsg) {
 			s.sendError(errRateLimited, msg.Seq)
 		default:
 			sub := &submission{base: *msg.Version, op: msg.Op, session: s.id, seq: msg.Seq,
-				author: s.author, from: s, start: time.Now(),
-				baseCheck: s.hub.checkBaseText(s.ctx, r.id, *msg.Version, msg.Op, r.headNow.Load())}
+				author: s.author, from: s, start: time.Now()}
 			_ = r.post(s.ctx, func() { r.submit(sub) })
 		}
 	case TypePresence:

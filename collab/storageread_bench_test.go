@@ -70,7 +70,7 @@ func typed(v int) ot.Op {
 // resuming client can make its room do: a catch-up of CatchUpLimit ops
 // from before the op window; one op (a legacy resume's last, resumeHolder); a session's last seq (SessionSeq) on a
 // document with journaled records (being edited: it checkpoints first) or
-// none; a TextAt (a stale {"d":"text"} delete's base text). room-wait is
+// none. room-wait is
 // the longest a request to the room waits during one Subscribe from
 // CatchUpLimit ops back, room-turn the room's own time for it (and for a
 // hello from as far back, and for a legacy resume's holder check), op-wait
@@ -92,16 +92,6 @@ func BenchmarkRoomStorageReads(b *testing.B) {
 		for b.Loop() {
 			if ops, err := db.Ops(ctx, "d", 4999, 5000); err != nil || len(ops) != 1 {
 				b.Fatal(len(ops), err)
-			}
-		}
-	})
-	b.Run("textat/replay=999", func(b *testing.B) {
-		// checkDelText's fallback, were it reached: the text 999 ops past a
-		// snapshot.
-		db := storedDoc(b, false, 11000)
-		for b.Loop() {
-			if _, err := db.TextAt(ctx, "d", 10999); err != nil {
-				b.Fatal(err)
 			}
 		}
 	})

@@ -21,12 +21,8 @@ type submission struct {
 	reply   chan submitResult // Submit's answer; nil for WebSocket ops.
 	start   time.Time
 	single  bool // The session carries only this op (Submission.Single).
-	// baseCheck is what the sender found checking op's {"d":"text"}
-	// deletes against the committed text at base (checkBaseText), so that
-	// the room neither reads nor walks that text.
-	baseCheck baseCheck
-	strict    bool // Must apply at exactly its base (ReplaceText with ifVersion).
-	pending   bool // base is the room's pending head, not a version a client saw (ReplaceText).
+	strict  bool // Must apply at exactly its base (ReplaceText with ifVersion).
+	pending bool // base is the room's pending head, not a version a client saw (ReplaceText).
 }
 
 type submitResult struct {
@@ -81,7 +77,7 @@ func (r *room) submit(sub *submission) {
 	if sub.session != "" && r.dedupe(sub) {
 		return
 	}
-	op, atHead, e := r.rebase(sub.base, sub.op, sub.baseCheck)
+	op, atHead, e := r.rebase(sub.base, sub.op)
 	if e != nil {
 		r.reject(sub, e)
 		return
@@ -275,12 +271,12 @@ func (r *room) reject(sub *submission, e *Error) {
 	}
 }
 
-// rebase checks op against the text at base (check: what its sender found
-// there) and transforms it over every op after base,
+// rebase checks op against the text at base and transforms it over every
+// op after base,
 // committed or pending. It also returns op transformed over the committed
 // ops only (nil when base is after the head): a Bus room moves a queued op
 // behind another node's commit by rebasing that form again.
-func (r *room) rebase(base uint64, op ot.Op, check baseCheck) (rebased, atHead ot.Op, e *Error) {
+func (r *room) rebase(base uint64, op ot.Op) (rebased, atHead ot.Op, e *Error) {
 	if base > r.pendingHead() {
 		return nil, nil, errorf(CodeVersionAhead, "base version is ahead of the document")
 	}
@@ -306,17 +302,26 @@ func (r *room) rebase(base uint64, op ot.Op, check baseCheck) (rebased, atHead o
 	if op.BaseLen() > baseLen {
 		return nil, nil, errorf(CodeInvalidOp, "op does not fit the document at its base version")
 	}
-	if hasDelText(op) {
-		if e := r.checkDelText(base, op, check); e != nil {
+	op = ot.Normalize(op)
+	if base > r.head && hasDelText(op) {
+		if e := r.checkPendingDelText(base, op); e != nil {
 			return nil, nil, e
 		}
 	}
-	op = ot.Normalize(op)
 	for _, rec := range committed {
 		op = ot.Transform(op, rec.Op, ot.Left)
 	}
 	if base <= r.head {
 		atHead = op
+		// Deleted text is checked where it still stands, at the head, in
+		// the room's own document: O(components × log n) plus that text.
+		// Text that ops after base deleted is no longer named by op (the
+		// transform dropped it) and is not compared; checking it would
+		// need the text at base, a storage read and a copy of the document
+		// for every concurrent delete the browser editor sends.
+		if hasDelText(op) && r.doc.Check(op) != nil {
+			return nil, nil, errDelTextMismatch
+		}
 	}
 	for _, p := range pending {
 		op = ot.Transform(op, p.rec.Op, ot.Left)
@@ -328,38 +333,17 @@ func (r *room) rebase(base uint64, op ot.Op, check baseCheck) (rebased, atHead o
 	return op, atHead, nil
 }
 
-// checkDelText checks the {"d":"text"} deletes of op against the text at
-// its base version. Checking the rebased op instead is not enough: where a
-// later op deleted some of that text, the rebased op no longer names it, and
-// a mismatch there would pass. At the head the room's own document answers in
-// O(deleted text); before it the sender has checked (checkBaseText), unless
-// the head moved between its look and this turn, and then the text is read
-// from storage here; after it (an op based on pending ops, rare) the pending
-// text is built.
-func (r *room) checkDelText(base uint64, op ot.Op, check baseCheck) *Error {
-	var err error
-	switch {
-	case check == baseMatches:
-	case check == baseMismatch:
-		return errDelTextMismatch
-	case base == r.head:
-		err = r.doc.Check(op)
-	case base > r.head:
-		var before []*pendingOp
-		for _, p := range r.allPending() {
-			if p.rec.Version <= base {
-				before = append(before, p)
-			}
+// checkPendingDelText checks the {"d":"text"} deletes of op, based on a
+// version still being committed (ReplaceText's pending base), against the
+// text there. Rare, and O(document length).
+func (r *room) checkPendingDelText(base uint64, op ot.Op) *Error {
+	var before []*pendingOp
+	for _, p := range r.allPending() {
+		if p.rec.Version <= base {
+			before = append(before, p)
 		}
-		_, err = ot.Apply(r.textAfter(before), op)
-	default:
-		text, rerr := r.hub.store.TextAt(r.hub.ctx, r.id, base)
-		if rerr != nil {
-			return r.hub.fail("text at", r.id, rerr)
-		}
-		_, err = ot.Apply(text, op)
 	}
-	if err != nil {
+	if _, err := ot.Apply(r.textAfter(before), op); err != nil {
 		return errDelTextMismatch
 	}
 	return nil
@@ -486,7 +470,6 @@ func (r *room) apply(p *pendingOp) bool {
 		return false
 	}
 	r.head = rec.Version
-	r.headNow.Store(r.head)
 	// The large-text caches are for the head only: a stale one would pin an
 	// old copy of the text for as long as the room lives.
 	r.textCache.b, r.snapCache = nil, Event{}
@@ -561,36 +544,3 @@ func hasDelText(op ot.Op) bool {
 }
 
 func runeCount(s string) int { return utf8.RuneCountInString(s) }
-
-// headUnknown is the head for checkBaseText when the sender cannot tell it.
-const headUnknown = ^uint64(0)
-
-// baseCheck is what the sender of an op found of its {"d":"text"} deletes.
-type baseCheck uint8
-
-const (
-	baseUnchecked baseCheck = iota // The room checks (checkDelText).
-	baseMatches                    // They name the committed text at base.
-	baseMismatch                   // They do not: the room refuses the op.
-)
-
-// checkBaseText checks, on the sender's goroutine, op's {"d":"text"} deletes
-// against the committed text at base when base is before head (the room's
-// head as the sender saw it, or headUnknown). Reading that
-// text (a snapshot and up to SnapshotEvery ops replayed) and walking it are
-// O(document): on the room's goroutine they would hold every participant.
-// At the head, which is where an editor typing alone bases every op, the room
-// checks in its own document instead, without reading anything.
-func (h *Hub) checkBaseText(ctx context.Context, id string, base uint64, op ot.Op, head uint64) baseCheck {
-	if base >= head || !hasDelText(op) {
-		return baseUnchecked
-	}
-	text, err := h.store.TextAt(ctx, id, base)
-	if err != nil {
-		return baseUnchecked // The room sees what is wrong and says so.
-	}
-	if _, err := ot.Apply(text, op); err != nil {
-		return baseMismatch
-	}
-	return baseMatches
-}
