@@ -88,3 +88,24 @@ func testUndoCaret(t *testing.T, env *testEnv, b *browser) {
 		}
 	}
 }
+
+// testMixedEnter: in a document whose first line ends in "\n" and the
+// others in "\r\n" (lines pasted in from elsewhere), Enter makes the line
+// break of the line it is pressed on, not the first line's: "\r\n" on line
+// 5, "\n" on line 1. Each step is checked in the stored text, read over REST.
+func testMixedEnter(t *testing.T, env *testEnv, b *browser) {
+	id := env.create("mixed-enter", "one\ntwo\r\nthree\r\nfour\r\nfive\r\nsix")
+	tab := b.open(t, env.url+"/d/"+id)
+	tab.waitSaved(t)
+	for _, s := range []struct {
+		line int
+		want string
+	}{
+		{5, "one\ntwo\r\nthree\r\nfour\r\nfi\r\nve\r\nsix"},
+		{1, "on\ne\ntwo\r\nthree\r\nfour\r\nfi\r\nve\r\nsix"},
+	} {
+		tab.eval(t, fmt.Sprintf(`folio.view.dispatch({selection: {anchor: folio.view.state.doc.line(%d).from + 2}}), folio.view.focus()`, s.line))
+		press(t, tab, keyStep{what: fmt.Sprintf("Enter on line %d", s.line), key: "Enter", code: "Enter", vk: 13})
+		converged(t, env, id, s.want, tab)
+	}
+}

@@ -51,6 +51,7 @@ func TestEditorInBrowser(t *testing.T) {
 	t.Run("CRLFKeepsPositions", func(t *testing.T) { testCRLF(t, env, b) })
 	t.Run("CRLFIsOneLineBreakForKeys", func(t *testing.T) { testCRLFKeys(t, env, b) })
 	t.Run("LineBreaksKeepTheDocumentsKind", func(t *testing.T) { testLineBreaks(t, env, b) })
+	t.Run("MixedLineBreaksEnterTakesTheLines", func(t *testing.T) { testMixedEnter(t, env, b) })
 	t.Run("CRLFEnterOnBlankLine", func(t *testing.T) { testEnterOnBlankLine(t, env, b) })
 	t.Run("CRLFLineCommands", func(t *testing.T) { testLineCommands(t, env, b) })
 	t.Run("CRLFUndoCaret", func(t *testing.T) { testUndoCaret(t, env, b) })

@@ -220,27 +220,27 @@ function crlfRepairs(tr: Transaction): { changes: ChangeSet; after: ChangeSet } 
 
 /**
  * lineBreaks is a transaction filter that keeps a document's line breaks
- * whole and of one kind: a line break a user's change inserts (typed,
- * pasted, dropped, or a line moved or copied by Alt+ArrowUp/Down and
- * Shift+Alt+ArrowUp/Down) gets the document's own, "\r\n" where its first
- * line ends in one and "\n" otherwise; and a "\r" that ends inserted text
+ * whole and of the kind around them: a line break a user's change inserts
+ * (typed, pasted, dropped, or a line moved or copied by Alt+ArrowUp/Down
+ * and Shift+Alt+ArrowUp/Down) gets the kind of the one that ends the line
+ * where the change starts (crlfAt), and a "\r" that ends inserted text
  * and is left without its "\n" goes. Without it, Enter in a document from
  * Windows would add "\n" (the editor's line separator) while pasted text
- * kept its "\r\n", and the stored text would end up with both; and moving
- * a line past the last one, which has no "\r", would leave the moved
- * line's "\r" alone at the end. It runs after crlfSafe (it is listed
+ * kept its "\r\n", and the stored text would end up with both; in a
+ * document that already mixes them, a new line takes its neighbours' kind;
+ * and moving a line past the last one, which has no "\r", would leave the
+ * moved line's "\r" alone at the end. It runs after crlfSafe (it is listed
  * before it), on the change crlfSafe settled; undo and redo restore
  * exactly what was there, and remote ops are never touched.
  */
 export const lineBreaks = EditorState.transactionFilter.of((tr: Transaction): Transaction | readonly TransactionSpec[] => {
   if (!tr.docChanged || tr.annotation(Transaction.userEvent) === undefined || tr.isUserEvent("undo") ||
     tr.isUserEvent("redo") || tr.annotation(remoteAuthor) !== undefined) return tr;
-  let crlf: boolean | undefined;
   const doc = tr.newDoc, fix: ChangeSpec[] = [];
   const at = (pos: number) => doc.sliceString(pos, pos + 1);
-  tr.changes.iterChanges((_fa, _ta, fromB, toB, ins) => {
+  tr.changes.iterChanges((fromA, _ta, fromB, toB, ins) => {
     if (ins.lines > 1) {
-      crlf ??= usesCRLF(tr.startState.doc);
+      const crlf = crlfAt(tr.startState.doc, fromA);
       const s = ins.toString();
       for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) {
         const cr = at(fromB + i - 1) === "\r";
@@ -254,10 +254,11 @@ export const lineBreaks = EditorState.transactionFilter.of((tr: Transaction): Tr
   return fix.length === 0 ? tr : [tr, { changes: fix, sequential: true }];
 });
 
-// usesCRLF says whether doc's first line break is a "\r\n".
-function usesCRLF(doc: Text): boolean {
-  if (doc.lines < 2) return false;
-  const end = doc.line(1).to;
+// crlfAt says whether the line break of doc's line at pos is a "\r\n": the
+// one that ends the line, or the one before the last line, which has none;
+// a text of one line has none, and gets "\n".
+function crlfAt(doc: Text, pos: number): boolean {
+  const line = doc.lineAt(pos), end = line.number < doc.lines ? line.to : line.from - 1;
   return end > 0 && doc.sliceString(end - 1, end) === "\r";
 }
 

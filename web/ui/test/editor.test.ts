@@ -169,3 +169,35 @@ test("redo of Enter and Ctrl+Enter in a CRLF document puts the caret where it do
     }
   }
 });
+
+// A line break made in a document that mixes "\n" and "\r\n" takes the kind
+// of the one that ends the line it is made on (on the last line, which has
+// none, the one before it; in a text of one line, "\n"), whatever its first
+// line ends in: Enter, Ctrl+Enter, Ctrl+O, Shift+Alt+ArrowDown and a paste,
+// at every place the caret can be.
+test("a new line break takes the kind of the line it is made on", () => {
+  const docs = ["ab", "a\nb", "a\r\nb", "a\nb\r\nc\r\nd\r\ne", "a\r\nb\nc\nd", "a\nb\r\n", "a\r\nb\n", "a\r\n\nb\n\r\nc", "\r\n\n"];
+  const commands: Record<string, (t: Target) => boolean> = {
+    Enter: (t) => insertNewlineContinueMarkup(t) || insertNewlineAndIndent(t), insertBlankLine, splitLine, copyLineDown,
+    paste: (t) => (t.dispatch(t.state.update(t.state.replaceSelection("x\ny\r\nz"), { userEvent: "input.paste" })), true),
+  };
+  for (const doc of docs) {
+    for (let at = 0; at <= doc.length; at++) {
+      if (doc.slice(at - 1, at + 1) === "\r\n") continue; // The caret never rests there.
+      // The caret's line: from, end (before its line break) and the break.
+      const from = doc.lastIndexOf("\n", at - 1) + 1, next = doc.indexOf("\n", at);
+      const end = next < 0 ? doc.length : doc[next - 1] === "\r" ? next - 1 : next;
+      const prev = from - 1, br = next >= 0 ? doc.slice(end, next + 1) : prev < 0 ? "\n" : doc[prev - 1] === "\r" ? "\r\n" : "\n";
+      const put = (pos: number, s: string) => doc.slice(0, pos) + s + doc.slice(pos);
+      const want: Record<string, string> = { Enter: put(at, br), insertBlankLine: put(end, br), splitLine: put(at, br),
+        copyLineDown: put(from, doc.slice(from, end) + br), paste: put(at, "x" + br + "y" + br + "z") };
+      for (const [name, command] of Object.entries(commands)) {
+        let state = EditorState.create({ doc, selection: { anchor: at },
+          extensions: [EditorState.lineSeparator.of("\n"), markdown(), pairSafe, lineBreaks, crlfSafe, crlfIndent] });
+        ensureSyntaxTree(state, state.doc.length, 5000);
+        command({ state, dispatch: (tr) => { state = (tr instanceof Transaction ? tr : state.update(tr)).state; } });
+        assert.equal(JSON.stringify(state.doc.toString()), JSON.stringify(want[name]), `${name} at ${at} in ${JSON.stringify(doc)}`);
+      }
+    }
+  }
+});
