@@ -66,25 +66,39 @@ func testLineCommands(t *testing.T, env *testEnv, b *browser) {
 // testUndoCaret: Ctrl+Z and Ctrl+Shift+Z leave the caret where they leave
 // it in a document with "\n" line breaks, never between a "\r" and its
 // "\n" (undo and redo skip the editor's transaction filters). Redoing
-// Ctrl+Shift+K put it there.
+// Ctrl+Shift+K put it there, and redoing Alt+ArrowUp at the end of a line
+// left it where the command put it, while at an LF line's end it follows
+// the line moved down.
 func testUndoCaret(t *testing.T, env *testEnv, b *browser) {
-	steps := []keyStep{
-		{"Ctrl+Shift+K", "K", "KeyK", 75, ctrl | shift, "a\n^c"},
-		{"Ctrl+Z", "z", "KeyZ", 90, ctrl, "a\n^b\nc"},
-		{"Ctrl+Shift+Z", "Z", "KeyZ", 90, ctrl | shift, "a^\nc"},
-	}
-	for _, br := range []string{"\n", "\r\n"} {
-		id := env.create(fmt.Sprintf("undo-caret-%d", len(br)), strings.ReplaceAll("a\nb\nc", "\n", br))
-		tab := b.open(t, env.url+"/d/"+id)
-		tab.waitSaved(t)
-		tab.eval(t, fmt.Sprintf(`folio.view.dispatch({selection: {anchor: %d}}), folio.view.focus()`, len("a"+br))) // Before "b".
-		for _, s := range steps {
-			press(t, tab, s)
-			want := strings.ReplaceAll(s.want, "\n", br)
-			caret := strings.Index(want, "^")
-			converged(t, env, id, strings.Replace(want, "^", "", 1), tab)
-			tab.waitJS(t, fmt.Sprintf("%q: the caret at %d after %s", br, caret, s.what),
-				fmt.Sprintf(`folio.view.state.selection.main.empty && folio.view.state.selection.main.head === %d`, caret))
+	for _, c := range []struct {
+		name, text string // text: with "\n" line breaks and "^" at the caret
+		steps      []keyStep
+	}{
+		{"delete-line", "a\n^b\nc", []keyStep{
+			{"Ctrl+Shift+K", "K", "KeyK", 75, ctrl | shift, "a\n^c"},
+			{"Ctrl+Z", "z", "KeyZ", 90, ctrl, "a\n^b\nc"},
+			{"Ctrl+Shift+Z", "Z", "KeyZ", 90, ctrl | shift, "a^\nc"},
+		}},
+		{"move-line", "a\nb^\nc", []keyStep{
+			{"Alt+ArrowUp", "ArrowUp", "ArrowUp", 38, alt, "b^\na\nc"},
+			{"Ctrl+Z", "z", "KeyZ", 90, ctrl, "a\nb^\nc"},
+			{"Ctrl+Shift+Z", "Z", "KeyZ", 90, ctrl | shift, "b\na^\nc"},
+		}},
+	} {
+		for _, br := range []string{"\n", "\r\n"} {
+			text := strings.ReplaceAll(c.text, "\n", br)
+			id := env.create(fmt.Sprintf("undo-caret-%s-%d", c.name, len(br)), strings.Replace(text, "^", "", 1))
+			tab := b.open(t, env.url+"/d/"+id)
+			tab.waitSaved(t)
+			tab.eval(t, fmt.Sprintf(`folio.view.dispatch({selection: {anchor: %d}}), folio.view.focus()`, strings.Index(text, "^")))
+			for _, s := range c.steps {
+				press(t, tab, s)
+				want := strings.ReplaceAll(s.want, "\n", br)
+				caret := strings.Index(want, "^")
+				converged(t, env, id, strings.Replace(want, "^", "", 1), tab)
+				tab.waitJS(t, fmt.Sprintf("%s %q: the caret at %d after %s", c.name, br, caret, s.what),
+					fmt.Sprintf(`folio.view.state.selection.main.empty && folio.view.state.selection.main.head === %d`, caret))
+			}
 		}
 	}
 }

@@ -161,10 +161,15 @@ export function historyCarets(trs: readonly Transaction[]): readonly Transaction
  * text after it (through which tr's selection maps: the caret a command
  * placed stays where it put it). Undo's and redo's carets are mapped
  * through changes, as through any other.
- * A change that starts or ends between the "\r" and the "\n" is fine where
- * the half it keeps is paired again in the new text: the line commands
- * (Alt+ArrowUp/Down, Shift+Alt+ArrowUp/Down, Ctrl+Shift+K) take a line's
- * text, its "\r" included, and put it back before a "\n". Otherwise:
+ * The line commands (Alt+ArrowUp/Down, Shift+Alt+ArrowUp/Down,
+ * Ctrl+Shift+K) take a line's text, its "\r" included, and put it back
+ * before a "\n": a change that puts "\n…\r" after a "\r", or takes it,
+ * becomes one that puts or takes "\r\n…" before it, the same text, so
+ * that positions map through it as through the change at an LF line's end
+ * (redo's caret follows a moved line). Any other change that starts or
+ * ends between the "\r" and the "\n" is fine where the half it keeps is
+ * paired again in the new text (Ctrl+Shift+K where a "\r\n" line is
+ * followed by a "\n" one). Otherwise:
  *  - text inserted between the two goes before the "\r";
  *  - a deletion that starts on the "\n" (Backspace at the start of a line)
  *    takes the "\r" too;
@@ -177,16 +182,21 @@ export function historyCarets(trs: readonly Transaction[]): readonly Transaction
  *    count it as the end of the line's text (Enter takes the whitespace
  *    after the caret, Ctrl+K what is left of the line) must not take the
  *    line break with it.
+ * A change moved onto the place of the one before it joins it, as the two
+ * are one at an LF line (Alt+ArrowDown on a blank line).
  */
 function crlfRepairs(tr: Transaction): { changes: ChangeSet; after: ChangeSet } | undefined {
   const doc = tr.startState.doc, newDoc = tr.newDoc;
   const paired = (pos: number) => newDoc.sliceString(pos - 1, pos + 1) === "\r\n";
-  const specs: ChangeSpec[] = [], after: ChangeSpec[] = [];
+  const cr = (text: Text, pos: number) => text.sliceString(pos - 1, pos) === "\r";
+  const specs: { from: number; to: number; insert: string }[] = [], after: ChangeSpec[] = [];
   let mended = false;
   tr.changes.iterChanges((fromA, toA, fromB, toB, inserted) => {
-    let from = fromA, to = toA, insert: Text | string = inserted;
-    if (fromA === toA) {
-      if (splitsCRLF(doc, fromA) && !(paired(fromB) && paired(toB))) {
+    let from = fromA, to = toA, insert = inserted.toString();
+    if (splitsCRLF(doc, fromA) && paired(fromB) && cr(doc, toA) && cr(newDoc, toB)) {
+      [from, to, insert] = [fromA - 1, toA - 1, ("\r" + insert).slice(0, -1)];
+    } else if (fromA === toA) {
+      if (splitsCRLF(doc, fromA)) {
         from = to = fromA - 1;
         after.push({ from: fromB - 1, to: fromB }, { from: toB, insert: "\r" });
       }
@@ -211,7 +221,9 @@ function crlfRepairs(tr: Transaction): { changes: ChangeSet; after: ChangeSet } 
       }
     }
     mended ||= from !== fromA || to !== toA;
-    specs.push({ from, to, insert });
+    const last = specs[specs.length - 1];
+    if (last?.to === from) [last.to, last.insert] = [to, last.insert + insert];
+    else specs.push({ from, to, insert });
   });
   if (!mended) return undefined;
   const sep = tr.startState.facet(EditorState.lineSeparator);
