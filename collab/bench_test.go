@@ -128,7 +128,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			for i := 0; i < n; i++ {
 				ready := make(chan struct{}, 1)
 				s := &session{hub: h, id: fmt.Sprint("s", i), kicked: make(chan struct{})}
-				s.out = newOutQueue(1<<20, func() {
+				s.out = newOutQueue(1<<20, h.opts.SendQueueBytes, func() {
 					select {
 					case ready <- struct{}{}:
 					default:

@@ -56,9 +56,16 @@
 // for every one of them. An idle session thus has one goroutine.
 //
 // The room never blocks on a session: when a queue is full the session is
-// cut with close code 4002 (slow consumer) and resyncs when it reconnects. The reader stops reading
-// while its queue is half full, so the replies to a client's own messages
-// never cut it (TCP pushes back on a client that sends faster than it reads).
+// cut with close code 4002 (slow consumer) and resyncs when it reconnects.
+// Full is SendQueue messages, or SendQueueBytes bytes counting, besides the
+// queued messages, those the writer took and has not finished writing (the
+// rest the Wire holds among them): all that waits for the peer. A message
+// is taken while less is queued, so no welcome is too large to send, and a
+// peer that stopped reading pins at most SendQueueBytes and one message
+// (with the writer's copy of the frames of one write). The reader stops
+// reading while its queue is half full, so the replies to a client's own
+// messages never cut it (TCP pushes back on a client that sends faster than
+// it reads).
 //
 // Presence is state, not a log. Joins, presence updates and leaves are
 // flushed right after the next op broadcast or 50 ms after the change,

@@ -30,6 +30,20 @@ type Options struct {
 	// sessions (they never write), and a popular page can have thousands.
 	MaxSubscribersPerDoc int
 	SendQueue            int // messages queued per session (and events per subscription); default 256
+	// SendQueueBytes bounds by bytes what waits for one peer: the messages
+	// queued for a session, with those its writer took and has not finished
+	// writing (the rest a socket did not take among them). A message shared
+	// by several peers (an op broadcast) counts in each. Once the bound is
+	// reached the peer is cut as when SendQueue is: close 4002.
+	// A message is taken while less is queued, so any one message, however
+	// large, is admitted. Default: 32 MiB, or 12 × MaxDocLen when larger. The
+	// largest message is a welcome of a full document: its text takes at
+	// most 6 bytes a code point (\u003c, the longest JSON escape of one),
+	// 12 MB at the default MaxDocLen, and its peers well under 1 MB; the
+	// default leaves as much again, or more, for the ops broadcast while it is
+	// written (ten 2 MiB messages at the defaults). SendQueue alone let a
+	// stalled peer pin 256 such messages.
+	SendQueueBytes int
 
 	HelloTimeout time.Duration // hello must arrive within; default 10 s
 	PingInterval time.Duration // server pings this often; default 15 s
@@ -86,6 +100,7 @@ func (o Options) withDefaults() Options {
 	setInt(&o.MaxConnsPerDoc, 250)
 	setInt(&o.MaxSubscribersPerDoc, DefaultMaxSubscribersPerDoc)
 	setInt(&o.SendQueue, 256)
+	setInt(&o.SendQueueBytes, max(32<<20, 12*o.MaxDocLen))
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 2 << 20
 	}

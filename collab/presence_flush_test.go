@@ -24,7 +24,7 @@ func roomWithoutLoop(t *testing.T, opts Options) *room {
 
 func fakeSession(r *room, id, name string) *session {
 	return &session{hub: r.hub, id: id, name: name, color: cleanColor("", id), role: RoleEdit,
-		out: newOutQueue(r.hub.opts.SendQueue, func() {}), kicked: make(chan struct{})}
+		out: newOutQueue(r.hub.opts.SendQueue, r.hub.opts.SendQueueBytes, func() {}), kicked: make(chan struct{})}
 }
 
 // drainView applies the presence and leave messages queued for s to view.

@@ -10,14 +10,24 @@ import "sync"
 // writer goroutine runs only while there is something to write: push starts
 // it (start) when none runs, and it ends when take finds the queue empty, so
 // an idle session has no writer goroutine.
+//
+// The queue is bounded by entries (max) and by bytes (maxBytes): bytes
+// counts the data of the entries queued and of the batch the writer took
+// and has not finished writing (held), which includes what the Wire keeps
+// pending of the room's tryWrite, so it is all that waits for the peer. A
+// push is refused once bytes reached maxBytes, so one message of any size
+// is taken by a queue below the bound.
 type outQueue struct {
-	drained chan struct{} // Buffered 1: signalled when the writer takes a batch.
-	start   func()        // Static: starts the writer; called with mu held.
-	max     int           // Static: the most entries queued at once (Options.SendQueue).
+	drained  chan struct{} // Buffered 1: signalled when the writer takes a batch.
+	start    func()        // Static: starts the writer; called with mu held.
+	max      int           // Static: the most entries queued at once (Options.SendQueue).
+	maxBytes int           // Static: bytes from which pushes are refused (Options.SendQueueBytes).
 
 	mu      sync.Mutex
 	items   []outMsg // Guarded by mu.
 	spare   []outMsg // Guarded by mu: the last writer's emptied batch, for the next.
+	bytes   int      // Guarded by mu: data bytes queued or held.
+	held    int      // Guarded by mu: data bytes of the batch the writer took last, until its next take.
 	running bool     // Guarded by mu: a writer runs (or ended on a failed write).
 	stopped bool     // Guarded by mu: no writer starts any more (the session ended).
 }
@@ -26,22 +36,23 @@ type outQueue struct {
 // one (after a burst) is dropped so that a quiet session shrinks again.
 const keepBatch = 32
 
-func newOutQueue(max int, start func()) *outQueue {
-	return &outQueue{drained: make(chan struct{}, 1), start: start, max: max}
+func newOutQueue(max, maxBytes int, start func()) *outQueue {
+	return &outQueue{drained: make(chan struct{}, 1), start: start, max: max, maxBytes: maxBytes}
 }
 
 // push appends m; false when the queue is full.
 func (q *outQueue) push(m outMsg) bool { return q.pushBelow(m, q.max) }
 
-// pushBelow appends m unless limit or more entries are queued.
+// pushBelow appends m unless limit or more entries are queued, or the
+// bytes bound is reached.
 func (q *outQueue) pushBelow(m outMsg, limit int) bool {
 	q.mu.Lock()
-	n := len(q.items)
-	if n >= limit {
+	if len(q.items) >= limit || q.bytes >= q.maxBytes {
 		q.mu.Unlock()
 		return false
 	}
 	q.items = append(q.items, m)
+	q.bytes += len(m.data)
 	if !q.running && !q.stopped {
 		q.running = true
 		q.start()
@@ -58,10 +69,11 @@ func (q *outQueue) pushBelow(m outMsg, limit int) bool {
 func (q *outQueue) pushHeld(m outMsg, limit int) (ok, held bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.items) >= limit {
+	if len(q.items) >= limit || q.bytes >= q.maxBytes {
 		return false, false
 	}
 	q.items = append(q.items, m)
+	q.bytes += len(m.data)
 	if !q.running && !q.stopped {
 		q.running = true
 		return true, true
@@ -81,7 +93,8 @@ func (q *outQueue) release() {
 // releaseWith is release for a batch that write may send at once: it gets
 // everything queued (with the lock held, so nothing joins meanwhile) and
 // returns what is left of it, in its place. When nothing is left no writer
-// starts and the claim ends.
+// starts and the claim ends. What is left keeps its bytes counted until the
+// writer has written it (a flush entry stands for the Wire's pending rest).
 func (q *outQueue) releaseWith(write func([]outMsg) []outMsg) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -95,6 +108,7 @@ func (q *outQueue) releaseWith(write func([]outMsg) []outMsg) {
 		return
 	}
 	q.items = recycleBatch(q.items)
+	q.bytes = 0 // No writer held a batch: the claim's turn queued it all.
 	q.running = false
 	select {
 	case q.drained <- struct{}{}:
@@ -144,7 +158,9 @@ func recycleBatch(buf []outMsg) []outMsg {
 }
 
 // take returns everything queued and leaves buf (empty, see recycleBatch) in
-// its place, so the writer's two buffers alternate without allocating. When
+// its place, so the writer's two buffers alternate without allocating. The
+// writer calls it when it has written the batch it took before, whose bytes
+// stop counting then; those it returns count until its next take. When
 // nothing is queued it returns nil and the writer must end: the next push
 // starts a new one, which takes the buffer kept in spare.
 func (q *outQueue) take(buf []outMsg) []outMsg {
@@ -153,6 +169,8 @@ func (q *outQueue) take(buf []outMsg) []outMsg {
 	if buf == nil {
 		buf, q.spare = q.spare, nil
 	}
+	q.bytes -= q.held
+	q.held = q.bytes
 	items := q.items
 	if len(items) == 0 {
 		q.running = false

@@ -4,7 +4,7 @@ import "testing"
 
 func TestOutQueueBoundAndOrder(t *testing.T) {
 	starts := 0
-	q := newOutQueue(3, func() { starts++ })
+	q := newOutQueue(3, 1<<20, func() { starts++ })
 	for i := 0; i < 3; i++ {
 		if !q.push(outMsg{data: []byte{byte('a' + i)}}) {
 			t.Fatalf("push %d refused below the bound", i)
@@ -46,7 +46,7 @@ func TestOutQueueBoundAndOrder(t *testing.T) {
 }
 
 func TestOutQueueDropsLargeBatchBuffers(t *testing.T) {
-	q := newOutQueue(1000, func() {})
+	q := newOutQueue(1000, 1<<20, func() {})
 	for i := 0; i < 2*keepBatch; i++ {
 		q.push(outMsg{})
 	}
@@ -65,7 +65,7 @@ func TestOutQueueDropsLargeBatchBuffers(t *testing.T) {
 // not after stop.
 func TestOutQueueHeldStart(t *testing.T) {
 	starts := 0
-	q := newOutQueue(4, func() { starts++ })
+	q := newOutQueue(4, 1<<20, func() { starts++ })
 	if ok, held := q.pushHeld(outMsg{data: []byte("a")}, 4); !ok || !held {
 		t.Fatalf("first held push: ok %v, held %v", ok, held)
 	}
@@ -91,5 +91,47 @@ func TestOutQueueHeldStart(t *testing.T) {
 	q.release()
 	if !held || starts != 1 {
 		t.Fatalf("held %v, %d starts: release after stop must not start a writer", held, starts)
+	}
+}
+
+// TestOutQueueByteBound: past maxBytes pushes are refused however few
+// entries are queued, and a batch the writer took counts until its next take
+// (it is still waiting for the peer), as does what releaseWith leaves.
+func TestOutQueueByteBound(t *testing.T) {
+	q := newOutQueue(100, 10, func() {})
+	msg := func(n int) outMsg { return outMsg{data: make([]byte, n)} }
+	if !q.push(msg(4)) || !q.push(msg(4)) || !q.push(msg(4)) {
+		t.Fatal("push refused below the byte bound")
+	}
+	if q.push(msg(1)) {
+		t.Fatal("push accepted with 12 of 10 bytes queued")
+	}
+	batch := q.take(nil)
+	if q.push(msg(1)) {
+		t.Fatal("push accepted while the writer holds 12 bytes unwritten")
+	}
+	batch = q.take(batch) // Written: nothing queued, the writer ends.
+	if batch != nil || !q.push(msg(20)) {
+		t.Fatal("a message larger than the bound refused by an empty queue")
+	}
+	if ok, _ := q.pushHeld(msg(1), 100); ok {
+		t.Fatal("held push accepted past the byte bound")
+	}
+	q.take(q.take(nil)) // Written, then empty: the writer ends.
+	if ok, held := q.pushHeld(msg(8), 100); !ok || !held {
+		t.Fatalf("held push: ok %v, held %v", ok, held)
+	}
+	// The socket took part of it: the Wire holds the rest for the writer.
+	q.releaseWith(func(msgs []outMsg) []outMsg { return []outMsg{{flush: true}} })
+	if !q.push(msg(2)) || q.push(msg(1)) {
+		t.Fatal("what the Wire holds pending is not counted")
+	}
+	q.take(q.take(nil))
+	if ok, held := q.pushHeld(msg(8), 100); !ok || !held {
+		t.Fatalf("held push after the writer ended: ok %v, held %v", ok, held)
+	}
+	q.releaseWith(func([]outMsg) []outMsg { return nil }) // The socket took it all.
+	if !q.push(msg(9)) {
+		t.Fatal("bytes the socket took still counted")
 	}
 }

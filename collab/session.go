@@ -198,7 +198,7 @@ func (h *Hub) newSession(conn *websocket.Conn, docID string, peer Peer) *session
 		wire:      peer.Wire,
 	}
 	s.writer = s.writeLoop
-	s.out = newOutQueue(h.opts.SendQueue, s.startWriter)
+	s.out = newOutQueue(h.opts.SendQueue, h.opts.SendQueueBytes, s.startWriter)
 	return s
 }
 

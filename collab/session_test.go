@@ -65,7 +65,7 @@ func TestTwoClientsEditAndConverge(t *testing.T) {
 // TestExpiredWriteCutsTheConnection: a client that stops reading while the
 // queue still has room is cut by the write deadline, not kept forever.
 func TestExpiredWriteCutsTheConnection(t *testing.T) {
-	ts := newTestServer(t, Options{WriteTimeout: 200 * time.Millisecond, SendQueue: 1 << 16})
+	ts := newTestServer(t, Options{WriteTimeout: 200 * time.Millisecond, SendQueue: 1 << 16, SendQueueBytes: 1 << 30})
 	other := dialTest(t, ts.url+"wt")
 	other.hello(ClientMsg{})
 	stalled := dialTest(t, ts.url+"wt")

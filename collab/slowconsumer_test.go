@@ -1,0 +1,73 @@
+package collab
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// bytesCases are the messages of the byte-bound tests: as many small ones
+// as large ones, far below SendQueue (256), so only SendQueueBytes (1 MiB in
+// these tests) can cut a peer.
+var bytesCases = []struct {
+	name string
+	size int
+	cut  bool
+}{{"small", 16, false}, {"large", 256 << 10, true}}
+
+// TestSlowConsumerCutByBytes: a session that stopped reading is cut as a
+// slow consumer (the metric, a leave for the others) once what waits for it
+// reaches SendQueueBytes, with its queue far from SendQueue messages; as many
+// small messages do not cut it, and it reads them all when it resumes.
+func TestSlowConsumerCutByBytes(t *testing.T) {
+	const sent = 200
+	for _, c := range bytesCases {
+		t.Run(c.name, func(t *testing.T) {
+			m := NewMetrics(prometheus.NewRegistry())
+			ts := newTestServer(t, Options{SendQueueBytes: 1 << 20, Metrics: m, OpsPerSecond: 1000, OpBurst: 1000, MaxDocLen: 1 << 30})
+			fast := dialTest(t, ts.url+"d")
+			fast.hello(ClientMsg{})
+			stalled := dialTest(t, ts.url+"d")
+			ws := stalled.hello(ClientMsg{})
+			stalled.stopReading()
+			// Socket buffers take the first large ones, then the queue.
+			text := strings.Repeat("z", c.size)
+			var v uint64
+			for seq := uint64(1); seq <= sent && counterValue(m.slowDrops) == 0; seq++ {
+				fast.sendRaw(opJSON(seq, v, `["`+text+`"]`))
+				var ack Ack
+				fast.expectInto(TypeAck, &ack) // The fast client is never held up.
+				v = ack.Version
+			}
+			if !c.cut {
+				stalled.resumeReading()
+				for want := uint64(1); want <= sent; want++ {
+					var op OpMsg
+					stalled.expectInto(TypeOp, &op)
+					if op.Version != want {
+						t.Fatalf("op %d, want %d", op.Version, want)
+					}
+				}
+				if n := counterValue(m.slowDrops); n != 0 {
+					t.Fatalf("%v slow-consumer cuts for %d small messages", n, sent)
+				}
+				return
+			}
+			eventually(t, "the stalled session cut", func() bool { return counterValue(m.slowDrops) == 1 })
+			if v >= sent {
+				t.Fatalf("cut only after %d messages", v)
+			}
+			for {
+				if b := fast.next(); msgType(b) == TypeLeave {
+					var l Leave
+					if err := json.Unmarshal(b, &l); err != nil || l.Session != ws.Session {
+						t.Fatalf("leave %s", b)
+					}
+					break
+				}
+			}
+		})
+	}
+}
