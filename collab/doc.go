@@ -65,7 +65,9 @@
 // (with the writer's copy of the frames of one write). The reader stops
 // reading while its queue is half full, so the replies to a client's own
 // messages never cut it (TCP pushes back on a client that sends faster than
-// it reads).
+// it reads). A subscription's queue is bounded alike, by SendQueue events
+// and SendQueueBytes bytes of their payloads (Event.JSON), and ends with
+// slow_consumer past either; what its consumer took out is the consumer's.
 //
 // Presence is state, not a log. Joins, presence updates and leaves are
 // flushed right after the next op broadcast or 50 ms after the change,

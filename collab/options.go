@@ -32,17 +32,19 @@ type Options struct {
 	SendQueue            int // messages queued per session (and events per subscription); default 256
 	// SendQueueBytes bounds by bytes what waits for one peer: the messages
 	// queued for a session, with those its writer took and has not finished
-	// writing (the rest a socket did not take among them). A message shared
-	// by several peers (an op broadcast) counts in each. Once the bound is
-	// reached the peer is cut as when SendQueue is: close 4002.
-	// A message is taken while less is queued, so any one message, however
-	// large, is admitted. Default: 32 MiB, or 12 × MaxDocLen when larger. The
-	// largest message is a welcome of a full document: its text takes at
-	// most 6 bytes a code point (\u003c, the longest JSON escape of one),
-	// 12 MB at the default MaxDocLen, and its peers well under 1 MB; the
-	// default leaves as much again, or more, for the ops broadcast while it is
-	// written (ten 2 MiB messages at the defaults). SendQueue alone let a
-	// stalled peer pin 256 such messages.
+	// writing (the rest a socket did not take among them), and the events
+	// queued for a subscription (their Event.JSON). A message shared by
+	// several peers (an op broadcast) counts in each. Once the bound is
+	// reached the peer is cut as when SendQueue is: close 4002, or
+	// slow_consumer for a subscription. A message is taken while less is
+	// queued, so a queue below the bound admits one of any size.
+	// Default: 32 MiB, or 12 × MaxDocLen when larger. The largest message is
+	// a welcome of a full document: its text takes at most 6 bytes a code
+	// point (\u003c, the longest JSON escape of one), 12 MB at the default
+	// MaxDocLen, and its peers well under 1 MB; the default leaves as much
+	// again, or more, for the ops broadcast while it is written (ten 2 MiB
+	// messages at the defaults). SendQueue alone let a stalled peer pin 256
+	// such messages.
 	SendQueueBytes int
 
 	HelloTimeout time.Duration // hello must arrive within; default 10 s

@@ -1,11 +1,15 @@
 package collab
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/foliodocs/folio/ot"
 )
 
 // bytesCases are the messages of the byte-bound tests: as many small ones
@@ -67,6 +71,49 @@ func TestSlowConsumerCutByBytes(t *testing.T) {
 					}
 					break
 				}
+			}
+		})
+	}
+}
+
+// TestSubscriptionCutByBytes: a subscription that is not read ends with
+// slow_consumer once its queued events' payloads reach SendQueueBytes, far
+// below SendQueue events; as many small events do not end it.
+func TestSubscriptionCutByBytes(t *testing.T) {
+	const sent = 16
+	for _, c := range bytesCases {
+		t.Run(c.name, func(t *testing.T) {
+			ts := newTestServer(t, Options{SendQueueBytes: 1 << 20, MaxDocLen: 1 << 30})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := ts.hub.Create(ctx, "d", ""); err != nil {
+				t.Fatal(err)
+			}
+			sub, err := ts.hub.Subscribe(ctx, "d", u64(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			text := strings.Repeat("z", c.size)
+			for v := uint64(0); v < sent; v++ {
+				// The room hands the op to the subscription before it answers.
+				if _, err := ts.hub.Submit(ctx, "d", Submission{Base: v, Op: ot.Op{{Insert: text}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !c.cut {
+				for want := uint64(1); want <= sent; want++ {
+					if ev, err := sub.Next(ctx); err != nil || ev.Kind != EventOp || ev.Version != want {
+						t.Fatalf("event %d: %+v %v", want, ev, err)
+					}
+				}
+				if err := sub.Err(); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if e := AsError(sub.Err()); e == nil || e.Code != CodeSlowConsumer {
+				t.Fatalf("a subscription holding %d × %d bytes: %v", sent, c.size, sub.Err())
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/foliodocs/folio/storage"
 )
@@ -33,8 +34,10 @@ type Event struct {
 }
 
 // Subscription follows a document without a WebSocket (SSE, long-polling).
-// Its live queue is bounded: a subscriber that falls behind is dropped (Next
-// returns slow_consumer) and resumes by version with a new Subscribe.
+// Its live queue is bounded by Options.SendQueue events and by
+// Options.SendQueueBytes bytes of their payloads (Event.JSON): a subscriber
+// that falls behind is dropped (Next returns slow_consumer) and resumes by
+// version with a new Subscribe. The catch-up it asked for is not counted.
 type Subscription struct {
 	room *room // Set by the room in subscribe; static afterwards.
 	// The catch-up, consumed by Next first (owned by the caller of Next):
@@ -45,6 +48,7 @@ type Subscription struct {
 	ops     opSpan
 	backlog []Event
 	ch      chan Event    // The room sends without blocking.
+	bytes   atomic.Int64  // Payload bytes of the events in ch: the room adds, the taker subtracts.
 	done    chan struct{} // Closed by end.
 	endOnce sync.Once
 	err     *Error // Why it ended; set before done closes.
@@ -156,17 +160,38 @@ func (r *room) snapshotEvent() Event {
 
 // publish hands ev to every subscription, dropping those that are full.
 func (r *room) publish(ev Event) {
+	n, maxBytes := int64(len(ev.JSON)), int64(r.hub.opts.SendQueueBytes)
 	for sub := range r.subs {
 		if ev.Kind == EventOp && ev.Version <= sub.seen {
 			continue
 		}
-		select {
-		case sub.ch <- ev:
-		default:
+		if !sub.offer(ev, n, maxBytes) {
 			delete(r.subs, sub)
 			sub.end(errorf(CodeSlowConsumer, "subscriber fell behind; resume from the last version"))
 		}
 	}
+}
+
+// offer queues ev, of n payload bytes, without blocking; false when the
+// queue is full: SendQueue events, or maxBytes bytes or more (so one event
+// of any size is taken by a queue below it). A refused event's bytes stay
+// counted: the subscription ends.
+func (s *Subscription) offer(ev Event, n, maxBytes int64) bool {
+	if s.bytes.Add(n)-n >= maxBytes {
+		return false
+	}
+	select {
+	case s.ch <- ev:
+		return true
+	default:
+		return false
+	}
+}
+
+// took is ev, just received from ch, no longer counted in the queue's bytes.
+func (s *Subscription) took(ev Event) Event {
+	s.bytes.Add(-int64(len(ev.JSON)))
+	return ev
 }
 
 func (s *Subscription) end(e *Error) {
@@ -184,11 +209,11 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	}
 	select {
 	case ev := <-s.ch:
-		return ev, nil
+		return s.took(ev), nil
 	case <-s.done:
 		select {
 		case ev := <-s.ch:
-			return ev, nil
+			return s.took(ev), nil
 		default:
 			return Event{}, s.err
 		}
@@ -222,7 +247,7 @@ func (s *Subscription) Ready(evs []Event, max int) []Event {
 		}
 		select {
 		case ev := <-s.ch:
-			evs = append(evs, ev)
+			evs = append(evs, s.took(ev))
 		default:
 			return evs
 		}
