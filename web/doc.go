@@ -89,7 +89,10 @@
 //     given back on every exit path (the hub's Peer.Done for WebSockets).
 //
 // Ownership: Server starts no goroutines of its own. Each SSE stream runs one
-// pump goroutine owned and waited for by its handler. Drain flips /readyz to
+// pump goroutine owned and waited for by its handler; besides its
+// subscription's queue (bounded by the hub's SendQueue and SendQueueBytes)
+// a stream holds two batches of events, each of at most 64 events, ending
+// with the one that takes their payloads to 256 KiB (sseBatchBytes). Drain flips /readyz to
 // 503 and ends every SSE stream and long-poll; WebSocket sessions belong to
 // the hub, whose Close ends them with 1001 (http.Server.Shutdown does not wait
 // for hijacked connections). The shutdown order lives in cmd/folio.

@@ -50,6 +50,14 @@ const sseRetry = 2 * time.Second
 // sseBatch bounds the events a stream writes (and flushes) at once.
 const sseBatch = 64
 
+// sseBatchBytes bounds the payload bytes (collab.Event.JSON) of the events
+// a stream takes at once: a batch ends with the event that reaches it, so
+// an event larger than it goes alone. A stream whose client stopped reading
+// holds two batches outside its subscription's bounded queue (the one being
+// written, copied whole into the writer's buffer, and the next); without
+// it, each could hold sseBatch large ops.
+const sseBatchBytes = 256 << 10
+
 type snapshotData struct {
 	Version uint64 `json:"version"`
 	Text    string `json:"text"`
@@ -212,10 +220,11 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 				return // Why: sub.Err, or ctx's end.
 			}
 			// What piled up while the last batch was written goes in one
-			// write. The writer is done with bufs[i]: clear it, or an idle
-			// stream would keep its last events (a snapshot's text) alive.
+			// write, up to sseBatchBytes of it. The writer is done with
+			// bufs[i]: clear it, or an idle stream would keep its last
+			// events (a snapshot's text) alive.
 			clear(bufs[i])
-			batch := sub.Ready(append(bufs[i][:0], ev), sseBatch)
+			batch := readyBatch(sub, append(bufs[i][:0], ev))
 			bufs[i] = batch
 			select {
 			case events <- batch:
@@ -273,6 +282,23 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, sub *collab.
 			return
 		}
 	}
+}
+
+// readyBatch appends to batch, which holds the event just taken, the events
+// that are ready, up to sseBatch events or sseBatchBytes bytes of payloads.
+func readyBatch(sub *collab.Subscription, batch []collab.Event) []collab.Event {
+	size := 0
+	for _, ev := range batch {
+		size += len(ev.JSON)
+	}
+	for len(batch) < sseBatch && size < sseBatchBytes {
+		n := len(batch)
+		if batch = sub.Ready(batch, n+1); len(batch) == n {
+			break
+		}
+		size += len(batch[n].JSON)
+	}
+	return batch
 }
 
 // streamEnd is what a stream writes last when its subscription ended with
