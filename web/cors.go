@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// CORS answers for the API (/api/...), for the origins of Options.CORSOrigins.
+// CORS answers for the API (/api and /api/...), for the origins of Options.CORSOrigins.
 const (
 	// corsMethods are the methods the API routes take (HEAD and GET need no
 	// preflight, but listing them costs nothing).
@@ -77,7 +77,7 @@ func corsOrigins(list []string) map[string]bool {
 // Pages and the operational endpoints get none of it.
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, apiCatchAll) {
+		if !apiPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -328,3 +328,28 @@ func TestCORSPreflightMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestCORSAPIRoot: /api itself is part of the API for CORS, as for its
+// JSON 404: a listed origin's preflight of it is answered and its 404 is
+// readable; another origin's preflight is refused, and gets no CORS header.
+func TestCORSAPIRoot(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.CORSOrigins = []string{appOrigin} })
+	r := e.do("OPTIONS", "/api", nil, preflight(appOrigin, "GET", "authorization")...)
+	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") != appOrigin ||
+		!strings.Contains(r.header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight of /api from %s: %d %v %s", appOrigin, r.status, r.header, r.body)
+	}
+	checkVaryOrigin(t, "preflight of /api", r.header)
+	r = e.get("/api", fromOrigin(appOrigin, "Authorization", "Bearer x")...)
+	if r.status != http.StatusNotFound || r.errCode() != "not_found" {
+		t.Errorf("GET /api: %d %s, want the API's 404", r.status, r.body)
+	}
+	checkAllowed(t, "GET /api", r)
+
+	r = e.do("OPTIONS", "/api", nil, preflight(evilOrigin, "GET", "authorization")...)
+	if r.status != http.StatusForbidden || r.errCode() != "forbidden" {
+		t.Errorf("preflight of /api from %s: %d %s", evilOrigin, r.status, r.body)
+	}
+	checkNoCORS(t, "preflight of /api from "+evilOrigin, r)
+	checkNoCORS(t, "GET /api from "+evilOrigin, e.get("/api", fromOrigin(evilOrigin)...))
+}

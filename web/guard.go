@@ -12,7 +12,7 @@ import (
 // refusals before routing (checkHost) included.
 func apiHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, apiCatchAll) || r.URL.Path == apiRoot {
+		if apiPath(r.URL.Path) {
 			h := w.Header()
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "no-referrer")

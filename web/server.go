@@ -62,7 +62,7 @@ type Options struct {
 	// receive its postMessage events. Empty means any ("*").
 	EmbedOrigins []string
 	// CORSOrigins are the origins whose browser apps may use the API
-	// (/api/...) across origins (cors.go): REST, SSE streams, exports. Each
+	// (/api and /api/...) across origins (cors.go): REST, SSE streams, exports. Each
 	// is an exact origin as CheckCORSOrigin describes; other entries match
 	// nothing. Their state-changing requests pass the CSRF check, which
 	// refuses every other origin's. Empty: none (same-origin pages need
@@ -332,6 +332,13 @@ const apiCatchAll = "/api/"
 // own pattern the mux would redirect it to /api/ from the server's root,
 // which leaves the prefix of a proxy serving Folio under a path it strips.
 const apiRoot = "/api"
+
+// apiPath reports whether p is the API's: /api itself or a path under
+// /api/. Whatever treats API answers apart (their headers, CORS) asks it,
+// so that /api, answered by the API's 404, is treated as the rest.
+func apiPath(p string) bool {
+	return p == apiRoot || strings.HasPrefix(p, apiCatchAll)
+}
 
 // readyProbeID is a document id read by /readyz to prove the store answers;
 // it need not exist.
