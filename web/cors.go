@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // CORS answers for the API (/api and /api/...), for the origins of Options.CORSOrigins.
@@ -28,39 +31,88 @@ const (
 	corsMaxAge = "7200"
 )
 
-// CheckCORSOrigin reports whether o can be an entry of Options.CORSOrigins:
-// an origin as a browser sends it in its Origin header, http or https,
-// lower case, without a default port, path, user or wildcard
-// ("https://app.example.com", "http://localhost:3000"). Folio compares
-// Origin headers with the entries as they are, so any other spelling would
-// match nothing; the error gives the spelling to use when there is one.
-func CheckCORSOrigin(o string) error {
+// CORSOrigin is o as Options.CORSOrigins keeps it: the origin as a
+// browser sends it in its Origin header, http or https, lower case,
+// without a default port, path, user or wildcard ("https://app.example.com",
+// "http://localhost:3000"). A host written in Unicode is converted to its
+// ASCII form, as browsers serialize an origin (IDNA ToASCII, the URL
+// Standard's options): "https://bücher.example" is
+// "https://xn--bcher-kva.example". Folio compares Origin headers with the
+// entries as they are, so any other spelling would match nothing: it is
+// refused, with the spelling to use when there is one.
+func CORSOrigin(o string) (string, error) {
 	u, err := url.Parse(o)
 	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "" ||
 		u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Path != "" && u.Path != "/" ||
 		strings.Contains(u.Host, "*") {
-		return errors.New("is not an origin: http or https://host[:port], no path, query, user or wildcard")
+		return "", errors.New("is not an origin: http or https://host[:port], no path, query, user or wildcard")
 	}
-	canonical := &url.URL{Scheme: u.Scheme, Host: strings.ToLower(u.Host)}
-	if p := u.Port(); p == "80" && u.Scheme == "http" || p == "443" && u.Scheme == "https" {
-		canonical.Host = strings.ToLower(u.Hostname())
-		if strings.Contains(canonical.Host, ":") {
-			canonical.Host = "[" + canonical.Host + "]"
+	host, written := strings.ToLower(u.Hostname()), u.Hostname()
+	if !isASCII(host) {
+		if host, err = originHost(u.Hostname()); err != nil {
+			return "", err
 		}
+	} else {
+		written = host // An ASCII host must be written in lower case already.
 	}
-	if c := canonical.String(); c != o {
-		return fmt.Errorf("is not written as browsers send it: %s", c)
+	if strings.Contains(host, ":") {
+		host, written = "["+host+"]", "["+written+"]"
 	}
-	return nil
+	if p := u.Port(); p != "" && !(p == "80" && u.Scheme == "http" || p == "443" && u.Scheme == "https") {
+		host, written = host+":"+p, written+":"+p
+	}
+	canonical := u.Scheme + "://" + host
+	if u.Scheme+"://"+written != o {
+		return "", fmt.Errorf("is not written as browsers send it: %s", canonical)
+	}
+	return canonical, nil
 }
 
-// corsOrigins is the set of Options.CORSOrigins that CheckCORSOrigin
-// accepts; the others could match no Origin header anyway.
+// CheckCORSOrigin reports whether o can be an entry of Options.CORSOrigins
+// (CORSOrigin).
+func CheckCORSOrigin(o string) error {
+	_, err := CORSOrigin(o)
+	return err
+}
+
+// idnaOrigin converts host names as browsers do when they parse a URL:
+// UTS 46 without transitional mapping, with the Bidi and joiner rules but
+// neither STD3 rules (browsers take "_") nor hyphen checks.
+var idnaOrigin = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false),
+	idna.StrictDomainName(false), idna.CheckHyphens(false))
+
+// originHost is the ASCII form of the Unicode host name h, as it appears
+// in the Origin header of a page served under h.
+func originHost(h string) (string, error) {
+	ascii, err := idnaOrigin.ToASCII(h)
+	if err != nil || strings.IndexFunc(ascii, notHostByte) >= 0 {
+		return "", fmt.Errorf("is not an origin: %q is not a host name browsers accept", h)
+	}
+	return ascii, nil
+}
+
+// notHostByte reports whether r is outside what an ASCII host name may
+// hold: "<", "%", a space and the like pass IDNA without STD3 rules.
+func notHostByte(r rune) bool {
+	return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '.' || r == '_')
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// corsOrigins is the set of Options.CORSOrigins that CORSOrigin accepts,
+// in the form it gives; the others could match no Origin header anyway.
 func corsOrigins(list []string) map[string]bool {
 	set := map[string]bool{}
 	for _, o := range list {
-		if CheckCORSOrigin(o) == nil {
-			set[o] = true
+		if c, err := CORSOrigin(o); err == nil {
+			set[c] = true
 		}
 	}
 	return set

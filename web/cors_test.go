@@ -353,3 +353,44 @@ func TestCORSAPIRoot(t *testing.T) {
 	checkNoCORS(t, "preflight of /api from "+evilOrigin, r)
 	checkNoCORS(t, "GET /api from "+evilOrigin, e.get("/api", fromOrigin(evilOrigin)...))
 }
+
+// TestCORSOriginIDN: an origin whose host is written in Unicode is kept in
+// the ASCII form browsers send (IDNA), so that it matches their Origin
+// header; other spellings are refused with that form.
+func TestCORSOriginIDN(t *testing.T) {
+	for _, c := range []struct{ origin, want string }{
+		{"https://bücher.example", "https://xn--bcher-kva.example"},
+		{"https://Bücher.example:8443", "https://xn--bcher-kva.example:8443"},
+		{"http://faß.de", "http://xn--fa-hia.de"}, // Not transitional: ß stays.
+		{"https://my_app.bücher。example", "https://my_app.xn--bcher-kva.example"},
+		{"https://xn--bcher-kva.example", "https://xn--bcher-kva.example"},
+	} {
+		got, err := CORSOrigin(c.origin)
+		if got != c.want || err != nil {
+			t.Errorf("CORSOrigin(%q) = %q, %v; want %q", c.origin, got, err, c.want)
+		}
+	}
+	for _, c := range []struct{ origin, want string }{
+		{"https://bücher.example/", "browsers send it: https://xn--bcher-kva.example"},
+		{"https://bücher.example:443", "browsers send it: https://xn--bcher-kva.example"},
+		{"https://b%C3%BCcher.example", "browsers send it: https://xn--bcher-kva.example"},
+		{"https://a\u200db.example", "not a host name"},
+		{"https://bü<cher.example", "not a host name"},
+	} {
+		if got, err := CORSOrigin(c.origin); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CORSOrigin(%q) = %q, %v; want an error naming %q", c.origin, got, err, c.want)
+		}
+	}
+
+	// A server given the Unicode form answers the browser's punycode Origin.
+	const idn, puny = "https://bücher.example", "https://xn--bcher-kva.example"
+	e := newEnv(t, func(o *Options) { o.CORSOrigins = []string{idn} })
+	r := e.do("OPTIONS", "/api/v1/docs", nil, preflight(puny, "POST", "content-type")...)
+	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") != puny {
+		t.Errorf("preflight from %s: %d %v %s", puny, r.status, r.header, r.body)
+	}
+	r = e.send("POST", "/api/v1/docs", `{"id":"d","text":"x"}`, fromOrigin(puny, "Content-Type", "application/json")...)
+	if r.status != http.StatusCreated || r.header.Get("Access-Control-Allow-Origin") != puny {
+		t.Errorf("create from %s: %d %v %s", puny, r.status, r.header, r.body)
+	}
+}

@@ -35,7 +35,8 @@
 //     with (url, embedUrl, Location) start with Options.BasePath too; New
 //     ignores a BasePath that CheckBasePath refuses ("//evil.example"
 //     would make them name another host), as it ignores CORSOrigins
-//     entries that CheckCORSOrigin refuses.
+//     entries that CORSOrigin refuses, and takes the others in the form
+//     browsers send (a Unicode host in ASCII, IDNA).
 //   - HTML exports render Markdown with goldmark, sanitise with bluemonday
 //     and ship a CSP forbidding every script; no script from a document runs.
 //   - Request logs carry method, path, route, status, bytes, duration_ms

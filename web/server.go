@@ -63,8 +63,10 @@ type Options struct {
 	EmbedOrigins []string
 	// CORSOrigins are the origins whose browser apps may use the API
 	// (/api and /api/...) across origins (cors.go): REST, SSE streams, exports. Each
-	// is an exact origin as CheckCORSOrigin describes; other entries match
-	// nothing. Their state-changing requests pass the CSRF check, which
+	// is an exact origin as CORSOrigin describes, a host in Unicode taken in
+	// its ASCII form ("https://bücher.example" is
+	// "https://xn--bcher-kva.example"); other entries are ignored: they
+	// would match nothing. Their state-changing requests pass the CSRF check, which
 	// refuses every other origin's. Empty: none (same-origin pages need
 	// nothing). Separate from AllowedOrigins, which are WebSocket patterns
 	// of any scheme and grant editors, not the whole API.
@@ -186,7 +188,8 @@ type Server struct {
 	mux     *http.ServeMux
 	pages   *pages // Static after New (routePages).
 
-	// corsOrigins are the valid Options.CORSOrigins (cors.go). Static after New.
+	// corsOrigins are the valid Options.CORSOrigins, in the form CORSOrigin
+	// gives (cors.go). Static after New.
 	corsOrigins map[string]bool
 
 	// renders bounds the HTML exports rendered at once to the processors
@@ -265,7 +268,7 @@ func (s *Server) canonicalPaths(next http.Handler) http.Handler {
 func (s *Server) crossOrigin(h http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	for o := range s.corsOrigins {
-		_ = cop.AddTrustedOrigin(o) // Cannot fail: CheckCORSOrigin accepted o.
+		_ = cop.AddTrustedOrigin(o) // Cannot fail: CORSOrigin made o.
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apiError(codeForbidden, "cross-site request refused: browsers may change documents only from this server's own pages and the origins of --cors-origins (FOLIO_CORS_ORIGINS)"))

@@ -187,7 +187,7 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: auto (console on a terminal, JSON otherwise), json, console")
 	fs.Var(listValue{&c.AllowedOrigins}, "allowed-origins", "extra origins allowed to open editor WebSockets, comma-separated host patterns (\"app.example.com\", \"*.example.com\"); same-origin is always allowed")
 	fs.Var(listValue{&c.EmbedOrigins}, "embed-origins", "origins allowed to frame /embed/ pages, comma-separated (\"https://app.example.com\"); empty means any")
-	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "origins whose browser apps may call the API under /api/ (REST, SSE, exports) from their pages, comma-separated, each exactly as browsers send it (\"https://app.example.com\", \"http://localhost:3000\"); separate from --allowed-origins. Empty: none (same-origin pages need nothing)")
+	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "origins whose browser apps may call the API (/api and under it: REST, SSE, exports) from their pages, comma-separated, each exactly as browsers send it (\"https://app.example.com\", \"http://localhost:3000\"; a host in Unicode is taken in its ASCII form: \"https://bücher.example\" is \"https://xn--bcher-kva.example\"); separate from --allowed-origins. Empty: none (same-origin pages need nothing)")
 	fs.Var(listValue{&c.AllowedHosts}, "allowed-hosts", "host names requests may address, beyond IP literals, localhost and the host of --addr, comma-separated (\"docs.example.com\", \"*.example.com\"; ports are ignored), or * for any; others get 403 host_not_allowed (DNS rebinding). Empty: any when a secret is set. Behind a reverse proxy that passes the public Host, list that name")
 	fs.StringVar(&c.BasePath, "base-path", c.BasePath, "path prefix under which a reverse proxy serves Folio and strips before forwarding (e.g. /folio); put before the paths the API answers with (url, embedUrl, Location). The pages work under any prefix without it, and name their URLs under it when it is set. Empty: none")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in bytes (413 above)")
@@ -239,6 +239,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("invalid configuration: %w", err)
+	}
+	for i, o := range cfg.CORSOrigins {
+		// As browsers send it, the form the configuration line shows and
+		// web compares Origin headers with: a Unicode host in ASCII.
+		cfg.CORSOrigins[i], _ = web.CORSOrigin(o) // Validate accepted o.
 	}
 	return cfg, nil
 }

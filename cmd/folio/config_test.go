@@ -137,6 +137,8 @@ func TestConfigErrors(t *testing.T) {
 		{"CORS origin wildcard", []string{"--cors-origins", "https://*.example.com"}, nil, "is not an origin"},
 		{"CORS origin with a path", []string{"--cors-origins", "https://app.example.com/app"}, nil, "is not an origin"},
 		{"CORS origin spelled otherwise", []string{"--cors-origins", "https://App.example.com:443/"}, nil, "browsers send it: https://app.example.com"},
+		{"CORS origin with a Unicode host spelled otherwise", []string{"--cors-origins", "https://bücher.example:443"}, nil, "browsers send it: https://xn--bcher-kva.example"},
+		{"CORS origin with a Unicode host that is no host name", nil, map[string]string{"FOLIO_CORS_ORIGINS": "https://a\u200db.example"}, "is not a host name"},
 		{"long-poll wait under a second", []string{"--max-wait", "500ms"}, nil, "--max-wait"},
 		{"long-poll wait in part seconds", nil, map[string]string{"FOLIO_MAX_WAIT": "1500ms"}, "--max-wait"},
 		{"message limit under 1 MiB", []string{"--max-message", "1000"}, nil, "--max-message must be at least"},
@@ -346,6 +348,27 @@ func TestConnLimitsConfig(t *testing.T) {
 		if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Streams == nil || *line.Streams != c.streams ||
 			line.Conns == nil || *line.Conns != c.conns {
 			t.Errorf("configuration line %s", logs.String())
+		}
+	}
+}
+
+// TestCORSOriginsConfig: --cors-origins keeps an origin with a Unicode host
+// in the ASCII form browsers send in Origin, which web compares as it is.
+func TestCORSOriginsConfig(t *testing.T) {
+	var stderr bytes.Buffer
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{[]string{"--cors-origins", "https://bücher.example,http://localhost:3000"}, nil,
+			[]string{"https://xn--bcher-kva.example", "http://localhost:3000"}},
+		{nil, map[string]string{"FOLIO_CORS_ORIGINS": "https://Bücher.example:8443"}, []string{"https://xn--bcher-kva.example:8443"}},
+		{[]string{"--cors-origins", "https://xn--bcher-kva.example"}, nil, []string{"https://xn--bcher-kva.example"}},
+	} {
+		cfg, err := parseServe(c.args, envMap(c.env), &stderr)
+		if err != nil || !slices.Equal(cfg.CORSOrigins, c.want) {
+			t.Errorf("%v %v: CORSOrigins %q, %v; want %q", c.args, c.env, cfg.CORSOrigins, err, c.want)
 		}
 	}
 }

@@ -193,9 +193,11 @@ func TestServeAllowedHosts(t *testing.T) {
 // environment, reach the server folio serve builds: a listed origin's
 // preflight is answered and its requests carry its
 // Access-Control-Allow-Origin; any other origin gets no CORS header. The
-// configuration line logs the list.
+// configuration line logs the list. An origin with a Unicode host is
+// served, and logged, in the ASCII form browsers send in Origin.
 func TestServeCORSOrigins(t *testing.T) {
 	const app, other = "https://app.example.com", "https://other.example"
+	const idn, puny = "https://bücher.example", "https://xn--bcher-kva.example"
 	for _, c := range []struct {
 		args    []string
 		env     map[string]string
@@ -206,6 +208,8 @@ func TestServeCORSOrigins(t *testing.T) {
 		{nil, map[string]string{"FOLIO_CORS_ORIGINS": app + "," + other}, []string{app, other}},
 		{[]string{"--cors-origins", other}, map[string]string{"FOLIO_CORS_ORIGINS": app}, []string{other}},
 		{[]string{"--allowed-origins", "app.example.com"}, nil, nil},
+		{[]string{"--cors-origins", idn}, nil, []string{puny}},
+		{nil, map[string]string{"FOLIO_CORS_ORIGINS": app + "," + idn}, []string{app, puny}},
 	} {
 		var stderr, logs bytes.Buffer
 		cfg, err := parseServe(c.args, envMap(c.env), &stderr)
@@ -221,7 +225,7 @@ func TestServeCORSOrigins(t *testing.T) {
 		}
 
 		ts, _ := servedStack(t, c.args, c.env)
-		for _, origin := range []string{app, other} {
+		for _, origin := range []string{app, other, puny} {
 			want := ""
 			if slices.Contains(c.allowed, origin) {
 				want = origin
