@@ -45,6 +45,7 @@ const (
 
 	CodeIdempotencyMismatch Code = "idempotency_mismatch" // an Idempotency-Key already used for a different request
 	CodeHostNotAllowed      Code = "host_not_allowed"     // a Host header the server does not answer to (DNS rebinding)
+	CodeURITooLong          Code = "uri_too_long"         // a request path longer than any of the server's URLs
 )
 
 // Error is the one error type collab returns. Message is safe to show to a
@@ -132,6 +133,8 @@ var mapping = map[Code]struct {
 	// Refused before any upgrade, so the close code is never sent; 1008 is
 	// what a policy refusal would be.
 	CodeHostNotAllowed: {http.StatusForbidden, websocket.StatusPolicyViolation, false},
+	// Refused before any upgrade too; 1009 is what a message too big is.
+	CodeURITooLong: {http.StatusRequestURITooLong, websocket.StatusMessageTooBig, false},
 }
 
 // Custom WebSocket close codes (4000-4999 is the application range).

@@ -39,9 +39,9 @@
 //     browsers send (a Unicode host in ASCII, IDNA).
 //   - HTML exports render Markdown with goldmark, sanitise with bluemonday
 //     and ship a CSP forbidding every script; no script from a document runs.
-//   - Request logs carry method, path, route, status, bytes, duration_ms
-//     and remote (the peer address); never query strings (tokens), bodies
-//     or document text. A request line is info (debug for probes and
+//   - Request logs carry method, path (cut when too long), route, status,
+//     bytes, duration_ms and remote (the peer address); never query
+//     strings (tokens), bodies or document text. A request line is info (debug for probes and
 //     scrapes) whatever its status: a failure's cause is logged once, at
 //     warn or error, where it is handled (here, or in collab for the
 //     *collab.Error it made of an internal error or a storage refusal).
@@ -53,10 +53,20 @@
 //   - A request whose Host header names a host the server does not answer to
 //     (host.go: beyond IP literals and localhost, Options.AllowedHosts; any
 //     when tokens are required and no list is given) is refused with 403
-//     host_not_allowed before anything else, /healthz and /readyz excepted:
+//     host_not_allowed before anything else (but a path too long, below),
+//     /healthz and /readyz excepted:
 //     a page cannot rebind its DNS name to the server to use it. A browser
 //     navigating there (Accept names text/html) gets the 403 as a bare
 //     error page naming the host to allow.
+//   - A request whose path, as sent or decoded, is longer than 4 KiB
+//     (maxPathBytes; Folio's URLs stay under 120 bytes) is answered 414
+//     uri_too_long first of all (guard.go, boundPath): the API's JSON error
+//     under /api, a line of text elsewhere, the same few bytes whatever the
+//     path. So what grows with a path — a page's "../" per directory, the
+//     307 to a clean path, the API's 404 naming it — stays within a few
+//     times that bound; its request line carries the path cut to 256 bytes
+//     and its metrics the route "unmatched", as for every request answered
+//     before routing.
 //   - A state-changing request a browser sends from another site is
 //     refused (CSRF; net/http's CrossOriginProtection) unless its origin is
 //     one of Options.CORSOrigins, and a request body must arrive within

@@ -5,8 +5,44 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/foliodocs/folio/collab"
 	"github.com/foliodocs/folio/storage"
 )
+
+// maxPathBytes bounds a request's path, as sent and as decoded: 4 KiB,
+// far above any of Folio's URLs (an export's, the longest, is under 120
+// bytes; a proxy strips its prefix before), and small enough that what
+// grows with a path stays small (a page names Folio's root with one "../"
+// per directory of its path, a few times).
+const maxPathBytes = 4 << 10
+
+// codeURITooLong refuses a request whose path is longer than maxPathBytes.
+const codeURITooLong = collab.CodeURITooLong
+
+// errURITooLong is the refusal of every path too long: the same few bytes
+// whatever the path, which it does not repeat.
+var errURITooLong = apiError(codeURITooLong, "the request's path is longer than %d bytes, more than any of this server's URLs", maxPathBytes)
+
+// boundPath answers a request whose path, as sent or decoded, is longer
+// than maxPathBytes with 414 uri_too_long, before anything else (the Host
+// check included: the answer tells nothing), as the API's JSON error under
+// /api and as a line of text elsewhere. What comes after it may grow with
+// a path (a page's "../"s, the 307 to a clean path, the API's 404 naming
+// the path, log lines) and so stays bounded; net/http only bounds the
+// whole header, at 1 MB.
+func (s *Server) boundPath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.URL.Path) <= maxPathBytes && len(r.URL.RawPath) <= maxPathBytes {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if apiPath(r.URL.Path) {
+			s.writeError(w, r, errURITooLong)
+			return
+		}
+		http.Error(w, errURITooLong.Message, collab.HTTPStatus(errURITooLong))
+	})
+}
 
 // apiHeaders sets the security headers every API response carries, the
 // refusals before routing (checkHost) included.

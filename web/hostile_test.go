@@ -200,11 +200,18 @@ func TestRateLimitBehindProxy(t *testing.T) {
 func TestBadIDsOnEveryRoute(t *testing.T) {
 	e, a := newAuthEnv(t)
 	tok := mint(t, a, "*", "admin", "")
-	bad := []string{"..%2Fd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", strings.Repeat("a", 65), strings.Repeat("b", 10000), "a%00b", "%C3%A9", "d%2F..", "."}
+	bad := []string{"..%2Fd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", strings.Repeat("a", 65), strings.Repeat("b", 4000),
+		strings.Repeat("b", 10000), "a%00b", "%C3%A9", "d%2F..", "."}
 	for _, id := range bad {
 		for _, p := range []string{"/api/v1/docs/" + id, "/api/v1/docs/" + id + "/text", "/api/v1/docs/" + id + "/ws",
 			"/api/v1/docs/" + id + "/export/html", "/api/v1/docs/" + id + "/events", "/d/" + id, "/embed/" + id} {
 			r := e.get(p, bearer(tok)...)
+			if len(p) > maxPathBytes { // Past any URL of Folio's, refused before the id is read.
+				if r.status != http.StatusRequestURITooLong {
+					t.Errorf("GET %.80s…: %d %.80s, want 414", p, r.status, r.body)
+				}
+				continue
+			}
 			api := strings.HasPrefix(p, "/api/")
 			// A literal dot segment is cleaned first: a redirect to the
 			// cleaned path, which names no document.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -95,7 +96,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}
 		ev.
 			Str(keyMethod, r.Method).
-			Str(keyPath, r.URL.Path).
+			Str(keyPath, loggedPath(r.URL.Path)).
 			Str(keyRoute, r.Pattern).
 			Int(keyStatus, sw.status).
 			Int64(keyBytes, sw.bytes).
@@ -103,6 +104,20 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			Str(keyRemote, r.RemoteAddr).
 			Msg("http request")
 	})
+}
+
+// loggedPath is p as request lines carry it: whole when it is not longer
+// than maxPathBytes, else (a path boundPath refused) its first 256 bytes
+// and "…", so that no log line grows with what a client sends.
+func loggedPath(p string) string {
+	if len(p) <= maxPathBytes {
+		return p
+	}
+	n := 256
+	for n > 0 && !utf8.RuneStart(p[n]) {
+		n--
+	}
+	return p[:n] + "…"
 }
 
 // requestEvent picks the level of a request line: debug for probes and

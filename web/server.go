@@ -224,7 +224,7 @@ func New(opts Options) *Server {
 	registerConnMetrics(opts.Registry, s.conns)
 	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.mux = s.routes()
-	s.handler = s.logRequests(apiHeaders(s.checkHost(s.cors(s.guard(s.crossOrigin(s.canonicalPaths(s.mux)))))))
+	s.handler = s.logRequests(apiHeaders(s.boundPath(s.checkHost(s.cors(s.guard(s.crossOrigin(s.canonicalPaths(s.mux))))))))
 	return s
 }
 

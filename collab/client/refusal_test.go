@@ -40,6 +40,7 @@ var decisions = map[collab.Code]action{
 	collab.CodeTokenExpired:        giveUp,
 	collab.CodeIdempotencyMismatch: giveUp,
 	collab.CodeHostNotAllowed:      giveUp,
+	collab.CodeURITooLong:          giveUp,
 }
 
 // tableCodes is every code of collab's table, read from docs/protocol.md,
