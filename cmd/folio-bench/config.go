@@ -36,6 +36,10 @@ type Config struct {
 	DialParallel  int
 	Settle        time.Duration // Longest wait for convergence at the end.
 	Seed          uint64
+	// DeleteText makes the editors' deletes carry the text they delete
+	// ({"d":"text"}), as the browser editor's do; false sends counts
+	// ({"d":N}), as folio-bench did before, for comparing with older runs.
+	DeleteText bool
 
 	FindMax    bool
 	Threshold  time.Duration // p99 ack that a --find-max step must stay under.
@@ -58,7 +62,7 @@ func defaultConfig() Config {
 	return Config{
 		Server: "inproc", Docs: 1, EditorsPerDoc: 2, Rate: 10, Presence: 1,
 		Duration: 10 * time.Second, Warmup: 2 * time.Second, MaxDocLen: 2000,
-		DialParallel: 64, Settle: 30 * time.Second, Seed: 1,
+		DialParallel: 64, Settle: 30 * time.Second, Seed: 1, DeleteText: true,
 		Threshold: 50 * time.Millisecond, StepFactor: 1.5, MaxSteps: 12, Refine: 2, StallRetries: 2,
 		ReplayMode: "lockstep", CommitDelay: storage.DefaultCommitDelay,
 	}
@@ -85,6 +89,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.DialParallel, "dial-parallel", c.DialParallel, "connections opened at the same time")
 	fs.DurationVar(&c.Settle, "settle", c.Settle, "longest wait for every editor to converge at the end")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "random seed of the simulated typing")
+	fs.BoolVar(&c.DeleteText, "delete-text", c.DeleteText, `editors' deletes carry the text they delete ({"d":"text"}), as the browser editor's do; --delete-text=false sends counts ({"d":N}), as runs before this flag did (--replay always sends its trace's counts)`)
 	fs.BoolVar(&c.FindMax, "find-max", c.FindMax, "raise --rate by --step-factor until p99 ack passes --threshold; report the last rate that held")
 	fs.DurationVar(&c.Threshold, "threshold", c.Threshold, "p99 ack latency limit for --find-max")
 	fs.Float64Var(&c.StepFactor, "step-factor", c.StepFactor, "rate multiplier between --find-max steps")

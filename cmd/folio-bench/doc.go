@@ -18,6 +18,13 @@
 // reported beside the latencies, with the commits and storage transactions
 // that took over 64 ms: an ack stall that coincides with them was the disk.
 //
+// The editors' deletes carry the text they delete ({"d":"text"}), read from
+// the editor's local text as the browser editor reads it from its own, so
+// the server checks that text as it does the browser's (--delete-text, the
+// default); --delete-text=false sends counts ({"d":N}), as runs before the
+// flag did, for comparing with them. The report says which. A replay sends
+// its trace's counts.
+//
 // Modes:
 //   - a load run: --docs D documents × --editors E editors typing --rate R
 //     edits/s each (single characters at a wandering caret, backspaces, emoji,

@@ -98,6 +98,8 @@ type editor struct {
 	typist *typist
 	rng    *rand.Rand
 	win    *window
+	// deleteText makes deletes carry their text ({"d":"text"}). Static.
+	deleteText bool
 
 	errors atomic.Int64
 	codes  *codeCounts // Shared by the run's editors.
@@ -168,15 +170,18 @@ func (e *editor) options(name string, tgt *target) client.Options {
 	}
 }
 
-// edit makes one simulated edit. A Submit that no longer fits because a
-// remote op shrank the text in between is retried with the new text.
+// edit makes one simulated edit. An op that no longer fits because a remote
+// op changed the text in between (shorter, or other text where a delete
+// names it) is made again from the new text.
 func (e *editor) edit() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var err error
 	for try := 0; try < 3; try++ {
-		ed := e.typist.next(e.c.Len())
-		op := patchOp(patch{Pos: ed.pos, Del: ed.del, Ins: ed.ins})
+		var op ot.Op
+		if op, err = e.nextOp(); err != nil {
+			continue
+		}
 		now := time.Now() // Submit may write the op before it returns.
 		if err = e.c.Submit(op); err == nil {
 			e.submitted(now)
@@ -187,6 +192,51 @@ func (e *editor) edit() error {
 		}
 	}
 	return err
+}
+
+// nextOp returns the typist's next edit of the client's local text as an
+// op. With deleteText a delete carries the text it deletes, read from the
+// local text now, as the browser reads it from its editor; Submit checks it
+// again under the client's lock, so a remote op applied in between makes
+// Submit refuse the op (and edit try again) before the server sees it. Only
+// deletes read the text: a copy of the document, which the typist keeps
+// near --max-doc-len.
+func (e *editor) nextOp() (ot.Op, error) {
+	ed := e.typist.next(e.c.Len())
+	if ed.del == 0 || !e.deleteText {
+		return patchOp(patch{Pos: ed.pos, Del: ed.del, Ins: ed.ins}), nil
+	}
+	return deleteOp(e.c.Text(), ed.pos, ed.del)
+}
+
+// errTextShrank: the text is shorter than the length the edit was made for.
+var errTextShrank = errors.New("delete past the end of the text (a remote op shortened it)")
+
+// deleteOp deletes n > 0 code points of text at pos and carries them
+// ({"d":"text"}). It reads text once, up to the end of the deletion.
+func deleteOp(text string, pos, n int) (ot.Op, error) {
+	start, end, i := -1, -1, 0
+	for b := range text {
+		if i == pos {
+			start = b
+		}
+		if i == pos+n {
+			end = b
+			break
+		}
+		i++
+	}
+	if end < 0 && i == pos+n {
+		end = len(text)
+	}
+	if pos < 0 || n <= 0 || start < 0 || end < 0 {
+		return nil, errTextShrank
+	}
+	var op ot.Op
+	if pos > 0 {
+		op = append(op, ot.Component{Skip: pos})
+	}
+	return append(op, ot.Component{Delete: n, DelText: text[start:end]}), nil
 }
 
 // submitted updates the mirror after a successful Submit; e.mu is held.

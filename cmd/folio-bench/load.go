@@ -64,7 +64,7 @@ func newLoadRun(cfg Config, tgt *target) *loadRun {
 		for i := 0; i < cfg.EditorsPerDoc; i++ {
 			seed := cfg.Seed*1_000_003 + uint64(len(r.editors))
 			e := &editor{doc: doc, typist: newTypist(seed, cfg.MaxDocLen), rng: rand.New(rand.NewPCG(seed, 7)),
-				win: &r.win, codes: &r.codes}
+				win: &r.win, codes: &r.codes, deleteText: cfg.DeleteText}
 			doc.editors = append(doc.editors, e)
 			r.editors = append(r.editors, e)
 		}
@@ -268,6 +268,7 @@ func (r *loadRun) newReport(name string) Report {
 		Presence: r.cfg.Presence, ViewersPerDoc: r.cfg.ViewersPerDoc,
 		Connections: len(r.editors) + len(r.docs)*r.cfg.ViewersPerDoc,
 		WarmupS:     r.cfg.Warmup.Seconds(), LoadAvgStart: loadAvg(),
+		Deletes: deleteKind(r.cfg.DeleteText),
 	}
 }
 

@@ -24,6 +24,10 @@ type Report struct {
 	Connections   int     `json:"connections"`
 	WarmupS       float64 `json:"warmup_s"`
 	DurationS     float64 `json:"duration_s"` // The measured window, warm-up excluded.
+	// Deletes is what the editors' deletes carried: "text" ({"d":"text"},
+	// as the browser editor sends them) or "count" ({"d":N}; --delete-text=false,
+	// the replay's traces, and runs before the flag existed).
+	Deletes string `json:"deletes"`
 
 	EditsPerS      float64          `json:"edits_per_s"`      // Local edits actually made.
 	CommittedPerS  float64          `json:"committed_per_s"`  // Acks received (committed server ops; composed edits count once).
@@ -115,6 +119,7 @@ func writeTable(w io.Writer, reports []Report) error {
 	row("docs × editors", func(r Report) string { return fmt.Sprintf("%d × %d", r.Docs, r.EditorsPerDoc) })
 	row("rate/editor (edits/s)", func(r Report) string { return fmt.Sprintf("%.3g", r.Rate) })
 	row("connections", func(r Report) string { return fmt.Sprint(r.Connections) })
+	row("deletes by", func(r Report) string { return r.Deletes })
 	row("window (s)", func(r Report) string { return fmt.Sprintf("%.1f", r.DurationS) })
 	row("edits/s", func(r Report) string { return fl(r.EditsPerS) })
 	row("committed ops/s", func(r Report) string { return fl(r.CommittedPerS) })
@@ -209,6 +214,14 @@ func writeTable(w io.Writer, reports []Report) error {
 		}
 	}
 	return nil
+}
+
+// deleteKind is Report.Deletes for editors whose deletes carry their text or not.
+func deleteKind(text bool) string {
+	if text {
+		return "text"
+	}
+	return "count"
 }
 
 func cpuCell(r Report, s string) string {

@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 )
 
 func TestWriteTableAndJSON(t *testing.T) {
 	r := Report{
-		Scenario: "hot", Docs: 1, EditorsPerDoc: 2, Rate: 10, Connections: 2, DurationS: 5,
+		Scenario: "hot", Deletes: "text", Docs: 1, EditorsPerDoc: 2, Rate: 10, Connections: 2, DurationS: 5,
 		EditsPerS: 20, CommittedPerS: 20, Ack: Summary{Count: 100, P50: 1, P90: 2, P99: 3, Max: 4},
 		CPUMeasured: true, CPUPercent: 12.5, CPUPerOpUS: 60, Converged: false, Convergence: "doc d0: editor 1 differs",
 	}
@@ -23,6 +24,9 @@ func TestWriteTableAndJSON(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
+	if !regexp.MustCompile(`deletes by\s+text`).MatchString(out) {
+		t.Errorf("table does not say the deletes were by text:\n%s", out)
+	}
 	buf.Reset()
 	if err := writeJSON(&buf, r); err != nil {
 		t.Fatal(err)
@@ -31,7 +35,7 @@ func TestWriteTableAndJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Ack.P99 != 3 || back.CPUPerOpUS != 60 || back.Converged {
+	if back.Ack.P99 != 3 || back.Deletes != "text" || back.CPUPerOpUS != 60 || back.Converged {
 		t.Fatalf("JSON round trip lost fields: %+v", back)
 	}
 }

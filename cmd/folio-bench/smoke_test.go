@@ -37,6 +37,9 @@ func TestSmokeLoad(t *testing.T) {
 	if rep.Errors != 0 || rep.Reconnects != 0 {
 		t.Fatalf("errors %d, reconnects %d; want none", rep.Errors, rep.Reconnects)
 	}
+	if rep.Deletes != "text" {
+		t.Fatalf("deletes by %q, want text (the default, as the browser sends them)", rep.Deletes)
+	}
 	if rep.Ack.Count == 0 || rep.Broadcast.Count == 0 || rep.CommittedPerS == 0 {
 		t.Fatalf("no traffic measured: %+v", rep)
 	}
@@ -45,17 +48,18 @@ func TestSmokeLoad(t *testing.T) {
 	}
 }
 
-// TestSmokeFindMax runs two short --find-max steps.
+// TestSmokeFindMax runs two short --find-max steps, deleting by count as
+// runs before --delete-text did.
 func TestSmokeFindMax(t *testing.T) {
 	var res FindMaxResult
-	runJSON(t, &res, "--find-max", "--docs", "2", "--editors", "2", "--rate", "5", "--max-steps", "2",
+	runJSON(t, &res, "--find-max", "--delete-text=false", "--docs", "2", "--editors", "2", "--rate", "5", "--max-steps", "2",
 		"--step-factor", "2", "--refine", "0", "--stall-retries", "0", "--presence", "0", "--warmup", "200ms", "--duration", "700ms", "--threshold", "2s")
 	if len(res.Steps) == 0 || len(res.Steps) > 2 {
 		t.Fatalf("%d steps, want 1 or 2", len(res.Steps))
 	}
 	for _, s := range res.Steps {
-		if !s.Converged {
-			t.Fatalf("step %s did not converge: %s", s.Scenario, s.Convergence)
+		if !s.Converged || s.Deletes != "count" {
+			t.Fatalf("step %s: converged %v (%s), deletes by %q (want count)", s.Scenario, s.Converged, s.Convergence, s.Deletes)
 		}
 	}
 }
@@ -66,7 +70,7 @@ func TestSmokeReplay(t *testing.T) {
 	p := tracePath(t, "json-crdt-blog-post")
 	var rep Report
 	runJSON(t, &rep, "--replay", p, "--replay-mode", "compose")
-	if rep.Replay == nil || !rep.Replay.Matches || !rep.Converged || rep.Errors != 0 {
+	if rep.Replay == nil || !rep.Replay.Matches || !rep.Converged || rep.Errors != 0 || rep.Deletes != "count" {
 		t.Fatalf("replay: %+v %+v", rep, rep.Replay)
 	}
 }
