@@ -206,7 +206,11 @@ func (e *editor) nextOp() (ot.Op, error) {
 	if ed.del == 0 || !e.deleteText {
 		return patchOp(patch{Pos: ed.pos, Del: ed.del, Ins: ed.ins}), nil
 	}
-	return deleteOp(e.c.Text(), ed.pos, ed.del)
+	op, err := deleteOp(e.c.Text(), ed.pos, ed.del)
+	if err == nil && ed.ins != "" {
+		op = append(op, ot.Component{Insert: ed.ins})
+	}
+	return op, err
 }
 
 // errTextShrank: the text is shorter than the length the edit was made for.
