@@ -171,16 +171,7 @@ func TestCheckFileReportsDamage(t *testing.T) {
 		{"wrong length", concat(header, record(1, ot.Op{{Insert: "x"}}, 7)), "its last record says 7"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			copies := [2]string{}
-			for i := range copies {
-				copies[i] = filepath.Join(t.TempDir(), "folio.db")
-				if err := os.WriteFile(copies[i], mustRead(t, base), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(copies[i]+journalSuffix, c.journal, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
+			copies := journaledCopies(t, base, c.journal)
 			dir := filepath.Dir(copies[0])
 			before := stateOf(t, dir)
 			err := CheckFile(ctx, copies[0], Options{})
@@ -210,6 +201,23 @@ func TestCheckFileReportsDamage(t *testing.T) {
 }
 
 func concat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+
+// journaledCopies makes two copies of the database file base, each in a
+// directory of its own, with journal as their journal.
+func journaledCopies(t *testing.T, base string, journal []byte) [2]string {
+	t.Helper()
+	var copies [2]string
+	for i := range copies {
+		copies[i] = filepath.Join(t.TempDir(), "folio.db")
+		if err := os.WriteFile(copies[i], mustRead(t, base), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(copies[i]+journalSuffix, journal, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return copies
+}
 
 // journalRecord is a journal record, LSN lsn, of one op of document id
 // that makes its version first and its length length.

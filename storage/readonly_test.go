@@ -147,16 +147,7 @@ func TestRecordPastItsHead(t *testing.T) {
 		{"past the record before", concat(header, next, journalRecord(2, "j", 3, ot.Op{{Skip: 3}, {Insert: "x"}}, 4)), "record 2 (j@3..3): head is 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			copies := [2]string{}
-			for i := range copies {
-				copies[i] = filepath.Join(t.TempDir(), "folio.db")
-				if err := os.WriteFile(copies[i], mustRead(t, base), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(copies[i]+journalSuffix, c.journal, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
+			copies := journaledCopies(t, base, c.journal)
 			dir := filepath.Dir(copies[0])
 			before := stateOf(t, dir)
 			ro, err := OpenReadOnly(copies[0], Options{})
