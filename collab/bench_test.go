@@ -2,6 +2,7 @@ package collab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -305,4 +306,260 @@ func BenchmarkDecodeOpFrame(b *testing.B) {
 			decodeJSON(data)
 		}
 	})
+}
+
+// BenchmarkLongDocument measures what one keystroke costs the server in a
+// document of 1k and of 1M code points: an op from a WebSocket session, its
+// rebase (behind=0: based at the head; behind=3: three other edits landed
+// first), checks, durable commit (NoSync), apply, the broadcast to another
+// session with a cursor, the event for a subscription, and the author's
+// ack; and a cursor (presence) update at the head and three ops behind.
+// The default SnapshotEvery applies, so the ops pay a snapshot about every
+// 1024 of them. Nothing here should grow with the document's length but
+// that snapshot.
+func BenchmarkLongDocument(b *testing.B) {
+	kinds := []struct {
+		name string
+		op   func(at int) ot.Op // at: a position in a text of x's.
+	}{
+		{"insert", func(at int) ot.Op { return ot.Op{{Skip: at}, {Insert: "x"}} }},
+		{"delete-count", func(at int) ot.Op { return ot.Op{{Skip: at}, {Delete: 1}} }},
+		{"delete-text", func(at int) ot.Op { return ot.Op{{Skip: at}, {Delete: 1, DelText: "x"}} }},
+		{"multi", func(at int) ot.Op {
+			return ot.Op{{Skip: at}, {Delete: 2, DelText: "xx"}, {Insert: "xx"}, {Skip: 40}, {Insert: "x"}}
+		}},
+		{"emoji", func(at int) ot.Op { return ot.Op{{Skip: at}, {Insert: "👨‍👩‍👧‍👦"}} }},
+	}
+	for _, size := range []int{1_000, 1_000_000} {
+		for _, k := range kinds {
+			for _, behind := range []int{0, 3} {
+				b.Run(fmt.Sprintf("size=%d/op=%s/behind=%d", size, k.name, behind), func(b *testing.B) {
+					benchLongDocOp(b, size, behind, k.op)
+				})
+			}
+		}
+		for _, behind := range []int{0, 3} {
+			b.Run(fmt.Sprintf("size=%d/presence/behind=%d", size, behind), func(b *testing.B) {
+				benchLongDocPresence(b, size, behind)
+			})
+		}
+	}
+}
+
+// longDoc is a hub holding "bench", a text of size x's, served over
+// WebSocket, with a watching session (a cursor set, frames read and
+// dropped) and a drained subscription.
+type longDoc struct {
+	h    *Hub
+	url  string
+	head uint64
+}
+
+func newLongDoc(b *testing.B, size int) *longDoc {
+	b.Helper()
+	db, err := storage.Open(filepath.Join(b.TempDir(), "b.db"), storage.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := NewHub(db, Options{OpsPerSecond: 1e9, OpBurst: 1 << 30, MessagesPerSec: 1e9})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, wire, err := Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
+		if err != nil {
+			return
+		}
+		h.ServeConn(c, "bench", Peer{Addr: r.RemoteAddr, Wire: wire})
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	b.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		srv.Close()
+		_ = h.Close(context.Background())
+		_ = db.Close()
+	})
+	meta, err := h.Create(ctx, "bench", strings.Repeat("x", size))
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := &longDoc{h: h, url: "ws" + strings.TrimPrefix(srv.URL, "http"), head: meta.Version}
+	w := dialLongDoc(b, d.url, func([]byte) {})
+	cursor := fmt.Sprintf(`{"type":"presence","version":%d,"cursor":{"anchor":%d,"head":%d}}`, d.head, size/3, size/3)
+	if err := w.Write(ctx, websocket.MessageText, []byte(cursor)); err != nil {
+		b.Fatal(err)
+	}
+	sub, err := h.Subscribe(ctx, "bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer sub.Close()
+		for {
+			if _, err := sub.Next(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	return d
+}
+
+// author joins a session whose acks (versions) arrive on the returned channel.
+func (d *longDoc) author(b *testing.B) (*websocket.Conn, <-chan uint64) {
+	b.Helper()
+	acks := make(chan uint64, 1)
+	c := dialLongDoc(b, d.url, func(m []byte) {
+		switch msgType(m) {
+		case TypeAck:
+			var a Ack
+			_ = json.Unmarshal(m, &a)
+			acks <- a.Version
+		case TypeError:
+			b.Errorf("error: %s", m)
+			acks <- 0
+		}
+	})
+	return c, acks
+}
+
+// dialLongDoc joins a session, reads its welcome, and hands every later
+// frame to onFrame until the benchmark ends.
+func dialLongDoc(b *testing.B, url string, onFrame func([]byte)) *websocket.Conn {
+	b.Helper()
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{Subprotocol}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.SetReadLimit(-1)
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"hello"}`)); err != nil {
+		b.Fatal(err)
+	}
+	if _, w, err := c.Read(ctx); err != nil || msgType(w) != TypeWelcome {
+		b.Fatalf("no welcome: %.100s %v", w, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			_, m, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			onFrame(m)
+		}
+	}()
+	b.Cleanup(func() {
+		_ = c.CloseNow()
+		<-done
+	})
+	return c
+}
+
+// others commits n edits of someone else, at the start of the text.
+func (d *longDoc) others(b *testing.B, n int) {
+	for range n {
+		v, err := d.h.Submit(context.Background(), "bench", Submission{Base: d.head, Op: ot.Op{{Insert: "x"}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.head = v
+	}
+}
+
+func benchLongDocOp(b *testing.B, size, behind int, opAt func(at int) ot.Op) {
+	d := newLongDoc(b, size)
+	c, acks := d.author(b)
+	ctx := context.Background()
+	length := size
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		base := d.head
+		if behind > 0 || length < size/2 {
+			b.StopTimer()
+			if length < size/2 { // Deletes used up half the text: type it again.
+				if _, err := d.h.Submit(ctx, "bench", Submission{Base: d.head, Op: ot.Op{{Insert: strings.Repeat("x", size)}}}); err != nil {
+					b.Fatal(err)
+				}
+				d.head++
+				length += size
+				base = d.head
+			}
+			d.others(b, behind)
+			length += behind
+			b.StartTimer()
+		}
+		op := opAt(size / 2)
+		js, err := json.Marshal(op)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg := fmt.Appendf(nil, `{"type":"op","seq":%d,"version":%d,"op":%s}`, i+1, base, js)
+		if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+			b.Fatal(err)
+		}
+		if d.head = <-acks; d.head == 0 {
+			b.FailNow()
+		}
+		length += lenDelta(op)
+	}
+}
+
+func benchLongDocPresence(b *testing.B, size, behind int) {
+	d := newLongDoc(b, size)
+	d.author(b)
+	d.others(b, behind)
+	ctx := context.Background()
+	r := d.h.lookupRoom("bench")
+	var s *session
+	if err := r.do(ctx, func() {
+		for x := range r.sessions {
+			if x.pres.Cursor == nil {
+				s = x // The author, or the watcher if its cursor is still on its way.
+			}
+		}
+	}); err != nil || s == nil {
+		b.Fatal("no session", err)
+	}
+	v := d.head - uint64(behind)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		at := size/2 + i%64
+		u := presenceUpdate{version: &v, cursor: CursorField{Set: true, Sel: &ot.Selection{Anchor: at, Head: at}}}
+		if err := r.do(ctx, func() { r.updatePresence(s, u) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSnapshotText measures what the room goroutine spends on the text
+// of the snapshot that a commit carries about every SnapshotEvery ops: the
+// text at the head with the commit's batch of ops (typing, spread over the
+// document) applied. It must grow with the document's length, once; it
+// should not grow with the length times the batch.
+func BenchmarkSnapshotText(b *testing.B) {
+	for _, size := range []int{1_000, 1_000_000} {
+		for _, batch := range []int{1, 16, 128} {
+			b.Run(fmt.Sprintf("size=%d/batch=%d", size, batch), func(b *testing.B) {
+				h := NewHub(nil, Options{})
+				defer h.stop()
+				r := newRoom(h, "bench", false)
+				r.doc = ot.NewDocument(strings.Repeat("x", size))
+				for i := range batch {
+					op := ot.Op{{Skip: 1 + (i*7919)%(size-1)}, {Insert: "y"}}
+					r.inflight = append(r.inflight, &pendingOp{rec: storage.OpRecord{Version: uint64(i + 1), Op: op}})
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					if text := r.textAfter(r.inflight); len(text) != size+batch {
+						b.Fatalf("text of %d bytes", len(text))
+					}
+				}
+			})
+		}
+	}
 }
