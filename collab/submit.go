@@ -370,16 +370,50 @@ func (r *room) allPending() []*pendingOp {
 	return append(append([]*pendingOp(nil), r.inflight...), r.queued...)
 }
 
-// textAfter is the committed text with ops applied (O(document length)).
+// textAfter is the committed text with ops applied: one copy of the
+// document and one Apply of the ops composed, O(document length) once
+// however many ops there are (the batch of a commit that carries a
+// snapshot may hold hundreds; applying each to a copy of the text cost a
+// million-code-point document 55 ms for 16 ops). "" if they do not apply.
 func (r *room) textAfter(ops []*pendingOp) string {
-	text := r.doc.String()
-	for _, p := range ops {
-		var err error
-		if text, err = ot.Apply(text, p.rec.Op); err != nil {
-			r.log.Error().Err(err).Msg("pending op does not apply")
-		}
+	all := make([]ot.Op, len(ops))
+	for i, p := range ops {
+		all[i] = p.rec.Op
+	}
+	op, err := composeAll(all)
+	var text string
+	if err == nil {
+		text, err = ot.Apply(r.doc.String(), op)
+	}
+	if err != nil {
+		r.log.Error().Err(err).Msg("pending op does not apply")
 	}
 	return text
+}
+
+// composeAll composes ops in order, overwriting the slice: in pairs, round
+// after round, so that each op's components are composed about log₂(k)
+// times rather than once for every op after it.
+func composeAll(ops []ot.Op) (ot.Op, error) {
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	for len(ops) > 1 {
+		next := ops[:0]
+		for i := 0; i < len(ops); i += 2 {
+			if i+1 == len(ops) {
+				next = append(next, ops[i])
+				break
+			}
+			c, err := ot.Compose(ops[i], ops[i+1])
+			if err != nil {
+				return nil, err
+			}
+			next = append(next, c)
+		}
+		ops = next
+	}
+	return ops[0], nil
 }
 
 // startCommit hands the queued ops to a commit goroutine unless one is running.
