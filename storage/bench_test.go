@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -308,5 +309,46 @@ func BenchmarkTraceTextAt(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkAppendLongDocument measures one keystroke's Append (NoSync: the
+// CPU, not the disk) in a document of 1k and of 1M code points: alone (it
+// goes to the journal), followed by a checkpoint (a bbolt transaction that
+// copies it in, flushing the document's log every 128 ops), and carrying a
+// snapshot of the text (as a room's commit does about every
+// DefaultSnapshotEvery ops; it grows with the text, and must). The first
+// two should not grow with the document's length.
+func BenchmarkAppendLongDocument(b *testing.B) {
+	for _, size := range []int{1_000, 1_000_000} {
+		line := "lorem ipsum 🎉 dolor\n" // 20 code points.
+		text := strings.Repeat(line, size/20)
+		for _, what := range []string{"op", "op+checkpoint", "snapshot"} {
+			b.Run(fmt.Sprintf("size=%d/%s", size, what), func(b *testing.B) {
+				db := openTest(b, Options{NoSync: true})
+				must(db.Create(ctx, "doc", text))(b)
+				text := text // This run's.
+				b.ReportAllocs()
+				b.ResetTimer()
+				for v := 1; v <= b.N; v++ {
+					rec := []OpRecord{{Version: uint64(v), Op: typeAt(size / 2), Session: "s", Seq: uint64(v), Author: "Ada"}}
+					var snap *Snapshot
+					if what == "snapshot" {
+						b.StopTimer()
+						text = text[:len(text)/2] + "x" + text[len(text)/2:] // Not counted: the room's copy.
+						snap = &Snapshot{Version: uint64(v), Text: text}
+						b.StartTimer()
+					}
+					if err := db.Append(ctx, "doc", rec, size+v, snap); err != nil {
+						b.Fatal(err)
+					}
+					if what == "op+checkpoint" {
+						if err := db.settle(ctx, "doc"); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+		}
 	}
 }

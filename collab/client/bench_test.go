@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -34,9 +35,61 @@ func BenchmarkHandleRemoteOp(b *testing.B) {
 	}
 }
 
+// BenchmarkHandleRemoteOpLongDocument is BenchmarkHandleRemoteOp in texts
+// of 10k and 1M code points, with the ops spread over the whole text, and
+// the acknowledgement of the client's own op (which applies it to the
+// server text and sends the buffer): neither should grow with the length.
+func BenchmarkHandleRemoteOpLongDocument(b *testing.B) {
+	for _, lines := range []int{500, 50_000} {
+		text := strings.Repeat("lorem ipsum 🎉 dolor\n", lines) // 20 code points a line.
+		b.Run(fmt.Sprintf("size=%d/remote-op", 20*lines), func(b *testing.B) {
+			frames := make([][]byte, 1000)
+			for i := range frames {
+				m := collab.OpMsg{Type: collab.TypeOp, Version: uint64(i + 1), Op: ins(7919*i%(18*lines), "ab"),
+					Session: "other", Seq: uint64(i + 1)}
+				frames[i], _ = json.Marshal(m)
+			}
+			c := &Client{st: benchStateOf(b, text)}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if i%len(frames) == 0 && i > 0 {
+					b.StopTimer()
+					c.st = benchStateOf(b, text)
+					b.StartTimer()
+				}
+				if err := c.handle(nil, frames[i%len(frames)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("size=%d/ack", 20*lines), func(b *testing.B) {
+			c := &Client{st: benchStateOf(b, text)}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				st := c.st
+				ack := fmt.Appendf(nil, `{"type":"ack","seq":%d,"version":%d}`, st.inflightSeq, st.version+1)
+				if err := c.handle(nil, ack); err != nil || !st.hasInflight { // The buffer went out.
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				st.out, st.events = st.out[:0], st.events[:0]
+				if err := st.submit(ins(7919*i%(18*lines), "typed")); err != nil { // The next buffer.
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
+
 func benchState(b *testing.B) *state {
+	return benchStateOf(b, strings.Repeat("lorem ipsum 🎉 dolor\n", 500))
+}
+
+// benchStateOf is a state holding text, with ten peers' cursors, an op in
+// flight and a buffer.
+func benchStateOf(b *testing.B, text string) *state {
 	st := newState()
-	text := strings.Repeat("lorem ipsum 🎉 dolor\n", 500)
 	if err := st.welcome(collab.Welcome{Session: "me", Text: &text, Role: "edit"}); err != nil {
 		b.Fatal(err)
 	}
