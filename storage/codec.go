@@ -425,24 +425,39 @@ var snapWriters = sync.Pool{New: func() any {
 	return zw
 }}
 
+// encodeSnapshot copies the text only into what it returns: the compressor
+// takes it through a small buffer, and the raw form is built only when it
+// is the smaller (a million code points took two spare copies of the text
+// per snapshot).
 func encodeSnapshot(text string) []byte {
-	raw := append([]byte{snapV1, snapRaw}, text...)
+	raw := func() []byte { return append([]byte{snapV1, snapRaw}, text...) }
 	if len(text) < minCompress {
-		return raw
+		return raw()
 	}
 	var buf bytes.Buffer
 	buf.Write([]byte{snapV1, snapDeflate})
 	buf.Write(binary.AppendUvarint(nil, uint64(len(text))))
 	zw := snapWriters.Get().(*flate.Writer)
 	zw.Reset(&buf)
-	zw.Write([]byte(text))
+	chunk := make([]byte, min(len(text), snapChunk))
+	for rest := text; len(rest) > 0; {
+		n := copy(chunk, rest)
+		zw.Write(chunk[:n]) // Writes to a bytes.Buffer do not fail.
+		rest = rest[n:]
+	}
 	zw.Close()
 	snapWriters.Put(zw)
-	if buf.Len() >= len(raw) {
-		return raw
+	if buf.Len() >= 2+len(text) {
+		return raw()
 	}
 	return buf.Bytes()
 }
+
+// snapChunk is how much of a snapshot's text encodeSnapshot hands the
+// compressor at a time. DEFLATE's output does not depend on how its input
+// is cut: the compressor encodes only whole windows of 64 KiB (and the
+// rest at Close).
+const snapChunk = 32 << 10
 
 func decodeSnapshot(b []byte) (string, error) {
 	d := decoder{b: b}
