@@ -477,9 +477,9 @@ func benchLongDocOp(b *testing.B, size, behind int, opAt func(at int) ot.Op) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		base := d.head
-		if behind > 0 || length < size/2 {
+		if behind > 0 || length < size/2+64 {
 			b.StopTimer()
-			if length < size/2 { // Deletes used up half the text: type it again.
+			if length < size/2+64 { // Deletes used up the text after "at": type it again.
 				if _, err := d.h.Submit(ctx, "bench", Submission{Base: d.head, Op: ot.Op{{Insert: strings.Repeat("x", size)}}}); err != nil {
 					b.Fatal(err)
 				}
