@@ -2,6 +2,7 @@ package ot
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -138,5 +139,31 @@ func TestDocumentCheck(t *testing.T) {
 		if d.String() != text {
 			t.Fatalf("%s: Check changed the document to %q", tc.name, d.String())
 		}
+	}
+}
+
+// TestDocumentStringOneAllocation: the text comes out in one allocation of
+// its size, whatever its characters (emoji, a ZWJ family, combining marks,
+// CRLF, text from other scripts) and however many leaves it spans, also
+// after edits; a slice of it too (the text a mismatched delete names).
+func TestDocumentStringOneAllocation(t *testing.T) {
+	line := "Zoë 🎉 👨‍👩‍👧‍👦 e\u0301 日本語 ascii\r\n"
+	text := strings.Repeat(line, 5000)
+	d := NewDocument(text)
+	if err := d.Apply(Op{{Skip: 7}, {Insert: strings.Repeat("Ω🎉", 1500)}, {Skip: 4000}, del(2)}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := Apply(text, Op{{Skip: 7}, {Insert: strings.Repeat("Ω🎉", 1500)}, {Skip: 4000}, del(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.String(); got != want {
+		t.Fatalf("String differs from Apply's text (%d bytes, want %d)", len(got), len(want))
+	}
+	if n := testing.AllocsPerRun(10, func() { _ = d.String() }); n != 1 {
+		t.Errorf("String allocated %v times", n)
+	}
+	if got, want := d.slice(3, 2000), string([]rune(want)[3:2000]); got != want {
+		t.Errorf("slice(3, 2000) = %q…, want %q…", got[:20], want[:20])
 	}
 }
