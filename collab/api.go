@@ -91,7 +91,11 @@ func (h *Hub) ReplaceText(ctx context.Context, id, text string, ifVersion *uint6
 		err := h.withRoom(ctx, id, func(r *room) {
 			head = r.pendingHead()
 			if e = r.checkIfVersion(head, ifVersion); e == nil {
-				cur = r.textAfter(r.allPending())
+				if text, ok := r.textAfter(r.allPending()); ok {
+					cur = text
+				} else {
+					e = errInternal
+				}
 			}
 		})
 		switch {
@@ -149,7 +153,12 @@ func (r *room) replaceText(text string, ifVersion *uint64, author string, reply 
 		reply <- submitResult{err: e}
 		return
 	}
-	r.replaceAt(head, ot.Diff(r.textAfter(r.allPending()), text), ifVersion != nil, author, reply)
+	cur, ok := r.textAfter(r.allPending())
+	if !ok {
+		reply <- submitResult{err: errInternal}
+		return
+	}
+	r.replaceAt(head, ot.Diff(cur, text), ifVersion != nil, author, reply)
 }
 
 // replaceAt submits op, the diff from the text at the pending head (which

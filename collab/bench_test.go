@@ -555,7 +555,7 @@ func BenchmarkSnapshotText(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				for range b.N {
-					if text := r.textAfter(r.inflight); len(text) != size+batch {
+					if text, _ := r.textAfter(r.inflight); len(text) != size+batch {
 						b.Fatalf("text of %d bytes", len(text))
 					}
 				}

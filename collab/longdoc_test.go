@@ -46,12 +46,27 @@ func TestSnapshotTextOfBatch(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	got := r.textAfter(r.inflight)
+	got, _ := r.textAfter(r.inflight)
 	runtime.ReadMemStats(&after)
 	if got != want {
 		t.Fatalf("snapshot text of %d bytes differs from the ops applied one by one (%d bytes)", len(got), len(want))
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4*uint64(len(text)) {
 		t.Errorf("allocated %d bytes, %.1f times the text, for a batch of %d ops", grew, float64(grew)/float64(len(text)), len(r.inflight))
+	}
+}
+
+// TestNoSnapshotOfTextThatCannotBeBuilt: when the ops of a commit do not
+// apply to the room's text (a bug elsewhere), textAfter says so, and the
+// commit carries no snapshot rather than one of a wrong text, which a
+// restart would load as the document.
+func TestNoSnapshotOfTextThatCannotBeBuilt(t *testing.T) {
+	h := NewHub(nil, Options{})
+	defer h.stop()
+	r := newRoom(h, "bad", false)
+	r.doc = ot.NewDocument("abc")
+	r.inflight = []*pendingOp{{rec: storage.OpRecord{Version: 1, Op: ot.Op{{Skip: 1}, {Delete: 5}}}}}
+	if text, ok := r.textAfter(r.inflight); ok {
+		t.Fatalf("textAfter built %q from an op that does not apply", text)
 	}
 }

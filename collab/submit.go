@@ -343,7 +343,11 @@ func (r *room) checkPendingDelText(base uint64, op ot.Op) *Error {
 			before = append(before, p)
 		}
 	}
-	if _, err := ot.Apply(r.textAfter(before), op); err != nil {
+	text, ok := r.textAfter(before)
+	if !ok {
+		return errInternal
+	}
+	if _, err := ot.Apply(text, op); err != nil {
 		return errDelTextMismatch
 	}
 	return nil
@@ -374,21 +378,23 @@ func (r *room) allPending() []*pendingOp {
 // document and one Apply of the ops composed, O(document length) once
 // however many ops there are (the batch of a commit that carries a
 // snapshot may hold hundreds; applying each to a copy of the text cost a
-// million-code-point document 55 ms for 16 ops). "" if they do not apply.
-func (r *room) textAfter(ops []*pendingOp) string {
+// million-code-point document 55 ms for 16 ops). ok is false, and logged,
+// when they do not apply, which no caller may build on (a snapshot of it
+// would be loaded as the document).
+func (r *room) textAfter(ops []*pendingOp) (text string, ok bool) {
 	all := make([]ot.Op, len(ops))
 	for i, p := range ops {
 		all[i] = p.rec.Op
 	}
 	op, err := composeAll(all)
-	var text string
 	if err == nil {
 		text, err = ot.Apply(r.doc.String(), op)
 	}
 	if err != nil {
 		r.log.Error().Err(err).Msg("pending op does not apply")
+		return "", false
 	}
-	return text
+	return text, true
 }
 
 // composeAll composes ops in order, overwriting the slice: in pairs, round
@@ -429,7 +435,9 @@ func (r *room) startCommit() {
 	length := r.lenAfter(r.inflight)
 	var snap *storage.Snapshot
 	if last := recs[len(recs)-1].Version; last-r.snapVersion >= uint64(r.hub.opts.SnapshotEvery) {
-		snap = &storage.Snapshot{Version: last, Text: r.textAfter(r.inflight)}
+		if text, ok := r.textAfter(r.inflight); ok { // Else no snapshot: the next commit tries again.
+			snap = &storage.Snapshot{Version: last, Text: text}
+		}
 	}
 	h, id, res := r.hub, r.id, r.commitRes
 	h.roomWG.Add(1) // The commit goroutine counts as part of the room.
