@@ -216,6 +216,24 @@ func chunkCount(b []byte) (int, error) {
 // version first. Each component is checked to have exactly one form and
 // valid UTF-8.
 func decodeChunk(first uint64, b []byte) ([]OpRecord, error) {
+	n, _ := chunkCount(b) // eachInChunk checks it.
+	recs := make([]OpRecord, 0, max(min(n, len(b)), 0))
+	err := eachInChunk(first, b, 0, func(r OpRecord) error {
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// eachInChunk calls fn with the records of a chunk (see decodeChunk) one by
+// one as it decodes them, after skipping those up to version after (their
+// strings are not copied), and stops at fn's first error, which it returns:
+// a reader bounded by size stops mid-chunk. The chunk's end is checked only
+// when every record was decoded.
+func eachInChunk(first uint64, b []byte, after uint64, fn func(OpRecord) error) error {
 	d := decoder{b: b}
 	if d.byte() != chunkV1 {
 		d.fail("op chunk (unknown format byte)")
@@ -225,9 +243,8 @@ func decodeChunk(first uint64, b []byte) ([]OpRecord, error) {
 		d.fail("op chunk count")
 	}
 	if d.err != nil {
-		return nil, fmt.Errorf("ops from %d: %w", first, d.err)
+		return fmt.Errorf("ops from %d: %w", first, d.err)
 	}
-	recs := make([]OpRecord, 0, n)
 	var table []string
 	ref := func() string {
 		switch k := d.uvarint(); {
@@ -245,17 +262,51 @@ func decodeChunk(first uint64, b []byte) ([]OpRecord, error) {
 		r := OpRecord{Version: first + uint64(i), Seq: d.uvarint()}
 		r.Session, r.Author = ref(), ref()
 		t += d.varint()
+		if r.Version <= after {
+			d.skipOp()
+			continue
+		}
 		r.Time = time.Unix(0, t).UTC()
-		r.Op = d.op()
-		recs = append(recs, r)
+		if r.Op = d.op(); d.err != nil {
+			break
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("op chunk (trailing bytes)")
 	}
 	if d.err != nil {
-		return nil, fmt.Errorf("ops from %d: %w", first, d.err)
+		return fmt.Errorf("ops from %d: %w", first, d.err)
 	}
-	return recs, nil
+	return nil
+}
+
+// skipOp passes over an op as op reads it, without copying its text.
+func (d *decoder) skipOp() {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail("op length")
+		return
+	}
+	for range n {
+		switch d.byte() {
+		case compSkip, compDelete:
+			d.count()
+		case compInsert, compDelText:
+			if l := d.uvarint(); d.err == nil && l <= uint64(len(d.b)) {
+				d.b = d.b[l:]
+			} else {
+				d.fail("string")
+			}
+		default:
+			d.fail("op component tag")
+		}
+		if d.err != nil {
+			return
+		}
+	}
 }
 
 // op reads a component count and the components.

@@ -59,6 +59,11 @@
 // DEFLATE-compressed with its length. Decoding checks
 // every field and reports ErrCorrupt (FuzzDecodeChunk, FuzzDecodeSnapshot).
 //
+// Reads decode a chunk record by record, passing over those before the
+// range without copying their text. OpsWithin stops after the op that takes
+// the total OpRecord.Size past its bound, so a reader that would rather
+// have the text than many large ops (a catch-up) never decodes the rest.
+//
 // # Journal
 //
 // An Append without a snapshot does not wait for a bbolt transaction: the
@@ -75,7 +80,7 @@
 // with the database's random 16-byte id that the journal's header repeats.
 // The next record then goes to the start of the journal again.
 //
-//   - Every read sees every acknowledged write. Meta, Ops, TextAt and List
+//   - Every read sees every acknowledged write. Meta, Ops (and OpsWithin), TextAt and List
 //     (what polling clients and catch-up read) add to a bbolt read
 //     transaction what the overlay holds: per document with journaled
 //     records, its head, length, UpdatedAt and those records, published

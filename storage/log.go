@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -219,7 +220,8 @@ func purgeLog(tx *bolt.Tx, id string) error {
 }
 
 // eachOp calls fn with the ops from+1..to (to <= m.Version) in order,
-// wherever they are stored.
+// wherever they are stored, decoding each only when it is reached: a caller
+// that stops (fn's error) has not decoded the ops after.
 func eachOp(ctx context.Context, tx *bolt.Tx, m metaRec, from, to uint64, fn func(OpRecord) error) error {
 	if from >= to {
 		return nil
@@ -244,19 +246,40 @@ func eachOp(ctx context.Context, tx *bolt.Tx, m metaRec, from, to uint64, fn fun
 		if e.last() <= from {
 			continue
 		}
-		recs, err := e.records()
-		if err != nil {
-			return fmt.Errorf("storage: %s: log entry: %w", m.ID, err)
-		}
-		for _, r := range recs {
-			if r.Version > from && r.Version <= to {
-				if err := fn(r); err != nil {
-					return err
-				}
-			}
+		if _, err := eachInRange(m.ID+": log entry", e.first, e.chunk, from, to, fn); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// errPastRange stops eachInRange's decoding at the first record past its range.
+var errPastRange = errors.New("past the range")
+
+// eachInRange calls fn with the records from+1..to of the chunk b whose
+// first record is version first, and returns the next version wanted (one
+// past the last passed to fn, or from+1). An error of fn is returned as it
+// is, a decoding error wrapped with where.
+func eachInRange(where string, first uint64, b []byte, from, to uint64, fn func(OpRecord) error) (uint64, error) {
+	want := from + 1
+	var fnErr error
+	err := eachInChunk(first, b, from, func(r OpRecord) error {
+		if r.Version > to {
+			return errPastRange
+		}
+		if fnErr = fn(r); fnErr != nil {
+			return fnErr
+		}
+		want++
+		return nil
+	})
+	switch {
+	case fnErr != nil:
+		return want, fnErr
+	case err != nil && err != errPastRange:
+		return want, fmt.Errorf("storage: %s: %w", where, err)
+	}
+	return want, nil
 }
 
 // eachStored calls fn with ops from+1..to from the chunks of a document's
@@ -275,22 +298,14 @@ func eachStored(ctx context.Context, b *bolt.Bucket, id string, from, to uint64,
 		if k == nil || !isVersionKey(k) || keyVersion(k) > want {
 			return fmt.Errorf("storage: %s: op %d missing: %w", id, want, ErrCorrupt)
 		}
-		recs, err := decodeChunk(keyVersion(k), v)
+		next, err := eachInRange(id, keyVersion(k), v, want-1, to, fn)
 		if err != nil {
-			return fmt.Errorf("storage: %s: %w", id, err)
+			return err
 		}
-		if keyVersion(k)+uint64(len(recs)) <= want {
+		if next == want {
 			return fmt.Errorf("storage: %s: op %d missing: %w", id, want, ErrCorrupt)
 		}
-		for _, r := range recs[want-keyVersion(k):] {
-			if r.Version > to {
-				break
-			}
-			if err := fn(r); err != nil {
-				return err
-			}
-			want++
-		}
+		want = next
 	}
 	return nil
 }

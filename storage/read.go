@@ -3,8 +3,10 @@ package storage
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/foliodocs/folio/ot"
@@ -97,11 +99,36 @@ func snapshotAtOrBelow(tx *bolt.Tx, id string, v uint64) (Snapshot, error) {
 // when from >= to. to beyond the head is ErrVersionAhead; from before the
 // document's Base is ErrVersionGone.
 func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, error) {
+	ops, _, err := db.readOps(ctx, id, from, to, math.MaxInt)
+	return ops, err
+}
+
+// OpsWithin is Ops bounded by size, for a reader that would rather have
+// something else (the text, a shorter page) than ops past maxBytes: it
+// stops after the first op that takes the total Size of those it read past
+// maxBytes, and returns them and their total. So size > maxBytes says it
+// stopped there (or that the last op passed it); the ops after the one that
+// passed maxBytes are never decoded.
+func (db *DB) OpsWithin(ctx context.Context, id string, from, to uint64, maxBytes int) (ops []OpRecord, size int, err error) {
+	return db.readOps(ctx, id, from, to, maxBytes)
+}
+
+// errOverSize ends readOps' walk once maxBytes is passed.
+var errOverSize = errors.New("over size")
+
+func (db *DB) readOps(ctx context.Context, id string, from, to uint64, maxBytes int) (ops []OpRecord, size int, err error) {
 	if err := readPrologue(ctx, "ops", id); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var ops []OpRecord
-	err := db.overlayView(id, func(tx *bolt.Tx, ov *overlay) error {
+	take := func(r OpRecord) error {
+		ops = append(ops, r)
+		if size += r.Size(); size > maxBytes {
+			return errOverSize
+		}
+		return nil
+	}
+	err = db.overlayView(id, func(tx *bolt.Tx, ov *overlay) error {
+		ops, size = nil, 0
 		m, err := getMeta(tx, "ops", id)
 		if err != nil {
 			return err
@@ -116,25 +143,30 @@ func (db *DB) Ops(ctx context.Context, id string, from, to uint64) ([]OpRecord, 
 		if from < m.Base && from < to {
 			return fmt.Errorf("storage: ops %s %d..%d: the document starts at %d: %w", id, from, to, m.Base, ErrVersionGone)
 		}
-		if from < to {
+		if from < to && maxBytes == math.MaxInt {
 			ops = make([]OpRecord, 0, to-from)
 		}
-		err = eachOp(ctx, tx, m, from, min(to, m.Version), func(r OpRecord) error {
-			ops = append(ops, r)
-			return nil
-		})
+		err = eachOp(ctx, tx, m, from, min(to, m.Version), take)
 		if err != nil || ov == nil {
 			return err
 		}
 		for _, r := range ov.recs { // Versions m.Version+1..ov.version.
 			if r.Version > max(from, m.Version) && r.Version <= to {
 				r.Op = slices.Clone(r.Op) // The caller may change what it gets.
-				ops = append(ops, r)
+				if err := take(r); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
-	return ops, err
+	if err == errOverSize {
+		err = nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return ops, size, nil
 }
 
 // TextAt returns the text at version: the nearest snapshot at or below it

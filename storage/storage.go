@@ -168,6 +168,26 @@ type OpRecord struct {
 	Time    time.Time
 }
 
+// Size estimates the bytes r takes in memory and as a message: the text it
+// inserts and deletes, its session and author, and a fixed cost for each
+// record and each component (their numbers, fields and punctuation). It is
+// what OpsWithin counts, so a reader can bound what a read of ops costs it.
+func (r OpRecord) Size() int {
+	n := recordOverhead + len(r.Session) + len(r.Author)
+	for _, c := range r.Op {
+		n += componentOverhead + len(c.Insert) + len(c.DelText)
+	}
+	return n
+}
+
+// Size's fixed costs: about what an op message spends besides the texts
+// (`{"type":"op","version":…,"op":[…],"session":"…","seq":…}`), and a
+// component besides its text (a number and a comma, or `{"d":…}`).
+const (
+	recordOverhead    = 64
+	componentOverhead = 8
+)
+
 // Snapshot is the full text of a document at Version.
 type Snapshot struct {
 	Version uint64
