@@ -28,7 +28,12 @@
 // window holds since (readNeed). A document edited faster than storage
 // answers could keep a client asking again; after joinReads reads the room
 // reads the rest (what was committed during the last read) itself, so
-// every join ends. A welcome's catch-up is encoded the same way: the room
+// every join ends. A catch-up is bounded by bytes as well as by
+// CatchUpLimit ops: when the ops weigh more than catchUpBudget (the larger
+// of Options.CatchUpBytes and 4 × the text's length) nothing past that is
+// read (storage.DB.OpsWithin), and the client gets the text (a welcome's
+// text, a subscription's snapshot), as for a version too old.
+// A welcome's catch-up is encoded the same way: the room
 // hands the hello's goroutine the op records (never changed once
 // committed), takes back their entries and encodes only the ops committed
 // since; it still queues the welcome in the turn that admits the session,

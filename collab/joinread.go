@@ -2,6 +2,7 @@ package collab
 
 import (
 	"context"
+	"math"
 
 	"github.com/foliodocs/folio/storage"
 )
@@ -13,17 +14,21 @@ import (
 // last op, older than the window (resumeHolder). The client's goroutine
 // reads them (Hub.readFor) and asks the room again with what it read
 // (joinRead): the room, which serves every participant of the document,
-// never waits for those reads (up to CatchUpLimit ops decoded; a session's
-// seq, for which storage first checkpoints a document with journaled ops,
-// one being edited). A hello's catch-up is encoded for its welcome the
-// same way, by its goroutine (welcomeOps).
+// never waits for those reads (up to CatchUpLimit ops decoded, or the
+// catch-up's byte budget: see catchUpBudget; a session's seq, for which
+// storage first checkpoints a document with journaled ops, one being
+// edited). A hello's catch-up is encoded for its welcome the same way, by
+// its goroutine (welcomeOps).
 type readNeed struct {
-	base    uint64 // The room's document (room.base).
-	head    uint64 // The room's head when it asked.
-	from    uint64 // Read the ops from+1..to (to 0: none).
-	to      uint64
-	session string // Read this session's last seq ("": none).
-	holder  uint64 // Read the op of this version (0: none).
+	base uint64 // The room's document (room.base).
+	head uint64 // The room's head when it asked.
+	// Read the ops from+1..to (to 0: none), unless their size passes
+	// maxBytes (storage.DB.OpsWithin): the catch-up's budget less what the
+	// window gives it.
+	from, to uint64
+	maxBytes int
+	session  string // Read this session's last seq ("": none).
+	holder   uint64 // Read the op of this version (0: none).
 	// Encode, for a welcome's catch-up after version encFrom, the ops
 	// encode (those after encAt), as the room holds them.
 	encFrom, encAt uint64
@@ -40,10 +45,14 @@ func (n *readNeed) any() bool {
 // the old ops or seqs mean nothing there.
 type joinRead struct {
 	base uint64
-	// The committed ops from+1..from+len(ops), or why they could not be read.
-	from   uint64
-	ops    []storage.OpRecord
-	opsErr *Error
+	// The committed ops from+1..from+len(ops), and their size (opsSize), or
+	// why they could not be read, or that they passed the read's bound
+	// (opsOver; ops nil).
+	from    uint64
+	ops     []storage.OpRecord
+	opsSize int
+	opsErr  *Error
+	opsOver bool
 	// The session's last seq in storage, read after the room's head was
 	// seqHead (hasSeq: read).
 	session string
@@ -89,13 +98,17 @@ func (h *Hub) readFor(ctx context.Context, id string, need *readNeed, rd *joinRe
 	}
 	rd.reads, rd.final = reads, reads >= joinReads
 	if need.to != 0 {
-		if rd.from != need.from || rd.opsErr != nil || rd.from+uint64(len(rd.ops)) > need.to {
-			rd.from, rd.ops, rd.opsErr = need.from, nil, nil
+		if rd.from != need.from || rd.opsErr != nil || rd.opsOver || rd.from+uint64(len(rd.ops)) > need.to {
+			rd.from, rd.ops, rd.opsSize, rd.opsErr, rd.opsOver = need.from, nil, 0, nil, false
 		}
-		if ops, e := h.readOps(ctx, id, rd.from+uint64(len(rd.ops)), need.to); e != nil {
+		left := need.maxBytes - rd.opsSize
+		switch ops, size, e := h.readOpsWithin(ctx, id, rd.from+uint64(len(rd.ops)), need.to, left); {
+		case e != nil:
 			rd.opsErr = e
-		} else {
-			rd.ops = append(rd.ops, ops...)
+		case size > left:
+			rd.ops, rd.opsSize, rd.opsOver = nil, 0, true
+		default:
+			rd.ops, rd.opsSize = append(rd.ops, ops...), rd.opsSize+size
 		}
 	}
 	if need.session != "" {
@@ -185,6 +198,24 @@ func (s opSpan) flat() []storage.OpRecord {
 	return append(s.stored[:len(s.stored):len(s.stored)], s.recent...)
 }
 
+// readOpsWithin is readOps bounded by size (storage.DB.OpsWithin): the ops
+// from+1..to and their total size, or a size over maxBytes (then the ops
+// are not all of them) when they pass it.
+func (h *Hub) readOpsWithin(ctx context.Context, id string, from, to uint64, maxBytes int) ([]storage.OpRecord, int, *Error) {
+	if maxBytes < 0 {
+		return nil, 0, nil // Over already.
+	}
+	ops, size, err := h.store.OpsWithin(ctx, id, from, to, maxBytes)
+	if err != nil {
+		return nil, 0, h.fail("read ops", id, err)
+	}
+	if size <= maxBytes && uint64(len(ops)) != to-from {
+		h.log.Error().Str(logDoc, id).Int("got", len(ops)).Msg("storage returned a short op range")
+		return nil, 0, errInternal
+	}
+	return ops, size, nil
+}
+
 // readOp reads the committed op of version v of document id (nil: storage
 // has none).
 func (h *Hub) readOp(ctx context.Context, id string, v uint64) (*storage.OpRecord, *Error) {
@@ -203,8 +234,11 @@ func (h *Hub) readOp(ctx context.Context, id string, v uint64) (*storage.OpRecor
 // the window (nil, read for another document or version, or the window
 // moved on since), need asks the caller to read them, and it returns an
 // empty span. Nothing is copied: the span's parts are rd's ops and a slice
-// of the window.
-func (r *room) catchUpOps(v uint64, rd *joinRead, need *readNeed) (opSpan, *Error) {
+// of the window. Ops whose size passes budget (catchUpBudget; noBudget
+// for a submission's rebase) are errCatchUpTooLarge, known from the
+// window's ops or from a read that stopped there: the client gets the
+// text, as for a version older than CatchUpLimit.
+func (r *room) catchUpOps(v uint64, budget int, rd *joinRead, need *readNeed) (opSpan, *Error) {
 	if v >= r.head {
 		return opSpan{}, nil
 	}
@@ -212,21 +246,72 @@ func (r *room) catchUpOps(v uint64, rd *joinRead, need *readNeed) (opSpan, *Erro
 		return opSpan{}, errorf(CodeVersionTooOld, "version too old, reload the document")
 	}
 	start := r.head - uint64(len(r.window))
+	if budget != noBudget {
+		recent := sizeUpTo(r.window[max(v, start)-start:], budget)
+		if recent > budget {
+			return opSpan{}, errCatchUpTooLarge
+		}
+		budget -= recent
+	}
 	if v >= start {
 		return opSpan{recent: r.windowFrom(v)}, nil
 	}
-	if rd == nil || rd.base != r.base || rd.from != v || rd.opsErr == nil && rd.from+uint64(len(rd.ops)) < start {
+	if rd == nil || rd.base != r.base || rd.from != v || rd.opsErr == nil && !rd.opsOver && rd.from+uint64(len(rd.ops)) < start {
 		if rd.isFinal() {
-			return r.readRest(v, start, rd)
+			return r.readRest(v, start, budget, rd)
 		}
-		need.from, need.to = v, start
+		need.from, need.to, need.maxBytes = v, start, budget
 		return opSpan{}, nil
 	}
-	if rd.opsErr != nil {
+	switch {
+	case rd.opsErr != nil:
 		return opSpan{}, rd.opsErr
+	case rd.opsOver || rd.opsSize > budget:
+		return opSpan{}, errCatchUpTooLarge
 	}
 	n := start - v
 	return opSpan{stored: rd.ops[:n:n], recent: r.windowFrom(start)}, nil
+}
+
+// errCatchUpTooLarge is catchUpOps' answer to a catch-up over its budget:
+// version_too_old, which a hello answers with the text and a Subscribe
+// with a snapshot. It never reaches a client.
+var errCatchUpTooLarge = errorf(CodeVersionTooOld, "the missed ops outweigh the text; reload the document")
+
+// noBudget is catchUpOps' budget for what is not a catch-up (opsAfter).
+const noBudget = math.MaxInt
+
+// catchUpTextTimes is how many times the document's length (code points)
+// a catch-up's ops may weigh before the text goes instead (catchUpBudget).
+const catchUpTextTimes = 4
+
+// catchUpBudget is how many bytes (storage.OpRecord.Size) of missed ops a
+// catch-up sends; past it the client gets the text, as for a version older
+// than CatchUpLimit, and nothing past the budget is read. The text is what
+// the client gets instead, at most 4 bytes a code point in UTF-8: ops
+// weighing several times that cost more to read, hold, encode, send and
+// apply than the text, while the client rebases what it holds on the text
+// by a diff. The floor (Options.CatchUpBytes, 8 MiB) keeps ordinary typing
+// from ever meeting it: an op of a few keystrokes is about 100 bytes, so
+// CatchUpLimit (10,000) of them are about 1 MiB, and a small document is
+// not sent as its text merely for being small. An integration that PUTs a
+// whole 500 KB text every minute makes ops of about 500 KB: 10,000 of them
+// would be 5 GB, and the read stops at the 17th.
+func (r *room) catchUpBudget() int {
+	return max(r.hub.opts.CatchUpBytes, catchUpTextTimes*r.doc.Len())
+}
+
+// sizeUpTo is the total storage.OpRecord.Size of recs, counted until it
+// passes max (on the room goroutine: a window of large ops is not walked
+// further than needed).
+func sizeUpTo(recs []storage.OpRecord, max int) int {
+	n := 0
+	for i := range recs {
+		if n += recs[i].Size(); n > max {
+			break
+		}
+	}
+	return n
 }
 
 // windowFrom is the window's ops after version v (within the window), with
@@ -237,16 +322,20 @@ func (r *room) windowFrom(v uint64) []storage.OpRecord {
 }
 
 // readRest is catchUpOps after the caller's final read (see joinReads):
-// the room reads the ops v+1..start that rd lacks, and returns them with
-// the window.
-func (r *room) readRest(v, start uint64, rd *joinRead) (opSpan, *Error) {
+// the room reads the ops v+1..start that rd lacks, within budget, and
+// returns them with the window.
+func (r *room) readRest(v, start uint64, budget int, rd *joinRead) (opSpan, *Error) {
 	var ops []storage.OpRecord
-	if rd.base == r.base && rd.from == v && rd.opsErr == nil {
-		ops = rd.ops[:len(rd.ops):len(rd.ops)]
+	size := 0
+	if rd.base == r.base && rd.from == v && rd.opsErr == nil && !rd.opsOver {
+		ops, size = rd.ops[:len(rd.ops):len(rd.ops)], rd.opsSize
 	}
-	more, e := r.hub.readOps(r.hub.ctx, r.id, v+uint64(len(ops)), start)
-	if e != nil {
+	more, moreSize, e := r.hub.readOpsWithin(r.hub.ctx, r.id, v+uint64(len(ops)), start, budget-size)
+	switch {
+	case e != nil:
 		return opSpan{}, e
+	case moreSize > budget-size:
+		return opSpan{}, errCatchUpTooLarge
 	}
 	return opSpan{stored: append(ops, more...), recent: r.windowFrom(start)}, nil
 }

@@ -18,6 +18,12 @@ type Options struct {
 	SnapshotEvery int           // ops between snapshots written with a commit; default storage.DefaultSnapshotEvery
 	OpWindow      int           // recent ops kept in memory for rebasing and catch-up; default 1000
 	CatchUpLimit  int           // how far behind (in ops) a base or a resuming client may be; default 10000
+	// CatchUpBytes is the least byte budget of a catch-up (a resuming hello
+	// or Subscribe): missed ops whose storage.OpRecord.Size adds up to more
+	// than the larger of it and catchUpTextTimes × the document's length
+	// are not sent; the client gets the text instead, as for a version
+	// older than CatchUpLimit. Default 8 MiB (see catchUpBudget).
+	CatchUpBytes int
 
 	MaxMessageBytes int64   // largest WebSocket message; default 2 MiB, at least 1 MiB
 	MaxDocLen       int     // largest document in code points; default 2,000,000
@@ -68,6 +74,9 @@ type Options struct {
 // 22 KB at the default 256, besides its connection).
 const DefaultMaxSubscribersPerDoc = 5000
 
+// DefaultCatchUpBytes is the default of Options.CatchUpBytes.
+const DefaultCatchUpBytes = 8 << 20
+
 // MinMessageBytes is the smallest MaxMessageBytes: a smaller one is raised to
 // it, so that an op as large as a REST body (1 MiB by default) fits a frame.
 const MinMessageBytes = 1 << 20
@@ -97,6 +106,7 @@ func (o Options) withDefaults() Options {
 	setInt(&o.SnapshotEvery, storage.DefaultSnapshotEvery)
 	setInt(&o.OpWindow, 1000)
 	setInt(&o.CatchUpLimit, 10000)
+	setInt(&o.CatchUpBytes, DefaultCatchUpBytes)
 	setInt(&o.MaxDocLen, 2_000_000)
 	setInt(&o.OpBurst, 60)
 	setInt(&o.MaxConnsPerDoc, 250)

@@ -49,7 +49,7 @@ func (r *room) join(s *session, rd *joinRead) (*readNeed, *Error) {
 	var ops opSpan
 	var opsErr *Error
 	if s.since != nil && *s.since <= r.head {
-		ops, opsErr = r.catchUpOps(*s.since, rd, &need)
+		ops, opsErr = r.catchUpOps(*s.since, r.catchUpBudget(), rd, &need)
 	}
 	if s.resumed && r.needSeq(s.id, rd) != nil {
 		need.session = s.id

@@ -64,6 +64,13 @@ func (f *faultStore) Ops(ctx context.Context, id string, from, to uint64) ([]sto
 	return ops, err
 }
 
+func (f *faultStore) OpsWithin(ctx context.Context, id string, from, to uint64, maxBytes int) ([]storage.OpRecord, int, error) {
+	ops, size, err := f.DB.OpsWithin(ctx, id, from, to, maxBytes)
+	f.opsStall.pass()
+	f.read(ctx)
+	return ops, size, err
+}
+
 func (f *faultStore) SessionSeq(ctx context.Context, id, session string) (uint64, uint64, error) {
 	seq, version, err := f.DB.SessionSeq(ctx, id, session)
 	f.seqStall.pass()

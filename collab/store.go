@@ -26,6 +26,10 @@ type Store interface {
 	// Ops returns the committed ops with versions from+1..to
 	// (storage.ErrVersionGone when from is before the document's start).
 	Ops(ctx context.Context, id string, from, to uint64) ([]storage.OpRecord, error)
+	// OpsWithin is Ops that stops after the op whose Size takes the total
+	// past maxBytes: size > maxBytes says it did (storage.DB.OpsWithin).
+	// A catch-up reads with it, so that it never reads much past its budget.
+	OpsWithin(ctx context.Context, id string, from, to uint64, maxBytes int) (ops []storage.OpRecord, size int, err error)
 	// TextAt returns the committed text at a version (an op whose deleted
 	// text must be checked at an older base).
 	TextAt(ctx context.Context, id string, version uint64) (string, error)

@@ -359,7 +359,7 @@ var errDelTextMismatch = errorf(CodeInvalidOp, "deleted text does not match the 
 // storage, read here (a joining client reads them itself: catchUpOps).
 func (r *room) opsAfter(v uint64) ([]storage.OpRecord, *Error) {
 	var need readNeed
-	ops, e := r.catchUpOps(v, nil, &need)
+	ops, e := r.catchUpOps(v, noBudget, nil, &need)
 	if e != nil || need.to == 0 {
 		return ops.flat(), e
 	}

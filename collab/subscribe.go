@@ -62,7 +62,8 @@ var errSubClosed = errorf(CodeUnavailable, "subscription closed")
 
 // Subscribe follows document id. With since nil the first event is a
 // snapshot; with a version the server can replay from, the first events are
-// the ops after it; with an older version, a snapshot; with a version being
+// the ops after it; with an older version, or one whose ops pass the
+// catch-up's byte budget (catchUpBudget), a snapshot; with a version being
 // committed (in storage already, its commit not ended: a poller read it),
 // the ops after it as they come; past that, version_ahead. Current presence
 // follows the catch-up. A document with MaxSubscribersPerDoc subscriptions
@@ -111,7 +112,7 @@ func (r *room) subscribe(sub *Subscription, since *uint64, rd *joinRead) (*readN
 	}
 	if since != nil && !committing {
 		need := readNeed{base: r.base, head: r.head}
-		ops, e := r.catchUpOps(*since, rd, &need)
+		ops, e := r.catchUpOps(*since, r.catchUpBudget(), rd, &need)
 		switch {
 		case need.any():
 			return &need, nil

@@ -19,12 +19,13 @@ type faultProxy struct {
 	target string
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	conns  map[net.Conn]bool
-	up     map[net.Conn]bool // Client side of each pair.
-	hole   bool              // Bytes are held back, both ways.
-	holeUp bool              // Bytes from the client are held back.
-	down   bool              // New connections are closed at once.
+	mu       sync.Mutex
+	conns    map[net.Conn]bool
+	up       map[net.Conn]bool // Client side of each pair.
+	hole     bool              // Bytes are held back, both ways.
+	holeUp   bool              // Bytes from the client are held back.
+	holeDown bool              // Bytes to the client are held back.
+	down     bool              // New connections are closed at once.
 }
 
 func newFaultProxy(t *testing.T, target string) *faultProxy {
@@ -101,12 +102,18 @@ func (p *faultProxy) holding(src net.Conn) bool {
 	if _, open := p.conns[src]; !open {
 		return false
 	}
-	return p.hole || (p.holeUp && p.up[src])
+	return p.hole || (p.holeUp && p.up[src]) || (p.holeDown && !p.up[src])
 }
 
 func (p *faultProxy) setHole(both, up bool) {
 	p.mu.Lock()
 	p.hole, p.holeUp = both, up
+	p.mu.Unlock()
+}
+
+func (p *faultProxy) setHoleDown(on bool) {
+	p.mu.Lock()
+	p.holeDown = on
 	p.mu.Unlock()
 }
 
