@@ -23,6 +23,10 @@
 //   - One version numbering everywhere: SSE event ids, ETags, polling's
 //     since, export versions and the WebSocket protocol all count the same
 //     committed ops, so a client can switch transports and resume.
+//   - What a read of ops costs is bounded by bytes as well as by count: a
+//     page of GET ops ends past Options.PageBytes (storage.DB.OpsWithin
+//     reads no further), and an SSE stream resumed before more than the
+//     hub's catch-up budget starts with a snapshot (collab.Options.CatchUpBytes).
 //   - The pages and the editor name every other URL from Folio's root as
 //     the page gives it (pages.go; web/ui's config() resolves it), never
 //     from the server's root, so that they work under a reverse proxy

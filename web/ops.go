@@ -197,7 +197,8 @@ func (s *Server) handleGetOps(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// pollOnce answers with the ops after p.since that exist now. Without a
+// pollOnce answers with the ops after p.since that exist now, up to
+// p.limit of them and PageBytes (at least one). Without a
 // since it reads from the document's first version, its base: 0, or, for a
 // document created again under a deleted one's id, one past that one's
 // last (0 would be a version of the deleted document: version_too_old), and
@@ -216,9 +217,12 @@ func (s *Server) pollOnce(ctx context.Context, id string, p *pollParams) (opsRes
 	to := min(meta.Version, p.since+p.limit)
 	resp := opsResponse{Version: meta.Version, Ops: []ExportedOp{}}
 	if to > p.since {
-		recs, err := s.store.Ops(ctx, id, p.since, to)
+		recs, size, err := s.store.OpsWithin(ctx, id, p.since, to, s.opts.PageBytes)
 		if err != nil {
 			return opsResponse{}, err
+		}
+		if size > s.opts.PageBytes && len(recs) > 1 {
+			recs = recs[:len(recs)-1] // It passed the bound: the next page starts with it.
 		}
 		resp.Ops = exportedOps(recs)
 	}

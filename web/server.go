@@ -28,6 +28,7 @@ type Store interface {
 	List(ctx context.Context, after string, limit int) ([]storage.Meta, string, error)
 	Meta(ctx context.Context, id string) (storage.Meta, error)
 	Ops(ctx context.Context, id string, from, to uint64) ([]storage.OpRecord, error)
+	OpsWithin(ctx context.Context, id string, from, to uint64, maxBytes int) ([]storage.OpRecord, int, error)
 	TextAt(ctx context.Context, id string, version uint64) (string, error)
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 }
@@ -40,6 +41,7 @@ const (
 	DefaultMaxWait      = 60 * time.Second
 	DefaultPageLimit    = 100
 	MaxPageLimit        = 1000
+	DefaultPageBytes    = 8 << 20 // GET ops: see Options.PageBytes.
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultBodyTimeout  = time.Minute
 )
@@ -98,6 +100,13 @@ type Options struct {
 	MaxWait      time.Duration // Longest long-poll wait. Default 60 s.
 	WriteTimeout time.Duration // Deadline of each SSE write. Default 10 s.
 	BodyTimeout  time.Duration // Longest read of a request body (the server bounds headers only). Default 1 min.
+	// PageBytes bounds a page of GET ops by the ops' storage.OpRecord.Size
+	// as limit bounds it by count: the page ends before the op that would
+	// pass it (but holds one op at least), and the client pages on. Ops of
+	// an integration that replaces a whole large text are large: MaxPageLimit
+	// of them would be read, held and encoded at once. Default
+	// DefaultPageBytes.
+	PageBytes int
 
 	// Tokens, when set, is the access control: Authorize defaults to
 	// Tokens.Authorize, and POST /api/v1/docs/{id}/share mints view tokens.
@@ -136,6 +145,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = DefaultBodyTimeout
+	}
+	if o.PageBytes <= 0 {
+		o.PageBytes = DefaultPageBytes
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
