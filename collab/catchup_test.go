@@ -103,3 +103,31 @@ func TestCatchUpOverBudgetGetsText(t *testing.T) {
 		}
 	}
 }
+
+// TestOldBaseOverBudgetIsTooOld: an op based before the room's window makes
+// the room read the ops after its base from storage to rebase it; when they
+// outweigh the catch-up's budget the op is version_too_old (its client
+// resyncs from the text) instead of the room reading them all. Under the
+// budget it is rebased and committed as ever.
+func TestOldBaseOverBudgetIsTooOld(t *testing.T) {
+	const n = 2000 // Code points of every text: the budget is 8000 bytes.
+	ts := newTestServer(t, Options{OpWindow: 2, CatchUpBytes: 1})
+	a := dialTest(t, ts.url+"old")
+	a.hello(ClientMsg{})
+	a.sendRaw(opJSON(1, 0, replaceAll(0, strings.Repeat("a", n))))
+	a.expect(TypeAck)
+	for i := range 10 { // Versions 2..11, about 2,100 bytes each.
+		a.sendRaw(opJSON(uint64(i+2), uint64(i+1), replaceAll(n, strings.Repeat(string(rune('b'+i)), n))))
+		a.expect(TypeAck)
+	}
+	b := dialTest(t, ts.url+"old")
+	b.hello(ClientMsg{})
+	b.sendRaw(opJSON(1, 1, `["!"]`)) // Ten ops back: 21,000 bytes to read.
+	b.expectError(CodeVersionTooOld)
+	b.sendRaw(opJSON(2, 7, `["!"]`)) // Four back, two of them in the window.
+	var ack Ack
+	b.expectInto(TypeAck, &ack)
+	if ack.Version != 12 {
+		t.Fatalf("ack %+v, want version 12", ack)
+	}
+}

@@ -138,19 +138,6 @@ func (h *Hub) readFor(ctx context.Context, id string, need *readNeed, rd *joinRe
 	return rd, nil
 }
 
-// readOps reads the committed ops from+1..to of document id.
-func (h *Hub) readOps(ctx context.Context, id string, from, to uint64) ([]storage.OpRecord, *Error) {
-	ops, err := h.store.Ops(ctx, id, from, to)
-	if err != nil {
-		return nil, h.fail("read ops", id, err)
-	}
-	if uint64(len(ops)) != to-from {
-		h.log.Error().Str(logDoc, id).Int("got", len(ops)).Msg("storage returned a short op range")
-		return nil, errInternal
-	}
-	return ops, nil
-}
-
 // opSpan is committed ops in version order, in two parts that nobody
 // changes once handed over: ops read from storage (by the caller, or by
 // the room after the caller's final read), then a slice of a room's window
@@ -198,9 +185,9 @@ func (s opSpan) flat() []storage.OpRecord {
 	return append(s.stored[:len(s.stored):len(s.stored)], s.recent...)
 }
 
-// readOpsWithin is readOps bounded by size (storage.DB.OpsWithin): the ops
-// from+1..to and their total size, or a size over maxBytes (then the ops
-// are not all of them) when they pass it.
+// readOpsWithin reads the committed ops from+1..to of document id, bounded
+// by size (storage.DB.OpsWithin): the ops and their total size, or a size
+// over maxBytes (then the ops are not all of them) when they pass it.
 func (h *Hub) readOpsWithin(ctx context.Context, id string, from, to uint64, maxBytes int) ([]storage.OpRecord, int, *Error) {
 	if maxBytes < 0 {
 		return nil, 0, nil // Over already.

@@ -356,16 +356,25 @@ func (r *room) checkPendingDelText(base uint64, op ot.Op) *Error {
 var errDelTextMismatch = errorf(CodeInvalidOp, "deleted text does not match the document")
 
 // opsAfter returns the committed ops after version v, from the window or
-// storage, read here (a joining client reads them itself: catchUpOps).
+// storage, read here (a joining client reads them itself: catchUpOps). The
+// read is bounded as a catch-up is (catchUpBudget): an op based before
+// older ops that outweigh the text is version_too_old, and its client
+// resyncs from the text, rather than the room reading (and holding every
+// participant for) gigabytes of old ops. The window's ops are in memory
+// and cheap to transform over, whatever their size: they are not counted.
 func (r *room) opsAfter(v uint64) ([]storage.OpRecord, *Error) {
 	var need readNeed
 	ops, e := r.catchUpOps(v, noBudget, nil, &need)
 	if e != nil || need.to == 0 {
 		return ops.flat(), e
 	}
-	older, e := r.hub.readOps(r.hub.ctx, r.id, need.from, need.to)
-	if e != nil {
+	budget := r.catchUpBudget()
+	older, size, e := r.hub.readOpsWithin(r.hub.ctx, r.id, need.from, need.to, budget)
+	switch {
+	case e != nil:
 		return nil, e
+	case size > budget:
+		return nil, errCatchUpTooLarge
 	}
 	return append(older, r.window...), nil
 }
