@@ -75,6 +75,25 @@ func CheckCORSOrigin(o string) error {
 	return err
 }
 
+// ASCIIHost is the host name h, which may hold Unicode labels and start
+// with "*." (a pattern), in the ASCII form browsers send in Origin and Host
+// headers: "*.bücher.example" is "*.xn--bcher-kva.example". An ASCII h is
+// returned as it is.
+func ASCIIHost(h string) (string, error) {
+	if isASCII(h) {
+		return h, nil
+	}
+	rest, wild := strings.CutPrefix(h, "*.")
+	a, err := originHost(rest)
+	if err != nil {
+		return "", err
+	}
+	if wild {
+		a = "*." + a
+	}
+	return a, nil
+}
+
 // idnaOrigin converts host names as browsers do when they parse a URL:
 // UTS 46 without transitional mapping, with the Bidi and joiner rules but
 // neither STD3 rules (browsers take "_") nor hyphen checks.

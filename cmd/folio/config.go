@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -185,10 +186,10 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.StringVar(&c.Data, "data", c.Data, "data directory; the database is "+DBFile+" inside it")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: auto (console on a terminal, JSON otherwise), json, console")
-	fs.Var(listValue{&c.AllowedOrigins}, "allowed-origins", "extra origins allowed to open editor WebSockets, comma-separated host patterns (\"app.example.com\", \"*.example.com\"); same-origin is always allowed")
-	fs.Var(listValue{&c.EmbedOrigins}, "embed-origins", "origins allowed to frame /embed/ pages, comma-separated (\"https://app.example.com\"); empty means any")
+	fs.Var(listValue{&c.AllowedOrigins}, "allowed-origins", "extra origins allowed to open editor WebSockets, comma-separated host patterns (\"app.example.com\", \"*.example.com\"; a host in Unicode in its ASCII form, xn--…); same-origin is always allowed")
+	fs.Var(listValue{&c.EmbedOrigins}, "embed-origins", "origins allowed to frame /embed/ pages, comma-separated (\"https://app.example.com\"; a host in Unicode in its ASCII form, xn--…); empty means any")
 	fs.Var(listValue{&c.CORSOrigins}, "cors-origins", "origins whose browser apps may call the API (/api and under it: REST, SSE, exports) from their pages, comma-separated, each exactly as browsers send it (\"https://app.example.com\", \"http://localhost:3000\"; a host in Unicode is taken in its ASCII form: \"https://bücher.example\" is \"https://xn--bcher-kva.example\"); separate from --allowed-origins. Empty: none (same-origin pages need nothing)")
-	fs.Var(listValue{&c.AllowedHosts}, "allowed-hosts", "host names requests may address, beyond IP literals, localhost and the host of --addr, comma-separated (\"docs.example.com\", \"*.example.com\"; ports are ignored), or * for any; others get 403 host_not_allowed (DNS rebinding). Empty: any when a secret is set. Behind a reverse proxy that passes the public Host, list that name")
+	fs.Var(listValue{&c.AllowedHosts}, "allowed-hosts", "host names requests may address, beyond IP literals, localhost and the host of --addr, comma-separated (\"docs.example.com\", \"*.example.com\"; ports are ignored; a host in Unicode in its ASCII form, xn--…), or * for any; others get 403 host_not_allowed (DNS rebinding). Empty: any when a secret is set. Behind a reverse proxy that passes the public Host, list that name")
 	fs.StringVar(&c.BasePath, "base-path", c.BasePath, "path prefix under which a reverse proxy serves Folio and strips before forwarding (e.g. /folio); put before the paths the API answers with (url, embedUrl, Location). The pages work under any prefix without it, and name their URLs under it when it is set. Empty: none")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", c.MaxBodyBytes, "largest JSON request body in bytes (413 above)")
 	fs.Int64Var(&c.MaxTextBytes, "max-text", c.MaxTextBytes, "largest PUT text body in bytes (413 above)")
@@ -302,6 +303,16 @@ func (c Config) Validate() error {
 	for _, o := range append(append([]string{}, c.AllowedOrigins...), c.EmbedOrigins...) {
 		if _, err := path.Match(o, ""); err != nil || strings.ContainsAny(o, " \"';") {
 			bad("origin pattern %q is malformed", o)
+		}
+	}
+	for _, list := range []struct {
+		flag    string
+		entries []string
+	}{{"--allowed-origins", c.AllowedOrigins}, {"--embed-origins", c.EmbedOrigins}, {"--allowed-hosts", c.AllowedHosts}} {
+		for _, o := range list.entries {
+			if a, ok := asciiSpelling(o); !ok {
+				bad("%s %q: browsers send a host in Unicode in its ASCII form, which never equals it; write %s", list.flag, o, a)
+			}
 		}
 	}
 	for _, o := range c.EmbedOrigins {
@@ -439,6 +450,34 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 // address alone, or "*." and a name of at least two labels (a wildcard over a
 // whole top-level domain would let anyone who registers a name under it
 // rebind that name to this server).
+// asciiSpelling reports whether the origin or host pattern o is written
+// in ASCII, and when it is not, the spelling browsers would match (or a
+// note that its host is not one they accept): Origin and Host headers carry
+// a Unicode host in its ASCII form (web.ASCIIHost), so a pattern written
+// in Unicode would match nothing (and in a CSP header, being non-ASCII,
+// would be invalid).
+func asciiSpelling(o string) (string, bool) {
+	if !strings.ContainsFunc(o, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		return "", true
+	}
+	scheme, rest, found := strings.Cut(o, "://")
+	if !found {
+		scheme, rest = "", o
+	}
+	host, port := rest, ""
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+		host, port = rest[:i], rest[i:]
+	}
+	a, err := web.ASCIIHost(host)
+	if err != nil {
+		return "an ASCII host name", false
+	}
+	if found {
+		a = scheme + "://" + a
+	}
+	return a + port, false
+}
+
 func checkAllowedHost(h string) error {
 	if h == "*" {
 		return nil
