@@ -25,8 +25,11 @@
 //     committed ops, so a client can switch transports and resume.
 //   - What a read of ops costs is bounded by bytes as well as by count: a
 //     page of GET ops ends past Options.PageBytes (storage.DB.OpsWithin
-//     reads no further), and an SSE stream resumed before more than the
-//     hub's catch-up budget starts with a snapshot (collab.Options.CatchUpBytes).
+//     reads no further), a JSON export with history streams its ops,
+//     read a page of PageBytes at a time, whatever the history's length
+//     (an error after its first byte cuts the connection), and an SSE
+//     stream resumed before more than the hub's catch-up budget starts
+//     with a snapshot (collab.Options.CatchUpBytes).
 //   - The pages and the editor name every other URL from Folio's root as
 //     the page gives it (pages.go; web/ui's config() resolves it), never
 //     from the server's root, so that they work under a reverse proxy

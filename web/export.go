@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -55,8 +56,20 @@ type Export struct {
 	// 0 unless the id's earlier document was deleted (storage.Meta.Base).
 	Base uint64 `json:"base,omitempty"`
 	// History is nil unless asked for; asked for, it is never nil, so a
-	// document without ops yet still exports "ops": [].
+	// document without ops yet still exports "ops": []. It is what a
+	// decoded JSON export holds: LoadExport leaves it nil and has
+	// WriteExport stream the ops from the store instead (history).
 	History []ExportedOp `json:"ops,omitzero"`
+
+	// history, when set, is where WriteExport reads the ops Base+1..Version
+	// from, a page at a time, in place of History.
+	history *opPages
+}
+
+// opPages reads a document's op log in pages of about pageBytes.
+type opPages struct {
+	store     Store
+	pageBytes int
 }
 
 // ExportedOp is one committed op in a JSON export or a polling answer.
@@ -68,10 +81,12 @@ type ExportedOp struct {
 	Time    time.Time `json:"time"`
 }
 
-// LoadExport reads document id at version (nil: head) from store, with its
-// whole op log up to that version when history is set. A version beyond the
-// head is an error (never clamped).
-func LoadExport(ctx context.Context, store Store, id string, version *uint64, history bool) (Export, error) {
+// LoadExport reads document id at version (nil: head) from store. A
+// version beyond the head is an error (never clamped). With history the
+// JSON export carries the op log up to that version: WriteExport reads it
+// from store as it writes, in pages of pageBytes (<= 0: DefaultPageBytes,
+// and at least one op each), so that a long history is never all in memory.
+func LoadExport(ctx context.Context, store Store, id string, version *uint64, history bool, pageBytes int) (Export, error) {
 	meta, err := store.Meta(ctx, id)
 	if err != nil {
 		return Export{}, err
@@ -89,13 +104,24 @@ func LoadExport(ctx context.Context, store Store, id string, version *uint64, hi
 	}
 	e := Export{ID: id, Version: v, Text: text, CreatedAt: meta.CreatedAt, UpdatedAt: meta.UpdatedAt, Base: meta.Base}
 	if history {
-		recs, err := store.Ops(ctx, id, meta.Base, v)
-		if err != nil {
-			return Export{}, err
+		if pageBytes <= 0 {
+			pageBytes = DefaultPageBytes
 		}
-		e.History = exportedOps(recs)
+		e.history = &opPages{store: store, pageBytes: pageBytes}
 	}
 	return e, nil
+}
+
+// next reads the page of ops after version from, up to to.
+func (p *opPages) next(ctx context.Context, id string, from, to uint64) ([]ExportedOp, error) {
+	recs, _, err := p.store.OpsWithin(ctx, id, from, to, p.pageBytes)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 || recs[0].Version != from+1 {
+		return nil, fmt.Errorf("export %s: ops after %d: the store did not return op %d", id, from, from+1)
+	}
+	return exportedOps(recs), nil
 }
 
 func exportedOps(recs []storage.OpRecord) []ExportedOp {
@@ -118,8 +144,10 @@ func (e Export) Filename(format string, pinned bool) string {
 // WriteExport renders e in format to w. HTML is the Markdown rendered with
 // goldmark, sanitised with bluemonday, in a standalone page whose CSP forbids
 // every script (a text over MaxMarkdownHTML is not rendered: it is shown as
-// preformatted text).
-func WriteExport(w io.Writer, format string, e Export) error {
+// preformatted text). A JSON export whose history LoadExport left to be read
+// is written as it is read, page by page (writeJSONExport); ctx bounds those
+// reads. An error after the first write leaves w with part of the export.
+func WriteExport(ctx context.Context, w io.Writer, format string, e Export) error {
 	switch format {
 	case FormatText, FormatMarkdown:
 		_, err := io.WriteString(w, e.Text)
@@ -127,11 +155,70 @@ func WriteExport(w io.Writer, format string, e Export) error {
 	case FormatHTML:
 		return writeHTML(w, e)
 	case FormatJSON:
+		if e.history != nil {
+			return writeJSONExport(ctx, w, e)
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(e)
 	}
 	return fmt.Errorf("unknown export format %q", format)
+}
+
+// writeJSONExport writes e as encoding e with its whole History would, byte
+// for byte (indented, HTML escaped as json.Encoder does), holding one page
+// of ops at a time: the object without "ops" is encoded and reopened, then
+// the ops follow, each indented at the depth of the array's elements. The
+// first page is read before anything is written, so that a failing store
+// leaves w untouched when it fails at once.
+func writeJSONExport(ctx context.Context, w io.Writer, e Export) error {
+	var head bytes.Buffer
+	enc := json.NewEncoder(&head)
+	enc.SetIndent("", "  ")
+	e.History = nil
+	if err := enc.Encode(e); err != nil {
+		return err
+	}
+	// head ends "\n}\n": the object's last field is followed by the ops.
+	open := bytes.TrimSuffix(head.Bytes(), []byte("\n}\n"))
+	var page []ExportedOp
+	if e.Version > e.Base {
+		var err error
+		if page, err = e.history.next(ctx, e.ID, e.Base, e.Version); err != nil {
+			return err
+		}
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(open)
+	if len(page) == 0 {
+		bw.WriteString(",\n  \"ops\": []\n}\n")
+		return bw.Flush()
+	}
+	bw.WriteString(",\n  \"ops\": [")
+	sep := "\n    "
+	for {
+		for _, op := range page {
+			b, err := json.MarshalIndent(op, "    ", "  ")
+			if err != nil {
+				return err
+			}
+			bw.WriteString(sep)
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+			sep = ",\n    "
+		}
+		last := page[len(page)-1].Version
+		if last >= e.Version {
+			break
+		}
+		var err error
+		if page, err = e.history.next(ctx, e.ID, last, e.Version); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("\n  ]\n}\n")
+	return bw.Flush()
 }
 
 // RenderMarkdown turns Markdown into sanitised HTML: raw HTML in the source is
@@ -229,7 +316,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	if notModified(w, r, v) { // A version's export never changes.
 		return
 	}
-	e, err := LoadExport(r.Context(), s.store, id, &v, history && format == FormatJSON)
+	e, err := LoadExport(r.Context(), s.store, id, &v, history && format == FormatJSON, s.opts.PageBytes)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -245,17 +332,44 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var buf bytes.Buffer
-	if err := WriteExport(&buf, format, e); err != nil {
-		s.writeError(w, r, err)
-		return
+	exportHeaders := map[string]string{
+		"Content-Type":            ct,
+		"Content-Disposition":     `attachment; filename="` + e.Filename(format, version != nil) + `"`,
+		"X-Content-Type-Options":  "nosniff",
+		"Content-Security-Policy": ExportCSP,
 	}
 	h := w.Header()
-	h.Set("Content-Type", ct)
-	h.Set("Content-Disposition", `attachment; filename="`+e.Filename(format, version != nil)+`"`)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", ExportCSP)
-	_, _ = w.Write(buf.Bytes())
+	for k, v := range exportHeaders {
+		h.Set(k, v)
+	}
+	// The export is streamed (a JSON history page by page): its headers
+	// leave with the first byte, and an error after that can only cut the
+	// connection, as for any streamed body; the client sees a truncated
+	// body, never a complete-looking one.
+	cw := &countingWriter{w: w}
+	if err := WriteExport(r.Context(), cw, format, e); err != nil {
+		if cw.n == 0 {
+			for k := range exportHeaders {
+				h.Del(k)
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		s.logFailure(r, err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // queryBool reads an optional flag parameter: absent, "0" or "false" is

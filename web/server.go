@@ -27,7 +27,6 @@ import (
 type Store interface {
 	List(ctx context.Context, after string, limit int) ([]storage.Meta, string, error)
 	Meta(ctx context.Context, id string) (storage.Meta, error)
-	Ops(ctx context.Context, id string, from, to uint64) ([]storage.OpRecord, error)
 	OpsWithin(ctx context.Context, id string, from, to uint64, maxBytes int) ([]storage.OpRecord, int, error)
 	TextAt(ctx context.Context, id string, version uint64) (string, error)
 	Backup(ctx context.Context, w io.Writer) (int64, error)
@@ -41,7 +40,7 @@ const (
 	DefaultMaxWait      = 60 * time.Second
 	DefaultPageLimit    = 100
 	MaxPageLimit        = 1000
-	DefaultPageBytes    = 8 << 20 // GET ops: see Options.PageBytes.
+	DefaultPageBytes    = 8 << 20 // GET ops and export history: see Options.PageBytes.
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultBodyTimeout  = time.Minute
 )
@@ -104,8 +103,9 @@ type Options struct {
 	// as limit bounds it by count: the page ends before the op that would
 	// pass it (but holds one op at least), and the client pages on. Ops of
 	// an integration that replaces a whole large text are large: MaxPageLimit
-	// of them would be read, held and encoded at once. Default
-	// DefaultPageBytes.
+	// of them would be read, held and encoded at once. A JSON export with
+	// history reads its op log in pages of this size too (LoadExport).
+	// Default DefaultPageBytes.
 	PageBytes int
 
 	// Tokens, when set, is the access control: Authorize defaults to

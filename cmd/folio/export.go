@@ -53,11 +53,11 @@ func runExport(ctx context.Context, e env) error {
 	// Read-only: Open would apply the journal, a commit that changes the
 	// directory exported from and fails on a read-only copy.
 	return withReadOnlyDB(*data, func(db *storage.DB) error {
-		exp, err := web.LoadExport(ctx, db, id, v, *history && *format == web.FormatJSON)
+		exp, err := web.LoadExport(ctx, db, id, v, *history && *format == web.FormatJSON, 0)
 		if err != nil {
 			return err
 		}
-		return writeOut(*out, e.stdout, e.stderr, true, func(w io.Writer) error { return web.WriteExport(w, *format, exp) })
+		return writeOut(*out, e.stdout, e.stderr, true, func(w io.Writer) error { return web.WriteExport(ctx, w, *format, exp) })
 	})
 }
 
