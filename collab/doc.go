@@ -32,7 +32,10 @@
 // CatchUpLimit ops: when the ops weigh more than catchUpBudget (the larger
 // of Options.CatchUpBytes and 4 × the text's length) nothing past that is
 // read (storage.DB.OpsWithin), and the client gets the text (a welcome's
-// text, a subscription's snapshot), as for a version too old.
+// text, a subscription's snapshot), as for a version too old. An op based
+// before the window is the one case the room reads old ops itself (to
+// rebase it, opsAfter), within the same budget: past it the op is
+// version_too_old and its client resyncs from the text.
 // A welcome's catch-up is encoded the same way: the room
 // hands the hello's goroutine the op records (never changed once
 // committed), takes back their entries and encodes only the ops committed
