@@ -195,6 +195,15 @@ func (d *Document) matches(pos int, text string) bool {
 	return ok
 }
 
+// Slice returns the n code points at pos, copying only them (String copies
+// the whole text), and false when they do not all fit the document.
+func (d *Document) Slice(pos, n int) (string, bool) {
+	if pos < 0 || n < 0 || n > d.Len()-pos {
+		return "", false
+	}
+	return d.slice(pos, pos+n), true
+}
+
 // slice returns the text between code point positions start and end.
 func (d *Document) slice(start, end int) string {
 	n := 0

@@ -167,3 +167,30 @@ func TestDocumentStringOneAllocation(t *testing.T) {
 		t.Errorf("slice(3, 2000) = %q…, want %q…", got[:20], want[:20])
 	}
 }
+
+// TestDocumentSlice: Slice returns exactly the code points asked for,
+// across leaves and after edits, and refuses a range that does not fit.
+func TestDocumentSlice(t *testing.T) {
+	text := strings.Repeat("Zoë 🎉 👨‍👩‍👧‍👦 e\u0301 日本語\r\n", 300)
+	d := NewDocument(text)
+	op := Op{{Skip: 11}, {Insert: strings.Repeat("Ω🎉", 700)}, {Skip: 900}, del(40)}
+	if err := d.Apply(op); err != nil {
+		t.Fatal(err)
+	}
+	after, err := Apply(text, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runes := []rune(after)
+	for _, r := range [][2]int{{0, 0}, {0, 1}, {5, 3000}, {len(runes) - 7, 7}, {len(runes), 0}, {1000, 1}} {
+		got, ok := d.Slice(r[0], r[1])
+		if want := string(runes[r[0] : r[0]+r[1]]); !ok || got != want {
+			t.Errorf("Slice(%d, %d) = %.20q…, %v; want %.20q…", r[0], r[1], got, ok, want)
+		}
+	}
+	for _, r := range [][2]int{{-1, 1}, {0, -1}, {len(runes), 1}, {len(runes) - 1, 2}, {len(runes) + 1, 0}} {
+		if got, ok := d.Slice(r[0], r[1]); ok || got != "" {
+			t.Errorf("Slice(%d, %d) = %q, %v; want \"\", false", r[0], r[1], got, ok)
+		}
+	}
+}

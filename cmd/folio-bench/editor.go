@@ -198,15 +198,15 @@ func (e *editor) edit() error {
 // op. With deleteText a delete carries the text it deletes, read from the
 // local text now, as the browser reads it from its editor; Submit checks it
 // again under the client's lock, so a remote op applied in between makes
-// Submit refuse the op (and edit try again) before the server sees it. Only
-// deletes read the text: a copy of the document, which the typist keeps
-// near --max-doc-len.
+// Submit refuse the op (and edit try again) before the server sees it. A
+// delete copies only the text it deletes (a copy of the whole document per
+// delete was a tenth of the generator's CPU at 30,000 ops/s).
 func (e *editor) nextOp() (ot.Op, error) {
 	ed := e.typist.next(e.c.Len())
 	if ed.del == 0 || !e.deleteText {
 		return patchOp(patch{Pos: ed.pos, Del: ed.del, Ins: ed.ins}), nil
 	}
-	op, err := deleteOp(e.c.Text(), ed.pos, ed.del)
+	op, err := deleteOp(e.c, ed.pos, ed.del)
 	if err == nil && ed.ins != "" {
 		op = append(op, ot.Component{Insert: ed.ins})
 	}
@@ -216,31 +216,24 @@ func (e *editor) nextOp() (ot.Op, error) {
 // errTextShrank: the text is shorter than the length the edit was made for.
 var errTextShrank = errors.New("delete past the end of the text (a remote op shortened it)")
 
+// slicer reads code points of a text: a client's local text, or an
+// ot.Document in tests.
+type slicer interface {
+	Slice(pos, n int) (string, bool)
+}
+
 // deleteOp deletes n > 0 code points of text at pos and carries them
-// ({"d":"text"}). It reads text once, up to the end of the deletion.
-func deleteOp(text string, pos, n int) (ot.Op, error) {
-	start, end, i := -1, -1, 0
-	for b := range text {
-		if i == pos {
-			start = b
-		}
-		if i == pos+n {
-			end = b
-			break
-		}
-		i++
-	}
-	if end < 0 && i == pos+n {
-		end = len(text)
-	}
-	if pos < 0 || n <= 0 || start < 0 || end < 0 {
+// ({"d":"text"}).
+func deleteOp(text slicer, pos, n int) (ot.Op, error) {
+	del, ok := text.Slice(pos, n)
+	if !ok || n <= 0 {
 		return nil, errTextShrank
 	}
 	var op ot.Op
 	if pos > 0 {
 		op = append(op, ot.Component{Skip: pos})
 	}
-	return append(op, ot.Component{Delete: n, DelText: text[start:end]}), nil
+	return append(op, ot.Component{Delete: n, DelText: del}), nil
 }
 
 // submitted updates the mirror after a successful Submit; e.mu is held.

@@ -149,9 +149,11 @@ func TestDeleteOpCarriesText(t *testing.T) {
 		{"past the end", "abc", 2, 2, ""},
 		{"at the end", "abc", 3, 1, ""},
 		{"empty text", "", 0, 1, ""},
+		{"nothing", "abc", 1, 0, ""},
+		{"before the start", "abc", -1, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			op, err := deleteOp(tc.text, tc.pos, tc.n)
+			op, err := deleteOp(ot.NewDocument(tc.text), tc.pos, tc.n)
 			if tc.want == "" {
 				if !errors.Is(err, errTextShrank) {
 					t.Fatalf("deleteOp = %v, %v; want errTextShrank", op, err)
@@ -192,7 +194,7 @@ func TestTypistDeletesByText(t *testing.T) {
 		next := applyEdit(t, doc, ed)
 		if ed.del > 0 {
 			deletes++
-			op, err := deleteOp(text, ed.pos, ed.del)
+			op, err := deleteOp(ot.NewDocument(text), ed.pos, ed.del)
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}

@@ -167,6 +167,14 @@ func (c *Client) Len() int {
 	return c.st.local.Len()
 }
 
+// Slice returns n code points of the local text at pos, copying only
+// them, and false when they do not all fit the text.
+func (c *Client) Slice(pos, n int) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.local.Slice(pos, n)
+}
+
 // Version returns the last server version this client has applied.
 func (c *Client) Version() uint64 {
 	c.mu.Lock()
