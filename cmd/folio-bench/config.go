@@ -89,7 +89,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.DialParallel, "dial-parallel", c.DialParallel, "connections opened at the same time")
 	fs.DurationVar(&c.Settle, "settle", c.Settle, "longest wait for every editor to converge at the end")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "random seed of the simulated typing")
-	fs.BoolVar(&c.DeleteText, "delete-text", c.DeleteText, `editors' deletes carry the text they delete ({"d":"text"}), as the browser editor's do; --delete-text=false sends counts ({"d":N}), as runs before this flag did (--replay always sends its trace's counts)`)
+	fs.BoolVar(&c.DeleteText, "delete-text", c.DeleteText, `editors' deletes carry the text they delete ({"d":"text"}), as the browser editor's do; --delete-text=false sends counts ({"d":N}), for comparing with runs recorded before the flag (and replays recorded before 2026-11-28, which sent counts whatever the flag said)`)
 	fs.BoolVar(&c.FindMax, "find-max", c.FindMax, "raise --rate by --step-factor until p99 ack passes --threshold; report the last rate that held")
 	fs.DurationVar(&c.Threshold, "threshold", c.Threshold, "p99 ack latency limit for --find-max")
 	fs.Float64Var(&c.StepFactor, "step-factor", c.StepFactor, "rate multiplier between --find-max steps")

@@ -22,8 +22,8 @@
 // the editor's local text as the browser editor reads it from its own, so
 // the server checks that text as it does the browser's (--delete-text, the
 // default); --delete-text=false sends counts ({"d":N}), as runs before the
-// flag did, for comparing with them. The report says which. A replay sends
-// its trace's counts.
+// flag did, for comparing with them. The report says which. A replay's
+// deletes follow the flag too (they carry the text its trace deletes).
 //
 // Modes:
 //   - a load run: --docs D documents × --editors E editors typing --rate R

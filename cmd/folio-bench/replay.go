@@ -19,7 +19,7 @@ import (
 // once and lets the client compose while one op is in flight, as a browser
 // does when typing outruns the network.
 func runReplay(ctx context.Context, cfg Config, tgt *target, progress io.Writer) (Report, error) {
-	tr, ops, err := loadReplay(cfg.Replay)
+	tr, ops, err := loadReplay(cfg.Replay, cfg.DeleteText)
 	if err != nil {
 		return Report{}, err
 	}
@@ -39,7 +39,7 @@ func runReplay(ctx context.Context, cfg Config, tgt *target, progress io.Writer)
 	}
 	defer c.Close()
 	rep := Report{Scenario: "replay " + cfg.Replay, Date: time.Now().UTC(), Server: tgt.desc,
-		Docs: 1, EditorsPerDoc: 1, Connections: 1, LoadAvgStart: loadAvg(), Deletes: deleteKind(false)}
+		Docs: 1, EditorsPerDoc: 1, Connections: 1, LoadAvgStart: loadAvg(), Deletes: deleteKind(cfg.DeleteText)}
 	sampler := startSampler(tgt)
 	start := time.Now()
 	lat, err := typeTrace(ctx, c, ops, cfg.ReplayMode == "lockstep", progress)
@@ -60,8 +60,9 @@ func runReplay(ctx context.Context, cfg Config, tgt *target, progress io.Writer)
 	return rep, checkReplay(ctx, tgt, doc, c, tr, &rep)
 }
 
-// loadReplay reads a trace and turns it into ops.
-func loadReplay(nameOrPath string) (*trace, []ot.Op, error) {
+// loadReplay reads a trace and turns it into ops; with deleteText their
+// deletes carry the text they delete, as the browser editor's do.
+func loadReplay(nameOrPath string, deleteText bool) (*trace, []ot.Op, error) {
 	path, err := resolveTrace(nameOrPath)
 	if err != nil {
 		return nil, nil, err
@@ -74,7 +75,41 @@ func loadReplay(nameOrPath string) (*trace, []ot.Op, error) {
 		return nil, nil, fmt.Errorf("trace %s: non-empty startContent is not supported", nameOrPath)
 	}
 	ops, err := traceOps(tr)
-	return tr, ops, err
+	if err != nil || !deleteText {
+		return tr, ops, err
+	}
+	doc := ot.NewDocument("")
+	for i, op := range ops {
+		if ops[i], err = withDeletedText(doc, op); err != nil {
+			return nil, nil, fmt.Errorf("txn %d: %w", i, err)
+		}
+		if err := doc.Apply(ops[i]); err != nil {
+			return nil, nil, fmt.Errorf("txn %d: %w", i, err)
+		}
+	}
+	return tr, ops, nil
+}
+
+// withDeletedText returns op with each delete carrying the text of doc it
+// deletes (op applies to doc).
+func withDeletedText(doc *ot.Document, op ot.Op) (ot.Op, error) {
+	out := make(ot.Op, len(op))
+	pos := 0
+	for i, c := range op {
+		switch {
+		case c.Skip > 0:
+			pos += c.Skip
+		case c.Delete > 0:
+			text, ok := doc.Slice(pos, c.Delete)
+			if !ok {
+				return nil, errTextShrank
+			}
+			c.DelText = text
+			pos += c.Delete
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 // typeTrace submits ops, in lockstep waiting for each ack, then waits until

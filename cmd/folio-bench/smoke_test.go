@@ -64,13 +64,13 @@ func TestSmokeFindMax(t *testing.T) {
 	}
 }
 
-// TestSmokeReplay replays a real trace in compose mode and checks the final
-// text against its endContent.
+// TestSmokeReplay replays a real trace in compose mode, deleting by text as
+// the browser does, and checks the final text against its endContent.
 func TestSmokeReplay(t *testing.T) {
 	p := tracePath(t, "json-crdt-blog-post")
 	var rep Report
 	runJSON(t, &rep, "--replay", p, "--replay-mode", "compose")
-	if rep.Replay == nil || !rep.Replay.Matches || !rep.Converged || rep.Errors != 0 || rep.Deletes != "count" {
+	if rep.Replay == nil || !rep.Replay.Matches || !rep.Converged || rep.Errors != 0 || rep.Deletes != "text" {
 		t.Fatalf("replay: %+v %+v", rep, rep.Replay)
 	}
 }

@@ -56,11 +56,32 @@ func TestPatchRejectsMalformed(t *testing.T) {
 }
 
 // TestTraceOpsCompose checks that one op per txn (its patches composed) gives
-// endContent, on a trace with multi-patch txns at equal positions.
+// endContent, on a trace with multi-patch txns at equal positions, with
+// deletes by count and by text (which Apply checks against the text).
 func TestTraceOpsCompose(t *testing.T) {
-	tr, ops, err := loadReplay(tracePath(t, "sveltecomponent"))
+	for _, deleteText := range []bool{false, true} {
+		t.Run(deleteKind(deleteText), func(t *testing.T) { testTraceOps(t, deleteText) })
+	}
+}
+
+func testTraceOps(t *testing.T, deleteText bool) {
+	tr, ops, err := loadReplay(tracePath(t, "sveltecomponent"), deleteText)
 	if err != nil {
 		t.Fatal(err)
+	}
+	deletes := 0
+	for _, op := range ops {
+		for _, c := range op {
+			if c.Delete > 0 && (c.DelText != "") != deleteText {
+				t.Fatalf("delete %+v, want its text %v", c, deleteText)
+			}
+			if c.Delete > 0 {
+				deletes++
+			}
+		}
+	}
+	if deletes == 0 {
+		t.Fatal("the trace has no delete")
 	}
 	if len(ops) != len(tr.Txns) {
 		t.Fatalf("%d ops for %d txns", len(ops), len(tr.Txns))
