@@ -235,9 +235,22 @@ func TestOpEncodingMatchesJSON(t *testing.T) {
 		if got, want := encodeOpMsg(m), encode(m); string(got) != string(want) {
 			t.Fatalf("op message\n got %s\nwant %s", got, want)
 		}
+		if got, want := appendOpMsg([]byte(`[{"x":1}`), m), `[{"x":1}`+string(encode(m)); string(got) != want {
+			t.Fatalf("op message after others\n got %s\nwant %s", got, want)
+		}
 		if got, want := encodeAck(m.Seq, m.Version), encode(Ack{Type: TypeAck, Seq: m.Seq, Version: m.Version}); string(got) != string(want) {
 			t.Fatalf("ack\n got %s\nwant %s", got, want)
 		}
+	}
+}
+
+// TestOpEncodingOfMalformedOp: an op that cannot be encoded gets the
+// answer encoding/json gives, also after other messages in one buffer.
+func TestOpEncodingOfMalformedOp(t *testing.T) {
+	m := OpMsg{Type: TypeOp, Version: 3, Op: ot.Op{{Skip: 1}, {Skip: -2}}, Session: "s", Seq: 1}
+	want := encode(m)
+	if got := appendOpMsg([]byte("prefix,"), m); string(got) != "prefix,"+string(want) {
+		t.Fatalf("got %s, want prefix,%s", got, want)
 	}
 }
 

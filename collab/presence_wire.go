@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/foliodocs/folio/ot"
 	"github.com/foliodocs/folio/storage"
 )
 
@@ -168,11 +169,8 @@ func encodeOpMsg(m OpMsg) []byte {
 
 // appendOpMsg appends encodeOpMsg(m) to b.
 func appendOpMsg(b []byte, m OpMsg) []byte {
-	op, err := m.Op.MarshalJSON()
-	if err != nil {
-		return append(b, encode(m)...) // The same error answer encode gives.
-	}
-	b = slices.Grow(b, len(op)+48+len(m.Session))
+	start := len(b)
+	b = slices.Grow(b, ot.JSONSizeHint(m.Op)+48+len(m.Type)+len(m.Session))
 	if m.Type != "" {
 		b = append(b, `{"type":`...)
 		b = appendJSONString(b, m.Type)
@@ -182,12 +180,16 @@ func appendOpMsg(b []byte, m OpMsg) []byte {
 	}
 	b = strconv.AppendUint(b, m.Version, 10)
 	b = append(b, `,"op":`...)
-	if needsHTMLEscape(op) {
-		var buf bytes.Buffer
-		json.HTMLEscape(&buf, op)
-		op = buf.Bytes()
+	opStart := len(b)
+	b, err := ot.AppendJSON(b, m.Op)
+	if err != nil {
+		return append(b[:start], encode(m)...) // The same error answer encode gives.
 	}
-	b = append(b, op...)
+	if needsHTMLEscape(b[opStart:]) {
+		var buf bytes.Buffer
+		json.HTMLEscape(&buf, b[opStart:])
+		b = append(b[:opStart], buf.Bytes()...)
+	}
 	b = append(b, `,"session":`...)
 	b = appendJSONString(b, m.Session)
 	b = append(b, `,"seq":`...)

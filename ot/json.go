@@ -17,10 +17,25 @@ const maxJSONNumber = 1<<53 - 1
 // wrapping ErrMalformed; the op is encoded as given, so normalize it first if
 // it may not be in normal form (the decoder requires normal form).
 func (op Op) MarshalJSON() ([]byte, error) {
-	if err := checkShape(op); err != nil {
-		return nil, err
+	return AppendJSON(make([]byte, 0, JSONSizeHint(op)), op)
+}
+
+// JSONSizeHint is about how many bytes op's JSON takes: exact for ops of
+// short skips and deletes and text without escapes.
+func JSONSizeHint(op Op) int {
+	n := 2 + 8*len(op)
+	for _, c := range op {
+		n += len(c.Insert) + len(c.DelText)
 	}
-	buf := make([]byte, 0, 2+8*len(op)+insertedBytes(op))
+	return n
+}
+
+// AppendJSON appends op as MarshalJSON encodes it to buf, so that a message
+// holding an op is encoded in one buffer. On error buf is returned as given.
+func AppendJSON(buf []byte, op Op) ([]byte, error) {
+	if err := checkShape(op); err != nil {
+		return buf, err
+	}
 	buf = append(buf, '[')
 	for i, c := range op {
 		if i > 0 {
