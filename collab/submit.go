@@ -302,7 +302,9 @@ func (r *room) rebase(base uint64, op ot.Op) (rebased, atHead ot.Op, e *Error) {
 	if op.BaseLen() > baseLen {
 		return nil, nil, errorf(CodeInvalidOp, "op does not fit the document at its base version")
 	}
-	op = ot.Normalize(op)
+	if ot.Validate(op) != nil {
+		op = ot.Normalize(op) // A decoded op is in normal form already: no copy.
+	}
 	if base > r.head && hasDelText(op) {
 		if e := r.checkPendingDelText(base, op); e != nil {
 			return nil, nil, e
