@@ -45,7 +45,7 @@ const (
 
 	CodeIdempotencyMismatch Code = "idempotency_mismatch" // an Idempotency-Key already used for a different request
 	CodeHostNotAllowed      Code = "host_not_allowed"     // a Host header the server does not answer to (DNS rebinding)
-	CodeURITooLong          Code = "uri_too_long"         // a request path longer than any of the server's URLs
+	CodeURITooLong          Code = "uri_too_long"         // a request path or query longer than any of the server's URLs
 )
 
 // Error is the one error type collab returns. Message is safe to show to a

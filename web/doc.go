@@ -60,20 +60,23 @@
 //   - A request whose Host header names a host the server does not answer to
 //     (host.go: beyond IP literals and localhost, Options.AllowedHosts; any
 //     when tokens are required and no list is given) is refused with 403
-//     host_not_allowed before anything else (but a path too long, below),
-//     /healthz and /readyz excepted:
-//     a page cannot rebind its DNS name to the server to use it. A browser
+//     host_not_allowed before anything else (but a path or query too long,
+//     below), /healthz and /readyz excepted: a page cannot rebind its DNS
+//     name to the server to use it. A browser
 //     navigating there (Accept names text/html) gets the 403 as a bare
 //     error page naming the host to allow.
 //   - A request whose path, as sent or decoded, is longer than 4 KiB
-//     (maxPathBytes; Folio's URLs stay under 120 bytes) is answered 414
-//     uri_too_long first of all (guard.go, boundPath): the API's JSON error
-//     under /api, a line of text elsewhere, the same few bytes whatever the
-//     path. So what grows with a path — a page's "../" per directory, the
-//     307 to a clean path, the API's 404 naming it — stays within a few
-//     times that bound; its request line carries the path cut to 256 bytes
-//     and its metrics the route "unmatched", as for every request answered
-//     before routing.
+//     (maxPathBytes; Folio's URLs stay under 120 bytes), or whose query
+//     string, as sent, is longer than 8 KiB (maxQueryBytes; a token is a
+//     few hundred bytes), is answered 414 uri_too_long first of all
+//     (guard.go, boundPath): the API's JSON error under /api, a line of
+//     text elsewhere, the same few bytes whatever the path or query, saying
+//     which was too long. So what grows with them — a page's "../" per
+//     directory, the 307 to a clean path naming both, the API's 404 naming
+//     the path, the parsing of a parameter — stays within a few times
+//     those bounds; its request line carries the path cut to 256 bytes (and
+//     never a query) and its metrics the route "unmatched", as for every
+//     request answered before routing.
 //   - A state-changing request a browser sends from another site is
 //     refused (CSRF; net/http's CrossOriginProtection) unless its origin is
 //     one of Options.CORSOrigins, and a request body must arrive within

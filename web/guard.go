@@ -16,31 +16,51 @@ import (
 // per directory of its path, a few times).
 const maxPathBytes = 4 << 10
 
-// codeURITooLong refuses a request whose path is longer than maxPathBytes.
+// maxQueryBytes bounds a request's query string, as sent: 8 KiB, far above
+// any a client of Folio sends (the longest, a ?token=, is a few hundred
+// bytes: a document id, a role, a name and times, signed; a host
+// application's own claims leave it far below), and small enough that what
+// carries it (the 307 to a clean path names it in its Location) or parses
+// it (each read of a parameter) stays small.
+const maxQueryBytes = 8 << 10
+
+// codeURITooLong refuses a request whose path is longer than maxPathBytes
+// or whose query is longer than maxQueryBytes.
 const codeURITooLong = collab.CodeURITooLong
 
-// errURITooLong is the refusal of every path too long: the same few bytes
-// whatever the path, which it does not repeat.
-var errURITooLong = apiError(codeURITooLong, "the request's path is longer than %d bytes, more than any of this server's URLs", maxPathBytes)
+// errPathTooLong and errQueryTooLong are the refusals of every request
+// target too long: the same few bytes whatever the target, which they do
+// not repeat, saying which part of it was too long.
+var (
+	errPathTooLong  = apiError(codeURITooLong, "the request's path is longer than %d bytes, more than any of this server's URLs", maxPathBytes)
+	errQueryTooLong = apiError(codeURITooLong, "the request's query string is longer than %d bytes, more than any of this server's URLs", maxQueryBytes)
+)
 
 // boundPath answers a request whose path, as sent or decoded, is longer
-// than maxPathBytes with 414 uri_too_long, before anything else (the Host
-// check included: the answer tells nothing), as the API's JSON error under
-// /api and as a line of text elsewhere. What comes after it may grow with
-// a path (a page's "../"s, the 307 to a clean path, the API's 404 naming
-// the path, log lines) and so stays bounded; net/http only bounds the
-// whole header, at 1 MB.
+// than maxPathBytes, or whose query string is longer than maxQueryBytes,
+// with 414 uri_too_long, before anything else (the Host check included:
+// the answer tells nothing), as the API's JSON error under /api and as a
+// line of text elsewhere. What comes after it may grow with a path or a
+// query (a page's "../"s, the 307 to a clean path naming both, the API's
+// 404 naming the path, log lines) and so stays bounded; net/http only
+// bounds the whole header, at 1 MB.
 func (s *Server) boundPath(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(r.URL.Path) <= maxPathBytes && len(r.URL.RawPath) <= maxPathBytes {
+		var err *collab.Error
+		switch {
+		case len(r.URL.Path) > maxPathBytes || len(r.URL.RawPath) > maxPathBytes:
+			err = errPathTooLong
+		case len(r.URL.RawQuery) > maxQueryBytes:
+			err = errQueryTooLong
+		default:
 			next.ServeHTTP(w, r)
 			return
 		}
 		if apiPath(r.URL.Path) {
-			s.writeError(w, r, errURITooLong)
+			s.writeError(w, r, err)
 			return
 		}
-		http.Error(w, errURITooLong.Message, collab.HTTPStatus(errURITooLong))
+		http.Error(w, err.Message, collab.HTTPStatus(err))
 	})
 }
 

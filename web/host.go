@@ -91,8 +91,8 @@ func hostName(hostport string) string {
 // answers ("ok", "ready") tell a rebinding page nothing.
 var probePaths = map[string]bool{"/healthz": true, "/readyz": true}
 
-// checkHost refuses, before anything else but a path too long (boundPath),
-// a request whose Host the server
+// checkHost refuses, before anything else but a path or query too long
+// (boundPath), a request whose Host the server
 // does not answer to (hostPolicy), except the health probes. A browser
 // navigating there (Accept names text/html) gets the error page saying which
 // name to allow; other clients the JSON error.

@@ -82,3 +82,57 @@ func TestLongPathsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestLongQueriesRefused: a query string longer than maxQueryBytes is
+// answered 414 as a path too long is, first of all and whatever the route
+// (here a read, a page and a path the server would redirect, naming the
+// query in its Location), its message saying that the query was too
+// long; a query up to the bound is served as before.
+func TestLongQueriesRefused(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.AllowedHosts = []string{"docs.example"} })
+	e.create("d", "hi")
+	query := func(n int) string { return "?x=" + strings.Repeat("q", n-len("x=")) }
+
+	if r := e.get("/api/v1/docs/d/text" + query(maxQueryBytes)); r.status != http.StatusOK || string(r.body) != "hi" {
+		t.Errorf("a query of %d bytes: %d %s", maxQueryBytes, r.status, r.body)
+	}
+	if r := e.get("/api//v1/docs/d/text" + query(maxQueryBytes)); r.status != http.StatusTemporaryRedirect {
+		t.Errorf("a path to clean with a query of %d bytes: %d %s", maxQueryBytes, r.status, r.body)
+	}
+	for _, n := range []int{maxQueryBytes + 1, 900 << 10} {
+		for _, c := range []struct {
+			path string
+			api  bool
+		}{
+			{"/api/v1/docs/d/text", true},
+			{"/api//v1/docs/d/text", true}, // would be a 307 naming the query
+			{"/api/v1/docs", true},
+			{"/d/d", false},
+			{"/", false},
+		} {
+			for _, method := range []string{"GET", "POST"} {
+				what := method + " " + c.path + " with a query of " + itoa(uint64(n)) + " bytes"
+				r := e.do(method, c.path+query(n), nil)
+				if r.status != http.StatusRequestURITooLong || r.header.Get("Location") != "" {
+					t.Errorf("%s: %d %.200s, want 414", what, r.status, r.body)
+					continue
+				}
+				if c.api && (r.errCode() != "uri_too_long" || r.header.Get("Content-Type") != "application/json") ||
+					!c.api && !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
+					t.Errorf("%s: %s %q", what, r.header.Get("Content-Type"), r.body)
+				}
+				if !strings.Contains(string(r.body), "query string is longer than 8192 bytes") || len(r.body) > 256 {
+					t.Errorf("%s: the answer does not say the query was too long: %q", what, r.body)
+				}
+			}
+		}
+	}
+	// First of all, whatever the Host.
+	if r := e.withHost("GET", "/api/v1/docs/d/text"+query(2*maxQueryBytes), "evil.example", nil); r.errCode() != "uri_too_long" {
+		t.Errorf("long query with Host evil.example: %d %s", r.status, r.body)
+	}
+	// A path too long says so, whatever its query.
+	if r := e.get(deepPath("/api/", 2*maxPathBytes) + query(2*maxQueryBytes)); !strings.Contains(string(r.body), "path is longer than 4096 bytes") {
+		t.Errorf("a path and a query too long: %d %s", r.status, r.body)
+	}
+}
