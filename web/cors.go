@@ -144,7 +144,8 @@ func corsOrigins(list []string) map[string]bool {
 // here, 204, before any handler. A preflight from any other origin is
 // refused (403 forbidden, no CORS headers), so the browser sends nothing
 // after it. It runs after checkHost, so it opens no Host that check
-// refuses, and grants no access: every request still needs its token.
+// refuses (whose refusal, like boundPath's, gets the same headers from
+// corsRefusal), and grants no access: every request still needs its token.
 // Pages and the operational endpoints get none of it.
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -175,9 +176,33 @@ func (s *Server) cors(next http.Handler) http.Handler {
 			return
 		}
 		if allowed {
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", corsExposedHeaders)
+			allowOrigin(h, origin)
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowOrigin sets the headers that let a page of origin, one of
+// Options.CORSOrigins, read an answer that is not a preflight's.
+func allowOrigin(h http.Header, origin string) {
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Expose-Headers", corsExposedHeaders)
+}
+
+// corsRefusal gives an API refusal made before cors runs (boundPath's 414,
+// checkHost's 403) the headers cors gives every other answer: Vary: Origin
+// when there is a list, and for an origin of the list alone
+// Access-Control-Allow-Origin and the headers it may read, so that its page
+// can read why it was refused instead of seeing a network error. A
+// preflight refused there fails all the same (its status is not 2xx), and
+// nothing is granted: the refusal stands. Only those refusals call it, so
+// the requests that pass them pay nothing for it.
+func (s *Server) corsRefusal(h http.Header, r *http.Request) {
+	if len(s.corsOrigins) == 0 || !apiPath(r.URL.Path) {
+		return
+	}
+	h.Add("Vary", "Origin")
+	if origin := r.Header.Get("Origin"); origin != "" && s.corsOrigins[origin] {
+		allowOrigin(h, origin)
+	}
 }

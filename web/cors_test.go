@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"net/http"
 	"strings"
@@ -237,7 +238,8 @@ func TestCORSRefusedOrigin(t *testing.T) {
 }
 
 // TestCORSKeepsGuards: CORS opens no Host that the DNS-rebinding check
-// refuses, grants nothing without a token, and leaves pages alone.
+// refuses (a listed origin may read the refusal, nothing more: its
+// preflight fails), grants nothing without a token, and leaves pages alone.
 func TestCORSKeepsGuards(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
 		o.CORSOrigins = []string{appOrigin}
@@ -256,7 +258,10 @@ func TestCORSKeepsGuards(t *testing.T) {
 		if r.status != http.StatusForbidden || r.errCode() != "host_not_allowed" {
 			t.Errorf("%s with Host evil.example: %d %s", method, r.status, r.body)
 		}
-		checkNoCORS(t, method+" with Host evil.example", r)
+		checkAllowed(t, method+" with Host evil.example", r)
+		if m := r.header.Get("Access-Control-Allow-Methods"); m != "" {
+			t.Errorf("%s with Host evil.example: Access-Control-Allow-Methods %q", method, m)
+		}
 	}
 
 	r := e.get("/api/v1/docs/d/text", fromOrigin(appOrigin)...)
@@ -276,6 +281,77 @@ func TestCORSKeepsGuards(t *testing.T) {
 
 	for _, path := range []string{"/d/d?token=view-d", "/healthz", "/"} {
 		checkNoCORS(t, path, e.get(path, fromOrigin(appOrigin)...))
+	}
+}
+
+// TestCORSEarlyRefusals: the API's refusals made before CORS runs — a
+// path or a query too long (414), a Host the server does not answer to
+// (403) — carry the CORS headers of a listed origin, so that its page can
+// read why, and no CORS header for any other origin or none; pages get
+// none either. Every such answer of the API carries Vary: Origin, as the
+// others do.
+func TestCORSEarlyRefusals(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.CORSOrigins = []string{appOrigin}
+		o.AllowedHosts = []string{"docs.example"}
+	})
+	longPath := "/api/v1/docs/" + strings.Repeat("x", maxPathBytes)
+	longQuery := "/api/v1/docs/d/text?x=" + strings.Repeat("q", maxQueryBytes)
+	refusals := []struct {
+		what, method, path, host string
+		status                   int
+		code                     string
+	}{
+		{"a path too long", "GET", longPath, "", http.StatusRequestURITooLong, "uri_too_long"},
+		{"a path too long, PUT", "PUT", longPath, "", http.StatusRequestURITooLong, "uri_too_long"},
+		{"a query too long", "GET", longQuery, "", http.StatusRequestURITooLong, "uri_too_long"},
+		{"a Host not allowed", "GET", "/api/v1/docs/d/text", "evil.example", http.StatusForbidden, "host_not_allowed"},
+		{"a Host not allowed, /api", "DELETE", "/api", "evil.example", http.StatusForbidden, "host_not_allowed"},
+	}
+	for _, c := range refusals {
+		host := cmp.Or(c.host, "docs.example")
+		for _, origin := range []string{appOrigin, evilOrigin, "null", ""} {
+			var h []string
+			if origin != "" {
+				h = fromOrigin(origin)
+			}
+			what := c.what + " from " + origin
+			r := e.withHost(c.method, c.path, host, nil, h...)
+			if r.status != c.status || r.errCode() != c.code {
+				t.Errorf("%s: %d %.200s, want %d %s", what, r.status, r.body, c.status, c.code)
+			}
+			checkVaryOrigin(t, what, r.header)
+			if origin == appOrigin {
+				checkAllowed(t, what, r)
+			} else {
+				checkNoCORS(t, what, r)
+			}
+		}
+	}
+	for _, path := range []string{"/d/" + strings.Repeat("x", maxPathBytes), "/d/d?x=" + strings.Repeat("q", maxQueryBytes)} {
+		r := e.get(path, fromOrigin(appOrigin)...)
+		if r.status != http.StatusRequestURITooLong {
+			t.Errorf("page %.20s…: %d", path, r.status)
+		}
+		checkNoCORS(t, "page "+path[:20]+"…", r)
+	}
+	if r := e.withHost("GET", "/d/d", "evil.example", nil, fromOrigin(appOrigin)...); r.status != http.StatusForbidden {
+		t.Errorf("page with Host evil.example: %d", r.status)
+	} else {
+		checkNoCORS(t, "page with Host evil.example", r)
+	}
+
+	// Without a list, nothing changes: no CORS header, no Vary.
+	e = newEnv(t, func(o *Options) { o.AllowedHosts = []string{"docs.example"} })
+	for _, c := range refusals {
+		r := e.withHost(c.method, c.path, cmp.Or(c.host, "docs.example"), nil, fromOrigin(appOrigin)...)
+		if r.status != c.status {
+			t.Errorf("without a list, %s: %d", c.what, r.status)
+		}
+		checkNoCORS(t, "without a list, "+c.what, r)
+		if v := r.header.Values("Vary"); len(v) != 0 {
+			t.Errorf("without a list, %s: Vary %q", c.what, v)
+		}
 	}
 }
 

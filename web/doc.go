@@ -91,7 +91,11 @@
 //     the other requests answered before routing carry none in logs and
 //     "unmatched" in metrics.
 //     CORS comes after the Host check and grants no access: a refused Host
-//     stays refused, and every request still needs its token.
+//     stays refused, and every request still needs its token. The API's
+//     refusals before it (a path or query too long, a Host refused) carry
+//     the same headers (cors.go, corsRefusal), so that a listed origin's
+//     page can read why; the guards set them only when they refuse, so a
+//     request that passes them costs nothing more.
 //   - Per-address rate limits (ratelimit.go) answer 429 with Retry-After;
 //     their maps are bounded and swept during calls, without goroutines.
 //   - An EventSource is never refused into giving up for a reason that

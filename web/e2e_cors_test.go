@@ -11,8 +11,9 @@ import (
 // TestCORSInBrowser: a browser app served from another origin (another
 // 127.0.0.1 port) uses the API with fetch(), a bearer token (so every
 // request but the GETs is preflighted) and an EventSource, on a server that
-// lists its origin in CORSOrigins; a server that does not list it lets it
-// read nothing and change nothing.
+// lists its origin in CORSOrigins, and reads the 414 of a query too long
+// (refused before CORS runs); a server that does not list it lets it read
+// nothing and change nothing.
 func TestCORSInBrowser(t *testing.T) {
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -45,6 +46,8 @@ func TestCORSInBrowser(t *testing.T) {
 				r.refused = res.status + ' ' + (await res.json()).error.code;
 				res = await fetch(base + '/api/v1/docs/d/export/md', {headers: auth});
 				r.export = await res.text(); r.disposition = res.headers.get('Content-Disposition');
+				res = await fetch(base + '/api/v1/docs/d/text?x=' + 'q'.repeat(9000));
+				r.tooLong = res.status + ' ' + (await res.json()).error.code;
 			} catch (e) {
 				r.error = String(e);
 			}
@@ -56,7 +59,7 @@ func TestCORSInBrowser(t *testing.T) {
 		tab.waitJS(t, "the snapshot", `window.r && r.snapshot === 'hello'`)
 		tab.waitJS(t, "what fetch read", `r.export === 'hello'`)
 		want := map[string]any{"create": 201, "location": "/api/v1/docs/d", "text": "hi", "etag": `"0"`, "version": "0",
-			"put": 200, "refused": "403 forbidden", "disposition": `attachment; filename="d.md"`}
+			"put": 200, "refused": "403 forbidden", "disposition": `attachment; filename="d.md"`, "tooLong": "414 uri_too_long"}
 		for key, v := range want {
 			if got := tab.evalString(t, `String(r.`+key+`)`); got != fmt.Sprint(v) {
 				t.Errorf("%s: %q, want %q", key, got, fmt.Sprint(v))
@@ -81,13 +84,14 @@ func TestCORSInBrowser(t *testing.T) {
 				headers: {'Content-Type': 'application/json'}});
 			await attempt('write', base + '/api/v1/docs/made/text', {method: 'PUT', body: 'x'});
 			await attempt('simplePost', base + '/api/v1/docs', {method: 'POST', body: '{"id":"made2"}'});
+			await attempt('tooLong', base + '/api/v1/docs/d/text?x=' + 'q'.repeat(9000));
 			const es = new EventSource(base + '/api/v1/docs/d/events');
 			es.addEventListener('snapshot', e => { r.snapshot = e.data; });
 			es.onerror = () => { r.streamState = es.readyState; };
 			r.done = true;
 		})(`+jsString(refusing.url)+`)`)
 		tab.waitJS(t, "the attempts", `window.r && r.done && r.streamState === EventSource.CLOSED`)
-		for _, key := range []string{"read", "create", "write", "simplePost"} {
+		for _, key := range []string{"read", "create", "write", "simplePost", "tooLong"} {
 			if got := tab.evalString(t, `r.`+key); got != "TypeError" {
 				t.Errorf("%s: %q, want a TypeError (refused by CORS)", key, got)
 			}

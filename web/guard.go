@@ -40,10 +40,11 @@ var (
 // than maxPathBytes, or whose query string is longer than maxQueryBytes,
 // with 414 uri_too_long, before anything else (the Host check included:
 // the answer tells nothing), as the API's JSON error under /api and as a
-// line of text elsewhere. What comes after it may grow with a path or a
-// query (a page's "../"s, the 307 to a clean path naming both, the API's
-// 404 naming the path, log lines) and so stays bounded; net/http only
-// bounds the whole header, at 1 MB.
+// line of text elsewhere; an API refusal carries the CORS headers of a
+// listed origin (corsRefusal), as if cors had run. What comes after it may
+// grow with a path or a query (a page's "../"s, the 307 to a clean path
+// naming both, the API's 404 naming the path, log lines) and so stays
+// bounded; net/http only bounds the whole header, at 1 MB.
 func (s *Server) boundPath(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var err *collab.Error
@@ -57,6 +58,7 @@ func (s *Server) boundPath(next http.Handler) http.Handler {
 			return
 		}
 		if apiPath(r.URL.Path) {
+			s.corsRefusal(w.Header(), r)
 			s.writeError(w, r, err)
 			return
 		}

@@ -95,7 +95,9 @@ var probePaths = map[string]bool{"/healthz": true, "/readyz": true}
 // (boundPath), a request whose Host the server
 // does not answer to (hostPolicy), except the health probes. A browser
 // navigating there (Accept names text/html) gets the error page saying which
-// name to allow; other clients the JSON error.
+// name to allow; other clients the JSON error. A refusal under /api carries
+// the CORS headers of a listed origin (corsRefusal): its page may read why,
+// and still gets nothing else from this Host.
 func (s *Server) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.hosts.allows(r.Host) || probePaths[r.URL.Path] {
@@ -107,6 +109,7 @@ func (s *Server) checkHost(next http.Handler) http.Handler {
 			host = host[:100] + "…"
 		}
 		s.log.Info().Str(keyHost, host).Str(keyPath, r.URL.Path).Msg("request refused: host not allowed")
+		s.corsRefusal(w.Header(), r)
 		if accepts(r, "text/html") {
 			s.pages.refuseHost(w, r, host)
 			return
