@@ -37,7 +37,8 @@ func runBackup(ctx context.Context, e env) error {
 			"(or backup typed for restore) cannot overwrite the one good copy, even one that appears while\n"+
 			"the backup runs: without --force the copy is linked to <file>, then its temporary name removed;\n"+
 			"if that removal fails, the backup is still complete and the command succeeds, with a warning\n"+
-			"naming the temporary file left (a second link to <file>, safe to delete).")
+			"naming the temporary file left (a second link to <file>, safe to delete). A temporary file\n"+
+			"left unused (the one begun before finding no server) that cannot be removed is named in one too.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, e.args)

@@ -279,7 +279,8 @@ func TestBackupNeverReplacesAFileThatAppears(t *testing.T) {
 // strace, which fails every unlinkat (os.Remove) of the child: the
 // temporary file's name is not known beforehand. It backs up from a
 // server, which answers at once (a refused connection would leave the
-// temporary file of that first attempt too).
+// temporary file of that first attempt too:
+// TestBackupWarnsOfAnUnusedTemporaryFile).
 func TestBackupSurvivesALeftoverTemporaryName(t *testing.T) {
 	runAsChild()
 	data := seedData(t, "hello")
@@ -335,5 +336,66 @@ func TestBackupSurvivesALeftoverTemporaryName(t *testing.T) {
 	}
 	if now, _ := os.ReadDir(dir); len(now) != 2 {
 		t.Errorf("after a later backup --force: %v", now)
+	}
+}
+
+// TestBackupWarnsOfAnUnusedTemporaryFile: backup makes its first temporary
+// file before it knows that no server answers; it then copies the data
+// directory itself, into a second one. When the first cannot be removed
+// either, the backup is complete and in place all the same: the command
+// succeeds, with a warning on stderr naming that file (empty, safe to
+// delete), as it warns of the second one's name left beside the backup.
+// The child runs under strace, which fails every unlinkat (os.Remove) of
+// the child (TestBackupSurvivesALeftoverTemporaryName says why).
+func TestBackupWarnsOfAnUnusedTemporaryFile(t *testing.T) {
+	runAsChild()
+	data := seedData(t, "hello")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "backup.db")
+	cmd := faultedCmd(t, "", "unlinkat", "EIO", "backup", "--server", "http://127.0.0.1:1", "--data", data, file)
+	cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir()) // Whatever else the child cannot remove stays in the test's.
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || !strings.Contains(stdout.String(), "backup written") {
+		t.Fatalf("backup whose temporary files cannot be removed: %v\nstdout: %s\nstderr: %s", err, &stdout, &stderr)
+	}
+	backup, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("beside the backup: %v %v (stderr %q)", entries, err, &stderr)
+	}
+	var unused, second []string
+	for _, e := range entries {
+		name := filepath.Join(dir, e.Name())
+		switch fi, err := os.Stat(name); {
+		case err != nil:
+			t.Fatal(err)
+		case name == file:
+		case os.SameFile(fi, backup):
+			second = append(second, name)
+		case fi.Size() == 0:
+			unused = append(unused, name)
+		}
+	}
+	if len(unused) != 1 || len(second) != 1 {
+		t.Fatalf("beside the backup: %v, want an empty temporary file and a second name of the backup", entries)
+	}
+	for _, left := range []string{unused[0], second[0]} {
+		if !strings.Contains(stderr.String(), left+" (") {
+			t.Errorf("stderr does not warn of %s: %q", left, &stderr)
+		}
+	}
+	if strings.Count(stderr.String(), "warning: ") != 2 || strings.Count(stderr.String(), "input/output error") != 2 {
+		t.Errorf("stderr has not two warnings, each with its cause: %q", &stderr)
+	}
+	restored := t.TempDir()
+	if err := os.Link(file, filepath.Join(restored, DBFile)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runIn(t, "export", "doc", "--data", restored); code != 0 || out != "hello" {
+		t.Errorf("export from the backup: %d %q %s", code, out, errs)
 	}
 }

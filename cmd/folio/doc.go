@@ -26,7 +26,9 @@
 // --force (a rename), and without it links the copy to the name, which
 // fails rather than replace a file that appeared meanwhile, then removes
 // the temporary name (a removal that fails is a warning naming the file
-// left, not a failure: the backup is complete and its directory synced).
+// left, not a failure: the backup is complete and its directory synced;
+// so is the failed removal of a temporary file left unused, such as the
+// one backup begins before it finds that no server answers).
 // restore needs the server stopped, replays the current database's
 // journal into it and keeps both aside. Commands run in-process against
 // their own env (arguments, environment, output), which is how the tests

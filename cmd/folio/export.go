@@ -79,11 +79,17 @@ func parseVersion(s string) (uint64, error) {
 // which fails if a file of that name appeared meanwhile, never replacing
 // it, then unlinked. A failed unlink fails nothing: file is complete and
 // in place, and the directory is synced all the same; a warning on stderr
-// (written only then: a caller that replaces may pass nil) names the
-// temporary file left, a second link to file.
+// names the temporary file left, a second link to file. So does one when
+// the temporary file, not put in place, cannot be removed: the error
+// returned, if the caller goes on (backup, when no server answered, copies
+// the data directory itself), may end in success. A nil stderr drops the
+// warnings.
 func writeOut(file string, stdout, stderr io.Writer, replace bool, f func(io.Writer) error) error {
 	if file == "" {
 		return f(stdout)
+	}
+	if stderr == nil {
+		stderr = io.Discard
 	}
 	if err := refuseExisting(file, replace); err != nil {
 		return err
@@ -94,8 +100,11 @@ func writeOut(file string, stdout, stderr io.Writer, replace bool, f func(io.Wri
 	}
 	placed := false
 	defer func() {
-		if !placed {
-			os.Remove(tmp.Name())
+		if placed {
+			return
+		}
+		if err := os.Remove(tmp.Name()); err != nil {
+			fmt.Fprintf(stderr, "warning: the temporary file %s (unused, safe to delete) could not be removed: %v\n", tmp.Name(), err)
 		}
 	}()
 	if err := f(tmp); err != nil {
