@@ -28,12 +28,6 @@ func bench(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stderr, "folio-bench: stop server:", err)
 		}
 	}()
-	if cfg.GeneratorNice > 0 {
-		// After the child started: it keeps the priority this process had.
-		if err := lowerPriority(cfg.GeneratorNice); err != nil {
-			return fmt.Errorf("--generator-nice: %w", err)
-		}
-	}
 	switch {
 	case cfg.Replay != "":
 		rep, err := runReplay(ctx, cfg, tgt, stderr)

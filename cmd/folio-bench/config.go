@@ -56,9 +56,6 @@ type Config struct {
 	JSON bool
 
 	CPUProfile string // Profile this process over each measured window (see profile.go).
-	// GeneratorNice is the nice value this process (the generator) lowers
-	// itself to once the server runs (priority.go); 0 leaves it.
-	GeneratorNice int
 }
 
 func defaultConfig() Config {
@@ -102,7 +99,6 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Replay, "replay", c.Replay, "replay a sequential trace (name in ../shared/traces/sequential_traces or a .json.gz path) with one editor")
 	fs.StringVar(&c.ReplayMode, "replay-mode", c.ReplayMode, "lockstep: one op per patch, next after its ack; compose: submit continuously, the client composes while one op is in flight")
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print JSON instead of a table")
-	fs.IntVar(&c.GeneratorNice, "generator-nice", c.GeneratorNice, "once the server runs, this process (the generator) lowers its scheduling priority to this nice value (1-19), so that on a machine it shares with the server, the server gets the CPU it asks for first; not with --server inproc (the server is this process); 0 leaves it")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile of this process (the generator; with --server inproc also the server) over the measured window to this file; --find-max writes one per step (FILE.1, FILE.2, …)")
 }
 
@@ -120,11 +116,6 @@ func (c *Config) validate() error {
 		}
 	} else if c.Server != "inproc" && c.Server != "child" {
 		errs = append(errs, fmt.Errorf("--server %q: want inproc or child", c.Server))
-	}
-	if c.GeneratorNice < 0 || c.GeneratorNice > 19 {
-		errs = append(errs, fmt.Errorf("--generator-nice %d: want 0 (leave it) to 19", c.GeneratorNice))
-	} else if c.GeneratorNice != 0 && c.URL == "" && c.Server == "inproc" {
-		errs = append(errs, errors.New("--generator-nice needs --server child or --url: in-process the server would be lowered with the generator"))
 	}
 	if (c.ServerPID != 0 || c.Token != "") && c.URL == "" {
 		errs = append(errs, errors.New("--server-pid and --token need --url"))

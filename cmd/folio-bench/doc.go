@@ -25,11 +25,6 @@
 // flag did, for comparing with them. The report says which. A replay's
 // deletes follow the flag too (they carry the text its trace deletes).
 //
-// On a machine it shares with the server, the generator competes with it for
-// the cores; --generator-nice lowers the generator's priority (every thread
-// of it, once the server runs) so that the server gets the CPU it asks for
-// first. The report gives the nice value used.
-//
 // Modes:
 //   - a load run: --docs D documents × --editors E editors typing --rate R
 //     edits/s each (single characters at a wandering caret, backspaces, emoji,

@@ -268,7 +268,7 @@ func (r *loadRun) newReport(name string) Report {
 		Presence: r.cfg.Presence, ViewersPerDoc: r.cfg.ViewersPerDoc,
 		Connections: len(r.editors) + len(r.docs)*r.cfg.ViewersPerDoc,
 		WarmupS:     r.cfg.Warmup.Seconds(), LoadAvgStart: loadAvg(),
-		Deletes: deleteKind(r.cfg.DeleteText), GeneratorNice: r.cfg.GeneratorNice,
+		Deletes: deleteKind(r.cfg.DeleteText),
 	}
 }
 

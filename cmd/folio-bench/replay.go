@@ -39,8 +39,7 @@ func runReplay(ctx context.Context, cfg Config, tgt *target, progress io.Writer)
 	}
 	defer c.Close()
 	rep := Report{Scenario: "replay " + cfg.Replay, Date: time.Now().UTC(), Server: tgt.desc,
-		Docs: 1, EditorsPerDoc: 1, Connections: 1, LoadAvgStart: loadAvg(), Deletes: deleteKind(cfg.DeleteText),
-		GeneratorNice: cfg.GeneratorNice}
+		Docs: 1, EditorsPerDoc: 1, Connections: 1, LoadAvgStart: loadAvg(), Deletes: deleteKind(cfg.DeleteText)}
 	sampler := startSampler(tgt)
 	start := time.Now()
 	lat, err := typeTrace(ctx, c, ops, cfg.ReplayMode == "lockstep", progress)

@@ -28,9 +28,6 @@ type Report struct {
 	// as the browser editor sends them) or "count" ({"d":N}; --delete-text=false,
 	// the replay's traces, and runs before the flag existed).
 	Deletes string `json:"deletes"`
-	// GeneratorNice is the nice value the generator lowered itself to
-	// (--generator-nice); 0: it ran at the priority it was started with.
-	GeneratorNice int `json:"generator_nice"`
 
 	EditsPerS      float64          `json:"edits_per_s"`      // Local edits actually made.
 	CommittedPerS  float64          `json:"committed_per_s"`  // Acks received (committed server ops; composed edits count once).
@@ -123,7 +120,6 @@ func writeTable(w io.Writer, reports []Report) error {
 	row("rate/editor (edits/s)", func(r Report) string { return fmt.Sprintf("%.3g", r.Rate) })
 	row("connections", func(r Report) string { return fmt.Sprint(r.Connections) })
 	row("deletes by", func(r Report) string { return r.Deletes })
-	row("generator nice", func(r Report) string { return fmt.Sprint(r.GeneratorNice) })
 	row("window (s)", func(r Report) string { return fmt.Sprintf("%.1f", r.DurationS) })
 	row("edits/s", func(r Report) string { return fl(r.EditsPerS) })
 	row("committed ops/s", func(r Report) string { return fl(r.CommittedPerS) })

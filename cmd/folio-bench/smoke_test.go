@@ -84,9 +84,6 @@ func TestUsageErrors(t *testing.T) {
 		{"--docs", "1000", "--editors", "1000"},
 		{"--replay", "x", "--replay-mode", "fast"},
 		{"--no-such-flag"},
-		{"--generator-nice", "5"}, // In-process it would lower the server too.
-		{"--server", "child", "--generator-nice", "20"},
-		{"--server", "child", "--generator-nice", "-1"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(args, &out, &errOut); code != 2 {
