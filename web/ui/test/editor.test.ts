@@ -142,6 +142,28 @@ test("line commands in a CRLF document do what they do in an LF one, with \\r\\n
   }
 });
 
+// In a document that mixes line breaks, Ctrl+Shift+K on an LF line below a
+// CRLF one takes the "\n" of the "\r\n" and the line's text, and the
+// "\r" meets the line's own "\n": crlfSafe leaves the change alone, and
+// redo's caret, mapped through it, lands between that "\r" and "\n".
+// historyCarets puts it before the "\r", where an LF document has it.
+test("Ctrl+Shift+K on an LF line after a CRLF line, undone and redone, leaves no caret in a line break", () => {
+  // Each text has a "^" at the caret, and what Ctrl+Shift+K, undo and redo leave.
+  const cases: [string, string, string][] = [
+    ["a\r\n^b\nc", "a^\r\nc", "a\r\n^b\nc"],
+    ["a\r\nb^\nc", "a^\r\nc", "a\r\nb^\nc"],
+    ["a\r\nb^c\nd", "a^\r\nd", "a\r\nb^c\nd"],
+    ["x\ny\r\n^b\nc", "x\ny^\r\nc", "x\ny\r\n^b\nc"],
+    ["a\r\n^b\n", "a^\r\n", "a\r\n^b\n"],
+  ];
+  const show = (c: string) => JSON.stringify(c.replace("^", "")) + "@" + c.indexOf("^") + "-" + c.indexOf("^");
+  for (const [c, deleted, undone] of cases) {
+    const at = c.indexOf("^");
+    assert.deepEqual(run("deleteLine", c.replace("^", ""), at, at), [show(deleted), "undo " + show(undone), "redo " + show(deleted)],
+      JSON.stringify(c));
+  }
+});
+
 // Redo puts the caret where the command's change maps the caret it started
 // from: a change mended in two steps (Enter replaces a blank line's "\r",
 // which is put back) mapped it onto the "\r" of a CRLF document.
