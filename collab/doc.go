@@ -74,8 +74,13 @@
 // reading while its queue is half full, so the replies to a client's own
 // messages never cut it (TCP pushes back on a client that sends faster than
 // it reads). A subscription's queue is bounded alike, by SendQueue events
-// and SendQueueBytes bytes of their payloads (Event.JSON), and ends with
-// slow_consumer past either; what its consumer took out is the consumer's.
+// and SendQueueBytes bytes of payloads (Event.JSON), and ends with
+// slow_consumer past either. The bytes count, besides the queued events,
+// the backlog it was given when it subscribed (a snapshot), until each
+// event is taken, so a consumer that never reads pins at most
+// SendQueueBytes and one event; the missed ops of its catch-up are bounded
+// by the catch-up's budget instead. What its consumer took out is the
+// consumer's.
 //
 // Presence is state, not a log. Joins, presence updates and leaves are
 // flushed right after the next op broadcast or 50 ms after the change,

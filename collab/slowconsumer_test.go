@@ -118,3 +118,61 @@ func TestSubscriptionCutByBytes(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscriptionBacklogCountsInBytes: the snapshot a subscription is
+// given when it subscribes counts in SendQueueBytes until it is taken, so
+// a consumer that never reads is cut once snapshot and queue pass the bound
+// (here three-quarters of it, then ops that alone would not reach it); once
+// it took the snapshot, the same ops fit, and after it read everything
+// nothing is left counted.
+func TestSubscriptionBacklogCountsInBytes(t *testing.T) {
+	const bound, ops = 1 << 20, 4
+	text := strings.Repeat("z", bound/8) // ops × this: half the bound.
+	for _, read := range []bool{false, true} {
+		name := map[bool]string{false: "never read", true: "snapshot read"}[read]
+		t.Run(name, func(t *testing.T) {
+			ts := newTestServer(t, Options{SendQueueBytes: bound, MaxDocLen: 1 << 30})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			meta, err := ts.hub.Create(ctx, "d", strings.Repeat("a", bound*3/4))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub, err := ts.hub.Subscribe(ctx, "d", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			if read {
+				if ev, err := sub.Next(ctx); err != nil || ev.Kind != EventSnapshot || len(ev.JSON) < bound*3/4 {
+					t.Fatalf("first event: %v %d bytes, %v", ev.Kind, len(ev.JSON), err)
+				}
+			}
+			v := meta.Version
+			for range ops {
+				// The room hands the op to the subscription before it answers.
+				if v, err = ts.hub.Submit(ctx, "d", Submission{Base: v, Op: ot.Op{{Insert: text}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !read {
+				if e := AsError(sub.Err()); e == nil || e.Code != CodeSlowConsumer {
+					t.Fatalf("a subscription holding a snapshot of %d bytes and %d × %d bytes of ops: %v",
+						bound*3/4, ops, len(text), sub.Err())
+				}
+				return
+			}
+			for want := meta.Version + 1; want <= v; want++ {
+				if ev, err := sub.Next(ctx); err != nil || ev.Kind != EventOp || ev.Version != want {
+					t.Fatalf("event %d: %v %d, %v", want, ev.Kind, ev.Version, err)
+				}
+			}
+			if err := sub.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if n := sub.bytes.Load(); n != 0 {
+				t.Errorf("%d bytes still counted with nothing left to take", n)
+			}
+		})
+	}
+}

@@ -34,10 +34,14 @@ type Event struct {
 }
 
 // Subscription follows a document without a WebSocket (SSE, long-polling).
-// Its live queue is bounded by Options.SendQueue events and by
-// Options.SendQueueBytes bytes of their payloads (Event.JSON): a subscriber
-// that falls behind is dropped (Next returns slow_consumer) and resumes by
-// version with a new Subscribe. The catch-up it asked for is not counted.
+// Its live queue is bounded by Options.SendQueue events, and what waits for
+// its consumer by Options.SendQueueBytes bytes of payloads (Event.JSON):
+// the queued events' and those of the backlog it was given when it
+// subscribed (a snapshot: up to 6 bytes a code point of the text), until
+// each is taken. A subscriber that falls behind is dropped (Next returns
+// slow_consumer) and resumes by version with a new Subscribe. The missed
+// ops of a catch-up are not counted: they are bounded by the catch-up's
+// byte budget (catchUpBudget), and made events only as they are taken.
 type Subscription struct {
 	room *room // Set by the room in subscribe; static afterwards.
 	// The catch-up, consumed by Next first (owned by the caller of Next):
@@ -48,7 +52,7 @@ type Subscription struct {
 	ops     opSpan
 	backlog []Event
 	ch      chan Event    // The room sends without blocking.
-	bytes   atomic.Int64  // Payload bytes of the events in ch: the room adds, the taker subtracts.
+	bytes   atomic.Int64  // Payload bytes of the events in backlog and ch: the room adds, the taker subtracts.
 	done    chan struct{} // Closed by end.
 	endOnce sync.Once
 	err     *Error // Why it ended; set before done closes.
@@ -133,6 +137,11 @@ func (r *room) subscribe(sub *Subscription, since *uint64, rd *joinRead) (*readN
 		p.Type = TypePresence
 		sub.backlog = append(sub.backlog, Event{Kind: EventPresence, Version: p.Version, Presence: &p})
 	}
+	n := 0
+	for i := range sub.backlog {
+		n += len(sub.backlog[i].JSON)
+	}
+	sub.bytes.Add(int64(n)) // Before any publish can offer it an event.
 	r.listedAll()
 	sub.room = r
 	r.subs[sub] = struct{}{}
@@ -189,7 +198,8 @@ func (s *Subscription) offer(ev Event, n, maxBytes int64) bool {
 	}
 }
 
-// took is ev, just received from ch, no longer counted in the queue's bytes.
+// took is ev, just taken from ch or the backlog, no longer counted in the
+// subscription's bytes.
 func (s *Subscription) took(ev Event) Event {
 	s.bytes.Add(-int64(len(ev.JSON)))
 	return ev
@@ -280,7 +290,8 @@ func (s *opSpan) pop() storage.OpRecord {
 
 // popBacklog takes the first catch-up event, clearing its slot: the backlog
 // may start with a snapshot, whose text the subscription must not keep for
-// the rest of its life.
+// the rest of its life. A backlog event's payload leaves the queue's bytes
+// (subscribe counted it); ops of the span were never counted.
 func (s *Subscription) popBacklog() Event {
 	if s.ops.len() > 0 {
 		rec := s.ops.pop()
@@ -292,5 +303,5 @@ func (s *Subscription) popBacklog() Event {
 	if s.backlog = s.backlog[1:]; len(s.backlog) == 0 {
 		s.backlog = nil
 	}
-	return ev
+	return s.took(ev)
 }
