@@ -77,6 +77,12 @@ const DefaultMaxSubscribersPerDoc = 5000
 // DefaultCatchUpBytes is the default of Options.CatchUpBytes.
 const DefaultCatchUpBytes = 8 << 20
 
+// DefaultSendQueueBytes is the default of Options.SendQueueBytes for a
+// MaxDocLen of maxDocLen: 32 MiB, or 12 bytes a code point when more.
+func DefaultSendQueueBytes(maxDocLen int) int {
+	return max(32<<20, 12*maxDocLen)
+}
+
 // MinMessageBytes is the smallest MaxMessageBytes: a smaller one is raised to
 // it, so that an op as large as a REST body (1 MiB by default) fits a frame.
 const MinMessageBytes = 1 << 20
@@ -112,7 +118,7 @@ func (o Options) withDefaults() Options {
 	setInt(&o.MaxConnsPerDoc, 250)
 	setInt(&o.MaxSubscribersPerDoc, DefaultMaxSubscribersPerDoc)
 	setInt(&o.SendQueue, 256)
-	setInt(&o.SendQueueBytes, max(32<<20, 12*o.MaxDocLen))
+	setInt(&o.SendQueueBytes, DefaultSendQueueBytes(o.MaxDocLen))
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 2 << 20
 	}

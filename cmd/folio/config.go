@@ -47,6 +47,17 @@ type Config struct {
 	OpBurst      int
 	IdleUnload   time.Duration
 	OpWindow     int // Recent ops each open document keeps in memory (collab.Options.OpWindow).
+	// SendQueueBytes bounds what waits for one peer before it is cut as a
+	// slow consumer (collab.Options.SendQueueBytes); 0: collab's default
+	// for MaxDocLen (sendQueueBytes says which).
+	SendQueueBytes int
+	// CatchUpBytes is the least byte budget of a catch-up, past which a
+	// resuming client gets the text instead of the ops it missed
+	// (collab.Options.CatchUpBytes).
+	CatchUpBytes int
+	// PageBytes bounds by bytes a page of GET ops and each read of a JSON
+	// export's history (web.Options.PageBytes).
+	PageBytes    int
 	SSEHeartbeat time.Duration
 	// MaxWait is the longest long-poll wait of GET ops (web.Options.MaxWait):
 	// below a proxy's read timeout, or the proxy cuts waits that end quietly.
@@ -93,6 +104,16 @@ type Config struct {
 // maxCommitDelay bounds --commit-delay: every busy write waits up to it.
 const maxCommitDelay = 50 * time.Millisecond
 
+// maxBoundBytes bounds --send-queue-bytes, --catch-up-bytes and
+// --page-bytes: each is memory that one peer, resuming client or request may
+// hold, and a bound past 1 GiB is no bound a server can afford.
+const maxBoundBytes = 1 << 30
+
+// minSendQueueBytes is the least --send-queue-bytes but 0 (the default):
+// the smallest --max-message. Below it a few large ops cut every peer that
+// does not read them at once, and each comes back for the whole text.
+const minSendQueueBytes = collab.MinMessageBytes
+
 // storageOptions is the storage configuration of `folio serve`.
 func (c Config) storageOptions() storage.Options {
 	d := c.CommitDelay
@@ -113,9 +134,20 @@ func (c Config) collabOptions() collab.Options {
 		OpsPerSecond:    c.OpsPerSecond,
 		OpBurst:         c.OpBurst,
 		MaxConnsPerDoc:  c.MaxConnsPerDoc,
+		SendQueueBytes:  c.SendQueueBytes, // 0: collab's default, as sendQueueBytes says.
+		CatchUpBytes:    c.CatchUpBytes,
 
 		MaxSubscribersPerDoc: c.MaxStreamsPerDoc,
 	}
+}
+
+// sendQueueBytes is the SendQueueBytes the hub applies: the setting, or
+// collab's default for MaxDocLen when it is 0.
+func (c Config) sendQueueBytes() int {
+	if c.SendQueueBytes == 0 {
+		return collab.DefaultSendQueueBytes(c.MaxDocLen)
+	}
+	return c.SendQueueBytes
 }
 
 // DBFile is the database file inside the data directory.
@@ -138,6 +170,8 @@ func defaultConfig() Config {
 		OpBurst:           60,
 		IdleUnload:        time.Minute,
 		OpWindow:          1000,
+		CatchUpBytes:      collab.DefaultCatchUpBytes,
+		PageBytes:         web.DefaultPageBytes,
 		SSEHeartbeat:      15 * time.Second,
 		MaxWait:           web.DefaultMaxWait,
 		ShutdownTimeout:   15 * time.Second,
@@ -202,6 +236,9 @@ func (c *Config) bindServe(fs *flag.FlagSet) {
 	fs.IntVar(&c.OpBurst, "op-burst", c.OpBurst, "op burst per connection")
 	fs.DurationVar(&c.IdleUnload, "idle-unload", c.IdleUnload, "unload a document from memory after this long without clients")
 	fs.IntVar(&c.OpWindow, "op-window", c.OpWindow, "recent ops each open document keeps in memory (about 210 bytes each) for clients that are behind; older ones are read from storage")
+	fs.IntVar(&c.SendQueueBytes, "send-queue-bytes", c.SendQueueBytes, "bytes that may wait for one peer (an editor's messages queued or being written; an SSE stream's or long-poll's events, with the snapshot it started with) before it is cut as a slow consumer (close 4002, or slow_consumer: the client resumes); from 1048576 (1 MiB) to 1073741824 (1 GiB), or 0 for the default: 32 MiB, or 12 bytes per code point of --max-doc-len when more")
+	fs.IntVar(&c.CatchUpBytes, "catch-up-bytes", c.CatchUpBytes, "least byte budget of a catch-up: a client resuming at a version (an editor reconnecting, an SSE stream's Last-Event-ID) whose missed ops weigh more than this and than 4 bytes per code point of the text gets the text instead of the ops; up to 1073741824 (1 GiB)")
+	fs.IntVar(&c.PageBytes, "page-bytes", c.PageBytes, "bytes of ops in one page of GET /api/v1/docs/{id}/ops (the page ends before the op that would pass it, holding one op at least) and in each read of a JSON export's history; up to 1073741824 (1 GiB)")
 	fs.DurationVar(&c.SSEHeartbeat, "sse-heartbeat", c.SSEHeartbeat, "interval of SSE heartbeat comments")
 	fs.DurationVar(&c.MaxWait, "max-wait", c.MaxWait, "longest long-poll wait of GET ops (?wait=, whole seconds); keep it below the read timeout of any proxy in front")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown (on SIGINT or SIGTERM) may take; a second signal ends the process at once")
@@ -346,6 +383,7 @@ func (c Config) Validate() error {
 		"--max-conns-per-doc": float64(c.MaxConnsPerDoc), "--ops-per-second": c.OpsPerSecond,
 		"--max-streams-per-doc": float64(c.MaxStreamsPerDoc), "--max-conns": float64(c.MaxConns),
 		"--op-burst": float64(c.OpBurst), "--idle-unload": float64(c.IdleUnload), "--op-window": float64(c.OpWindow),
+		"--catch-up-bytes": float64(c.CatchUpBytes), "--page-bytes": float64(c.PageBytes),
 		"--sse-heartbeat": float64(c.SSEHeartbeat), "--shutdown-timeout": float64(c.ShutdownTimeout),
 		"--read-header-timeout": float64(c.ReadHeaderTimeout),
 	}
@@ -367,6 +405,17 @@ func (c Config) Validate() error {
 		// collab would raise it silently, and the configuration line would
 		// log a limit the server does not apply.
 		bad("--max-message must be at least %d (1 MiB)", collab.MinMessageBytes)
+	}
+	if c.SendQueueBytes != 0 && (c.SendQueueBytes < minSendQueueBytes || c.SendQueueBytes > maxBoundBytes) {
+		bad("--send-queue-bytes must be 0 (the default) or from %d (1 MiB) to %d (1 GiB)", minSendQueueBytes, maxBoundBytes)
+	}
+	for _, b := range []struct {
+		name string
+		v    int
+	}{{"--catch-up-bytes", c.CatchUpBytes}, {"--page-bytes", c.PageBytes}} {
+		if b.v > maxBoundBytes {
+			bad("%s must be at most %d (1 GiB)", b.name, maxBoundBytes)
+		}
 	}
 	if c.DrainDelay < 0 || c.DrainDelay >= c.ShutdownTimeout {
 		bad("--drain-delay must be at least 0 and shorter than --shutdown-timeout")
@@ -403,7 +452,9 @@ func (c Config) logTo(log zerolog.Logger) {
 		Int64("max_message", c.MaxMessageBytes).Int("max_doc_len", c.MaxDocLen).
 		Int("max_conns_per_doc", c.MaxConnsPerDoc).Int("max_streams_per_doc", c.MaxStreamsPerDoc).Int("max_conns", c.MaxConns).
 		Float64("ops_per_second", c.OpsPerSecond).Int("op_burst", c.OpBurst).
-		Stringer("idle_unload", c.IdleUnload).Int("op_window", c.OpWindow).Stringer("sse_heartbeat", c.SSEHeartbeat).Stringer("max_wait", c.MaxWait).
+		Stringer("idle_unload", c.IdleUnload).Int("op_window", c.OpWindow).
+		Int("send_queue_bytes", c.sendQueueBytes()).Int("catch_up_bytes", c.CatchUpBytes).Int("page_bytes", c.PageBytes).
+		Stringer("sse_heartbeat", c.SSEHeartbeat).Stringer("max_wait", c.MaxWait).
 		Stringer("shutdown_timeout", c.ShutdownTimeout).Stringer("drain_delay", c.DrainDelay).
 		Stringer("read_header_timeout", c.ReadHeaderTimeout).
 		Stringer("commit_delay", c.CommitDelay).Bool("check", c.Check).

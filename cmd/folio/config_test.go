@@ -157,6 +157,16 @@ func TestConfigErrors(t *testing.T) {
 		{"base path naming a host", []string{"--base-path", "//"}, nil, "--base-path"},
 		{"base path naming a host from the environment", nil, map[string]string{"FOLIO_BASE_PATH": "//evil.example"}, "--base-path"},
 		{"base path of slashes", []string{"--base-path", "///"}, nil, "--base-path"},
+		{"negative send queue", []string{"--send-queue-bytes", "-1"}, nil, "--send-queue-bytes must be 0 (the default) or from 1048576"},
+		{"send queue under 1 MiB", nil, map[string]string{"FOLIO_SEND_QUEUE_BYTES": "65536"}, "--send-queue-bytes must be 0 (the default) or from 1048576"},
+		{"send queue past 1 GiB", []string{"--send-queue-bytes", "2147483648"}, nil, "to 1073741824 (1 GiB)"},
+		{"send queue not a number", nil, map[string]string{"FOLIO_SEND_QUEUE_BYTES": "32MiB"}, "FOLIO_SEND_QUEUE_BYTES"},
+		{"no catch-up budget", []string{"--catch-up-bytes", "0"}, nil, "--catch-up-bytes must be positive"},
+		{"negative catch-up budget", nil, map[string]string{"FOLIO_CATCH_UP_BYTES": "-8"}, "--catch-up-bytes must be positive"},
+		{"catch-up budget past 1 GiB", []string{"--catch-up-bytes", "1073741825"}, nil, "--catch-up-bytes must be at most 1073741824 (1 GiB)"},
+		{"empty pages", nil, map[string]string{"FOLIO_PAGE_BYTES": "0"}, "--page-bytes must be positive"},
+		{"negative pages", []string{"--page-bytes", "-1"}, nil, "--page-bytes must be positive"},
+		{"pages past 1 GiB", nil, map[string]string{"FOLIO_PAGE_BYTES": "4294967296"}, "--page-bytes must be at most 1073741824 (1 GiB)"},
 		{"base path with a backslash", []string{"--base-path", `/\evil.example`}, nil, "--base-path"},
 	}
 	for _, c := range cases {
@@ -205,7 +215,8 @@ func TestHelpDocumentsEverySetting(t *testing.T) {
 	help := stderr.String()
 	for _, want := range []string{"--addr", "FOLIO_ADDR", "--data", "FOLIO_DATA", "--embed-origins", "--allowed-origins",
 		"--allowed-hosts", "FOLIO_ALLOWED_HOSTS",
-		"--log-level", "--shutdown-timeout", "--max-body", "FOLIO_SSE_HEARTBEAT", `default ":8080"`} {
+		"--log-level", "--shutdown-timeout", "--max-body", "FOLIO_SSE_HEARTBEAT", `default ":8080"`,
+		"--send-queue-bytes", "--catch-up-bytes", "FOLIO_CATCH_UP_BYTES", "--page-bytes", `default "8388608"`} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help lacks %q:\n%s", want, help)
 		}
@@ -373,5 +384,57 @@ func TestCORSOriginsConfig(t *testing.T) {
 		if err != nil || !slices.Equal(cfg.CORSOrigins, c.want) {
 			t.Errorf("%v %v: CORSOrigins %q, %v; want %q", c.args, c.env, cfg.CORSOrigins, err, c.want)
 		}
+	}
+}
+
+// TestByteBoundsConfig: --send-queue-bytes, --catch-up-bytes and
+// --page-bytes (and their FOLIO_* twins) in the usual precedence, with
+// their defaults, reach the hub's options (the page bound reaches web in
+// build: TestServePageBytes) and are in the configuration line, the send
+// queue's as the hub applies it.
+func TestByteBoundsConfig(t *testing.T) {
+	for _, c := range []struct {
+		name                string
+		args                []string
+		env                 map[string]string
+		sendQueue, hubQueue int // Config.SendQueueBytes, collab.Options.SendQueueBytes
+		logged              int // send_queue_bytes in the configuration line
+		catchUp, page       int
+	}{
+		{"defaults", nil, nil, 0, 0, 32 << 20, 8 << 20, 8 << 20},
+		{"default queue for a larger --max-doc-len", []string{"--max-doc-len", "5000000"}, nil, 0, 0, 60_000_000, 8 << 20, 8 << 20},
+		{"environment", nil, map[string]string{"FOLIO_SEND_QUEUE_BYTES": "4194304", "FOLIO_CATCH_UP_BYTES": "65536", "FOLIO_PAGE_BYTES": "4096"},
+			4 << 20, 4 << 20, 4 << 20, 64 << 10, 4 << 10},
+		{"flags over environment", []string{"--send-queue-bytes", "2097152", "--catch-up-bytes", "1", "--page-bytes=1073741824"},
+			map[string]string{"FOLIO_SEND_QUEUE_BYTES": "4194304", "FOLIO_CATCH_UP_BYTES": "65536", "FOLIO_PAGE_BYTES": "4096"},
+			2 << 20, 2 << 20, 2 << 20, 1, 1 << 30},
+		{"queue back to its default by flag", []string{"--send-queue-bytes", "0"}, map[string]string{"FOLIO_SEND_QUEUE_BYTES": "4194304"},
+			0, 0, 32 << 20, 8 << 20, 8 << 20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			cfg, err := parseServe(c.args, envMap(c.env), &stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hub := cfg.collabOptions()
+			if cfg.SendQueueBytes != c.sendQueue || hub.SendQueueBytes != c.hubQueue || cfg.CatchUpBytes != c.catchUp ||
+				hub.CatchUpBytes != c.catchUp || cfg.PageBytes != c.page {
+				t.Errorf("send queue %d (hub %d), catch-up %d (hub %d), page %d; want %d (%d), %d, %d",
+					cfg.SendQueueBytes, hub.SendQueueBytes, cfg.CatchUpBytes, hub.CatchUpBytes, cfg.PageBytes,
+					c.sendQueue, c.hubQueue, c.catchUp, c.page)
+			}
+			var logs bytes.Buffer
+			cfg.logTo(zerolog.New(&logs))
+			var line struct {
+				SendQueue *int `json:"send_queue_bytes"`
+				CatchUp   *int `json:"catch_up_bytes"`
+				Page      *int `json:"page_bytes"`
+			}
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.SendQueue == nil || *line.SendQueue != c.logged ||
+				line.CatchUp == nil || *line.CatchUp != c.catchUp || line.Page == nil || *line.Page != c.page {
+				t.Errorf("configuration line %s", logs.String())
+			}
+		})
 	}
 }

@@ -88,7 +88,7 @@ func build(cfg Config, log zerolog.Logger) (*stack, error) {
 		AllowedOrigins: cfg.AllowedOrigins, EmbedOrigins: cfg.EmbedOrigins, CORSOrigins: cfg.CORSOrigins,
 		AllowedHosts: cfg.allowedHosts(), BasePath: cfg.BasePath,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxTextBytes: cfg.MaxTextBytes, Heartbeat: cfg.SSEHeartbeat, MaxWait: cfg.MaxWait,
-		MaxConns: cfg.MaxConns,
+		MaxConns: cfg.MaxConns, PageBytes: cfg.PageBytes,
 		RateLimits: web.RateLimits{
 			Upgrades:       web.Limit{PerSecond: cfg.UpgradeRate, Burst: cfg.UpgradeBurst},
 			Writes:         web.Limit{PerSecond: cfg.WriteRate, Burst: cfg.WriteBurst},

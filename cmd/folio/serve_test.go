@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -451,4 +452,131 @@ func getWithHost(t *testing.T, url, host string) (int, []byte) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, b
+}
+
+// TestServePageBytes: --page-bytes reaches the server: a page of GET ops
+// ends before the op that would pass it, where the default holds them all.
+func TestServePageBytes(t *testing.T) {
+	const ops, opBytes = 3, 40 << 10
+	for _, c := range []struct {
+		args []string
+		want int
+	}{{nil, ops}, {[]string{"--page-bytes", "65536"}, 1}} {
+		ts, st := servedStack(t, c.args, nil)
+		ctx := context.Background()
+		if _, err := st.hub.Create(ctx, "d", ""); err != nil {
+			t.Fatal(err)
+		}
+		var v uint64
+		for range ops {
+			var err error
+			if v, err = st.hub.Submit(ctx, "d", collab.Submission{Base: v, Op: ot.Op{{Insert: strings.Repeat("z", opBytes)}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := http.Get(ts.URL + "/api/v1/docs/d/ops?since=0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Version uint64
+			Ops     []json.RawMessage
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || body.Version != ops || len(body.Ops) != c.want {
+			t.Errorf("%v: GET ops: %d, version %d, %d ops (%v); want %d ops", c.args, resp.StatusCode, body.Version, len(body.Ops), err, c.want)
+		}
+	}
+}
+
+// TestServeCatchUpBytes: FOLIO_CATCH_UP_BYTES reaches the server: an SSE
+// stream resuming before ops that weigh more than it and than 4 bytes per
+// code point of the text starts with a snapshot, where the default budget
+// (8 MiB) sends it the ops.
+func TestServeCatchUpBytes(t *testing.T) {
+	const textLen, ops = 10_000, 8 // The ops weigh twice 4 × textLen.
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{{nil, "op"}, {map[string]string{"FOLIO_CATCH_UP_BYTES": "1024"}, "snapshot"}} {
+		t.Run(c.want, func(t *testing.T) {
+			ts, st := servedStack(t, nil, c.env)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := st.hub.Create(ctx, "d", strings.Repeat("a", textLen)); err != nil {
+				t.Fatal(err)
+			}
+			var v uint64
+			for i := range ops {
+				op := ot.Op{{Delete: textLen}, {Insert: strings.Repeat(string(rune('b'+i)), textLen)}}
+				var err error
+				if v, err = st.hub.Submit(ctx, "d", collab.Submission{Base: v, Op: op}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := firstSSEEvent(t, ctx, ts.URL+"/api/v1/docs/d/events?since=0"); got != c.want {
+				t.Errorf("%v: a stream resuming before %d ops of %d code points starts with %q, want %q", c.env, ops, textLen, got, c.want)
+			}
+		})
+	}
+}
+
+// firstSSEEvent opens the SSE stream at url and returns the name of its
+// first event.
+func firstSSEEvent(t *testing.T, ctx context.Context, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if name, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+			return name
+		}
+	}
+	t.Fatalf("GET %s: no event (%v)", url, sc.Err())
+	return ""
+}
+
+// TestServeSendQueueBytes: --send-queue-bytes reaches the server: a
+// subscription that is not read ends with slow_consumer once more than it
+// waits, where the default (32 MiB) holds as much.
+func TestServeSendQueueBytes(t *testing.T) {
+	const ops, opBytes = 5, 300 << 10 // 1.5 MB: past 1 MiB with the fifth.
+	for _, c := range []struct {
+		args []string
+		cut  bool
+	}{{nil, false}, {[]string{"--send-queue-bytes", "1048576"}, true}} {
+		_, st := servedStack(t, c.args, nil)
+		ctx := context.Background()
+		if _, err := st.hub.Create(ctx, "d", ""); err != nil {
+			t.Fatal(err)
+		}
+		var v uint64
+		sub, err := st.hub.Subscribe(ctx, "d", &v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range ops {
+			// The room hands the op to the subscription before it answers.
+			if v, err = st.hub.Submit(ctx, "d", collab.Submission{Base: v, Op: ot.Op{{Insert: strings.Repeat("z", opBytes)}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e := collab.AsError(sub.Err())
+		if cut := e != nil && e.Code == collab.CodeSlowConsumer; cut != c.cut || !cut && e != nil {
+			t.Errorf("%v: a subscription holding %d × %d bytes: %v, want cut %v", c.args, ops, opBytes, sub.Err(), c.cut)
+		}
+		sub.Close()
+	}
 }
