@@ -29,8 +29,10 @@
 // left, not a failure: the backup is complete and its directory synced;
 // so is the failed removal of a temporary file left unused, such as the
 // one backup begins before it finds that no server answers).
-// restore needs the server stopped, replays the current database's
-// journal into it and keeps both aside. Commands run in-process against
+// restore needs the server stopped, stages the backup in the data
+// directory through writeOut (a temporary file it cannot remove is named
+// in a warning too), replays the current database's journal into it and
+// keeps both aside. Commands run in-process against
 // their own env (arguments, environment, output), which is how the tests
 // call them.
 package main

@@ -33,14 +33,14 @@ func runRestore(ctx context.Context, e env) error {
 		fset.Usage()
 		return errUsage
 	}
-	return restore(ctx, pos[0], *data, time.Now(), e.stdout)
+	return restore(ctx, pos[0], *data, time.Now(), e.stdout, e.stderr)
 }
 
 // restore puts backup in place as dir's database. Nothing in dir changes
 // until the backup has passed Check; the current database (made whole by
 // replaying its journal into it, when it opens) and its journal are renamed
-// aside.
-func restore(ctx context.Context, backup, dir string, now time.Time, out io.Writer) error {
+// aside. Warnings (a temporary file left, see stage) go to warn.
+func restore(ctx context.Context, backup, dir string, now time.Time, out, warn io.Writer) error {
 	live := filepath.Join(dir, DBFile)
 	hasLive, err := exists(live)
 	if err != nil {
@@ -64,7 +64,7 @@ func restore(ctx context.Context, backup, dir string, now time.Time, out io.Writ
 	staged := live + ".restoring"
 	defer os.Remove(staged)
 	defer os.Remove(storage.JournalPath(staged))
-	n, err := stage(ctx, backup, staged)
+	n, err := stage(ctx, backup, staged, warn)
 	if err != nil {
 		return fmt.Errorf("%s is not a usable Folio backup, nothing changed: %w", backup, err)
 	}
@@ -96,8 +96,9 @@ func restore(ctx context.Context, backup, dir string, now time.Time, out io.Writ
 }
 
 // stage copies backup to file, syncs it, and checks it, returning how many
-// documents it holds.
-func stage(ctx context.Context, backup, file string) (int, error) {
+// documents it holds. The copy goes through writeOut, which warns on warn
+// of a temporary file it could not remove (a failed copy's, say).
+func stage(ctx context.Context, backup, file string, warn io.Writer) (int, error) {
 	src, err := os.Open(backup)
 	if err != nil {
 		return 0, err
@@ -108,7 +109,7 @@ func stage(ctx context.Context, backup, file string) (int, error) {
 	} else if st.Size() == 0 { // Opening it would make a new, empty database.
 		return 0, errors.New("the file is empty")
 	}
-	err = writeOut(file, nil, nil, true, func(w io.Writer) error {
+	err = writeOut(file, nil, warn, true, func(w io.Writer) error {
 		_, err := io.Copy(w, src)
 		return err
 	})

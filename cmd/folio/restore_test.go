@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -203,4 +204,41 @@ func copyDir(t *testing.T, dir string) string {
 		}
 	}
 	return dst
+}
+
+// TestRestoreWarnsOfAnUnusedTemporaryFile: restore stages the backup in a
+// temporary file in the data directory (writeOut). When staging fails
+// (here the file's fsync) and that file cannot be removed either, restore
+// fails, and a warning on stderr names the file left (unused, safe to
+// delete), as backup's do. The child runs under strace, which fails every
+// fsync and unlinkat (os.Remove) of the child: the temporary file's name
+// is not known beforehand. The data directory exists, so restore syncs
+// nothing before it stages.
+func TestRestoreWarnsOfAnUnusedTemporaryFile(t *testing.T) {
+	runAsChild()
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if code, _, errs := runIn(t, "backup", "--server", "http://127.0.0.1:1", "--data", seedData(t, "hello"), backup); code != 0 {
+		t.Fatalf("backup: %d %s", code, errs)
+	}
+	data := t.TempDir()
+	cmd := faultedCmd(t, "", "fsync,unlinkat", "EIO", "restore", "--data", data, backup)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || strings.Contains(stdout.String(), "restored") {
+		t.Fatalf("restore whose staging fails: %v\nstdout: %s\nstderr: %s", err, &stdout, &stderr)
+	}
+	left := listDir(t, data)
+	if len(left) != 1 || !strings.HasPrefix(left[0], ".folio-") {
+		t.Fatalf("left in the data directory: %v, want the temporary file", left)
+	}
+	file := filepath.Join(data, left[0])
+	warned := false
+	for line := range strings.Lines(stderr.String()) {
+		warned = warned || strings.HasPrefix(line, "warning: ") && strings.Contains(line, file+" (") &&
+			strings.Contains(line, "input/output error")
+	}
+	if !warned {
+		t.Errorf("stderr does not warn of %s: %q", file, &stderr)
+	}
 }
