@@ -112,7 +112,9 @@
 //     with no committer; every write fails with ErrReadOnly, and so do
 //     the reads that would first have the committer checkpoint, but
 //     Backup, which applies the records to a scratch copy of both files
-//     in the system's temporary directory and writes that.
+//     in the system's temporary directory and writes that, then removes
+//     it (a scratch copy that outlives a complete backup is reported as
+//     a *ScratchLeftError, not a failure).
 //   - A journal that cannot grow to take a group (a full disk) checkpoints
 //     first when the group fits in the file from its start, and writes it
 //     there: bbolt reuses its free pages where the journal would need new
@@ -214,7 +216,9 @@
 // Errors wrap the sentinels (ErrNotFound, ErrExists, ErrInvalidID,
 // ErrVersionConflict, ErrVersionAhead for reads past the head, ErrLocked,
 // ErrCorrupt, ErrClosed, ErrInvalidArgument, ErrReadOnly) with the operation and key
-// facts; test them with errors.Is.
+// facts; test them with errors.Is. One error is no failure: a
+// *ScratchLeftError from Backup (errors.As) comes with a complete backup
+// and names the scratch copy left in the temporary directory.
 //
 // # Caller contract
 //

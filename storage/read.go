@@ -320,7 +320,9 @@ func (db *DB) SessionSeq(ctx context.Context, id, session string) (seq, version 
 //
 // A read-only DB (OpenReadOnly) whose journal holds records bbolt does not
 // writes a copy with them applied, made in a scratch copy of both files in
-// the system's temporary directory.
+// the system's temporary directory. When that copy cannot be removed
+// after a complete backup, the error is a *ScratchLeftError naming it: w
+// holds the whole backup all the same.
 func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	if db.readOnly {
 		db.mu.Lock()
@@ -330,11 +332,7 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 			if err := ctx.Err(); err != nil {
 				return 0, err
 			}
-			n, err := db.backupReadOnly(ctx, w)
-			if err != nil {
-				return n, fmt.Errorf("storage: backup: %w", err)
-			}
-			return n, nil
+			return db.backupReadOnly(ctx, w)
 		}
 	}
 	if err := db.settle(ctx, ""); err != nil {

@@ -30,7 +30,8 @@ var ErrReadOnly = errors.New("database is open read-only")
 // with ErrReadOnly, and so do the reads that see bbolt alone (Load,
 // SessionSeq, Check) when the journal holds records they would need
 // checkpointed. Backup then replays the journal into a scratch copy in the
-// system's temporary directory instead, and writes that copy.
+// system's temporary directory instead, and writes that copy; should the
+// scratch copy outlive a complete backup, it returns a *ScratchLeftError.
 //
 // A journal that Open refuses fails OpenReadOnly the same way
 // (ErrCorrupt), as does a record that does not continue its document's
@@ -102,18 +103,53 @@ func (db *DB) loadReadOnly() error {
 	})
 }
 
+// ScratchLeftError is the error Backup returns when the backup it wrote
+// to w is complete but the scratch copy it made for it (a read-only DB
+// whose journal holds records bbolt lacks: see OpenReadOnly) could not be
+// removed afterwards: Dir, in the system's temporary directory, holds a
+// full copy of the database until someone deletes it. The caller has its
+// backup and should not fail it, but tell whoever can delete Dir. Backup
+// returns one only with a complete backup; a failed backup whose scratch
+// copy stays names it in its error, not as a ScratchLeftError.
+type ScratchLeftError struct {
+	Dir string // The scratch directory left, safe to delete.
+	Err error  // Why it could not be removed.
+}
+
+func (e *ScratchLeftError) Error() string {
+	return fmt.Sprintf("storage: backup complete, but its scratch copy %s (a full copy of the database, safe to delete) could not be removed: %v",
+		e.Dir, e.Err)
+}
+
+func (e *ScratchLeftError) Unwrap() error { return e.Err }
+
 // backupReadOnly is Backup of a read-only DB whose journal holds records
 // bbolt lacks: bbolt's copy alone would miss them, and they cannot be
 // checkpointed into the file read. So a scratch copy of both files, in
 // the system's temporary directory, is opened (its journal applied) and
-// its Backup written to w; the scratch copy is removed.
+// its Backup written to w; the scratch copy is removed, and one that
+// cannot be is reported (a ScratchLeftError when the backup is complete).
 func (db *DB) backupReadOnly(ctx context.Context, w io.Writer) (int64, error) {
 	dir, err := os.MkdirTemp("", "folio-backup-*")
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("storage: backup: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	scratch := filepath.Join(dir, filepath.Base(db.path))
+	n, err := db.backupVia(ctx, filepath.Join(dir, filepath.Base(db.path)), w)
+	rmErr := os.RemoveAll(dir)
+	switch {
+	case err != nil && rmErr != nil:
+		return n, fmt.Errorf("storage: backup: %w (its scratch copy %s, safe to delete, could not be removed: %v)", err, dir, rmErr)
+	case err != nil:
+		return n, fmt.Errorf("storage: backup: %w", err)
+	case rmErr != nil:
+		return n, &ScratchLeftError{Dir: dir, Err: rmErr}
+	}
+	return n, nil
+}
+
+// backupVia makes scratch a copy of db's files, opens it (applying its
+// journal) and writes its Backup to w.
+func (db *DB) backupVia(ctx context.Context, scratch string, w io.Writer) (int64, error) {
 	// The journal is read under bbolt's lock, which db holds: no Folio
 	// process writes it meanwhile.
 	jdata, err := os.ReadFile(JournalPath(db.path))

@@ -38,7 +38,9 @@ func runBackup(ctx context.Context, e env) error {
 			"the backup runs: without --force the copy is linked to <file>, then its temporary name removed;\n"+
 			"if that removal fails, the backup is still complete and the command succeeds, with a warning\n"+
 			"naming the temporary file left (a second link to <file>, safe to delete). A temporary file\n"+
-			"left unused (the one begun before finding no server) that cannot be removed is named in one too.")
+			"left unused (the one begun before finding no server) that cannot be removed is named in one too,\n"+
+			"and so is the scratch copy in $TMPDIR (a full copy of the data) in which a direct copy applies\n"+
+			"the journal's ops not yet in the database file, should it outlive the backup.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, e.args)
@@ -66,6 +68,12 @@ func runBackup(ctx context.Context, e env) error {
 		err = withReadOnlyDB(*data, func(db *storage.DB) error {
 			return writeOut(file, nil, e.stderr, *force, func(w io.Writer) error {
 				_, err := db.Backup(ctx, w)
+				var left *storage.ScratchLeftError
+				if errors.As(err, &left) { // w holds the whole backup.
+					fmt.Fprintf(e.stderr, "warning: the scratch copy %s (a full copy of the data, safe to delete) could not be removed: %v\n",
+						left.Dir, left.Err)
+					return nil
+				}
 				return err
 			})
 		})

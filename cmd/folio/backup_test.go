@@ -399,3 +399,47 @@ func TestBackupWarnsOfAnUnusedTemporaryFile(t *testing.T) {
 		t.Errorf("export from the backup: %d %q %s", code, out, errs)
 	}
 }
+
+// TestBackupWarnsOfALeftoverScratchCopy: backup without a server, of a
+// data directory whose journal holds ops the database file does not,
+// applies them in a scratch copy of the database in the temporary
+// directory. When that copy cannot be removed afterwards, the backup is
+// complete and in place all the same: the command succeeds, with a
+// warning on stderr naming the directory left (a full copy of the data).
+// The child runs under strace, which fails every unlinkat (os.Remove,
+// os.RemoveAll) of the child, with its temporary directory the test's.
+func TestBackupWarnsOfALeftoverScratchCopy(t *testing.T) {
+	runAsChild()
+	data := seedJournaled(t)
+	tmp := t.TempDir()
+	file := filepath.Join(t.TempDir(), "backup.db")
+	cmd := faultedCmd(t, "", "unlinkat", "EIO", "backup", "--force", "--server", "http://127.0.0.1:1", "--data", data, file)
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || !strings.Contains(stdout.String(), "backup written") {
+		t.Fatalf("backup whose scratch copy cannot be removed: %v\nstdout: %s\nstderr: %s", err, &stdout, &stderr)
+	}
+	left, err := filepath.Glob(filepath.Join(tmp, "folio-backup-*"))
+	if err != nil || len(left) != 1 {
+		t.Fatalf("in the temporary directory: %v %v, want the scratch copy", left, err)
+	}
+	if _, err := os.Stat(filepath.Join(left[0], DBFile)); err != nil {
+		t.Errorf("the scratch directory holds no copy of the database: %v", err)
+	}
+	warned := false
+	for line := range strings.Lines(stderr.String()) {
+		warned = warned || strings.HasPrefix(line, "warning: ") && strings.Contains(line, left[0]+" (") &&
+			strings.Contains(line, "input/output error")
+	}
+	if !warned {
+		t.Errorf("stderr does not warn of %s: %q", left[0], &stderr)
+	}
+	restored := t.TempDir()
+	if err := os.Link(file, filepath.Join(restored, DBFile)); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runIn(t, "export", "doc", "--data", restored); code != 0 || out != "hi!!!" {
+		t.Errorf("export from the backup: %d %q %s", code, out, errs)
+	}
+}

@@ -20,7 +20,9 @@
 // check with storage.CheckFile (the journal is checked in memory, not
 // applied), export and backup with storage.OpenReadOnly (the journal's
 // records are held in memory and read with bbolt's; backup's copy has
-// them applied, in a scratch copy in the temporary directory). Files they
+// them applied, in a scratch copy in the temporary directory that it
+// then removes; one it cannot remove, a full copy of the data, is named
+// in a warning, and the backup succeeds all the same). Files they
 // write are written beside their name, synced, put in place and their
 // directory synced (writeOut); backup replaces an existing file only with
 // --force (a rename), and without it links the copy to the name, which
