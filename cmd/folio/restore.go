@@ -65,6 +65,10 @@ func restore(ctx context.Context, backup, dir string, now time.Time, out, warn i
 	defer os.Remove(staged)
 	defer os.Remove(storage.JournalPath(staged))
 	n, err := stage(ctx, backup, staged, warn)
+	var copyErr *stageCopyError
+	if errors.As(err, &copyErr) {
+		return fmt.Errorf("copying %s into %s failed, nothing changed: %w", backup, dir, copyErr.err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s is not a usable Folio backup, nothing changed: %w", backup, err)
 	}
@@ -95,9 +99,33 @@ func restore(ctx context.Context, backup, dir string, now time.Time, out, warn i
 	return nil
 }
 
+// stageCopyError is a failure of stage to write its copy (a full disk, a
+// failing sync), not a fault of the backup: restore must not call the
+// backup unusable for it.
+type stageCopyError struct{ err error }
+
+func (e *stageCopyError) Error() string { return e.err.Error() }
+func (e *stageCopyError) Unwrap() error { return e.err }
+
+// sourceReader remembers the error reading the backup returned, so that a
+// failed copy tells the backup's faults from the copy's.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
 // stage copies backup to file, syncs it, and checks it, returning how many
 // documents it holds. The copy goes through writeOut, which warns on warn
-// of a temporary file it could not remove (a failed copy's, say).
+// of a temporary file it could not remove (a failed copy's, say). A copy
+// that fails on the writing side is a *stageCopyError.
 func stage(ctx context.Context, backup, file string, warn io.Writer) (int, error) {
 	src, err := os.Open(backup)
 	if err != nil {
@@ -109,10 +137,14 @@ func stage(ctx context.Context, backup, file string, warn io.Writer) (int, error
 	} else if st.Size() == 0 { // Opening it would make a new, empty database.
 		return 0, errors.New("the file is empty")
 	}
+	in := &sourceReader{r: src}
 	err = writeOut(file, nil, warn, true, func(w io.Writer) error {
-		_, err := io.Copy(w, src)
+		_, err := io.Copy(w, in)
 		return err
 	})
+	if err != nil && in.err == nil {
+		return 0, &stageCopyError{err}
+	}
 	if err != nil {
 		return 0, err
 	}

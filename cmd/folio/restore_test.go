@@ -209,7 +209,8 @@ func copyDir(t *testing.T, dir string) string {
 // TestRestoreWarnsOfAnUnusedTemporaryFile: restore stages the backup in a
 // temporary file in the data directory (writeOut). When staging fails
 // (here the file's fsync) and that file cannot be removed either, restore
-// fails, and a warning on stderr names the file left (unused, safe to
+// fails, saying that copying failed (not that the backup is unusable: it
+// is fine), and a warning on stderr names the file left (unused, safe to
 // delete), as backup's do. The child runs under strace, which fails every
 // fsync and unlinkat (os.Remove) of the child: the temporary file's name
 // is not known beforehand. The data directory exists, so restore syncs
@@ -240,5 +241,10 @@ func TestRestoreWarnsOfAnUnusedTemporaryFile(t *testing.T) {
 	}
 	if !warned {
 		t.Errorf("stderr does not warn of %s: %q", file, &stderr)
+	}
+	// The backup is fine: the copy's sync failed.
+	if !strings.Contains(stderr.String(), "copying "+backup+" into "+data+" failed, nothing changed") ||
+		strings.Contains(stderr.String(), "not a usable") {
+		t.Errorf("the error does not say that copying failed, or blames the backup: %q", &stderr)
 	}
 }
