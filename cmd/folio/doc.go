@@ -33,7 +33,9 @@
 // one backup begins before it finds that no server answers).
 // restore needs the server stopped, stages the backup in the data
 // directory through writeOut (a temporary file it cannot remove is named
-// in a warning too), replays the current database's journal into it and
+// in a warning too, and so is a staged copy it did not put in place),
+// says whether a failure was the backup's (unusable) or the copy's (a full
+// disk, a failed sync), replays the current database's journal into it and
 // keeps both aside. Commands run in-process against
 // their own env (arguments, environment, output), which is how the tests
 // call them.

@@ -39,7 +39,8 @@ func runRestore(ctx context.Context, e env) error {
 // restore puts backup in place as dir's database. Nothing in dir changes
 // until the backup has passed Check; the current database (made whole by
 // replaying its journal into it, when it opens) and its journal are renamed
-// aside. Warnings (a temporary file left, see stage) go to warn.
+// aside. Warnings (a temporary file or staged copy left, see stage and
+// removeStaged) go to warn.
 func restore(ctx context.Context, backup, dir string, now time.Time, out, warn io.Writer) error {
 	live := filepath.Join(dir, DBFile)
 	hasLive, err := exists(live)
@@ -62,8 +63,7 @@ func restore(ctx context.Context, backup, dir string, now time.Time, out, warn i
 	}
 
 	staged := live + ".restoring"
-	defer os.Remove(staged)
-	defer os.Remove(storage.JournalPath(staged))
+	defer removeStaged(warn, staged, storage.JournalPath(staged))
 	n, err := stage(ctx, backup, staged, warn)
 	var copyErr *stageCopyError
 	if errors.As(err, &copyErr) {
@@ -170,6 +170,20 @@ func stage(ctx context.Context, backup, file string, warn io.Writer) (int, error
 	}
 	// Open made an empty journal for the staged file; the live file gets its own.
 	return n, os.Remove(storage.JournalPath(file))
+}
+
+// removeStaged removes what stage left of a restore that did not put it in
+// place (the staged copy, its journal), warning on warn of each that
+// exists and could not be removed.
+func removeStaged(warn io.Writer, paths ...string) {
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err != nil {
+			continue // Put in place, or never made.
+		}
+		if err := os.Remove(p); err != nil {
+			fmt.Fprintf(warn, "warning: %s (a staged copy of the backup, unused, safe to delete) could not be removed: %v\n", p, err)
+		}
+	}
 }
 
 // asideName is a name for live's previous copy that no file has yet.

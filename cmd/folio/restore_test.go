@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,37 @@ func TestRestoreWarnsOfAnUnusedTemporaryFile(t *testing.T) {
 	if !strings.Contains(stderr.String(), "copying "+backup+" into "+data+" failed, nothing changed") ||
 		strings.Contains(stderr.String(), "not a usable") {
 		t.Errorf("the error does not say that copying failed, or blames the backup: %q", &stderr)
+	}
+}
+
+// TestRestoreWarnsOfAStagedCopyLeft: a backup that fails its check leaves
+// nothing changed; its staged copy in the data directory (folio.db.restoring)
+// is removed, and when that fails (strace fails every unlinkat of the
+// child) a warning names it.
+func TestRestoreWarnsOfAStagedCopyLeft(t *testing.T) {
+	runAsChild()
+	garbage := filepath.Join(t.TempDir(), "garbage.db")
+	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a database ", 500)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	cmd := faultedCmd(t, "", "unlinkat", "EIO", "restore", "--data", data, garbage)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), "not a usable Folio backup") {
+		t.Fatalf("restore of garbage: %v\nstdout: %s\nstderr: %s", err, &stdout, &stderr)
+	}
+	left := listDir(t, data)
+	if len(left) == 0 {
+		t.Fatal("nothing left in the data directory: the removal was not failed")
+	}
+	for _, name := range left {
+		if !strings.Contains(stderr.String(), "warning: "+filepath.Join(data, name)+" (") {
+			t.Errorf("%s left without a warning: %q", name, &stderr)
+		}
+	}
+	if !slices.Contains(left, DBFile+".restoring") {
+		t.Errorf("left %v, want the staged copy among them", left)
 	}
 }
