@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,8 +191,18 @@ func runMultiNode(t *testing.T, clients, ops int) {
 		sessions[cl.Session()] = true
 	}
 	for _, cl := range cs {
+		var seen []string // What cl saw last, for the failure's message.
+		defer func() {
+			if t.Failed() {
+				t.Logf("%s saw %d peers: %v (want the %d others of %v)", cl.Session(), len(seen), seen, len(cs)-1, slices.Sorted(maps.Keys(sessions)))
+			}
+		}()
 		eventually(t, "every client seeing every other", func() bool {
 			peers := cl.Peers()
+			seen = seen[:0]
+			for _, p := range peers {
+				seen = append(seen, p.Session)
+			}
 			for _, p := range peers {
 				if !sessions[p.Session] || p.Session == cl.Session() {
 					return false
